@@ -1,0 +1,92 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+var errNilContext = errors.New("fetch: nil context")
+
+// GetAll fetches every URL with GET, as many at a time as the Fetcher's
+// concurrency allows, and returns one [Result] per URL in input order, like
+// Python's asyncio.gather with return_exceptions: a failed URL has its
+// error in its Result and does not stop the others. If ctx ends, the URLs
+// not yet fetched come back with an error matching ctx's.
+func (f *Fetcher) GetAll(ctx context.Context, urls []string) []Result {
+	results, _ := f.batch(ctx, len(urls), false, func(ctx context.Context, i int) Result {
+		return f.get(ctx, urls[i], i)
+	})
+	return results
+}
+
+// GetAllFailFast is [Fetcher.GetAll] that stops at the first failure: it
+// cancels the requests still running or waiting and returns that failure
+// with the results, in which the cancelled requests carry an error matching
+// [context.Canceled].
+func (f *Fetcher) GetAllFailFast(ctx context.Context, urls []string) ([]Result, error) {
+	return f.batch(ctx, len(urls), true, func(ctx context.Context, i int) Result {
+		return f.get(ctx, urls[i], i)
+	})
+}
+
+// DoAll sends every request and returns one [Result] per request in input
+// order, as [Fetcher.GetAll] does. Each request is sent with ctx in place of
+// its own context. Bodies are read in full and closed by the Fetcher; a
+// request body must be replayable (GetBody set) to be retried.
+func (f *Fetcher) DoAll(ctx context.Context, reqs []*http.Request) []Result {
+	results, _ := f.batch(ctx, len(reqs), false, func(ctx context.Context, i int) Result {
+		return f.fetch(withContext(reqs[i], ctx), i)
+	})
+	return results
+}
+
+// DoAllFailFast is [Fetcher.DoAll] that stops at the first failure, as
+// [Fetcher.GetAllFailFast] does.
+func (f *Fetcher) DoAllFailFast(ctx context.Context, reqs []*http.Request) ([]Result, error) {
+	return f.batch(ctx, len(reqs), true, func(ctx context.Context, i int) Result {
+		return f.fetch(withContext(reqs[i], ctx), i)
+	})
+}
+
+// batch runs run(ctx, i) for every i in [0, n) on a pool of workers no
+// larger than the Fetcher's concurrency, and collects the results in order.
+// With failFast, the first failure cancels ctx for the rest and is returned.
+func (f *Fetcher) batch(ctx context.Context, n int, failFast bool, run func(context.Context, int) Result) ([]Result, error) {
+	results := make([]Result, n)
+	if ctx == nil {
+		for i := range results {
+			results[i] = Result{Index: i, Err: errNilContext}
+		}
+		return results, errNilContext
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		next     atomic.Int64
+		first    error
+		failOnce sync.Once
+		wg       sync.WaitGroup
+	)
+	for range min(cap(f.gates.slots), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				results[i] = run(ctx, i)
+				if err := results[i].Err; failFast && err != nil {
+					failOnce.Do(func() { first = err; cancel(err) })
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return results, first
+}
+
+func withContext(req *http.Request, ctx context.Context) *http.Request {
+	if req == nil {
+		return nil
+	}
+	return req.WithContext(ctx)
+}

@@ -1,0 +1,85 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+)
+
+// slotBody is a response body that holds its request's in-flight slot, host
+// reference and attempt timeout until it is closed or read to EOF, as
+// net/http's cancelTimerBody holds a client timeout.
+type slotBody struct {
+	rc     io.ReadCloser
+	f      *Fetcher
+	h      *host
+	cancel context.CancelFunc
+	done   atomic.Bool
+}
+
+func (b *slotBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.finish()
+	}
+	return n, err
+}
+
+func (b *slotBody) Close() error {
+	err := b.rc.Close()
+	b.finish()
+	return err
+}
+
+// finish gives up what the body holds, once, whichever of EOF and Close
+// comes first.
+func (b *slotBody) finish() {
+	if b.done.CompareAndSwap(false, true) {
+		b.cancel()
+		b.f.release(b.h)
+		b.f.exit(b.h)
+	}
+}
+
+// maxDrain bounds how much of a discarded body is read so that its
+// connection can go back to the pool; past it, closing is cheaper.
+const maxDrain = 4 << 10
+
+// drainBody reads a little of a discarded response's body and closes it.
+func drainBody(resp *http.Response) {
+	if resp != nil {
+		io.CopyN(io.Discard, resp.Body, maxDrain)
+		resp.Body.Close()
+	}
+}
+
+func closeBody(resp *http.Response) {
+	if resp != nil {
+		resp.Body.Close()
+	}
+}
+
+// readBody reads and closes resp's body, failing with ErrBodyTooLarge as soon
+// as it is known to exceed limit bytes: from Content-Length before reading,
+// or after reading limit+1 bytes of it (after any decompression).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	defer resp.Body.Close()
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", ErrBodyTooLarge, resp.ContentLength, limit)
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + 1) // +1: room to see EOF without growing
+	}
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading body: %w", err)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, limit)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,33 @@
+package fetch
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// newClient builds the client a Fetcher uses when it is not given one: a
+// clone of http.DefaultTransport (keeping its proxy, dial and TLS settings)
+// that keeps enough idle connections to reuse one per request in flight.
+func newClient(c config) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	perHost := c.concurrency
+	if c.hostConcurrency > 0 {
+		perHost = min(c.hostConcurrency, c.concurrency)
+	}
+	t.MaxIdleConnsPerHost = perHost
+	t.MaxIdleConns = max(t.MaxIdleConns, c.concurrency)
+	return &http.Client{Transport: t, CheckRedirect: checkRedirect(c.maxRedirects)}
+}
+
+// checkRedirect allows at most limit redirects, to http or https only.
+func checkRedirect(limit int) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if s := req.URL.Scheme; s != "http" && s != "https" {
+			return fmt.Errorf("%w: redirect to %q: scheme must be http or https", ErrTooManyRedirects, req.URL.Redacted())
+		}
+		if len(via) > limit {
+			return fmt.Errorf("%w: stopped after %d", ErrTooManyRedirects, limit)
+		}
+		return nil
+	}
+}

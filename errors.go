@@ -1,0 +1,129 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Sentinel errors. Match them with [errors.Is]; they are always wrapped with
+// the request they concern.
+var (
+	// ErrClosed is returned for a call made after [Fetcher.Shutdown] began.
+	ErrClosed = errors.New("fetch: fetcher is shut down")
+
+	// ErrInvalidURL is returned, before any network call, for a request whose
+	// URL is not an absolute http or https URL with a host.
+	ErrInvalidURL = errors.New("fetch: invalid URL")
+
+	// ErrBodyTooLarge is returned when a body read by the Fetcher exceeds the
+	// configured maximum (see [WithMaxBodySize]). The body is never silently
+	// truncated.
+	ErrBodyTooLarge = errors.New("fetch: response body too large")
+
+	// ErrTooManyRedirects is returned when a request is redirected more times
+	// than allowed (see [WithMaxRedirects]), or to a scheme other than http or
+	// https. It is never retried.
+	ErrTooManyRedirects = errors.New("fetch: too many redirects")
+
+	// ErrAttemptTimeout marks an attempt that ran out of its own time (see
+	// [WithAttemptTimeout]) while the caller's context was still live. Errors
+	// that match it also match [context.DeadlineExceeded]; an error that
+	// matches only the latter came from the caller's own deadline.
+	ErrAttemptTimeout = errors.New("fetch: attempt timed out")
+)
+
+// Error is the error returned for a request that failed: it names the request
+// (with any password in the URL redacted), says how many attempts reached the
+// network, and wraps the last cause, so [errors.Is] and [errors.As] see
+// through it (for example to [syscall.ECONNREFUSED], [context.Canceled] or a
+// [*StatusError]).
+type Error struct {
+	Method   string
+	URL      string // redacted with [url.URL.Redacted]
+	Attempts int    // attempts that reached the transport; 0 if none did
+	Err      error
+}
+
+func (e *Error) Error() string {
+	cause := e.Err
+	// *url.Error repeats the method and URL we already print.
+	var ue *url.Error
+	if errors.As(cause, &ue) && ue == cause {
+		cause = ue.Err
+	}
+	if e.Attempts > 1 {
+		return fmt.Sprintf("fetch: %s %s: after %d attempts: %v", e.Method, e.URL, e.Attempts, cause)
+	}
+	return fmt.Sprintf("fetch: %s %s: %v", e.Method, e.URL, cause)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// StatusError reports a final response whose status was not 2xx, like
+// Python's raise_for_status. The batch, streaming and convenience calls
+// return it (wrapped in an [*Error]); [Fetcher.Do] returns the response
+// itself, as net/http does.
+type StatusError struct {
+	StatusCode int
+	Status     string // as in [http.Response.Status], e.g. "503 Service Unavailable"
+	URL        string // redacted
+	// RetryAfter is the delay the server asked for in its Retry-After header,
+	// clamped to the retry policy's maximum delay; 0 if there was none.
+	RetryAfter time.Duration
+}
+
+func (e *StatusError) Error() string {
+	s := "fetch: " + e.URL + ": status " + e.Status
+	if e.Status == "" {
+		s = "fetch: " + e.URL + ": status " + strconv.Itoa(e.StatusCode)
+	}
+	if e.RetryAfter > 0 {
+		s += " (Retry-After " + e.RetryAfter.String() + ")"
+	}
+	return s
+}
+
+// RetryAfterError is returned when a server asked, through Retry-After, for a
+// wait that would outlast the caller's context deadline: the call fails at
+// once instead of sleeping into the deadline. It matches
+// [context.DeadlineExceeded] and unwraps to the [*StatusError] of the
+// response that asked.
+type RetryAfterError struct {
+	RetryAfter time.Duration // the wait asked for, after clamping
+	Remaining  time.Duration // time left before the caller's deadline
+	Err        error         // the response's *StatusError
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("server asked to retry after %v, past the deadline in %v: %v", e.RetryAfter, e.Remaining, e.Err)
+}
+
+func (e *RetryAfterError) Unwrap() []error { return []error{context.DeadlineExceeded, e.Err} }
+
+// PanicError is a panic recovered from a task run by a [TaskGroup]; Stack is
+// the panicking goroutine's stack trace.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("fetch: task panicked: %v\n\n%s", e.Value, e.Stack) }
+
+// Unwrap returns the panic value if it is an error, so that a panic with an
+// error value still matches it under [errors.Is].
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// deadlineError marks a limiter's refusal to wait past the context deadline
+// (x/time/rate says "would exceed context deadline" without matching
+// context.DeadlineExceeded) as a deadline error, keeping the original text.
+type deadlineError struct{ err error }
+
+func (e deadlineError) Error() string   { return e.err.Error() }
+func (e deadlineError) Unwrap() []error { return []error{context.DeadlineExceeded, e.err} }

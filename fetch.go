@@ -1,0 +1,234 @@
+package fetch
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Fetcher sends HTTP requests through a rate limiter, an in-flight cap and
+// a retry policy, globally and per host, over one shared [http.Client].
+//
+// A Fetcher is configured once, by [New], and is safe for concurrent use by
+// any number of goroutines; share one per process (or per upstream) rather
+// than making one per request, so that its limits and connection pool are
+// shared too.
+type Fetcher struct {
+	client         *http.Client
+	ownsClient     bool // built by New: Shutdown may close its idle connections
+	gates          gates
+	retry          RetryPolicy
+	attemptTimeout time.Duration
+	maxBody        int64
+	logger         *slog.Logger // nil: silent
+	hooks          Hooks
+	stats          counters
+
+	// Shutdown: calls register in active; once closed is set, the call that
+	// brings active to zero closes drained.
+	active    atomic.Int64
+	closed    atomic.Bool
+	drained   chan struct{}
+	drainOnce sync.Once
+}
+
+// New returns a Fetcher configured by opts, or an error naming the first
+// option whose value is out of range.
+//
+// Unless [WithClient] supplies one, the Fetcher builds its own client on a
+// clone of [http.DefaultTransport], keeping as many idle connections per
+// host as requests it lets in flight to one host, so that connections are
+// reused rather than churned.
+func New(opts ...Option) (*Fetcher, error) {
+	c := defaultConfig()
+	for _, opt := range opts {
+		if err := opt(&c); err != nil {
+			return nil, err
+		}
+	}
+	f := &Fetcher{
+		client:         c.client,
+		retry:          c.retry,
+		attemptTimeout: c.attemptTimeout,
+		maxBody:        c.maxBody,
+		logger:         c.logger,
+		hooks:          c.hooks,
+		drained:        make(chan struct{}),
+		gates:          gates{limiter: c.limiter, slots: make(slots, c.concurrency)},
+	}
+	if f.client == nil {
+		f.client, f.ownsClient = newClient(c), true
+	}
+	if c.hostLimiter != nil || c.hostConcurrency > 0 {
+		f.gates.hosts = newHostTable(c.hostLimiter, c.hostConcurrency)
+	}
+	return f, nil
+}
+
+// Do sends req through the Fetcher's gates and retry policy and returns the
+// final response, as [http.Client.Do] does: a non-2xx status is not an
+// error, and on error any response is closed.
+//
+// req's context governs the whole call: waiting for a rate token or a slot,
+// every attempt, and every wait between attempts. A request whose context
+// ends while it waits never reaches the network.
+//
+// The caller must close the response body. Until it is closed or read to
+// EOF, the request keeps its in-flight slot, global and per host.
+//
+// A returned error is an [*Error], which says how many attempts were made
+// and wraps the last cause.
+func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
+	resp, _, err := f.do(req, nil)
+	return resp, err
+}
+
+// do is the one path every request takes:
+//
+//  1. validate the request and register the call (refused after Shutdown);
+//  2. wait for a rate token, then take an in-flight slot (host, then global);
+//  3. make one attempt, under its own timeout if one is set;
+//  4. classify the outcome: if it is final, hand it back; otherwise free the
+//     slot, drain and close the body, wait out the backoff or Retry-After,
+//     and go round again.
+//
+// consume, if not nil, reads the final response's body inside the attempt
+// (so its timeout and retry cover the body too) and must close it; without
+// it the returned body keeps the slot until the caller closes it. do returns
+// the number of attempts that reached the transport.
+func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*http.Response, int, error) {
+	if err := validate(req); err != nil {
+		return nil, 0, f.fail(req, 0, err)
+	}
+	if !f.enter() {
+		return nil, 0, f.fail(req, 0, ErrClosed)
+	}
+	ctx, h := req.Context(), f.host(req)
+	start := time.Now()
+	var delay time.Duration
+	for attempt := 1; ; attempt++ {
+		if err := f.admit(ctx, h); err != nil {
+			f.exit(h)
+			return nil, attempt - 1, f.fail(req, attempt-1, err)
+		}
+		resp, cancel, err := f.send(ctx, req, attempt)
+		retry := f.shouldRetry(ctx, req, resp, err, attempt)
+		if !retry && err == nil && consume != nil {
+			if err = consume(resp); err != nil {
+				retry = f.shouldRetry(ctx, req, nil, err, attempt)
+			}
+		}
+		if retry {
+			var stop error
+			if delay, stop = f.nextDelay(ctx, resp, attempt, delay, start); delay < 0 {
+				retry, err = false, cmp.Or(stop, err)
+			}
+		}
+		if !retry {
+			return f.finish(req, h, attempt, resp, cancel, err, consume != nil)
+		}
+		drainBody(resp)
+		cancel()
+		f.release(h)
+		f.onRetry(req, attempt, delay, resp, err)
+		if err := sleep(ctx, delay); err != nil {
+			f.exit(h)
+			return nil, attempt, f.fail(req, attempt, fmt.Errorf("waiting %v to retry: %w", delay, err))
+		}
+	}
+}
+
+// finish hands back the final outcome of a call and gives up what it holds:
+// everything, unless the response body is still open, in which case the
+// body keeps the slot, the host and the attempt's timeout until it is closed.
+func (f *Fetcher) finish(req *http.Request, h *host, attempts int, resp *http.Response,
+	cancel context.CancelFunc, err error, consumed bool) (*http.Response, int, error) {
+	if err == nil && !consumed {
+		resp.Body = &slotBody{rc: resp.Body, f: f, h: h, cancel: cancel}
+		f.stats.completed.Add(1)
+		return resp, attempts, nil
+	}
+	cancel()
+	f.release(h)
+	f.exit(h)
+	if err != nil {
+		closeBody(resp)
+		return nil, attempts, f.fail(req, attempts, err)
+	}
+	f.stats.completed.Add(1)
+	return resp, attempts, nil
+}
+
+// admit passes the gates for one attempt: a rate token, then a slot.
+func (f *Fetcher) admit(ctx context.Context, h *host) error {
+	f.stats.waiting.Add(1)
+	defer f.stats.waiting.Add(-1)
+	if err := f.gates.wait(ctx, h); err != nil {
+		return err
+	}
+	if err := f.gates.acquire(ctx, h); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil { // cancelled just as the slot came free
+		f.gates.release(h)
+		return err
+	}
+	f.stats.inFlight.Add(1)
+	return nil
+}
+
+// send makes one attempt. The returned cancel ends the attempt's timeout
+// and must be called once the response body is done with.
+func (f *Fetcher) send(ctx context.Context, req *http.Request, attempt int) (*http.Response, context.CancelFunc, error) {
+	actx, cancel := ctx, context.CancelFunc(noop)
+	if f.attemptTimeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, f.attemptTimeout)
+	}
+	r := req
+	if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, cancel, fmt.Errorf("rewinding request body: %w", err)
+		}
+		r = req.WithContext(actx)
+		r.Body = body
+	} else if actx != ctx {
+		r = req.WithContext(actx)
+	}
+	resp, err := f.client.Do(r)
+	if err != nil && actx.Err() != nil && ctx.Err() == nil {
+		err = fmt.Errorf("%w after %v: %w", ErrAttemptTimeout, f.attemptTimeout, err)
+	}
+	f.onAttempt(req, attempt, resp, err)
+	return resp, cancel, err
+}
+
+// shouldRetry reports whether the outcome of attempt may be retried.
+func (f *Fetcher) shouldRetry(ctx context.Context, req *http.Request, resp *http.Response, err error, attempt int) bool {
+	p := &f.retry
+	return attempt < p.MaxAttempts && ctx.Err() == nil &&
+		(p.RetryNonIdempotent || idempotent(req)) && replayable(req) &&
+		p.Retryable(resp, err)
+}
+
+// nextDelay returns how long to wait before the next attempt, or -1 with the
+// error to return (nil to hand back resp as final) when the wait is not worth
+// making: past MaxElapsed, or a Retry-After past the context's deadline.
+func (f *Fetcher) nextDelay(ctx context.Context, resp *http.Response, attempt int, prev time.Duration, start time.Time) (time.Duration, error) {
+	d := f.retry.Backoff(attempt, prev)
+	if ra, ok := retryAfter(resp, f.retry.MaxDelay); ok {
+		d = ra
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+			return -1, &RetryAfterError{RetryAfter: d, Remaining: time.Until(deadline), Err: statusError(resp, d)}
+		}
+	}
+	if f.retry.MaxElapsed > 0 && time.Since(start)+d > f.retry.MaxElapsed {
+		return -1, nil
+	}
+	return d, nil
+}

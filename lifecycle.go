@@ -1,0 +1,67 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"net/http"
+)
+
+// Shutdown stops the Fetcher admitting new calls, which fail with
+// [ErrClosed] from then on, and waits until every call already admitted has
+// finished, its response body included, or until ctx is done, whichever
+// comes first, like [http.Server.Shutdown]. It then closes the idle
+// connections of the client the Fetcher built for itself (never those of a
+// client passed with [WithClient]). It returns ctx's error if ctx ended
+// first. Shutdown may be called more than once and from any goroutine.
+func (f *Fetcher) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		return errors.New("fetch: Shutdown(nil context)")
+	}
+	f.closed.Store(true)
+	if f.active.Load() == 0 {
+		f.drainOnce.Do(func() { close(f.drained) })
+	}
+	select {
+	case <-f.drained:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if f.ownsClient {
+		f.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+// enter registers a call, unless Shutdown has begun.
+func (f *Fetcher) enter() bool {
+	f.active.Add(1)
+	if f.closed.Load() {
+		f.exit(nil)
+		return false
+	}
+	return true
+}
+
+// exit ends a call that enter registered, and its reference to h.
+func (f *Fetcher) exit(h *host) {
+	if h != nil {
+		f.gates.hosts.put(h)
+	}
+	if f.active.Add(-1) == 0 && f.closed.Load() {
+		f.drainOnce.Do(func() { close(f.drained) })
+	}
+}
+
+// host returns the per-host gates for req, or nil if there are none.
+func (f *Fetcher) host(req *http.Request) *host {
+	if f.gates.hosts == nil {
+		return nil
+	}
+	return f.gates.hosts.get(req.URL.Host)
+}
+
+// release frees the in-flight slots admit took.
+func (f *Fetcher) release(h *host) {
+	f.gates.release(h)
+	f.stats.inFlight.Add(-1)
+}

@@ -1,0 +1,215 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"sync"
+
+	"golang.org/x/time/rate"
+)
+
+// A Limiter gates the rate of attempts. Wait blocks until one attempt may
+// proceed or ctx is done, and must return an error matching ctx.Err() when
+// it gives up because of ctx. Implementations must be safe for concurrent
+// use. [*rate.Limiter] satisfies Limiter; so can a limiter shared between
+// processes.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// waitToken waits for one token from l, wrapping its refusal so that a
+// cancelled or deadline-bound wait still matches context.Canceled or
+// context.DeadlineExceeded.
+func waitToken(ctx context.Context, l Limiter, what string) error {
+	err := l.Wait(ctx)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() == nil {
+		if _, ok := ctx.Deadline(); ok {
+			if _, isRate := l.(*rate.Limiter); isRate {
+				// rate.Limiter refuses at once a wait that would pass the
+				// deadline; burst >= 1 is checked in WithRate, so that is
+				// the only error it can return here.
+				err = deadlineError{err}
+			}
+		}
+	}
+	return fmt.Errorf("waiting for %s rate token: %w", what, err)
+}
+
+// slots is a counting semaphore: a send takes a slot, a receive frees one.
+type slots chan struct{}
+
+func (s slots) acquire(ctx context.Context, what string) error {
+	select {
+	case s <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case s <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for %s in-flight slot: %w", what, ctx.Err())
+	}
+}
+
+func (s slots) release() { <-s }
+
+// gates are the checks every attempt passes before it is sent.
+//
+// Each gate is taken per host first, then globally: a request queued behind
+// its own host's limit must not hold a global token or slot that a request
+// to another host could use.
+type gates struct {
+	limiter Limiter    // global rate; nil: unlimited
+	slots   slots      // global in-flight cap
+	hosts   *hostTable // per-host gates; nil when none is configured
+}
+
+// wait takes a rate token for h (if any), then a global one.
+func (g *gates) wait(ctx context.Context, h *host) error {
+	if h != nil && h.limiter != nil {
+		if err := waitToken(ctx, h.limiter, "host"); err != nil {
+			return err
+		}
+	}
+	if g.limiter != nil {
+		return waitToken(ctx, g.limiter, "global")
+	}
+	return nil
+}
+
+// acquire takes an in-flight slot for h (if capped), then a global one.
+func (g *gates) acquire(ctx context.Context, h *host) error {
+	if h != nil && h.slots != nil {
+		if err := h.slots.acquire(ctx, "host"); err != nil {
+			return err
+		}
+	}
+	if err := g.slots.acquire(ctx, "global"); err != nil {
+		if h != nil && h.slots != nil {
+			h.slots.release()
+		}
+		return err
+	}
+	return nil
+}
+
+// release frees the slots acquire took.
+func (g *gates) release(h *host) {
+	g.slots.release()
+	if h != nil && h.slots != nil {
+		h.slots.release()
+	}
+}
+
+// A host holds one host's gates. It is shared by every request to that host
+// and referenced from the table while any of them is running.
+type host struct {
+	name    string
+	limiter Limiter // nil: no per-host rate
+	slots   slots   // nil: no per-host cap
+	shard   *hostShard
+	refs    int // guarded by shard.mu
+}
+
+// idle reports whether dropping h loses nothing: a fresh host would behave
+// the same. Only a token bucket that is not full remembers recent traffic.
+func (h *host) idle() bool {
+	if l, ok := h.limiter.(*rate.Limiter); ok {
+		return l.Tokens() >= float64(l.Burst())
+	}
+	return true
+}
+
+// hostTable maps host names to their gates. It is sharded so that requests
+// to different hosts rarely share a lock, and it forgets idle hosts so that
+// it stays small however many hosts pass through.
+type hostTable struct {
+	seed         maphash.Seed
+	newLimiter   func(host string) Limiter // nil: no per-host rate
+	slotsPerHost int                       // 0: no per-host cap
+	shards       [hostShards]hostShard
+}
+
+const (
+	hostShards = 64
+	// minSweep is the size a shard may reach before it is swept for idle
+	// hosts; after a sweep the next one comes when the shard has doubled.
+	minSweep = 64
+)
+
+type hostShard struct {
+	mu      sync.Mutex
+	m       map[string]*host
+	sweepAt int
+	_       [40]byte // keep shards on separate cache lines
+}
+
+func newHostTable(newLimiter func(string) Limiter, slotsPerHost int) *hostTable {
+	t := &hostTable{seed: maphash.MakeSeed(), newLimiter: newLimiter, slotsPerHost: slotsPerHost}
+	for i := range t.shards {
+		t.shards[i].m = make(map[string]*host)
+		t.shards[i].sweepAt = minSweep
+	}
+	return t
+}
+
+// get returns the gates for name, holding a reference until put.
+func (t *hostTable) get(name string) *host {
+	sh := &t.shards[maphash.String(t.seed, name)%hostShards]
+	sh.mu.Lock()
+	h := sh.m[name]
+	if h == nil {
+		if len(sh.m) >= sh.sweepAt {
+			sh.sweep()
+		}
+		h = &host{name: name, shard: sh}
+		if t.newLimiter != nil {
+			h.limiter = t.newLimiter(name)
+		}
+		if t.slotsPerHost > 0 {
+			h.slots = make(slots, t.slotsPerHost)
+		}
+		sh.m[name] = h
+	}
+	h.refs++
+	sh.mu.Unlock()
+	return h
+}
+
+// put drops the reference get took, forgetting h if it is now idle.
+func (t *hostTable) put(h *host) {
+	sh := h.shard
+	sh.mu.Lock()
+	h.refs--
+	if h.refs == 0 && h.idle() {
+		delete(sh.m, h.name)
+	}
+	sh.mu.Unlock()
+}
+
+// sweep forgets every idle host with no request running. sh.mu is held.
+func (sh *hostShard) sweep() {
+	for name, h := range sh.m {
+		if h.refs == 0 && h.idle() {
+			delete(sh.m, name)
+		}
+	}
+	sh.sweepAt = max(minSweep, 2*len(sh.m))
+}
+
+// len reports how many hosts the table holds.
+func (t *hostTable) len() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}

@@ -1,0 +1,240 @@
+package fetch
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Defaults used by [New] for what no option sets.
+const (
+	DefaultConcurrency  = 64
+	DefaultMaxBodySize  = 10 << 20 // 10 MiB
+	DefaultMaxRedirects = 10
+)
+
+// An Option configures a [Fetcher] at construction. Options are applied in
+// order; an option given a value out of range makes [New] fail with an error
+// that names it.
+type Option func(*config) error
+
+type config struct {
+	client          *http.Client // nil: build one tuned to the concurrency
+	concurrency     int
+	hostConcurrency int // 0: no per-host cap
+	limiter         Limiter
+	hostLimiter     func(host string) Limiter
+	retry           RetryPolicy
+	attemptTimeout  time.Duration
+	maxBody         int64
+	maxRedirects    int
+	logger          *slog.Logger
+	hooks           Hooks
+}
+
+func defaultConfig() config {
+	return config{
+		concurrency:  DefaultConcurrency,
+		retry:        DefaultRetryPolicy(),
+		maxBody:      DefaultMaxBodySize,
+		maxRedirects: DefaultMaxRedirects,
+	}
+}
+
+// PerSecond returns a rate of n events per second, for [WithRate].
+func PerSecond(n float64) rate.Limit { return rate.Limit(n) }
+
+// PerMinute returns a rate of n events per minute, for [WithRate].
+func PerMinute(n float64) rate.Limit { return rate.Limit(n / 60) }
+
+// WithConcurrency caps the number of requests in flight at n (default
+// [DefaultConcurrency]). A request is in flight from the moment it takes its
+// slot until its response body is closed or read to EOF. The streaming and
+// batch calls run n workers.
+func WithConcurrency(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("fetch: WithConcurrency(%d): must be at least 1", n)
+		}
+		c.concurrency = n
+		return nil
+	}
+}
+
+// WithHostConcurrency caps the requests in flight to any one host (the URL's
+// host:port) at n. By default there is no per-host cap beyond the global one.
+func WithHostConcurrency(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("fetch: WithHostConcurrency(%d): must be at least 1", n)
+		}
+		c.hostConcurrency = n
+		return nil
+	}
+}
+
+// WithRate limits attempts to r per second overall, with bursts of up to
+// burst, using a token bucket ([rate.Limiter]) that starts full. Every
+// attempt, retries included, takes a token. Use [PerMinute] for a
+// requests-per-minute quota; [rate.Inf] removes the limit.
+func WithRate(r rate.Limit, burst int) Option {
+	return func(c *config) error {
+		if err := checkRate("WithRate", r, burst); err != nil {
+			return err
+		}
+		c.limiter = nil
+		if r != rate.Inf {
+			c.limiter = rate.NewLimiter(r, burst)
+		}
+		return nil
+	}
+}
+
+// WithHostRate limits attempts to each host to r per second with bursts of up
+// to burst, with one token bucket per host. Buckets of hosts that have gone
+// idle (bucket full, nothing in flight) are dropped, so the per-host state
+// stays bounded however many hosts pass through.
+func WithHostRate(r rate.Limit, burst int) Option {
+	return func(c *config) error {
+		if err := checkRate("WithHostRate", r, burst); err != nil {
+			return err
+		}
+		c.hostLimiter = nil
+		if r != rate.Inf {
+			c.hostLimiter = func(string) Limiter { return rate.NewLimiter(r, burst) }
+		}
+		return nil
+	}
+}
+
+func checkRate(name string, r rate.Limit, burst int) error {
+	if r == rate.Inf {
+		return nil
+	}
+	if !(r > 0) {
+		return fmt.Errorf("fetch: %s(%v, %d): rate must be positive (use rate.Inf for no limit)", name, r, burst)
+	}
+	if burst < 1 {
+		return fmt.Errorf("fetch: %s(%v, %d): burst must be at least 1 for a finite rate", name, r, burst)
+	}
+	return nil
+}
+
+// WithLimiter sets the global rate gate to l, in place of the token bucket
+// [WithRate] makes; use it to share a limit between processes. l.Wait is
+// called once per attempt.
+func WithLimiter(l Limiter) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("fetch: WithLimiter(nil)")
+		}
+		c.limiter = l
+		return nil
+	}
+}
+
+// WithHostLimiter sets the per-host rate gate: newLimiter is called with a
+// host the first time it is seen (and again after its state was dropped for
+// idleness), and the Limiter it returns gates every attempt to that host.
+// Limiters other than [*rate.Limiter] are dropped as soon as their host has
+// nothing in flight, so they should keep their state elsewhere.
+func WithHostLimiter(newLimiter func(host string) Limiter) Option {
+	return func(c *config) error {
+		if newLimiter == nil {
+			return errors.New("fetch: WithHostLimiter(nil)")
+		}
+		c.hostLimiter = newLimiter
+		return nil
+	}
+}
+
+// WithRetry sets the retry policy (default [DefaultRetryPolicy]). Zero fields
+// of p take their default values; MaxAttempts 1 turns retries off.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *config) error {
+		p, err := p.withDefaults()
+		if err != nil {
+			return err
+		}
+		c.retry = p
+		return nil
+	}
+}
+
+// WithAttemptTimeout bounds each attempt, from sending the request until its
+// response body is closed, to d. The caller's context deadline bounds the
+// whole call, retries included. An attempt that runs out of time is retried
+// and its error matches [ErrAttemptTimeout]. By default there is no
+// per-attempt timeout.
+func WithAttemptTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("fetch: WithAttemptTimeout(%v): must be positive", d)
+		}
+		c.attemptTimeout = d
+		return nil
+	}
+}
+
+// WithMaxBodySize caps the bodies that the Fetcher reads for you (the batch,
+// streaming and convenience calls) at n bytes (default
+// [DefaultMaxBodySize]); a longer body is an [ErrBodyTooLarge] error.
+// [Fetcher.Do] leaves the body to the caller and does not cap it.
+func WithMaxBodySize(n int64) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("fetch: WithMaxBodySize(%d): must be at least 1", n)
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
+// WithMaxRedirects sets how many redirects a request may follow (default
+// [DefaultMaxRedirects]; 0 follows none) before failing with
+// [ErrTooManyRedirects]. It applies to the client New builds; a client given
+// with [WithClient] keeps its own CheckRedirect.
+func WithMaxRedirects(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("fetch: WithMaxRedirects(%d): must not be negative", n)
+		}
+		c.maxRedirects = n
+		return nil
+	}
+}
+
+// WithClient makes the Fetcher send through client, so that its transport
+// (tracing, auth, a test RoundTripper) is used as it is. The Fetcher never
+// modifies it and never closes its idle connections; its Timeout, if set,
+// bounds each attempt.
+func WithClient(client *http.Client) Option {
+	return func(c *config) error {
+		if client == nil {
+			return errors.New("fetch: WithClient(nil)")
+		}
+		c.client = client
+		return nil
+	}
+}
+
+// WithLogger logs retries and give-ups to l at debug level, with URLs
+// redacted. By default the Fetcher logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		c.logger = l
+		return nil
+	}
+}
+
+// WithHooks installs callbacks run on every attempt and retry; see [Hooks].
+func WithHooks(h Hooks) Option {
+	return func(c *config) error {
+		c.hooks = h
+		return nil
+	}
+}

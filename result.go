@@ -1,0 +1,103 @@
+package fetch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// A Result is the outcome of one request made by the batch and streaming
+// calls. Err is nil only for a 2xx response whose body was read in full;
+// otherwise it is an [*Error] wrapping the cause, which for a non-2xx status
+// is a [*StatusError] (Status and Body are then still set).
+type Result struct {
+	Index    int    // position of the request in the input
+	URL      string // the request URL, redacted
+	FinalURL string // the URL of the final response, after redirects; "" if none
+	Status   int    // final status code; 0 if no response
+	Header   http.Header
+	Body     []byte // the body, read in full (up to the size cap)
+	Attempts int    // attempts that reached the network
+	Duration time.Duration
+	Err      error
+}
+
+// fetch runs req through do, reading the body inside the attempt, and
+// reports the outcome as a Result.
+func (f *Fetcher) fetch(req *http.Request, index int) Result {
+	start := time.Now()
+	r := Result{Index: index}
+	if req != nil && req.URL != nil {
+		r.URL = req.URL.Redacted()
+	}
+	consume := func(resp *http.Response) error {
+		body, err := readBody(resp, f.maxBody)
+		r.Body = body
+		return err
+	}
+	resp, attempts, err := f.do(req, consume)
+	r.Attempts, r.Err = attempts, err
+	if resp != nil {
+		r.Status, r.Header = resp.StatusCode, resp.Header
+		r.FinalURL = resp.Request.URL.Redacted()
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			ra, _ := retryAfter(resp, f.retry.MaxDelay)
+			r.Err = &Error{Method: method(req), URL: r.URL, Attempts: attempts, Err: statusError(resp, ra)}
+		}
+	}
+	r.Duration = time.Since(start)
+	return r
+}
+
+// get builds a GET request for rawURL, or a Result that says why it could not.
+func (f *Fetcher) get(ctx context.Context, rawURL string, index int) Result {
+	req, err := newGet(ctx, rawURL)
+	if err != nil {
+		return Result{Index: index, URL: rawURL, Err: f.fail(nil, 0, err)}
+	}
+	return f.fetch(req, index)
+}
+
+func newGet(ctx context.Context, rawURL string) (*http.Request, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("fetch: nil context for %q", rawURL)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidURL, err)
+	}
+	return req, nil
+}
+
+func statusError(resp *http.Response, retryAfter time.Duration) *StatusError {
+	return &StatusError{
+		StatusCode: resp.StatusCode,
+		Status:     resp.Status,
+		URL:        resp.Request.URL.Redacted(),
+		RetryAfter: retryAfter,
+	}
+}
+
+// Get fetches rawURL with GET and returns its body, read in full but no
+// more than the size cap (see [WithMaxBodySize]). A non-2xx final status is
+// an error that matches [*StatusError] under [errors.As].
+func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
+	r := f.get(ctx, rawURL, 0)
+	return r.Body, r.Err
+}
+
+// GetJSON fetches rawURL with GET, as [Fetcher.Get] does, and decodes its
+// JSON body into a T.
+func GetJSON[T any](ctx context.Context, f *Fetcher, rawURL string) (T, error) {
+	var v T
+	body, err := f.Get(ctx, rawURL)
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return v, fmt.Errorf("fetch: decoding JSON from %s: %w", redact(rawURL), err)
+	}
+	return v, nil
+}

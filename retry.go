@@ -1,0 +1,258 @@
+package fetch
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+)
+
+// Jitter selects how a retry delay is randomised, so that clients that failed
+// together do not retry together.
+type Jitter int
+
+const (
+	// FullJitter waits a uniform random time in [0, d), where d is the
+	// capped exponential delay. It is the default: it spreads retries best.
+	FullJitter Jitter = iota
+	// EqualJitter waits d/2 plus a uniform random time in [0, d/2): never
+	// less than half the exponential delay.
+	EqualJitter
+	// DecorrelatedJitter waits a uniform random time between the base delay
+	// and three times the previous delay, capped.
+	DecorrelatedJitter
+	// NoJitter waits exactly d.
+	NoJitter
+)
+
+// A RetryPolicy says when and how long to wait before trying a request again.
+// It is a plain value: copy it, change a field, pass it to [WithRetry].
+//
+// A request is retried only when all of these hold: attempts remain; its
+// method is idempotent (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) or it carries
+// an Idempotency-Key header, or RetryNonIdempotent is set; its body, if any,
+// can be replayed through [http.Request.GetBody]; the caller's context is
+// live; and Retryable says the outcome is worth retrying.
+type RetryPolicy struct {
+	// MaxAttempts counts every attempt, the first included; 1 means never
+	// retry. Zero means the default, 4.
+	MaxAttempts int
+	// BaseDelay is the delay before the first retry, before jitter; it
+	// doubles with each further retry. Zero means the default, 100ms.
+	BaseDelay time.Duration
+	// MaxDelay caps every delay, including one asked for by Retry-After.
+	// Zero means the default, 10s.
+	MaxDelay time.Duration
+	// Jitter randomises each delay; the zero value is FullJitter.
+	Jitter Jitter
+	// MaxElapsed, if positive, stops retrying once another wait would take
+	// the call past this much time since it started.
+	MaxElapsed time.Duration
+	// RetryNonIdempotent allows retrying POST, PATCH and other methods that
+	// are not idempotent, for servers known to tolerate duplicates.
+	RetryNonIdempotent bool
+	// Retryable classifies the outcome of one attempt: exactly one of resp
+	// and err is non-nil. Nil means [DefaultRetryable].
+	Retryable func(resp *http.Response, err error) bool
+}
+
+// DefaultRetryPolicy returns the policy a [Fetcher] uses unless told
+// otherwise: 4 attempts, 100ms base delay, 10s cap, full jitter.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxAttempts: 4, BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second}
+}
+
+// withDefaults fills zero fields from DefaultRetryPolicy and checks ranges.
+func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
+	d := DefaultRetryPolicy()
+	switch {
+	case p.MaxAttempts < 0:
+		return p, fmt.Errorf("fetch: RetryPolicy.MaxAttempts %d: must not be negative", p.MaxAttempts)
+	case p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxElapsed < 0:
+		return p, fmt.Errorf("fetch: RetryPolicy: negative duration (BaseDelay %v, MaxDelay %v, MaxElapsed %v)", p.BaseDelay, p.MaxDelay, p.MaxElapsed)
+	case p.Jitter < FullJitter || p.Jitter > NoJitter:
+		return p, fmt.Errorf("fetch: RetryPolicy.Jitter %d: unknown", p.Jitter)
+	}
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = d.MaxAttempts
+	}
+	if p.BaseDelay == 0 {
+		p.BaseDelay = d.BaseDelay
+	}
+	if p.MaxDelay == 0 {
+		p.MaxDelay = max(d.MaxDelay, p.BaseDelay)
+	}
+	if p.MaxDelay < p.BaseDelay {
+		return p, fmt.Errorf("fetch: RetryPolicy: MaxDelay %v is below BaseDelay %v", p.MaxDelay, p.BaseDelay)
+	}
+	if p.Retryable == nil {
+		p.Retryable = DefaultRetryable
+	}
+	return p, nil
+}
+
+// Backoff returns how long to wait before retry number retry (1 for the first
+// retry), given the previous delay (used by DecorrelatedJitter; 0 before the
+// first retry). The result is never negative and never above MaxDelay, for
+// any retry number. It is safe for concurrent use and does not allocate.
+func (p RetryPolicy) Backoff(retry int, prev time.Duration) time.Duration {
+	return p.backoff(retry, prev, rand.Int64N)
+}
+
+// backoff is Backoff with its randomness given: randN(n) returns a uniform
+// value in [0, n).
+func (p RetryPolicy) backoff(retry int, prev time.Duration, randN func(int64) int64) time.Duration {
+	base, ceil := max(p.BaseDelay, 0), max(p.MaxDelay, 0)
+	if base > ceil {
+		base = ceil
+	}
+	uniform := func(d time.Duration) time.Duration { // [0, d)
+		if d <= 0 {
+			return 0
+		}
+		return time.Duration(randN(int64(d)))
+	}
+	if p.Jitter == DecorrelatedJitter {
+		hi := ceil
+		if prev = max(prev, base); prev <= ceil/3 {
+			hi = 3 * prev
+		}
+		return base + uniform(hi-base)
+	}
+	d := ceil
+	if shift := max(retry, 1) - 1; shift < 63 && base <= ceil>>shift {
+		d = base << shift
+	}
+	switch p.Jitter {
+	case FullJitter:
+		return uniform(d)
+	case EqualJitter:
+		return d/2 + uniform(d-d/2)
+	}
+	return d
+}
+
+// parseRetryAfter returns the wait a Retry-After header value asks for, in
+// either form (delta-seconds or an HTTP-date, read at now), clamped to
+// [0, limit]. ok is false for an absent or malformed value: negative, a
+// fraction, a number too large for 64 bits, or anything else.
+func parseRetryAfter(v string, now time.Time, limit time.Duration) (d time.Duration, ok bool) {
+	if v == "" {
+		return 0, false
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		var secs uint64
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if c < '0' || c > '9' || secs > (1<<63-1)/10 {
+				return 0, false // not digits, or too many of them
+			}
+			secs = secs*10 + uint64(c-'0')
+		}
+		if secs >= uint64(limit/time.Second)+1 {
+			return limit, true
+		}
+		return min(time.Duration(secs)*time.Second, limit), true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(t.Sub(now), 0), limit), true
+}
+
+// DefaultRetryable is the classification a [RetryPolicy] uses unless told
+// otherwise. It retries the statuses 408, 429, 500, 502, 503 and 504, and the
+// transport errors that a fresh attempt may cure: connection refused or
+// reset, a connection closed before the response was complete, a timeout,
+// and a temporary DNS failure. It does not retry other statuses, TLS
+// certificate or handshake failures, a name that does not resolve, too many
+// redirects, a body over the size cap, or anything it does not recognise.
+func DefaultRetryable(resp *http.Response, err error) bool {
+	if err == nil {
+		switch resp.StatusCode {
+		case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	var (
+		certErr    *tls.CertificateVerificationError
+		unknownCA  x509.UnknownAuthorityError
+		hostErr    x509.HostnameError
+		invalidErr x509.CertificateInvalidError
+		recordErr  tls.RecordHeaderError
+		dnsErr     *net.DNSError
+		netErr     net.Error
+	)
+	switch {
+	case errors.Is(err, ErrTooManyRedirects), errors.Is(err, ErrBodyTooLarge), errors.Is(err, ErrInvalidURL),
+		errors.Is(err, context.Canceled):
+		return false
+	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr),
+		errors.As(err, &invalidErr), errors.As(err, &recordErr):
+		return false
+	case errors.As(err, &dnsErr):
+		return !dnsErr.IsNotFound && (dnsErr.IsTimeout || dnsErr.IsTemporary)
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.Is(err, context.DeadlineExceeded):
+		return true // an attempt's own timeout; the caller's deadline ends the loop first
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return true
+	}
+	return false
+}
+
+// idempotent reports whether req may be sent twice without harm (RFC 9110
+// §9.2.2), or says so with an Idempotency-Key header as net/http reads it.
+func idempotent(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	_, key := req.Header["Idempotency-Key"]
+	_, xkey := req.Header["X-Idempotency-Key"]
+	return key || xkey
+}
+
+// replayable reports whether req's body, if any, can be sent again.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// retryAfter returns the wait a 429 or 503 response asks for in its
+// Retry-After header, clamped to limit.
+func retryAfter(resp *http.Response, limit time.Duration) (time.Duration, bool) {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return 0, false
+	}
+	return parseRetryAfter(resp.Header.Get("Retry-After"), time.Now(), limit)
+}
+
+// sleep waits for d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func noop() {}

@@ -1,0 +1,91 @@
+package fetch
+
+import (
+	"context"
+	"iter"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// Stream fetches every URL urls yields with GET and yields one [Result] per
+// URL as each completes, in completion order (Result.Index gives the input
+// position). It is the streaming form of [Fetcher.GetAll]: it pulls URLs only
+// as workers free up, so memory and goroutines (the Fetcher's concurrency
+// plus one) stay bounded however many URLs there are.
+//
+// If ctx ends, the URLs not yet fetched are still pulled and come back with
+// an error matching ctx's, so every input yields exactly one Result.
+// Breaking out of the loop cancels the requests under way and returns only
+// after every goroutine Stream started has finished; urls must therefore
+// not block forever. Results are yielded on the caller's goroutine.
+func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Result] {
+	return stream(ctx, cap(f.gates.slots), urls, func(ctx context.Context, u string, i int) Result {
+		return f.get(ctx, u, i)
+	})
+}
+
+// StreamRequests is [Fetcher.Stream] for requests; each is sent with ctx in
+// place of its own context, and its body is read and closed by the Fetcher.
+func (f *Fetcher) StreamRequests(ctx context.Context, reqs iter.Seq[*http.Request]) iter.Seq[Result] {
+	return stream(ctx, cap(f.gates.slots), reqs, func(ctx context.Context, req *http.Request, i int) Result {
+		return f.fetch(withContext(req, ctx), i)
+	})
+}
+
+// stream runs run on every value in yields on a pool of workers and yields
+// the results as they complete.
+func stream[T any](ctx context.Context, workers int, in iter.Seq[T], run func(context.Context, T, int) Result) iter.Seq[Result] {
+	type job struct {
+		v T
+		i int
+	}
+	return func(yield func(Result) bool) {
+		if ctx == nil {
+			yield(Result{Err: errNilContext})
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		stop := make(chan struct{}) // closed when the caller stops reading
+		jobs := make(chan job)
+		results := make(chan Result, workers)
+		var feeder, pool sync.WaitGroup
+		feeder.Go(func() {
+			defer close(jobs)
+			i := 0
+			for v := range in {
+				select {
+				case jobs <- job{v, i}:
+					i++
+				case <-stop:
+					return
+				}
+			}
+		})
+		var running atomic.Int64
+		running.Store(int64(workers))
+		for range workers {
+			pool.Go(func() {
+				for j := range jobs {
+					results <- run(ctx, j.v, j.i)
+				}
+				if running.Add(-1) == 0 {
+					close(results)
+				}
+			})
+		}
+		defer func() {
+			close(stop)
+			cancel()
+			for range results {
+			}
+			pool.Wait()
+			feeder.Wait()
+		}()
+		for r := range results {
+			if !yield(r) {
+				return
+			}
+		}
+	}
+}
