@@ -8,6 +8,12 @@ import (
 // newClient builds the client a Fetcher uses when it is not given one: a
 // clone of http.DefaultTransport (keeping its proxy, dial and TLS settings)
 // that keeps enough idle connections to reuse one per request in flight.
+//
+// It also caps connections per host at the requests the Fetcher lets in
+// flight to one host. The Fetcher frees a slot when a body reaches EOF, a
+// moment before net/http's read loop returns the connection to the idle
+// pool; without the cap the next request would dial a new connection in
+// that moment instead of waiting for the one coming back.
 func newClient(c config) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	perHost := c.concurrency
@@ -15,6 +21,7 @@ func newClient(c config) *http.Client {
 		perHost = min(c.hostConcurrency, c.concurrency)
 	}
 	t.MaxIdleConnsPerHost = perHost
+	t.MaxConnsPerHost = perHost
 	t.MaxIdleConns = max(t.MaxIdleConns, c.concurrency)
 	return &http.Client{Transport: t, CheckRedirect: checkRedirect(c.maxRedirects)}
 }

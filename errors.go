@@ -111,7 +111,9 @@ type PanicError struct {
 	Stack []byte
 }
 
-func (e *PanicError) Error() string { return fmt.Sprintf("fetch: task panicked: %v\n\n%s", e.Value, e.Stack) }
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("fetch: task panicked: %v\n\n%s", e.Value, e.Stack)
+}
 
 // Unwrap returns the panic value if it is an error, so that a panic with an
 // error value still matches it under [errors.Is].

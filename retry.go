@@ -64,9 +64,10 @@ type RetryPolicy struct {
 }
 
 // DefaultRetryPolicy returns the policy a [Fetcher] uses unless told
-// otherwise: 4 attempts, 100ms base delay, 10s cap, full jitter.
+// otherwise: 4 attempts, 100ms base delay, 10s cap, full jitter, and
+// [DefaultRetryable] to classify outcomes.
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{MaxAttempts: 4, BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second}
+	return RetryPolicy{MaxAttempts: 4, BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second, Retryable: DefaultRetryable}
 }
 
 // withDefaults fills zero fields from DefaultRetryPolicy and checks ranges.
@@ -206,7 +207,7 @@ func DefaultRetryable(resp *http.Response, err error) bool {
 		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return true
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, ErrAttemptTimeout), errors.Is(err, context.DeadlineExceeded):
 		return true // an attempt's own timeout; the caller's deadline ends the loop first
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return true

@@ -1,0 +1,284 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// hammer runs workers goroutines, each sending requests to one of urls (so
+// that a slow host does not hold back a fast one) until a call fails: once ctx is near its end, the rate gate refuses waits
+// that would pass it.
+func hammer(ctx context.Context, f *Fetcher, workers int, urls ...string) {
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, urls[w%len(urls)], nil)
+				resp, err := f.Do(req)
+				if err != nil {
+					return
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func within(got, want, slack int64) bool { return got >= want-slack && got <= want+slack }
+
+func TestGlobalRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(ok)
+		f := newMem(t, c, WithRate(50, 5))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hammer(ctx, f, 16, "http://a.test/")
+		if got := c.n.Load(); !within(got, 505, 1) {
+			t.Errorf("%d attempts in 10s at 50/s burst 5; want 505±1", got)
+		}
+	})
+}
+
+func TestPerMinuteRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(ok)
+		f := newMem(t, c, WithRate(PerMinute(120), 1))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		hammer(ctx, f, 4, "http://a.test/")
+		if got := c.n.Load(); !within(got, 121, 1) {
+			t.Errorf("%d attempts in a minute at 120/min; want 121±1", got)
+		}
+	})
+}
+
+// Retries take a token each: the rate bounds attempts, not calls.
+func TestRetriesTakeTokens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(failing(1000, 503, nil))
+		f := newMem(t, c, WithRate(10, 1), WithRetry(RetryPolicy{MaxAttempts: 5, BaseDelay: time.Nanosecond}))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hammer(ctx, f, 8, "http://a.test/")
+		if got := c.n.Load(); !within(got, 101, 1) {
+			t.Errorf("%d attempts in 10s at 10/s with retries; want 101±1", got)
+		}
+	})
+}
+
+func TestHostRates(t *testing.T) {
+	t.Run("same rate each host", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			a, b := count(ok), count(ok)
+			f := newMem(t, byHost(map[string]http.Handler{"a.test": a, "b.test": b}), WithHostRate(50, 5))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			hammer(ctx, f, 16, "http://a.test/", "http://b.test/")
+			if !within(a.n.Load(), 505, 1) || !within(b.n.Load(), 505, 1) {
+				t.Errorf("a saw %d, b saw %d in 10s at 50/s burst 5 per host; want 505±1 each", a.n.Load(), b.n.Load())
+			}
+		})
+	})
+	t.Run("different rate per host", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			a, b := count(ok), count(ok)
+			rates := map[string]rate.Limit{"a.test": 50, "b.test": 10}
+			f := newMem(t, byHost(map[string]http.Handler{"a.test": a, "b.test": b}),
+				WithHostLimiter(func(host string) Limiter { return rate.NewLimiter(rates[host], 5) }))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			hammer(ctx, f, 16, "http://a.test/", "http://b.test/")
+			if !within(a.n.Load(), 505, 1) || !within(b.n.Load(), 105, 1) {
+				t.Errorf("a saw %d, b saw %d in 10s; want 505±1 at 50/s and 105±1 at 10/s", a.n.Load(), b.n.Load())
+			}
+		})
+	})
+}
+
+func byHost(m map[string]http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m[r.URL.Hostname()].ServeHTTP(w, r) })
+}
+
+func slow(w http.ResponseWriter, r *http.Request) {
+	time.Sleep(10 * time.Millisecond)
+	w.Write([]byte("ok"))
+}
+
+func TestConcurrencyCaps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := count(slow), count(slow)
+		all := count(byHost(map[string]http.Handler{"a.test": a, "b.test": b}).ServeHTTP)
+		f := newMem(t, all, WithConcurrency(10), WithHostConcurrency(3))
+		urls := make([]string, 1000)
+		for i := range urls {
+			urls[i] = fmt.Sprintf("http://%c.test/%d", 'a'+i%2, i)
+		}
+		var wg sync.WaitGroup
+		for _, u := range urls { // 1,000 callers at once, all gated
+			wg.Go(func() {
+				if _, err := f.Get(context.Background(), u); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if all.n.Load() != 1000 {
+			t.Fatalf("server saw %d requests; want 1000", all.n.Load())
+		}
+		// Two hosts at 3 each can fill only 6 of the 10 global slots.
+		if a.maxSeen.Load() != 3 || b.maxSeen.Load() != 3 || all.maxSeen.Load() != 6 {
+			t.Errorf("most at once: a %d, b %d, all %d; want 3, 3, 6", a.maxSeen.Load(), b.maxSeen.Load(), all.maxSeen.Load())
+		}
+
+		g := count(slow)
+		f = newMem(t, g, WithConcurrency(10))
+		for i := range 1000 {
+			wg.Go(func() { f.Get(context.Background(), fmt.Sprintf("http://h%d.test/", i)) })
+		}
+		wg.Wait()
+		if g.maxSeen.Load() != 10 {
+			t.Errorf("most at once over 1000 hosts: %d; want the global cap, 10", g.maxSeen.Load())
+		}
+	})
+}
+
+// Cancelling a call while it waits at any stage returns promptly with
+// context.Canceled, and nothing reaches the server after the cancel.
+func TestCancellation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		// block makes the handler hold the first request until released.
+		block bool
+		// first is the status of the first response.
+		first int
+	}{
+		{"waiting for a token", []Option{WithRate(PerMinute(1), 1)}, false, 200},
+		{"waiting for a global slot", []Option{WithConcurrency(1)}, true, 200},
+		{"waiting for a host slot", []Option{WithHostConcurrency(1)}, true, 200},
+		{"waiting for a host token", []Option{WithHostRate(PerMinute(1), 1)}, false, 200},
+		{"in flight", nil, true, 200},
+		{"in backoff", []Option{WithRetry(RetryPolicy{BaseDelay: time.Hour, MaxDelay: time.Hour, Jitter: NoJitter})}, false, 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				release := make(chan struct{})
+				var first sync.Once
+				c := count(func(w http.ResponseWriter, r *http.Request) {
+					isFirst := false
+					first.Do(func() { isFirst = true })
+					if tc.block && isFirst {
+						select {
+						case <-release:
+						case <-r.Context().Done():
+						}
+					}
+					if isFirst {
+						w.WriteHeader(tc.first)
+					}
+				})
+				f := newMem(t, c, tc.opts...)
+				ctx, cancel := context.WithCancel(context.Background())
+				// The "in flight" and "in backoff" cases cancel the first
+				// call itself; the others a second call queued behind it.
+				target := ctx
+				var wg sync.WaitGroup
+				if tc.name != "in flight" && tc.name != "in backoff" {
+					target = ctx
+					wg.Go(func() {
+						resp, err := f.Do(get())
+						if err == nil {
+							resp.Body.Close()
+						}
+					})
+					synctest.Wait()
+				}
+				done := make(chan error, 1)
+				start := time.Now()
+				go func() {
+					resp, err := f.Do(get().WithContext(target))
+					if err == nil {
+						resp.Body.Close()
+					}
+					done <- err
+				}()
+				time.Sleep(5 * time.Second)
+				seen := c.n.Load()
+				cancel()
+				err := <-done
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("err = %v; want context.Canceled", err)
+				}
+				if d := time.Since(start); d != 5*time.Second {
+					t.Errorf("returned after %v; want at the cancel, 5s", d)
+				}
+				close(release)
+				wg.Wait()
+				synctest.Wait()
+				want := seen
+				if tc.name != "in flight" && tc.name != "in backoff" {
+					want = 1 // only the first call's request
+				}
+				if got := c.n.Load(); got != want || seen != 1 {
+					t.Errorf("server saw %d requests (%d before the cancel); want %d, 1 before", got, seen, want)
+				}
+			})
+		})
+	}
+}
+
+func TestRateWaitPastDeadlineIsADeadlineError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(ok), WithRate(PerMinute(1), 1))
+		if _, err := f.Get(context.Background(), "http://a.test/"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := f.Get(ctx, "http://a.test/")
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 0 {
+			t.Errorf("err = %v after %v; want DeadlineExceeded at once", err, time.Since(start))
+		}
+	})
+}
+
+// Per-host state stays bounded however many hosts pass through: idle hosts
+// are forgotten once their buckets have refilled.
+func TestHostTableForgetsIdleHosts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tab := newHostTable(func(string) Limiter { return rate.NewLimiter(10, 1) }, 2)
+		most := 0
+		for i := range 100_000 {
+			h := tab.get(fmt.Sprintf("h%d.test", i))
+			if err := h.limiter.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			tab.put(h)
+			if i%1000 == 999 {
+				time.Sleep(time.Second) // every bucket refills in 100ms
+				most = max(most, tab.len())
+			}
+		}
+		if most > 2*hostShards*minSweep {
+			t.Errorf("table held up to %d hosts after 100,000; want at most %d", most, 2*hostShards*minSweep)
+		}
+		// Without a rate, a host is forgotten as soon as nothing uses it.
+		tab = newHostTable(nil, 2)
+		for i := range 1000 {
+			tab.put(tab.get(fmt.Sprintf("h%d.test", i)))
+		}
+		if n := tab.len(); n != 0 {
+			t.Errorf("table holds %d idle hosts; want 0", n)
+		}
+	})
+}

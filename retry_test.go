@@ -1,0 +1,298 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestBackoffBounds(t *testing.T) {
+	const base, ceil = 100 * time.Millisecond, 10 * time.Second
+	lowest := func(int64) int64 { return 0 }
+	highest := func(n int64) int64 { return n - 1 }
+	for _, tc := range []struct {
+		jitter   Jitter
+		retry    int
+		prev     time.Duration
+		min, max time.Duration // inclusive bounds over all randomness
+	}{
+		{FullJitter, 1, 0, 0, base},
+		{FullJitter, 3, 0, 0, 4 * base},
+		{FullJitter, 1000, 0, 0, ceil},
+		{EqualJitter, 1, 0, base / 2, base},
+		{EqualJitter, 4, 0, 4 * base, 8 * base},
+		{EqualJitter, 1000, 0, ceil / 2, ceil},
+		{NoJitter, 2, 0, 2 * base, 2 * base},
+		{NoJitter, math.MaxInt, 0, ceil, ceil},
+		{DecorrelatedJitter, 1, 0, base, 3 * base},
+		{DecorrelatedJitter, 2, time.Second, base, 3 * time.Second},
+		{DecorrelatedJitter, 9, 9 * time.Second, base, ceil},
+		{DecorrelatedJitter, 9, time.Duration(math.MaxInt64), base, ceil},
+	} {
+		p := RetryPolicy{BaseDelay: base, MaxDelay: ceil, Jitter: tc.jitter}
+		lo, hi := p.backoff(tc.retry, tc.prev, lowest), p.backoff(tc.retry, tc.prev, highest)
+		// The extremes of the randomness reach the ends of the range (within
+		// the one-nanosecond open end of [0, n)).
+		if lo != tc.min || hi < tc.max-time.Nanosecond || hi > tc.max {
+			t.Errorf("jitter %d retry %d prev %v: range [%v, %v]; want [%v, %v]", tc.jitter, tc.retry, tc.prev, lo, hi, tc.min, tc.max)
+		}
+		for range 1000 {
+			if d := p.Backoff(tc.retry, tc.prev); d < tc.min || d > tc.max {
+				t.Fatalf("jitter %d retry %d: Backoff = %v; want within [%v, %v]", tc.jitter, tc.retry, d, tc.min, tc.max)
+			}
+		}
+	}
+}
+
+func TestBackoffNeverOverflows(t *testing.T) {
+	p := RetryPolicy{BaseDelay: time.Duration(math.MaxInt64 / 3), MaxDelay: time.Duration(math.MaxInt64), Jitter: NoJitter}
+	for retry := 1; retry <= 1000; retry++ {
+		if d := p.Backoff(retry, 0); d < 0 || d > p.MaxDelay {
+			t.Fatalf("retry %d: Backoff = %v; want within [0, MaxDelay]", retry, d)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	const limit = time.Minute
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"3", 3 * time.Second, true},
+		{"0", 0, true},
+		{"60", time.Minute, true},
+		{"61", limit, true},
+		{"1000000000000000000", limit, true}, // 19 digits: fits in 64 bits, clamped
+		{"99999999999999999999", 0, false},   // 20 digits: ignored
+		{"-1", 0, false},
+		{"1.5", 0, false},
+		{" 3", 0, false},
+		{"3s", 0, false},
+		{"soon", 0, false},
+		{"", 0, false},
+		{"Sun, 22 Nov 2026 12:00:30 GMT", 30 * time.Second, true},  // IMF-fixdate
+		{"Sunday, 22-Nov-26 12:00:30 GMT", 30 * time.Second, true}, // RFC 850
+		{"Sun Nov 22 12:00:30 2026", 30 * time.Second, true},       // asctime
+		{"Sun, 22 Nov 2026 11:00:00 GMT", 0, true},                 // past: now
+		{"Fri, 31 Dec 9999 23:59:59 GMT", limit, true},             // far future: clamped
+		{"Sun, 32 Nov 2026 12:00:30 GMT", 0, false},
+	} {
+		got, ok := parseRetryAfter(tc.in, now, limit)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestRetryAfterHonouredAndClamped(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header func(now time.Time) string
+		want   time.Duration
+	}{
+		{"seconds", func(time.Time) string { return "3" }, 3 * time.Second},
+		{"HTTP-date", func(now time.Time) string { return now.Add(5 * time.Second).UTC().Format(http.TimeFormat) }, 5 * time.Second},
+		{"clamped", func(time.Time) string { return "3600" }, 7 * time.Second},
+		{"garbage falls back to backoff", func(time.Time) string { return "later" }, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var once sync.Once
+				c := count(func(w http.ResponseWriter, r *http.Request) {
+					first := false
+					once.Do(func() { first = true })
+					if first {
+						w.Header().Set("Retry-After", tc.header(time.Now()))
+						w.WriteHeader(http.StatusTooManyRequests)
+						return
+					}
+					w.Write([]byte("ok"))
+				})
+				f := newMem(t, c, WithRetry(RetryPolicy{BaseDelay: time.Second, MaxDelay: 7 * time.Second, Jitter: NoJitter}))
+				if _, err := f.Get(context.Background(), "http://a.test/"); err != nil {
+					t.Fatal(err)
+				}
+				at := c.times()
+				if len(at) != 2 || at[1].Sub(at[0]) != tc.want {
+					t.Errorf("arrivals %v; want 2, %v apart", at, tc.want)
+				}
+			})
+		})
+	}
+}
+
+func TestRetryAfterPastDeadlineFailsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(failing(100, http.StatusServiceUnavailable, http.Header{"Retry-After": {"5"}}))
+		f := newMem(t, c)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := f.Get(ctx, "http://a.test/")
+		var rae *RetryAfterError
+		var se *StatusError
+		if !errors.As(err, &rae) || rae.RetryAfter != 5*time.Second {
+			t.Fatalf("err = %v; want *RetryAfterError for 5s", err)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &se) || se.StatusCode != 503 {
+			t.Errorf("err = %v; want it to match DeadlineExceeded and a 503 *StatusError", err)
+		}
+		if time.Since(start) != 0 || c.n.Load() != 1 {
+			t.Errorf("returned after %v and %d requests; want at once, after 1", time.Since(start), c.n.Load())
+		}
+	})
+}
+
+func TestRetryRules(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		status   int
+		req      func() *http.Request
+		policy   RetryPolicy
+		attempts int64
+	}{
+		{"GET 503 retried", 503, get, RetryPolicy{}, 4},
+		{"GET 429 retried", 429, get, RetryPolicy{}, 4},
+		{"GET 404 not retried", 404, get, RetryPolicy{}, 1},
+		{"GET 501 not retried", 501, get, RetryPolicy{}, 1},
+		{"MaxAttempts 1", 503, get, RetryPolicy{MaxAttempts: 1}, 1},
+		{"POST not retried", 503, post(true, false), RetryPolicy{}, 1},
+		{"POST with Idempotency-Key retried", 503, post(true, true), RetryPolicy{}, 4},
+		{"POST retried when allowed", 503, post(true, false), RetryPolicy{RetryNonIdempotent: true}, 4},
+		{"POST without GetBody sent once even when allowed", 503, post(false, false), RetryPolicy{RetryNonIdempotent: true}, 1},
+		{"PUT without GetBody sent once", 503, put(false), RetryPolicy{}, 1},
+		{"custom classifier", 404, get, RetryPolicy{Retryable: func(r *http.Response, err error) bool {
+			return r != nil && r.StatusCode == 404
+		}}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := count(failing(100, tc.status, nil))
+				f := newMem(t, c, WithRetry(tc.policy))
+				resp, err := f.Do(tc.req())
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if got := c.n.Load(); got != tc.attempts {
+					t.Errorf("server saw %d attempts; want %d", got, tc.attempts)
+				}
+			})
+		})
+	}
+}
+
+func get() *http.Request {
+	req, _ := http.NewRequest(http.MethodGet, "http://a.test/", nil)
+	return req
+}
+
+// post returns a POST whose body is replayable or not, with or without an
+// Idempotency-Key.
+func post(replayable, key bool) func() *http.Request {
+	return func() *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, "http://a.test/", strings.NewReader("payload"))
+		if !replayable {
+			req.GetBody = nil
+		}
+		if key {
+			req.Header.Set("Idempotency-Key", "k1")
+		}
+		return req
+	}
+}
+
+func put(replayable bool) func() *http.Request {
+	return func() *http.Request {
+		req, _ := http.NewRequest(http.MethodPut, "http://a.test/", io.NopCloser(strings.NewReader("payload")))
+		if replayable {
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("payload")), nil }
+		}
+		return req
+	}
+}
+
+func TestPutBodyReplayedIdentically(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		payload := bytes.Repeat([]byte("0123456789"), 1000)
+		var mu sync.Mutex
+		var bodies [][]byte
+		var n int
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			bodies = append(bodies, b)
+			n++
+			first := n < 3
+			mu.Unlock()
+			if first {
+				w.WriteHeader(http.StatusBadGateway)
+			}
+		}))
+		req, _ := http.NewRequest(http.MethodPut, "http://a.test/", bytes.NewReader(payload))
+		resp, err := f.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if len(bodies) != 3 {
+			t.Fatalf("server saw %d attempts; want 3", len(bodies))
+		}
+		for i, b := range bodies {
+			if !bytes.Equal(b, payload) {
+				t.Errorf("attempt %d body: %d bytes, not the payload", i+1, len(b))
+			}
+		}
+	})
+}
+
+func TestMaxElapsedStopsRetrying(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(failing(100, 503, nil))
+		f := newMem(t, c, WithRetry(RetryPolicy{MaxAttempts: 100, BaseDelay: time.Second, Jitter: NoJitter, MaxElapsed: 5 * time.Second}))
+		resp, err := f.Do(get())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		// Waits of 1s, 2s: at 3s the next (4s) wait would pass 5s.
+		if c.n.Load() != 3 || resp.StatusCode != 503 {
+			t.Errorf("got %d after %d attempts; want the final 503 after 3", resp.StatusCode, c.n.Load())
+		}
+	})
+}
+
+func TestClassification(t *testing.T) {
+	resp := func(code int) *http.Response { return &http.Response{StatusCode: code} }
+	for _, code := range []int{408, 429, 500, 502, 503, 504} {
+		if !DefaultRetryable(resp(code), nil) {
+			t.Errorf("status %d: not retryable; want retryable", code)
+		}
+	}
+	for _, code := range []int{200, 301, 400, 401, 403, 404, 409, 422, 501, 505} {
+		if DefaultRetryable(resp(code), nil) {
+			t.Errorf("status %d: retryable; want not", code)
+		}
+	}
+	for _, err := range []error{ErrTooManyRedirects, ErrBodyTooLarge, ErrInvalidURL, context.Canceled, errors.New("unknown")} {
+		if DefaultRetryable(nil, err) {
+			t.Errorf("%v: retryable; want not", err)
+		}
+	}
+	for _, err := range []error{io.ErrUnexpectedEOF, io.EOF, ErrAttemptTimeout, context.DeadlineExceeded} {
+		if !DefaultRetryable(nil, err) {
+			t.Errorf("%v: not retryable; want retryable", err)
+		}
+	}
+}
