@@ -1,0 +1,168 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestTaskGroupReportsEveryRealFailureOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		errA, errB := errors.New("a failed"), errors.New("b failed")
+		g, ctx := NewTaskGroup(context.Background())
+		var both sync.WaitGroup
+		both.Add(2)
+		fail := func(err error) func() error {
+			return func() error {
+				both.Done()
+				both.Wait() // fail together, before either sees the cancel
+				return err
+			}
+		}
+		g.Go(fail(errA))
+		g.Go(fail(errB))
+		for range 5 { // siblings that stop when cancelled
+			g.Go(func() error {
+				<-ctx.Done()
+				return ctx.Err()
+			})
+		}
+		err := g.Wait()
+		if !errors.Is(err, errA) || !errors.Is(err, errB) {
+			t.Errorf("Wait = %v; want both failures", err)
+		}
+		if errors.Is(err, context.Canceled) {
+			t.Errorf("Wait = %v; want no cancellation the group caused", err)
+		}
+		if cause := context.Cause(ctx); cause != errA && cause != errB {
+			t.Errorf("context cause = %v; want the first failure", cause)
+		}
+	})
+}
+
+func TestTaskGroupPanicIsAFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, ctx := NewTaskGroup(context.Background())
+		var siblingStopped atomic.Bool
+		g.Go(func() error {
+			<-ctx.Done()
+			siblingStopped.Store(true)
+			return ctx.Err()
+		})
+		synctest.Wait() // the sibling is running before the panic
+		g.Go(func() error { panic("boom") })
+		err := g.Wait()
+		var pe *PanicError
+		if !errors.As(err, &pe) || pe.Value != "boom" || !strings.Contains(string(pe.Stack), "group_test.go") {
+			t.Fatalf("Wait = %v; want a *PanicError with value boom and its stack", err)
+		}
+		if !siblingStopped.Load() {
+			t.Errorf("the panic did not cancel the sibling")
+		}
+	})
+}
+
+func TestTaskGroupSkipsTasksAfterFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, _ := NewTaskGroup(context.Background())
+		g.SetLimit(1)
+		boom := errors.New("boom")
+		var ran atomic.Int64
+		g.Go(func() error { ran.Add(1); return boom })
+		for range 10 {
+			g.Go(func() error { ran.Add(1); return nil })
+		}
+		if err := g.Wait(); !errors.Is(err, boom) || errors.Is(err, context.Canceled) {
+			t.Errorf("Wait = %v; want boom alone", err)
+		}
+		if ran.Load() != 1 {
+			t.Errorf("%d tasks ran; want only the failing one", ran.Load())
+		}
+	})
+}
+
+func TestTaskGroupLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g TaskGroup // the zero value works
+		g.SetLimit(3)
+		var running, most atomic.Int64
+		for range 21 { // 7 rounds of 3: the last round is running at the end
+
+			g.Go(func() error {
+				n := running.Add(1)
+				for o := most.Load(); n > o && !most.CompareAndSwap(o, n); o = most.Load() {
+				}
+				time.Sleep(time.Second)
+				running.Add(-1)
+				return nil
+			})
+		}
+		if g.TryGo(func() error { return nil }) {
+			t.Errorf("TryGo started a task at the limit")
+		}
+		if err := g.Wait(); err != nil || most.Load() != 3 {
+			t.Errorf("Wait = %v, most at once %d; want nil, 3", err, most.Load())
+		}
+	})
+}
+
+func TestTaskGroupZeroValueCollectsAll(t *testing.T) {
+	var g TaskGroup
+	for i := range 3 {
+		g.Go(func() error { return errors.New(strings.Repeat("x", i+1)) })
+	}
+	err := g.Wait()
+	if err == nil || len(strings.Split(err.Error(), "\n")) != 3 {
+		t.Errorf("Wait = %v; want 3 joined errors", err)
+	}
+}
+
+func TestTaskGroupParentCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		parent, cancel := context.WithCancel(context.Background())
+		g, ctx := NewTaskGroup(parent)
+		for range 3 {
+			g.Go(func() error {
+				<-ctx.Done()
+				return ctx.Err()
+			})
+		}
+		synctest.Wait()
+		cancel()
+		if err := g.Wait(); !errors.Is(err, context.Canceled) {
+			t.Errorf("Wait = %v; want context.Canceled from the parent", err)
+		}
+	})
+}
+
+// A TaskGroup of Fetcher calls: the first failed fetch cancels the others.
+func TestTaskGroupWithFetcher(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/bad" {
+				w.WriteHeader(http.StatusNotFound)
+				return
+			}
+			<-r.Context().Done()
+		})
+		f := newMem(t, c)
+		g, ctx := NewTaskGroup(context.Background())
+		for _, p := range []string{"/slow1", "/bad", "/slow2"} {
+			g.Go(func() error {
+				_, err := f.Get(ctx, "http://a.test"+p)
+				return err
+			})
+		}
+		err := g.Wait()
+		var se *StatusError
+		if !errors.As(err, &se) || se.StatusCode != 404 || errors.Is(err, context.Canceled) {
+			t.Errorf("Wait = %v; want only the 404", err)
+		}
+	})
+}
