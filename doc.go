@@ -1,0 +1,44 @@
+// Package fetch fetches many HTTP resources concurrently, fast and politely.
+//
+// A [Fetcher] wraps one shared [http.Client]. Every request it sends passes
+// gates before it touches the network: a token-bucket rate limit and a cap
+// on requests in flight, per host and overall. Failures that are safe to
+// retry are retried with capped, jittered exponential backoff, honouring
+// Retry-After. Every call honours its context, including while it waits for
+// a token, a slot or a backoff timer.
+//
+//	f, err := fetch.New(
+//		fetch.WithConcurrency(32),             // at most 32 requests in flight
+//		fetch.WithHostConcurrency(4),          // and 4 to any one host
+//		fetch.WithRate(fetch.PerMinute(600), 10),
+//	)
+//	if err != nil { ... }
+//	defer f.Shutdown(ctx)
+//
+//	for r := range f.Stream(ctx, urls) { // an iter.Seq[string]
+//		if r.Err != nil {
+//			log.Printf("%s: %v", r.URL, r.Err)
+//			continue
+//		}
+//		process(r.Body)
+//	}
+//
+// # Calls
+//
+// [Fetcher.Do] is [http.Client.Do] with the gates and retries: the caller
+// reads and closes the body, which holds the request's slot until then.
+// [Fetcher.Get] and [GetJSON] read the body for you, capped in size.
+// [Fetcher.GetAll] and [Fetcher.DoAll] return one [Result] per input in
+// input order (like asyncio.gather); [Fetcher.Stream] and
+// [Fetcher.StreamRequests] yield results as they complete, with memory
+// bounded by the concurrency, not by the number of inputs. A [TaskGroup]
+// runs related work that should fail together.
+//
+// # Errors
+//
+// A failed request returns an [*Error] that names the request, counts its
+// attempts and wraps the last cause, so [errors.Is] and [errors.As] reach
+// [context.Canceled], [syscall.ECONNREFUSED], [*StatusError] (a non-2xx
+// status, from the calls that read the body) and the sentinels such as
+// [ErrInvalidURL], [ErrBodyTooLarge] and [ErrAttemptTimeout].
+package fetch

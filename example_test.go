@@ -1,0 +1,183 @@
+package fetch_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/c989c033/fetch"
+)
+
+// server starts a local server for the examples: /items/N answers "item N",
+// /missing answers 404, and /flaky fails twice with 503 before answering.
+func server() *httptest.Server {
+	var flaky atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/items/{n}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "item %s", r.PathValue("n"))
+	})
+	mux.HandleFunc("/missing", http.NotFound)
+	mux.HandleFunc("/flaky", func(w http.ResponseWriter, r *http.Request) {
+		if flaky.Add(1) <= 2 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "finally")
+	})
+	return httptest.NewServer(mux)
+}
+
+func ExampleFetcher_Get() {
+	srv := server()
+	defer srv.Close()
+
+	f, err := fetch.New(fetch.WithConcurrency(16))
+	if err != nil {
+		panic(err)
+	}
+	defer f.Shutdown(context.Background())
+
+	body, err := f.Get(context.Background(), srv.URL+"/items/1")
+	fmt.Printf("%s %v\n", body, err)
+
+	_, err = f.Get(context.Background(), srv.URL+"/missing")
+	var se *fetch.StatusError
+	if errors.As(err, &se) {
+		fmt.Println("status", se.StatusCode)
+	}
+	// Output:
+	// item 1 <nil>
+	// status 404
+}
+
+func ExampleFetcher_Do() {
+	srv := server()
+	defer srv.Close()
+	f, _ := fetch.New()
+	defer f.Shutdown(context.Background())
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/items/2", nil)
+	resp, err := f.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close() // the request holds its in-flight slot until then
+	fmt.Println(resp.Status)
+	// Output: 200 OK
+}
+
+func ExampleFetcher_GetAll() {
+	srv := server()
+	defer srv.Close()
+	f, _ := fetch.New(fetch.WithConcurrency(8))
+	defer f.Shutdown(context.Background())
+
+	urls := []string{srv.URL + "/items/1", srv.URL + "/missing", "not a url", srv.URL + "/items/4"}
+	for _, r := range f.GetAll(context.Background(), urls) {
+		switch {
+		case errors.Is(r.Err, fetch.ErrInvalidURL):
+			fmt.Println(r.Index, "invalid URL")
+		case r.Err != nil:
+			fmt.Println(r.Index, "status", r.Status)
+		default:
+			fmt.Println(r.Index, string(r.Body))
+		}
+	}
+	// Output:
+	// 0 item 1
+	// 1 status 404
+	// 2 invalid URL
+	// 3 item 4
+}
+
+func ExampleFetcher_Stream() {
+	srv := server()
+	defer srv.Close()
+	f, _ := fetch.New(fetch.WithConcurrency(4))
+	defer f.Shutdown(context.Background())
+
+	// URLs are pulled lazily: this could be a million lines of a file.
+	urls := func(yield func(string) bool) {
+		for i := range 5 {
+			if !yield(fmt.Sprintf("%s/items/%d", srv.URL, i)) {
+				return
+			}
+		}
+	}
+	var got []string
+	for r := range f.Stream(context.Background(), urls) { // as they complete
+		got = append(got, string(r.Body))
+	}
+	slices.Sort(got)
+	fmt.Println(got)
+	// Output: [item 0 item 1 item 2 item 3 item 4]
+}
+
+func ExampleTaskGroup() {
+	srv := server()
+	defer srv.Close()
+	f, _ := fetch.New()
+	defer f.Shutdown(context.Background())
+
+	g, ctx := fetch.NewTaskGroup(context.Background())
+	g.SetLimit(2)
+	for _, path := range []string{"/items/1", "/missing", "/items/3"} {
+		g.Go(func() error {
+			_, err := f.Get(ctx, srv.URL+path) // the first failure cancels ctx
+			return err
+		})
+	}
+	err := g.Wait() // every real failure, not the cancellations it caused
+	var se *fetch.StatusError
+	fmt.Println(errors.As(err, &se), se.StatusCode)
+	// Output: true 404
+}
+
+func ExampleWithRate() {
+	srv := server()
+	defer srv.Close()
+	// 600 requests a minute overall in bursts of at most 5; 20 a second and
+	// 2 in flight to any one host.
+	f, _ := fetch.New(
+		fetch.WithRate(fetch.PerMinute(600), 5),
+		fetch.WithHostRate(fetch.PerSecond(20), 1),
+		fetch.WithHostConcurrency(2),
+	)
+	defer f.Shutdown(context.Background())
+
+	// The host's bucket starts with 1 token and refills every 50ms, so these
+	// three requests take about 100ms.
+	for i := range 3 {
+		body, _ := f.Get(context.Background(), fmt.Sprintf("%s/items/%d", srv.URL, i))
+		fmt.Println(string(body))
+	}
+	// Output:
+	// item 0
+	// item 1
+	// item 2
+}
+
+func ExampleRetryPolicy() {
+	srv := server()
+	defer srv.Close()
+	p := fetch.DefaultRetryPolicy()
+	p.MaxAttempts = 5
+	p.BaseDelay = 10 * time.Millisecond
+	p.MaxDelay = time.Second
+
+	var retries int
+	f, _ := fetch.New(fetch.WithRetry(p), fetch.WithHooks(fetch.Hooks{
+		OnRetry: func(r fetch.RetryInfo) { retries++ },
+	}))
+	defer f.Shutdown(context.Background())
+
+	body, err := f.Get(context.Background(), srv.URL+"/flaky")
+	fmt.Printf("%s after %d retries, err %v\n", body, retries, err)
+	// Output: finally after 2 retries, err <nil>
+}
