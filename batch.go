@@ -13,7 +13,9 @@ var errNilContext = errors.New("fetch: nil context")
 // GetAll fetches every URL with GET, as many at a time as the Fetcher's
 // concurrency allows, and returns one [Result] per URL in input order, like
 // Python's asyncio.gather with return_exceptions: a failed URL has its
-// error in its Result and does not stop the others. If ctx ends, the URLs
+// error in its Result and does not stop the others. The Fetcher reads and
+// closes every body. Like every Fetcher method, GetAll is safe for
+// concurrent use. If ctx ends, the URLs
 // not yet fetched come back with an error matching ctx's.
 func (f *Fetcher) GetAll(ctx context.Context, urls []string) []Result {
 	results, _ := f.batch(ctx, len(urls), false, func(ctx context.Context, i int) Result {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -401,5 +402,47 @@ func TestTooManyRedirectsNotRetried(t *testing.T) {
 	}
 	if n.Load() != 4 {
 		t.Errorf("server saw %d requests; want 4 (1 + 3 redirects, no retry)", n.Load())
+	}
+}
+
+func TestLoggerRedactsAndIsSilentByDefault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf strings.Builder
+		logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		f := newMem(t, failing(1, 503, nil), WithLogger(logger))
+		if _, err := f.Get(context.Background(), "http://user:hunter2@a.test/"); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), "fetch: retrying") || strings.Contains(buf.String(), "hunter2") {
+			t.Errorf("log = %q; want a retry logged without the password", buf.String())
+		}
+	})
+}
+
+// closeCounter is a RoundTripper shared with the Fetcher by its caller.
+type closeCounter struct {
+	http.RoundTripper
+	closes atomic.Int64
+}
+
+func (c *closeCounter) CloseIdleConnections() { c.closes.Add(1) }
+
+func TestSharedTransportNeverClosed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(ok))
+	defer srv.Close()
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	defer base.CloseIdleConnections()
+	rt := &closeCounter{RoundTripper: base}
+	f, err := New(WithClient(&http.Client{Transport: rt}), WithRetry(RetryPolicy{MaxAttempts: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Get(t.Context(), srv.URL)
+	f.Get(t.Context(), "http://127.0.0.1:1/") // a failure gives up
+	if err := f.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := rt.closes.Load(); n != 0 {
+		t.Errorf("CloseIdleConnections called %d times on the caller's transport; want 0", n)
 	}
 }

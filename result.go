@@ -9,7 +9,8 @@ import (
 )
 
 // A Result is the outcome of one request made by the batch and streaming
-// calls. Err is nil only for a 2xx response whose body was read in full;
+// calls. Its body has already been read in full and closed by the Fetcher;
+// the Result belongs to the caller. Err is nil only for a 2xx response whose body was read in full;
 // otherwise it is an [*Error] wrapping the cause, which for a non-2xx status
 // is a [*StatusError] (Status and Body are then still set).
 type Result struct {
@@ -81,7 +82,8 @@ func statusError(resp *http.Response, retryAfter time.Duration) *StatusError {
 }
 
 // Get fetches rawURL with GET and returns its body, read in full but no
-// more than the size cap (see [WithMaxBodySize]). A non-2xx final status is
+// more than the size cap (see [WithMaxBodySize]); the Fetcher closes the
+// response. It is safe for concurrent use. A non-2xx final status is
 // an error that matches [*StatusError] under [errors.As].
 func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
 	r := f.get(ctx, rawURL, 0)

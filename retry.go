@@ -33,7 +33,8 @@ const (
 )
 
 // A RetryPolicy says when and how long to wait before trying a request again.
-// It is a plain value: copy it, change a field, pass it to [WithRetry].
+// It is a plain value: copy it, change a field, pass it to [WithRetry]. Its
+// methods are safe for concurrent use; Retryable must be too.
 //
 // A request is retried only when all of these hold: attempts remain; its
 // method is idempotent (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) or it carries
