@@ -76,10 +76,12 @@ type StatusError struct {
 	RetryAfter time.Duration
 }
 
+// Error returns the status, as in "status 503 Service Unavailable"; the
+// [*Error] that wraps it names the request.
 func (e *StatusError) Error() string {
-	s := "fetch: " + e.URL + ": status " + e.Status
+	s := "status " + e.Status
 	if e.Status == "" {
-		s = "fetch: " + e.URL + ": status " + strconv.Itoa(e.StatusCode)
+		s = "status " + strconv.Itoa(e.StatusCode)
 	}
 	if e.RetryAfter > 0 {
 		s += " (Retry-After " + e.RetryAfter.String() + ")"
@@ -121,6 +123,25 @@ func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err
 }
+
+// contextError returns ctx's error, naming its cause in the text when it has
+// one of its own (without wrapping it: the cause belongs to somebody else).
+func contextError(ctx context.Context) error {
+	if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+		return fmt.Errorf("%w (cause: %v)", ctx.Err(), cause)
+	}
+	return ctx.Err()
+}
+
+// attemptTimeoutError is an attempt that ran out of its own time. It matches
+// ErrAttemptTimeout and, through the transport's error, DeadlineExceeded.
+type attemptTimeoutError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *attemptTimeoutError) Error() string   { return "attempt timed out after " + e.after.String() }
+func (e *attemptTimeoutError) Unwrap() []error { return []error{ErrAttemptTimeout, e.err} }
 
 // deadlineError marks a limiter's refusal to wait past the context deadline
 // (x/time/rate says "would exceed context deadline" without matching

@@ -120,6 +120,7 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*ht
 		retry := f.shouldRetry(ctx, req, resp, err, attempt)
 		if !retry && err == nil && consume != nil {
 			if err = consume(resp); err != nil {
+				err = f.attemptError(ctx, ctx, err)
 				retry = f.shouldRetry(ctx, req, nil, err, attempt)
 			}
 		}
@@ -201,11 +202,26 @@ func (f *Fetcher) send(ctx context.Context, req *http.Request, attempt int) (*ht
 		r = req.WithContext(actx)
 	}
 	resp, err := f.client.Do(r)
-	if err != nil && actx.Err() != nil && ctx.Err() == nil {
-		err = fmt.Errorf("%w after %v: %w", ErrAttemptTimeout, f.attemptTimeout, err)
+	if err != nil {
+		err = f.attemptError(ctx, actx, err)
 	}
 	f.onAttempt(req, attempt, resp, err)
 	return resp, cancel, err
+}
+
+// attemptError says why an attempt under actx, derived from the caller's
+// ctx, failed with err. When ctx has ended, that is the reason, whatever err
+// says: net/http reports a context's cause, which for a context cancelled by
+// a failure elsewhere (a TaskGroup sibling, a fail-fast batch) is somebody
+// else's error. When only actx has ended, the attempt timed out.
+func (f *Fetcher) attemptError(ctx, actx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return contextError(ctx)
+	}
+	if actx.Err() != nil {
+		return &attemptTimeoutError{after: f.attemptTimeout, err: err}
+	}
+	return err
 }
 
 // shouldRetry reports whether the outcome of attempt may be retried.

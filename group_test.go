@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,4 +167,52 @@ func TestTaskGroupWithFetcher(t *testing.T) {
 			t.Errorf("Wait = %v; want only the 404", err)
 		}
 	})
+}
+
+// Over real net/http, a request cancelled because a sibling failed reports
+// context.Canceled, not the sibling's error (which net/http gives as the
+// context's cause), so the group reports the real failure once.
+func TestTaskGroupSiblingErrorsOverNetwork(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bad" {
+			http.NotFound(w, r)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	f, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Shutdown(context.Background())
+
+	g, ctx := NewTaskGroup(t.Context())
+	siblingErrs := make([]error, 3)
+	for i := range siblingErrs {
+		g.Go(func() error {
+			_, err := f.Get(ctx, srv.URL+"/slow")
+			siblingErrs[i] = err
+			return err
+		})
+	}
+	for f.Stats().InFlight < 3 { // the siblings are on the wire
+		runtime.Gosched()
+	}
+	g.Go(func() error { _, err := f.Get(ctx, srv.URL+"/bad"); return err })
+	err = g.Wait()
+	var se *StatusError
+	if !errors.As(err, &se) || strings.Count(err.Error(), "404") != 1 {
+		t.Errorf("Wait = %v; want the 404, once", err)
+	}
+	for i, e := range siblingErrs {
+		if !errors.Is(e, context.Canceled) || errors.As(e, &se) {
+			t.Errorf("sibling %d: err = %v; want context.Canceled, not the sibling's *StatusError", i, e)
+		}
+	}
 }
