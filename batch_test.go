@@ -256,3 +256,40 @@ func TestStreamRequests(t *testing.T) {
 		}
 	})
 }
+
+func TestStreamFuncBuildsRequestsAndReportsBuildErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, r.Method, " ", r.Header.Get("X-Token"))
+		}))
+		in := func(yield func(int) bool) {
+			for i := range 4 {
+				if !yield(i) {
+					return
+				}
+			}
+		}
+		errOdd := errors.New("odd input")
+		build := func(ctx context.Context, n int) (*http.Request, error) {
+			if n%2 == 1 {
+				return nil, errOdd
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodDelete, "http://a.test/", nil)
+			req.Header.Set("X-Token", strconv.Itoa(n))
+			return req, err
+		}
+		got := map[int]Result{}
+		for r := range StreamFunc(context.Background(), f, in, build) {
+			got[r.Index] = r
+		}
+		for i := range 4 {
+			r := got[i]
+			if i%2 == 1 && !errors.Is(r.Err, errOdd) {
+				t.Errorf("input %d: err = %v; want the build error", i, r.Err)
+			}
+			if want := "DELETE " + strconv.Itoa(i); i%2 == 0 && (r.Err != nil || string(r.Body) != want) {
+				t.Errorf("input %d = %q, %v; want %q", i, r.Body, r.Err, want)
+			}
+		}
+	})
+}

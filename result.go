@@ -52,11 +52,12 @@ func (f *Fetcher) fetch(req *http.Request, index int) Result {
 	return r
 }
 
-// get builds a GET request for rawURL, or a Result that says why it could not.
+// get fetches rawURL with GET, or returns a Result that says why it could
+// not make the request.
 func (f *Fetcher) get(ctx context.Context, rawURL string, index int) Result {
 	req, err := newGet(ctx, rawURL)
 	if err != nil {
-		return Result{Index: index, URL: rawURL, Err: f.fail(nil, 0, err)}
+		return Result{Index: index, URL: redact(rawURL), Err: f.fail(nil, 0, err)}
 	}
 	return f.fetch(req, index)
 }

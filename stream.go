@@ -20,8 +20,24 @@ import (
 // after every goroutine Stream started has finished; urls must therefore
 // not block forever. Results are yielded on the caller's goroutine.
 func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Result] {
-	return stream(ctx, cap(f.gates.slots), urls, func(ctx context.Context, u string, i int) Result {
-		return f.get(ctx, u, i)
+	return StreamFunc(ctx, f, urls, newGet)
+}
+
+// StreamFunc is [Fetcher.Stream] for inputs of any type: newRequest turns
+// each input into the request to send, with the context it is given (the
+// stream's). An input it fails on yields a Result carrying its error (and,
+// for a string input, the input as URL), so that every input still yields
+// exactly one Result. newRequest runs on the Fetcher's workers, so it must
+// be safe for concurrent use.
+func StreamFunc[T any](ctx context.Context, f *Fetcher, in iter.Seq[T],
+	newRequest func(context.Context, T) (*http.Request, error)) iter.Seq[Result] {
+	return stream(ctx, cap(f.gates.slots), in, func(ctx context.Context, v T, i int) Result {
+		req, err := newRequest(ctx, v)
+		if err != nil {
+			s, _ := any(v).(string)
+			return Result{Index: i, URL: redact(s), Err: f.fail(nil, 0, err)}
+		}
+		return f.fetch(req, i)
 	})
 }
 
