@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"net/http"
 	"sync"
@@ -25,17 +26,23 @@ func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Re
 
 // StreamFunc is [Fetcher.Stream] for inputs of any type: newRequest turns
 // each input into the request to send, with the context it is given (the
-// stream's). An input it fails on yields a Result carrying its error (and,
-// for a string input, the input as URL), so that every input still yields
-// exactly one Result. newRequest runs on the Fetcher's workers, so it must
-// be safe for concurrent use.
+// stream's). An input it fails on yields a Result carrying its error, so
+// that every input still yields exactly one Result; if the input is a string
+// or a [fmt.Stringer], that Result's URL is its text, redacted. newRequest
+// runs on the Fetcher's workers, so it must be safe for concurrent use.
 func StreamFunc[T any](ctx context.Context, f *Fetcher, in iter.Seq[T],
 	newRequest func(context.Context, T) (*http.Request, error)) iter.Seq[Result] {
 	return stream(ctx, cap(f.gates.slots), in, func(ctx context.Context, v T, i int) Result {
 		req, err := newRequest(ctx, v)
 		if err != nil {
-			s, _ := any(v).(string)
-			return Result{Index: i, URL: redact(s), Err: f.fail(nil, 0, err)}
+			var text string
+			switch v := any(v).(type) {
+			case string:
+				text = v
+			case fmt.Stringer:
+				text = v.String()
+			}
+			return Result{Index: i, URL: redact(text), Err: f.fail(nil, 0, err)}
 		}
 		return f.fetch(req, i)
 	})

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/c989c033/fetch/internal/testserver"
+)
+
+func TestLines(t *testing.T) {
+	long := strings.Repeat("x", maxLine+10)
+	input := "http://a/1\n\n  # a comment\n\thttp://a/2  \r\n" + long + "\nhttp://a/3\n#\nhttp://a/4"
+	var got []string
+	for l := range lines(context.Background(), strings.NewReader(input), "in") {
+		if l.err != nil {
+			got = append(got, "error: "+l.err.Error())
+			continue
+		}
+		got = append(got, l.url)
+	}
+	want := []string{"http://a/1", "http://a/2", fmt.Sprintf("error: in:5: line longer than %d bytes", maxLine), "http://a/3", "http://a/4"}
+	if !slices.Equal(got, want) {
+		t.Errorf("lines =\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestLinesStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	for range lines(ctx, strings.NewReader(strings.Repeat("http://a/\n", 100)), "in") {
+		if n++; n == 3 {
+			cancel()
+		}
+	}
+	if n != 3 {
+		t.Errorf("read %d lines after cancelling at 3", n)
+	}
+}
+
+// runCmd runs the command in-process and returns its exit status, standard
+// output and standard error.
+func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func records(t *testing.T, out string) map[string]record {
+	t.Helper()
+	recs := map[string]record{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var r record
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		recs[r.URL] = r
+	}
+	return recs
+}
+
+func TestOutputSchemaAndExitStatus(t *testing.T) {
+	srv := testserver.Start(testserver.Config{})
+	defer srv.Close()
+	ok1, page, missing := srv.URL+"/items/1", srv.URL+"/pages/7", srv.URL+"/items/99999"
+
+	code, out, stderr := runCmd(t, "", "-title", ok1, page)
+	if code != exitOK {
+		t.Fatalf("exit %d; want 0\n%s", code, stderr)
+	}
+	recs := records(t, out)
+	if r := recs[ok1]; r.Status != 200 || r.Bytes == 0 || r.Attempts != 1 || r.Error != "" || r.ErrorKind != "" {
+		t.Errorf("record for %s = %+v", ok1, r)
+	}
+	if r := recs[page]; r.Title != "Page 7" {
+		t.Errorf("record for %s = %+v; want title \"Page 7\"", page, r)
+	}
+	if !strings.Contains(stderr, "2 succeeded, 0 failed") || !strings.Contains(stderr, "p99") {
+		t.Errorf("summary = %q", stderr)
+	}
+
+	code, out, _ = runCmd(t, ok1+"\n"+missing+"\nnot a url\n", "-q", "-")
+	recs = records(t, out)
+	if code != exitSomeFailed || len(recs) != 3 {
+		t.Fatalf("exit %d with %d records; want 1 with 3:\n%s", code, len(recs), out)
+	}
+	if r := recs[missing]; r.Status != 404 || r.ErrorKind != "status" || r.Error == "" {
+		t.Errorf("record for %s = %+v; want a 404 status error", missing, r)
+	}
+	if r := recs["not%20a%20url"]; r.ErrorKind != "invalid_input" || r.Attempts != 0 {
+		t.Errorf("record for a bad line = %+v; want invalid_input, no attempt", r)
+	}
+}
+
+func TestConnectionRefused(t *testing.T) {
+	code, out, _ := runCmd(t, "http://127.0.0.1:1/\n", "-q", "-retries", "0", "-")
+	r := records(t, out)["http://127.0.0.1:1/"]
+	if code != exitSomeFailed || r.ErrorKind != "connection_refused" || r.Attempts != 1 {
+		t.Errorf("exit %d, record %+v; want 1 and a refused connection", code, r)
+	}
+}
+
+func TestOutputFile(t *testing.T) {
+	srv := testserver.Start(testserver.Config{})
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	urls := filepath.Join(t.TempDir(), "urls.txt")
+	os.WriteFile(urls, []byte(srv.URL+"/items/1\n"+srv.URL+"/items/2\n"), 0o644)
+	code, out, _ := runCmd(t, "", "-q", "-i", urls, "-o", path)
+	data, _ := os.ReadFile(path)
+	if code != exitOK || out != "" || len(records(t, string(data))) != 2 {
+		t.Errorf("exit %d, stdout %q, file %q; want 0, nothing, 2 records", code, out, data)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"-bogus"},
+		{"-c", "0", "http://a/"},
+		{"-rate", "-1", "http://a/"},
+		{"-retries", "-1", "http://a/"},
+		{"-H", "no colon", "http://a/"},
+		{"-i", "/nonexistent/file"},
+		{},
+	} {
+		code, out, stderr := runCmd(t, "", args...)
+		if code != exitUsage || out != "" || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "fetch: ") {
+			t.Errorf("fetch %q: exit %d, stderr %q; want 2 and one line starting \"fetch: \"", args, code, stderr)
+		}
+	}
+}
+
+// Ctrl-C: the command stops, writes what finished, and exits 130.
+func TestInterrupt(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "fetch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	srv := testserver.Start(testserver.Config{})
+	defer srv.Close()
+	var urls strings.Builder
+	for i := range 200 {
+		delay := "5s"
+		if i < 2 {
+			delay = "0s" // two finish at once; the rest are in flight or queued
+		}
+		fmt.Fprintf(&urls, "%s/items/%d?delay=%s\n", srv.URL, i+1, delay)
+	}
+	cmd := exec.Command(bin, "-q", "-c", "4", "-")
+	cmd.Stdin = strings.NewReader(urls.String())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		got = append(got, sc.Text())
+		if len(got) == 1 { // results are coming: interrupt
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	for sc.Scan() {
+		got = append(got, sc.Text())
+	}
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d (%v); want 130", code, err)
+	}
+	recs := records(t, strings.Join(got, "\n"))
+	if len(recs) < 2 || len(recs) >= 200 {
+		t.Errorf("%d records; want the 2 finished and the cancelled in-flight ones, not all 200", len(recs))
+	}
+}
+
+func TestOverlongLineIsReportedNotLost(t *testing.T) {
+	srv := testserver.Start(testserver.Config{})
+	defer srv.Close()
+	in := strings.Repeat("x", maxLine+1) + "\n" + srv.URL + "/items/1\n"
+	code, out, _ := runCmd(t, in, "-q", "-")
+	recs := records(t, out)
+	var kinds []string
+	for _, r := range recs {
+		kinds = append(kinds, r.ErrorKind)
+	}
+	slices.Sort(kinds)
+	if code != exitSomeFailed || len(recs) != 2 || !slices.Equal(kinds, []string{"", "invalid_input"}) {
+		t.Errorf("exit %d, records %v; want 1, one fetched and one invalid_input", code, recs)
+	}
+}

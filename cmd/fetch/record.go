@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"syscall"
+
+	"github.com/c989c033/fetch"
+)
+
+// record is one line of output: the outcome of one input.
+type record struct {
+	URL        string `json:"url"`
+	FinalURL   string `json:"final_url,omitempty"`
+	Status     int    `json:"status,omitempty"`
+	Bytes      int    `json:"bytes"`
+	Attempts   int    `json:"attempts"`
+	DurationMS int64  `json:"duration_ms"`
+	Title      string `json:"title,omitempty"`
+	Error      string `json:"error,omitempty"`
+	ErrorKind  string `json:"error_kind,omitempty"`
+}
+
+// errorKind names the kind of a failure, for scripts to group on.
+func errorKind(err error) string {
+	var (
+		se     *fetch.StatusError
+		dnsErr *net.DNSError
+		cert   *tls.CertificateVerificationError
+		ca     x509.UnknownAuthorityError
+	)
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &se):
+		return "status"
+	case errors.Is(err, fetch.ErrInvalidURL), errors.Is(err, errBadInput):
+		return "invalid_input"
+	case errors.Is(err, fetch.ErrBodyTooLarge):
+		return "body_too_large"
+	case errors.Is(err, fetch.ErrTooManyRedirects):
+		return "redirects"
+	case errors.Is(err, fetch.ErrAttemptTimeout):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection_refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection_reset"
+	case errors.As(err, &dnsErr):
+		return "dns"
+	case errors.As(err, &cert), errors.As(err, &ca):
+		return "tls"
+	}
+	return "other"
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+
+	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/internal/htmltitle"
+)
+
+// record turns a Result into a line of output.
+func (o options) record(r fetch.Result) record {
+	rec := record{
+		URL:        r.URL,
+		FinalURL:   r.FinalURL,
+		Status:     r.Status,
+		Bytes:      len(r.Body),
+		Attempts:   r.Attempts,
+		DurationMS: r.Duration.Milliseconds(),
+		ErrorKind:  errorKind(r.Err),
+	}
+	if r.Err != nil {
+		rec.Error = r.Err.Error()
+	}
+	if rec.FinalURL == rec.URL {
+		rec.FinalURL = ""
+	}
+	if o.title && r.Err == nil && isHTML(r) {
+		rec.Title, _ = htmltitle.Find(bytes.NewReader(r.Body))
+	}
+	return rec
+}
+
+func isHTML(r fetch.Result) bool {
+	ct := r.Header.Get("Content-Type")
+	return bytes.HasPrefix([]byte(ct), []byte("text/html")) || bytes.HasPrefix([]byte(ct), []byte("application/xhtml"))
+}
