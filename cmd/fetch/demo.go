@@ -7,8 +7,14 @@ import (
 	"github.com/c989c033/fetch/internal/testserver"
 )
 
-// demoURLs is how many URLs -demo fetches.
-const demoURLs = 3000
+const (
+	// demoURLs is how many URLs -demo fetches.
+	demoURLs = 3000
+	// demoRetries is -demo's -retries unless given: with 6% of answers
+	// failing on purpose, 3 retries would leave a few URLs in a hundred
+	// runs failing every attempt.
+	demoRetries = 6
+)
 
 // startDemo starts a local server with a realistic mix of trouble: latency,
 // 5% failures, 1% connection resets, and a rate limit that answers 429 with

@@ -50,6 +50,9 @@ func parseFlags(argv []string, stderr io.Writer) (options, []fetch.Option, []str
 		}
 		return o, nil, nil, errors.New(firstLine(usage.String()))
 	}
+	if o.demo && !isSet(fs, "retries") {
+		*retries = demoRetries
+	}
 	switch {
 	case *retries < 0:
 		return o, nil, nil, fmt.Errorf("-retries %d: must not be negative", *retries)
@@ -79,6 +82,13 @@ func parseFlags(argv []string, stderr io.Writer) (options, []fetch.Option, []str
 		return o, nil, nil, err
 	}
 	return o, opts, fs.Args(), nil
+}
+
+// isSet reports whether the flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func firstLine(s string) string {

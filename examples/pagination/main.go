@@ -37,7 +37,8 @@ func items(ctx context.Context, f *fetch.Fetcher, url string) iter.Seq2[testserv
 func main() {
 	srv := testserver.Start(testserver.Config{Items: 95, PageSize: 10, Latency: 10 * time.Millisecond, FailureRate: 0.2})
 	defer srv.Close()
-	f, err := fetch.New() // a failed page is retried before it is an error
+	// A failed page is retried (up to 8 attempts) before it is an error.
+	f, err := fetch.New(fetch.WithRetry(fetch.RetryPolicy{MaxAttempts: 8, BaseDelay: 10 * time.Millisecond}))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -13,8 +13,10 @@ import (
 )
 
 func main() {
-	srv := testserver.Start(testserver.Config{FailureRate: 0.3})
+	srv := testserver.Start(testserver.Config{FailureRate: 0.3}) // fails 30% at random
 	defer srv.Close()
+	steady := testserver.Start(testserver.Config{}) // fails only when asked to
+	defer steady.Close()
 
 	policy := fetch.DefaultRetryPolicy()
 	policy.MaxAttempts = 6
@@ -31,14 +33,14 @@ func main() {
 	}
 	defer f.Shutdown(context.Background())
 
-	urls := []string{srv.URL + "/items/1?fail=2&retry_after=1"} // Retry-After: 1s, twice
+	urls := []string{steady.URL + "/items/1?fail=2&retry_after=1"} // 503 with Retry-After: 1s, twice
 	for i := 2; i <= 10; i++ {
 		urls = append(urls, fmt.Sprintf("%s/items/%d", srv.URL, i)) // 30% fail at random
 	}
 	start := time.Now()
 	results := f.GetAll(context.Background(), urls)
 	for _, r := range results {
-		fmt.Printf("%-45s attempts %d  err %v\n", r.URL[len(srv.URL):], r.Attempts, r.Err)
+		fmt.Printf("%-45s attempts %d  err %v\n", r.URL[len(srv.URL):], r.Attempts, r.Err) // same-length hosts
 	}
 	first := results[0]
 	fmt.Printf("Retry-After honoured: %v (2 waits of 1s, done in %v)\n",
