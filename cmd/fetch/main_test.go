@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,5 +207,21 @@ func TestOverlongLineIsReportedNotLost(t *testing.T) {
 	slices.Sort(kinds)
 	if code != exitSomeFailed || len(recs) != 2 || !slices.Equal(kinds, []string{"", "invalid_input"}) {
 		t.Errorf("exit %d, records %v; want 1, one fetched and one invalid_input", code, recs)
+	}
+}
+
+func TestMethodBodyAndHeaders(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPut || string(body) != `{"a":1}` ||
+			r.Header.Get("Authorization") != "Bearer t" || r.Header.Values("X-Two")[1] != "b" {
+			http.Error(w, fmt.Sprintf("got %s %q %v", r.Method, body, r.Header), http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+	code, out, _ := runCmd(t, "", "-q", "-X", "PUT", "-d", `{"a":1}`,
+		"-H", "Authorization: Bearer t", "-H", "X-Two: a", "-H", "X-Two: b", srv.URL)
+	if r := records(t, out)[srv.URL]; code != exitOK || r.Status != 200 {
+		t.Errorf("exit %d, record %+v; want 0 and 200", code, r)
 	}
 }
