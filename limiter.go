@@ -127,7 +127,9 @@ func (h *host) idle() bool {
 
 // hostTable maps host names to their gates. It is sharded so that requests
 // to different hosts rarely share a lock, and it forgets idle hosts so that
-// it stays small however many hosts pass through.
+// it stays small however many hosts pass through: a shard that has doubled
+// since its last sweep is swept before it grows again, so each holds at most
+// max(minSweep, twice its hosts in use) entries, at amortised O(1) a request.
 type hostTable struct {
 	seed         maphash.Seed
 	newLimiter   func(host string) Limiter // nil: no per-host rate
@@ -181,14 +183,12 @@ func (t *hostTable) get(name string) *host {
 	return h
 }
 
-// put drops the reference get took, forgetting h if it is now idle.
+// put drops the reference get took. An idle host stays in the table, so
+// that the next request to it finds it, until a sweep forgets it.
 func (t *hostTable) put(h *host) {
 	sh := h.shard
 	sh.mu.Lock()
 	h.refs--
-	if h.refs == 0 && h.idle() {
-		delete(sh.m, h.name)
-	}
 	sh.mu.Unlock()
 }
 

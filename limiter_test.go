@@ -272,13 +272,21 @@ func TestHostTableForgetsIdleHosts(t *testing.T) {
 		if most > 2*hostShards*minSweep {
 			t.Errorf("table held up to %d hosts after 100,000; want at most %d", most, 2*hostShards*minSweep)
 		}
-		// Without a rate, a host is forgotten as soon as nothing uses it.
+		// Without a rate, a host is idle as soon as nothing uses it.
 		tab = newHostTable(nil, 2)
-		for i := range 1000 {
+		for i := range 100_000 {
 			tab.put(tab.get(fmt.Sprintf("h%d.test", i)))
 		}
-		if n := tab.len(); n != 0 {
-			t.Errorf("table holds %d idle hosts; want 0", n)
+		if n := tab.len(); n > hostShards*minSweep {
+			t.Errorf("table holds %d idle hosts after 100,000; want at most %d", n, hostShards*minSweep)
+		}
+		// A host in use is never forgotten.
+		held := tab.get("held.test")
+		for i := range 100_000 {
+			tab.put(tab.get(fmt.Sprintf("g%d.test", i)))
+		}
+		if again := tab.get("held.test"); again != held {
+			t.Errorf("a host in use was dropped and made anew")
 		}
 	})
 }

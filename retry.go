@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -163,11 +164,20 @@ func parseRetryAfter(v string, now time.Time, limit time.Duration) (d time.Durat
 		}
 		return min(time.Duration(secs)*time.Second, limit), true
 	}
+	if !dateShaped(v) {
+		return 0, false // spare http.ParseTime its error values
+	}
 	t, err := http.ParseTime(v)
 	if err != nil {
 		return 0, false
 	}
 	return min(max(t.Sub(now), 0), limit), true
+}
+
+// dateShaped reports whether v could be an HTTP-date in any of its three
+// formats: 24 to 30 bytes, starting with a day name, with a time of day.
+func dateShaped(v string) bool {
+	return len(v) >= 24 && len(v) <= 30 && (v[0] >= 'A' && v[0] <= 'Z') && strings.Count(v, ":") == 2
 }
 
 // DefaultRetryable is the classification a [RetryPolicy] uses unless told

@@ -1,0 +1,216 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// cannedTransport answers every request at once with the same small body:
+// the cheapest RoundTripper there is, so that benchmarks measure what sits
+// on top of it.
+type cannedTransport struct{ body []byte }
+
+func (t cannedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return &http.Response{
+		StatusCode:    http.StatusOK,
+		Status:        "200 OK",
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		ContentLength: int64(len(t.body)),
+		Body:          io.NopCloser(bytes.NewReader(t.body)),
+		Request:       req,
+	}, nil
+}
+
+var benchBody = bytes.Repeat([]byte("x"), 100)
+
+// gatedOptions turns every gate on, none of them binding: a rate far above
+// what the benchmark reaches, a concurrency cap, a retry policy that never
+// fires, and per-host state.
+func gatedOptions(client *http.Client) []Option {
+	return []Option{
+		WithClient(client),
+		WithRate(rate.Limit(1e12), 1<<30),
+		WithHostRate(rate.Limit(1e12), 1<<30),
+		WithConcurrency(1024),
+		WithHostConcurrency(1024),
+		WithRetry(DefaultRetryPolicy()),
+	}
+}
+
+func drainClose(b *testing.B, resp *http.Response, err error) {
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+// BenchmarkDo measures one request through the Fetcher, all gates on,
+// against the same request through a bare http.Client on the same
+// transport; the difference is the gates' cost.
+func BenchmarkDo(b *testing.B) {
+	client := &http.Client{Transport: cannedTransport{benchBody}}
+	req, _ := http.NewRequest(http.MethodGet, "http://a.test/x", nil)
+	b.Run("bare-client", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := client.Do(req)
+			drainClose(b, resp, err)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"fetcher", nil},
+		{"fetcher-attempt-timeout", []Option{WithAttemptTimeout(time.Minute)}},
+	} {
+		f, _ := New(append(gatedOptions(client), tc.opts...)...)
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := f.Do(req)
+				drainClose(b, resp, err)
+			}
+		})
+	}
+}
+
+// BenchmarkDoParallel is BenchmarkDo from GOMAXPROCS goroutines at once.
+func BenchmarkDoParallel(b *testing.B) {
+	client := &http.Client{Transport: cannedTransport{benchBody}}
+	f, _ := New(gatedOptions(client)...)
+	for name, do := range map[string]func(*http.Request) (*http.Response, error){
+		"bare-client": client.Do,
+		"fetcher":     f.Do,
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req, _ := http.NewRequest(http.MethodGet, "http://a.test/x", nil)
+				for pb.Next() {
+					resp, err := do(req)
+					drainClose(b, resp, err)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkHostGates sends requests to 10,000 distinct hosts from 256
+// goroutines: per-host state must not serialise them on one lock.
+func BenchmarkHostGates(b *testing.B) {
+	client := &http.Client{Transport: cannedTransport{benchBody}}
+	f, _ := New(gatedOptions(client)...)
+	reqs := make([]*http.Request, 10_000)
+	for i := range reqs {
+		reqs[i], _ = http.NewRequest(http.MethodGet, fmt.Sprintf("http://h%d.test/", i), nil)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(256 / max(runtime.GOMAXPROCS(0), 1))
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			resp, err := f.Do(reqs[i%len(reqs)])
+			drainClose(b, resp, err)
+			i += 7919 // a prime stride: goroutines spread over the hosts
+		}
+	})
+}
+
+// BenchmarkStream measures results per second through the streaming
+// iterator, body read included.
+func BenchmarkStream(b *testing.B) {
+	client := &http.Client{Transport: cannedTransport{benchBody}}
+	f, _ := New(gatedOptions(client)...)
+	urls := func(yield func(string) bool) {
+		for i := 0; i < b.N; i++ {
+			if !yield("http://a.test/" + strconv.Itoa(i&1023)) {
+				return
+			}
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for r := range f.Stream(context.Background(), urls) {
+		if r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		n++
+	}
+	if n != b.N {
+		b.Fatalf("%d results for %d inputs", n, b.N)
+	}
+}
+
+// BenchmarkStreamMillion streams 1,000,000 inputs and reports the peak heap
+// in use and the most goroutines seen, which must not grow with the input.
+func BenchmarkStreamMillion(b *testing.B) {
+	const inputs, conc = 1_000_000, 64
+	client := &http.Client{Transport: cannedTransport{benchBody}}
+	f, _ := New(append(gatedOptions(client), WithConcurrency(conc))...)
+	urls := func(yield func(string) bool) {
+		for i := range inputs {
+			if !yield("http://a.test/" + strconv.Itoa(i)) {
+				return
+			}
+		}
+	}
+	var peakHeap uint64
+	peakG := 0
+	for b.Loop() {
+		runtime.GC()
+		baseG := runtime.NumGoroutine()
+		var ms runtime.MemStats
+		n := 0
+		for r := range f.Stream(context.Background(), urls) {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+			if n++; n%20_000 == 0 {
+				runtime.ReadMemStats(&ms)
+				peakHeap = max(peakHeap, ms.HeapInuse)
+				peakG = max(peakG, runtime.NumGoroutine()-baseG)
+			}
+		}
+		if n != inputs {
+			b.Fatalf("%d results for %d inputs", n, inputs)
+		}
+	}
+	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(peakG), "peak-goroutines")
+	b.ReportMetric(conc, "concurrency")
+}
+
+func BenchmarkBackoff(b *testing.B) {
+	p := DefaultRetryPolicy()
+	b.ReportAllocs()
+	var d time.Duration
+	for i := 0; b.Loop(); i++ {
+		d = p.Backoff(i%20+1, d)
+	}
+}
+
+func BenchmarkParseRetryAfter(b *testing.B) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for _, v := range []string{"120", "Sun, 22 Nov 2026 12:00:30 GMT", "garbage"} {
+		b.Run(v, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				parseRetryAfter(v, now, time.Minute)
+			}
+		})
+	}
+}
