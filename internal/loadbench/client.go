@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/c989c033/fetch"
+)
+
+// variants are the clients compared, in the order each round runs them.
+var variants = []string{"raw", "raw-gather", "naive", "fetch-stream", "fetch-batch"}
+
+// sample is what one client process measured.
+type sample struct {
+	ReqPerSec    float64 `json:"req_per_sec"`
+	CPUPer10k    float64 `json:"cpu_s_per_10k"`
+	AllocsPerReq float64 `json:"allocs_per_req"`
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+	Errors       int     `json:"errors"`
+}
+
+// measure fetches url n times at concurrency conc with the named variant,
+// and writes a sample as JSON.
+func measure(variant, url string, n, conc int, w io.Writer) error {
+	if variant == "limiter" { // n is the number of seconds
+		r, err := limiterAccuracy(url, n)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(w).Encode(r)
+	}
+	run, ok := map[string]func(string, int, int) int{
+		"raw": rawPool, "raw-gather": rawGather, "naive": naivePool, "fetch-stream": fetchStream, "fetch-batch": fetchBatch,
+	}[variant]
+	if !ok {
+		return fmt.Errorf("unknown variant %q", variant)
+	}
+	run(url, min(n, 200), conc) // warm up: connections, code paths
+	runtime.GC()
+	var ms0, ms1 runtime.MemStats
+	var ru0, ru1 syscall.Rusage
+	runtime.ReadMemStats(&ms0)
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	start := time.Now()
+	errs := run(url, n, conc)
+	elapsed := time.Since(start)
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	runtime.ReadMemStats(&ms1)
+	cpu := tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime)
+	return json.NewEncoder(w).Encode(sample{
+		ReqPerSec:    float64(n) / elapsed.Seconds(),
+		CPUPer10k:    cpu / float64(n) * 10_000,
+		AllocsPerReq: float64(ms1.Mallocs-ms0.Mallocs) / float64(n),
+		PeakRSSMiB:   float64(ru1.Maxrss) / 1024,
+		Errors:       errs,
+	})
+}
+
+func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+// readAll reads a body into a slice sized from Content-Length, as a careful
+// hand-written client would: every variant reads each body into memory, as
+// the Fetcher's results do.
+func readAll(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	if resp.ContentLength >= 0 {
+		b := make([]byte, resp.ContentLength)
+		_, err := io.ReadFull(resp.Body, b)
+		return b, err
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// pool runs get n times on conc goroutines and returns the failures.
+func pool(n, conc int, get func() error) int {
+	var next, errs atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				if get() != nil {
+					errs.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return int(errs.Load())
+}
+
+// rawPool is a hand-tuned worker pool: the Fetcher's own transport settings
+// (a clone of DefaultTransport keeping conc idle connections per host).
+var rawClient *http.Client
+
+func rawPool(url string, n, conc int) int {
+	if rawClient == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost, t.MaxConnsPerHost, t.MaxIdleConns = conc, conc, max(100, conc)
+		rawClient = &http.Client{Transport: t}
+	}
+	return pool(n, conc, func() error { return get(rawClient, url) })
+}
+
+// rawGather is rawPool keeping every body, by input position, as a batch
+// call must: the baseline for fetch-batch.
+func rawGather(url string, n, conc int) int {
+	rawPool(url, 0, conc) // build the client
+	bodies := make([][]byte, n)
+	var next atomic.Int64
+	return pool(n, conc, func() error {
+		resp, err := rawClient.Get(url)
+		if err != nil {
+			return err
+		}
+		i := next.Add(1) - 1
+		bodies[i], err = readAll(resp)
+		return err
+	})
+}
+
+// naivePool is what a typical user writes: http.DefaultClient (2 idle
+// connections per host) under a pool of goroutines.
+func naivePool(url string, n, conc int) int {
+	return pool(n, conc, func() error { return get(http.DefaultClient, url) })
+}
+
+func get(c *http.Client, url string) error {
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	_, err = readAll(resp)
+	return err
+}
+
+var fetcher *fetch.Fetcher
+
+func newFetcher(conc int) *fetch.Fetcher {
+	if fetcher == nil {
+		fetcher, _ = fetch.New(fetch.WithConcurrency(conc))
+	}
+	return fetcher
+}
+
+func fetchStream(url string, n, conc int) int {
+	f := newFetcher(conc)
+	urls := func(yield func(string) bool) {
+		for range n {
+			if !yield(url) {
+				return
+			}
+		}
+	}
+	errs := 0
+	for r := range f.Stream(context.Background(), urls) {
+		if r.Err != nil {
+			errs++
+		}
+	}
+	return errs
+}
+
+func fetchBatch(url string, n, conc int) int {
+	f := newFetcher(conc)
+	errs := 0
+	for _, r := range f.GetAll(context.Background(), slices.Repeat([]string{url}, n)) {
+		if r.Err != nil {
+			errs++
+		}
+	}
+	return errs
+}

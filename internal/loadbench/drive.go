@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var concurrencies = []int{1, 8, 64, 256}
+
+type config struct {
+	n, rounds  int
+	limiterFor int // seconds of the limiter accuracy check
+	micro      bool
+	quick      bool
+}
+
+// key names one cell of the tables.
+type key struct {
+	variant string
+	size    int
+	conc    int
+}
+
+// drive runs every measurement and writes the report to out (or stdout).
+func drive(cfg config, out string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	srv, addr, err := startServer(self)
+	if err != nil {
+		return err
+	}
+	defer srv.Process.Kill()
+
+	samples := map[key][]sample{}
+	ratios := map[key][][3]float64{} // per round: throughput, CPU, allocs against raw
+	for round := 1; round <= cfg.rounds; round++ {
+		for _, size := range bodySizes {
+			for _, conc := range concurrencies {
+				var raw, gather sample // the baselines: raw for stream and naive, raw-gather for batch
+				for _, v := range variants {
+					s, err := runClient(self, v, fmt.Sprintf("http://%s/%d", addr, size), cfg.n, conc)
+					if err != nil {
+						return err
+					}
+					k := key{v, size, conc}
+					samples[k] = append(samples[k], s)
+					base := raw
+					switch v {
+					case "raw":
+						raw = s
+						base = s
+					case "raw-gather":
+						gather = s
+						base = s
+					case "fetch-batch":
+						base = gather
+					}
+					ratios[k] = append(ratios[k], [3]float64{s.ReqPerSec / base.ReqPerSec, s.CPUPer10k / base.CPUPer10k, s.AllocsPerReq / base.AllocsPerReq})
+				}
+			}
+		}
+		fmt.Fprintf(os.Stderr, "round %d of %d done\n", round, cfg.rounds)
+	}
+	lim, err := runLimiter(self, addr, cfg.limiterFor)
+	if err != nil {
+		return err
+	}
+	var micro string
+	if cfg.micro {
+		if micro, err = runMicro(); err != nil {
+			return err
+		}
+	}
+	var w io.Writer = os.Stdout
+	if out != "" {
+		f, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	report(w, cfg, samples, ratios, lim, micro)
+	return nil
+}
+
+// pinned returns a command running on the given CPU when taskset exists.
+func pinned(cpu int, name string, args ...string) *exec.Cmd {
+	if _, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() > 1 {
+		return exec.Command("taskset", append([]string{"-c", strconv.Itoa(cpu), name}, args...)...)
+	}
+	return exec.Command(name, args...)
+}
+
+func startServer(self string) (*exec.Cmd, string, error) {
+	cmd := pinned(0, self, "-serve")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, "", fmt.Errorf("server did not start: %w", err)
+	}
+	return cmd, strings.TrimSpace(addr), nil
+}
+
+func runClient(self, variant, url string, n, conc int) (sample, error) {
+	var s sample
+	cmd := pinned(1, self, "-client", variant, "-url", url, "-n", strconv.Itoa(n), "-c", strconv.Itoa(conc))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return s, fmt.Errorf("%s c=%d %s: %w", variant, conc, url, err)
+	}
+	if err := json.Unmarshal(out, &s); err != nil {
+		return s, err
+	}
+	if s.Errors > 0 {
+		return s, fmt.Errorf("%s c=%d %s: %d requests failed", variant, conc, url, s.Errors)
+	}
+	return s, nil
+}
+
+// runMicro runs the package's micro-benchmarks, 5 times each.
+func runMicro() (string, error) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "5", ".")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	return string(out), err
+}
+
+func median(xs []float64) float64 {
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	if len(xs) == 0 {
+		return 0
+	}
+	if len(xs)%2 == 1 {
+		return xs[len(xs)/2]
+	}
+	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+}
+
+// machine describes where the numbers came from.
+func machine() string {
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(data)) {
+			if name, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimLeft(name, " \t:"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d CPUs, %s/%s, %s, %s", cpu, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH,
+		runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+}

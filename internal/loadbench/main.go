@@ -1,0 +1,53 @@
+// Command loadbench measures the Fetcher against hand-written net/http
+// clients over loopback, and writes BENCHMARKS.md.
+//
+//	go run ./internal/loadbench -o BENCHMARKS.md      full run (about 10 minutes)
+//	go run ./internal/loadbench -quick                one short round, to stdout
+//
+// A keep-alive server runs in a process of its own, pinned to CPU 0 with
+// taskset where there is one; each measurement runs in a fresh client
+// process pinned to CPU 1, so that its CPU time, allocations and peak RSS
+// are its own. Variants are interleaved (A B C D, A B C D, ...) over the
+// rounds, and every ratio compares a variant with the raw pool of the same
+// round, so that a noisy machine moves both sides alike.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+)
+
+func main() {
+	var (
+		serve   = flag.Bool("serve", false, "run the server (internal)")
+		client  = flag.String("client", "", "run one measurement with this variant (internal)")
+		url     = flag.String("url", "", "with -client: the URL to fetch")
+		n       = flag.Int("n", 20000, "requests per measurement")
+		conc    = flag.Int("c", 8, "with -client: concurrency")
+		rounds  = flag.Int("rounds", 5, "interleaved rounds")
+		quick   = flag.Bool("quick", false, "a short run: few requests, one round, a 1s limiter check")
+		out     = flag.String("o", "", "write BENCHMARKS.md here (default: the tables to stdout)")
+		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")
+	)
+	flag.Parse()
+	log.SetFlags(0)
+	switch {
+	case *serve:
+		runServer()
+	case *client != "":
+		if err := measure(*client, *url, *n, *conc, os.Stdout); err != nil {
+			log.Fatal(err)
+		}
+	default:
+		cfg := config{n: *n, rounds: *rounds, limiterFor: 10, micro: *benches}
+		if *quick {
+			cfg = config{n: 500, rounds: 1, limiterFor: 1, micro: false, quick: true}
+		}
+		if err := drive(cfg, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "loadbench:", err)
+			os.Exit(1)
+		}
+	}
+}
