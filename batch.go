@@ -40,7 +40,7 @@ func (f *Fetcher) GetAllFailFast(ctx context.Context, urls []string) ([]Result, 
 // request body must be replayable (GetBody set) to be retried.
 func (f *Fetcher) DoAll(ctx context.Context, reqs []*http.Request) []Result {
 	results, _ := f.batch(ctx, len(reqs), false, func(ctx context.Context, i int) Result {
-		return f.fetch(withContext(reqs[i], ctx), i)
+		return f.fetch(withContext(reqs[i], ctx), i, "")
 	})
 	return results
 }
@@ -49,7 +49,7 @@ func (f *Fetcher) DoAll(ctx context.Context, reqs []*http.Request) []Result {
 // [Fetcher.GetAllFailFast] does.
 func (f *Fetcher) DoAllFailFast(ctx context.Context, reqs []*http.Request) ([]Result, error) {
 	return f.batch(ctx, len(reqs), true, func(ctx context.Context, i int) Result {
-		return f.fetch(withContext(reqs[i], ctx), i)
+		return f.fetch(withContext(reqs[i], ctx), i, "")
 	})
 }
 

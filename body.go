@@ -70,10 +70,16 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", ErrBodyTooLarge, resp.ContentLength, limit)
 	}
-	var buf bytes.Buffer
-	if resp.ContentLength > 0 {
-		buf.Grow(int(resp.ContentLength) + 1) // +1: room to see EOF without growing
+	if resp.ContentLength >= 0 && !resp.Uncompressed {
+		// The length is known and within the cap: net/http ends the body
+		// there, so read exactly that much.
+		b := make([]byte, resp.ContentLength)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, fmt.Errorf("reading body: %w", err)
+		}
+		return b, nil
 	}
+	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading body: %w", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -26,11 +27,12 @@ type Result struct {
 }
 
 // fetch runs req through do, reading the body inside the attempt, and
-// reports the outcome as a Result.
-func (f *Fetcher) fetch(req *http.Request, index int) Result {
+// reports the outcome as a Result. rawURL, if not "", is req's URL as the
+// caller gave it, with no password in it, to report as is.
+func (f *Fetcher) fetch(req *http.Request, index int, rawURL string) Result {
 	start := time.Now()
-	r := Result{Index: index}
-	if req != nil && req.URL != nil {
+	r := Result{Index: index, URL: rawURL}
+	if r.URL == "" && req != nil && req.URL != nil {
 		r.URL = req.URL.Redacted()
 	}
 	consume := func(resp *http.Response) error {
@@ -41,8 +43,10 @@ func (f *Fetcher) fetch(req *http.Request, index int) Result {
 	resp, attempts, err := f.do(req, consume)
 	r.Attempts, r.Err = attempts, err
 	if resp != nil {
-		r.Status, r.Header = resp.StatusCode, resp.Header
-		r.FinalURL = resp.Request.URL.Redacted()
+		r.Status, r.Header, r.FinalURL = resp.StatusCode, resp.Header, r.URL
+		if resp.Request.URL != req.URL { // redirected
+			r.FinalURL = resp.Request.URL.Redacted()
+		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			ra, _ := retryAfter(resp, f.retry.MaxDelay)
 			r.Err = &Error{Method: method(req), URL: r.URL, Attempts: attempts, Err: statusError(resp, ra)}
@@ -59,7 +63,10 @@ func (f *Fetcher) get(ctx context.Context, rawURL string, index int) Result {
 	if err != nil {
 		return Result{Index: index, URL: redact(rawURL), Err: f.fail(nil, 0, err)}
 	}
-	return f.fetch(req, index)
+	if strings.Contains(rawURL, "@") { // may hold a password: report it redacted
+		rawURL = ""
+	}
+	return f.fetch(req, index, rawURL)
 }
 
 func newGet(ctx context.Context, rawURL string) (*http.Request, error) {

@@ -21,7 +21,9 @@ import (
 // after every goroutine Stream started has finished; urls must therefore
 // not block forever. Results are yielded on the caller's goroutine.
 func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Result] {
-	return StreamFunc(ctx, f, urls, newGet)
+	return stream(ctx, cap(f.gates.slots), urls, func(ctx context.Context, u string, i int) Result {
+		return f.get(ctx, u, i)
+	})
 }
 
 // StreamFunc is [Fetcher.Stream] for inputs of any type: newRequest turns
@@ -44,7 +46,7 @@ func StreamFunc[T any](ctx context.Context, f *Fetcher, in iter.Seq[T],
 			}
 			return Result{Index: i, URL: redact(text), Err: f.fail(nil, 0, err)}
 		}
-		return f.fetch(req, i)
+		return f.fetch(req, i, "")
 	})
 }
 
@@ -52,7 +54,7 @@ func StreamFunc[T any](ctx context.Context, f *Fetcher, in iter.Seq[T],
 // place of its own context, and its body is read and closed by the Fetcher.
 func (f *Fetcher) StreamRequests(ctx context.Context, reqs iter.Seq[*http.Request]) iter.Seq[Result] {
 	return stream(ctx, cap(f.gates.slots), reqs, func(ctx context.Context, req *http.Request, i int) Result {
-		return f.fetch(withContext(req, ctx), i)
+		return f.fetch(withContext(req, ctx), i, "")
 	})
 }
 
@@ -69,8 +71,8 @@ func stream[T any](ctx context.Context, workers int, in iter.Seq[T], run func(co
 			return
 		}
 		ctx, cancel := context.WithCancel(ctx)
-		stop := make(chan struct{}) // closed when the caller stops reading
-		jobs := make(chan job)
+		stop := make(chan struct{})     // closed when the caller stops reading
+		jobs := make(chan job, workers) // a little slack: fewer handoffs between feeder and workers
 		results := make(chan Result, workers)
 		var feeder, pool sync.WaitGroup
 		feeder.Go(func() {
