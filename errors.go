@@ -106,7 +106,8 @@ func (e *RetryAfterError) Error() string {
 
 func (e *RetryAfterError) Unwrap() []error { return []error{context.DeadlineExceeded, e.Err} }
 
-// PanicError is a panic recovered from a task run by a [TaskGroup]; Stack is
+// PanicError is a panic recovered from a task run by a [TaskGroup], or from a
+// [Hooks] callback; Stack is
 // the panicking goroutine's stack trace.
 type PanicError struct {
 	Value any
@@ -114,7 +115,7 @@ type PanicError struct {
 }
 
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("fetch: task panicked: %v\n\n%s", e.Value, e.Stack)
+	return fmt.Sprintf("fetch: panic: %v\n\n%s", e.Value, e.Stack)
 }
 
 // Unwrap returns the panic value if it is an error, so that a panic with an

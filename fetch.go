@@ -136,7 +136,10 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*ht
 		drainBody(resp)
 		cancel()
 		f.release(h)
-		f.onRetry(req, attempt, delay, resp, err)
+		if herr := f.onRetry(req, attempt, delay, resp, err); herr != nil {
+			f.exit(h)
+			return nil, attempt, f.fail(req, attempt, herr)
+		}
 		if err := sleep(ctx, delay); err != nil {
 			f.exit(h)
 			return nil, attempt, f.fail(req, attempt, fmt.Errorf("waiting %v to retry: %w", delay, err))
@@ -205,7 +208,10 @@ func (f *Fetcher) send(ctx context.Context, req *http.Request, attempt int) (*ht
 	if err != nil {
 		err = f.attemptError(ctx, actx, err)
 	}
-	f.onAttempt(req, attempt, resp, err)
+	if herr := f.onAttempt(req, attempt, resp, err); herr != nil {
+		closeBody(resp)
+		return nil, cancel, herr
+	}
 	return resp, cancel, err
 }
 

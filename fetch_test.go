@@ -446,3 +446,29 @@ func TestSharedTransportNeverClosed(t *testing.T) {
 		t.Errorf("CloseIdleConnections called %d times on the caller's transport; want 0", n)
 	}
 }
+
+// A panicking hook fails its call with a *PanicError and leaks nothing: the
+// Fetcher shuts down with nothing in flight.
+func TestPanickingHookFailsTheCallOnly(t *testing.T) {
+	for name, hooks := range map[string]Hooks{
+		"OnAttempt": {OnAttempt: func(AttemptInfo) { panic("attempt hook") }},
+		"OnRetry":   {OnRetry: func(RetryInfo) { panic("retry hook") }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newMem(t, failing(1, 503, nil), WithHooks(hooks), WithConcurrency(1), WithHostConcurrency(1))
+				_, err := f.Get(context.Background(), "http://a.test/")
+				var pe *PanicError
+				if !errors.As(err, &pe) {
+					t.Fatalf("err = %v; want a *PanicError", err)
+				}
+				if s := f.Stats(); s.InFlight != 0 || s.Failed != 1 {
+					t.Errorf("Stats = %+v; want nothing in flight, 1 failed", s)
+				}
+				if err := f.Shutdown(context.Background()); err != nil {
+					t.Errorf("Shutdown = %v; want nil (nothing left registered)", err)
+				}
+			})
+		})
+	}
+}

@@ -2,8 +2,10 @@ package fetch
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 )
@@ -11,7 +13,8 @@ import (
 // Hooks are callbacks the Fetcher runs as it works, for metrics and tracing.
 // Any of them may be nil. They run on the goroutine making the call, so they
 // must be quick and safe for concurrent use; they must not modify the
-// request or read the response body.
+// request or read the response body. A hook that panics fails that call with
+// a [*PanicError], and the call gives up everything it holds.
 type Hooks struct {
 	// OnAttempt runs after every attempt, with its outcome.
 	OnAttempt func(AttemptInfo)
@@ -61,13 +64,25 @@ func (f *Fetcher) Stats() Stats {
 	}
 }
 
-func (f *Fetcher) onAttempt(req *http.Request, attempt int, resp *http.Response, err error) {
-	if f.hooks.OnAttempt != nil {
-		f.hooks.OnAttempt(AttemptInfo{Request: req, Attempt: attempt, Response: resp, Err: err})
+func (f *Fetcher) onAttempt(req *http.Request, attempt int, resp *http.Response, err error) error {
+	if f.hooks.OnAttempt == nil {
+		return nil
 	}
+	return runHook(func() { f.hooks.OnAttempt(AttemptInfo{Request: req, Attempt: attempt, Response: resp, Err: err}) })
 }
 
-func (f *Fetcher) onRetry(req *http.Request, attempt int, delay time.Duration, resp *http.Response, err error) {
+// runHook calls hook, returning a panic in it as a *PanicError.
+func runHook(hook func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("hook: %w", &PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	hook()
+	return nil
+}
+
+func (f *Fetcher) onRetry(req *http.Request, attempt int, delay time.Duration, resp *http.Response, err error) error {
 	f.stats.retried.Add(1)
 	status := 0
 	if resp != nil {
@@ -79,9 +94,12 @@ func (f *Fetcher) onRetry(req *http.Request, attempt int, delay time.Duration, r
 			slog.Int("attempt", attempt), slog.Duration("delay", delay),
 			slog.Int("status", status), slog.Any("error", err))
 	}
-	if f.hooks.OnRetry != nil {
-		f.hooks.OnRetry(RetryInfo{Request: req, Attempt: attempt, Delay: delay, Status: status, Err: err})
+	if f.hooks.OnRetry == nil {
+		return nil
 	}
+	return runHook(func() {
+		f.hooks.OnRetry(RetryInfo{Request: req, Attempt: attempt, Delay: delay, Status: status, Err: err})
+	})
 }
 
 // fail counts a failed call and wraps its cause in an *Error.
