@@ -3,6 +3,14 @@ package fetch
 import (
 	"fmt"
 	"net/http"
+	"time"
+)
+
+// The dial settings of http.DefaultTransport, kept when the guard replaces
+// its dialer.
+const (
+	defaultDialTimeout = 30 * time.Second
+	defaultKeepAlive   = 30 * time.Second
 )
 
 // newClient builds the client a Fetcher uses when it is not given one: a
@@ -19,6 +27,9 @@ func newClient(c config) *http.Client {
 	perHost := c.concurrency
 	if c.hostConcurrency > 0 {
 		perHost = min(c.hostConcurrency, c.concurrency)
+	}
+	if c.guard {
+		t.DialContext = guardedDialer(c.allow).DialContext
 	}
 	t.MaxIdleConnsPerHost = perHost
 	t.MaxConnsPerHost = perHost

@@ -29,6 +29,11 @@ var (
 	// https. It is never retried.
 	ErrTooManyRedirects = errors.New("fetch: too many redirects")
 
+	// ErrBlockedAddress is returned when the guard set by
+	// [WithBlockPrivateAddresses] refuses to connect to an address. It is
+	// never retried.
+	ErrBlockedAddress = errors.New("fetch: address blocked")
+
 	// ErrAttemptTimeout marks an attempt that ran out of its own time (see
 	// [WithAttemptTimeout]) while the caller's context was still live. Errors
 	// that match it also match [context.DeadlineExceeded]; an error that
@@ -106,9 +111,8 @@ func (e *RetryAfterError) Error() string {
 
 func (e *RetryAfterError) Unwrap() []error { return []error{context.DeadlineExceeded, e.Err} }
 
-// PanicError is a panic recovered from a task run by a [TaskGroup], or from a
-// [Hooks] callback; Stack is
-// the panicking goroutine's stack trace.
+// PanicError is a panic recovered from a task run by a [TaskGroup], or from
+// a [Hooks] callback; Stack is the panicking goroutine's stack trace.
 type PanicError struct {
 	Value any
 	Stack []byte

@@ -3,6 +3,7 @@ package fetch
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -63,6 +64,8 @@ func New(opts ...Option) (*Fetcher, error) {
 	}
 	if f.client == nil {
 		f.client, f.ownsClient = newClient(c), true
+	} else if c.guard {
+		return nil, errors.New("fetch: WithBlockPrivateAddresses needs the client New builds; it cannot be combined with WithClient")
 	}
 	if c.hostLimiter != nil || c.hostConcurrency > 0 {
 		f.gates.hosts = newHostTable(c.hostLimiter, c.hostConcurrency)

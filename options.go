@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -34,6 +35,8 @@ type config struct {
 	maxRedirects    int
 	logger          *slog.Logger
 	hooks           Hooks
+	guard           bool           // refuse non-public addresses at dial time
+	allow           []netip.Prefix // exceptions to the guard
 }
 
 func defaultConfig() config {
@@ -218,6 +221,26 @@ func WithClient(client *http.Client) Option {
 			return errors.New("fetch: WithClient(nil)")
 		}
 		c.client = client
+		return nil
+	}
+}
+
+// WithBlockPrivateAddresses makes the Fetcher refuse to connect to any
+// address that is not public: loopback, private (RFC 1918 and unique-local),
+// link-local (including 169.254.169.254, where clouds serve instance
+// credentials), CGNAT, unspecified, multicast and other special-purpose
+// ranges. Use it when fetching URLs that users supply, against SSRF.
+//
+// The check is made on the address actually dialled, after DNS resolution,
+// for every connection, redirects included, so a name that resolves to a
+// private address, an address written as 127.1 or 0x7f.1, or an
+// IPv4-mapped IPv6 address are all caught. A refused connection fails with
+// [ErrBlockedAddress] and is not retried. Addresses within allow are let
+// through (for tests, or a known internal service). It needs the dialer of
+// the client New builds, so it cannot be combined with [WithClient].
+func WithBlockPrivateAddresses(allow ...netip.Prefix) Option {
+	return func(c *config) error {
+		c.guard, c.allow = true, allow
 		return nil
 	}
 }

@@ -207,6 +207,7 @@ func DefaultRetryable(resp *http.Response, err error) bool {
 	)
 	switch {
 	case errors.Is(err, ErrTooManyRedirects), errors.Is(err, ErrBodyTooLarge), errors.Is(err, ErrInvalidURL),
+		errors.Is(err, ErrBlockedAddress),
 		errors.Is(err, context.Canceled):
 		return false
 	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr),
