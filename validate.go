@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 )
 
 var errNilRequest = errors.New("fetch: nil *http.Request")
@@ -19,8 +20,13 @@ func validate(req *http.Request) error {
 		return fmt.Errorf("%w: request has no URL", ErrInvalidURL)
 	case req.URL.Scheme != "http" && req.URL.Scheme != "https":
 		return fmt.Errorf("%w: %q: scheme must be http or https", ErrInvalidURL, req.URL.Redacted())
-	case req.URL.Host == "":
+	case req.URL.Hostname() == "":
 		return fmt.Errorf("%w: %q: no host", ErrInvalidURL, req.URL.Redacted())
+	}
+	if p := req.URL.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%w: %q: port %s out of range", ErrInvalidURL, req.URL.Redacted(), p)
+		}
 	}
 	return nil
 }
