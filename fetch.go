@@ -119,11 +119,11 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*ht
 			f.exit(h)
 			return nil, attempt - 1, f.fail(req, attempt-1, err)
 		}
-		resp, cancel, err := f.send(ctx, req, attempt)
+		resp, actx, cancel, err := f.send(ctx, req, attempt)
 		retry := f.shouldRetry(ctx, req, resp, err, attempt)
 		if !retry && err == nil && consume != nil {
 			if err = consume(resp); err != nil {
-				err = f.attemptError(ctx, ctx, err)
+				err = f.attemptError(ctx, actx, err)
 				retry = f.shouldRetry(ctx, req, nil, err, attempt)
 			}
 		}
@@ -189,9 +189,10 @@ func (f *Fetcher) admit(ctx context.Context, h *host) error {
 	return nil
 }
 
-// send makes one attempt. The returned cancel ends the attempt's timeout
-// and must be called once the response body is done with.
-func (f *Fetcher) send(ctx context.Context, req *http.Request, attempt int) (*http.Response, context.CancelFunc, error) {
+// send makes one attempt under its own context, derived from ctx and
+// returned with it. The returned cancel ends the attempt's timeout and must
+// be called once the response body is done with.
+func (f *Fetcher) send(ctx context.Context, req *http.Request, attempt int) (*http.Response, context.Context, context.CancelFunc, error) {
 	actx, cancel := ctx, context.CancelFunc(noop)
 	if f.attemptTimeout > 0 {
 		actx, cancel = context.WithTimeout(ctx, f.attemptTimeout)
@@ -200,7 +201,7 @@ func (f *Fetcher) send(ctx context.Context, req *http.Request, attempt int) (*ht
 	if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
 		body, err := req.GetBody()
 		if err != nil {
-			return nil, cancel, fmt.Errorf("rewinding request body: %w", err)
+			return nil, actx, cancel, fmt.Errorf("rewinding request body: %w", err)
 		}
 		r = req.WithContext(actx)
 		r.Body = body
@@ -213,9 +214,9 @@ func (f *Fetcher) send(ctx context.Context, req *http.Request, attempt int) (*ht
 	}
 	if herr := f.onAttempt(req, attempt, resp, err); herr != nil {
 		closeBody(resp)
-		return nil, cancel, herr
+		return nil, actx, cancel, herr
 	}
-	return resp, cancel, err
+	return resp, actx, cancel, err
 }
 
 // attemptError says why an attempt under actx, derived from the caller's

@@ -1,0 +1,354 @@
+package fetch
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The fault suite: real servers on 127.0.0.1 that misbehave, and for each the
+// exact outcome: the error kind, and the attempts the server saw.
+
+// quickRetry retries at once, so that fault tests take no time waiting.
+var quickRetry = WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Microsecond, MaxDelay: time.Microsecond})
+
+func newReal(t *testing.T, opts ...Option) *Fetcher {
+	t.Helper()
+	f, err := New(append([]Option{quickRetry}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Shutdown(context.Background()) })
+	return f
+}
+
+// hijackReset answers by resetting the connection: an RST, no response.
+func hijackReset(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	conn.(*net.TCPConn).SetLinger(0)
+	conn.Close()
+}
+
+func attemptsOf(t *testing.T, err error) int {
+	t.Helper()
+	var fe *Error
+	if !errors.As(err, &fe) {
+		t.Fatalf("err = %v; want an *Error", err)
+	}
+	return fe.Attempts
+}
+
+func TestFaultResetBeforeHeaders(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		hijackReset(w)
+	}))
+	defer srv.Close()
+	_, err := newReal(t).Get(t.Context(), srv.URL)
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
+		t.Errorf("err = %v; want a reset (ECONNRESET or EOF)", err)
+	}
+	if hits.Load() != 3 || attemptsOf(t, err) != 3 {
+		t.Errorf("server saw %d, error says %d attempts; want 3 and 3 (retried)", hits.Load(), attemptsOf(t, err))
+	}
+}
+
+// rawServer answers every connection with respond, byte for byte.
+func rawServer(t *testing.T, respond func(net.Conn)) (url string, hits *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits = new(atomic.Int64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			hits.Add(1)
+			http.ReadRequest(bufio.NewReader(conn))
+			respond(conn)
+			conn.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return "http://" + ln.Addr().String() + "/", hits
+}
+
+// A body cut short is never a success: it is retried, and reported as the
+// read error if every attempt is cut short.
+func TestFaultResetMidBody(t *testing.T) {
+	url, hits := rawServer(t, func(c net.Conn) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("x", 100))
+		c.(*net.TCPConn).SetLinger(0)
+	})
+	r := newReal(t).GetAll(t.Context(), []string{url})[0]
+	if r.Err == nil || r.Body != nil || !(errors.Is(r.Err, io.ErrUnexpectedEOF) || errors.Is(r.Err, syscall.ECONNRESET)) {
+		t.Errorf("Result = %d bytes, err %v; want no body and a truncation error", len(r.Body), r.Err)
+	}
+	if hits.Load() != 3 || r.Attempts != 3 {
+		t.Errorf("server saw %d, result says %d attempts; want 3 and 3", hits.Load(), r.Attempts)
+	}
+}
+
+// When the server closes a kept-alive connection as the next request
+// arrives, net/http resends that idempotent request on a new connection by
+// itself: the server sees 3 requests for 2 calls, and each call reports 1
+// attempt of ours.
+func TestFaultServerClosesKeptAliveConnection(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 2 {
+			conn, _, _ := http.NewResponseController(w).Hijack()
+			conn.Close() // closed before any response: a dead kept-alive connection
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	f := newReal(t)
+	for i := range 2 {
+		r := f.GetAll(t.Context(), []string{srv.URL})[0]
+		if r.Err != nil || r.Attempts != 1 {
+			t.Errorf("call %d: err %v, %d attempts; want success in 1", i+1, r.Err, r.Attempts)
+		}
+	}
+	if hits.Load() != 3 {
+		t.Errorf("server saw %d requests for 2 calls; want 3 (net/http's own resend)", hits.Load())
+	}
+}
+
+func TestFaultNeverAnswersHeaders(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	_, err := newReal(t, WithAttemptTimeout(50*time.Millisecond)).Get(t.Context(), srv.URL)
+	if !errors.Is(err, ErrAttemptTimeout) || hits.Load() != 3 || attemptsOf(t, err) != 3 {
+		t.Errorf("err = %v, server saw %d; want ErrAttemptTimeout after 3", err, hits.Load())
+	}
+}
+
+// The attempt timeout bounds the whole attempt, body included, not only the
+// wait for headers.
+func TestFaultTrickledBody(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Length", "100000")
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-tick.C:
+				w.Write([]byte("x"))
+				http.NewResponseController(w).Flush()
+			}
+		}
+	}))
+	defer srv.Close()
+	_, err := newReal(t, WithAttemptTimeout(100*time.Millisecond)).Get(t.Context(), srv.URL)
+	if !errors.Is(err, ErrAttemptTimeout) || hits.Load() != 3 {
+		t.Errorf("err = %v, server saw %d; want ErrAttemptTimeout after 3", err, hits.Load())
+	}
+}
+
+func TestFaultBodiesOverTheCap(t *testing.T) {
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write(make([]byte, 10<<20)) // 10 MiB of zeros: about 10 KiB on the wire
+	zw.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/length", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "2000000")
+		w.Write(make([]byte, 2000000))
+	})
+	mux.HandleFunc("/chunked", func(w http.ResponseWriter, r *http.Request) {
+		for range 2000 {
+			w.Write(make([]byte, 1000))
+			http.NewResponseController(w).Flush()
+		}
+	})
+	mux.HandleFunc("/bomb", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(zipped.Bytes())
+	})
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		mux.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	f := newReal(t, WithMaxBodySize(1<<20))
+	for _, path := range []string{"/length", "/chunked", "/bomb"} {
+		hits.Store(0)
+		_, err := f.Get(t.Context(), srv.URL+path)
+		if !errors.Is(err, ErrBodyTooLarge) || hits.Load() != 1 {
+			t.Errorf("%s: err = %v, server saw %d; want ErrBodyTooLarge after 1 (never retried)", path, err, hits.Load())
+		}
+	}
+	if zipped.Len() > 1<<20 {
+		t.Fatalf("the bomb is %d bytes compressed: it does not test the cap after decompression", zipped.Len())
+	}
+}
+
+func TestFaultRedirectToOtherScheme(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
+	}))
+	defer srv.Close()
+	_, err := newReal(t).Get(t.Context(), srv.URL)
+	if !errors.Is(err, ErrTooManyRedirects) || hits.Load() != 1 {
+		t.Errorf("err = %v, server saw %d; want the redirect refused after 1", err, hits.Load())
+	}
+}
+
+// A name that does not exist is not retried as if it were transient.
+func TestFaultDNSNotFound(t *testing.T) {
+	var dials atomic.Int64
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1) // no resolver traffic: the answer a resolver gives for .invalid
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}}
+	}
+	_, err := newReal(t, WithClient(&http.Client{Transport: tr})).Get(t.Context(), "http://x.invalid/")
+	var dnsErr *net.DNSError
+	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound || dials.Load() != 1 {
+		t.Errorf("err = %v after %d dials; want a not-found DNS error after 1", err, dials.Load())
+	}
+}
+
+func TestFaultTLS(t *testing.T) {
+	var conns atomic.Int64
+	countConns := func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	untrusted := httptest.NewUnstartedServer(http.HandlerFunc(ok))
+	untrusted.Config.ConnState = countConns
+	untrusted.StartTLS()
+	defer untrusted.Close()
+	plain := httptest.NewServer(http.HandlerFunc(ok))
+	defer plain.Close()
+	f := newReal(t)
+
+	_, err := f.Get(t.Context(), untrusted.URL)
+	var certErr *tls.CertificateVerificationError
+	if !errors.As(err, &certErr) || attemptsOf(t, err) != 1 {
+		t.Errorf("untrusted certificate: err = %v; want a certificate error after 1 attempt", err)
+	}
+	// net/http reports this one with an untyped error: what matters is that
+	// it is not retried.
+	_, err = f.Get(t.Context(), strings.Replace(plain.URL, "http://", "https://", 1))
+	if err == nil || attemptsOf(t, err) != 1 {
+		t.Errorf("HTTPS to a plain server: err = %v; want an error after 1 attempt", err)
+	}
+	if conns.Load() != 1 {
+		t.Errorf("untrusted server saw %d connections; want 1 (not retried)", conns.Load())
+	}
+}
+
+// Nothing is lost: 10,000 requests through the batch and streaming calls,
+// against a server that fails, resets, delays and rate-limits at random,
+// cancelled part way through: every input yields exactly one result.
+func TestNothingLost(t *testing.T) {
+	const n = 10_000
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch h := hits.Add(1); {
+		case h%17 == 0:
+			hijackReset(w)
+		case h%13 == 0:
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case h%7 == 0:
+			w.WriteHeader(http.StatusInternalServerError)
+		case h%5 == 0:
+			time.Sleep(time.Millisecond)
+			fallthrough
+		default:
+			io.WriteString(w, "ok")
+		}
+	}))
+	defer srv.Close()
+	urls := make([]string, n)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("%s/%d", srv.URL, i)
+	}
+	check := func(name string, results func(ctx context.Context) []Result) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go func() { // cancel once a third of the inputs have reached the server
+			for hits.Load() < n/3 && ctx.Err() == nil {
+				runtime.Gosched()
+			}
+			cancel()
+		}()
+		hits.Store(0)
+		seen := make([]int, n)
+		var ok, failed int
+		for _, r := range results(ctx) {
+			seen[r.Index]++
+			if r.Err == nil {
+				ok++
+			} else {
+				failed++
+			}
+		}
+		for i, c := range seen {
+			if c != 1 {
+				t.Fatalf("%s: input %d yielded %d results; want exactly 1", name, i, c)
+			}
+		}
+		if ok == 0 || failed == 0 {
+			t.Errorf("%s: %d ok, %d failed; want some of each (the cancel came mid-run)", name, ok, failed)
+		}
+	}
+	f := newReal(t, WithConcurrency(32))
+	check("GetAll", func(ctx context.Context) []Result { return f.GetAll(ctx, urls) })
+	check("Stream", func(ctx context.Context) []Result {
+		var rs []Result
+		for r := range f.Stream(ctx, func(yield func(string) bool) {
+			for _, u := range urls {
+				if !yield(u) {
+					return
+				}
+			}
+		}) {
+			rs = append(rs, r)
+		}
+		return rs
+	})
+	if s := f.Stats(); s.InFlight != 0 || s.Waiting != 0 {
+		t.Errorf("after the runs: %+v; want nothing in flight or waiting", s)
+	}
+}
