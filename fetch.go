@@ -67,9 +67,7 @@ func New(opts ...Option) (*Fetcher, error) {
 	} else if c.guard {
 		return nil, errors.New("fetch: WithBlockPrivateAddresses needs the client New builds; it cannot be combined with WithClient")
 	}
-	if c.hostLimiter != nil || c.hostConcurrency > 0 {
-		f.gates.hosts = newHostTable(c.hostLimiter, c.hostConcurrency)
-	}
+	f.gates.hosts = newHostTable(c.hostLimiter, c.hostConcurrency)
 	return f, nil
 }
 
@@ -129,7 +127,7 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*ht
 		}
 		if retry {
 			var stop error
-			if delay, stop = f.nextDelay(ctx, resp, attempt, delay, start); delay < 0 {
+			if delay, stop = f.nextDelay(ctx, h, resp, attempt, delay, start); delay < 0 {
 				retry, err = false, cmp.Or(stop, err)
 			}
 		}
@@ -178,12 +176,23 @@ func (f *Fetcher) admit(ctx context.Context, h *host) error {
 	if err := f.gates.wait(ctx, h); err != nil {
 		return err
 	}
-	if err := f.gates.acquire(ctx, h); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil { // cancelled just as the slot came free
+	for {
+		if err := f.gates.acquire(ctx, h); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil { // cancelled just as the slot came free
+			f.gates.release(h)
+			return err
+		}
+		if !h.paused() {
+			break
+		}
+		// The host asked for a pause while this request queued for its
+		// slot: give the slot back until the pause is over.
 		f.gates.release(h)
-		return err
+		if err := h.waitPause(ctx); err != nil {
+			return err
+		}
 	}
 	f.stats.inFlight.Add(1)
 	return nil
@@ -244,11 +253,13 @@ func (f *Fetcher) shouldRetry(ctx context.Context, req *http.Request, resp *http
 
 // nextDelay returns how long to wait before the next attempt, or -1 with the
 // error to return (nil to hand back resp as final) when the wait is not worth
-// making: past MaxElapsed, or a Retry-After past the context's deadline.
-func (f *Fetcher) nextDelay(ctx context.Context, resp *http.Response, attempt int, prev time.Duration, start time.Time) (time.Duration, error) {
+// making: past MaxElapsed, or a Retry-After past the context's deadline. A
+// Retry-After also pauses every request to h.
+func (f *Fetcher) nextDelay(ctx context.Context, h *host, resp *http.Response, attempt int, prev time.Duration, start time.Time) (time.Duration, error) {
 	d := f.retry.Backoff(attempt, prev)
 	if ra, ok := retryAfter(resp, f.retry.MaxDelay); ok {
 		d = ra
+		h.pause(time.Now().Add(ra))
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
 			return -1, &RetryAfterError{RetryAfter: d, Remaining: time.Until(deadline), Err: statusError(resp, d)}
 		}

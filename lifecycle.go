@@ -42,7 +42,8 @@ func (f *Fetcher) enter() bool {
 	return true
 }
 
-// exit ends a call that enter registered, and its reference to h.
+// exit ends a call that enter registered, and its reference to h (nil if
+// the call never got one).
 func (f *Fetcher) exit(h *host) {
 	if h != nil {
 		f.gates.hosts.put(h)
@@ -52,11 +53,8 @@ func (f *Fetcher) exit(h *host) {
 	}
 }
 
-// host returns the per-host gates for req, or nil if there are none.
+// host returns the per-host gates for req.
 func (f *Fetcher) host(req *http.Request) *host {
-	if f.gates.hosts == nil {
-		return nil
-	}
 	return f.gates.hosts.get(req.URL.Host)
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -66,12 +68,16 @@ func (s slots) release() { <-s }
 type gates struct {
 	limiter Limiter    // global rate; nil: unlimited
 	slots   slots      // global in-flight cap
-	hosts   *hostTable // per-host gates; nil when none is configured
+	hosts   *hostTable // per-host gates and pauses
 }
 
-// wait takes a rate token for h (if any), then a global one.
+// wait waits out h's pause, takes a rate token for h (if any), then a
+// global one.
 func (g *gates) wait(ctx context.Context, h *host) error {
-	if h != nil && h.limiter != nil {
+	if err := h.waitPause(ctx); err != nil {
+		return err
+	}
+	if h.limiter != nil {
 		if err := waitToken(ctx, h.limiter, "host"); err != nil {
 			return err
 		}
@@ -84,13 +90,13 @@ func (g *gates) wait(ctx context.Context, h *host) error {
 
 // acquire takes an in-flight slot for h (if capped), then a global one.
 func (g *gates) acquire(ctx context.Context, h *host) error {
-	if h != nil && h.slots != nil {
+	if h.slots != nil {
 		if err := h.slots.acquire(ctx, "host"); err != nil {
 			return err
 		}
 	}
 	if err := g.slots.acquire(ctx, "global"); err != nil {
-		if h != nil && h.slots != nil {
+		if h.slots != nil {
 			h.slots.release()
 		}
 		return err
@@ -101,7 +107,7 @@ func (g *gates) acquire(ctx context.Context, h *host) error {
 // release frees the slots acquire took.
 func (g *gates) release(h *host) {
 	g.slots.release()
-	if h != nil && h.slots != nil {
+	if h.slots != nil {
 		h.slots.release()
 	}
 }
@@ -114,11 +120,47 @@ type host struct {
 	slots   slots   // nil: no per-host cap
 	shard   *hostShard
 	refs    int // guarded by shard.mu
+
+	// pausedUntil (Unix nanoseconds) is when the host said, with
+	// Retry-After, that it will take requests again; until then no request
+	// to it is sent. One pause serves every request to the host, instead of
+	// each learning of it from a 429 of its own.
+	pausedUntil atomic.Int64
+}
+
+// pause holds requests to h until t, or later if already paused longer.
+func (h *host) pause(t time.Time) {
+	until := t.UnixNano()
+	for old := h.pausedUntil.Load(); until > old && !h.pausedUntil.CompareAndSwap(old, until); old = h.pausedUntil.Load() {
+	}
+}
+
+// paused reports whether h is paused now.
+func (h *host) paused() bool {
+	until := h.pausedUntil.Load()
+	return until != 0 && time.Now().UnixNano() < until
+}
+
+// waitPause waits out h's pause, if any, or until ctx is done.
+func (h *host) waitPause(ctx context.Context) error {
+	until := h.pausedUntil.Load()
+	if until == 0 {
+		return nil
+	}
+	if d := time.Until(time.Unix(0, until)); d > 0 {
+		if err := sleep(ctx, d); err != nil {
+			return fmt.Errorf("waiting %v for the host's Retry-After: %w", d.Round(time.Millisecond), err)
+		}
+	}
+	return nil
 }
 
 // idle reports whether dropping h loses nothing: a fresh host would behave
 // the same. Only a token bucket that is not full remembers recent traffic.
 func (h *host) idle() bool {
+	if time.Now().UnixNano() < h.pausedUntil.Load() {
+		return false
+	}
 	if l, ok := h.limiter.(*rate.Limiter); ok {
 		return l.Tokens() >= float64(l.Burst())
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -295,4 +296,42 @@ func TestClassification(t *testing.T) {
 			t.Errorf("%v: not retryable; want retryable", err)
 		}
 	}
+}
+
+// A 429 storm: one Retry-After pauses every request to the host, so that
+// only the requests already on the wire see 429s, instead of each caller
+// sending into the storm and learning of it for itself.
+func TestRetryAfterPausesTheHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var limited, served atomic.Int64
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(10 * time.Millisecond)
+			if time.Since(start) < 2*time.Second {
+				limited.Add(1)
+				w.Header().Set("Retry-After", "2")
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			}
+			served.Add(1)
+		}), WithConcurrency(5))
+		other := count(ok) // another host is not paused
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				if _, err := f.Get(context.Background(), "http://a.test/"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		synctest.Wait()
+		g := newMem(t, other)
+		if _, err := g.Get(context.Background(), "http://b.test/"); err != nil || time.Since(start) > time.Second {
+			t.Errorf("another host: err %v at %v; want served at once", err, time.Since(start))
+		}
+		wg.Wait()
+		if limited.Load() > 5 || served.Load() != 50 {
+			t.Errorf("%d answered 429, %d served; want at most 5 (the first wave) and all 50", limited.Load(), served.Load())
+		}
+	})
 }
