@@ -242,7 +242,7 @@ func TestInvalidInputCostsNoNetworkCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := count(ok)
 		f := newMem(t, c)
-		for _, u := range []string{"file:///etc/passwd", "example.com/x", "http://", "ftp://h/", "http://u:secret@[::1/"} {
+		for _, u := range []string{"file:///etc/passwd", "example.com/x", "http://", "ftp://h/", "http://u:secret@[::1/", "http://a\x7fb/", "http://a/\r\nX: y", "http://h:0/", "http://h:65536/"} {
 			_, err := f.Get(context.Background(), u)
 			if !errors.Is(err, ErrInvalidURL) {
 				t.Errorf("Get(%q): err = %v; want ErrInvalidURL", u, err)

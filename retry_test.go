@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -290,6 +292,13 @@ func TestClassification(t *testing.T) {
 		if DefaultRetryable(nil, err) {
 			t.Errorf("%v: retryable; want not", err)
 		}
+	}
+	if DefaultRetryable(nil, &net.DNSError{IsNotFound: true}) || !DefaultRetryable(nil, &net.DNSError{IsTimeout: true}) ||
+		!DefaultRetryable(nil, &net.DNSError{IsTemporary: true}) {
+		t.Errorf("DNS: not-found must not be retried; timeouts and temporary failures must")
+	}
+	if DefaultRetryable(nil, fmt.Errorf("dial: %w", ErrBlockedAddress)) {
+		t.Errorf("ErrBlockedAddress: retryable; want not")
 	}
 	for _, err := range []error{io.ErrUnexpectedEOF, io.EOF, ErrAttemptTimeout, context.DeadlineExceeded} {
 		if !DefaultRetryable(nil, err) {
