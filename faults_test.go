@@ -32,7 +32,19 @@ func newReal(t *testing.T, opts ...Option) *Fetcher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Shutdown(context.Background()) })
+	t.Cleanup(func() {
+		// Every body was closed, so no slot is held; Shutdown then closes
+		// the idle connections, and goleak (TestMain) finds any connection
+		// goroutine left behind.
+		if s := f.Stats(); s.InFlight != 0 || s.Waiting != 0 {
+			t.Errorf("after the case: %+v; want nothing in flight or waiting", s)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // t.Context is done by now
+		defer cancel()
+		if err := f.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v (a call is still registered)", err)
+		}
+	})
 	return f
 }
 
