@@ -39,9 +39,7 @@ func lines(ctx context.Context, r io.Reader, name string) iter.Seq[line] {
 				for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of it
 					_, err = br.ReadSlice('\n')
 				}
-				if err == nil {
-					continue
-				}
+				text = nil // and never read it: the buffer has moved on
 			}
 			if u := strings.TrimSpace(string(text)); u != "" && !strings.HasPrefix(u, "#") {
 				if !yield(line{url: u}) {
