@@ -31,6 +31,9 @@ func newClient(c config) *http.Client {
 	if c.guard {
 		t.DialContext = guardedDialer(c.allow).DialContext
 	}
+	if c.wrapDial != nil {
+		t.DialContext = c.wrapDial(t.DialContext)
+	}
 	t.MaxIdleConnsPerHost = perHost
 	t.MaxConnsPerHost = perHost
 	t.MaxIdleConns = max(t.MaxIdleConns, c.concurrency)

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -26,9 +27,43 @@ import (
 // quickRetry retries at once, so that fault tests take no time waiting.
 var quickRetry = WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Microsecond, MaxDelay: time.Microsecond})
 
+// countedConn is a client connection that counts itself out when closed.
+type countedConn struct {
+	net.Conn
+	live *atomic.Int64
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.live.Add(-1) })
+	return c.Conn.Close()
+}
+
+// countConns makes the Fetcher's own client count its open connections.
+func countConns(live *atomic.Int64) Option {
+	return func(c *config) error {
+		c.wrapDial = func(dial func(context.Context, string, string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+			return func(ctx context.Context, network, addr string) (net.Conn, error) {
+				conn, err := dial(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				live.Add(1)
+				return &countedConn{Conn: conn, live: live}, nil
+			}
+		}
+		return nil
+	}
+}
+
+// newReal returns a Fetcher on its own client for a fault case, and checks
+// afterwards that the case leaked nothing: no slot held, a clean Shutdown,
+// and, once Shutdown has closed the idle connections, no connection open
+// (a leaked body would hold one). goleak (TestMain) checks goroutines.
 func newReal(t *testing.T, opts ...Option) *Fetcher {
 	t.Helper()
-	f, err := New(append([]Option{quickRetry}, opts...)...)
+	live := new(atomic.Int64)
+	f, err := New(append([]Option{quickRetry, countConns(live)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +78,9 @@ func newReal(t *testing.T, opts ...Option) *Fetcher {
 		defer cancel()
 		if err := f.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v (a call is still registered)", err)
+		}
+		if n := live.Load(); n != 0 && f.ownsClient {
+			t.Errorf("%d client connections still open after Shutdown; want 0", n)
 		}
 	})
 	return f

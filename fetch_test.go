@@ -472,3 +472,24 @@ func TestPanickingHookFailsTheCallOnly(t *testing.T) {
 		})
 	}
 }
+
+// An internationalised host name is accepted and dialled in its ASCII
+// (punycode) form, as net/http does.
+func TestIDNHost(t *testing.T) {
+	var dialled atomic.Value
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialled.Store(addr)
+		return nil, errors.New("no network in tests")
+	}
+	f, err := New(WithClient(&http.Client{Transport: tr}), WithRetry(RetryPolicy{MaxAttempts: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Get(t.Context(), "http://bücher.example/"); errors.Is(err, ErrInvalidURL) {
+		t.Fatalf("IDN host rejected: %v", err)
+	}
+	if got := dialled.Load(); got != "xn--bcher-kva.example:80" {
+		t.Errorf("dialled %v; want xn--bcher-kva.example:80", got)
+	}
+}

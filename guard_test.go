@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestBlockedAddr(t *testing.T) {
@@ -104,5 +106,33 @@ func TestGuardChecksRedirects(t *testing.T) {
 func TestGuardNeedsOwnClient(t *testing.T) {
 	if f, err := New(WithBlockPrivateAddresses(), WithClient(http.DefaultClient)); err == nil || f != nil {
 		t.Errorf("New(guard, WithClient) = %v, %v; want an error", f, err)
+	}
+}
+
+// Other spellings of loopback never reach the server: an IPv4-mapped IPv6
+// address is refused by the guard; 127.1, 0x7f.1 and 0177.0.0.1 are names Go
+// does not read as addresses, and fail to resolve (or, where a resolver
+// reads them as 127.0.0.1, are refused).
+func TestGuardOtherLoopbackSpellings(t *testing.T) {
+	srv, conns := countingServer(t, "127.0.0.1:0", http.HandlerFunc(ok))
+	port := srv.URL[len("http://127.0.0.1:"):]
+	f, err := New(WithBlockPrivateAddresses(), WithRetry(RetryPolicy{MaxAttempts: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Shutdown(t.Context())
+	if _, err := f.Get(t.Context(), "http://[::ffff:127.0.0.1]:"+port+"/"); !errors.Is(err, ErrBlockedAddress) {
+		t.Errorf("IPv4-mapped loopback: err = %v; want ErrBlockedAddress", err)
+	}
+	for _, host := range []string{"127.1", "0x7f.1", "0177.0.0.1"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		_, err := f.Get(ctx, "http://"+host+":"+port+"/")
+		cancel()
+		if err == nil {
+			t.Errorf("%s: fetched; want an error", host)
+		}
+	}
+	if n := conns.Load(); n != 0 {
+		t.Errorf("server saw %d connections; want 0", n)
 	}
 }

@@ -1,9 +1,11 @@
 package fetch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -37,6 +39,10 @@ type config struct {
 	hooks           Hooks
 	guard           bool           // refuse non-public addresses at dial time
 	allow           []netip.Prefix // exceptions to the guard
+
+	// wrapDial, set only by tests, wraps the dialer of the client New
+	// builds, to count the connections it makes.
+	wrapDial func(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func defaultConfig() config {
