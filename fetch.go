@@ -92,7 +92,8 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 // do is the one path every request takes:
 //
 //  1. validate the request and register the call (refused after Shutdown);
-//  2. wait for a rate token, then take an in-flight slot (host, then global);
+//  2. wait out the host's Retry-After pause, if any, then wait for a rate
+//     token and take an in-flight slot (each host first, then global);
 //  3. make one attempt, under its own timeout if one is set;
 //  4. classify the outcome: if it is final, hand it back; otherwise free the
 //     slot, drain and close the body, wait out the backoff or Retry-After,
