@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 )
 
 func main() {
@@ -30,6 +31,7 @@ func main() {
 		quick   = flag.Bool("quick", false, "a short run: few requests, one round, a 1s limiter check")
 		out     = flag.String("o", "", "write BENCHMARKS.md here (default: the tables to stdout)")
 		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")
+		cpuprof = flag.String("cpuprofile", "", "with -client: write a CPU profile of the measurement here")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -37,6 +39,14 @@ func main() {
 	case *serve:
 		runServer()
 	case *client != "":
+		if *cpuprof != "" {
+			f, err := os.Create(*cpuprof)
+			if err != nil {
+				log.Fatal(err)
+			}
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
 		if err := measure(*client, *url, *n, *conc, os.Stdout); err != nil {
 			log.Fatal(err)
 		}
