@@ -95,9 +95,10 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 //  2. wait out the host's Retry-After pause, if any, then wait for a rate
 //     token and take an in-flight slot (each host first, then global);
 //  3. make one attempt, under its own timeout if one is set;
-//  4. classify the outcome: if it is final, hand it back; otherwise free the
-//     slot, drain and close the body, wait out the backoff or Retry-After,
-//     and go round again.
+//  4. classify the outcome (a Retry-After pauses the whole host, whether or
+//     not this request is retried): if it is final, hand it back; otherwise
+//     free the slot, drain and close the body, wait out the backoff or
+//     Retry-After, and go round again.
 //
 // consume, if not nil, reads the final response's body inside the attempt
 // (so its timeout and retry cover the body too) and must close it; without
@@ -111,7 +112,10 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*ht
 		return nil, 0, f.fail(req, 0, ErrClosed)
 	}
 	ctx, h := req.Context(), f.host(req)
-	start := time.Now()
+	var start time.Time // read only when MaxElapsed needs it
+	if f.retry.MaxElapsed > 0 {
+		start = time.Now()
+	}
 	var delay time.Duration
 	for attempt := 1; ; attempt++ {
 		if err := f.admit(ctx, h); err != nil {
@@ -119,6 +123,9 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*ht
 			return nil, attempt - 1, f.fail(req, attempt-1, err)
 		}
 		resp, actx, cancel, err := f.send(ctx, req, attempt)
+		if ra, ok := retryAfter(resp, f.retry.MaxDelay); ok {
+			h.pause(time.Now().Add(ra)) // for every request to the host, retried or not
+		}
 		retry := f.shouldRetry(ctx, req, resp, err, attempt)
 		if !retry && err == nil && consume != nil {
 			if err = consume(resp); err != nil {
@@ -128,7 +135,7 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*ht
 		}
 		if retry {
 			var stop error
-			if delay, stop = f.nextDelay(ctx, h, resp, attempt, delay, start); delay < 0 {
+			if delay, stop = f.nextDelay(ctx, resp, attempt, delay, start); delay < 0 {
 				retry, err = false, cmp.Or(stop, err)
 			}
 		}
@@ -254,13 +261,11 @@ func (f *Fetcher) shouldRetry(ctx context.Context, req *http.Request, resp *http
 
 // nextDelay returns how long to wait before the next attempt, or -1 with the
 // error to return (nil to hand back resp as final) when the wait is not worth
-// making: past MaxElapsed, or a Retry-After past the context's deadline. A
-// Retry-After also pauses every request to h.
-func (f *Fetcher) nextDelay(ctx context.Context, h *host, resp *http.Response, attempt int, prev time.Duration, start time.Time) (time.Duration, error) {
+// making: past MaxElapsed, or a Retry-After past the context's deadline.
+func (f *Fetcher) nextDelay(ctx context.Context, resp *http.Response, attempt int, prev time.Duration, start time.Time) (time.Duration, error) {
 	d := f.retry.Backoff(attempt, prev)
 	if ra, ok := retryAfter(resp, f.retry.MaxDelay); ok {
 		d = ra
-		h.pause(time.Now().Add(ra))
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
 			return -1, &RetryAfterError{RetryAfter: d, Remaining: time.Until(deadline), Err: statusError(resp, d)}
 		}

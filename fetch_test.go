@@ -295,9 +295,8 @@ func TestOptionsOutOfRange(t *testing.T) {
 // Connections are reused across retries and across requests: the server
 // sees one new connection for sequential requests, some of them retried.
 func TestConnectionsReused(t *testing.T) {
-	var newConns atomic.Int64
 	var n atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, newConns := countingServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1)%3 != 0 { // two failures with a body, then success
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, strings.Repeat("e", 1000))
@@ -305,13 +304,6 @@ func TestConnectionsReused(t *testing.T) {
 		}
 		io.WriteString(w, "ok")
 	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			newConns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
 	f, err := New(WithRetry(RetryPolicy{BaseDelay: time.Microsecond, MaxDelay: time.Microsecond}))
 	if err != nil {
 		t.Fatal(err)
@@ -329,15 +321,7 @@ func TestConnectionsReused(t *testing.T) {
 
 // With concurrency c, concurrent requests keep at most c connections.
 func TestConnectionsBoundedByConcurrency(t *testing.T) {
-	var newConns atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(ok))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			newConns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
+	srv, newConns := countingServer(t, "127.0.0.1:0", http.HandlerFunc(ok))
 	f, err := New(WithConcurrency(4))
 	if err != nil {
 		t.Fatal(err)

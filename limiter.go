@@ -11,9 +11,10 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// A Limiter gates the rate of attempts, once per attempt, retries included. Wait blocks until one attempt may
-// proceed or ctx is done, and must return an error matching ctx.Err() when
-// it gives up because of ctx. Implementations must be safe for concurrent
+// A Limiter gates the rate of attempts: Wait is called once per attempt,
+// retries included. Wait blocks until one attempt may proceed or ctx is
+// done, and must return an error matching ctx.Err() when it gives up
+// because of ctx. Implementations must be safe for concurrent
 // use. [*rate.Limiter] satisfies Limiter; so can a limiter shared between
 // processes.
 type Limiter interface {

@@ -35,44 +35,36 @@ func hammer(ctx context.Context, f *Fetcher, workers int, urls ...string) {
 
 func within(got, want, slack int64) bool { return got >= want-slack && got <= want+slack }
 
-func TestGlobalRate(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		c := count(ok)
-		f := newMem(t, c, WithRate(50, 5))
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		hammer(ctx, f, 16, "http://a.test/")
-		if got := c.n.Load(); !within(got, 505, 1) {
-			t.Errorf("%d attempts in 10s at 50/s burst 5; want 505±1", got)
-		}
-	})
-}
-
-func TestPerMinuteRate(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		c := count(ok)
-		f := newMem(t, c, WithRate(PerMinute(120), 1))
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		hammer(ctx, f, 4, "http://a.test/")
-		if got := c.n.Load(); !within(got, 121, 1) {
-			t.Errorf("%d attempts in a minute at 120/min; want 121±1", got)
-		}
-	})
-}
-
-// Retries take a token each: the rate bounds attempts, not calls.
-func TestRetriesTakeTokens(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		c := count(failing(1000, 503, nil))
-		f := newMem(t, c, WithRate(10, 1), WithRetry(RetryPolicy{MaxAttempts: 5, BaseDelay: time.Nanosecond}))
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		hammer(ctx, f, 8, "http://a.test/")
-		if got := c.n.Load(); !within(got, 101, 1) {
-			t.Errorf("%d attempts in 10s at 10/s with retries; want 101±1", got)
-		}
-	})
+// The number of attempts over a span of fake time is the bucket's burst plus
+// its rate times the span: overall, per minute, and with retries, each of
+// which takes a token of its own.
+func TestRateLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		opts    []Option
+		workers int
+		span    time.Duration
+		want    int64
+	}{
+		{"50/s burst 5", ok, []Option{WithRate(50, 5)}, 16, 10 * time.Second, 505},
+		{"120/min burst 1", ok, []Option{WithRate(PerMinute(120), 1)}, 4, time.Minute, 121},
+		{"10/s with retries", failing(1000, 503, nil),
+			[]Option{WithRate(10, 1), WithRetry(RetryPolicy{MaxAttempts: 5, BaseDelay: time.Nanosecond})}, 8, 10 * time.Second, 101},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := count(tc.handler)
+				f := newMem(t, c, tc.opts...)
+				ctx, cancel := context.WithTimeout(context.Background(), tc.span)
+				defer cancel()
+				hammer(ctx, f, tc.workers, "http://a.test/")
+				if got := c.n.Load(); !within(got, tc.want, 1) {
+					t.Errorf("%d attempts in %v; want %d±1", got, tc.span, tc.want)
+				}
+			})
+		})
+	}
 }
 
 func TestHostRates(t *testing.T) {

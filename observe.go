@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -113,7 +112,7 @@ func (f *Fetcher) fail(req *http.Request, attempts int, err error) error {
 		}
 	}
 	if f.logger != nil && req != nil {
-		f.logger.LogAttrs(context.Background(), slog.LevelDebug, "fetch: failed",
+		f.logger.LogAttrs(req.Context(), slog.LevelDebug, "fetch: failed",
 			slog.String("method", e.Method), slog.String("url", e.URL),
 			slog.Int("attempts", attempts), slog.Any("error", err))
 	}

@@ -344,3 +344,27 @@ func TestRetryAfterPausesTheHost(t *testing.T) {
 		}
 	})
 }
+
+// The pause is the host's, not the retry's: a 429 with Retry-After to a
+// request that is not retried (a POST) still pauses the next request.
+func TestRetryAfterPausesHostWithoutRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(failing(1, http.StatusTooManyRequests, http.Header{"Retry-After": {"2"}}))
+		f := newMem(t, c)
+		resp, err := f.Do(post(true, false)())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests || c.n.Load() != 1 {
+			t.Fatalf("POST: %d after %d requests; want the 429, not retried", resp.StatusCode, c.n.Load())
+		}
+		start := time.Now()
+		if _, err := f.Get(context.Background(), "http://a.test/"); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited != 2*time.Second {
+			t.Errorf("the next GET went after %v; want after the host's 2s pause", waited)
+		}
+	})
+}
