@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/c989c033/fetch"
@@ -77,11 +78,15 @@ func parseFlags(argv []string, stderr io.Writer) (options, []fetch.Option, []str
 	if *hostRPS > 0 {
 		opts = append(opts, fetch.WithHostRate(fetch.PerSecond(*hostRPS), *burst))
 	}
-	// Check the values now, so that a bad one is a usage error up front.
-	if _, err := fetch.New(opts...); err != nil {
-		return o, nil, nil, err
+	urls := fs.Args()
+	stdin := slices.Contains(urls, "-")
+	switch {
+	case (o.input != "" || o.demo) && len(urls) > 0:
+		return o, nil, nil, fmt.Errorf("URLs given both as arguments (%d) and with -i or -demo: use one", len(urls))
+	case stdin && len(urls) > 1:
+		return o, nil, nil, errors.New("- (standard input) cannot be mixed with URL arguments")
 	}
-	return o, opts, fs.Args(), nil
+	return o, opts, urls, nil
 }
 
 // isSet reports whether the flag name was given on the command line.

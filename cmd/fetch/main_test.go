@@ -138,6 +138,9 @@ func TestUsageErrors(t *testing.T) {
 		{"-retries", "-1", "http://a/"},
 		{"-H", "no colon", "http://a/"},
 		{"-i", "/nonexistent/file"},
+		{"-i", "urls.txt", "http://a/"},
+		{"-", "http://a/"},
+		{"-demo", "http://a/"},
 		{},
 	} {
 		code, out, stderr := runCmd(t, "", args...)

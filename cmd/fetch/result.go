@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/c989c033/fetch"
 	"github.com/c989c033/fetch/internal/htmltitle"
@@ -32,5 +33,5 @@ func (o options) record(r fetch.Result) record {
 
 func isHTML(r fetch.Result) bool {
 	ct := r.Header.Get("Content-Type")
-	return bytes.HasPrefix([]byte(ct), []byte("text/html")) || bytes.HasPrefix([]byte(ct), []byte("application/xhtml"))
+	return strings.HasPrefix(ct, "text/html") || strings.HasPrefix(ct, "application/xhtml")
 }
