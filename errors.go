@@ -53,6 +53,7 @@ type Error struct {
 	Err      error
 }
 
+// Error describes the request, its attempts and the last cause.
 func (e *Error) Error() string {
 	cause := e.Err
 	// *url.Error repeats the method and URL we already print.
@@ -66,6 +67,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("fetch: %s %s: %v", e.Method, e.URL, cause)
 }
 
+// Unwrap returns the last cause, for [errors.Is] and [errors.As].
 func (e *Error) Unwrap() error { return e.Err }
 
 // StatusError reports a final response whose status was not 2xx, like
@@ -105,10 +107,12 @@ type RetryAfterError struct {
 	Err        error         // the response's *StatusError
 }
 
+// Error says what wait was asked for and how little time was left.
 func (e *RetryAfterError) Error() string {
 	return fmt.Sprintf("server asked to retry after %v, past the deadline in %v: %v", e.RetryAfter, e.Remaining, e.Err)
 }
 
+// Unwrap returns [context.DeadlineExceeded] and the response's [*StatusError].
 func (e *RetryAfterError) Unwrap() []error { return []error{context.DeadlineExceeded, e.Err} }
 
 // PanicError is a panic recovered from a task run by a [TaskGroup], or from
@@ -118,6 +122,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error gives the panic value and the stack.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("fetch: panic: %v\n\n%s", e.Value, e.Stack)
 }
