@@ -39,6 +39,12 @@ var (
 	// that match it also match [context.DeadlineExceeded]; an error that
 	// matches only the latter came from the caller's own deadline.
 	ErrAttemptTimeout = errors.New("fetch: attempt timed out")
+
+	// ErrLimiterUnavailable is what a [Limiter] wraps when it cannot decide,
+	// for example because the store it shares with other processes is
+	// unreachable and it was told to fail closed. The call fails without
+	// sending anything.
+	ErrLimiterUnavailable = errors.New("fetch: rate limiter unavailable")
 )
 
 // Error is the error returned for a request that failed: it names the request

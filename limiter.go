@@ -14,9 +14,11 @@ import (
 // A Limiter gates the rate of attempts: Wait is called once per attempt,
 // retries included. Wait blocks until one attempt may proceed or ctx is
 // done, and must return an error matching ctx.Err() when it gives up
-// because of ctx. Implementations must be safe for concurrent
-// use. [*rate.Limiter] satisfies Limiter; so can a limiter shared between
-// processes.
+// because of ctx. Any other error fails the call without sending it; a
+// limiter that cannot decide should wrap [ErrLimiterUnavailable].
+// Implementations must be safe for concurrent use. [*rate.Limiter]
+// satisfies Limiter; so does the Redis-backed limiter in the
+// github.com/c989c033/fetch/redisrate module, shared between processes.
 type Limiter interface {
 	Wait(ctx context.Context) error
 }
