@@ -67,7 +67,7 @@ func New(opts ...Option) (*Fetcher, error) {
 	} else if c.guard {
 		return nil, errors.New("fetch: WithBlockPrivateAddresses needs the client New builds; it cannot be combined with WithClient")
 	}
-	f.gates.hosts = newHostTable(c.hostLimiter, c.hostConcurrency)
+	f.gates.hosts = newHostTable(c.hostLimiter, c.hostConcurrency, c.adaptive, c.budget)
 	return f, nil
 }
 
@@ -122,7 +122,10 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*ht
 			f.exit(h)
 			return nil, attempt - 1, f.fail(req, attempt-1, err)
 		}
-		resp, actx, cancel, err := f.send(ctx, req, attempt)
+		if attempt == 1 && h.budget != nil {
+			h.budget.call()
+		}
+		resp, actx, cancel, err := f.send(ctx, req, h, attempt)
 		if ra, ok := retryAfter(resp, f.retry.MaxDelay); ok {
 			h.pause(time.Now().Add(ra)) // for every request to the host, retried or not
 		}
@@ -138,6 +141,9 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*ht
 			if delay, stop = f.nextDelay(ctx, resp, attempt, delay, start); delay < 0 {
 				retry, err = false, cmp.Or(stop, err)
 			}
+		}
+		if retry && h.budget != nil {
+			retry, err = f.spendRetry(h, attempt, resp, err)
 		}
 		if !retry {
 			return f.finish(req, h, attempt, resp, cancel, err, consume != nil)
@@ -177,14 +183,28 @@ func (f *Fetcher) finish(req *http.Request, h *host, attempts int, resp *http.Re
 	return resp, attempts, nil
 }
 
+// spendRetry asks h's retry budget for a retry of the failed attempt, whose
+// outcome was resp or err. If the budget refuses, the call ends with a
+// *RetryBudgetError for that outcome.
+func (f *Fetcher) spendRetry(h *host, attempt int, resp *http.Response, err error) (bool, error) {
+	ok, calls, retries := h.budget.retry()
+	if ok {
+		return true, err
+	}
+	if err == nil {
+		err = statusError(resp, 0)
+	}
+	return false, &RetryBudgetError{Host: h.name, Calls: calls, Retries: retries, Attempts: attempt, Err: err}
+}
+
 // admit passes the gates for one attempt: a rate token, then a slot.
 func (f *Fetcher) admit(ctx context.Context, h *host) error {
 	f.stats.waiting.Add(1)
 	defer f.stats.waiting.Add(-1)
-	if err := f.gates.wait(ctx, h); err != nil {
-		return err
-	}
 	for {
+		if err := f.gates.wait(ctx, h); err != nil {
+			return err
+		}
 		if err := f.gates.acquire(ctx, h); err != nil {
 			return err
 		}
@@ -195,12 +215,10 @@ func (f *Fetcher) admit(ctx context.Context, h *host) error {
 		if !h.paused() {
 			break
 		}
-		// The host asked for a pause while this request queued for its
-		// slot: give the slot back until the pause is over.
+		// The host asked for a pause while this request queued: give the
+		// slot back and start again once the pause is over, with a fresh
+		// token, so that the requests that queued do not all go at once.
 		f.gates.release(h)
-		if err := h.waitPause(ctx); err != nil {
-			return err
-		}
 	}
 	f.stats.inFlight.Add(1)
 	return nil
@@ -209,7 +227,7 @@ func (f *Fetcher) admit(ctx context.Context, h *host) error {
 // send makes one attempt under its own context, derived from ctx and
 // returned with it. The returned cancel ends the attempt's timeout and must
 // be called once the response body is done with.
-func (f *Fetcher) send(ctx context.Context, req *http.Request, attempt int) (*http.Response, context.Context, context.CancelFunc, error) {
+func (f *Fetcher) send(ctx context.Context, req *http.Request, h *host, attempt int) (*http.Response, context.Context, context.CancelFunc, error) {
 	actx, cancel := ctx, context.CancelFunc(noop)
 	if f.attemptTimeout > 0 {
 		actx, cancel = context.WithTimeout(ctx, f.attemptTimeout)
@@ -225,11 +243,18 @@ func (f *Fetcher) send(ctx context.Context, req *http.Request, attempt int) (*ht
 	} else if actx != ctx {
 		r = req.WithContext(actx)
 	}
+	var sent time.Time
+	if h.throttle != nil {
+		sent = time.Now()
+	}
 	resp, err := f.client.Do(r)
 	if err != nil {
 		err = f.attemptError(ctx, actx, err)
 	}
-	if herr := f.onAttempt(req, attempt, resp, err); herr != nil {
+	if h.throttle != nil {
+		h.throttle.observe(sent, resp, err)
+	}
+	if herr := f.onAttempt(req, h, attempt, resp, err); herr != nil {
 		closeBody(resp)
 		return nil, actx, cancel, herr
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +87,11 @@ func (g *gates) wait(ctx context.Context, h *host) error {
 			return err
 		}
 	}
+	if h.throttle != nil {
+		if err := waitToken(ctx, h.throttle.lim, "host's adaptive"); err != nil {
+			return err
+		}
+	}
 	if g.limiter != nil {
 		return waitToken(ctx, g.limiter, "global")
 	}
@@ -118,11 +125,13 @@ func (g *gates) release(h *host) {
 // A host holds one host's gates. It is shared by every request to that host
 // and referenced from the table while any of them is running.
 type host struct {
-	name    string
-	limiter Limiter // nil: no per-host rate
-	slots   slots   // nil: no per-host cap
-	shard   *hostShard
-	refs    int // guarded by shard.mu
+	name     string
+	limiter  Limiter      // nil: no per-host rate
+	slots    slots        // nil: no per-host cap
+	throttle *throttle    // nil: no adaptive rate
+	budget   *retryBudget // nil: no retry budget
+	shard    *hostShard
+	refs     int // guarded by shard.mu
 
 	// pausedUntil (Unix nanoseconds) is when the host said, with
 	// Retry-After, that it will take requests again; until then no request
@@ -164,6 +173,12 @@ func (h *host) idle() bool {
 	if time.Now().UnixNano() < h.pausedUntil.Load() {
 		return false
 	}
+	if h.throttle != nil && !h.throttle.forgettable() {
+		return false
+	}
+	if h.budget != nil && !h.budget.empty() {
+		return false
+	}
 	if l, ok := h.limiter.(*rate.Limiter); ok {
 		return l.Tokens() >= float64(l.Burst())
 	}
@@ -179,6 +194,8 @@ type hostTable struct {
 	seed         maphash.Seed
 	newLimiter   func(host string) Limiter // nil: no per-host rate
 	slotsPerHost int                       // 0: no per-host cap
+	adaptive     *AdaptiveRate             // nil: no adaptive throttling
+	budget       *RetryBudget              // nil: no retry budget
 	shards       [hostShards]hostShard
 }
 
@@ -196,8 +213,8 @@ type hostShard struct {
 	_       [40]byte // keep shards on separate cache lines
 }
 
-func newHostTable(newLimiter func(string) Limiter, slotsPerHost int) *hostTable {
-	t := &hostTable{seed: maphash.MakeSeed(), newLimiter: newLimiter, slotsPerHost: slotsPerHost}
+func newHostTable(newLimiter func(string) Limiter, slotsPerHost int, adaptive *AdaptiveRate, budget *RetryBudget) *hostTable {
+	t := &hostTable{seed: maphash.MakeSeed(), newLimiter: newLimiter, slotsPerHost: slotsPerHost, adaptive: adaptive, budget: budget}
 	for i := range t.shards {
 		t.shards[i].m = make(map[string]*host)
 		t.shards[i].sweepAt = minSweep
@@ -220,6 +237,12 @@ func (t *hostTable) get(name string) *host {
 		}
 		if t.slotsPerHost > 0 {
 			h.slots = make(slots, t.slotsPerHost)
+		}
+		if t.adaptive != nil {
+			h.throttle = newThrottle(*t.adaptive)
+		}
+		if t.budget != nil {
+			h.budget = newRetryBudget(*t.budget)
 		}
 		sh.m[name] = h
 	}
@@ -245,6 +268,32 @@ func (sh *hostShard) sweep() {
 		}
 	}
 	sh.sweepAt = max(minSweep, 2*len(sh.m))
+}
+
+// stats returns the state of the hosts that are paused or throttled,
+// sorted by name.
+func (t *hostTable) stats() []HostStats {
+	var hs []HostStats
+	now := time.Now().UnixNano()
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for name, h := range sh.m {
+			s := HostStats{Host: name}
+			if until := h.pausedUntil.Load(); until > now {
+				s.PausedUntil = time.Unix(0, until)
+			}
+			if h.throttle != nil {
+				s.Rate, s.Cuts = h.throttle.snapshot()
+			}
+			if s != (HostStats{Host: name}) {
+				hs = append(hs, s)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	slices.SortFunc(hs, func(a, b HostStats) int { return strings.Compare(a.Host, b.Host) })
+	return hs
 }
 
 // len reports how many hosts the table holds.

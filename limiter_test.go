@@ -248,7 +248,7 @@ func TestRateWaitPastDeadlineIsADeadlineError(t *testing.T) {
 // are forgotten once their buckets have refilled.
 func TestHostTableForgetsIdleHosts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tab := newHostTable(func(string) Limiter { return rate.NewLimiter(10, 1) }, 2)
+		tab := newHostTable(func(string) Limiter { return rate.NewLimiter(10, 1) }, 2, nil, nil)
 		most := 0
 		for i := range 100_000 {
 			h := tab.get(fmt.Sprintf("h%d.test", i))
@@ -265,7 +265,7 @@ func TestHostTableForgetsIdleHosts(t *testing.T) {
 			t.Errorf("table held up to %d hosts after 100,000; want at most %d", most, 2*hostShards*minSweep)
 		}
 		// Without a rate, a host is idle as soon as nothing uses it.
-		tab = newHostTable(nil, 2)
+		tab = newHostTable(nil, 2, nil, nil)
 		for i := range 100_000 {
 			tab.put(tab.get(fmt.Sprintf("h%d.test", i)))
 		}

@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Hooks are callbacks the Fetcher runs as it works, for metrics and tracing.
@@ -27,6 +29,9 @@ type AttemptInfo struct {
 	Attempt  int // 1 for the first attempt
 	Response *http.Response
 	Err      error
+	// HostRate is the host's adaptive rate after this attempt's outcome
+	// was taken into account; zero unless [WithAdaptiveRate] is set.
+	HostRate rate.Limit
 }
 
 // RetryInfo describes a retry about to happen.
@@ -45,14 +50,28 @@ type Stats struct {
 	Completed int64 // calls that returned a response, whatever its status
 	Failed    int64 // calls that returned an error
 	Retried   int64 // retries made, over all calls
+
+	// Hosts lists, by name, the hosts that are paused by a Retry-After
+	// or throttled by [WithAdaptiveRate]; nil if none.
+	Hosts []HostStats
+}
+
+// HostStats is the state of one host's gates.
+type HostStats struct {
+	Host        string     // host:port, as in the request's URL
+	Rate        rate.Limit // the adaptive rate; zero unless WithAdaptiveRate is set
+	Cuts        int        // times the adaptive rate was cut for overload
+	PausedUntil time.Time  // when the host's Retry-After pause ends; zero if none
 }
 
 type counters struct {
 	inFlight, waiting, completed, failed, retried atomic.Int64
 }
 
-// Stats returns a snapshot of the Fetcher's counters. It is cheap and safe
-// for concurrent use; the fields are read one by one, not atomically together.
+// Stats returns a snapshot of the Fetcher's counters and of the hosts that
+// are paused or adaptively throttled. It is safe for concurrent use; the
+// fields are read one by one, not atomically together. Its cost grows with
+// the number of hosts the Fetcher remembers.
 func (f *Fetcher) Stats() Stats {
 	return Stats{
 		InFlight:  f.stats.inFlight.Load(),
@@ -60,14 +79,19 @@ func (f *Fetcher) Stats() Stats {
 		Completed: f.stats.completed.Load(),
 		Failed:    f.stats.failed.Load(),
 		Retried:   f.stats.retried.Load(),
+		Hosts:     f.gates.hosts.stats(),
 	}
 }
 
-func (f *Fetcher) onAttempt(req *http.Request, attempt int, resp *http.Response, err error) error {
+func (f *Fetcher) onAttempt(req *http.Request, h *host, attempt int, resp *http.Response, err error) error {
 	if f.hooks.OnAttempt == nil {
 		return nil
 	}
-	return runHook(func() { f.hooks.OnAttempt(AttemptInfo{Request: req, Attempt: attempt, Response: resp, Err: err}) })
+	info := AttemptInfo{Request: req, Attempt: attempt, Response: resp, Err: err}
+	if h.throttle != nil {
+		info.HostRate = h.throttle.rate()
+	}
+	return runHook(func() { f.hooks.OnAttempt(info) })
 }
 
 // runHook calls hook, returning a panic in it as a *PanicError.

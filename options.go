@@ -31,6 +31,8 @@ type config struct {
 	hostConcurrency int // 0: no per-host cap
 	limiter         Limiter
 	hostLimiter     func(host string) Limiter
+	adaptive        *AdaptiveRate // nil: no adaptive throttling
+	budget          *RetryBudget  // nil: no retry budget
 	retry           RetryPolicy
 	attemptTimeout  time.Duration
 	maxBody         int64
@@ -142,6 +144,38 @@ func WithLimiter(l Limiter) Option {
 			return errors.New("fetch: WithLimiter(nil)")
 		}
 		c.limiter = l
+		return nil
+	}
+}
+
+// WithAdaptiveRate turns on adaptive throttling per host (off by default):
+// each host gets its own rate, starting at a.Initial, raised while the host
+// answers and cut when it answers 429 or 503 or an attempt times out, within
+// a.Floor and a.Ceiling (see [AdaptiveRate]). Use it against servers whose
+// limit you do not know; it applies on top of any fixed rate, global or per
+// host. The current rate of each host is in [Fetcher.Stats] and
+// [AttemptInfo].
+func WithAdaptiveRate(a AdaptiveRate) Option {
+	return func(c *config) error {
+		if err := a.check(); err != nil {
+			return err
+		}
+		c.adaptive = &a
+		return nil
+	}
+}
+
+// WithRetryBudget caps the retries to each host at a share of the calls
+// made to it (see [RetryBudget]; zero fields take [DefaultRetryBudget]'s
+// values). Off by default: retries are then bounded only per call, by the
+// [RetryPolicy].
+func WithRetryBudget(b RetryBudget) Option {
+	return func(c *config) error {
+		b, err := b.withDefaults()
+		if err != nil {
+			return err
+		}
+		c.budget = &b
 		return nil
 	}
 }

@@ -368,3 +368,32 @@ func TestRetryAfterPausesHostWithoutRetry(t *testing.T) {
 		}
 	})
 }
+
+// Requests that took a host rate token before a pause began take a fresh
+// one after it, so that they leave at the host's rate, not all at once when
+// the pause ends.
+func TestPauseKeepsTheHostRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(failing(1, http.StatusTooManyRequests, http.Header{"Retry-After": {"2"}}))
+		f := newMem(t, c, WithHostRate(10, 1), WithConcurrency(20))
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				if _, err := f.Get(context.Background(), "http://a.test/"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		arrivals := c.times()
+		pauseEnd := arrivals[0].Add(2 * time.Second)
+		for i := 1; i < len(arrivals); i++ {
+			if arrivals[i].Before(pauseEnd) {
+				continue
+			}
+			if gap := arrivals[i].Sub(arrivals[i-1]); gap < 100*time.Millisecond {
+				t.Fatalf("arrival %d came %v after the one before; want at least 100ms (10/s), pause or not", i, gap)
+			}
+		}
+	})
+}

@@ -1,0 +1,222 @@
+package fetch
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// AdaptiveRate configures per-host adaptive throttling, for servers whose
+// rate limit is unknown: each host's rate starts at Initial and follows what
+// the host answers. See [WithAdaptiveRate].
+//
+// A host's rate doubles every half second until the first sign of overload:
+// a 429, a 503 or an attempt timeout. It is then cut to 90% of the rate the
+// host was seen to accept over the last second (or by 30% when there is too
+// little to go on), and grows again in a straight line, quickly when the
+// host accepted far less than was sent (the estimate is poor), slowly when
+// it accepted nearly all (the rate is close to the host's limit). A cut is
+// made once per round: the answers to requests sent before the last cut do
+// not cut again. A 429 or 503 with Retry-After also pauses the host, as it
+// always does.
+type AdaptiveRate struct {
+	// Floor and Ceiling bound every host's rate, in requests per second.
+	// Floor must be positive; Ceiling must be finite and at least Floor.
+	Floor, Ceiling rate.Limit
+	// Initial is the rate a host starts at; zero means Floor.
+	Initial rate.Limit
+}
+
+// Shape of the adaptive rate's curve.
+const (
+	// slowStartDoubling is how often the rate doubles before the first cut.
+	slowStartDoubling = 500 * time.Millisecond
+	// holdAt is the share of the rate the host was seen to accept, over the
+	// last estimateOver, that a cut goes down to.
+	holdAt = 0.9
+	// cutTo is what a cut leaves of the rate when there is no estimate:
+	// less than estimateOver/2 since the last cut, or fewer than
+	// minEstimate successes.
+	cutTo       = 0.7
+	minEstimate = 4
+	// After a cut the rate grows by this share of the rate the cut left,
+	// every second: half the gap between what was sent and what the host
+	// accepted, within these bounds.
+	minGrowth = 0.01
+	maxGrowth = 0.25
+	// throttleMemory is how long an idle host's learned rate is kept.
+	throttleMemory = 10 * time.Minute
+)
+
+func (a AdaptiveRate) check() error {
+	switch {
+	case !(a.Floor > 0):
+		return fmt.Errorf("fetch: AdaptiveRate.Floor %v: must be positive", a.Floor)
+	case a.Ceiling == rate.Inf || !(a.Ceiling >= a.Floor):
+		return fmt.Errorf("fetch: AdaptiveRate.Ceiling %v: must be finite and at least Floor (%v)", a.Ceiling, a.Floor)
+	case a.Initial != 0 && (a.Initial < a.Floor || a.Initial > a.Ceiling):
+		return fmt.Errorf("fetch: AdaptiveRate.Initial %v: must lie between Floor (%v) and Ceiling (%v)", a.Initial, a.Floor, a.Ceiling)
+	}
+	return nil
+}
+
+// throttle is one host's adaptive rate: a token bucket whose rate follows
+// the host's answers.
+type throttle struct {
+	lim *rate.Limiter
+
+	mu             sync.Mutex
+	floor, ceiling float64
+	start          float64   // the rate at the start of the epoch
+	growth         float64   // after a cut: growth per second, as a share of start
+	epoch          time.Time // when the current growth began: the last cut
+	cuts           int
+	resumed        time.Time // the first success after the last cut
+	done           successes // recent successes, to estimate what the host accepts
+}
+
+func newThrottle(a AdaptiveRate) *throttle {
+	initial := a.Initial
+	if initial == 0 {
+		initial = a.Floor
+	}
+	now := time.Now()
+	return &throttle{
+		lim:     rate.NewLimiter(initial, 1),
+		floor:   float64(a.Floor),
+		ceiling: float64(a.Ceiling),
+		start:   float64(initial),
+		epoch:   now,
+		resumed: now,
+	}
+}
+
+// forgettable reports whether the host's state may be dropped: it has
+// learned nothing (never cut) or nothing recent.
+func (t *throttle) forgettable() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cuts == 0 || time.Since(t.epoch) > throttleMemory
+}
+
+// rate returns the host's current rate.
+func (t *throttle) rate() rate.Limit { return t.lim.Limit() }
+
+// observe adjusts the rate from the outcome of an attempt sent at sent.
+func (t *throttle) observe(sent time.Time, resp *http.Response, err error) {
+	switch {
+	case overloaded(resp, err):
+		t.cut(sent)
+	case resp != nil && resp.StatusCode < 500:
+		t.grow()
+	}
+}
+
+// overloaded reports whether an attempt's outcome says the host is over
+// its limit: a 429, a 503, or an attempt that timed out.
+func overloaded(resp *http.Response, err error) bool {
+	if err != nil {
+		return errors.Is(err, ErrAttemptTimeout)
+	}
+	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
+}
+
+// grow counts a success and raises the rate for the time since the last
+// cut: doubling every slowStartDoubling before the first, then linearly.
+func (t *throttle) grow() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if t.resumed.IsZero() {
+		t.resumed = now
+	}
+	t.done.add(now)
+	s := now.Sub(t.epoch).Seconds()
+	if t.cuts == 0 {
+		t.set(t.start * math.Exp2(s/slowStartDoubling.Seconds()))
+		return
+	}
+	t.set(t.start * (1 + t.growth*s))
+}
+
+// cut lowers the rate after an overload signal for an attempt sent at
+// sent, unless the rate was cut after that attempt was sent.
+func (t *throttle) cut(sent time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cuts > 0 && sent.Before(t.epoch) {
+		return
+	}
+	now := time.Now()
+	cur := float64(t.lim.Limit())
+	r, growth := cur*cutTo, maxGrowth
+	from := now.Add(-estimateOver)
+	if t.resumed.After(from) {
+		from = t.resumed
+	}
+	if n := t.done.since(from); !t.resumed.IsZero() && now.Sub(from) >= estimateOver/2 && n >= minEstimate {
+		accepted := float64(n) / now.Sub(from).Seconds()
+		r = min(cur, holdAt*accepted)
+		growth = min(max((cur/accepted-1)/2, minGrowth), maxGrowth)
+	}
+	t.growth = growth
+	t.cuts++
+	t.start = t.set(r)
+	t.epoch = now
+	t.resumed = time.Time{}
+}
+
+// set applies r, bounded by the floor and ceiling, and returns the rate
+// applied. t.mu is held.
+func (t *throttle) set(r float64) float64 {
+	r = min(max(r, t.floor), t.ceiling)
+	if r != float64(t.lim.Limit()) {
+		t.lim.SetLimit(rate.Limit(r))
+	}
+	return r
+}
+
+// snapshot returns the throttle's rate and how many times it was cut.
+func (t *throttle) snapshot() (rate.Limit, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lim.Limit(), t.cuts
+}
+
+// successes counts events in time buckets over the last estimateOver.
+type successes struct {
+	slot  [successBuckets]int64 // bucket index (time / successBucket) of each count
+	count [successBuckets]int
+}
+
+const (
+	estimateOver   = time.Second
+	successBuckets = 20
+	successBucket  = estimateOver / successBuckets
+)
+
+func (c *successes) add(now time.Time) {
+	b := now.UnixNano() / int64(successBucket)
+	i := b % successBuckets
+	if c.slot[i] != b {
+		c.slot[i], c.count[i] = b, 0
+	}
+	c.count[i]++
+}
+
+// since returns the events counted in buckets from the one holding from.
+func (c *successes) since(from time.Time) int {
+	first := from.UnixNano() / int64(successBucket)
+	n := 0
+	for i := range c.slot {
+		if c.slot[i] >= first {
+			n += c.count[i]
+		}
+	}
+	return n
+}

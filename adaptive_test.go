@@ -1,0 +1,226 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// limitedServer answers 429 with Retry-After: 1 beyond r requests per second
+// (a token bucket of burst b), after a millisecond's work, counting both.
+type limitedServer struct {
+	lim            *rate.Limiter
+	served, denied atomic.Int64
+}
+
+func newLimitedServer(r rate.Limit, b int) *limitedServer {
+	return &limitedServer{lim: rate.NewLimiter(r, b)}
+}
+
+func (s *limitedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	time.Sleep(time.Millisecond)
+	if !s.lim.Allow() {
+		s.denied.Add(1)
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	s.served.Add(1)
+}
+
+func urlsFor(host string, n int) []string {
+	urls := make([]string, n)
+	for i := range urls {
+		urls[i] = "http://" + host + "/" + strconv.Itoa(i)
+	}
+	return urls
+}
+
+// Against a server whose limit it is not told, the adaptive rate finds it:
+// 2,000 requests at a 100/s limit finish within 1.15 x the ideal 20 s with
+// under 5% of them refused, where plain retries have over 10% refused.
+func TestAdaptiveRateFindsTheServersLimit(t *testing.T) {
+	const n, limit = 2000, 100
+	ideal := time.Duration(n/limit) * time.Second
+	for _, adaptive := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			srv := newLimitedServer(limit, limit)
+			opts := []Option{WithConcurrency(64), WithRetry(RetryPolicy{MaxAttempts: 20})}
+			if adaptive {
+				opts = append(opts, WithAdaptiveRate(AdaptiveRate{Floor: 1, Ceiling: 10000, Initial: 10}))
+			}
+			f := newMem(t, srv, opts...)
+			start := time.Now()
+			for _, r := range f.GetAll(t.Context(), urlsFor("api.test", n)) {
+				if r.Err != nil || r.Status != http.StatusOK {
+					t.Fatalf("%s: %d, %v", r.URL, r.Status, r.Err)
+				}
+			}
+			took, denied := time.Since(start), srv.denied.Load()
+			t.Logf("adaptive %v: %v (ideal %v), %d refused", adaptive, took, ideal, denied)
+			if !adaptive {
+				if denied <= n/10 {
+					t.Errorf("plain retries: %d refused; want over %d, or this test shows nothing", denied, n/10)
+				}
+				return
+			}
+			if took > ideal*115/100 {
+				t.Errorf("took %v; want at most %v (1.15 x ideal)", took, ideal*115/100)
+			}
+			if denied > n/20 {
+				t.Errorf("%d refused; want at most %d (5%%)", denied, n/20)
+			}
+			hs := f.Stats().Hosts
+			if len(hs) != 1 || hs[0].Host != "api.test" || hs[0].Cuts == 0 ||
+				hs[0].Rate < limit*0.7 || hs[0].Rate > limit*1.3 {
+				t.Errorf("Stats().Hosts = %+v; want api.test, cut at least once, rate near %d", hs, limit)
+			}
+		})
+	}
+}
+
+// Every 429 of one round (requests sent before the cut) cuts the rate once,
+// not once per 429; a 429 to a request sent after the cut cuts again.
+func TestAdaptiveCutsOncePerRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := newThrottle(AdaptiveRate{Floor: 1, Ceiling: 1000, Initial: 100})
+		tooMany := &http.Response{StatusCode: http.StatusTooManyRequests}
+		sent := time.Now()
+		time.Sleep(time.Second)
+		for range 10 {
+			th.observe(sent, tooMany, nil)
+		}
+		r1, cuts := th.snapshot()
+		if cuts != 1 || r1 >= 100 {
+			t.Fatalf("after one round of 429s: rate %v, %d cuts; want below 100, 1 cut", r1, cuts)
+		}
+		time.Sleep(time.Millisecond)
+		th.observe(time.Now(), tooMany, nil)
+		if r2, cuts := th.snapshot(); cuts != 2 || r2 >= r1 {
+			t.Errorf("after a 429 sent after the cut: rate %v, %d cuts; want below %v, 2 cuts", r2, cuts, r1)
+		}
+	})
+}
+
+// The rate stays within Floor and Ceiling however the host answers, and
+// attempt timeouts count as overload.
+func TestAdaptiveRateBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := newThrottle(AdaptiveRate{Floor: 5, Ceiling: 50})
+		if r, _ := th.snapshot(); r != 5 {
+			t.Fatalf("initial rate %v; want the floor, 5", r)
+		}
+		ok := &http.Response{StatusCode: http.StatusOK}
+		for range 100 {
+			time.Sleep(100 * time.Millisecond)
+			th.observe(time.Now(), ok, nil)
+		}
+		if r, _ := th.snapshot(); r != 50 {
+			t.Errorf("after 10 s of successes: rate %v; want the ceiling, 50", r)
+		}
+		timeout := &attemptTimeoutError{after: time.Second, err: context.DeadlineExceeded}
+		for range 20 {
+			time.Sleep(time.Millisecond)
+			th.observe(time.Now(), nil, timeout)
+		}
+		if r, cuts := th.snapshot(); r != 5 || cuts != 20 {
+			t.Errorf("after 20 timeouts: rate %v, %d cuts; want the floor, 5, and 20 cuts", r, cuts)
+		}
+	})
+}
+
+// The host's current rate is in every AttemptInfo.
+func TestAdaptiveRateInHooks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var seen atomic.Value
+		f := newMem(t, count(ok), WithAdaptiveRate(AdaptiveRate{Floor: 2, Ceiling: 8, Initial: 4}),
+			WithHooks(Hooks{OnAttempt: func(a AttemptInfo) { seen.Store(a.HostRate) }}))
+		if _, err := f.Get(t.Context(), "http://a.test/"); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := seen.Load().(rate.Limit); r < 4 || r > 8 {
+			t.Errorf("AttemptInfo.HostRate = %v; want the host's rate, from 4 to 8", seen.Load())
+		}
+	})
+}
+
+func TestAdaptiveRateOptionErrors(t *testing.T) {
+	for _, a := range []AdaptiveRate{
+		{},
+		{Floor: -1, Ceiling: 10},
+		{Floor: 10, Ceiling: 5},
+		{Floor: 1, Ceiling: rate.Inf},
+		{Floor: 1, Ceiling: 10, Initial: 20},
+	} {
+		if _, err := New(WithAdaptiveRate(a)); err == nil {
+			t.Errorf("WithAdaptiveRate(%+v): no error", a)
+		}
+	}
+}
+
+// A host that fails every request gets at most Ratio x calls + Min retries
+// over the window, and the calls that find the budget spent fail with a
+// *RetryBudgetError that unwraps to the 503. Another host has its own
+// budget, and the budget refills as the window slides.
+func TestRetryBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		down := count(failing(1<<30, http.StatusServiceUnavailable, nil))
+		f := newMem(t, down, WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}),
+			WithRetryBudget(RetryBudget{Ratio: 0.2, Min: 2, Window: 10 * time.Second}))
+		const calls = 20
+		refused := 0
+		for range calls {
+			_, err := f.Get(t.Context(), "http://down.test/")
+			var be *RetryBudgetError
+			var se *StatusError
+			switch {
+			case errors.As(err, &be):
+				refused++
+				if be.Host != "down.test" || !errors.As(err, &se) || se.StatusCode != http.StatusServiceUnavailable {
+					t.Errorf("budget error %v; want for down.test, unwrapping to the 503", err)
+				}
+			case errors.As(err, &se) && se.StatusCode == http.StatusServiceUnavailable:
+				// every attempt made, none refused
+			default:
+				t.Fatalf("Get = %v; want a 503 or a budget error", err)
+			}
+		}
+		retries := int(down.n.Load()) - calls
+		if most := calls/5 + 2; retries > most || retries < most-1 {
+			t.Errorf("%d retries for %d calls; want about %d (20%% + 2), not the %d the policy alone allows",
+				retries, calls, most, 2*calls)
+		}
+		if refused < calls/2 {
+			t.Errorf("%d calls refused a retry; want most of %d", refused, calls)
+		}
+
+		other := count(failing(1, http.StatusServiceUnavailable, nil))
+		g := newMem(t, other, WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}),
+			WithRetryBudget(RetryBudget{Ratio: 0.2, Min: 2, Window: 10 * time.Second}))
+		if _, err := g.Get(t.Context(), "http://up.test/"); err != nil || other.n.Load() != 2 {
+			t.Errorf("a fresh host: %v after %d attempts; want its retry to succeed", err, other.n.Load())
+		}
+
+		time.Sleep(10 * time.Second) // the window slides past every call
+		before := down.n.Load()
+		f.Get(t.Context(), "http://down.test/")
+		if got := down.n.Load() - before; got != 3 {
+			t.Errorf("after the window: %d attempts; want 3 (the budget refilled)", got)
+		}
+	})
+}
+
+func TestRetryBudgetOptionErrors(t *testing.T) {
+	for _, b := range []RetryBudget{{Ratio: -1}, {Min: -1}, {Window: -time.Second}, {Window: time.Millisecond}} {
+		if _, err := New(WithRetryBudget(b)); err == nil {
+			t.Errorf("WithRetryBudget(%+v): no error", b)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package fetch
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// RetryBudget caps the retries to each host, so that a failing host gets a
+// trickle of retries rather than a retry storm (as Envoy's and Finagle's
+// retry budgets do): over the last Window, retries to a host may be at most
+// Ratio of the calls made to it, plus Min. A retry the budget refuses ends
+// the call with a [*RetryBudgetError]. See [WithRetryBudget].
+type RetryBudget struct {
+	Ratio  float64       // default 0.2: one retry for every five calls
+	Min    int           // retries always allowed per Window; default 10
+	Window time.Duration // default 10s
+}
+
+// DefaultRetryBudget returns the budget [WithRetryBudget] fills zero fields
+// from: 20% of calls, at least 10 retries, over 10 seconds.
+func DefaultRetryBudget() RetryBudget {
+	return RetryBudget{Ratio: 0.2, Min: 10, Window: 10 * time.Second}
+}
+
+func (b RetryBudget) withDefaults() (RetryBudget, error) {
+	d := DefaultRetryBudget()
+	switch {
+	case b.Ratio < 0 || b.Min < 0 || b.Window < 0:
+		return b, fmt.Errorf("fetch: RetryBudget{Ratio: %v, Min: %d, Window: %v}: must not be negative", b.Ratio, b.Min, b.Window)
+	case b.Window != 0 && b.Window < budgetBuckets*time.Millisecond:
+		return b, fmt.Errorf("fetch: RetryBudget.Window %v: must be at least %v", b.Window, budgetBuckets*time.Millisecond)
+	}
+	if b.Ratio == 0 {
+		b.Ratio = d.Ratio
+	}
+	if b.Min == 0 {
+		b.Min = d.Min
+	}
+	if b.Window == 0 {
+		b.Window = d.Window
+	}
+	return b, nil
+}
+
+// RetryBudgetError ends a call whose retry the host's [RetryBudget] refused.
+// It unwraps to the last attempt's failure: its error, or a [*StatusError]
+// for its response.
+type RetryBudgetError struct {
+	Host     string
+	Calls    int // calls to the host within the budget's window
+	Retries  int // retries to the host within the window
+	Attempts int // attempts this call made
+	Err      error
+}
+
+// Error says which host's budget ran out and what the last attempt got.
+func (e *RetryBudgetError) Error() string {
+	return fmt.Sprintf("retry budget for %s spent (%d retries for %d calls): %v", e.Host, e.Retries, e.Calls, e.Err)
+}
+
+// Unwrap returns the last attempt's failure.
+func (e *RetryBudgetError) Unwrap() error { return e.Err }
+
+// budgetBuckets is how many slices of the window the counts are kept in.
+const budgetBuckets = 10
+
+// retryBudget counts one host's calls and retries over a sliding window, in
+// time buckets.
+type retryBudget struct {
+	RetryBudget
+	mu      sync.Mutex
+	bucket  [budgetBuckets]int64 // which slice of time each count is for
+	calls   [budgetBuckets]int
+	retries [budgetBuckets]int
+}
+
+func newRetryBudget(b RetryBudget) *retryBudget { return &retryBudget{RetryBudget: b} }
+
+// slot returns the index of now's bucket, emptying it if it is stale.
+// b.mu is held.
+func (b *retryBudget) slot(now time.Time) int {
+	n := now.UnixNano() / int64(b.Window/budgetBuckets)
+	i := int(n % budgetBuckets)
+	if b.bucket[i] != n {
+		b.bucket[i], b.calls[i], b.retries[i] = n, 0, 0
+	}
+	return i
+}
+
+// totals returns the calls and retries within the window. b.mu is held.
+func (b *retryBudget) totals(now time.Time) (calls, retries int) {
+	first := now.UnixNano()/int64(b.Window/budgetBuckets) - budgetBuckets + 1
+	for i := range b.bucket {
+		if b.bucket[i] >= first {
+			calls += b.calls[i]
+			retries += b.retries[i]
+		}
+	}
+	return calls, retries
+}
+
+// empty reports whether the window holds no calls or retries.
+func (b *retryBudget) empty() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	calls, retries := b.totals(time.Now())
+	return calls == 0 && retries == 0
+}
+
+// call counts a call to the host.
+func (b *retryBudget) call() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls[b.slot(time.Now())]++
+}
+
+// retry spends one retry if the budget allows it. If not, it returns the
+// totals that refused it.
+func (b *retryBudget) retry() (ok bool, calls, retries int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	i := b.slot(now)
+	calls, retries = b.totals(now)
+	if float64(retries) >= b.Ratio*float64(calls)+float64(b.Min) {
+		return false, calls, retries
+	}
+	b.retries[i]++
+	return true, calls, retries + 1
+}
