@@ -181,3 +181,24 @@ func ExampleRetryPolicy() {
 	fmt.Printf("%s after %d retries, err %v\n", body, retries, err)
 	// Output: finally after 2 retries, err <nil>
 }
+
+func ExampleWithAdaptiveRate() {
+	srv := server()
+	defer srv.Close()
+	// Each host starts at 10 requests a second and finds its own limit,
+	// between 1 and 500 a second, from the 429s and 503s it answers.
+	f, _ := fetch.New(
+		fetch.WithAdaptiveRate(fetch.AdaptiveRate{Floor: 1, Ceiling: 500, Initial: 10}),
+		fetch.WithRetryBudget(fetch.RetryBudget{}), // 20% of calls + 10 retries per 10 s, per host
+	)
+	defer f.Shutdown(context.Background())
+
+	body, _ := f.Get(context.Background(), srv.URL+"/items/1")
+	fmt.Println(string(body))
+	for _, h := range f.Stats().Hosts { // the rate grows while the host answers
+		fmt.Printf("rate within bounds: %v, cuts: %d\n", h.Rate >= 10 && h.Rate <= 500, h.Cuts)
+	}
+	// Output:
+	// item 1
+	// rate within bounds: true, cuts: 0
+}

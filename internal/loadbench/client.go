@@ -31,6 +31,9 @@ type sample struct {
 // measure fetches url n times at concurrency conc with the named variant,
 // and writes a sample as JSON.
 func measure(variant, url string, n, conc int, w io.Writer) error {
+	if adaptive, ok := map[string]bool{"goodput-plain": false, "goodput-adaptive": true}[variant]; ok {
+		return goodput(adaptive, url, n, conc, w)
+	}
 	if variant == "limiter" { // n is the number of seconds
 		r, err := limiterAccuracy(url, n)
 		if err != nil {

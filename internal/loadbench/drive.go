@@ -21,6 +21,9 @@ type config struct {
 	limiterFor int // seconds of the limiter accuracy check
 	micro      bool
 	quick      bool
+
+	goodN, goodRounds int    // the goodput measurements
+	only              string // "goodput": measure only that, and update its section of out
 }
 
 // key names one cell of the tables.
@@ -41,6 +44,9 @@ func drive(cfg config, out string) error {
 		return err
 	}
 	defer srv.Process.Kill()
+	if cfg.only == "goodput" {
+		return onlyGoodput(self, addr, cfg, out)
+	}
 
 	samples := map[key][]sample{}
 	ratios := map[key][][3]float64{} // per round: throughput, CPU, allocs against raw
@@ -76,6 +82,10 @@ func drive(cfg config, out string) error {
 	if err != nil {
 		return err
 	}
+	good, err := runGoodput(self, addr, cfg)
+	if err != nil {
+		return err
+	}
 	var micro string
 	if cfg.micro {
 		if micro, err = runMicro(); err != nil {
@@ -91,8 +101,44 @@ func drive(cfg config, out string) error {
 		defer f.Close()
 		w = f
 	}
-	report(w, cfg, samples, ratios, lim, micro)
+	report(w, cfg, samples, ratios, lim, good, micro)
 	return nil
+}
+
+// onlyGoodput measures goodput and replaces that section of the report in
+// out, leaving the rest as it was.
+func onlyGoodput(self, addr string, cfg config, out string) error {
+	good, err := runGoodput(self, addr, cfg)
+	if err != nil {
+		return err
+	}
+	var section strings.Builder
+	goodputSection(&section, good, cfg.goodN)
+	if out == "" {
+		fmt.Print(section.String())
+		return nil
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return err
+	}
+	doc := string(data)
+	start := strings.Index(doc, goodputHeading)
+	if start < 0 {
+		if start = strings.Index(doc, microHeading); start < 0 {
+			start = len(doc)
+		}
+		doc = doc[:start] + section.String() + doc[start:]
+	} else {
+		end := strings.Index(doc[start+len(goodputHeading):], "\n## ")
+		if end < 0 {
+			end = len(doc)
+		} else {
+			end += start + len(goodputHeading) + 1
+		}
+		doc = doc[:start] + section.String() + doc[end:]
+	}
+	return os.WriteFile(out, []byte(doc), 0o644)
 }
 
 // pinned returns a command running on the given CPU when taskset exists.

@@ -3,6 +3,8 @@
 //
 //	go run ./internal/loadbench -o BENCHMARKS.md      full run (about 10 minutes)
 //	go run ./internal/loadbench -quick                one short round, to stdout
+//	go run ./internal/loadbench -only goodput -o BENCHMARKS.md
+//	                                                  the goodput section alone (about 6 minutes)
 //
 // A keep-alive server runs in a process of its own, pinned to CPU 0 with
 // taskset where there is one; each measurement runs in a fresh client
@@ -32,6 +34,7 @@ func main() {
 		out     = flag.String("o", "", "write BENCHMARKS.md here (default: the tables to stdout)")
 		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")
 		cpuprof = flag.String("cpuprofile", "", "with -client: write a CPU profile of the measurement here")
+		only    = flag.String("only", "", `"goodput": run only the goodput measurements, and replace their section in -o`)
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -51,9 +54,13 @@ func main() {
 			log.Fatal(err)
 		}
 	default:
-		cfg := config{n: *n, rounds: *rounds, limiterFor: 10, micro: *benches}
+		cfg := config{n: *n, rounds: *rounds, limiterFor: 10, micro: *benches, goodN: goodN, goodRounds: 3, only: *only}
 		if *quick {
-			cfg = config{n: 500, rounds: 1, limiterFor: 1, micro: false, quick: true}
+			cfg = config{n: 500, rounds: 1, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, only: *only}
+		}
+		if *only != "" && *only != "goodput" {
+			fmt.Fprintf(os.Stderr, "loadbench: -only %q: the only section that runs alone is goodput\n", *only)
+			os.Exit(2)
 		}
 		if err := drive(cfg, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "loadbench:", err)

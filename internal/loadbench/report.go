@@ -8,7 +8,14 @@ import (
 	"strings"
 )
 
-func report(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][][3]float64, lim limiterResult, micro string) {
+// Headings other code looks for.
+const (
+	goodputHeading = "## Goodput against an unknown rate limit"
+	microHeading   = "## Micro-benchmarks"
+)
+
+func report(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][][3]float64, lim limiterResult,
+	good map[goodRun][]goodSample, micro string) {
 	cmd := "go run ./internal/loadbench -o BENCHMARKS.md"
 	if cfg.quick {
 		cmd = "go run ./internal/loadbench -quick"
@@ -20,12 +27,14 @@ func report(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][]
 |---|---|
 | everything below, rewriting this file (about 10 minutes) | `+"`go run ./internal/loadbench -o BENCHMARKS.md`"+` |
 | a one-round smoke run of the load benchmark | `+"`go run ./internal/loadbench -quick`"+` |
+| the goodput section alone, rewriting it in this file (about 6 minutes) | `+"`go run ./internal/loadbench -only goodput -o BENCHMARKS.md`"+` |
 | the micro-benchmarks alone | `+"`go test -run '^$' -bench . -benchmem -count 5 .`"+` |
 | every benchmark once, as CI does | `+"`go test -run '^$' -bench . -benchtime=1x ./...`"+` |
 
 `)
 	loadTables(w, cfg, samples, ratios)
 	limiterSection(w, lim)
+	goodputSection(w, good, cfg.goodN)
 	if micro != "" {
 		microSection(w, micro)
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+
+	"golang.org/x/time/rate"
 )
 
 // bodySizes are the response sizes measured, served at /<size>.
@@ -23,6 +25,7 @@ func runServer() {
 			w.Write(body)
 		})
 	}
+	mux.Handle("/limited", &goodServer{buckets: map[string]*rate.Limiter{}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
