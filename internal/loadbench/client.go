@@ -17,7 +17,7 @@ import (
 )
 
 // variants are the clients compared, in the order each round runs them.
-var variants = []string{"raw", "raw-gather", "naive", "fetch-stream", "fetch-batch"}
+var variants = []string{"raw", "raw-stream", "raw-gather", "naive", "fetch-stream", "fetch-batch"}
 
 // sample is what one client process measured.
 type sample struct {
@@ -42,7 +42,7 @@ func measure(variant, url string, n, conc int, w io.Writer) error {
 		return json.NewEncoder(w).Encode(r)
 	}
 	run, ok := map[string]func(string, int, int) int{
-		"raw": rawPool, "raw-gather": rawGather, "naive": naivePool, "fetch-stream": fetchStream, "fetch-batch": fetchBatch,
+		"raw": rawPool, "raw-stream": rawStream, "raw-gather": rawGather, "naive": naivePool, "fetch-stream": fetchStream, "fetch-batch": fetchBatch,
 	}[variant]
 	if !ok {
 		return fmt.Errorf("unknown variant %q", variant)
@@ -128,6 +128,42 @@ func rawGather(url string, n, conc int) int {
 		bodies[i], err = readAll(resp)
 		return err
 	})
+}
+
+// rawStream is rawPool handing each body to the calling goroutine over a
+// channel, as a streaming call must: the like-for-like baseline for
+// fetch-stream.
+func rawStream(url string, n, conc int) int {
+	rawPool(url, 0, conc) // build the client
+	type result struct {
+		body []byte
+		err  error
+	}
+	results := make(chan result, conc)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				resp, err := rawClient.Get(url)
+				if err == nil {
+					var body []byte
+					body, err = readAll(resp)
+					results <- result{body, err}
+					continue
+				}
+				results <- result{nil, err}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(results) }()
+	errs := 0
+	for r := range results {
+		if r.err != nil {
+			errs++
+		}
+	}
+	return errs
 }
 
 // naivePool is what a typical user writes: http.DefaultClient (2 idle

@@ -53,7 +53,9 @@ func drive(cfg config, out string) error {
 	for round := 1; round <= cfg.rounds; round++ {
 		for _, size := range bodySizes {
 			for _, conc := range concurrencies {
-				var raw, gather sample // the baselines: raw for stream and naive, raw-gather for batch
+				// The baselines: raw for naive and the other raw pools,
+				// raw-stream for stream, raw-gather for batch.
+				var raw, rawStream, gather sample
 				for _, v := range variants {
 					s, err := runClient(self, v, fmt.Sprintf("http://%s/%d", addr, size), cfg.n, conc)
 					if err != nil {
@@ -66,9 +68,12 @@ func drive(cfg config, out string) error {
 					case "raw":
 						raw = s
 						base = s
+					case "raw-stream":
+						rawStream = s
 					case "raw-gather":
 						gather = s
-						base = s
+					case "fetch-stream":
+						base = rawStream
 					case "fetch-batch":
 						base = gather
 					}
