@@ -22,8 +22,9 @@ import (
 // host accepted far less than was sent (the estimate is poor), slowly when
 // it accepted nearly all (the rate is close to the host's limit). A cut is
 // made once per round: the answers to requests sent before the last cut do
-// not cut again. A 429 or 503 with Retry-After also pauses the host, as it
-// always does.
+// not cut again. The rate grows only while it is used: gaps of over a second
+// between successes do not count. A 429 or 503 with Retry-After also pauses
+// the host, as it always does.
 type AdaptiveRate struct {
 	// Floor and Ceiling bound every host's rate, in requests per second.
 	// Floor must be positive; Ceiling must be finite and at least Floor.
@@ -49,6 +50,9 @@ const (
 	// accepted, within these bounds.
 	minGrowth = 0.01
 	maxGrowth = 0.25
+	// idleGap is the longest gap between successes that still counts as
+	// time the rate was in use.
+	idleGap = time.Second
 	// throttleMemory is how long an idle host's learned rate is kept.
 	throttleMemory = 10 * time.Minute
 )
@@ -76,8 +80,10 @@ type throttle struct {
 	growth         float64   // after a cut: growth per second, as a share of start
 	epoch          time.Time // when the current growth began: the last cut
 	cuts           int
-	resumed        time.Time // the first success after the last cut
-	done           successes // recent successes, to estimate what the host accepts
+	resumed        time.Time     // the first success after the last cut
+	last           time.Time     // the last success
+	idle           time.Duration // since the epoch, gaps of over idleGap between successes
+	done           successes     // recent successes, to estimate what the host accepts
 }
 
 func newThrottle(a AdaptiveRate) *throttle {
@@ -136,7 +142,13 @@ func (t *throttle) grow() {
 		t.resumed = now
 	}
 	t.done.add(now)
-	s := now.Sub(t.epoch).Seconds()
+	// The rate grows only while it is used: time without successes does
+	// not count, so that an idle spell does not end in a burst.
+	if gap := now.Sub(t.last); !t.last.IsZero() && gap > idleGap {
+		t.idle += gap
+	}
+	t.last = now
+	s := (now.Sub(t.epoch) - t.idle).Seconds()
 	if t.cuts == 0 {
 		t.set(t.start * math.Exp2(s/slowStartDoubling.Seconds()))
 		return
@@ -169,6 +181,7 @@ func (t *throttle) cut(sent time.Time) {
 	t.start = t.set(r)
 	t.epoch = now
 	t.resumed = time.Time{}
+	t.idle = 0
 }
 
 // set applies r, bounded by the floor and ceiling, and returns the rate

@@ -224,3 +224,22 @@ func TestRetryBudgetOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// The rate grows only while it is used: after a minute with no requests it
+// is where it was, not at the ceiling.
+func TestAdaptiveRateDoesNotGrowWhileIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := newThrottle(AdaptiveRate{Floor: 1, Ceiling: 1000, Initial: 10})
+		ok := &http.Response{StatusCode: http.StatusOK}
+		for range 10 { // 10 successes in a second, at the rate
+			time.Sleep(100 * time.Millisecond)
+			th.observe(time.Now(), ok, nil)
+		}
+		before, _ := th.snapshot()
+		time.Sleep(time.Minute)
+		th.observe(time.Now(), ok, nil)
+		if after, _ := th.snapshot(); after > 2*before {
+			t.Errorf("rate %v after a minute idle; want at most twice the %v it had", after, before)
+		}
+	})
+}
