@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
@@ -33,6 +34,14 @@ type key struct {
 	conc    int
 }
 
+// baseline names the variant each is compared with, in the same round:
+// raw for naive and the other raw pools, raw-stream for stream, raw-gather
+// for batch (like for like).
+var baseline = map[string]string{
+	"raw": "raw", "raw-stream": "raw", "raw-gather": "raw", "naive": "raw",
+	"fetch-stream": "raw-stream", "fetch-batch": "raw-gather",
+}
+
 // drive runs every measurement and writes the report to out (or stdout).
 func drive(cfg config, out string) error {
 	self, err := os.Executable()
@@ -53,30 +62,25 @@ func drive(cfg config, out string) error {
 	for round := 1; round <= cfg.rounds; round++ {
 		for _, size := range bodySizes {
 			for _, conc := range concurrencies {
-				// The baselines: raw for naive and the other raw pools,
-				// raw-stream for stream, raw-gather for batch.
-				var raw, rawStream, gather sample
-				for _, v := range variants {
+				// Each round runs the variants in its own order (a
+				// shuffle seeded by the round, so runs are repeatable),
+				// so that no variant always follows the same one: a client
+				// that leaves the server or the kernel busy must not tax
+				// the same successor in every round.
+				got := map[string]sample{}
+				order := rand.New(rand.NewPCG(uint64(round), uint64(size*conc))).Perm(len(variants))
+				for _, i := range order {
+					v := variants[i]
 					s, err := runClient(self, v, fmt.Sprintf("http://%s/%d", addr, size), cfg.n, conc)
 					if err != nil {
 						return err
 					}
-					k := key{v, size, conc}
+					got[v] = s
+				}
+				for _, v := range variants {
+					s, k := got[v], key{v, size, conc}
 					samples[k] = append(samples[k], s)
-					base := raw
-					switch v {
-					case "raw":
-						raw = s
-						base = s
-					case "raw-stream":
-						rawStream = s
-					case "raw-gather":
-						gather = s
-					case "fetch-stream":
-						base = rawStream
-					case "fetch-batch":
-						base = gather
-					}
+					base := got[baseline[v]]
 					ratios[k] = append(ratios[k], [3]float64{s.ReqPerSec / base.ReqPerSec, s.CPUPer10k / base.CPUPer10k, s.AllocsPerReq / base.AllocsPerReq})
 				}
 			}

@@ -49,7 +49,8 @@ a slice and dropping it; **raw-stream**, the same handing each body to the calli
 streaming call must; **raw-gather**, the same keeping every body by input position, as a batch call must;
 **naive**, `+"`http.DefaultClient`"+` under a goroutine pool, as a typical user writes it; **stream** and **batch**, the
 Fetcher's `+"`Stream`"+` and `+"`GetAll`"+`. Naive, raw-stream and raw-gather are compared with raw; stream with
-raw-stream and batch with raw-gather (like for like: what the Fetcher adds); each in the same round. A figure is
+raw-stream and batch with raw-gather (like for like: what the Fetcher adds); each in the same round, the variants
+in a different order each round. A figure is
 the median over rounds (×: throughput, higher is better; CPU: client CPU per request, lower is better).
 
 `, cfg.n, cfg.rounds)
