@@ -24,7 +24,7 @@ type config struct {
 	quick      bool
 
 	goodN, goodRounds int    // the goodput measurements
-	only              string // "goodput": measure only that, and update its section of out
+	only              string // "goodput" or "limiter": measure only that, and update its section of out
 }
 
 // key names one cell of the tables.
@@ -53,8 +53,8 @@ func drive(cfg config, out string) error {
 		return err
 	}
 	defer srv.Process.Kill()
-	if cfg.only == "goodput" {
-		return onlyGoodput(self, addr, cfg, out)
+	if cfg.only != "" {
+		return onlySection(self, addr, cfg, out)
 	}
 
 	samples := map[key][]sample{}
@@ -114,15 +114,27 @@ func drive(cfg config, out string) error {
 	return nil
 }
 
-// onlyGoodput measures goodput and replaces that section of the report in
-// out, leaving the rest as it was.
-func onlyGoodput(self, addr string, cfg config, out string) error {
-	good, err := runGoodput(self, addr, cfg)
-	if err != nil {
-		return err
-	}
+// onlySection measures one section of the report and replaces it in out,
+// leaving the rest as it was.
+func onlySection(self, addr string, cfg config, out string) error {
 	var section strings.Builder
-	goodputSection(&section, good, cfg.goodN)
+	var heading string
+	switch cfg.only {
+	case "goodput":
+		good, err := runGoodput(self, addr, cfg)
+		if err != nil {
+			return err
+		}
+		heading = goodputHeading
+		goodputSection(&section, good, cfg.goodN)
+	case "limiter":
+		lim, err := runLimiter(self, addr, cfg.limiterFor)
+		if err != nil {
+			return err
+		}
+		heading = limiterHeading
+		limiterSection(&section, lim)
+	}
 	if out == "" {
 		fmt.Print(section.String())
 		return nil
@@ -132,18 +144,18 @@ func onlyGoodput(self, addr string, cfg config, out string) error {
 		return err
 	}
 	doc := string(data)
-	start := strings.Index(doc, goodputHeading)
+	start := strings.Index(doc, heading)
 	if start < 0 {
 		if start = strings.Index(doc, microHeading); start < 0 {
 			start = len(doc)
 		}
 		doc = doc[:start] + section.String() + doc[start:]
 	} else {
-		end := strings.Index(doc[start+len(goodputHeading):], "\n## ")
+		end := strings.Index(doc[start+len(heading):], "\n## ")
 		if end < 0 {
 			end = len(doc)
 		} else {
-			end += start + len(goodputHeading) + 1
+			end += start + len(heading) + 1
 		}
 		doc = doc[:start] + section.String() + doc[end:]
 	}

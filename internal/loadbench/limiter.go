@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/c989c033/fetch"
+	"golang.org/x/time/rate"
 )
 
 // Limiter accuracy: 64 workers against a limit of 1,000 req/s, burst 10.
@@ -24,7 +25,8 @@ type limiterResult struct {
 	Seconds    int     `json:"seconds"`
 	Requests   int     `json:"requests"`
 	Rate       float64 `json:"rate"`        // requests after the first burst, per second
-	MaxPer1s   int     `json:"max_per_1s"`  // most requests in any 1-second window
+	MaxPer1s   int     `json:"max_per_1s"`  // most requests in any 1-second window, on the wire
+	MaxGranted int     `json:"max_granted"` // most tokens granted in any 1-second window
 	WindowCap  int     `json:"window_cap"`  // rate + burst
 	RateTarget float64 `json:"rate_target"` // the configured rate
 }
@@ -44,6 +46,38 @@ func (t *stampingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return t.RoundTripper.RoundTrip(req)
 }
 
+// stampingLimiter records when each token is granted.
+type stampingLimiter struct {
+	*rate.Limiter
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (l *stampingLimiter) Wait(ctx context.Context) error {
+	err := l.Limiter.Wait(ctx)
+	if err == nil {
+		now := time.Now()
+		l.mu.Lock()
+		l.times = append(l.times, now)
+		l.mu.Unlock()
+	}
+	return err
+}
+
+// mostInASecond returns the most of times (sorted here) in any 1-second
+// window.
+func mostInASecond(times []time.Time) int {
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	most, lo := 0, 0
+	for hi := range times { // sliding window [times[lo], times[lo]+1s)
+		for times[hi].Sub(times[lo]) >= time.Second {
+			lo++
+		}
+		most = max(most, hi-lo+1)
+	}
+	return most
+}
+
 func runLimiter(self, addr string, seconds int) (limiterResult, error) {
 	var r limiterResult
 	cmd := pinned(1, self, "-client", "limiter", "-url", "http://"+addr+"/100", "-n", strconv.Itoa(seconds))
@@ -60,8 +94,9 @@ func limiterAccuracy(url string, seconds int) (limiterResult, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = limWorkers
 	st := &stampingTransport{RoundTripper: t}
+	sl := &stampingLimiter{Limiter: rate.NewLimiter(limRate, limBurst)}
 	f, err := fetch.New(fetch.WithClient(&http.Client{Transport: st}),
-		fetch.WithRate(fetch.PerSecond(limRate), limBurst), fetch.WithConcurrency(limWorkers))
+		fetch.WithLimiter(sl), fetch.WithConcurrency(limWorkers))
 	if err != nil {
 		return limiterResult{}, err
 	}
@@ -77,15 +112,8 @@ func limiterAccuracy(url string, seconds int) (limiterResult, error) {
 	}
 	wg.Wait()
 	times := st.times
-	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	most, lo := 0, 0
-	for hi := range times { // sliding window [times[lo], times[lo]+1s)
-		for times[hi].Sub(times[lo]) >= time.Second {
-			lo++
-		}
-		most = max(most, hi-lo+1)
-	}
-	r := limiterResult{Seconds: seconds, Requests: len(times), MaxPer1s: most, WindowCap: limRate + limBurst, RateTarget: limRate}
+	r := limiterResult{Seconds: seconds, Requests: len(times), MaxPer1s: mostInASecond(times),
+		MaxGranted: mostInASecond(sl.times), WindowCap: limRate + limBurst, RateTarget: limRate}
 	if len(times) > limBurst+1 {
 		r.Rate = float64(len(times)-limBurst) / times[len(times)-1].Sub(times[0]).Seconds()
 	}

@@ -5,6 +5,8 @@
 //	go run ./internal/loadbench -quick                one short round, to stdout
 //	go run ./internal/loadbench -only goodput -o BENCHMARKS.md
 //	                                                  the goodput section alone (about 6 minutes)
+//	go run ./internal/loadbench -only limiter -o BENCHMARKS.md
+//	                                                  the limiter section alone (10 seconds)
 //
 // A keep-alive server runs in a process of its own, pinned to CPU 0 with
 // taskset where there is one; each measurement runs in a fresh client
@@ -34,7 +36,7 @@ func main() {
 		out     = flag.String("o", "", "write BENCHMARKS.md here (default: the tables to stdout)")
 		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")
 		cpuprof = flag.String("cpuprofile", "", "with -client: write a CPU profile of the measurement here")
-		only    = flag.String("only", "", `"goodput": run only the goodput measurements, and replace their section in -o`)
+		only    = flag.String("only", "", `"goodput" or "limiter": run only that section's measurements, and replace the section in -o`)
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -58,8 +60,8 @@ func main() {
 		if *quick {
 			cfg = config{n: 500, rounds: 1, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, only: *only}
 		}
-		if *only != "" && *only != "goodput" {
-			fmt.Fprintf(os.Stderr, "loadbench: -only %q: the only section that runs alone is goodput\n", *only)
+		if *only != "" && *only != "goodput" && *only != "limiter" {
+			fmt.Fprintf(os.Stderr, "loadbench: -only %q: the sections that run alone are goodput and limiter\n", *only)
 			os.Exit(2)
 		}
 		if err := drive(cfg, *out); err != nil {
