@@ -96,9 +96,10 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 //     token and take an in-flight slot (each host first, then global);
 //  3. make one attempt, under its own timeout if one is set;
 //  4. classify the outcome (a Retry-After pauses the whole host, whether or
-//     not this request is retried): if it is final, hand it back; otherwise
-//     free the slot, drain and close the body, wait out the backoff or
-//     Retry-After, and go round again.
+//     not this request is retried; an adaptive host rate learns from it): if
+//     it is final, or the host's retry budget is spent, hand it back;
+//     otherwise free the slot, drain and close the body, wait out the
+//     backoff or Retry-After, and go round again.
 //
 // consume, if not nil, reads the final response's body inside the attempt
 // (so its timeout and retry cover the body too) and must close it; without
