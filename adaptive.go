@@ -53,6 +53,8 @@ const (
 	// idleGap is the longest gap between successes that still counts as
 	// time the rate was in use.
 	idleGap = time.Second
+	// estimateOver is how far back a cut looks to see what the host accepted.
+	estimateOver = time.Second
 	// throttleMemory is how long an idle host's learned rate is kept.
 	throttleMemory = 10 * time.Minute
 )
@@ -83,7 +85,7 @@ type throttle struct {
 	resumed        time.Time     // the first success after the last cut
 	last           time.Time     // the last success
 	idle           time.Duration // since the epoch, gaps of over idleGap between successes
-	done           successes     // recent successes, to estimate what the host accepts
+	done           window        // recent successes (kind 0), to estimate what the host accepts
 }
 
 func newThrottle(a AdaptiveRate) *throttle {
@@ -94,6 +96,7 @@ func newThrottle(a AdaptiveRate) *throttle {
 	now := time.Now()
 	return &throttle{
 		lim:     rate.NewLimiter(initial, 1),
+		done:    newWindow(estimateOver),
 		floor:   float64(a.Floor),
 		ceiling: float64(a.Ceiling),
 		start:   float64(initial),
@@ -141,7 +144,7 @@ func (t *throttle) grow() {
 	if t.resumed.IsZero() {
 		t.resumed = now
 	}
-	t.done.add(now)
+	t.done.add(now, 0)
 	// The rate grows only while it is used: time without successes does
 	// not count, so that an idle spell does not end in a burst.
 	if gap := now.Sub(t.last); !t.last.IsZero() && gap > idleGap {
@@ -171,7 +174,7 @@ func (t *throttle) cut(sent time.Time) {
 	if t.resumed.After(from) {
 		from = t.resumed
 	}
-	if n := t.done.since(from); !t.resumed.IsZero() && now.Sub(from) >= estimateOver/2 && n >= minEstimate {
+	if n, _ := t.done.since(from); !t.resumed.IsZero() && now.Sub(from) >= estimateOver/2 && n >= minEstimate {
 		accepted := float64(n) / now.Sub(from).Seconds()
 		r = min(cur, holdAt*accepted)
 		growth = min(max((cur/accepted-1)/2, minGrowth), maxGrowth)
@@ -199,37 +202,4 @@ func (t *throttle) snapshot() (rate.Limit, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.lim.Limit(), t.cuts
-}
-
-// successes counts events in time buckets over the last estimateOver.
-type successes struct {
-	slot  [successBuckets]int64 // bucket index (time / successBucket) of each count
-	count [successBuckets]int
-}
-
-const (
-	estimateOver   = time.Second
-	successBuckets = 20
-	successBucket  = estimateOver / successBuckets
-)
-
-func (c *successes) add(now time.Time) {
-	b := now.UnixNano() / int64(successBucket)
-	i := b % successBuckets
-	if c.slot[i] != b {
-		c.slot[i], c.count[i] = b, 0
-	}
-	c.count[i]++
-}
-
-// since returns the events counted in buckets from the one holding from.
-func (c *successes) since(from time.Time) int {
-	first := from.UnixNano() / int64(successBucket)
-	n := 0
-	for i := range c.slot {
-		if c.slot[i] >= first {
-			n += c.count[i]
-		}
-	}
-	return n
 }

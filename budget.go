@@ -28,8 +28,8 @@ func (b RetryBudget) withDefaults() (RetryBudget, error) {
 	switch {
 	case b.Ratio < 0 || b.Min < 0 || b.Window < 0:
 		return b, fmt.Errorf("fetch: RetryBudget{Ratio: %v, Min: %d, Window: %v}: must not be negative", b.Ratio, b.Min, b.Window)
-	case b.Window != 0 && b.Window < budgetBuckets*time.Millisecond:
-		return b, fmt.Errorf("fetch: RetryBudget.Window %v: must be at least %v", b.Window, budgetBuckets*time.Millisecond)
+	case b.Window != 0 && b.Window < windowBuckets*time.Millisecond:
+		return b, fmt.Errorf("fetch: RetryBudget.Window %v: must be at least %v", b.Window, windowBuckets*time.Millisecond)
 	}
 	if b.Ratio == 0 {
 		b.Ratio = d.Ratio
@@ -62,49 +62,23 @@ func (e *RetryBudgetError) Error() string {
 // Unwrap returns the last attempt's failure.
 func (e *RetryBudgetError) Unwrap() error { return e.Err }
 
-// budgetBuckets is how many slices of the window the counts are kept in.
-const budgetBuckets = 10
-
-// retryBudget counts one host's calls and retries over a sliding window, in
-// time buckets.
+// retryBudget counts one host's calls (kind 0) and retries (kind 1) over
+// a sliding window.
 type retryBudget struct {
 	RetryBudget
-	mu      sync.Mutex
-	bucket  [budgetBuckets]int64 // which slice of time each count is for
-	calls   [budgetBuckets]int
-	retries [budgetBuckets]int
+	mu     sync.Mutex
+	counts window
 }
 
-func newRetryBudget(b RetryBudget) *retryBudget { return &retryBudget{RetryBudget: b} }
-
-// slot returns the index of now's bucket, emptying it if it is stale.
-// b.mu is held.
-func (b *retryBudget) slot(now time.Time) int {
-	n := now.UnixNano() / int64(b.Window/budgetBuckets)
-	i := int(n % budgetBuckets)
-	if b.bucket[i] != n {
-		b.bucket[i], b.calls[i], b.retries[i] = n, 0, 0
-	}
-	return i
-}
-
-// totals returns the calls and retries within the window. b.mu is held.
-func (b *retryBudget) totals(now time.Time) (calls, retries int) {
-	first := now.UnixNano()/int64(b.Window/budgetBuckets) - budgetBuckets + 1
-	for i := range b.bucket {
-		if b.bucket[i] >= first {
-			calls += b.calls[i]
-			retries += b.retries[i]
-		}
-	}
-	return calls, retries
+func newRetryBudget(b RetryBudget) *retryBudget {
+	return &retryBudget{RetryBudget: b, counts: newWindow(b.Window)}
 }
 
 // empty reports whether the window holds no calls or retries.
 func (b *retryBudget) empty() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	calls, retries := b.totals(time.Now())
+	calls, retries := b.counts.total(time.Now())
 	return calls == 0 && retries == 0
 }
 
@@ -112,7 +86,7 @@ func (b *retryBudget) empty() bool {
 func (b *retryBudget) call() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.calls[b.slot(time.Now())]++
+	b.counts.add(time.Now(), 0)
 }
 
 // retry spends one retry if the budget allows it. If not, it returns the
@@ -121,11 +95,10 @@ func (b *retryBudget) retry() (ok bool, calls, retries int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := time.Now()
-	i := b.slot(now)
-	calls, retries = b.totals(now)
+	calls, retries = b.counts.total(now)
 	if float64(retries) >= b.Ratio*float64(calls)+float64(b.Min) {
 		return false, calls, retries
 	}
-	b.retries[i]++
+	b.counts.add(now, 1)
 	return true, calls, retries + 1
 }
