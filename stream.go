@@ -13,7 +13,7 @@ import (
 // URL as each completes, in completion order (Result.Index gives the input
 // position). It is the streaming form of [Fetcher.GetAll]: it pulls URLs only
 // as workers free up, so memory and goroutines (the Fetcher's concurrency
-// plus one) stay bounded however many URLs there are.
+// plus one, which runs urls) stay bounded however many URLs there are.
 //
 // If ctx ends, the URLs not yet fetched are still pulled and come back with
 // an error matching ctx's, so every input yields exactly one Result.
@@ -60,39 +60,26 @@ func (f *Fetcher) StreamRequests(ctx context.Context, reqs iter.Seq[*http.Reques
 
 // stream runs run on every value in yields on a pool of workers and yields
 // the results as they complete.
+//
+// The workers pull the inputs themselves, so that no goroutine sits between
+// the input and the workers: each value goes from the iterator to the worker
+// that fetches it with no channel handoff and no extra wake-up.
 func stream[T any](ctx context.Context, workers int, in iter.Seq[T], run func(context.Context, T, int) Result) iter.Seq[Result] {
-	type job struct {
-		v T
-		i int
-	}
 	return func(yield func(Result) bool) {
 		if ctx == nil {
 			yield(Result{Err: errNilContext})
 			return
 		}
 		ctx, cancel := context.WithCancel(ctx)
-		stop := make(chan struct{})     // closed when the caller stops reading
-		jobs := make(chan job, workers) // a little slack: fewer handoffs between feeder and workers
+		src := newPuller(in)
 		results := make(chan Result, workers)
-		var feeder, pool sync.WaitGroup
-		feeder.Go(func() {
-			defer close(jobs)
-			i := 0
-			for v := range in {
-				select {
-				case jobs <- job{v, i}:
-					i++
-				case <-stop:
-					return
-				}
-			}
-		})
+		var pool sync.WaitGroup
 		var running atomic.Int64
 		running.Store(int64(workers))
 		for range workers {
 			pool.Go(func() {
-				for j := range jobs {
-					results <- run(ctx, j.v, j.i)
+				for v, i, ok := src.pull(); ok; v, i, ok = src.pull() {
+					results <- run(ctx, v, i)
 				}
 				if running.Add(-1) == 0 {
 					close(results)
@@ -100,12 +87,12 @@ func stream[T any](ctx context.Context, workers int, in iter.Seq[T], run func(co
 			})
 		}
 		defer func() {
-			close(stop)
+			src.stop()
 			cancel()
 			for range results {
 			}
 			pool.Wait()
-			feeder.Wait()
+			src.close()
 		}()
 		for r := range results {
 			if !yield(r) {
@@ -114,3 +101,44 @@ func stream[T any](ctx context.Context, workers int, in iter.Seq[T], run func(co
 		}
 	}
 }
+
+// A puller hands out an iterator's values, with their positions, to any
+// number of goroutines, one value at a time.
+type puller[T any] struct {
+	mu      sync.Mutex // held while next runs: iter.Pull's next is not safe for concurrent use
+	next    func() (T, bool)
+	closeIn func()
+	n       int  // values handed out so far
+	done    bool // the input has ended, or stop was called
+}
+
+func newPuller[T any](in iter.Seq[T]) *puller[T] {
+	next, closeIn := iter.Pull(in)
+	return &puller[T]{next: next, closeIn: closeIn}
+}
+
+// pull returns the next value and its position, or ok false once the input
+// has ended or stop has been called.
+func (p *puller[T]) pull() (v T, i int, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return v, 0, false
+	}
+	if v, ok = p.next(); !ok {
+		p.done = true
+		return v, 0, false
+	}
+	p.n++
+	return v, p.n - 1, true
+}
+
+// stop makes every later pull return ok false, after any pull under way.
+func (p *puller[T]) stop() {
+	p.mu.Lock()
+	p.done = true
+	p.mu.Unlock()
+}
+
+// close ends the iterator. It must be called once no pull can run.
+func (p *puller[T]) close() { p.closeIn() }
