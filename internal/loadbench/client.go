@@ -16,8 +16,9 @@ import (
 	"github.com/c989c033/fetch"
 )
 
-// variants are the clients compared, in the order each round runs them.
-var variants = []string{"raw", "raw-stream", "raw-gather", "naive", "fetch-stream", "fetch-batch"}
+// variants are the clients compared. raw-again is raw measured a second
+// time in the same round: its ratio to raw is this machine's noise floor.
+var variants = []string{"raw", "raw-again", "raw-stream", "raw-gather", "naive", "fetch-stream", "fetch-batch"}
 
 // sample is what one client process measured.
 type sample struct {
@@ -42,7 +43,7 @@ func measure(variant, url string, n, conc int, w io.Writer) error {
 		return json.NewEncoder(w).Encode(r)
 	}
 	run, ok := map[string]func(string, int, int) int{
-		"raw": rawPool, "raw-stream": rawStream, "raw-gather": rawGather, "naive": naivePool, "fetch-stream": fetchStream, "fetch-batch": fetchBatch,
+		"raw": rawPool, "raw-again": rawPool, "raw-stream": rawStream, "raw-gather": rawGather, "naive": naivePool, "fetch-stream": fetchStream, "fetch-batch": fetchBatch,
 	}[variant]
 	if !ok {
 		return fmt.Errorf("unknown variant %q", variant)

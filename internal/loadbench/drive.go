@@ -38,7 +38,7 @@ type key struct {
 // raw for naive and the other raw pools, raw-stream for stream, raw-gather
 // for batch (like for like).
 var baseline = map[string]string{
-	"raw": "raw", "raw-stream": "raw", "raw-gather": "raw", "naive": "raw",
+	"raw": "raw", "raw-again": "raw", "raw-stream": "raw", "raw-gather": "raw", "naive": "raw",
 	"fetch-stream": "raw-stream", "fetch-batch": "raw-gather",
 }
 

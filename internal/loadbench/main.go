@@ -31,7 +31,7 @@ func main() {
 		url     = flag.String("url", "", "with -client: the URL to fetch")
 		n       = flag.Int("n", 20000, "requests per measurement")
 		conc    = flag.Int("c", 8, "with -client: concurrency")
-		rounds  = flag.Int("rounds", 5, "interleaved rounds")
+		rounds  = flag.Int("rounds", 7, "interleaved rounds")
 		quick   = flag.Bool("quick", false, "a short run: few requests, one round, a 1s limiter check")
 		out     = flag.String("o", "", "write BENCHMARKS.md here (default: the tables to stdout)")
 		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")
