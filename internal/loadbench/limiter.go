@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"slices"
@@ -24,6 +25,7 @@ const (
 type limiterResult struct {
 	Seconds    int     `json:"seconds"`
 	Requests   int     `json:"requests"`
+	Grants     int     `json:"grants"`      // tokens the bucket granted
 	Rate       float64 `json:"rate"`        // requests after the first burst, per second
 	MaxPer1s   int     `json:"max_per_1s"`  // most requests in any 1-second window, on the wire
 	MaxGranted int     `json:"max_granted"` // most tokens granted in any 1-second window
@@ -46,7 +48,10 @@ func (t *stampingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return t.RoundTripper.RoundTrip(req)
 }
 
-// stampingLimiter records when each token is granted.
+// stampingLimiter records when the bucket grants each token: the time its
+// reservation may act, as the bucket scheduled it, rather than when the
+// waiting goroutine next got to run, which on a busy machine can be later
+// and bunch stamps together. It waits as rate.Limiter.Wait does.
 type stampingLimiter struct {
 	*rate.Limiter
 	mu    sync.Mutex
@@ -54,14 +59,26 @@ type stampingLimiter struct {
 }
 
 func (l *stampingLimiter) Wait(ctx context.Context) error {
-	err := l.Limiter.Wait(ctx)
-	if err == nil {
-		now := time.Now()
-		l.mu.Lock()
-		l.times = append(l.times, now)
-		l.mu.Unlock()
+	now := time.Now()
+	r := l.ReserveN(now, 1)
+	if !r.OK() {
+		return errors.New("limiter: burst below 1")
 	}
-	return err
+	at := now.Add(r.DelayFrom(now))
+	if d := at.Sub(now); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			r.Cancel()
+			return ctx.Err()
+		}
+	}
+	l.mu.Lock()
+	l.times = append(l.times, at)
+	l.mu.Unlock()
+	return nil
 }
 
 // mostInASecond returns the most of times (sorted here) in any 1-second
@@ -112,7 +129,7 @@ func limiterAccuracy(url string, seconds int) (limiterResult, error) {
 	}
 	wg.Wait()
 	times := st.times
-	r := limiterResult{Seconds: seconds, Requests: len(times), MaxPer1s: mostInASecond(times),
+	r := limiterResult{Seconds: seconds, Requests: len(times), Grants: len(sl.times), MaxPer1s: mostInASecond(times),
 		MaxGranted: mostInASecond(sl.times), WindowCap: limRate + limBurst, RateTarget: limRate}
 	if len(times) > limBurst+1 {
 		r.Rate = float64(len(times)-limBurst) / times[len(times)-1].Sub(times[0]).Seconds()

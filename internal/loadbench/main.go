@@ -1,7 +1,7 @@
 // Command loadbench measures the Fetcher against hand-written net/http
 // clients over loopback, and writes BENCHMARKS.md.
 //
-//	go run ./internal/loadbench -o BENCHMARKS.md      full run (about 10 minutes)
+//	go run ./internal/loadbench -o BENCHMARKS.md      full run (about 16 minutes)
 //	go run ./internal/loadbench -quick                one short round, to stdout
 //	go run ./internal/loadbench -only goodput -o BENCHMARKS.md
 //	                                                  the goodput section alone (about 6 minutes)

@@ -26,7 +26,7 @@ func report(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][]
 
 | what | command |
 |---|---|
-| everything below, rewriting this file (about 10 minutes) | `+"`go run ./internal/loadbench -o BENCHMARKS.md`"+` |
+| everything below, rewriting this file (about 16 minutes) | `+"`go run ./internal/loadbench -o BENCHMARKS.md`"+` |
 | a one-round smoke run of the load benchmark | `+"`go run ./internal/loadbench -quick`"+` |
 | the goodput section alone, rewriting it in this file (about 6 minutes) | `+"`go run ./internal/loadbench -only goodput -o BENCHMARKS.md`"+` |
 | the limiter section alone, rewriting it in this file (10 seconds) | `+"`go run ./internal/loadbench -only limiter -o BENCHMARKS.md`"+` |
@@ -121,15 +121,16 @@ func limiterSection(w io.Writer, r limiterResult) {
 	fmt.Fprintf(w, limiterHeading+`
 
 A token bucket of %d/s, burst %d (what `+"`WithRate`"+` builds), %d workers, %d s over loopback. Each token is timed
-as it is granted, and each request as it goes on the wire (in the transport). The bucket bounds the grants; a
-request stalled between its grant and the wire (the client process descheduled on this shared machine) can
-bunch up with later ones, so the wire count may exceed the cap by a few where the grants never do.
+when the bucket grants it (the time its reservation may act), and each request as it goes on the wire (in the
+transport); every request takes one token. The bucket bounds the grants; a request stalled between its grant
+and the wire (the client process descheduled on this shared machine) can bunch up with later ones, so the
+wire count may exceed the cap by a few where the grants never do.
 
-| requests | steady rate on the wire (after the first burst) | error against %d/s | most granted in any 1 s | most on the wire in any 1 s | cap (rate + burst) |
-|---|---|---|---|---|---|
-| %d | %.1f/s | %+.2f%% | %d | %d | %d |
+| requests | tokens granted | steady rate on the wire (after the first burst) | error against %d/s | most granted in any 1 s | most on the wire in any 1 s | cap (rate + burst) |
+|---|---|---|---|---|---|---|
+| %d | %d | %.1f/s | %+.2f%% | %d | %d | %d |
 
-`, limRate, limBurst, limWorkers, r.Seconds, limRate, r.Requests, r.Rate, (r.Rate/r.RateTarget-1)*100, r.MaxGranted, r.MaxPer1s, r.WindowCap)
+`, limRate, limBurst, limWorkers, r.Seconds, limRate, r.Requests, r.Grants, r.Rate, (r.Rate/r.RateTarget-1)*100, r.MaxGranted, r.MaxPer1s, r.WindowCap)
 }
 
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+([\d.]+) ns/op(.*)$`)
