@@ -29,6 +29,11 @@ type Limiter interface {
 // cancelled or deadline-bound wait still matches context.Canceled or
 // context.DeadlineExceeded.
 func waitToken(ctx context.Context, l Limiter, what string) error {
+	if rl, ok := l.(*rate.Limiter); ok && ctx.Err() == nil && rl.Allow() {
+		// A token is there now: take it as Wait would, without Wait's
+		// bookkeeping for a wait that is not needed.
+		return nil
+	}
 	err := l.Wait(ctx)
 	if err == nil {
 		return nil
