@@ -24,7 +24,7 @@ type config struct {
 	quick      bool
 
 	goodN, goodRounds int    // the goodput measurements
-	only              string // "goodput" or "limiter": measure only that, and update its section of out
+	only              string // "goodput", "limiter" or "micro": measure only that, and update its section of out
 }
 
 // key names one cell of the tables.
@@ -115,7 +115,8 @@ func drive(cfg config, out string) error {
 }
 
 // onlySection measures one section of the report and replaces it in out,
-// leaving the rest as it was.
+// leaving the rest as it was but for the list of commands, which it
+// rewrites too.
 func onlySection(self, addr string, cfg config, out string) error {
 	var section strings.Builder
 	var heading string
@@ -134,6 +135,13 @@ func onlySection(self, addr string, cfg config, out string) error {
 		}
 		heading = limiterHeading
 		limiterSection(&section, lim)
+	case "micro":
+		micro, err := runMicro()
+		if err != nil {
+			return err
+		}
+		heading = microHeading
+		microSection(&section, micro)
 	}
 	if out == "" {
 		fmt.Print(section.String())
@@ -143,23 +151,31 @@ func onlySection(self, addr string, cfg config, out string) error {
 	if err != nil {
 		return err
 	}
-	doc := string(data)
+	var commands strings.Builder
+	howToRun(&commands)
+	doc := replaceSection(string(data), heading, section.String())
+	doc = replaceSection(doc, howToRunHeading, commands.String())
+	return os.WriteFile(out, []byte(doc), 0o644)
+}
+
+// replaceSection returns doc with the section under heading (up to the next
+// "## " heading) replaced by text, or text inserted before the
+// micro-benchmarks if doc has no such section.
+func replaceSection(doc, heading, text string) string {
 	start := strings.Index(doc, heading)
 	if start < 0 {
 		if start = strings.Index(doc, microHeading); start < 0 {
 			start = len(doc)
 		}
-		doc = doc[:start] + section.String() + doc[start:]
-	} else {
-		end := strings.Index(doc[start+len(heading):], "\n## ")
-		if end < 0 {
-			end = len(doc)
-		} else {
-			end += start + len(heading) + 1
-		}
-		doc = doc[:start] + section.String() + doc[end:]
+		return doc[:start] + text + doc[start:]
 	}
-	return os.WriteFile(out, []byte(doc), 0o644)
+	end := strings.Index(doc[start+len(heading):], "\n## ")
+	if end < 0 {
+		end = len(doc)
+	} else {
+		end += start + len(heading) + 1
+	}
+	return doc[:start] + text + doc[end:]
 }
 
 // pinned returns a command running on the given CPU when taskset exists.

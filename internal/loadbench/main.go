@@ -7,6 +7,8 @@
 //	                                                  the goodput section alone (about 6 minutes)
 //	go run ./internal/loadbench -only limiter -o BENCHMARKS.md
 //	                                                  the limiter section alone (10 seconds)
+//	go run ./internal/loadbench -only micro -o BENCHMARKS.md
+//	                                                  the micro-benchmarks section alone (about 3 minutes)
 //
 // A keep-alive server runs in a process of its own, pinned to CPU 0 with
 // taskset where there is one; each measurement runs in a fresh client
@@ -36,7 +38,7 @@ func main() {
 		out     = flag.String("o", "", "write BENCHMARKS.md here (default: the tables to stdout)")
 		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")
 		cpuprof = flag.String("cpuprofile", "", "with -client: write a CPU profile of the measurement here")
-		only    = flag.String("only", "", `"goodput" or "limiter": run only that section's measurements, and replace the section in -o`)
+		only    = flag.String("only", "", `"goodput", "limiter" or "micro": run only that section's measurements, and replace the section in -o`)
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -60,8 +62,8 @@ func main() {
 		if *quick {
 			cfg = config{n: 500, rounds: 1, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, only: *only}
 		}
-		if *only != "" && *only != "goodput" && *only != "limiter" {
-			fmt.Fprintf(os.Stderr, "loadbench: -only %q: the sections that run alone are goodput and limiter\n", *only)
+		if *only != "" && *only != "goodput" && *only != "limiter" && *only != "micro" {
+			fmt.Fprintf(os.Stderr, "loadbench: -only %q: the sections that run alone are goodput, limiter and micro\n", *only)
 			os.Exit(2)
 		}
 		if err := drive(cfg, *out); err != nil {
