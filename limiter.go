@@ -19,8 +19,10 @@ import (
 // because of ctx. Any other error fails the call without sending it; a
 // limiter that cannot decide should wrap [ErrLimiterUnavailable].
 // Implementations must be safe for concurrent use. [*rate.Limiter]
-// satisfies Limiter; so does the Redis-backed limiter in the
-// github.com/c989c033/fetch/redisrate module, shared between processes.
+// satisfies Limiter (the Fetcher takes a token that is already there with
+// its Allow, and calls Wait only when it must wait); so does the
+// Redis-backed limiter in the github.com/c989c033/fetch/redisrate module,
+// shared between processes.
 type Limiter interface {
 	Wait(ctx context.Context) error
 }
