@@ -323,3 +323,26 @@ func TestResultURLsRedactedAndFinal(t *testing.T) {
 		t.Errorf("not redirected: URL %q, FinalURL %q; want both the input", rs[2].URL, rs[2].FinalURL)
 	}
 }
+
+// A Result's Duration covers the whole call: every attempt, the body and
+// the waits between attempts.
+func TestResultDurationCoversTheCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var seen atomic.Int64
+		slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(2 * time.Second)
+			if seen.Add(1) == 1 {
+				w.Header().Set("Retry-After", "3")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			w.Write([]byte("ok"))
+		})
+		f := newMem(t, slow)
+		r := f.GetAll(context.Background(), []string{"http://a.test/"})[0]
+		// 2 s, a 3 s Retry-After, then 2 s more.
+		if r.Err != nil || r.Attempts != 2 || r.Duration != 7*time.Second {
+			t.Errorf("Duration %v after %d attempts (err %v); want 7s after 2", r.Duration, r.Attempts, r.Err)
+		}
+	})
+}

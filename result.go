@@ -30,7 +30,7 @@ type Result struct {
 // reports the outcome as a Result. rawURL, if not "", is req's URL as the
 // caller gave it, with no password in it, to report as is.
 func (f *Fetcher) fetch(req *http.Request, index int, rawURL string) Result {
-	start := time.Now()
+	start := time.Since(epoch)
 	r := Result{Index: index, URL: rawURL}
 	if r.URL == "" && req != nil && req.URL != nil {
 		r.URL = req.URL.Redacted()
@@ -52,9 +52,15 @@ func (f *Fetcher) fetch(req *http.Request, index int, rawURL string) Result {
 			r.Err = &Error{Method: method(req), URL: r.URL, Attempts: attempts, Err: statusError(resp, ra)}
 		}
 	}
-	r.Duration = time.Since(start)
+	r.Duration = time.Since(epoch) - start
 	return r
 }
+
+// epoch is a fixed point on the monotonic clock. A Result's Duration is the
+// difference of two readings against it: time.Since reads only the
+// monotonic clock, where time.Now also reads the wall clock, and on some
+// virtual machines each reading costs tens of nanoseconds.
+var epoch = time.Now()
 
 // get fetches rawURL with GET, or returns a Result that says why it could
 // not make the request.
