@@ -114,37 +114,43 @@ func drive(cfg config, out string) error {
 	return nil
 }
 
+// sections are the report's sections that can be measured alone (-only):
+// each returns its heading and its text.
+var sections = map[string]func(self, addr string, cfg config) (heading, text string, err error){
+	"goodput": func(self, addr string, cfg config) (string, string, error) {
+		good, err := runGoodput(self, addr, cfg)
+		var b strings.Builder
+		goodputSection(&b, good, cfg.goodN)
+		return goodputHeading, b.String(), err
+	},
+	"limiter": func(self, addr string, cfg config) (string, string, error) {
+		lim, err := runLimiter(self, addr, cfg.limiterFor)
+		var b strings.Builder
+		limiterSection(&b, lim)
+		return limiterHeading, b.String(), err
+	},
+	"micro": func(_, _ string, _ config) (string, string, error) {
+		micro, err := runMicro()
+		var b strings.Builder
+		microSection(&b, micro)
+		return microHeading, b.String(), err
+	},
+}
+
 // onlySection measures one section of the report and replaces it in out,
 // leaving the rest as it was but for the list of commands, which it
 // rewrites too.
 func onlySection(self, addr string, cfg config, out string) error {
-	var section strings.Builder
-	var heading string
-	switch cfg.only {
-	case "goodput":
-		good, err := runGoodput(self, addr, cfg)
-		if err != nil {
-			return err
-		}
-		heading = goodputHeading
-		goodputSection(&section, good, cfg.goodN)
-	case "limiter":
-		lim, err := runLimiter(self, addr, cfg.limiterFor)
-		if err != nil {
-			return err
-		}
-		heading = limiterHeading
-		limiterSection(&section, lim)
-	case "micro":
-		micro, err := runMicro()
-		if err != nil {
-			return err
-		}
-		heading = microHeading
-		microSection(&section, micro)
+	measure, ok := sections[cfg.only]
+	if !ok {
+		return fmt.Errorf("-only %q: no such section", cfg.only)
+	}
+	heading, text, err := measure(self, addr, cfg)
+	if err != nil {
+		return err
 	}
 	if out == "" {
-		fmt.Print(section.String())
+		fmt.Print(text)
 		return nil
 	}
 	data, err := os.ReadFile(out)
@@ -153,7 +159,7 @@ func onlySection(self, addr string, cfg config, out string) error {
 	}
 	var commands strings.Builder
 	howToRun(&commands)
-	doc := replaceSection(string(data), heading, section.String())
+	doc := replaceSection(string(data), heading, text)
 	doc = replaceSection(doc, howToRunHeading, commands.String())
 	return os.WriteFile(out, []byte(doc), 0o644)
 }

@@ -22,8 +22,11 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"maps"
 	"os"
 	"runtime/pprof"
+	"slices"
+	"strings"
 )
 
 func main() {
@@ -62,8 +65,8 @@ func main() {
 		if *quick {
 			cfg = config{n: 500, rounds: 1, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, only: *only}
 		}
-		if *only != "" && *only != "goodput" && *only != "limiter" && *only != "micro" {
-			fmt.Fprintf(os.Stderr, "loadbench: -only %q: the sections that run alone are goodput, limiter and micro\n", *only)
+		if _, ok := sections[*only]; *only != "" && !ok {
+			fmt.Fprintf(os.Stderr, "loadbench: -only %q: the sections that run alone are %s\n", *only, strings.Join(slices.Sorted(maps.Keys(sections)), ", "))
 			os.Exit(2)
 		}
 		if err := drive(cfg, *out); err != nil {
