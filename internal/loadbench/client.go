@@ -114,19 +114,28 @@ func rawPool(url string, n, conc int) int {
 	return pool(n, conc, func() error { return get(rawClient, url) })
 }
 
-// rawGather is rawPool keeping every body, by input position, as a batch
-// call must: the baseline for fetch-batch.
+// rawGather is rawPool keeping, by input position, what a GetAll Result
+// carries: status, header, body and error. It is the baseline for
+// fetch-batch; a gather that kept bodies alone would do less than GetAll,
+// whose results a caller can read headers from.
 func rawGather(url string, n, conc int) int {
 	rawPool(url, 0, conc) // build the client
-	bodies := make([][]byte, n)
+	type result struct {
+		status int
+		header http.Header
+		body   []byte
+		err    error
+	}
+	results := make([]result, n)
 	var next atomic.Int64
 	return pool(n, conc, func() error {
+		r := &results[next.Add(1)-1]
 		resp, err := rawClient.Get(url)
-		if err != nil {
-			return err
+		if err == nil {
+			r.status, r.header = resp.StatusCode, resp.Header
+			r.body, err = readAll(resp)
 		}
-		i := next.Add(1) - 1
-		bodies[i], err = readAll(resp)
+		r.err = err
 		return err
 	})
 }
