@@ -401,3 +401,31 @@ func TestNothingLost(t *testing.T) {
 		t.Errorf("after the runs: %+v; want nothing in flight or waiting", s)
 	}
 }
+
+// readSizeConn reports the size of every Read asked of it.
+type readSizeConn struct {
+	net.Conn
+	asked func(int)
+}
+
+func (c readSizeConn) Read(p []byte) (int, error) {
+	c.asked(len(p))
+	return c.Conn.Read(p)
+}
+
+// withConnRead makes the Fetcher's own client report the size of every
+// read it asks of a connection.
+func withConnRead(asked func(int)) Option {
+	return func(c *config) error {
+		c.wrapDial = func(dial func(context.Context, string, string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+			return func(ctx context.Context, network, addr string) (net.Conn, error) {
+				conn, err := dial(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return readSizeConn{Conn: conn, asked: asked}, nil
+			}
+		}
+		return nil
+	}
+}

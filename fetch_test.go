@@ -477,3 +477,31 @@ func TestIDNHost(t *testing.T) {
 		t.Errorf("dialled %v; want xn--bcher-kva.example:80", got)
 	}
 }
+
+// The client New builds reads a connection 32 KiB at a time, so that a
+// response of up to about that size, headers and body, takes one read.
+func TestClientReadsWithLargeBuffer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(make([]byte, 16<<10))
+	}))
+	defer srv.Close()
+	var largest atomic.Int64
+	f, err := New(withConnRead(func(n int) {
+		for {
+			m := largest.Load()
+			if int64(n) <= m || largest.CompareAndSwap(m, int64(n)) {
+				return
+			}
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Shutdown(context.Background())
+	if _, err := f.Get(t.Context(), srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	if got := largest.Load(); got < readBufferSize {
+		t.Errorf("largest read asked for %d bytes; want at least %d", got, readBufferSize)
+	}
+}

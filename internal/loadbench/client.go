@@ -102,13 +102,15 @@ func pool(n, conc int, get func() error) int {
 }
 
 // rawPool is a hand-tuned worker pool: the Fetcher's own transport settings
-// (a clone of DefaultTransport keeping conc idle connections per host).
+// (a clone of DefaultTransport keeping conc idle connections per host, with
+// a 32 KiB read buffer).
 var rawClient *http.Client
 
 func rawPool(url string, n, conc int) int {
 	if rawClient == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost, t.MaxConnsPerHost, t.MaxIdleConns = conc, conc, max(100, conc)
+		t.ReadBufferSize = 32 << 10
 		rawClient = &http.Client{Transport: t}
 	}
 	return pool(n, conc, func() error { return get(rawClient, url) })
