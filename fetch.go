@@ -44,7 +44,8 @@ type Fetcher struct {
 // Unless [WithClient] supplies one, the Fetcher builds its own client on a
 // clone of [http.DefaultTransport], keeping as many idle connections per
 // host as requests it lets in flight to one host, so that connections are
-// reused rather than churned.
+// reused rather than churned, and reading each connection through a 32 KiB
+// buffer, so that a response of a few KiB takes one read.
 func New(opts ...Option) (*Fetcher, error) {
 	c := defaultConfig()
 	for _, opt := range opts {
