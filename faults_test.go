@@ -40,6 +40,14 @@ func (c *countedConn) Close() error {
 
 // countConns makes the Fetcher's own client count its open connections.
 func countConns(live *atomic.Int64) Option {
+	return wrapConns(func(conn net.Conn) net.Conn {
+		live.Add(1)
+		return &countedConn{Conn: conn, live: live}
+	})
+}
+
+// wrapConns makes the Fetcher's own client wrap every connection it opens.
+func wrapConns(wrap func(net.Conn) net.Conn) Option {
 	return func(c *config) error {
 		c.wrapDial = func(dial func(context.Context, string, string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
 			return func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -47,8 +55,7 @@ func countConns(live *atomic.Int64) Option {
 				if err != nil {
 					return nil, err
 				}
-				live.Add(1)
-				return &countedConn{Conn: conn, live: live}, nil
+				return wrap(conn), nil
 			}
 		}
 		return nil
@@ -416,16 +423,5 @@ func (c readSizeConn) Read(p []byte) (int, error) {
 // withConnRead makes the Fetcher's own client report the size of every
 // read it asks of a connection.
 func withConnRead(asked func(int)) Option {
-	return func(c *config) error {
-		c.wrapDial = func(dial func(context.Context, string, string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
-			return func(ctx context.Context, network, addr string) (net.Conn, error) {
-				conn, err := dial(ctx, network, addr)
-				if err != nil {
-					return nil, err
-				}
-				return readSizeConn{Conn: conn, asked: asked}, nil
-			}
-		}
-		return nil
-	}
+	return wrapConns(func(conn net.Conn) net.Conn { return readSizeConn{Conn: conn, asked: asked} })
 }
