@@ -24,7 +24,7 @@ type config struct {
 	quick      bool
 
 	goodN, goodRounds int    // the goodput measurements
-	only              string // "goodput", "limiter" or "micro": measure only that, and update its section of out
+	only              string // a key of sections: measure only that, and update its section of out
 }
 
 // key names one cell of the tables.
@@ -57,35 +57,9 @@ func drive(cfg config, out string) error {
 		return onlySection(self, addr, cfg, out)
 	}
 
-	samples := map[key][]sample{}
-	ratios := map[key][][3]float64{} // per round: throughput, CPU, allocs against raw
-	for round := 1; round <= cfg.rounds; round++ {
-		for _, size := range bodySizes {
-			for _, conc := range concurrencies {
-				// Each round runs the variants in its own order (a
-				// shuffle seeded by the round, so runs are repeatable),
-				// so that no variant always follows the same one: a client
-				// that leaves the server or the kernel busy must not tax
-				// the same successor in every round.
-				got := map[string]sample{}
-				order := rand.New(rand.NewPCG(uint64(round), uint64(size*conc))).Perm(len(variants))
-				for _, i := range order {
-					v := variants[i]
-					s, err := runClient(self, v, fmt.Sprintf("http://%s/%d", addr, size), cfg.n, conc)
-					if err != nil {
-						return err
-					}
-					got[v] = s
-				}
-				for _, v := range variants {
-					s, k := got[v], key{v, size, conc}
-					samples[k] = append(samples[k], s)
-					base := got[baseline[v]]
-					ratios[k] = append(ratios[k], [3]float64{s.ReqPerSec / base.ReqPerSec, s.CPUPer10k / base.CPUPer10k, s.AllocsPerReq / base.AllocsPerReq})
-				}
-			}
-		}
-		fmt.Fprintf(os.Stderr, "round %d of %d done\n", round, cfg.rounds)
+	samples, ratios, err := runLoopback(self, addr, cfg)
+	if err != nil {
+		return err
 	}
 	lim, err := runLimiter(self, addr, cfg.limiterFor)
 	if err != nil {
@@ -114,9 +88,54 @@ func drive(cfg config, out string) error {
 	return nil
 }
 
+// runLoopback measures every variant at every body size and concurrency,
+// interleaved over cfg.rounds rounds, and returns the samples and each
+// one's ratios to its baseline in the same round.
+func runLoopback(self, addr string, cfg config) (map[key][]sample, map[key][][3]float64, error) {
+	samples := map[key][]sample{}
+	ratios := map[key][][3]float64{} // per round: throughput, CPU, allocs against raw
+	for round := 1; round <= cfg.rounds; round++ {
+		for _, size := range bodySizes {
+			for _, conc := range concurrencies {
+				// Each round runs the variants in its own order (a
+				// shuffle seeded by the round, so runs are repeatable),
+				// so that no variant always follows the same one: a client
+				// that leaves the server or the kernel busy must not tax
+				// the same successor in every round.
+				got := map[string]sample{}
+				order := rand.New(rand.NewPCG(uint64(round), uint64(size*conc))).Perm(len(variants))
+				for _, i := range order {
+					v := variants[i]
+					s, err := runClient(self, v, fmt.Sprintf("http://%s/%d", addr, size), cfg.n, conc)
+					if err != nil {
+						return nil, nil, err
+					}
+					got[v] = s
+				}
+				for _, v := range variants {
+					s, k := got[v], key{v, size, conc}
+					samples[k] = append(samples[k], s)
+					base := got[baseline[v]]
+					ratios[k] = append(ratios[k], [3]float64{s.ReqPerSec / base.ReqPerSec, s.CPUPer10k / base.CPUPer10k, s.AllocsPerReq / base.AllocsPerReq})
+				}
+			}
+		}
+		fmt.Fprintf(os.Stderr, "round %d of %d done\n", round, cfg.rounds)
+	}
+	return samples, ratios, nil
+}
+
 // sections are the report's sections that can be measured alone (-only):
 // each returns its heading and its text.
 var sections = map[string]func(self, addr string, cfg config) (heading, text string, err error){
+	"loopback": func(self, addr string, cfg config) (string, string, error) {
+		samples, ratios, err := runLoopback(self, addr, cfg)
+		var b strings.Builder
+		if err == nil {
+			loadTables(&b, cfg, samples, ratios)
+		}
+		return loopbackHeading, b.String(), err
+	},
 	"goodput": func(self, addr string, cfg config) (string, string, error) {
 		good, err := runGoodput(self, addr, cfg)
 		var b strings.Builder

@@ -3,6 +3,8 @@
 //
 //	go run ./internal/loadbench -o BENCHMARKS.md      full run (about 16 minutes)
 //	go run ./internal/loadbench -quick                one short round, to stdout
+//	go run ./internal/loadbench -only loopback -o BENCHMARKS.md
+//	                                                  the loopback load section alone (about 11 minutes)
 //	go run ./internal/loadbench -only goodput -o BENCHMARKS.md
 //	                                                  the goodput section alone (about 6 minutes)
 //	go run ./internal/loadbench -only limiter -o BENCHMARKS.md
@@ -41,7 +43,7 @@ func main() {
 		out     = flag.String("o", "", "write BENCHMARKS.md here (default: the tables to stdout)")
 		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")
 		cpuprof = flag.String("cpuprofile", "", "with -client: write a CPU profile of the measurement here")
-		only    = flag.String("only", "", `"goodput", "limiter" or "micro": run only that section's measurements, and replace the section in -o`)
+		only    = flag.String("only", "", `"loopback", "goodput", "limiter" or "micro": run only that section's measurements, and replace the section in -o`)
 	)
 	flag.Parse()
 	log.SetFlags(0)

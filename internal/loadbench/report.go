@@ -11,6 +11,7 @@ import (
 // Headings other code looks for.
 const (
 	howToRunHeading = "## How to run"
+	loopbackHeading = "## Loopback load"
 	goodputHeading  = "## Goodput against an unknown rate limit"
 	limiterHeading  = "## Limiter accuracy"
 	microHeading    = "## Micro-benchmarks"
@@ -40,6 +41,7 @@ func howToRun(w io.Writer) {
 |---|---|
 | everything below, rewriting this file (about 16 minutes) | `+"`go run ./internal/loadbench -o BENCHMARKS.md`"+` |
 | a one-round smoke run of the load benchmark | `+"`go run ./internal/loadbench -quick`"+` |
+| the loopback load section alone, rewriting it in this file (about 11 minutes) | `+"`go run ./internal/loadbench -only loopback -o BENCHMARKS.md`"+` |
 | the goodput section alone, rewriting it in this file (about 6 minutes) | `+"`go run ./internal/loadbench -only goodput -o BENCHMARKS.md`"+` |
 | the limiter section alone, rewriting it in this file (10 seconds) | `+"`go run ./internal/loadbench -only limiter -o BENCHMARKS.md`"+` |
 | the micro-benchmarks section alone, rewriting it in this file (about 3 minutes) | `+"`go run ./internal/loadbench -only micro -o BENCHMARKS.md`"+` |
@@ -50,7 +52,7 @@ func howToRun(w io.Writer) {
 }
 
 func loadTables(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][][3]float64) {
-	fmt.Fprintf(w, `## Loopback load
+	fmt.Fprintf(w, loopbackHeading+`
 
 %d requests a measurement, %d interleaved round(s); server pinned to CPU 0, each client in its own process on CPU 1.
 Variants: **raw**, a hand-tuned net/http worker pool with the Fetcher's transport settings, reading each body into
