@@ -1,10 +1,10 @@
 // Command loadbench measures the Fetcher against hand-written net/http
 // clients over loopback, and writes BENCHMARKS.md.
 //
-//	go run ./internal/loadbench -o BENCHMARKS.md      full run (about 16 minutes)
+//	go run ./internal/loadbench -o BENCHMARKS.md      full run (about 45 minutes)
 //	go run ./internal/loadbench -quick                one short round, to stdout
 //	go run ./internal/loadbench -only loopback -o BENCHMARKS.md
-//	                                                  the loopback load section alone (about 11 minutes)
+//	                                                  the loopback load section alone (about 35 minutes)
 //	go run ./internal/loadbench -only goodput -o BENCHMARKS.md
 //	                                                  the goodput section alone (about 6 minutes)
 //	go run ./internal/loadbench -only limiter -o BENCHMARKS.md
@@ -38,7 +38,7 @@ func main() {
 		url     = flag.String("url", "", "with -client: the URL to fetch")
 		n       = flag.Int("n", 20000, "requests per measurement")
 		conc    = flag.Int("c", 8, "with -client: concurrency")
-		rounds  = flag.Int("rounds", 7, "interleaved rounds")
+		rounds  = flag.Int("rounds", 15, "interleaved rounds")
 		quick   = flag.Bool("quick", false, "a short run: few requests, one round, a 1s limiter check")
 		out     = flag.String("o", "", "write BENCHMARKS.md here (default: the tables to stdout)")
 		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")

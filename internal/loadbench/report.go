@@ -39,9 +39,9 @@ func howToRun(w io.Writer) {
 
 | what | command |
 |---|---|
-| everything below, rewriting this file (about 16 minutes) | `+"`go run ./internal/loadbench -o BENCHMARKS.md`"+` |
+| everything below, rewriting this file (about 45 minutes) | `+"`go run ./internal/loadbench -o BENCHMARKS.md`"+` |
 | a one-round smoke run of the load benchmark | `+"`go run ./internal/loadbench -quick`"+` |
-| the loopback load section alone, rewriting it in this file (about 11 minutes) | `+"`go run ./internal/loadbench -only loopback -o BENCHMARKS.md`"+` |
+| the loopback load section alone, rewriting it in this file (about 35 minutes) | `+"`go run ./internal/loadbench -only loopback -o BENCHMARKS.md`"+` |
 | the goodput section alone, rewriting it in this file (about 6 minutes) | `+"`go run ./internal/loadbench -only goodput -o BENCHMARKS.md`"+` |
 | the limiter section alone, rewriting it in this file (10 seconds) | `+"`go run ./internal/loadbench -only limiter -o BENCHMARKS.md`"+` |
 | the micro-benchmarks section alone, rewriting it in this file (about 3 minutes) | `+"`go run ./internal/loadbench -only micro -o BENCHMARKS.md`"+` |
