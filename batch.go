@@ -64,8 +64,14 @@ func (f *Fetcher) batch(ctx context.Context, n int, failFast bool, run func(cont
 		}
 		return results, errNilContext
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	// Only fail-fast cancels, so only it needs a context of its own: every
+	// request's context would otherwise be registered with one more parent,
+	// at a cost per request, for a cancellation that never comes.
+	var cancel context.CancelCauseFunc // set with failFast
+	if failFast {
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+	}
 	var (
 		next     atomic.Int64
 		first    error

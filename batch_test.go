@@ -346,3 +346,25 @@ func TestResultDurationCoversTheCall(t *testing.T) {
 		}
 	})
 }
+
+// GetAll never cancels, so under a context that cannot be cancelled its
+// requests carry one that cannot either: a cancellable layer would be
+// registered with its parent and removed again on every request, for a
+// cancellation that never comes. GetAllFailFast needs one, and has it.
+func TestGetAllAddsNoCancellableContext(t *testing.T) {
+	var cancellable atomic.Int64
+	f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Done() != nil {
+			cancellable.Add(1)
+		}
+	}))
+	urls := []string{"http://a.test/1", "http://a.test/2", "http://a.test/3"}
+	f.GetAll(context.Background(), urls)
+	if n := cancellable.Load(); n != 0 {
+		t.Errorf("GetAll: %d of %d requests had a cancellable context; want 0", n, len(urls))
+	}
+	f.GetAllFailFast(context.Background(), urls)
+	if n := cancellable.Load(); n != int64(len(urls)) {
+		t.Errorf("GetAllFailFast: %d of %d requests had a cancellable context; want all", n, len(urls))
+	}
+}
