@@ -144,9 +144,13 @@ func rawGather(url string, n, conc int) int {
 
 // rawStream is rawPool handing each body to the calling goroutine over a
 // channel, as a streaming call must: the like-for-like baseline for
-// fetch-stream.
+// fetch-stream. Like a streaming call, it sends its requests under a context
+// it can cancel, so that a consumer that stops early stops the requests in
+// flight.
 func rawStream(url string, n, conc int) int {
 	rawPool(url, 0, conc) // build the client
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	type result struct {
 		body []byte
 		err  error
@@ -157,7 +161,12 @@ func rawStream(url string, n, conc int) int {
 	for range conc {
 		wg.Go(func() {
 			for next.Add(1) <= int64(n) {
-				resp, err := rawClient.Get(url)
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				if err != nil {
+					results <- result{nil, err}
+					continue
+				}
+				resp, err := rawClient.Do(req)
 				if err == nil {
 					var body []byte
 					body, err = readAll(resp)

@@ -57,8 +57,9 @@ func loadTables(w io.Writer, cfg config, samples map[key][]sample, ratios map[ke
 %d requests a measurement, %d interleaved round(s); server pinned to CPU 0, each client in its own process on CPU 1.
 Variants: **raw**, a hand-tuned net/http worker pool with the Fetcher's transport settings, reading each body into
 a slice and dropping it; **raw again**, the same pool measured a second time in the same round, whose ratio to
-raw is what this machine's noise alone does to a ratio; **raw-stream**, the same handing each body to the calling goroutine over a channel, as a
-streaming call must; **raw-gather**, the same keeping each response's status, header and body by input position, as a
+raw is what this machine's noise alone does to a ratio; **raw-stream**, the same handing each body to the calling goroutine over a channel, and
+sending its requests under a context it can cancel, as a streaming call must (so that a consumer that stops early
+stops the requests in flight); **raw-gather**, the same keeping each response's status, header and body by input position, as a
 batch call's results do;
 **naive**, `+"`http.DefaultClient`"+` under a goroutine pool, as a typical user writes it; **stream** and **batch**, the
 Fetcher's `+"`Stream`"+` and `+"`GetAll`"+`. Naive, raw-stream and raw-gather are compared with raw; stream with
