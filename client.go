@@ -23,10 +23,8 @@ const readBufferSize = 32 << 10
 //
 // Its read buffer is 32 KiB rather than net/http's 4 KiB. A Fetcher reads
 // whole bodies, and a response that fits the buffer, headers and body, is
-// read with one system call instead of two or more. In BENCHMARKS.md the
-// naive pool, on net/http's buffer, keeps up with the raw pool at 100-byte
-// bodies but not at 16 KiB. It costs 28 KiB more per open HTTP/1
-// connection; HTTP/2 keeps its own buffers.
+// read with one system call instead of two or more. It costs 28 KiB more
+// per open HTTP/1 connection; HTTP/2 keeps its own buffers.
 //
 // It also caps connections per host at the requests the Fetcher lets in
 // flight to one host. The Fetcher frees a slot when a body reaches EOF, a
