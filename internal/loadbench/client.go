@@ -48,7 +48,9 @@ func measure(variant, url string, n, conc int, w io.Writer) error {
 	if !ok {
 		return fmt.Errorf("unknown variant %q", variant)
 	}
-	run(url, min(n, 200), conc) // warm up: connections, code paths
+	// Warm up: code paths, and every connection the measurement will use
+	// (two requests a worker), so that none is dialled inside it.
+	run(url, min(n, max(200, 2*conc)), conc)
 	runtime.GC()
 	var ms0, ms1 runtime.MemStats
 	var ru0, ru1 syscall.Rusage
