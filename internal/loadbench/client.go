@@ -48,8 +48,8 @@ func measure(variant, url string, n, conc int, w io.Writer) error {
 	if !ok {
 		return fmt.Errorf("unknown variant %q", variant)
 	}
-	// Warm up: code paths, and every connection the measurement will use
-	// (two requests a worker), so that none is dialled inside it.
+	// Warm up code paths and connections: two requests a worker, so that a
+	// pool that keeps its connections dials none inside the measurement.
 	run(url, min(n, max(200, 2*conc)), conc)
 	runtime.GC()
 	var ms0, ms1 runtime.MemStats
@@ -163,19 +163,8 @@ func rawStream(url string, n, conc int) int {
 	for range conc {
 		wg.Go(func() {
 			for next.Add(1) <= int64(n) {
-				req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-				if err != nil {
-					results <- result{nil, err}
-					continue
-				}
-				resp, err := rawClient.Do(req)
-				if err == nil {
-					var body []byte
-					body, err = readAll(resp)
-					results <- result{body, err}
-					continue
-				}
-				results <- result{nil, err}
+				body, err := getBody(ctx, url)
+				results <- result{body, err}
 			}
 		})
 	}
@@ -187,6 +176,19 @@ func rawStream(url string, n, conc int) int {
 		}
 	}
 	return errs
+}
+
+// getBody fetches url with rawClient under ctx and reads the body.
+func getBody(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := rawClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	return readAll(resp)
 }
 
 // naivePool is what a typical user writes: http.DefaultClient (2 idle
