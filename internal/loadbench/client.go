@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,13 +23,30 @@ import (
 // time in the same round: its ratio to raw is this machine's noise floor.
 var variants = []string{"raw", "raw-again", "raw-stream", "raw-gather", "naive", "fetch-stream", "fetch-batch"}
 
-// sample is what one client process measured.
+// sample is what one client process measured, over one or more runs.
 type sample struct {
-	ReqPerSec    float64 `json:"req_per_sec"`
-	CPUPer10k    float64 `json:"cpu_s_per_10k"`
-	AllocsPerReq float64 `json:"allocs_per_req"`
-	PeakRSSMiB   float64 `json:"peak_rss_mib"`
-	Errors       int     `json:"errors"`
+	Requests   int     `json:"requests"`
+	Seconds    float64 `json:"seconds"`     // wall time
+	CPUSeconds float64 `json:"cpu_seconds"` // the process's user and system time
+	Mallocs    uint64  `json:"mallocs"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	Errors     int     `json:"errors"`
+}
+
+func (s sample) reqPerSec() float64    { return float64(s.Requests) / s.Seconds }
+func (s sample) cpuPer10k() float64    { return s.CPUSeconds / float64(s.Requests) * 10_000 }
+func (s sample) allocsPerReq() float64 { return float64(s.Mallocs) / float64(s.Requests) }
+
+// plus returns the sample of s's runs and t's together.
+func (s sample) plus(t sample) sample {
+	return sample{
+		Requests:   s.Requests + t.Requests,
+		Seconds:    s.Seconds + t.Seconds,
+		CPUSeconds: s.CPUSeconds + t.CPUSeconds,
+		Mallocs:    s.Mallocs + t.Mallocs,
+		PeakRSSMiB: max(s.PeakRSSMiB, t.PeakRSSMiB),
+		Errors:     s.Errors + t.Errors,
+	}
 }
 
 // measure fetches url n times at concurrency conc with the named variant,
@@ -42,15 +62,47 @@ func measure(variant, url string, n, conc int, w io.Writer) error {
 		}
 		return json.NewEncoder(w).Encode(r)
 	}
-	run, ok := map[string]func(string, int, int) int{
-		"raw": rawPool, "raw-again": rawPool, "raw-stream": rawStream, "raw-gather": rawGather, "naive": naivePool, "fetch-stream": fetchStream, "fetch-batch": fetchBatch,
-	}[variant]
+	return serveMeasurements(variant, url, conc, strings.NewReader(strconv.Itoa(n)+"\n"), io.Discard, w)
+}
+
+// loadRuns are the load variants' clients: each fetches url n times at
+// concurrency conc and returns the failures.
+var loadRuns = map[string]func(url string, n, conc int) int{
+	"raw": rawPool, "raw-again": rawPool, "raw-stream": rawStream, "raw-gather": rawGather, "naive": naivePool, "fetch-stream": fetchStream, "fetch-batch": fetchBatch,
+}
+
+// serveMeasurements warms the named load variant up, says so by writing a
+// line to ready, then makes one measurement for each request count read
+// from in (one a line), writing each sample as a line of JSON to w, until
+// in ends. The driver keeps one such process per variant and has them take
+// turns, so that a process's clients, connections and heap outlive each
+// measurement while every sample still counts only that process's work.
+func serveMeasurements(variant, url string, conc int, in io.Reader, ready, w io.Writer) error {
+	run, ok := loadRuns[variant]
 	if !ok {
 		return fmt.Errorf("unknown variant %q", variant)
 	}
-	// Warm up code paths and connections: two requests a worker, so that a
-	// pool that keeps its connections dials none inside the measurement.
-	run(url, min(n, max(200, 2*conc)), conc)
+	// Two requests a worker, so that a pool that keeps its connections
+	// dials none inside a measurement.
+	run(url, max(200, 2*conc), conc)
+	fmt.Fprintln(ready, "ready")
+	enc := json.NewEncoder(w)
+	lines := bufio.NewScanner(in)
+	for lines.Scan() {
+		n, err := strconv.Atoi(lines.Text())
+		if err != nil || n < 1 {
+			return fmt.Errorf("request count %q: want a positive integer", lines.Text())
+		}
+		if err := enc.Encode(measureRun(run, url, n, conc)); err != nil {
+			return err
+		}
+	}
+	return lines.Err()
+}
+
+// measureRun runs n requests and measures them: time, client CPU (getrusage
+// of this process), allocations and peak RSS.
+func measureRun(run func(string, int, int) int, url string, n, conc int) sample {
 	runtime.GC()
 	var ms0, ms1 runtime.MemStats
 	var ru0, ru1 syscall.Rusage
@@ -61,14 +113,14 @@ func measure(variant, url string, n, conc int, w io.Writer) error {
 	elapsed := time.Since(start)
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	runtime.ReadMemStats(&ms1)
-	cpu := tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime)
-	return json.NewEncoder(w).Encode(sample{
-		ReqPerSec:    float64(n) / elapsed.Seconds(),
-		CPUPer10k:    cpu / float64(n) * 10_000,
-		AllocsPerReq: float64(ms1.Mallocs-ms0.Mallocs) / float64(n),
-		PeakRSSMiB:   float64(ru1.Maxrss) / 1024,
-		Errors:       errs,
-	})
+	return sample{
+		Requests:   n,
+		Seconds:    elapsed.Seconds(),
+		CPUSeconds: tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime),
+		Mallocs:    ms1.Mallocs - ms0.Mallocs,
+		PeakRSSMiB: float64(ru1.Maxrss) / 1024,
+		Errors:     errs,
+	}
 }
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -19,6 +20,7 @@ var concurrencies = []int{1, 8, 64, 256}
 
 type config struct {
 	n, rounds  int
+	turns      int // turns the variants take in each round, n/turns requests each
 	limiterFor int // seconds of the limiter accuracy check
 	micro      bool
 	quick      bool
@@ -91,38 +93,85 @@ func drive(cfg config, out string) error {
 // runLoopback measures every variant at every body size and concurrency,
 // interleaved over cfg.rounds rounds, and returns the samples and each
 // one's ratios to its baseline in the same round.
+//
+// In each round, each cell (body size and concurrency) starts one warmed-up
+// client process per variant, and the variants take turns: cfg.turns turns
+// of cfg.n/cfg.turns requests each, every turn in its own shuffled order.
+// A variant's sample for the round is the sum of its turns. Taking turns
+// finely puts every variant's requests within a second or so of the
+// others', so that a slow spell on this shared machine falls on all of
+// them rather than on whichever ran through it.
 func runLoopback(self, addr string, cfg config) (map[key][]sample, map[key][][3]float64, error) {
 	samples := map[key][]sample{}
-	ratios := map[key][][3]float64{} // per round: throughput, CPU, allocs against raw
+	ratios := map[key][][3]float64{} // per round: throughput, CPU, allocs against the baseline
 	for round := 1; round <= cfg.rounds; round++ {
 		for _, size := range bodySizes {
 			for _, conc := range concurrencies {
-				// Each round runs the variants in its own order (a
-				// shuffle seeded by the round, so runs are repeatable),
-				// so that no variant always follows the same one: a client
-				// that leaves the server or the kernel busy must not tax
-				// the same successor in every round.
-				got := map[string]sample{}
-				order := rand.New(rand.NewPCG(uint64(round), uint64(size*conc))).Perm(len(variants))
-				for _, i := range order {
-					v := variants[i]
-					s, err := runClient(self, v, fmt.Sprintf("http://%s/%d", addr, size), cfg.n, conc)
-					if err != nil {
-						return nil, nil, err
-					}
-					got[v] = s
+				got, err := runCell(self, fmt.Sprintf("http://%s/%d", addr, size), conc, cfg,
+					rand.New(rand.NewPCG(uint64(round), uint64(size*conc))))
+				if err != nil {
+					return nil, nil, err
 				}
 				for _, v := range variants {
 					s, k := got[v], key{v, size, conc}
 					samples[k] = append(samples[k], s)
 					base := got[baseline[v]]
-					ratios[k] = append(ratios[k], [3]float64{s.ReqPerSec / base.ReqPerSec, s.CPUPer10k / base.CPUPer10k, s.AllocsPerReq / base.AllocsPerReq})
+					ratios[k] = append(ratios[k], [3]float64{
+						s.reqPerSec() / base.reqPerSec(),
+						s.cpuPer10k() / base.cpuPer10k(),
+						s.allocsPerReq() / base.allocsPerReq(),
+					})
 				}
 			}
 		}
 		fmt.Fprintf(os.Stderr, "round %d of %d done\n", round, cfg.rounds)
 	}
 	return samples, ratios, nil
+}
+
+// runCell measures every variant once at one URL and concurrency, the
+// variants taking turns in orders drawn from rng (seeded by the round and
+// cell, so that runs are repeatable and no variant always follows the same
+// one: a client that leaves the server or the kernel busy must not tax the
+// same successor every time).
+func runCell(self, url string, conc int, cfg config, rng *rand.Rand) (map[string]sample, error) {
+	clients := map[string]*client{}
+	defer func() {
+		for _, c := range clients {
+			c.close()
+		}
+	}()
+	for _, v := range variants {
+		c, err := startClient(self, v, url, conc)
+		if err != nil {
+			return nil, err
+		}
+		clients[v] = c
+	}
+	// Every client has warmed up and waits: from here on, only the client
+	// taking its turn runs.
+	for _, c := range clients {
+		if err := c.ready(); err != nil {
+			return nil, err
+		}
+	}
+	got := map[string]sample{}
+	for range cfg.turns {
+		for _, i := range rng.Perm(len(variants)) {
+			v := variants[i]
+			s, err := clients[v].measure(cfg.n / cfg.turns)
+			if err != nil {
+				return nil, err
+			}
+			got[v] = got[v].plus(s)
+		}
+	}
+	for _, c := range clients {
+		if err := c.close(); err != nil {
+			return nil, err
+		}
+	}
+	return got, nil
 }
 
 // sections are the report's sections that can be measured alone (-only):
@@ -229,21 +278,76 @@ func startServer(self string) (*exec.Cmd, string, error) {
 	return cmd, strings.TrimSpace(addr), nil
 }
 
-func runClient(self, variant, url string, n, conc int) (sample, error) {
-	var s sample
-	cmd := pinned(1, self, "-client", variant, "-url", url, "-n", strconv.Itoa(n), "-c", strconv.Itoa(conc))
+// A client is one load variant's client process, pinned to CPU 1, which
+// measures on request (see serveMeasurements).
+type client struct {
+	name string // variant, concurrency and URL, for errors
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	done bool
+}
+
+func startClient(self, variant, url string, conc int) (*client, error) {
+	cmd := pinned(1, self, "-client", variant, "-url", url, "-c", strconv.Itoa(conc), "-turns")
 	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	in, err := cmd.StdinPipe()
 	if err != nil {
-		return s, fmt.Errorf("%s c=%d %s: %w", variant, conc, url, err)
+		return nil, err
 	}
-	if err := json.Unmarshal(out, &s); err != nil {
-		return s, err
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &client{name: fmt.Sprintf("%s c=%d %s", variant, conc, url), cmd: cmd, in: in, out: bufio.NewScanner(out)}, nil
+}
+
+// ready waits until the client has warmed up.
+func (c *client) ready() error {
+	if !c.out.Scan() {
+		return c.fail(errors.New("exited while warming up"))
+	}
+	return nil
+}
+
+// measure has the client make n requests and returns what it measured.
+func (c *client) measure(n int) (sample, error) {
+	var s sample
+	if _, err := fmt.Fprintln(c.in, n); err != nil {
+		return s, c.fail(err)
+	}
+	if !c.out.Scan() {
+		return s, c.fail(errors.New("exited without a sample"))
+	}
+	if err := json.Unmarshal(c.out.Bytes(), &s); err != nil {
+		return s, c.fail(err)
 	}
 	if s.Errors > 0 {
-		return s, fmt.Errorf("%s c=%d %s: %d requests failed", variant, conc, url, s.Errors)
+		return s, fmt.Errorf("%s: %d of %d requests failed", c.name, s.Errors, n)
 	}
 	return s, nil
+}
+
+// fail ends the client and says why it failed, with its exit status.
+func (c *client) fail(err error) error {
+	if werr := c.close(); werr != nil {
+		err = fmt.Errorf("%w (%w)", err, werr)
+	}
+	return fmt.Errorf("%s: %w", c.name, err)
+}
+
+// close ends the client's input and waits for it to exit; it may be called
+// more than once.
+func (c *client) close() error {
+	if c.done {
+		return nil
+	}
+	c.done = true
+	c.in.Close()
+	return c.cmd.Wait()
 }
 
 // runMicro runs the package's micro-benchmarks, 5 times each.

@@ -1,10 +1,10 @@
 // Command loadbench measures the Fetcher against hand-written net/http
 // clients over loopback, and writes BENCHMARKS.md.
 //
-//	go run ./internal/loadbench -o BENCHMARKS.md      full run (about 45 minutes)
+//	go run ./internal/loadbench -o BENCHMARKS.md      full run (about 30 minutes)
 //	go run ./internal/loadbench -quick                one short round, to stdout
 //	go run ./internal/loadbench -only loopback -o BENCHMARKS.md
-//	                                                  the loopback load section alone (about 35 minutes)
+//	                                                  the loopback load section alone (about 20 minutes)
 //	go run ./internal/loadbench -only goodput -o BENCHMARKS.md
 //	                                                  the goodput section alone (about 6 minutes)
 //	go run ./internal/loadbench -only limiter -o BENCHMARKS.md
@@ -13,11 +13,12 @@
 //	                                                  the micro-benchmarks section alone (about 3 minutes)
 //
 // A keep-alive server runs in a process of its own, pinned to CPU 0 with
-// taskset where there is one; each measurement runs in a fresh client
-// process pinned to CPU 1, so that its CPU time, allocations and peak RSS
-// are its own. Variants are interleaved (A B C D, A B C D, ...) over the
-// rounds, and every ratio compares a variant with the raw pool of the same
-// round, so that a noisy machine moves both sides alike.
+// taskset where there is one. In each round, each variant runs in a client
+// process of its own, pinned to CPU 1, so that its CPU time, allocations and
+// peak RSS are its own; the variants take turns (A B C D, C A D B, ...),
+// several turns a round, and every ratio compares a variant with its
+// baseline in the same round, so that a noisy machine moves both sides
+// alike.
 package main
 
 import (
@@ -43,6 +44,7 @@ func main() {
 		out     = flag.String("o", "", "write BENCHMARKS.md here (default: the tables to stdout)")
 		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")
 		cpuprof = flag.String("cpuprofile", "", "with -client: write a CPU profile of the measurement here")
+		turns   = flag.Bool("turns", false, "with -client: warm up, print a line, then measure once for each request count read from stdin, one JSON line each (how the driver runs a load variant)")
 		only    = flag.String("only", "", `"loopback", "goodput", "limiter" or "micro": run only that section's measurements, and replace the section in -o`)
 	)
 	flag.Parse()
@@ -59,13 +61,19 @@ func main() {
 			pprof.StartCPUProfile(f)
 			defer pprof.StopCPUProfile()
 		}
-		if err := measure(*client, *url, *n, *conc, os.Stdout); err != nil {
+		var err error
+		if *turns {
+			err = serveMeasurements(*client, *url, *conc, os.Stdin, os.Stdout, os.Stdout)
+		} else {
+			err = measure(*client, *url, *n, *conc, os.Stdout)
+		}
+		if err != nil {
 			log.Fatal(err)
 		}
 	default:
-		cfg := config{n: *n, rounds: *rounds, limiterFor: 10, micro: *benches, goodN: goodN, goodRounds: 3, only: *only}
+		cfg := config{n: *n, rounds: *rounds, turns: 5, limiterFor: 10, micro: *benches, goodN: goodN, goodRounds: 3, only: *only}
 		if *quick {
-			cfg = config{n: 500, rounds: 1, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, only: *only}
+			cfg = config{n: 500, rounds: 1, turns: 5, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, only: *only}
 		}
 		if _, ok := sections[*only]; *only != "" && !ok {
 			fmt.Fprintf(os.Stderr, "loadbench: -only %q: the sections that run alone are %s\n", *only, strings.Join(slices.Sorted(maps.Keys(sections)), ", "))

@@ -39,9 +39,9 @@ func howToRun(w io.Writer) {
 
 | what | command |
 |---|---|
-| everything below, rewriting this file (about 45 minutes) | `+"`go run ./internal/loadbench -o BENCHMARKS.md`"+` |
+| everything below, rewriting this file (about 30 minutes) | `+"`go run ./internal/loadbench -o BENCHMARKS.md`"+` |
 | a one-round smoke run of the load benchmark | `+"`go run ./internal/loadbench -quick`"+` |
-| the loopback load section alone, rewriting it in this file (about 35 minutes) | `+"`go run ./internal/loadbench -only loopback -o BENCHMARKS.md`"+` |
+| the loopback load section alone, rewriting it in this file (about 20 minutes) | `+"`go run ./internal/loadbench -only loopback -o BENCHMARKS.md`"+` |
 | the goodput section alone, rewriting it in this file (about 6 minutes) | `+"`go run ./internal/loadbench -only goodput -o BENCHMARKS.md`"+` |
 | the limiter section alone, rewriting it in this file (10 seconds) | `+"`go run ./internal/loadbench -only limiter -o BENCHMARKS.md`"+` |
 | the micro-benchmarks section alone, rewriting it in this file (about 3 minutes) | `+"`go run ./internal/loadbench -only micro -o BENCHMARKS.md`"+` |
@@ -54,7 +54,11 @@ func howToRun(w io.Writer) {
 func loadTables(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][][3]float64) {
 	fmt.Fprintf(w, loopbackHeading+`
 
-%d requests a measurement, %d interleaved round(s); server pinned to CPU 0, each client in its own process on CPU 1.
+%d requests a variant in each of %d round(s); server pinned to CPU 0, each variant's client in a process of its own on CPU 1,
+warmed up once a round. In a round the variants take %d turns of %d requests each, in a new shuffled order every turn, so that
+they all meet the same spells of this shared machine; a round's figure for a variant is the sum of its turns. Peak RSS
+is the most a client process held in the round: raw-gather and batch keep every body of a call, so they hold one turn's
+%d bodies at a time.
 Variants: **raw**, a hand-tuned net/http worker pool with the Fetcher's transport settings, reading each body into
 a slice and dropping it; **raw again**, the same pool measured a second time in the same round, whose ratio to
 raw is what this machine's noise alone does to a ratio; **raw-stream**, the same handing each body to the calling goroutine over a channel, and
@@ -63,11 +67,10 @@ stops the requests in flight); **raw-gather**, the same keeping each response's 
 batch call's results do;
 **naive**, `+"`http.DefaultClient`"+` under a goroutine pool, as a typical user writes it; **stream** and **batch**, the
 Fetcher's `+"`Stream`"+` and `+"`GetAll`"+`. Naive, raw-stream and raw-gather are compared with raw; stream with
-raw-stream and batch with raw-gather (like for like: what the Fetcher adds); each in the same round, the variants
-in a different order each round. A figure is
+raw-stream and batch with raw-gather (like for like: what the Fetcher adds), each in the same round. A figure is
 the median over rounds (×: throughput, higher is better; CPU: client CPU per request, lower is better).
 
-`, cfg.n, cfg.rounds)
+`, cfg.n, cfg.rounds, cfg.turns, cfg.n/cfg.turns, cfg.n/cfg.turns)
 	med := func(k key, i int) float64 {
 		var xs []float64
 		for _, r := range ratios[k] {
@@ -91,8 +94,8 @@ the median over rounds (×: throughput, higher is better; CPU: client CPU per re
 		for _, c := range concurrencies {
 			k := func(v string) key { return key{v, size, c} }
 			fmt.Fprintf(w, "| %d | %.0f | %.3f | %.3f, %.3f | %.2f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f, %.1f, %.1f | %.0f, %.0f, %.0f, %.0f, %.0f, %.0f |\n", c,
-				abs(k("raw"), func(s sample) float64 { return s.ReqPerSec }),
-				abs(k("raw"), func(s sample) float64 { return s.CPUPer10k }),
+				abs(k("raw"), func(s sample) float64 { return s.reqPerSec() }),
+				abs(k("raw"), func(s sample) float64 { return s.cpuPer10k() }),
 				med(k("raw-again"), 0), med(k("raw-again"), 1), med(k("naive"), 0), med(k("raw-stream"), 0), med(k("raw-gather"), 0),
 				med(k("fetch-stream"), 0), med(k("fetch-batch"), 0),
 				med(k("fetch-stream"), 1), med(k("fetch-batch"), 1),
@@ -125,7 +128,7 @@ the median over rounds (×: throughput, higher is better; CPU: client CPU per re
 		worstTput, worstCPU, worstVsRaw, worstNaive, noiseLo, noiseHi)
 }
 
-func allocs(s sample) float64 { return s.AllocsPerReq }
+func allocs(s sample) float64 { return s.allocsPerReq() }
 func rss(s sample) float64    { return s.PeakRSSMiB }
 
 func limiterSection(w io.Writer, r limiterResult) {
