@@ -75,6 +75,10 @@ func main() {
 		if *quick {
 			cfg = config{n: 500, rounds: 1, turns: 5, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, only: *only}
 		}
+		if cfg.n < cfg.turns || cfg.n%cfg.turns != 0 {
+			fmt.Fprintf(os.Stderr, "loadbench: -n %d: must be a positive multiple of the %d turns a round\n", cfg.n, cfg.turns)
+			os.Exit(2)
+		}
 		if _, ok := sections[*only]; *only != "" && !ok {
 			fmt.Fprintf(os.Stderr, "loadbench: -only %q: the sections that run alone are %s\n", *only, strings.Join(slices.Sorted(maps.Keys(sections)), ", "))
 			os.Exit(2)
