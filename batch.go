@@ -18,8 +18,8 @@ var errNilContext = errors.New("fetch: nil context")
 // concurrent use. If ctx ends, the URLs
 // not yet fetched come back with an error matching ctx's.
 func (f *Fetcher) GetAll(ctx context.Context, urls []string) []Result {
-	results, _ := f.batch(ctx, len(urls), false, func(ctx context.Context, i int) Result {
-		return f.get(ctx, urls[i], i)
+	results, _ := f.batch(ctx, len(urls), false, func(ctx context.Context, i int, r *Result) {
+		f.get(ctx, urls[i], i, r)
 	})
 	return results
 }
@@ -29,8 +29,8 @@ func (f *Fetcher) GetAll(ctx context.Context, urls []string) []Result {
 // with the results, in which the cancelled requests carry an error matching
 // [context.Canceled].
 func (f *Fetcher) GetAllFailFast(ctx context.Context, urls []string) ([]Result, error) {
-	return f.batch(ctx, len(urls), true, func(ctx context.Context, i int) Result {
-		return f.get(ctx, urls[i], i)
+	return f.batch(ctx, len(urls), true, func(ctx context.Context, i int, r *Result) {
+		f.get(ctx, urls[i], i, r)
 	})
 }
 
@@ -39,8 +39,8 @@ func (f *Fetcher) GetAllFailFast(ctx context.Context, urls []string) ([]Result, 
 // its own context. Bodies are read in full and closed by the Fetcher; a
 // request body must be replayable (GetBody set) to be retried.
 func (f *Fetcher) DoAll(ctx context.Context, reqs []*http.Request) []Result {
-	results, _ := f.batch(ctx, len(reqs), false, func(ctx context.Context, i int) Result {
-		return f.fetch(withContext(reqs[i], ctx), i, "")
+	results, _ := f.batch(ctx, len(reqs), false, func(ctx context.Context, i int, r *Result) {
+		f.fetch(withContext(reqs[i], ctx), i, "", r)
 	})
 	return results
 }
@@ -48,15 +48,15 @@ func (f *Fetcher) DoAll(ctx context.Context, reqs []*http.Request) []Result {
 // DoAllFailFast is [Fetcher.DoAll] that stops at the first failure, as
 // [Fetcher.GetAllFailFast] does.
 func (f *Fetcher) DoAllFailFast(ctx context.Context, reqs []*http.Request) ([]Result, error) {
-	return f.batch(ctx, len(reqs), true, func(ctx context.Context, i int) Result {
-		return f.fetch(withContext(reqs[i], ctx), i, "")
+	return f.batch(ctx, len(reqs), true, func(ctx context.Context, i int, r *Result) {
+		f.fetch(withContext(reqs[i], ctx), i, "", r)
 	})
 }
 
-// batch runs run(ctx, i) for every i in [0, n) on a pool of workers no
-// larger than the Fetcher's concurrency, and collects the results in order.
+// batch runs run(ctx, i, &results[i]) for every i in [0, n) on a pool of
+// workers no larger than the Fetcher's concurrency, and returns the results.
 // With failFast, the first failure cancels ctx for the rest and is returned.
-func (f *Fetcher) batch(ctx context.Context, n int, failFast bool, run func(context.Context, int) Result) ([]Result, error) {
+func (f *Fetcher) batch(ctx context.Context, n int, failFast bool, run func(context.Context, int, *Result)) ([]Result, error) {
 	results := make([]Result, n)
 	if ctx == nil {
 		for i := range results {
@@ -81,7 +81,7 @@ func (f *Fetcher) batch(ctx context.Context, n int, failFast bool, run func(cont
 	for range min(cap(f.gates.slots), n) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				results[i] = run(ctx, i)
+				run(ctx, i, &results[i])
 				if err := results[i].Err; failFast && err != nil {
 					failOnce.Do(func() { first = err; cancel(err) })
 				}

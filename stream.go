@@ -21,8 +21,8 @@ import (
 // after every goroutine Stream started has finished; urls must therefore
 // not block forever. Results are yielded on the caller's goroutine.
 func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Result] {
-	return stream(ctx, cap(f.gates.slots), urls, func(ctx context.Context, u string, i int) Result {
-		return f.get(ctx, u, i)
+	return stream(ctx, cap(f.gates.slots), urls, func(ctx context.Context, u string, i int, r *Result) {
+		f.get(ctx, u, i, r)
 	})
 }
 
@@ -34,7 +34,7 @@ func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Re
 // runs on the Fetcher's workers, so it must be safe for concurrent use.
 func StreamFunc[T any](ctx context.Context, f *Fetcher, in iter.Seq[T],
 	newRequest func(context.Context, T) (*http.Request, error)) iter.Seq[Result] {
-	return stream(ctx, cap(f.gates.slots), in, func(ctx context.Context, v T, i int) Result {
+	return stream(ctx, cap(f.gates.slots), in, func(ctx context.Context, v T, i int, r *Result) {
 		req, err := newRequest(ctx, v)
 		if err != nil {
 			var text string
@@ -44,27 +44,28 @@ func StreamFunc[T any](ctx context.Context, f *Fetcher, in iter.Seq[T],
 			case fmt.Stringer:
 				text = v.String()
 			}
-			return Result{Index: i, URL: redact(text), Err: f.fail(nil, 0, err)}
+			*r = Result{Index: i, URL: redact(text), Err: f.fail(nil, 0, err)}
+			return
 		}
-		return f.fetch(req, i, "")
+		f.fetch(req, i, "", r)
 	})
 }
 
 // StreamRequests is [Fetcher.Stream] for requests; each is sent with ctx in
 // place of its own context, and its body is read and closed by the Fetcher.
 func (f *Fetcher) StreamRequests(ctx context.Context, reqs iter.Seq[*http.Request]) iter.Seq[Result] {
-	return stream(ctx, cap(f.gates.slots), reqs, func(ctx context.Context, req *http.Request, i int) Result {
-		return f.fetch(withContext(req, ctx), i, "")
+	return stream(ctx, cap(f.gates.slots), reqs, func(ctx context.Context, req *http.Request, i int, r *Result) {
+		f.fetch(withContext(req, ctx), i, "", r)
 	})
 }
 
 // stream runs run on every value in yields on a pool of workers and yields
-// the results as they complete.
+// the results as they complete. run sets the Result it is given.
 //
 // The workers pull the inputs themselves, so that no goroutine sits between
 // the input and the workers: each value goes from the iterator to the worker
 // that fetches it with no channel handoff and no extra wake-up.
-func stream[T any](ctx context.Context, workers int, in iter.Seq[T], run func(context.Context, T, int) Result) iter.Seq[Result] {
+func stream[T any](ctx context.Context, workers int, in iter.Seq[T], run func(context.Context, T, int, *Result)) iter.Seq[Result] {
 	return func(yield func(Result) bool) {
 		if ctx == nil {
 			yield(Result{Err: errNilContext})
@@ -78,8 +79,10 @@ func stream[T any](ctx context.Context, workers int, in iter.Seq[T], run func(co
 		running.Store(int64(workers))
 		for range workers {
 			pool.Go(func() {
+				r := new(Result) // one per worker: run's pointer escapes
 				for v, i, ok := src.pull(); ok; v, i, ok = src.pull() {
-					results <- run(ctx, v, i)
+					run(ctx, v, i, r)
+					results <- *r
 				}
 				if running.Add(-1) == 0 {
 					close(results)
