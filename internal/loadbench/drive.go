@@ -135,7 +135,7 @@ func runLoopback(self, addr string, cfg config) (map[key][]sample, map[key][][3]
 // one: a client that leaves the server or the kernel busy must not tax the
 // same successor every time).
 func runCell(self, url string, conc int, cfg config, rng *rand.Rand) (map[string]sample, error) {
-	clients := map[string]*client{}
+	clients := map[string]*clientProcess{}
 	defer func() {
 		for _, c := range clients {
 			c.close()
@@ -278,9 +278,9 @@ func startServer(self string) (*exec.Cmd, string, error) {
 	return cmd, strings.TrimSpace(addr), nil
 }
 
-// A client is one load variant's client process, pinned to CPU 1, which
+// A clientProcess is one load variant's client process, pinned to CPU 1, which
 // measures on request (see serveMeasurements).
-type client struct {
+type clientProcess struct {
 	name string // variant, concurrency and URL, for errors
 	cmd  *exec.Cmd
 	in   io.WriteCloser
@@ -288,7 +288,7 @@ type client struct {
 	done bool
 }
 
-func startClient(self, variant, url string, conc int) (*client, error) {
+func startClient(self, variant, url string, conc int) (*clientProcess, error) {
 	cmd := pinned(1, self, "-client", variant, "-url", url, "-c", strconv.Itoa(conc), "-turns")
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -302,11 +302,11 @@ func startClient(self, variant, url string, conc int) (*client, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	return &client{name: fmt.Sprintf("%s c=%d %s", variant, conc, url), cmd: cmd, in: in, out: bufio.NewScanner(out)}, nil
+	return &clientProcess{name: fmt.Sprintf("%s c=%d %s", variant, conc, url), cmd: cmd, in: in, out: bufio.NewScanner(out)}, nil
 }
 
 // ready waits until the client has warmed up.
-func (c *client) ready() error {
+func (c *clientProcess) ready() error {
 	if !c.out.Scan() {
 		return c.fail(errors.New("exited while warming up"))
 	}
@@ -314,7 +314,7 @@ func (c *client) ready() error {
 }
 
 // measure has the client make n requests and returns what it measured.
-func (c *client) measure(n int) (sample, error) {
+func (c *clientProcess) measure(n int) (sample, error) {
 	var s sample
 	if _, err := fmt.Fprintln(c.in, n); err != nil {
 		return s, c.fail(err)
@@ -332,7 +332,7 @@ func (c *client) measure(n int) (sample, error) {
 }
 
 // fail ends the client and says why it failed, with its exit status.
-func (c *client) fail(err error) error {
+func (c *clientProcess) fail(err error) error {
 	if werr := c.close(); werr != nil {
 		err = fmt.Errorf("%w (%w)", err, werr)
 	}
@@ -341,7 +341,7 @@ func (c *client) fail(err error) error {
 
 // close ends the client's input and waits for it to exit; it may be called
 // more than once.
-func (c *client) close() error {
+func (c *clientProcess) close() error {
 	if c.done {
 		return nil
 	}

@@ -75,7 +75,7 @@ func main() {
 		if *quick {
 			cfg = config{n: 500, rounds: 1, turns: 5, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, only: *only}
 		}
-		if cfg.n < cfg.turns || cfg.n%cfg.turns != 0 {
+		if loopback := cfg.only == "" || cfg.only == "loopback"; loopback && (cfg.n < cfg.turns || cfg.n%cfg.turns != 0) {
 			fmt.Fprintf(os.Stderr, "loadbench: -n %d: must be a positive multiple of the %d turns a round\n", cfg.n, cfg.turns)
 			os.Exit(2)
 		}
