@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -186,6 +187,81 @@ func BenchmarkStream(b *testing.B) {
 		if n != b.N {
 			b.Fatalf("%d results for %d inputs", n, b.N)
 		}
+	})
+}
+
+// heldTransport holds every request until release is closed, telling
+// started of each as it arrives.
+type heldTransport struct {
+	started chan<- struct{}
+	release <-chan struct{}
+}
+
+func (t heldTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.started <- struct{}{}
+	<-t.release
+	return cannedTransport{benchBody}.RoundTrip(req)
+}
+
+// BenchmarkGCWaiting measures one garbage collection while 256 requests
+// wait in the transport, as they do on a slow network. Each collection
+// walks the stack of every waiting request, so every frame the Fetcher puts
+// between a worker and the transport costs once per waiting request per
+// cycle: a cost the in-memory benchmarks above never see, because their
+// requests do not wait. bare-pool is the same wait in a plain worker pool.
+func BenchmarkGCWaiting(b *testing.B) {
+	const waiting = 256
+	urls := slices.Repeat([]string{"http://a.test/x"}, waiting)
+	measure := func(b *testing.B, fetchAll func(*http.Client)) {
+		started, release := make(chan struct{}), make(chan struct{})
+		client := &http.Client{Transport: heldTransport{started, release}}
+		done := make(chan struct{})
+		go func() { fetchAll(client); close(done) }()
+		for range waiting {
+			<-started
+		}
+		for b.Loop() {
+			runtime.GC()
+		}
+		close(release)
+		<-done
+	}
+	b.Run("bare-pool", func(b *testing.B) {
+		measure(b, func(client *http.Client) {
+			var wg sync.WaitGroup
+			for _, u := range urls {
+				wg.Go(func() {
+					resp, err := client.Get(u)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				})
+			}
+			wg.Wait()
+		})
+	})
+	b.Run("stream", func(b *testing.B) {
+		measure(b, func(client *http.Client) {
+			f, _ := New(WithClient(client), WithConcurrency(waiting))
+			for r := range f.Stream(context.Background(), slices.Values(urls)) {
+				if r.Err != nil {
+					b.Error(r.Err)
+				}
+			}
+		})
+	})
+	b.Run("batch", func(b *testing.B) {
+		measure(b, func(client *http.Client) {
+			f, _ := New(WithClient(client), WithConcurrency(waiting))
+			for _, r := range f.GetAll(context.Background(), urls) {
+				if r.Err != nil {
+					b.Error(r.Err)
+				}
+			}
+		})
 	})
 }
 
