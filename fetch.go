@@ -106,28 +106,33 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 // (so its timeout and retry cover the body too) and must close it; without
 // it the returned body keeps the slot until the caller closes it. do returns
 // the number of attempts that reached the transport.
+//
+// do calls the client itself, not through a helper, and leaves what comes
+// before that call to helpers (begin, admit, prepare). A request spends
+// most of its life waiting in that call, and every garbage collection walks
+// the stack of every waiting request: each frame on it, and each call site
+// before the one it waits in, adds to that walk.
 func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*http.Response, int, error) {
-	if err := validate(req); err != nil {
-		return nil, 0, f.fail(req, 0, err)
+	h, start, err := f.begin(req)
+	if err != nil {
+		return nil, 0, err
 	}
-	if !f.enter() {
-		return nil, 0, f.fail(req, 0, ErrClosed)
-	}
-	ctx, h := req.Context(), f.host(req)
-	var start time.Time // read only when MaxElapsed needs it
-	if f.retry.MaxElapsed > 0 {
-		start = time.Now()
-	}
+	ctx := req.Context()
 	var delay time.Duration
 	for attempt := 1; ; attempt++ {
 		if err := f.admit(ctx, h); err != nil {
-			f.exit(h)
-			return nil, attempt - 1, f.fail(req, attempt-1, err)
+			return nil, attempt - 1, f.abandon(req, h, attempt-1, err)
 		}
-		if attempt == 1 && h.budget != nil {
-			h.budget.call()
+		r, actx, cancel, err := f.prepare(ctx, req, h, attempt)
+		var resp *http.Response
+		if err == nil {
+			var sent time.Time
+			if h.throttle != nil {
+				sent = time.Now()
+			}
+			resp, err = f.client.Do(r)
+			resp, err = f.record(ctx, actx, req, h, attempt, sent, resp, err)
 		}
-		resp, actx, cancel, err := f.send(ctx, req, h, attempt)
 		if ra, ok := retryAfter(resp, f.retry.MaxDelay); ok {
 			h.pause(time.Now().Add(ra)) // for every request to the host, retried or not
 		}
@@ -154,14 +159,82 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*ht
 		cancel()
 		f.release(h)
 		if herr := f.onRetry(req, attempt, delay, resp, err); herr != nil {
-			f.exit(h)
-			return nil, attempt, f.fail(req, attempt, herr)
+			return nil, attempt, f.abandon(req, h, attempt, herr)
 		}
 		if err := sleep(ctx, delay); err != nil {
-			f.exit(h)
-			return nil, attempt, f.fail(req, attempt, fmt.Errorf("waiting %v to retry: %w", delay, err))
+			return nil, attempt, f.abandon(req, h, attempt, fmt.Errorf("waiting %v to retry: %w", delay, err))
 		}
 	}
+}
+
+// begin validates req and registers the call, returning the host's gates
+// and, if MaxElapsed needs it, the time the call began.
+func (f *Fetcher) begin(req *http.Request) (*host, time.Time, error) {
+	if err := validate(req); err != nil {
+		return nil, time.Time{}, f.fail(req, 0, err)
+	}
+	if !f.enter() {
+		return nil, time.Time{}, f.fail(req, 0, ErrClosed)
+	}
+	var start time.Time
+	if f.retry.MaxElapsed > 0 {
+		start = time.Now()
+	}
+	return f.host(req), start, nil
+}
+
+// abandon ends a call that holds no slot, failing it with err after
+// attempts attempts.
+func (f *Fetcher) abandon(req *http.Request, h *host, attempts int, err error) error {
+	f.exit(h)
+	return f.fail(req, attempts, err)
+}
+
+// prepare readies attempt number attempt of req, which has passed the
+// gates: it counts a first attempt against the host's retry budget, and
+// returns the request to send under the attempt's own context (with its
+// timeout, if one is set) and, on a retry, with a fresh copy of its body.
+// The returned cancel ends the attempt's timeout and must be called once
+// the response body is done with.
+func (f *Fetcher) prepare(ctx context.Context, req *http.Request, h *host, attempt int) (*http.Request, context.Context, context.CancelFunc, error) {
+	if attempt == 1 && h.budget != nil {
+		h.budget.call()
+	}
+	actx, cancel := ctx, context.CancelFunc(noop)
+	if f.attemptTimeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, f.attemptTimeout)
+	}
+	if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, actx, cancel, fmt.Errorf("rewinding request body: %w", err)
+		}
+		r := req.WithContext(actx)
+		r.Body = body
+		return r, actx, cancel, nil
+	}
+	if actx != ctx {
+		return req.WithContext(actx), actx, cancel, nil
+	}
+	return req, actx, cancel, nil
+}
+
+// record takes in the outcome of an attempt sent at sent: it says why the
+// transport failed, if it did, feeds the host's adaptive rate, and runs
+// the OnAttempt hook, whose error replaces the outcome.
+func (f *Fetcher) record(ctx, actx context.Context, req *http.Request, h *host, attempt int, sent time.Time,
+	resp *http.Response, err error) (*http.Response, error) {
+	if err != nil {
+		err = f.attemptError(ctx, actx, err)
+	}
+	if h.throttle != nil {
+		h.throttle.observe(sent, resp, err)
+	}
+	if herr := f.onAttempt(req, h, attempt, resp, err); herr != nil {
+		closeBody(resp)
+		return nil, herr
+	}
+	return resp, err
 }
 
 // finish hands back the final outcome of a call and gives up what it holds:
@@ -224,43 +297,6 @@ func (f *Fetcher) admit(ctx context.Context, h *host) error {
 	}
 	f.stats.inFlight.Add(1)
 	return nil
-}
-
-// send makes one attempt under its own context, derived from ctx and
-// returned with it. The returned cancel ends the attempt's timeout and must
-// be called once the response body is done with.
-func (f *Fetcher) send(ctx context.Context, req *http.Request, h *host, attempt int) (*http.Response, context.Context, context.CancelFunc, error) {
-	actx, cancel := ctx, context.CancelFunc(noop)
-	if f.attemptTimeout > 0 {
-		actx, cancel = context.WithTimeout(ctx, f.attemptTimeout)
-	}
-	r := req
-	if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
-		body, err := req.GetBody()
-		if err != nil {
-			return nil, actx, cancel, fmt.Errorf("rewinding request body: %w", err)
-		}
-		r = req.WithContext(actx)
-		r.Body = body
-	} else if actx != ctx {
-		r = req.WithContext(actx)
-	}
-	var sent time.Time
-	if h.throttle != nil {
-		sent = time.Now()
-	}
-	resp, err := f.client.Do(r)
-	if err != nil {
-		err = f.attemptError(ctx, actx, err)
-	}
-	if h.throttle != nil {
-		h.throttle.observe(sent, resp, err)
-	}
-	if herr := f.onAttempt(req, h, attempt, resp, err); herr != nil {
-		closeBody(resp)
-		return nil, actx, cancel, herr
-	}
-	return resp, actx, cancel, err
 }
 
 // attemptError says why an attempt under actx, derived from the caller's
