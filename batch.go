@@ -18,9 +18,7 @@ var errNilContext = errors.New("fetch: nil context")
 // concurrent use. If ctx ends, the URLs
 // not yet fetched come back with an error matching ctx's.
 func (f *Fetcher) GetAll(ctx context.Context, urls []string) []Result {
-	results, _ := f.batch(ctx, len(urls), false, func(ctx context.Context, i int, r *Result) {
-		f.get(ctx, urls[i], i, r)
-	})
+	results, _ := batch(ctx, f, urls, false, getURL)
 	return results
 }
 
@@ -29,9 +27,7 @@ func (f *Fetcher) GetAll(ctx context.Context, urls []string) []Result {
 // with the results, in which the cancelled requests carry an error matching
 // [context.Canceled].
 func (f *Fetcher) GetAllFailFast(ctx context.Context, urls []string) ([]Result, error) {
-	return f.batch(ctx, len(urls), true, func(ctx context.Context, i int, r *Result) {
-		f.get(ctx, urls[i], i, r)
-	})
+	return batch(ctx, f, urls, true, getURL)
 }
 
 // DoAll sends every request and returns one [Result] per request in input
@@ -39,24 +35,21 @@ func (f *Fetcher) GetAllFailFast(ctx context.Context, urls []string) ([]Result, 
 // its own context. Bodies are read in full and closed by the Fetcher; a
 // request body must be replayable (GetBody set) to be retried.
 func (f *Fetcher) DoAll(ctx context.Context, reqs []*http.Request) []Result {
-	results, _ := f.batch(ctx, len(reqs), false, func(ctx context.Context, i int, r *Result) {
-		f.fetch(withContext(reqs[i], ctx), i, "", r)
-	})
+	results, _ := batch(ctx, f, reqs, false, sendRequest)
 	return results
 }
 
 // DoAllFailFast is [Fetcher.DoAll] that stops at the first failure, as
 // [Fetcher.GetAllFailFast] does.
 func (f *Fetcher) DoAllFailFast(ctx context.Context, reqs []*http.Request) ([]Result, error) {
-	return f.batch(ctx, len(reqs), true, func(ctx context.Context, i int, r *Result) {
-		f.fetch(withContext(reqs[i], ctx), i, "", r)
-	})
+	return batch(ctx, f, reqs, true, sendRequest)
 }
 
-// batch runs run(ctx, i, &results[i]) for every i in [0, n) on a pool of
-// workers no larger than the Fetcher's concurrency, and returns the results.
+// batch fetches what newRequest makes of every input, on a pool of workers
+// no larger than f's concurrency, and returns the results in input order.
 // With failFast, the first failure cancels ctx for the rest and is returned.
-func (f *Fetcher) batch(ctx context.Context, n int, failFast bool, run func(context.Context, int, *Result)) ([]Result, error) {
+func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newRequest requester[T]) ([]Result, error) {
+	n := len(in)
 	results := make([]Result, n)
 	if ctx == nil {
 		for i := range results {
@@ -81,7 +74,8 @@ func (f *Fetcher) batch(ctx context.Context, n int, failFast bool, run func(cont
 	for range min(cap(f.gates.slots), n) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				run(ctx, i, &results[i])
+				req, text, err := newRequest(ctx, in[i])
+				f.fetch(req, text, err, i, &results[i])
 				if err := results[i].Err; failFast && err != nil {
 					failOnce.Do(func() { first = err; cancel(err) })
 				}
@@ -90,11 +84,4 @@ func (f *Fetcher) batch(ctx context.Context, n int, failFast bool, run func(cont
 	}
 	wg.Wait()
 	return results, first
-}
-
-func withContext(req *http.Request, ctx context.Context) *http.Request {
-	if req == nil {
-		return nil
-	}
-	return req.WithContext(ctx)
 }

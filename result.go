@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -27,15 +26,20 @@ type Result struct {
 }
 
 // fetch runs req through do, reading the body inside the attempt, and
-// reports the outcome in *r, which it overwrites. rawURL, if not "", is
-// req's URL as the caller gave it, with no password in it, to report as is.
+// reports the outcome in *r, which it overwrites. text, if not "", is the
+// URL to report, as the caller gave it (see requester). If err is not nil,
+// the input could not be made into a request, and *r says so instead.
 //
 // The Result is filled in place, not returned: a returned Result (112
 // bytes) would be copied, and take stack, in every frame between a worker
 // and the transport, while the request waits on the network.
-func (f *Fetcher) fetch(req *http.Request, index int, rawURL string, r *Result) {
+func (f *Fetcher) fetch(req *http.Request, text string, err error, index int, r *Result) {
+	if err != nil {
+		*r = Result{Index: index, URL: text, Err: f.fail(nil, 0, err)}
+		return
+	}
 	start := time.Since(epoch)
-	*r = Result{Index: index, URL: rawURL}
+	*r = Result{Index: index, URL: text}
 	if r.URL == "" && req != nil && req.URL != nil {
 		r.URL = req.URL.Redacted()
 	}
@@ -65,31 +69,6 @@ func (f *Fetcher) fetch(req *http.Request, index int, rawURL string, r *Result) 
 // virtual machines each reading costs tens of nanoseconds.
 var epoch = time.Now()
 
-// get fetches rawURL with GET into *r, as fetch does, or sets *r to say
-// why it could not make the request.
-func (f *Fetcher) get(ctx context.Context, rawURL string, index int, r *Result) {
-	req, err := newGet(ctx, rawURL)
-	if err != nil {
-		*r = Result{Index: index, URL: redact(rawURL), Err: f.fail(nil, 0, err)}
-		return
-	}
-	if strings.Contains(rawURL, "@") { // may hold a password: report it redacted
-		rawURL = ""
-	}
-	f.fetch(req, index, rawURL, r)
-}
-
-func newGet(ctx context.Context, rawURL string) (*http.Request, error) {
-	if ctx == nil {
-		return nil, fmt.Errorf("fetch: nil context for %q", rawURL)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidURL, err)
-	}
-	return req, nil
-}
-
 func statusError(resp *http.Response, retryAfter time.Duration) *StatusError {
 	return &StatusError{
 		StatusCode: resp.StatusCode,
@@ -105,7 +84,8 @@ func statusError(resp *http.Response, retryAfter time.Duration) *StatusError {
 // an error that matches [*StatusError] under [errors.As].
 func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
 	var r Result
-	f.get(ctx, rawURL, 0, &r)
+	req, text, err := getURL(ctx, rawURL)
+	f.fetch(req, text, err, 0, &r)
 	return r.Body, r.Err
 }
 

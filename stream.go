@@ -2,7 +2,6 @@ package fetch
 
 import (
 	"context"
-	"fmt"
 	"iter"
 	"net/http"
 	"sync"
@@ -21,9 +20,7 @@ import (
 // after every goroutine Stream started has finished; urls must therefore
 // not block forever. Results are yielded on the caller's goroutine.
 func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Result] {
-	return stream(ctx, cap(f.gates.slots), urls, func(ctx context.Context, u string, i int, r *Result) {
-		f.get(ctx, u, i, r)
-	})
+	return stream(ctx, f, urls, getURL)
 }
 
 // StreamFunc is [Fetcher.Stream] for inputs of any type: newRequest turns
@@ -34,38 +31,24 @@ func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Re
 // runs on the Fetcher's workers, so it must be safe for concurrent use.
 func StreamFunc[T any](ctx context.Context, f *Fetcher, in iter.Seq[T],
 	newRequest func(context.Context, T) (*http.Request, error)) iter.Seq[Result] {
-	return stream(ctx, cap(f.gates.slots), in, func(ctx context.Context, v T, i int, r *Result) {
-		req, err := newRequest(ctx, v)
-		if err != nil {
-			var text string
-			switch v := any(v).(type) {
-			case string:
-				text = v
-			case fmt.Stringer:
-				text = v.String()
-			}
-			*r = Result{Index: i, URL: redact(text), Err: f.fail(nil, 0, err)}
-			return
-		}
-		f.fetch(req, i, "", r)
-	})
+	return stream(ctx, f, in, funcRequester(newRequest))
 }
 
 // StreamRequests is [Fetcher.Stream] for requests; each is sent with ctx in
 // place of its own context, and its body is read and closed by the Fetcher.
 func (f *Fetcher) StreamRequests(ctx context.Context, reqs iter.Seq[*http.Request]) iter.Seq[Result] {
-	return stream(ctx, cap(f.gates.slots), reqs, func(ctx context.Context, req *http.Request, i int, r *Result) {
-		f.fetch(withContext(req, ctx), i, "", r)
-	})
+	return stream(ctx, f, reqs, sendRequest)
 }
 
-// stream runs run on every value in yields on a pool of workers and yields
-// the results as they complete. run sets the Result it is given.
+// stream fetches what newRequest makes of every value in yields, on as
+// many workers as f lets requests be in flight, and yields the results as
+// they complete.
 //
 // The workers pull the inputs themselves, so that no goroutine sits between
 // the input and the workers: each value goes from the iterator to the worker
 // that fetches it with no channel handoff and no extra wake-up.
-func stream[T any](ctx context.Context, workers int, in iter.Seq[T], run func(context.Context, T, int, *Result)) iter.Seq[Result] {
+func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest requester[T]) iter.Seq[Result] {
+	workers := cap(f.gates.slots)
 	return func(yield func(Result) bool) {
 		if ctx == nil {
 			yield(Result{Err: errNilContext})
@@ -79,9 +62,10 @@ func stream[T any](ctx context.Context, workers int, in iter.Seq[T], run func(co
 		running.Store(int64(workers))
 		for range workers {
 			pool.Go(func() {
-				r := new(Result) // one per worker: run's pointer escapes
+				r := new(Result) // one per worker: fetch's pointer escapes
 				for v, i, ok := src.pull(); ok; v, i, ok = src.pull() {
-					run(ctx, v, i, r)
+					req, text, err := newRequest(ctx, v)
+					f.fetch(req, text, err, i, r)
 					results <- *r
 				}
 				if running.Add(-1) == 0 {

@@ -1,0 +1,73 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// A requester turns one input of a call into the request to send, with the
+// call's context. It also returns the text to report as the Result's URL:
+// the input as the caller gave it, if that holds no password, or "" to
+// report the request's own URL, redacted. An input it cannot make a request
+// of yields an error, and the input's text, redacted.
+//
+// Each batch and streaming call has one, so that its workers can hand the
+// request straight to [Fetcher.fetch]: a worker waiting on the network then
+// holds as few frames as possible, and the garbage collector, which walks
+// every waiting worker's stack in each cycle, has that much less to walk.
+type requester[T any] func(ctx context.Context, in T) (req *http.Request, text string, err error)
+
+// getURL is the requester of the GET calls: Get, GetAll and Stream.
+func getURL(ctx context.Context, rawURL string) (*http.Request, string, error) {
+	req, err := newGet(ctx, rawURL)
+	if err != nil {
+		return nil, redact(rawURL), err
+	}
+	if strings.Contains(rawURL, "@") { // may hold a password: report it redacted
+		rawURL = ""
+	}
+	return req, rawURL, nil
+}
+
+func newGet(ctx context.Context, rawURL string) (*http.Request, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("fetch: nil context for %q", rawURL)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidURL, err)
+	}
+	return req, nil
+}
+
+// sendRequest is the requester of the calls given requests, DoAll and
+// StreamRequests: each request is sent with the call's context in place of
+// its own. A nil request is left for do to refuse.
+func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string, error) {
+	if req == nil {
+		return nil, "", nil
+	}
+	return req.WithContext(ctx), "", nil
+}
+
+// funcRequester is the requester of StreamFunc, which makes each request
+// with newRequest. The text of an input it fails on is the input itself if
+// it is a string or a fmt.Stringer.
+func funcRequester[T any](newRequest func(context.Context, T) (*http.Request, error)) requester[T] {
+	return func(ctx context.Context, v T) (*http.Request, string, error) {
+		req, err := newRequest(ctx, v)
+		if err != nil {
+			var text string
+			switch v := any(v).(type) {
+			case string:
+				text = v
+			case fmt.Stringer:
+				text = v.String()
+			}
+			return nil, redact(text), err
+		}
+		return req, "", nil
+	}
+}
