@@ -218,7 +218,11 @@ func BenchmarkGCWaiting(b *testing.B) {
 		done := make(chan struct{})
 		go func() { fetchAll(client); close(done) }()
 		for range waiting {
-			<-started
+			select {
+			case <-started:
+			case <-done:
+				b.Fatal("the requests ended before all of them reached the transport")
+			}
 		}
 		for b.Loop() {
 			runtime.GC()
@@ -245,7 +249,11 @@ func BenchmarkGCWaiting(b *testing.B) {
 	})
 	b.Run("stream", func(b *testing.B) {
 		measure(b, func(client *http.Client) {
-			f, _ := New(WithClient(client), WithConcurrency(waiting))
+			f, err := New(WithClient(client), WithConcurrency(waiting))
+			if err != nil {
+				b.Error(err)
+				return
+			}
 			for r := range f.Stream(context.Background(), slices.Values(urls)) {
 				if r.Err != nil {
 					b.Error(r.Err)
@@ -255,7 +263,11 @@ func BenchmarkGCWaiting(b *testing.B) {
 	})
 	b.Run("batch", func(b *testing.B) {
 		measure(b, func(client *http.Client) {
-			f, _ := New(WithClient(client), WithConcurrency(waiting))
+			f, err := New(WithClient(client), WithConcurrency(waiting))
+			if err != nil {
+				b.Error(err)
+				return
+			}
 			for _, r := range f.GetAll(context.Background(), urls) {
 				if r.Err != nil {
 					b.Error(r.Err)
