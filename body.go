@@ -39,7 +39,7 @@ func (b *slotBody) Close() error {
 func (b *slotBody) finish() {
 	if b.done.CompareAndSwap(false, true) {
 		b.cancel()
-		b.f.release(b.h)
+		b.f.gates.release(b.h)
 		b.f.exit(b.h)
 	}
 }

@@ -158,7 +158,7 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*ht
 		}
 		drainBody(resp)
 		cancel()
-		f.release(h)
+		f.gates.release(h)
 		if herr := f.onRetry(req, attempt, delay, resp, err); herr != nil {
 			return nil, attempt, f.abandon(req, h, attempt, herr)
 		}
@@ -249,7 +249,7 @@ func (f *Fetcher) finish(req *http.Request, h *host, attempts int, resp *http.Re
 		return resp, attempts, nil
 	}
 	cancel()
-	f.release(h)
+	f.gates.release(h)
 	f.exit(h)
 	if err != nil {
 		closeBody(resp)
@@ -296,7 +296,6 @@ func (f *Fetcher) admit(ctx context.Context, h *host) error {
 		// token, so that the requests that queued do not all go at once.
 		f.gates.release(h)
 	}
-	f.stats.inFlight.Add(1)
 	return nil
 }
 

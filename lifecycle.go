@@ -57,9 +57,3 @@ func (f *Fetcher) exit(h *host) {
 func (f *Fetcher) host(req *http.Request) *host {
 	return f.gates.hosts.get(req.URL.Host)
 }
-
-// release frees the in-flight slots admit took.
-func (f *Fetcher) release(h *host) {
-	f.gates.release(h)
-	f.stats.inFlight.Add(-1)
-}

@@ -137,8 +137,7 @@ type host struct {
 	slots    slots        // nil: no per-host cap
 	throttle *throttle    // nil: no adaptive rate
 	budget   *retryBudget // nil: no retry budget
-	shard    *hostShard
-	refs     int // guarded by shard.mu
+	refs     atomic.Int32 // requests holding h; raised only under its shard's lock
 
 	// pausedUntil (Unix nanoseconds) is when the host said, with
 	// Retry-After, that it will take requests again; until then no request
@@ -238,7 +237,7 @@ func (t *hostTable) get(name string) *host {
 		if len(sh.m) >= sh.sweepAt {
 			sh.sweep()
 		}
-		h = &host{name: name, shard: sh}
+		h = &host{name: name}
 		if t.newLimiter != nil {
 			h.limiter = t.newLimiter(name)
 		}
@@ -253,24 +252,23 @@ func (t *hostTable) get(name string) *host {
 		}
 		sh.m[name] = h
 	}
-	h.refs++
+	h.refs.Add(1)
 	sh.mu.Unlock()
 	return h
 }
 
 // put drops the reference get took. An idle host stays in the table, so
-// that the next request to it finds it, until a sweep forgets it.
+// that the next request to it finds it, until a sweep forgets it. It needs
+// no lock: only get, under the shard's lock, raises a host's count, so a
+// sweep holding that lock and seeing no references sees it stay so.
 func (t *hostTable) put(h *host) {
-	sh := h.shard
-	sh.mu.Lock()
-	h.refs--
-	sh.mu.Unlock()
+	h.refs.Add(-1)
 }
 
 // sweep forgets every idle host with no request running. sh.mu is held.
 func (sh *hostShard) sweep() {
 	for name, h := range sh.m {
-		if h.refs == 0 && h.idle() {
+		if h.refs.Load() == 0 && h.idle() {
 			delete(sh.m, name)
 		}
 	}

@@ -65,7 +65,7 @@ type HostStats struct {
 }
 
 type counters struct {
-	inFlight, waiting, completed, failed, retried atomic.Int64
+	waiting, completed, failed, retried atomic.Int64
 }
 
 // Stats returns a snapshot of the Fetcher's counters and of the hosts that
@@ -74,7 +74,7 @@ type counters struct {
 // the number of hosts the Fetcher remembers.
 func (f *Fetcher) Stats() Stats {
 	return Stats{
-		InFlight:  f.stats.inFlight.Load(),
+		InFlight:  int64(len(f.gates.slots)), // each attempt in flight holds one global slot
 		Waiting:   f.stats.waiting.Load(),
 		Completed: f.stats.completed.Load(),
 		Failed:    f.stats.failed.Load(),
