@@ -76,8 +76,8 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 				req, text, err := newRequest(ctx, in[i])
 				f.fetch(req, text, err, i, &results[i])
-				if err := results[i].Err; failFast && err != nil {
-					failOnce.Do(func() { first = err; cancel(err) })
+				if failed := results[i].Err; failFast && failed != nil {
+					failOnce.Do(func() { first = failed; cancel(failed) })
 				}
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"runtime"
 	"slices"
@@ -217,6 +218,7 @@ func BenchmarkGCWaiting(b *testing.B) {
 		client := &http.Client{Transport: heldTransport{started, release}}
 		done := make(chan struct{})
 		go func() { fetchAll(client); close(done) }()
+		defer func() { close(release); <-done }() // on Fatal too: no request is left held
 		for range waiting {
 			select {
 			case <-started:
@@ -227,8 +229,6 @@ func BenchmarkGCWaiting(b *testing.B) {
 		for b.Loop() {
 			runtime.GC()
 		}
-		close(release)
-		<-done
 	}
 	b.Run("bare-pool", func(b *testing.B) {
 		measure(b, func(client *http.Client) {
@@ -247,34 +247,28 @@ func BenchmarkGCWaiting(b *testing.B) {
 			wg.Wait()
 		})
 	})
-	b.Run("stream", func(b *testing.B) {
-		measure(b, func(client *http.Client) {
-			f, err := New(WithClient(client), WithConcurrency(waiting))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			for r := range f.Stream(context.Background(), slices.Values(urls)) {
-				if r.Err != nil {
-					b.Error(r.Err)
+	for _, tc := range []struct {
+		name    string
+		results func(*Fetcher) iter.Seq[Result]
+	}{
+		{"stream", func(f *Fetcher) iter.Seq[Result] { return f.Stream(context.Background(), slices.Values(urls)) }},
+		{"batch", func(f *Fetcher) iter.Seq[Result] { return slices.Values(f.GetAll(context.Background(), urls)) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			measure(b, func(client *http.Client) {
+				f, err := New(WithClient(client), WithConcurrency(waiting))
+				if err != nil {
+					b.Error(err)
+					return
 				}
-			}
-		})
-	})
-	b.Run("batch", func(b *testing.B) {
-		measure(b, func(client *http.Client) {
-			f, err := New(WithClient(client), WithConcurrency(waiting))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			for _, r := range f.GetAll(context.Background(), urls) {
-				if r.Err != nil {
-					b.Error(r.Err)
+				for r := range tc.results(f) {
+					if r.Err != nil {
+						b.Error(r.Err)
+					}
 				}
-			}
+			})
 		})
-	})
+	}
 }
 
 // BenchmarkStreamMillion streams 1,000,000 inputs and reports the peak heap

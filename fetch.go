@@ -110,9 +110,8 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 // do calls the client itself, not through a helper, and leaves what comes
 // before that call to helpers (begin, admit, prepare). A request spends
 // most of its life waiting in that call, and every garbage collection walks
-// the stack of every waiting request: each frame on it adds to that walk
-// (see BenchmarkGCWaiting), and so, a little, does each call that comes
-// before the wait in a frame's code.
+// the stack of every waiting request, each frame on it adding to that walk
+// (see BenchmarkGCWaiting).
 func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*http.Response, int, error) {
 	h, start, err := f.begin(req)
 	if err != nil {

@@ -203,6 +203,7 @@ func microSection(w io.Writer, out string) {
 	fmt.Fprintf(w, "\nStream per result, every gate on, 64 workers: **%.0f ns** against **%.0f ns** for a bare http.Client pool "+
 		"handing bodies back over a channel (**+%.0f ns**); these run on GOMAXPROCS CPUs, so cross-CPU hand-offs count.\n",
 		stream, pool, stream-pool)
+	// BenchmarkGCWaiting holds 256 requests in the transport.
 	gcPool := median(ns["BenchmarkGCWaiting/bare-pool"])
 	gcStream, gcBatch := median(ns["BenchmarkGCWaiting/stream"]), median(ns["BenchmarkGCWaiting/batch"])
 	fmt.Fprintf(w, "\nOne garbage collection while 256 requests wait in the transport: **%.0f µs** under Stream and **%.0f µs** under GetAll, "+
