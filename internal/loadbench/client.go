@@ -69,6 +69,7 @@ func measure(variant, url string, n, conc int, w io.Writer) error {
 // concurrency conc and returns the failures.
 var loadRuns = map[string]func(url string, n, conc int) int{
 	"raw": rawPool, "raw-again": rawPool, "raw-stream": rawStream, "raw-gather": rawGather, "naive": naivePool, "fetch-stream": fetchStream, "fetch-batch": fetchBatch,
+	"raw-stream-again": rawStream, "raw-stream-pull": rawStreamPull, "raw-stream-shaped": rawStreamShaped,
 }
 
 // serveMeasurements warms the named load variant up, says so by writing a
@@ -202,6 +203,13 @@ func rawGather(url string, n, conc int) int {
 // it can cancel, so that a consumer that stops early stops the requests in
 // flight.
 func rawStream(url string, n, conc int) int {
+	var next atomic.Int64
+	return streamBodies(url, conc, func() (string, bool) { return url, next.Add(1) <= int64(n) })
+}
+
+// streamBodies is rawStream taking each URL to fetch from next, until it
+// returns false.
+func streamBodies(url string, conc int, next func() (string, bool)) int {
 	rawPool(url, 0, conc) // build the client
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -210,12 +218,11 @@ func rawStream(url string, n, conc int) int {
 		err  error
 	}
 	results := make(chan result, conc)
-	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range conc {
 		wg.Go(func() {
-			for next.Add(1) <= int64(n) {
-				body, err := getBody(ctx, url)
+			for u, ok := next(); ok; u, ok = next() {
+				body, err := getBody(ctx, u)
 				results <- result{body, err}
 			}
 		})

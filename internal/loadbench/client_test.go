@@ -1,7 +1,14 @@
 package main
 
 import (
+	"io"
+	"maps"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -25,5 +32,47 @@ func TestSamplePlusAddsTotals(t *testing.T) {
 	}
 	if round.PeakRSSMiB != 30 || round.Errors != 1 {
 		t.Errorf("peak RSS %v MiB, %d errors; want the larger peak, 30, and 1 error", round.PeakRSSMiB, round.Errors)
+	}
+}
+
+// Every load variant, the ablation's included, makes exactly the requests
+// it is asked for and reads every body without error.
+func TestLoadVariantsMakeEveryRequest(t *testing.T) {
+	var hits atomic.Int64
+	body := strings.Repeat("x", 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	for _, v := range slices.Sorted(maps.Keys(loadRuns)) {
+		hits.Store(0)
+		if errs := loadRuns[v](srv.URL, 50, 4); errs != 0 {
+			t.Errorf("%s: %d of 50 requests failed", v, errs)
+		}
+		if got := hits.Load(); got != 50 {
+			t.Errorf("%s: server saw %d requests, want 50", v, got)
+		}
+	}
+}
+
+// The ablation's Stream-shaped pool yields one Result per input, each
+// position once, with the body read.
+func TestShapedStreamYieldsEveryPosition(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("x", 100))
+	}))
+	defer srv.Close()
+	seen := make([]int, 40)
+	for r := range shapedStream(srv.URL, len(seen), 3) {
+		if r.Err != nil || r.Status != http.StatusOK || len(r.Body) != 100 || r.Duration <= 0 {
+			t.Fatalf("result %d: err %v, status %d, %d bytes, duration %v", r.Index, r.Err, r.Status, len(r.Body), r.Duration)
+		}
+		seen[r.Index]++
+	}
+	for i, n := range seen {
+		if n != 1 {
+			t.Errorf("position %d yielded %d times, want once", i, n)
+		}
 	}
 }

@@ -26,6 +26,7 @@ type config struct {
 	quick      bool
 
 	goodN, goodRounds int    // the goodput measurements
+	ablationRounds    int    // rounds of the ablation (see ablationSteps)
 	only              string // a key of sections: measure only that, and update its section of out
 }
 
@@ -63,6 +64,10 @@ func drive(cfg config, out string) error {
 	if err != nil {
 		return err
 	}
+	toBase, toPrev, err := runAblation(self, addr, cfg)
+	if err != nil {
+		return err
+	}
 	lim, err := runLimiter(self, addr, cfg.limiterFor)
 	if err != nil {
 		return err
@@ -86,7 +91,7 @@ func drive(cfg config, out string) error {
 		defer f.Close()
 		w = f
 	}
-	report(w, cfg, samples, ratios, lim, good, micro)
+	report(w, cfg, samples, ratios, toBase, toPrev, lim, good, micro)
 	return nil
 }
 
@@ -107,7 +112,7 @@ func runLoopback(self, addr string, cfg config) (map[key][]sample, map[key][][3]
 	for round := 1; round <= cfg.rounds; round++ {
 		for _, size := range bodySizes {
 			for _, conc := range concurrencies {
-				got, err := runCell(self, fmt.Sprintf("http://%s/%d", addr, size), conc, cfg,
+				got, err := runCell(self, fmt.Sprintf("http://%s/%d", addr, size), conc, variants, cfg,
 					rand.New(rand.NewPCG(uint64(round), uint64(size*conc))))
 				if err != nil {
 					return nil, nil, err
@@ -129,12 +134,12 @@ func runLoopback(self, addr string, cfg config) (map[key][]sample, map[key][][3]
 	return samples, ratios, nil
 }
 
-// runCell measures every variant once at one URL and concurrency, the
+// runCell measures each of variants once at one URL and concurrency, the
 // variants taking turns in orders drawn from rng (seeded by the round and
 // cell, so that runs are repeatable and no variant always follows the same
 // one: a client that leaves the server or the kernel busy must not tax the
 // same successor every time).
-func runCell(self, url string, conc int, cfg config, rng *rand.Rand) (map[string]sample, error) {
+func runCell(self, url string, conc int, variants []string, cfg config, rng *rand.Rand) (map[string]sample, error) {
 	clients := map[string]*clientProcess{}
 	defer func() {
 		for _, c := range clients {
@@ -184,6 +189,14 @@ var sections = map[string]func(self, addr string, cfg config) (heading, text str
 			loadTables(&b, cfg, samples, ratios)
 		}
 		return loopbackHeading, b.String(), err
+	},
+	"ablation": func(self, addr string, cfg config) (string, string, error) {
+		toBase, toPrev, err := runAblation(self, addr, cfg)
+		var b strings.Builder
+		if err == nil {
+			ablationSection(&b, cfg, toBase, toPrev)
+		}
+		return ablationHeading, b.String(), err
 	},
 	"goodput": func(self, addr string, cfg config) (string, string, error) {
 		good, err := runGoodput(self, addr, cfg)

@@ -1,10 +1,12 @@
 // Command loadbench measures the Fetcher against hand-written net/http
 // clients over loopback, and writes BENCHMARKS.md.
 //
-//	go run ./internal/loadbench -o BENCHMARKS.md      full run (about 30 minutes)
+//	go run ./internal/loadbench -o BENCHMARKS.md      full run (about 35 minutes)
 //	go run ./internal/loadbench -quick                one short round, to stdout
 //	go run ./internal/loadbench -only loopback -o BENCHMARKS.md
 //	                                                  the loopback load section alone (about 20 minutes)
+//	go run ./internal/loadbench -only ablation -o BENCHMARKS.md
+//	                                                  where Stream's cost goes, piece by piece (about 4 minutes)
 //	go run ./internal/loadbench -only goodput -o BENCHMARKS.md
 //	                                                  the goodput section alone (about 6 minutes)
 //	go run ./internal/loadbench -only limiter -o BENCHMARKS.md
@@ -45,7 +47,7 @@ func main() {
 		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")
 		cpuprof = flag.String("cpuprofile", "", "with -client: write a CPU profile of the measurement here")
 		turns   = flag.Bool("turns", false, "with -client: warm up, print a line, then measure once for each request count read from stdin, one JSON line each (how the driver runs a load variant)")
-		only    = flag.String("only", "", `"loopback", "goodput", "limiter" or "micro": run only that section's measurements, and replace the section in -o`)
+		only    = flag.String("only", "", `"loopback", "ablation", "goodput", "limiter" or "micro": run only that section's measurements, and replace the section in -o`)
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -71,11 +73,11 @@ func main() {
 			log.Fatal(err)
 		}
 	default:
-		cfg := config{n: *n, rounds: *rounds, turns: 5, limiterFor: 10, micro: *benches, goodN: goodN, goodRounds: 3, only: *only}
+		cfg := config{n: *n, rounds: *rounds, turns: 5, limiterFor: 10, micro: *benches, goodN: goodN, goodRounds: 3, ablationRounds: 60, only: *only}
 		if *quick {
-			cfg = config{n: 500, rounds: 1, turns: 5, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, only: *only}
+			cfg = config{n: 500, rounds: 1, turns: 5, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, ablationRounds: 1, only: *only}
 		}
-		if loopback := cfg.only == "" || cfg.only == "loopback"; loopback && (cfg.n < cfg.turns || cfg.n%cfg.turns != 0) {
+		if turns := cfg.only == "" || cfg.only == "loopback" || cfg.only == "ablation"; turns && (cfg.n < cfg.turns || cfg.n%cfg.turns != 0) {
 			fmt.Fprintf(os.Stderr, "loadbench: -n %d: must be a positive multiple of the %d turns a round\n", cfg.n, cfg.turns)
 			os.Exit(2)
 		}

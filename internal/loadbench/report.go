@@ -15,9 +15,11 @@ const (
 	goodputHeading  = "## Goodput against an unknown rate limit"
 	limiterHeading  = "## Limiter accuracy"
 	microHeading    = "## Micro-benchmarks"
+	ablationHeading = "## Where Stream's cost goes"
 )
 
-func report(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][][3]float64, lim limiterResult,
+func report(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][][3]float64,
+	toBase, toPrev map[string][][2]float64, lim limiterResult,
 	good map[goodRun][]goodSample, micro string) {
 	cmd := "go run ./internal/loadbench -o BENCHMARKS.md"
 	if cfg.quick {
@@ -28,6 +30,7 @@ func report(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][]
 	loadTables(w, cfg, samples, ratios)
 	limiterSection(w, lim)
 	goodputSection(w, good, cfg.goodN)
+	ablationSection(w, cfg, toBase, toPrev)
 	if micro != "" {
 		microSection(w, micro)
 	}
@@ -39,9 +42,10 @@ func howToRun(w io.Writer) {
 
 | what | command |
 |---|---|
-| everything below, rewriting this file (about 30 minutes) | `+"`go run ./internal/loadbench -o BENCHMARKS.md`"+` |
+| everything below, rewriting this file (about 35 minutes) | `+"`go run ./internal/loadbench -o BENCHMARKS.md`"+` |
 | a one-round smoke run of the load benchmark | `+"`go run ./internal/loadbench -quick`"+` |
 | the loopback load section alone, rewriting it in this file (about 20 minutes) | `+"`go run ./internal/loadbench -only loopback -o BENCHMARKS.md`"+` |
+| the ablation section alone, rewriting it in this file (about 4 minutes) | `+"`go run ./internal/loadbench -only ablation -o BENCHMARKS.md`"+` |
 | the goodput section alone, rewriting it in this file (about 6 minutes) | `+"`go run ./internal/loadbench -only goodput -o BENCHMARKS.md`"+` |
 | the limiter section alone, rewriting it in this file (10 seconds) | `+"`go run ./internal/loadbench -only limiter -o BENCHMARKS.md`"+` |
 | the micro-benchmarks section alone, rewriting it in this file (about 3 minutes) | `+"`go run ./internal/loadbench -only micro -o BENCHMARKS.md`"+` |
