@@ -60,6 +60,8 @@ func runAblation(self, addr string, cfg config) (toBase, toPrev map[string][][2]
 	return toBase, toPrev, nil
 }
 
+// ablationSection writes the ablation's table: each step against raw-stream
+// and against the step before it.
 func ablationSection(w io.Writer, cfg config, toBase, toPrev map[string][][2]float64) {
 	fmt.Fprintf(w, ablationHeading+`
 
