@@ -204,19 +204,18 @@ func (f *Fetcher) prepare(ctx context.Context, req *http.Request, h *host, attem
 	if f.attemptTimeout > 0 {
 		actx, cancel = context.WithTimeout(ctx, f.attemptTimeout)
 	}
+	r := req
 	if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
 		body, err := req.GetBody()
 		if err != nil {
 			return nil, actx, cancel, fmt.Errorf("rewinding request body: %w", err)
 		}
-		r := req.WithContext(actx)
+		r = req.WithContext(actx)
 		r.Body = body
-		return r, actx, cancel, nil
+	} else if actx != ctx {
+		r = req.WithContext(actx)
 	}
-	if actx != ctx {
-		return req.WithContext(actx), actx, cancel, nil
-	}
-	return req, actx, cancel, nil
+	return r, actx, cancel, nil
 }
 
 // record takes in the outcome of an attempt sent at sent: it says why the
