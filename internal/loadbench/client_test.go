@@ -76,3 +76,25 @@ func TestShapedStreamYieldsEveryPosition(t *testing.T) {
 		}
 	}
 }
+
+// The micro section reports the GC walk from the fastest run of each case,
+// and still reports the rest when those benchmarks did not run.
+func TestMicroSectionGCWalkFromFastestRuns(t *testing.T) {
+	const runs = `BenchmarkGCWaiting/bare-pool-2   10   400000 ns/op   0 B/op   0 allocs/op
+BenchmarkGCWaiting/bare-pool-2   10   900000 ns/op   0 B/op   0 allocs/op
+BenchmarkGCWaiting/stream-2   10   451200 ns/op   0 B/op   0 allocs/op
+BenchmarkGCWaiting/stream-2   10   460000 ns/op   0 B/op   0 allocs/op
+BenchmarkGCWaiting/batch-2   10   425600 ns/op   0 B/op   0 allocs/op
+BenchmarkGCWaiting/batch-2   10   430000 ns/op   0 B/op   0 allocs/op
+`
+	var b strings.Builder
+	microSection(&b, runs)
+	if want := "add **200 ns** and **100 ns** per waiting request"; !strings.Contains(b.String(), want) {
+		t.Errorf("micro section does not say %q:\n%s", want, b.String())
+	}
+	b.Reset()
+	microSection(&b, "BenchmarkBackoff-2   100   12.0 ns/op   0 B/op   0 allocs/op\n") // must not panic
+	if !strings.Contains(b.String(), "BenchmarkBackoff") {
+		t.Errorf("micro section lost BenchmarkBackoff:\n%s", b.String())
+	}
+}

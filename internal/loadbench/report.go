@@ -213,8 +213,14 @@ func microSection(w io.Writer, out string) {
 	// machine the runs spread widely (the medians of two identical pools
 	// can differ by more than the Fetcher's frames cost), so the fastest
 	// run of each, the least disturbed, is compared.
-	gcPool := slices.Min(ns["BenchmarkGCWaiting/bare-pool"])
-	gcStream, gcBatch := slices.Min(ns["BenchmarkGCWaiting/stream"]), slices.Min(ns["BenchmarkGCWaiting/batch"])
+	fastest := func(name string) float64 {
+		if len(ns[name]) == 0 { // not run: report 0, as median does, rather than panic
+			return 0
+		}
+		return slices.Min(ns[name])
+	}
+	gcPool := fastest("BenchmarkGCWaiting/bare-pool")
+	gcStream, gcBatch := fastest("BenchmarkGCWaiting/stream"), fastest("BenchmarkGCWaiting/batch")
 	fmt.Fprintf(w, "\nOne garbage collection while 256 requests wait in the transport, fastest of 5 runs: **%.0f µs** under Stream and **%.0f µs** under GetAll, "+
 		"against **%.0f µs** for a bare worker pool: the collector walks every waiting request's stack, "+
 		"and the Fetcher's frames add **%.0f ns** and **%.0f ns** per waiting request to each cycle.\n",
