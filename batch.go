@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
-	"sync/atomic"
 )
 
 var errNilContext = errors.New("fetch: nil context")
@@ -66,22 +66,25 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 		defer cancel(nil)
 	}
 	var (
-		next     atomic.Int64
 		first    error
 		failOnce sync.Once
 		wg       sync.WaitGroup
 	)
+	s := newScheduler[struct{}](ctx, f, 1)
 	for range min(cap(f.gates.slots), n) {
 		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				req, text, err := newRequest(ctx, in[i])
-				f.fetch(req, text, err, i, &results[i])
-				if failed := results[i].Err; failFast && failed != nil {
+			for j, held, ok := s.take(); ok; j, held, ok = s.take() {
+				r := &results[j.index]
+				f.fetch(j.req, j.text, j.err, j.index, r, held)
+				s.finish(&j)
+				if failed := r.Err; failFast && failed != nil {
 					failOnce.Do(func() { first = failed; cancel(failed) })
 				}
 			}
 		})
 	}
+	read(ctx, s, slices.Values(in), newRequest)
+	s.release()
 	wg.Wait()
 	return results, first
 }

@@ -20,15 +20,17 @@ import (
 // than making one per request, so that its limits and connection pool are
 // shared too.
 type Fetcher struct {
-	client         *http.Client
-	ownsClient     bool // built by New: Shutdown may close its idle connections
-	gates          gates
-	retry          RetryPolicy
-	attemptTimeout time.Duration
-	maxBody        int64
-	logger         *slog.Logger // nil: silent
-	hooks          Hooks
-	stats          counters
+	client          *http.Client
+	ownsClient      bool // built by New: Shutdown may close its idle connections
+	hostConcurrency int  // 0: no per-host cap
+	readAhead       int  // inputs the many-request calls queue ahead
+	gates           gates
+	retry           RetryPolicy
+	attemptTimeout  time.Duration
+	maxBody         int64
+	logger          *slog.Logger // nil: silent
+	hooks           Hooks
+	stats           counters
 
 	// Shutdown: calls register in active; once closed is set, the call that
 	// brings active to zero closes drained.
@@ -54,14 +56,16 @@ func New(opts ...Option) (*Fetcher, error) {
 		}
 	}
 	f := &Fetcher{
-		client:         c.client,
-		retry:          c.retry,
-		attemptTimeout: c.attemptTimeout,
-		maxBody:        c.maxBody,
-		logger:         c.logger,
-		hooks:          c.hooks,
-		drained:        make(chan struct{}),
-		gates:          gates{limiter: c.limiter, slots: make(slots, c.concurrency)},
+		client:          c.client,
+		retry:           c.retry,
+		attemptTimeout:  c.attemptTimeout,
+		maxBody:         c.maxBody,
+		logger:          c.logger,
+		hooks:           c.hooks,
+		drained:         make(chan struct{}),
+		hostConcurrency: c.hostConcurrency,
+		readAhead:       cmp.Or(c.readAhead, max(DefaultReadAhead, 16*c.concurrency)),
+		gates:           gates{limiter: c.limiter, slots: make(slots, c.concurrency)},
 	}
 	if f.client == nil {
 		f.client, f.ownsClient = newClient(c), true
@@ -86,7 +90,7 @@ func New(opts ...Option) (*Fetcher, error) {
 // A returned error is an [*Error], which says how many attempts were made
 // and wraps the last cause.
 func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
-	resp, _, err := f.do(req, nil)
+	resp, _, err := f.do(req, nil, nil)
 	return resp, err
 }
 
@@ -112,16 +116,21 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 // most of its life waiting in that call, and every garbage collection walks
 // the stack of every waiting request, each frame on it adding to that walk
 // (see BenchmarkGCWaiting).
-func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error) (*http.Response, int, error) {
+func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held *host) (*http.Response, int, error) {
 	h, start, err := f.begin(req)
 	if err != nil {
+		if held != nil {
+			f.gates.release(held)
+		}
 		return nil, 0, err
 	}
 	ctx := req.Context()
 	var delay time.Duration
 	for attempt := 1; ; attempt++ {
-		if err := f.admit(ctx, h); err != nil {
-			return nil, attempt - 1, f.abandon(req, h, attempt-1, err)
+		if attempt > 1 || held == nil {
+			if err := f.admit(ctx, h); err != nil {
+				return nil, attempt - 1, f.abandon(req, h, attempt-1, err)
+			}
 		}
 		r, actx, cancel, err := f.prepare(ctx, req, h, attempt)
 		var resp *http.Response

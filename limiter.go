@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -72,6 +73,16 @@ func (s slots) acquire(ctx context.Context, what string) error {
 
 func (s slots) release() { <-s }
 
+// try takes a slot if one is free now.
+func (s slots) try() bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
 // gates are the checks every attempt passes before it is sent.
 //
 // Each gate is taken per host first, then globally: a request queued behind
@@ -81,6 +92,7 @@ type gates struct {
 	limiter Limiter    // global rate; nil: unlimited
 	slots   slots      // global in-flight cap
 	hosts   *hostTable // per-host gates and pauses
+	freed   notifier   // notified whenever a slot, global or per host, is freed
 }
 
 // wait waits out h's pause, takes a rate token for h (if any), then a
@@ -123,10 +135,115 @@ func (g *gates) acquire(ctx context.Context, h *host) error {
 
 // release frees the slots acquire took.
 func (g *gates) release(h *host) {
+	g.giveBack(h)
+	g.freed.notify()
+}
+
+// giveBack frees the slots acquire or try took, without waking anybody:
+// for slots taken a moment ago that nobody could have been waiting for.
+func (g *gates) giveBack(h *host) {
 	g.slots.release()
 	if h.slots != nil {
 		h.slots.release()
 	}
+}
+
+// A refusal says which gate refused an attempt that try could not let
+// through at once, and so when it is worth asking again.
+type refusal int
+
+const (
+	granted     refusal = iota // every gate let the attempt through
+	hostBusy                   // the host's slots are all taken
+	hostLater                  // the host is paused, or out of tokens, until a known time
+	globalBusy                 // the global slots are all taken
+	globalLater                // the global bucket is out of tokens until a known time
+	mustWait                   // a Limiter that can only be waited for gates the host
+)
+
+// try takes, without waiting, everything one attempt to h needs: h's slot
+// and a global one, then h's tokens and a global one. If a gate refuses,
+// try gives back what it took and says which refused and, for a gate that
+// opens at a known time, when. Tokens are looked at before they are taken,
+// and a token taken before a later gate refuses is handed back by
+// cancelling its reservation, so that a refused try leaves every bucket as
+// it found it.
+//
+// Only [*rate.Limiter] buckets can be tried; a host or global gate that is
+// some other [Limiter] makes try refuse with mustWait, and the attempt must
+// wait for its gates with wait and acquire.
+func (g *gates) try(h *host, now time.Time) (refusal, time.Time) {
+	if until := h.pausedUntil.Load(); until > now.UnixNano() {
+		return hostLater, time.Unix(0, until)
+	}
+	hostRate, ok1 := bucket(h.limiter)
+	globalRate, ok2 := bucket(g.limiter)
+	if !ok1 || !ok2 {
+		return mustWait, time.Time{}
+	}
+	if h.slots != nil && !h.slots.try() {
+		return hostBusy, time.Time{}
+	}
+	if !g.slots.try() {
+		if h.slots != nil {
+			h.slots.release()
+		}
+		return globalBusy, time.Time{}
+	}
+	var adaptive *rate.Limiter
+	if h.throttle != nil {
+		adaptive = h.throttle.lim
+	}
+	var taken [3]*rate.Reservation
+	why, due := granted, time.Time{}
+	for i, l := range [3]*rate.Limiter{hostRate, adaptive, globalRate} {
+		if l == nil {
+			continue
+		}
+		if taken[i], due = takeToken(l, now); taken[i] == nil {
+			why = hostLater
+			if i == 2 {
+				why = globalLater
+			}
+			break
+		}
+	}
+	if why != granted {
+		for i := len(taken) - 1; i >= 0; i-- {
+			if taken[i] != nil {
+				taken[i].CancelAt(now)
+			}
+		}
+		g.giveBack(h)
+	}
+	return why, due
+}
+
+// bucket returns l as a token bucket that try can take from without
+// waiting; ok is false for a Limiter that can only be waited for. A nil l
+// (no limit) is a nil bucket.
+func bucket(l Limiter) (b *rate.Limiter, ok bool) {
+	if l == nil {
+		return nil, true
+	}
+	b, ok = l.(*rate.Limiter)
+	return b, ok
+}
+
+// takeToken takes a token from l if one is there at now, returning its
+// reservation; otherwise it takes nothing and returns when the next token
+// is due.
+func takeToken(l *rate.Limiter, now time.Time) (*rate.Reservation, time.Time) {
+	if tokens := l.TokensAt(now); tokens < 1 {
+		wait := math.Ceil((1 - tokens) / float64(l.Limit()) * float64(time.Second))
+		return nil, now.Add(time.Duration(wait))
+	}
+	r := l.ReserveN(now, 1)
+	if d := r.DelayFrom(now); !r.OK() || d > 0 {
+		r.CancelAt(now)
+		return nil, now.Add(d)
+	}
+	return r, time.Time{}
 }
 
 // A host holds one host's gates. It is shared by every request to that host

@@ -29,6 +29,7 @@ type config struct {
 	client          *http.Client // nil: build one tuned to the concurrency
 	concurrency     int
 	hostConcurrency int // 0: no per-host cap
+	readAhead       int // 0: the default for the concurrency
 	limiter         Limiter
 	hostLimiter     func(host string) Limiter
 	adaptive        *AdaptiveRate // nil: no adaptive throttling
@@ -72,6 +73,24 @@ func WithConcurrency(n int) Option {
 			return fmt.Errorf("fetch: WithConcurrency(%d): must be at least 1", n)
 		}
 		c.concurrency = n
+		return nil
+	}
+}
+
+// WithReadAhead sets how many inputs the batch, streaming and crawl calls
+// read ahead of the requests in flight, into a queue per host, so that
+// requests to a host that can take them overtake those waiting for a busy
+// one (default: [DefaultReadAhead] or 16 times the concurrency, whichever
+// is larger). A queued input costs its request's memory, not a goroutine.
+// When the read-ahead is full of one host's requests, reading pauses: a
+// long run of one host's URLs at the front of the input limits what can
+// overtake it.
+func WithReadAhead(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("fetch: WithReadAhead(%d): must be at least 1", n)
+		}
+		c.readAhead = n
 		return nil
 	}
 }

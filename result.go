@@ -33,7 +33,10 @@ type Result struct {
 // The Result is filled in place, not returned: a returned Result (112
 // bytes) would be copied, and take stack, in every frame between a worker
 // and the transport, while the request waits on the network.
-func (f *Fetcher) fetch(req *http.Request, text string, err error, index int, r *Result) {
+//
+// held, if not nil, is the host whose gates the scheduler has already
+// passed for the first attempt.
+func (f *Fetcher) fetch(req *http.Request, text string, err error, index int, r *Result, held *host) {
 	if err != nil {
 		*r = Result{Index: index, URL: text, Err: f.fail(nil, 0, err)}
 		return
@@ -48,7 +51,7 @@ func (f *Fetcher) fetch(req *http.Request, text string, err error, index int, r 
 		r.Body = body
 		return err
 	}
-	resp, attempts, err := f.do(req, consume)
+	resp, attempts, err := f.do(req, consume, held)
 	r.Attempts, r.Err = attempts, err
 	if resp != nil {
 		r.Status, r.Header, r.FinalURL = resp.StatusCode, resp.Header, r.URL
@@ -85,7 +88,7 @@ func statusError(resp *http.Response, retryAfter time.Duration) *StatusError {
 func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
 	var r Result
 	req, text, err := getURL(ctx, rawURL)
-	f.fetch(req, text, err, 0, &r)
+	f.fetch(req, text, err, 0, &r, nil)
 	return r.Body, r.Err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -40,13 +41,13 @@ func (f *Fetcher) StreamRequests(ctx context.Context, reqs iter.Seq[*http.Reques
 	return stream(ctx, f, reqs, sendRequest)
 }
 
-// stream fetches what newRequest makes of every value in yields, on as
-// many workers as f lets requests be in flight, and yields the results as
-// they complete.
+// stream fetches what newRequest makes of every value in yields, through
+// a scheduler (see [scheduler]) with as many workers as f lets requests be
+// in flight, and yields the results as they complete.
 //
-// The workers pull the inputs themselves, so that no goroutine sits between
-// the input and the workers: each value goes from the iterator to the worker
-// that fetches it with no channel handoff and no extra wake-up.
+// One goroutine reads in, making each value into its request as it reads
+// it. On an early break it is not waited for: it ends at in's next yield,
+// which returns false.
 func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest requester[T]) iter.Seq[Result] {
 	workers := cap(f.gates.slots)
 	return func(yield func(Result) bool) {
@@ -55,18 +56,29 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 			return
 		}
 		ctx, cancel := context.WithCancel(ctx)
-		src := newPuller(in)
+		s := newScheduler[struct{}](ctx, f, 1)
+		var panicked atomic.Pointer[PanicError]
+		go func() {
+			defer s.release()
+			defer func() {
+				if v := recover(); v != nil {
+					panicked.Store(&PanicError{Value: v, Stack: debug.Stack()})
+					s.stop()
+				}
+			}()
+			read(ctx, s, in, newRequest)
+		}()
 		results := make(chan Result, workers)
 		var pool sync.WaitGroup
 		var running atomic.Int64
 		running.Store(int64(workers))
 		for range workers {
 			pool.Go(func() {
-				r := new(Result) // one per worker: fetch's pointer escapes
-				for v, i, ok := src.pull(); ok; v, i, ok = src.pull() {
-					req, text, err := newRequest(ctx, v)
-					f.fetch(req, text, err, i, r)
-					results <- *r
+				for j, held, ok := s.take(); ok; j, held, ok = s.take() {
+					var r Result
+					f.fetch(j.req, j.text, j.err, j.index, &r, held)
+					s.finish(&j)
+					results <- r
 				}
 				if running.Add(-1) == 0 {
 					close(results)
@@ -74,12 +86,14 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 			})
 		}
 		defer func() {
-			src.stop()
+			s.stop()
 			cancel()
 			for range results {
 			}
 			pool.Wait()
-			src.close()
+			if p := panicked.Load(); p != nil {
+				panic(p)
+			}
 		}()
 		for r := range results {
 			if !yield(r) {
@@ -89,43 +103,18 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 	}
 }
 
-// A puller hands out an iterator's values, with their positions, to any
-// number of goroutines, one value at a time.
-type puller[T any] struct {
-	mu      sync.Mutex // held while next runs: iter.Pull's next is not safe for concurrent use
-	next    func() (T, bool)
-	closeIn func()
-	n       int  // values handed out so far
-	done    bool // the input has ended, or stop was called
-}
-
-func newPuller[T any](in iter.Seq[T]) *puller[T] {
-	next, closeIn := iter.Pull(in)
-	return &puller[T]{next: next, closeIn: closeIn}
-}
-
-// pull returns the next value and its position, or ok false once the input
-// has ended or stop has been called.
-func (p *puller[T]) pull() (v T, i int, ok bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.done {
-		return v, 0, false
+// read queues a job for every value in yields, numbered from 0, until in
+// ends or s stops.
+func read[T any, P any](ctx context.Context, s *scheduler[P], in iter.Seq[T], newRequest requester[T]) {
+	i := 0
+	for v := range in {
+		if s.isStopped() {
+			return
+		}
+		req, text, err := newRequest(ctx, v)
+		if !s.push(job[P]{index: i, req: req, text: text, err: err}) {
+			return
+		}
+		i++
 	}
-	if v, ok = p.next(); !ok {
-		p.done = true
-		return v, 0, false
-	}
-	p.n++
-	return v, p.n - 1, true
 }
-
-// stop makes every later pull return ok false, after any pull under way.
-func (p *puller[T]) stop() {
-	p.mu.Lock()
-	p.done = true
-	p.mu.Unlock()
-}
-
-// close ends the iterator. It must be called once no pull can run.
-func (p *puller[T]) close() { p.closeIn() }

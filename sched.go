@@ -1,0 +1,473 @@
+package fetch
+
+import (
+	"container/heap"
+	"context"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// DefaultReadAhead is how many inputs the batch, streaming and crawl calls
+// read ahead of the requests in flight, at least; see [WithReadAhead].
+const DefaultReadAhead = 4096
+
+// A scheduler runs the requests of one call that makes many of them (a
+// batch, a stream, a crawl) on a fixed set of workers, fairly across hosts.
+//
+// Inputs are read ahead into one FIFO queue per host. A worker asking for
+// work gets the first request of the first host, in round-robin order, whose
+// gates let it through now: the scheduler takes the host's slot and tokens
+// and the global ones without waiting (see [gates.try]), so a request
+// waiting for its host holds no worker, no goroutine and no global slot or
+// token that a request to another host could use. A host that refuses is
+// set aside until it may accept: until the time its next token is due or
+// its pause ends, until one of this call's requests to it finishes, or
+// until a slot is freed anywhere in the Fetcher. A worker that finds no
+// host ready sleeps until the earliest of those, or a new input.
+//
+// Requests within one host go in input order. Memory is bounded by the
+// read-ahead: when that many inputs are queued, reading waits until half
+// of them have been dispatched.
+type scheduler[P any] struct {
+	f         *Fetcher
+	ctx       context.Context // the call's: once it ends, queued jobs go at once, to fail
+	hostCap   int             // requests of this call running per host; 0: no cap
+	readAhead int
+	// check, if not nil, vets a host's next job just before it would be
+	// dispatched; a job it fails goes to a worker at once, carrying the
+	// error, without passing the gates.
+	check func(*job[P]) error
+
+	mu      sync.Mutex
+	queues  map[string]*hostQueue[P] // hosts with jobs queued or running
+	ready   deque[*hostQueue[P]]     // hosts to try, in round-robin order
+	timed   timedQueues[P]           // hosts refused until a known time
+	starved []*hostQueue[P]          // hosts refused for want of a host slot held elsewhere
+	direct  deque[job[P]]            // jobs that pass no gates: bad inputs and vetoed ones
+	// globalDue and globalBusy record that a global gate refused: no host
+	// can go until globalDue, or until a slot frees.
+	globalDue  time.Time
+	globalBusy bool
+	queued     int  // jobs queued, in host queues and direct
+	holds      int  // sources that may still add jobs; the call ends when none is left and nothing is queued
+	parked     int  // workers asleep in take
+	stopped    bool // stop was called: every worker leaves and queued jobs are dropped
+	wantSpace  bool // push is waiting for the queue to drain
+
+	wake  chan struct{} // cap 1: a parked worker should look again
+	space chan struct{} // cap 1: push may go on
+	done  chan struct{} // closed by stop
+}
+
+// A job is one input, made into a request and queued for its host.
+type job[P any] struct {
+	index int           // the input's position
+	req   *http.Request // nil if err is set
+	text  string        // the URL to report; "" for req's own, redacted (see requester)
+	err   error         // the input could not be made into a request, or check refused it
+	q     *hostQueue[P] // nil for a direct job
+	data  P             // what the caller keeps with the job
+}
+
+// A hostQueue holds one host's queued jobs and what the scheduler knows of
+// the host's readiness.
+type hostQueue[P any] struct {
+	name    string
+	h       *host // the Fetcher's gates for the host, referenced while the queue exists
+	jobs    deque[job[P]]
+	running int
+	state   queueState
+	due     time.Time // in timed: when to try again
+	index   int       // in timed: its place in the heap
+	// notBefore, set by the caller through pace, is the earliest time the
+	// next job may be dispatched; interval spaces dispatches.
+	notBefore time.Time
+	interval  time.Duration
+	blocked   bool // set by block: no job is dispatched until unblock
+}
+
+type queueState uint8
+
+const (
+	idle    queueState = iota // no job queued
+	ready                     // in ready
+	timed                     // in timed
+	starved                   // in starved
+	capped                    // waiting for one of this call's requests to it to finish
+	held                      // blocked by the caller
+)
+
+func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[P] {
+	return &scheduler[P]{
+		f:         f,
+		ctx:       ctx,
+		hostCap:   f.hostConcurrency,
+		readAhead: f.readAhead,
+		queues:    make(map[string]*hostQueue[P]),
+		holds:     holds,
+		wake:      make(chan struct{}, 1),
+		space:     make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
+}
+
+// push queues j for its host, waiting while the read-ahead is full. It
+// reports false, queuing nothing, once stop has been called.
+func (s *scheduler[P]) push(j job[P]) bool {
+	s.mu.Lock()
+	for s.queued >= s.readAhead && !s.stopped {
+		s.wantSpace = true
+		s.mu.Unlock()
+		select {
+		case <-s.space:
+		case <-s.done:
+		}
+		s.mu.Lock()
+	}
+	if s.stopped {
+		s.mu.Unlock()
+		return false
+	}
+	s.queued++
+	if j.err != nil || validate(j.req) != nil {
+		s.direct.push(j) // do reports what is wrong with it
+	} else {
+		q := s.queue(j.req.URL.Host)
+		j.q = q
+		q.jobs.push(j)
+		if q.state == idle {
+			s.setReady(q)
+		}
+	}
+	wake := s.parked > 0
+	s.mu.Unlock()
+	if wake {
+		s.kick()
+	}
+	return true
+}
+
+// queue returns the queue for host name, making it if there is none.
+// s.mu is held.
+func (s *scheduler[P]) queue(name string) *hostQueue[P] {
+	q := s.queues[name]
+	if q == nil {
+		q = &hostQueue[P]{name: name, h: s.f.gates.hosts.get(name), index: -1}
+		s.queues[name] = q
+	}
+	return q
+}
+
+// release drops one of the holds newScheduler or hold took; once none is
+// left and nothing is queued, the workers leave.
+func (s *scheduler[P]) release() {
+	s.mu.Lock()
+	s.holds--
+	s.mu.Unlock()
+	s.kick()
+}
+
+// hold takes one more hold, keeping the workers for jobs yet to come.
+func (s *scheduler[P]) hold() {
+	s.mu.Lock()
+	s.holds++
+	s.mu.Unlock()
+}
+
+// stop makes every worker leave after the job it is running, and push
+// refuse from then on. Jobs still queued are dropped.
+func (s *scheduler[P]) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	for _, q := range s.queues {
+		s.f.gates.hosts.put(q.h)
+	}
+	s.queues = nil
+	close(s.done)
+}
+
+// isStopped reports whether stop has been called.
+func (s *scheduler[P]) isStopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
+}
+
+// take returns the next job to run and, if the gates for its first attempt
+// are already passed, its host (if nil, the call must pass them itself); or
+// ok false when the call is over: stopped, or no job queued and no hold
+// left. It sleeps while no host can take a request.
+func (s *scheduler[P]) take() (j job[P], held *host, ok bool) {
+	s.mu.Lock()
+	armed := false // freed is taken: a slot freed from now on wakes us
+	var freed <-chan struct{}
+	for {
+		if s.stopped {
+			s.mu.Unlock()
+			s.kick()
+			return j, nil, false
+		}
+		now := time.Now()
+		var admitted bool
+		if j, admitted, ok = s.next(now); ok {
+			s.queued--
+			if s.wantSpace && s.queued <= s.readAhead/2 {
+				s.wantSpace = false
+				select {
+				case s.space <- struct{}{}:
+				default:
+				}
+			}
+			more := s.parked > 0 && (s.ready.len() > 0 || s.direct.len() > 0)
+			s.mu.Unlock()
+			if more {
+				s.kick() // another worker may find work too
+			}
+			if admitted {
+				held = j.q.h
+			}
+			return j, held, true
+		}
+		if s.holds == 0 && s.queued == 0 {
+			s.mu.Unlock()
+			s.kick() // the next parked worker sees the end too
+			return j, nil, false
+		}
+		if (len(s.starved) > 0 || s.globalBusy) && !armed {
+			// Refused for want of a slot: look once more after taking
+			// freed, so that a slot freed in between is not missed.
+			freed, armed = s.f.gates.freed.wait(), true
+			s.unstarve()
+			continue
+		}
+		s.park(now, freed)
+		armed, freed = false, nil
+	}
+}
+
+// park sleeps, with s.mu held on entry and exit, until something may have
+// made a host ready: a kick, a freed slot (if freed is not nil), the
+// earliest due time, or the end of the call's context.
+func (s *scheduler[P]) park(now time.Time, freed <-chan struct{}) {
+	var timer <-chan time.Time
+	due := s.globalDue
+	if s.timed.Len() > 0 && (due.IsZero() || s.timed.top().due.Before(due)) {
+		due = s.timed.top().due
+	}
+	if !due.IsZero() {
+		t := time.NewTimer(due.Sub(now))
+		defer t.Stop()
+		timer = t.C
+	}
+	var ctxDone <-chan struct{}
+	if s.ctx.Err() == nil {
+		ctxDone = s.ctx.Done()
+	}
+	s.parked++
+	s.mu.Unlock()
+	select {
+	case <-s.wake:
+	case <-freed:
+	case <-timer:
+	case <-ctxDone:
+	case <-s.done:
+	}
+	s.mu.Lock()
+	s.parked--
+	s.unstarve() // whatever woke us, a slot may have come free
+}
+
+// unstarve puts the hosts refused for want of a slot back in line. s.mu is
+// held.
+func (s *scheduler[P]) unstarve() {
+	for _, q := range s.starved {
+		s.setReady(q)
+	}
+	clear(s.starved)
+	s.starved = s.starved[:0]
+	s.globalBusy = false
+}
+
+// next picks the job to run now, if any. s.mu is held.
+func (s *scheduler[P]) next(now time.Time) (j job[P], admitted, ok bool) {
+	if s.direct.len() > 0 {
+		return s.direct.pop(), false, true
+	}
+	cancelled := s.ctx.Err() != nil
+	for s.timed.Len() > 0 && (cancelled || !s.timed.top().due.After(now)) {
+		s.setReady(heap.Pop(&s.timed).(*hostQueue[P]))
+	}
+	if cancelled {
+		// Every job left will fail at once: let them all go.
+		s.unstarve()
+		if s.ready.len() > 0 {
+			return s.dispatch(s.ready.pop(), false), false, true
+		}
+		return j, false, false
+	}
+	if s.globalDue.After(now) || s.globalBusy {
+		return j, false, false
+	}
+	s.globalDue = time.Time{}
+	for n := s.ready.len(); n > 0; n-- {
+		q := s.ready.pop()
+		if s.hostCap > 0 && q.running >= s.hostCap {
+			q.state = capped
+			continue
+		}
+		if q.notBefore.After(now) {
+			s.setTimed(q, q.notBefore)
+			continue
+		}
+		if s.check != nil {
+			if err := s.check(q.jobs.front()); err != nil {
+				j = s.dispatch(q, false)
+				j.err = err
+				return j, false, true
+			}
+		}
+		why, due := s.f.gates.try(q.h, now)
+		switch why {
+		case granted:
+			return s.dispatch(q, true), true, true
+		case mustWait:
+			return s.dispatch(q, false), false, true
+		case hostBusy:
+			q.state = starved
+			s.starved = append(s.starved, q)
+		case hostLater:
+			s.setTimed(q, due)
+		case globalBusy, globalLater:
+			s.ready.pushFront(q)
+			q.state = ready
+			s.globalBusy, s.globalDue = why == globalBusy, due
+			return j, false, false
+		}
+	}
+	return j, false, false
+}
+
+// dispatch takes q's first job, which is to run now. s.mu is held.
+func (s *scheduler[P]) dispatch(q *hostQueue[P], admitted bool) job[P] {
+	j := q.jobs.pop()
+	q.running++
+	if q.interval > 0 {
+		q.notBefore = time.Now().Add(q.interval)
+	}
+	q.state = idle
+	if q.jobs.len() > 0 {
+		s.setReady(q)
+	}
+	return j
+}
+
+// finish records that j, which take returned, has run.
+func (s *scheduler[P]) finish(j *job[P]) {
+	q := j.q
+	if q == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	q.running--
+	switch {
+	case q.state == capped:
+		s.setReady(q)
+	case q.state == idle && q.running == 0 && q.interval == 0:
+		// A paced queue is kept, so that its spacing outlives a lull.
+		delete(s.queues, q.name)
+		s.f.gates.hosts.put(q.h)
+	}
+	wake := s.parked > 0 && s.ready.len() > 0
+	s.mu.Unlock()
+	if wake {
+		s.kick()
+	}
+}
+
+// block stops jobs to host name from being dispatched until unblock.
+func (s *scheduler[P]) block(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	q := s.queue(name)
+	q.blocked = true
+	if q.state == ready {
+		s.ready.remove(func(r *hostQueue[P]) bool { return r == q })
+	}
+	if q.state == timed {
+		heap.Remove(&s.timed, q.index)
+	}
+	q.state = held
+}
+
+// unblock lets host name's jobs be dispatched again, at most one per
+// interval (0: no spacing).
+func (s *scheduler[P]) unblock(name string, interval time.Duration) {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	q := s.queue(name)
+	q.blocked, q.interval = false, interval
+	if q.state == held {
+		q.state = idle
+		if q.jobs.len() > 0 {
+			s.setReady(q)
+		}
+	}
+	s.mu.Unlock()
+	s.kick()
+}
+
+// setReady puts q, which has jobs, in line to be tried. s.mu is held.
+func (s *scheduler[P]) setReady(q *hostQueue[P]) {
+	if q.blocked {
+		q.state = held
+		return
+	}
+	q.state = ready
+	s.ready.push(q)
+}
+
+// setTimed sets q aside until due. s.mu is held.
+func (s *scheduler[P]) setTimed(q *hostQueue[P], due time.Time) {
+	q.state, q.due = timed, due
+	heap.Push(&s.timed, q)
+}
+
+// kick wakes one parked worker, if any.
+func (s *scheduler[P]) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// timedQueues is a min-heap of host queues by due time.
+type timedQueues[P any] []*hostQueue[P]
+
+func (t timedQueues[P]) Len() int           { return len(t) }
+func (t timedQueues[P]) Less(i, j int) bool { return t[i].due.Before(t[j].due) }
+func (t timedQueues[P]) Swap(i, j int)      { t[i], t[j] = t[j], t[i]; t[i].index = i; t[j].index = j }
+func (t timedQueues[P]) top() *hostQueue[P] { return t[0] }
+func (t *timedQueues[P]) Push(x any)        { q := x.(*hostQueue[P]); q.index = len(*t); *t = append(*t, q) }
+func (t *timedQueues[P]) Pop() any {
+	old := *t
+	q := old[len(old)-1]
+	old[len(old)-1] = nil
+	*t = old[:len(old)-1]
+	q.index = -1
+	return q
+}
