@@ -28,6 +28,9 @@ type config struct {
 	goodN, goodRounds int    // the goodput measurements
 	ablationRounds    int    // rounds of the ablation (see ablationSteps)
 	only              string // a key of sections: measure only that, and update its section of out
+
+	hosts       hostsConfig // the many-hosts scenario
+	hostsRounds int         // and its rounds
 }
 
 // key names one cell of the tables.
@@ -76,6 +79,10 @@ func drive(cfg config, out string) error {
 	if err != nil {
 		return err
 	}
+	hosts, err := runHosts(cfg.hosts, cfg.hostsRounds)
+	if err != nil {
+		return err
+	}
 	var micro string
 	if cfg.micro {
 		if micro, err = runMicro(); err != nil {
@@ -91,7 +98,7 @@ func drive(cfg config, out string) error {
 		defer f.Close()
 		w = f
 	}
-	report(w, cfg, samples, ratios, toBase, toPrev, lim, good, micro)
+	report(w, cfg, samples, ratios, toBase, toPrev, lim, good, hosts, micro)
 	return nil
 }
 
@@ -203,6 +210,12 @@ var sections = map[string]func(self, addr string, cfg config) (heading, text str
 		var b strings.Builder
 		goodputSection(&b, good, cfg.goodN)
 		return goodputHeading, b.String(), err
+	},
+	"hosts": func(_, _ string, cfg config) (string, string, error) {
+		res, err := runHosts(cfg.hosts, cfg.hostsRounds)
+		var b strings.Builder
+		hostsSection(&b, cfg.hosts, res)
+		return hostsHeading, b.String(), err
 	},
 	"limiter": func(self, addr string, cfg config) (string, string, error) {
 		lim, err := runLimiter(self, addr, cfg.limiterFor)

@@ -17,11 +17,12 @@ const (
 	limiterHeading  = "## Limiter accuracy"
 	microHeading    = "## Micro-benchmarks"
 	ablationHeading = "## Where Stream's cost goes"
+	hostsHeading    = "## Many hosts"
 )
 
 func report(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][][3]float64,
 	toBase, toPrev map[string][][2]float64, lim limiterResult,
-	good map[goodRun][]goodSample, micro string) {
+	good map[goodRun][]goodSample, hosts map[hostsCell][]hostsSample, micro string) {
 	cmd := "go run ./internal/loadbench -o BENCHMARKS.md"
 	if cfg.quick {
 		cmd = "go run ./internal/loadbench -quick"
@@ -32,6 +33,7 @@ func report(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][]
 	limiterSection(w, lim)
 	goodputSection(w, good, cfg.goodN)
 	ablationSection(w, cfg, toBase, toPrev)
+	hostsSection(w, cfg.hosts, hosts)
 	if micro != "" {
 		microSection(w, micro)
 	}
@@ -48,6 +50,7 @@ func howToRun(w io.Writer) {
 | the loopback load section alone, rewriting it in this file (about 20 minutes) | `+"`go run ./internal/loadbench -only loopback -o BENCHMARKS.md`"+` |
 | the ablation section alone, rewriting it in this file (about 4 minutes) | `+"`go run ./internal/loadbench -only ablation -o BENCHMARKS.md`"+` |
 | the goodput section alone, rewriting it in this file (about 6 minutes) | `+"`go run ./internal/loadbench -only goodput -o BENCHMARKS.md`"+` |
+| the many-hosts section alone, rewriting it in this file (about 2 minutes) | `+"`go run ./internal/loadbench -only hosts -o BENCHMARKS.md`"+` |
 | the limiter section alone, rewriting it in this file (10 seconds) | `+"`go run ./internal/loadbench -only limiter -o BENCHMARKS.md`"+` |
 | the micro-benchmarks section alone, rewriting it in this file (about 3 minutes) | `+"`go run ./internal/loadbench -only micro -o BENCHMARKS.md`"+` |
 | the micro-benchmarks, to the terminal | `+"`go test -run '^$' -bench . -benchmem -count 5 .`"+` |
