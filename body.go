@@ -9,13 +9,12 @@ import (
 	"sync/atomic"
 )
 
-// slotBody is a response body that holds its request's in-flight slot, host
-// reference and attempt timeout until it is closed or read to EOF, as
+// slotBody is a response body that holds its call's in-flight slot, host
+// references and attempt timeout until it is closed or read to EOF, as
 // net/http's cancelTimerBody holds a client timeout.
 type slotBody struct {
 	rc     io.ReadCloser
-	f      *Fetcher
-	h      *host
+	c      *call
 	cancel context.CancelFunc
 	done   atomic.Bool
 }
@@ -39,8 +38,7 @@ func (b *slotBody) Close() error {
 func (b *slotBody) finish() {
 	if b.done.CompareAndSwap(false, true) {
 		b.cancel()
-		b.f.gates.release(b.h)
-		b.f.exit(b.h)
+		b.c.end()
 	}
 }
 

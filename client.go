@@ -30,7 +30,10 @@ const readBufferSize = 32 << 10
 // flight to one host. The Fetcher frees a slot when a body reaches EOF, a
 // moment before net/http's read loop returns the connection to the idle
 // pool; without the cap the next request would dial a new connection in
-// that moment instead of waiting for the one coming back.
+// that moment instead of waiting for the one coming back. A redirect closes
+// the response that sent it before it gives back its slot (see hop), so that
+// the cap never keeps a request that holds a slot waiting for a connection
+// held by a request waiting for a slot.
 func newClient(c config) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	perHost := c.concurrency

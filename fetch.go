@@ -71,7 +71,11 @@ func New(opts ...Option) (*Fetcher, error) {
 		f.client, f.ownsClient = newClient(c), true
 	} else if c.guard {
 		return nil, errors.New("fetch: WithBlockPrivateAddresses needs the client New builds; it cannot be combined with WithClient")
+	} else {
+		client := *c.client // the caller's stays as it is
+		f.client = &client
 	}
+	f.client.CheckRedirect = f.redirectPolicy(f.client.CheckRedirect)
 	f.gates.hosts = newHostTable(c.hostLimiter, c.hostConcurrency, c.adaptive, c.budget)
 	return f, nil
 }
@@ -84,8 +88,19 @@ func New(opts ...Option) (*Fetcher, error) {
 // every attempt, and every wait between attempts. A request whose context
 // ends while it waits never reaches the network.
 //
+// Redirects are followed as net/http follows them, and each one passes the
+// gates of the host it goes to, as an attempt does: the call gives back the
+// slot it holds, then waits for that host's Retry-After pause, rate tokens
+// and slot, and the global ones. A redirect that cannot pass them before
+// req's context or the attempt's timeout ends fails the call with an error
+// that names it and matches [context.DeadlineExceeded] (and
+// [ErrAttemptTimeout] if the attempt's timeout ran out; the call may then
+// be retried). A Retry-After or an adaptive rate's signal applies to the
+// host that answered; a retry starts again at req's URL.
+//
 // The caller must close the response body. Until it is closed or read to
-// EOF, the request keeps its in-flight slot, global and per host.
+// EOF, the request keeps its in-flight slot, global and per host (of the
+// host that answered).
 //
 // A returned error is an [*Error], which says how many attempts were made
 // and wraps the last cause.
@@ -99,7 +114,8 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 //  1. validate the request and register the call (refused after Shutdown);
 //  2. wait out the host's Retry-After pause, if any, then wait for a rate
 //     token and take an in-flight slot (each host first, then global);
-//  3. make one attempt, under its own timeout if one is set;
+//  3. make one attempt, under its own timeout if one is set; each redirect
+//     moves the call to its host's gates (see hop);
 //  4. classify the outcome (a Retry-After pauses the whole host, whether or
 //     not this request is retried; an adaptive host rate learns from it): if
 //     it is final, or the host's retry budget is spent, hand it back;
@@ -124,26 +140,29 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 		}
 		return nil, 0, err
 	}
+	c := f.newCall(req, h, held != nil)
 	ctx := req.Context()
 	var delay time.Duration
 	for attempt := 1; ; attempt++ {
-		if attempt > 1 || held == nil {
+		if !c.held {
 			if err := f.admit(ctx, h); err != nil {
-				return nil, attempt - 1, f.abandon(req, h, attempt-1, err)
+				return nil, attempt - 1, f.abandon(req, c, attempt-1, err)
 			}
+			c.held = true
 		}
-		r, actx, cancel, err := f.prepare(ctx, req, h, attempt)
+		r, actx, cancel, err := f.prepare(c, attempt)
 		var resp *http.Response
 		if err == nil {
 			var sent time.Time
-			if h.throttle != nil {
+			if h.throttle != nil { // every host has one, or none does
 				sent = time.Now()
 			}
 			resp, err = f.client.Do(r)
-			resp, err = f.record(ctx, actx, req, h, attempt, sent, resp, err)
+			resp, err = f.record(ctx, actx, req, c.h, attempt, sent, resp, err)
 		}
 		if ra, ok := retryAfter(resp, f.retry.MaxDelay); ok {
-			h.pause(time.Now().Add(ra)) // for every request to the host, retried or not
+			// The host that answered, for every request to it, retried or not.
+			c.h.pause(time.Now().Add(ra))
 		}
 		retry := f.shouldRetry(ctx, req, resp, err, attempt)
 		if !retry && err == nil && consume != nil {
@@ -158,20 +177,20 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 				retry, err = false, cmp.Or(stop, err)
 			}
 		}
-		if retry && h.budget != nil {
+		if retry && h.budget != nil { // the budget of the host the call was made to
 			retry, err = f.spendRetry(h, attempt, resp, err)
 		}
 		if !retry {
-			return f.finish(req, h, attempt, resp, cancel, err, consume != nil)
+			return f.finish(req, c, attempt, resp, cancel, err, consume != nil)
 		}
 		drainBody(resp)
 		cancel()
-		f.gates.release(h)
+		c.restart()
 		if herr := f.onRetry(req, attempt, delay, resp, err); herr != nil {
-			return nil, attempt, f.abandon(req, h, attempt, herr)
+			return nil, attempt, f.abandon(req, c, attempt, herr)
 		}
 		if err := sleep(ctx, delay); err != nil {
-			return nil, attempt, f.abandon(req, h, attempt, fmt.Errorf("waiting %v to retry: %w", delay, err))
+			return nil, attempt, f.abandon(req, c, attempt, fmt.Errorf("waiting %v to retry: %w", delay, err))
 		}
 	}
 }
@@ -192,50 +211,55 @@ func (f *Fetcher) begin(req *http.Request) (*host, time.Time, error) {
 	return f.host(req), start, nil
 }
 
-// abandon ends a call that holds no slot, failing it with err after
-// attempts attempts.
-func (f *Fetcher) abandon(req *http.Request, h *host, attempts int, err error) error {
-	f.exit(h)
+// abandon ends call c of req, which holds no slot, failing it with err
+// after attempts attempts.
+func (f *Fetcher) abandon(req *http.Request, c *call, attempts int, err error) error {
+	c.end()
 	return f.fail(req, attempts, err)
 }
 
-// prepare readies attempt number attempt of req, which has passed the
+// prepare readies attempt number attempt of call c, which has passed the
 // gates: it counts a first attempt against the host's retry budget, and
-// returns the request to send under the attempt's own context (with its
-// timeout, if one is set) and, on a retry, with a fresh copy of its body.
-// The returned cancel ends the attempt's timeout and must be called once
-// the response body is done with.
-func (f *Fetcher) prepare(ctx context.Context, req *http.Request, h *host, attempt int) (*http.Request, context.Context, context.CancelFunc, error) {
-	if attempt == 1 && h.budget != nil {
-		h.budget.call()
+// returns the request to send under the attempt's own context (the call's,
+// with the attempt's timeout if one is set) and, on a retry, with a fresh
+// copy of its body. The returned cancel ends the attempt's timeout and must
+// be called once the response body is done with.
+func (f *Fetcher) prepare(c *call, attempt int) (*http.Request, context.Context, context.CancelFunc, error) {
+	if attempt == 1 && c.origin.budget != nil {
+		c.origin.budget.call()
 	}
+	var ctx context.Context = c
 	actx, cancel := ctx, context.CancelFunc(noop)
 	if f.attemptTimeout > 0 {
 		actx, cancel = context.WithTimeout(ctx, f.attemptTimeout)
 	}
-	r := req
-	if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
-		body, err := req.GetBody()
+	r := &c.req
+	if attempt > 1 && r.Body != nil && r.Body != http.NoBody {
+		body, err := r.GetBody()
 		if err != nil {
 			return nil, actx, cancel, fmt.Errorf("rewinding request body: %w", err)
 		}
-		r = req.WithContext(actx)
+		r = r.WithContext(actx)
 		r.Body = body
 	} else if actx != ctx {
-		r = req.WithContext(actx)
+		r = r.WithContext(actx)
 	}
 	return r, actx, cancel, nil
 }
 
-// record takes in the outcome of an attempt sent at sent: it says why the
-// transport failed, if it did, feeds the host's adaptive rate, and runs
-// the OnAttempt hook, whose error replaces the outcome.
+// record takes in the outcome of an attempt sent at sent, answered by h:
+// it says why the transport failed, if it did, feeds h's adaptive rate
+// (unless the attempt failed on a redirect the Fetcher did not follow,
+// which says nothing of h), and runs the OnAttempt hook, whose error
+// replaces the outcome.
 func (f *Fetcher) record(ctx, actx context.Context, req *http.Request, h *host, attempt int, sent time.Time,
 	resp *http.Response, err error) (*http.Response, error) {
+	hopped := false
 	if err != nil {
 		err = f.attemptError(ctx, actx, err)
+		hopped, _ = hopFailed(err)
 	}
-	if h.throttle != nil {
+	if h.throttle != nil && !hopped {
 		h.throttle.observe(sent, resp, err)
 	}
 	if herr := f.onAttempt(req, h, attempt, resp, err); herr != nil {
@@ -245,19 +269,20 @@ func (f *Fetcher) record(ctx, actx context.Context, req *http.Request, h *host, 
 	return resp, err
 }
 
-// finish hands back the final outcome of a call and gives up what it holds:
-// everything, unless the response body is still open, in which case the
-// body keeps the slot, the host and the attempt's timeout until it is closed.
-func (f *Fetcher) finish(req *http.Request, h *host, attempts int, resp *http.Response,
+// finish hands back the final outcome of call c of req and gives up what
+// the call holds: everything, unless the response body is still open, in
+// which case the body keeps the slot, the hosts and the attempt's timeout
+// until it is closed.
+func (f *Fetcher) finish(req *http.Request, c *call, attempts int, resp *http.Response,
 	cancel context.CancelFunc, err error, consumed bool) (*http.Response, int, error) {
 	if err == nil && !consumed {
-		resp.Body = &slotBody{rc: resp.Body, f: f, h: h, cancel: cancel}
+		c.body.rc, c.body.c, c.body.cancel = resp.Body, c, cancel
+		resp.Body = &c.body
 		f.stats.completed.Add(1)
 		return resp, attempts, nil
 	}
 	cancel()
-	f.gates.release(h)
-	f.exit(h)
+	c.end()
 	if err != nil {
 		closeBody(resp)
 		return nil, attempts, f.fail(req, attempts, err)
@@ -308,11 +333,15 @@ func (f *Fetcher) admit(ctx context.Context, h *host) error {
 
 // attemptError says why an attempt under actx, derived from the caller's
 // ctx, failed with err. When ctx has ended, that is the reason, whatever err
-// says: net/http reports a context's cause, which for a context cancelled by
-// a failure elsewhere (a TaskGroup sibling, a fail-fast batch) is somebody
-// else's error. When only actx has ended, the attempt timed out.
+// says (though a redirect that was waiting is still named): net/http reports
+// a context's cause, which for a context cancelled by a failure elsewhere (a
+// TaskGroup sibling, a fail-fast batch) is somebody else's error. When only
+// actx has ended, the attempt timed out.
 func (f *Fetcher) attemptError(ctx, actx context.Context, err error) error {
 	if ctx.Err() != nil {
+		if hop, ok := errors.AsType[*hopError](err); ok {
+			return &hopError{url: hop.url, err: contextError(ctx), final: true}
+		}
 		return contextError(ctx)
 	}
 	if actx.Err() != nil {
@@ -321,9 +350,16 @@ func (f *Fetcher) attemptError(ctx, actx context.Context, err error) error {
 	return err
 }
 
-// shouldRetry reports whether the outcome of attempt may be retried.
+// shouldRetry reports whether the outcome of attempt may be retried. A
+// redirect that failed for a reason a retry cannot cure (see hopRefused)
+// is not.
 func (f *Fetcher) shouldRetry(ctx context.Context, req *http.Request, resp *http.Response, err error, attempt int) bool {
 	p := &f.retry
+	if err != nil {
+		if _, final := hopFailed(err); final {
+			return false
+		}
+	}
 	return attempt < p.MaxAttempts && ctx.Err() == nil &&
 		(p.RetryNonIdempotent || idempotent(req)) && replayable(req) &&
 		p.Retryable(resp, err)

@@ -1,0 +1,201 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"net/http"
+)
+
+// A call is the state of one call through do, carried in the context of the
+// request it sends, so that a redirect, which net/http follows inside the
+// attempt, can move the call from one host's gates to the next (see hop).
+// The call and the request it sends are one allocation; the response body
+// handed back to the caller is part of it too.
+//
+// Only the goroutine running the call touches it (net/http calls
+// CheckRedirect on the goroutine that called Client.Do), until the call
+// hands its body back; from then on only the body does.
+type call struct {
+	context.Context // the caller's
+
+	f      *Fetcher
+	origin *host // the request's own host, referenced for the whole call
+	h      *host // the host of the call's latest attempt or hop; referenced while it is not origin
+	held   bool  // the call holds h's slot and a global slot
+
+	req  http.Request // the request sent: the caller's, with the call as its context
+	body slotBody     // the response body, when the caller reads it
+}
+
+type callKey struct{}
+
+func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
+	c := &call{Context: req.Context(), f: f, origin: h, h: h, held: held}
+	c.req = *req.WithContext(c)
+	return c
+}
+
+// Value returns the call itself for callKey, and otherwise what the
+// caller's context holds.
+func (c *call) Value(key any) any {
+	if _, ok := key.(callKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// release gives back the slots the call holds, if it holds any.
+func (c *call) release() {
+	if c.held {
+		c.held = false
+		c.f.gates.release(c.h)
+	}
+}
+
+// moveTo makes host name the call's current host, referencing it, and drops
+// the reference to the previous one unless that is the call's own host.
+func (c *call) moveTo(name string) {
+	if name == c.h.name {
+		return
+	}
+	old := c.h
+	if name == c.origin.name {
+		c.h = c.origin
+	} else {
+		c.h = c.f.gates.hosts.get(name)
+	}
+	if old != c.origin {
+		c.f.gates.hosts.put(old)
+	}
+}
+
+// restart readies the call for a retry, which starts again at its own host:
+// it gives back what it holds.
+func (c *call) restart() {
+	c.release()
+	c.moveTo(c.origin.name)
+}
+
+// end gives back everything the call holds and ends it.
+func (c *call) end() {
+	c.restart()
+	c.f.exit(c.origin)
+}
+
+// redirectCheckKey is the context key of a redirect check: a
+// func(*http.Request) error that vets every redirect of a call made under
+// the context before it is followed (see withRedirectCheck).
+type redirectCheckKey struct{}
+
+// withRedirectCheck returns ctx carrying check. A redirect of a call made
+// under the returned context is followed only if check(req), given the
+// redirect's request, returns nil; otherwise the call fails with an error
+// that wraps check's and is not retried. check runs on the call's
+// goroutine after the call has given back its previous host's slot and
+// before it waits for the new host's gates, so it may block, and may make
+// calls of its own through the Fetcher; those inherit the check if made
+// under req's context.
+func withRedirectCheck(ctx context.Context, check func(*http.Request) error) context.Context {
+	return context.WithValue(ctx, redirectCheckKey{}, check)
+}
+
+// redirectPolicy returns the CheckRedirect of the Fetcher's client: policy
+// (net/http's default if nil) says whether req may be followed, and hop
+// then moves the call to req's host.
+func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	if policy == nil {
+		policy = defaultCheckRedirect
+	}
+	return func(req *http.Request, via []*http.Request) error {
+		if err := policy(req, via); err != nil {
+			return err
+		}
+		return f.hop(req)
+	}
+}
+
+// defaultCheckRedirect is net/http's default redirect policy.
+func defaultCheckRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
+}
+
+// hop moves the call that req, a redirect, belongs to from the host that
+// redirected it to req's host, as an attempt passes its gates:
+//
+//  1. it closes the redirect response (net/http would once hop returns),
+//     so that its connection is free for the next request to that host;
+//  2. it gives back the slots the call holds, before it waits for any, so
+//     that hosts redirecting to each other cannot deadlock;
+//  3. it runs the context's redirect check, if any (see withRedirectCheck);
+//  4. it waits for req's host's gates (pause, tokens, slot), under req's
+//     context: the caller's, bounded by the attempt's timeout.
+//
+// A refusal at step 3 or 4 fails the hop with a *hopError, and the call
+// then holds no slot.
+func (f *Fetcher) hop(req *http.Request) error {
+	ctx := req.Context()
+	c, ok := ctx.Value(callKey{}).(*call)
+	if !ok {
+		return nil
+	}
+	if prev := req.Response; prev != nil {
+		drainBody(prev)
+		prev.Body = http.NoBody // net/http closes it again
+	}
+	c.release()
+	if check, ok := ctx.Value(redirectCheckKey{}).(func(*http.Request) error); ok {
+		if err := check(req); err != nil {
+			return &hopError{url: req.URL.Redacted(), err: err, final: true}
+		}
+	}
+	c.moveTo(req.URL.Host)
+	if err := f.admit(ctx, c.h); err != nil {
+		return f.hopRefused(c, ctx, req, err)
+	}
+	c.held = true
+	return nil
+}
+
+// hopRefused returns the error for a hop to req whose gates refused it with
+// err while it waited under ctx. The wait ran out of the attempt's time, not
+// the caller's, if ctx's deadline is the attempt's; the hop may then be
+// retried, as an attempt that timed out is. Every other refusal ends the
+// call, as a first attempt's refusal does.
+func (f *Fetcher) hopRefused(c *call, ctx context.Context, req *http.Request, err error) error {
+	e := &hopError{url: req.URL.Redacted(), err: err, final: true}
+	if c.Context.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return e
+	}
+	attempt, ok := ctx.Deadline()
+	if caller, bounded := c.Context.Deadline(); !ok || (bounded && !attempt.Before(caller)) {
+		return e // the caller's deadline: waiting again cannot help
+	}
+	e.final = false
+	if ctx.Err() == nil {
+		// A rate limiter refused at once a wait past the attempt's
+		// deadline; attemptError sees only deadlines that have passed.
+		return &attemptTimeoutError{after: f.attemptTimeout, err: e}
+	}
+	return e
+}
+
+// hopError is a redirect that a call could not follow: the redirect check
+// refused it, or its host's gates did not let it through in time.
+type hopError struct {
+	url   string // the redirect's URL, redacted
+	err   error
+	final bool // not worth retrying
+}
+
+func (e *hopError) Error() string { return "redirect to " + e.url + ": " + e.err.Error() }
+func (e *hopError) Unwrap() error { return e.err }
+
+// hopFailed reports whether err is, or wraps, a hop that failed; final
+// reports whether it must end the call.
+func hopFailed(err error) (failed, final bool) {
+	e, ok := errors.AsType[*hopError](err)
+	return ok, ok && e.final
+}
