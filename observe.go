@@ -46,7 +46,7 @@ type RetryInfo struct {
 // Stats is a snapshot of a Fetcher's counters.
 type Stats struct {
 	InFlight  int64 // attempts holding an in-flight slot (their body still open)
-	Waiting   int64 // calls waiting for a rate token or a slot
+	Waiting   int64 // calls waiting for a rate token or a slot, or queued for their host by a batch, stream or crawl
 	Completed int64 // calls that returned a response, whatever its status
 	Failed    int64 // calls that returned an error
 	Retried   int64 // retries made, over all calls

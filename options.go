@@ -78,13 +78,15 @@ func WithConcurrency(n int) Option {
 }
 
 // WithReadAhead sets how many inputs the batch, streaming and crawl calls
-// read ahead of the requests in flight, into a queue per host, so that
+// may read ahead of the requests in flight, into a queue per host, so that
 // requests to a host that can take them overtake those waiting for a busy
 // one (default: [DefaultReadAhead] or 16 times the concurrency, whichever
-// is larger). A queued input costs its request's memory, not a goroutine.
-// When the read-ahead is full of one host's requests, reading pauses: a
-// long run of one host's URLs at the front of the input limits what can
-// overtake it.
+// is larger). They read that far only while workers are idle because no
+// queued request's host can take it; otherwise they keep a buffer of twice
+// the concurrency. A queued input costs its request's memory, not a
+// goroutine. When the read-ahead is full of one host's requests, reading
+// pauses: a long run of one host's URLs at the front of the input limits
+// what can overtake it.
 func WithReadAhead(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
@@ -259,7 +261,8 @@ func WithMaxBodySize(n int64) Option {
 // WithMaxRedirects sets how many redirects a request may follow (default
 // [DefaultMaxRedirects]; 0 follows none) before failing with
 // [ErrTooManyRedirects]. It applies to the client New builds; a client given
-// with [WithClient] keeps its own CheckRedirect.
+// with [WithClient] keeps its own CheckRedirect. Either way, every redirect
+// followed passes the gates of the host it goes to (see [Fetcher.Do]).
 func WithMaxRedirects(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
@@ -274,6 +277,14 @@ func WithMaxRedirects(n int) Option {
 // (tracing, auth, a test RoundTripper) is used as it is. The Fetcher never
 // modifies it and never closes its idle connections; its Timeout, if set,
 // bounds each attempt.
+//
+// The Fetcher sends through a copy of client made by New, so that later
+// changes to client are not seen. The copy's CheckRedirect first asks
+// client's own (net/http's default policy, at most 10 redirects, if it is
+// nil); if that lets the redirect through, the redirect then passes the
+// gates of the host it goes to, as every attempt does (see [Fetcher.Do]).
+// A CheckRedirect that returns [http.ErrUseLastResponse] hands back the
+// redirect response, which holds the slot of the host that sent it.
 func WithClient(client *http.Client) Option {
 	return func(c *config) error {
 		if client == nil {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // DefaultReadAhead is how many inputs the batch, streaming and crawl calls
@@ -27,13 +29,17 @@ const DefaultReadAhead = 4096
 // host ready sleeps until the earliest of those, or a new input.
 //
 // Requests within one host go in input order. Memory is bounded by the
-// read-ahead: when that many inputs are queued, reading waits until half
-// of them have been dispatched.
+// read-ahead. Inputs are read ahead only as far as needed: a buffer of
+// twice the workers while they are all busy, and more, up to the
+// read-ahead, while a worker is idle because no queued request's host can
+// take it. So inputs not yet needed are not read, and a caller that stops
+// its input stops new work soon.
 type scheduler[P any] struct {
 	f         *Fetcher
 	ctx       context.Context // the call's: once it ends, queued jobs go at once, to fail
 	hostCap   int             // requests of this call running per host; 0: no cap
-	readAhead int
+	readAhead int // the most jobs queued
+	buffer    int // the jobs queued while every worker is busy
 	// check, if not nil, vets a host's next job just before it would be
 	// dispatched; a job it fails goes to a worker at once, carrying the
 	// error, without passing the gates.
@@ -80,11 +86,10 @@ type hostQueue[P any] struct {
 	state   queueState
 	due     time.Time // in timed: when to try again
 	index   int       // in timed: its place in the heap
-	// notBefore, set by the caller through pace, is the earliest time the
-	// next job may be dispatched; interval spaces dispatches.
-	notBefore time.Time
-	interval  time.Duration
-	blocked   bool // set by block: no job is dispatched until unblock
+	// pace, set by unblock, is a token bucket of this call's own that
+	// every job to the host takes from (a crawl's Crawl-delay).
+	pace    *rate.Limiter
+	blocked bool // set by block: no job is dispatched until unblock
 }
 
 type queueState uint8
@@ -104,6 +109,7 @@ func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[
 		ctx:       ctx,
 		hostCap:   f.hostConcurrency,
 		readAhead: f.readAhead,
+		buffer:    min(f.readAhead, 2*cap(f.gates.slots)),
 		queues:    make(map[string]*hostQueue[P]),
 		holds:     holds,
 		wake:      make(chan struct{}, 1),
@@ -112,11 +118,17 @@ func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[
 	}
 }
 
-// push queues j for its host, waiting while the read-ahead is full. It
-// reports false, queuing nothing, once stop has been called.
-func (s *scheduler[P]) push(j job[P]) bool {
+// push queues j for its host, waiting while the read-ahead is full (see
+// full). It reports false, queuing nothing, once stop has been called.
+func (s *scheduler[P]) push(j job[P]) bool { return s.add(j, true) }
+
+// pushNow is push without the wait, for a job that must not wait for the
+// queue to drain: one added by the goroutine that consumes the results.
+func (s *scheduler[P]) pushNow(j job[P]) bool { return s.add(j, false) }
+
+func (s *scheduler[P]) add(j job[P], wait bool) bool {
 	s.mu.Lock()
-	for s.queued >= s.readAhead && !s.stopped {
+	for wait && s.full() && !s.stopped {
 		s.wantSpace = true
 		s.mu.Unlock()
 		select {
@@ -130,6 +142,7 @@ func (s *scheduler[P]) push(j job[P]) bool {
 		return false
 	}
 	s.queued++
+	s.f.stats.waiting.Add(1)
 	if j.err != nil || validate(j.req) != nil {
 		s.direct.push(j) // do reports what is wrong with it
 	} else {
@@ -184,6 +197,8 @@ func (s *scheduler[P]) stop() {
 		return
 	}
 	s.stopped = true
+	s.f.stats.waiting.Add(-int64(s.queued))
+	s.queued = 0
 	for _, q := range s.queues {
 		s.f.gates.hosts.put(q.h)
 	}
@@ -216,12 +231,9 @@ func (s *scheduler[P]) take() (j job[P], held *host, ok bool) {
 		var admitted bool
 		if j, admitted, ok = s.next(now); ok {
 			s.queued--
-			if s.wantSpace && s.queued <= s.readAhead/2 {
-				s.wantSpace = false
-				select {
-				case s.space <- struct{}{}:
-				default:
-				}
+			s.f.stats.waiting.Add(-1)
+			if s.queued <= s.buffer/2 || s.starving() && s.queued < s.readAhead {
+				s.room()
 			}
 			more := s.parked > 0 && (s.ready.len() > 0 || s.direct.len() > 0)
 			s.mu.Unlock()
@@ -250,9 +262,35 @@ func (s *scheduler[P]) take() (j job[P], held *host, ok bool) {
 	}
 }
 
+// full reports whether push must wait: the read-ahead is full, or the
+// buffer is and there is a job to try or no worker idle. So inputs are
+// read far ahead only while workers are idle for want of a host that can
+// take a request. s.mu is held.
+func (s *scheduler[P]) full() bool {
+	return s.queued >= s.readAhead || s.queued >= s.buffer && !s.starving()
+}
+
+// starving reports whether a worker is idle with no job to try. s.mu is
+// held.
+func (s *scheduler[P]) starving() bool {
+	return s.parked > 0 && s.ready.len() == 0 && s.direct.len() == 0
+}
+
+// room lets a push that waits go on. s.mu is held.
+func (s *scheduler[P]) room() {
+	if s.wantSpace {
+		s.wantSpace = false
+		select {
+		case s.space <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // park sleeps, with s.mu held on entry and exit, until something may have
 // made a host ready: a kick, a freed slot (if freed is not nil), the
-// earliest due time, or the end of the call's context.
+// earliest due time, or the end of the call's context. While it sleeps,
+// push may read ahead up to the read-ahead.
 func (s *scheduler[P]) park(now time.Time, freed <-chan struct{}) {
 	var timer <-chan time.Time
 	due := s.globalDue
@@ -269,6 +307,9 @@ func (s *scheduler[P]) park(now time.Time, freed <-chan struct{}) {
 		ctxDone = s.ctx.Done()
 	}
 	s.parked++
+	if s.queued < s.readAhead {
+		s.room()
+	}
 	s.mu.Unlock()
 	select {
 	case <-s.wake:
@@ -320,9 +361,12 @@ func (s *scheduler[P]) next(now time.Time) (j job[P], admitted, ok bool) {
 			q.state = capped
 			continue
 		}
-		if q.notBefore.After(now) {
-			s.setTimed(q, q.notBefore)
-			continue
+		if q.pace != nil {
+			if tokens := q.pace.TokensAt(now); tokens < 1 {
+				_, due := takeToken(q.pace, now)
+				s.setTimed(q, due)
+				continue
+			}
 		}
 		if s.check != nil {
 			if err := s.check(q.jobs.front()); err != nil {
@@ -334,6 +378,9 @@ func (s *scheduler[P]) next(now time.Time) (j job[P], admitted, ok bool) {
 		why, due := s.f.gates.try(q.h, now)
 		switch why {
 		case granted:
+			if q.pace != nil {
+				q.pace.ReserveN(now, 1) // there was a token a moment ago
+			}
 			return s.dispatch(q, true), true, true
 		case mustWait:
 			return s.dispatch(q, false), false, true
@@ -356,9 +403,6 @@ func (s *scheduler[P]) next(now time.Time) (j job[P], admitted, ok bool) {
 func (s *scheduler[P]) dispatch(q *hostQueue[P], admitted bool) job[P] {
 	j := q.jobs.pop()
 	q.running++
-	if q.interval > 0 {
-		q.notBefore = time.Now().Add(q.interval)
-	}
 	q.state = idle
 	if q.jobs.len() > 0 {
 		s.setReady(q)
@@ -381,7 +425,7 @@ func (s *scheduler[P]) finish(j *job[P]) {
 	switch {
 	case q.state == capped:
 		s.setReady(q)
-	case q.state == idle && q.running == 0 && q.interval == 0:
+	case q.state == idle && q.running == 0 && q.pace == nil:
 		// A paced queue is kept, so that its spacing outlives a lull.
 		delete(s.queues, q.name)
 		s.f.gates.hosts.put(q.h)
@@ -411,16 +455,16 @@ func (s *scheduler[P]) block(name string) {
 	q.state = held
 }
 
-// unblock lets host name's jobs be dispatched again, at most one per
-// interval (0: no spacing).
-func (s *scheduler[P]) unblock(name string, interval time.Duration) {
+// unblock lets host name's jobs be dispatched again, each taking a token
+// from pace if it is not nil.
+func (s *scheduler[P]) unblock(name string, pace *rate.Limiter) {
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
 		return
 	}
 	q := s.queue(name)
-	q.blocked, q.interval = false, interval
+	q.blocked, q.pace = false, pace
 	if q.state == held {
 		q.state = idle
 		if q.jobs.len() > 0 {

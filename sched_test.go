@@ -106,6 +106,7 @@ func TestManyHostsFastHostsFinishFirst(t *testing.T) {
 						fastDone = max(srv.last["b.test"], srv.last["c.test"], srv.last["d.test"])
 					}
 					makespan := time.Since(start)
+					t.Logf("fast hosts done at %v, makespan %v", fastDone, makespan)
 					if n != len(urls) {
 						t.Errorf("got %d results; want %d", n, len(urls))
 					}

@@ -11,25 +11,35 @@ import (
 
 // Stream fetches every URL urls yields with GET and yields one [Result] per
 // URL as each completes, in completion order (Result.Index gives the input
-// position). It is the streaming form of [Fetcher.GetAll]: it pulls URLs only
-// as workers free up, so memory and goroutines (the Fetcher's concurrency
-// plus one, which runs urls) stay bounded however many URLs there are.
+// position). It is the streaming form of [Fetcher.GetAll].
 //
-// If ctx ends, the URLs not yet fetched are still pulled and come back with
+// URLs are read ahead into a queue per host, at most the read-ahead (see
+// [WithReadAhead]) at a time, and sent as their hosts can take them, so a
+// busy or rate-limited host never holds up another (see the README's "Many
+// hosts"). Memory and goroutines stay bounded however
+// many URLs there are: the Fetcher's concurrency in workers, plus one
+// goroutine that reads urls.
+//
+// If ctx ends, the URLs not yet fetched are still read and come back with
 // an error matching ctx's, so every input yields exactly one Result.
-// Breaking out of the loop cancels the requests under way and returns only
-// after every goroutine Stream started has finished; urls must therefore
-// not block forever. Results are yielded on the caller's goroutine.
+//
+// Breaking out of the loop returns at once, even while urls is blocked
+// (waiting on a channel, say): the requests under way are cancelled and
+// waited for, and so is the context the requests were made with, but the
+// goroutine reading urls is not waited for. It ends when urls next yields,
+// which then returns false. Results are yielded on the caller's goroutine;
+// a panic in urls is raised there too, as a [*PanicError].
 func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Result] {
 	return stream(ctx, f, urls, getURL)
 }
 
 // StreamFunc is [Fetcher.Stream] for inputs of any type: newRequest turns
 // each input into the request to send, with the context it is given (the
-// stream's). An input it fails on yields a Result carrying its error, so
-// that every input still yields exactly one Result; if the input is a string
-// or a [fmt.Stringer], that Result's URL is its text, redacted. newRequest
-// runs on the Fetcher's workers, so it must be safe for concurrent use.
+// stream's, which breaking out of the loop cancels). An input it fails on
+// yields a Result carrying its error, so that every input still yields
+// exactly one Result; if the input is a string or a [fmt.Stringer], that
+// Result's URL is its text, redacted. newRequest runs as each input is
+// read, on the goroutine that reads in, ahead of the request being sent.
 func StreamFunc[T any](ctx context.Context, f *Fetcher, in iter.Seq[T],
 	newRequest func(context.Context, T) (*http.Request, error)) iter.Seq[Result] {
 	return stream(ctx, f, in, funcRequester(newRequest))
