@@ -1,0 +1,464 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Crawl errors, matched with [errors.Is] on a [Page]'s Err.
+var (
+	// ErrDisallowed marks a URL that robots.txt disallows for the crawl's
+	// user agent, or that is disallowed because the host's robots.txt
+	// could not be read (a 5xx or no answer; see [NewCrawler]). The URL is
+	// not fetched.
+	ErrDisallowed = errors.New("fetch: disallowed by robots.txt")
+
+	// ErrCrawlFull marks a URL found when the crawl already holds as many
+	// URLs as [CrawlMaxURLs] allows. The URL is not fetched.
+	ErrCrawlFull = errors.New("fetch: crawl is full")
+
+	// ErrCrawlDone is returned by [Page.Follow] once the crawl has ended.
+	ErrCrawlDone = errors.New("fetch: crawl has ended")
+)
+
+// DefaultCrawlAgent is the user agent a [Crawler] sends and looks for in
+// robots.txt unless [CrawlUserAgent] sets another.
+const DefaultCrawlAgent = "fetch (+https://github.com/c989c033/fetch)"
+
+// A Crawler fetches pages and the pages they link to, through a
+// [Fetcher]'s gates, with the per-host scheduling of the batch and
+// streaming calls: a host that is busy or paced never holds up another.
+//
+// It deduplicates URLs by a key (see [CrawlKey]), honours robots.txt (see
+// [CrawlIgnoreRobots]) and stops at optional limits on depth and pages.
+// Nothing it is given is dropped silently: a URL it will not fetch (robots
+// disallows it, the crawl is full) comes back as a [Page] whose Err says
+// why. The exceptions are the limits asked for: links past [CrawlMaxDepth]
+// and beyond [CrawlMaxPages] are not followed, and links that are not
+// http or https URLs (mailto:, javascript:) are skipped.
+//
+// # robots.txt
+//
+// Unless [CrawlIgnoreRobots] is given, the crawler fetches each host's
+// /robots.txt once, through the same gates, before any other URL of that
+// host, and follows it as RFC 9309 says: a 4xx means everything is
+// allowed; a 5xx or no answer means nothing is, and the host's URLs come
+// back with [ErrDisallowed] naming the reason. Its Crawl-delay spaces that
+// host's requests in this crawl. A redirect is checked against the robots.txt
+// of the host it leads to before it is followed.
+//
+// # Memory
+//
+// The set of URLs seen and the queue of URLs found grow with the crawl, by
+// about the length of each URL plus a hundred bytes. [CrawlMaxURLs] caps
+// them: a URL found past the cap comes back with [ErrCrawlFull].
+//
+// A Crawler is safe for concurrent use; each [Crawler.Run] is a crawl of
+// its own, with its own frontier unless [CrawlFrontier] gives one.
+type Crawler struct {
+	f   *Fetcher
+	cfg crawlConfig
+}
+
+type crawlConfig struct {
+	maxDepth int // -1: no limit
+	maxPages int // 0: no limit
+	maxURLs  int // 0: no cap
+	key      func(*url.URL) string
+	agent    string
+	robots   bool
+	frontier Frontier // nil: a new in-memory frontier per Run
+}
+
+// A CrawlOption configures a [Crawler].
+type CrawlOption func(*crawlConfig) error
+
+// CrawlMaxDepth follows links only from pages at depth below n: seeds are
+// at depth 0, the pages they link to at 1, and so on. By default there is
+// no limit.
+func CrawlMaxDepth(n int) CrawlOption {
+	return func(c *crawlConfig) error {
+		if n < 0 {
+			return fmt.Errorf("fetch: CrawlMaxDepth(%d): must not be negative", n)
+		}
+		c.maxDepth = n
+		return nil
+	}
+}
+
+// CrawlMaxPages ends the crawl after n URLs have been taken in (seeds
+// included); links found after that are not followed. By default there is
+// no limit.
+func CrawlMaxPages(n int) CrawlOption {
+	return func(c *crawlConfig) error {
+		if n < 1 {
+			return fmt.Errorf("fetch: CrawlMaxPages(%d): must be at least 1", n)
+		}
+		c.maxPages = n
+		return nil
+	}
+}
+
+// CrawlMaxURLs caps the URLs the crawl holds, seen and queued, at n: a new
+// URL found past the cap comes back as a [Page] with [ErrCrawlFull]
+// instead of being fetched. By default there is no cap, and the crawl's
+// memory grows with the URLs it finds.
+func CrawlMaxURLs(n int) CrawlOption {
+	return func(c *crawlConfig) error {
+		if n < 1 {
+			return fmt.Errorf("fetch: CrawlMaxURLs(%d): must be at least 1", n)
+		}
+		c.maxURLs = n
+		return nil
+	}
+}
+
+// CrawlKey sets the key URLs are deduplicated by: two URLs with the same
+// key are fetched once. The default is [NormalizeURL]. A key of "" is
+// never deduplicated, so CrawlKey(nil) turns deduplication off.
+func CrawlKey(key func(*url.URL) string) CrawlOption {
+	return func(c *crawlConfig) error {
+		if key == nil {
+			key = func(*url.URL) string { return "" }
+		}
+		c.key = key
+		return nil
+	}
+}
+
+// CrawlUserAgent sets the User-Agent header of the crawl's requests, and
+// the agent whose rules it follows in robots.txt (matched by its product
+// token, the part before any "/"), in place of [DefaultCrawlAgent].
+func CrawlUserAgent(agent string) CrawlOption {
+	return func(c *crawlConfig) error {
+		if strings.TrimSpace(agent) == "" {
+			return errors.New("fetch: CrawlUserAgent(\"\"): must not be empty")
+		}
+		c.agent = agent
+		return nil
+	}
+}
+
+// CrawlIgnoreRobots makes the crawler fetch URLs whatever robots.txt says,
+// without fetching it.
+func CrawlIgnoreRobots() CrawlOption {
+	return func(c *crawlConfig) error {
+		c.robots = false
+		return nil
+	}
+}
+
+// CrawlFrontier makes the crawl keep the URLs it has seen and queued in
+// fr instead of a new [NewMemoryFrontier] per run, so that a shared store
+// can back it; see [Frontier].
+func CrawlFrontier(fr Frontier) CrawlOption {
+	return func(c *crawlConfig) error {
+		if fr == nil {
+			return errors.New("fetch: CrawlFrontier(nil)")
+		}
+		c.frontier = fr
+		return nil
+	}
+}
+
+// NewCrawler returns a Crawler that fetches through f, configured by opts,
+// or an error naming the first option whose value is out of range.
+func NewCrawler(f *Fetcher, opts ...CrawlOption) (*Crawler, error) {
+	if f == nil {
+		return nil, errors.New("fetch: NewCrawler(nil Fetcher)")
+	}
+	c := crawlConfig{maxDepth: -1, key: NormalizeURL, agent: DefaultCrawlAgent, robots: true}
+	for _, opt := range opts {
+		if err := opt(&c); err != nil {
+			return nil, err
+		}
+	}
+	return &Crawler{f: f, cfg: c}, nil
+}
+
+// A Page is the outcome of fetching one URL of a crawl: a [Result], with
+// where the URL was found. A Page whose Err is nil was fetched with a 2xx
+// status; its links are not followed until [Page.Follow] is called.
+type Page struct {
+	Result
+	Depth    int    // 0 for a seed; one more than the page it was found on
+	Referrer string // the URL of the page it was found on; "" for a seed
+
+	crawl  *crawl
+	entry  CrawlEntry
+	queued bool // entry came from the frontier, which is told when p is done
+}
+
+// Follow adds links found on p to the crawl, one level deeper than p. Each
+// is resolved against p's final URL (after redirects), so relative links
+// work; those that are not http or https URLs are skipped, as are all of
+// them when p is at [CrawlMaxDepth]. It is safe to call from any goroutine
+// until the crawl has ended, after which it returns [ErrCrawlDone]. The
+// crawl counts p as in progress until the loop body that received it
+// returns, so links followed from that body are never too late.
+func (p *Page) Follow(links ...string) error {
+	if p.crawl == nil {
+		return ErrCrawlDone
+	}
+	base, err := url.Parse(p.FinalURL)
+	if p.FinalURL == "" || err != nil {
+		if base, err = url.Parse(p.URL); err != nil {
+			return nil
+		}
+	}
+	return p.crawl.follow(base, p.Depth+1, p.URL, links)
+}
+
+// Links returns the links of p's body, if it is HTML: the href of every
+// <a> and <area> element, resolved against p's final URL (or the page's
+// <base href>), with those that are not http or https URLs left out.
+func (p *Page) Links() []string {
+	if !strings.Contains(strings.ToLower(p.Header.Get("Content-Type")), "html") && p.Header.Get("Content-Type") != "" {
+		return nil
+	}
+	base, err := url.Parse(cmpOr(p.FinalURL, p.URL))
+	if err != nil {
+		return nil
+	}
+	return htmlLinks(base, p.Body)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// NormalizeURL is the default key a [Crawler] deduplicates URLs by: the
+// URL with its scheme and host lower-cased, the scheme's default port
+// dropped, an empty path made "/", and the fragment dropped.
+func NormalizeURL(u *url.URL) string {
+	n := *u
+	n.Scheme = strings.ToLower(n.Scheme)
+	n.Host = strings.ToLower(n.Host)
+	if port := n.Port(); (n.Scheme == "http" && port == "80") || (n.Scheme == "https" && port == "443") {
+		n.Host = strings.TrimSuffix(n.Host, ":"+port)
+	}
+	if n.Path == "" && n.Opaque == "" {
+		n.Path = "/"
+	}
+	n.Fragment, n.RawFragment = "", ""
+	n.User = nil
+	return n.String()
+}
+
+// Run crawls from seeds and yields a [Page] for every URL it takes in, in
+// the order they complete, on the caller's goroutine. Call [Page.Follow]
+// from the loop body to crawl the links you want; the crawl ends when no
+// URL is queued or being fetched and the loop body has returned for every
+// page, when ctx ends (the pages being fetched then come back with ctx's
+// error and the URLs still queued are dropped), or when the loop breaks,
+// which cancels the requests in flight and returns at once.
+func (c *Crawler) Run(ctx context.Context, seeds ...string) iter.Seq[*Page] {
+	return func(yield func(*Page) bool) {
+		if ctx == nil {
+			yield(&Page{Result: Result{Err: errNilContext}})
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		r := newCrawl(ctx, c)
+		for _, seed := range seeds {
+			r.add(seed, 0, "")
+		}
+		r.run(yield)
+	}
+}
+
+// crawl is one run of a Crawler.
+type crawl struct {
+	*Crawler
+	ctx    context.Context
+	queue  Frontier
+	sched  *scheduler[crawlJob]
+	pages  atomic.Int64 // URLs taken in, for CrawlMaxPages
+	ended  atomic.Bool
+	robots robotsCache
+}
+
+// crawlJob is what a crawl keeps with each scheduled job.
+type crawlJob struct {
+	entry  CrawlEntry
+	queued bool         // entry came from the frontier (not a rejected URL)
+	robots *robotsEntry // set for the job that fetches a host's robots.txt
+}
+
+func newCrawl(ctx context.Context, c *Crawler) *crawl {
+	q := c.cfg.frontier
+	if q == nil {
+		q = NewMemoryFrontier(c.cfg.maxURLs)
+	}
+	r := &crawl{Crawler: c, ctx: ctx, queue: q}
+	r.sched = newScheduler[crawlJob](ctx, c.f, 1)
+	if c.cfg.robots {
+		r.sched.check = r.vet
+	}
+	return r
+}
+
+// add takes rawURL into the crawl at depth, found on referrer.
+func (r *crawl) add(rawURL string, depth int, referrer string) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		err = fmt.Errorf("%w: %q: must be an absolute http or https URL", ErrInvalidURL, redact(rawURL))
+	}
+	if err != nil {
+		r.reject(rawURL, depth, referrer, err)
+		return
+	}
+	r.enqueue(u, depth, referrer)
+}
+
+// enqueue hands u to the queue, unless a limit says otherwise.
+func (r *crawl) enqueue(u *url.URL, depth int, referrer string) {
+	if limit := int64(r.cfg.maxPages); limit > 0 {
+		for { // take a place below the limit, or give up
+			n := r.pages.Load()
+			if n >= limit {
+				return
+			}
+			if r.pages.CompareAndSwap(n, n+1) {
+				break
+			}
+		}
+	}
+	key := r.cfg.key(u)
+	u.Fragment, u.RawFragment = "", "" // never sent: a page is fetched without it
+	e := CrawlEntry{URL: u.String(), Key: key, Depth: depth, Referrer: referrer}
+	added, err := r.queue.Add(e)
+	if !added && r.cfg.maxPages > 0 {
+		r.pages.Add(-1) // seen before, or refused: it takes no place
+	}
+	if err != nil {
+		r.reject(e.URL, depth, referrer, err)
+	}
+}
+
+// reject yields a page for rawURL that says why it is not fetched.
+func (r *crawl) reject(rawURL string, depth int, referrer string, err error) {
+	e := CrawlEntry{URL: rawURL, Depth: depth, Referrer: referrer}
+	r.sched.pushNow(job[crawlJob]{text: redact(rawURL), err: err, data: crawlJob{entry: e}})
+}
+
+// follow resolves links against base and adds them at depth.
+func (r *crawl) follow(base *url.URL, depth int, referrer string, links []string) error {
+	if r.ended.Load() {
+		return ErrCrawlDone
+	}
+	if r.cfg.maxDepth >= 0 && depth > r.cfg.maxDepth {
+		return nil
+	}
+	for _, link := range links {
+		u, err := base.Parse(strings.TrimSpace(link))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			continue
+		}
+		r.enqueue(u, depth, referrer)
+	}
+	return nil
+}
+
+// run schedules the queue's entries and yields their pages until the
+// crawl ends.
+func (r *crawl) run(yield func(*Page) bool) {
+	f, s := r.f, r.sched
+	workers := cap(f.gates.slots)
+	results := make(chan *Page, workers)
+	var reader sync.WaitGroup
+	reader.Go(func() {
+		defer s.release()
+		for {
+			e, ok, err := r.queue.Next(r.ctx)
+			if err != nil {
+				s.push(job[crawlJob]{text: "", err: fmt.Errorf("fetch: crawl queue: %w", err)})
+				return
+			}
+			if !ok || !r.schedule(e) {
+				return
+			}
+		}
+	})
+	var pool sync.WaitGroup
+	var running atomic.Int64
+	running.Store(int64(workers))
+	for range workers {
+		pool.Go(func() {
+			for j, held, ok := s.take(); ok; j, held, ok = s.take() {
+				if j.data.robots != nil {
+					r.loadRobots(j.data.robots)
+					s.unblock(j.data.robots.host, j.data.robots.pace)
+					continue
+				}
+				e := j.data.entry
+				p := &Page{crawl: r, entry: e, queued: j.data.queued, Depth: e.Depth, Referrer: e.Referrer}
+				f.fetch(j.req, j.text, j.err, 0, &p.Result, held)
+				s.finish(&j)
+				if j.err == nil && p.FinalURL != "" && p.FinalURL != p.URL {
+					if u, err := url.Parse(p.FinalURL); err == nil {
+						r.queue.Seen(r.cfg.key(u)) // a link to where it led is not fetched again
+					}
+				}
+				results <- p
+			}
+			if running.Add(-1) == 0 {
+				close(results)
+			}
+		})
+	}
+	defer func() {
+		r.ended.Store(true)
+		s.stop()
+		r.queue.Close()
+		for range results {
+		}
+		pool.Wait()
+		reader.Wait()
+	}()
+	for p := range results {
+		more := yield(p)
+		if p.queued {
+			r.queue.Done(p.entry)
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+// schedule makes e into a job for its host, fetching the host's robots.txt
+// first if it is not known yet. It reports false once the scheduler has
+// stopped.
+func (r *crawl) schedule(e CrawlEntry) bool {
+	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, e.URL, nil)
+	if err != nil {
+		return r.sched.push(job[crawlJob]{text: redact(e.URL), err: fmt.Errorf("%w: %w", ErrInvalidURL, err), data: crawlJob{entry: e, queued: true}})
+	}
+	req.Header.Set("User-Agent", r.cfg.agent)
+	if r.cfg.robots {
+		req = req.WithContext(withRedirectCheck(r.ctx, r.checkRedirect))
+		if re, first := r.robots.get(req.URL, true); first {
+			r.sched.block(re.host)
+			if !r.sched.push(job[crawlJob]{data: crawlJob{robots: re}}) {
+				return false
+			}
+		}
+	}
+	text := e.URL
+	if strings.Contains(text, "@") {
+		text = ""
+	}
+	return r.sched.push(job[crawlJob]{req: req, text: text, data: crawlJob{entry: e, queued: true}})
+}

@@ -1,0 +1,327 @@
+package fetch_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/internal/memhttp"
+	"github.com/c989c033/fetch/internal/testsite"
+)
+
+func startSite(t *testing.T, cfg testsite.Config) *testsite.Site {
+	t.Helper()
+	site, err := testsite.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(site.Close)
+	return site
+}
+
+func newCrawler(t *testing.T, f *fetch.Fetcher, opts ...fetch.CrawlOption) *fetch.Crawler {
+	t.Helper()
+	c, err := fetch.NewCrawler(f, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newFetcher(t *testing.T, opts ...fetch.Option) *fetch.Fetcher {
+	t.Helper()
+	f, err := fetch.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Shutdown(context.Background()) })
+	return f
+}
+
+// crawlAll crawls from seed, following every link, and returns the pages
+// by final URL (canonical form), failing the test on a duplicate.
+func crawlAll(t *testing.T, c *fetch.Crawler, seed string) (ok map[string]*fetch.Page, failed []*fetch.Page) {
+	t.Helper()
+	ok = map[string]*fetch.Page{}
+	for p := range c.Run(t.Context(), seed) {
+		if p.Err != nil {
+			failed = append(failed, p)
+			continue
+		}
+		u, _ := url.Parse(p.FinalURL)
+		key := fetch.NormalizeURL(u)
+		if _, dup := ok[key]; dup {
+			t.Errorf("%s yielded twice", key)
+		}
+		ok[key] = p
+		if err := p.Follow(p.Links()...); err != nil {
+			t.Errorf("Follow: %v", err)
+		}
+	}
+	return ok, failed
+}
+
+// TestCrawlSite crawls a generated site of 1,200 pages over 3 hosts, with
+// links between hosts, cycles, fragments, relative links and redirects:
+// every page is fetched exactly once, the per-host cap and rate hold on the
+// server, the end is detected and depths are consistent.
+func TestCrawlSite(t *testing.T) {
+	site := startSite(t, testsite.Config{Hosts: 3, Pages: 400})
+	const perHost, rate, burst = 2, 400, 4
+	f := newFetcher(t, fetch.WithConcurrency(16), fetch.WithHostConcurrency(perHost),
+		fetch.WithHostRate(fetch.PerSecond(rate), burst))
+	pages, failed := crawlAll(t, newCrawler(t, f), site.Seed())
+	for _, p := range failed {
+		t.Errorf("%s: %v", p.URL, p.Err)
+	}
+	want := site.Expected()
+	if len(pages) != len(want) {
+		t.Errorf("crawled %d pages; want %d", len(pages), len(want))
+	}
+	for u, depth := range want {
+		p := pages[u]
+		if p == nil {
+			t.Errorf("%s (depth %d) not crawled", u, depth)
+			continue
+		}
+		if p.Depth < depth {
+			t.Errorf("%s at depth %d; its shortest path is %d", u, p.Depth, depth)
+		}
+		if got := string(p.Body); !strings.Contains(got, "<title>"+site.Title(u)+"</title>") {
+			t.Errorf("%s: body does not have its title %q", u, site.Title(u))
+		}
+	}
+	// Depths: a seed is 0, every other page one more than its referrer.
+	byURL := map[string]*fetch.Page{}
+	for _, p := range pages {
+		byURL[p.URL] = p
+	}
+	for _, p := range pages {
+		if p.Referrer == "" {
+			if p.Depth != 0 {
+				t.Errorf("seed %s at depth %d", p.URL, p.Depth)
+			}
+			continue
+		}
+		if ref := byURL[p.Referrer]; ref == nil || p.Depth != ref.Depth+1 {
+			t.Errorf("%s at depth %d, found on %s", p.URL, p.Depth, p.Referrer)
+		}
+	}
+	for _, h := range site.Stats() {
+		for path, n := range h.Fetches {
+			if n != 1 {
+				t.Errorf("%s%s fetched %d times; want once", h.Host, path, n)
+			}
+		}
+		if h.MaxInFlight > perHost {
+			t.Errorf("%s saw %d in flight; want at most %d", h.Host, h.MaxInFlight, perHost)
+		}
+		if h.MaxPerSecond > rate+burst {
+			t.Errorf("%s saw %d in a second; want at most %d", h.Host, h.MaxPerSecond, rate+burst)
+		}
+		if h.RobotsFetches != 1 {
+			t.Errorf("%s: robots.txt fetched %d times; want once", h.Host, h.RobotsFetches)
+		}
+	}
+}
+
+// TestCrawlMaxURLs: past the cap, a found URL comes back as an error page.
+func TestCrawlMaxURLs(t *testing.T) {
+	site := startSite(t, testsite.Config{Hosts: 2, Pages: 100})
+	f := newFetcher(t, fetch.WithConcurrency(8))
+	pages, failed := crawlAll(t, newCrawler(t, f, fetch.CrawlMaxURLs(50)), site.Seed())
+	if len(failed) == 0 {
+		t.Fatal("no page failed with ErrCrawlFull")
+	}
+	for _, p := range failed {
+		if !errors.Is(p.Err, fetch.ErrCrawlFull) {
+			t.Errorf("%s: %v; want ErrCrawlFull", p.URL, p.Err)
+		}
+		if p.Referrer == "" || p.Depth == 0 {
+			t.Errorf("%s: a rejected link says where it was found: referrer %q, depth %d", p.URL, p.Referrer, p.Depth)
+		}
+	}
+	if len(pages) > 50 {
+		t.Errorf("fetched %d pages; want at most 50", len(pages))
+	}
+}
+
+// TestCrawlLimits: CrawlMaxDepth and CrawlMaxPages end the crawl.
+func TestCrawlLimits(t *testing.T) {
+	site := startSite(t, testsite.Config{Hosts: 2, Pages: 100})
+	f := newFetcher(t, fetch.WithConcurrency(8))
+	pages, failed := crawlAll(t, newCrawler(t, f, fetch.CrawlMaxDepth(1)), site.Seed())
+	if len(failed) > 0 {
+		t.Errorf("%d failed: %v", len(failed), failed[0].Err)
+	}
+	wantDepth := 0
+	for u, d := range site.Expected() {
+		if d <= 1 && pages[u] == nil && !strings.Contains(u, "/r/") {
+			wantDepth++ // a page at depth ≤ 1 that was not crawled
+		}
+	}
+	for _, p := range pages {
+		if p.Depth > 1 {
+			t.Errorf("%s at depth %d past CrawlMaxDepth(1)", p.URL, p.Depth)
+		}
+	}
+	if wantDepth > 0 {
+		t.Errorf("%d pages within depth 1 not crawled", wantDepth)
+	}
+	pages, _ = crawlAll(t, newCrawler(t, f, fetch.CrawlMaxPages(30)), site.Seed())
+	if len(pages) != 30 {
+		t.Errorf("CrawlMaxPages(30) crawled %d pages", len(pages))
+	}
+}
+
+// TestCrawlRobots checks RFC 9309's cases on one host each.
+func TestCrawlRobots(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		robots   testsite.Robots
+		allowed  func(path string) bool
+		reason   string // in the error of disallowed pages
+		fetched1 bool   // the robots host's seed page is fetched
+	}{
+		{"404 allows all", testsite.Robots{Status: 404}, func(string) bool { return true }, "", true},
+		{"rules", testsite.Robots{Body: "User-agent: *\nDisallow: /p/1\n\nUser-agent: other\nDisallow: /\n"},
+			func(p string) bool { return !strings.HasPrefix(p, "/p/1") }, "", true},
+		{"500 disallows all", testsite.Robots{Status: 500}, func(string) bool { return false }, "500", false},
+		{"unreachable disallows all", testsite.Robots{Unreachable: true}, func(string) bool { return false }, "unreachable", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			site := startSite(t, testsite.Config{Hosts: 2, Pages: 60, Robots: map[int]testsite.Robots{1: tc.robots}})
+			f := newFetcher(t, fetch.WithConcurrency(8), fetch.WithRetry(fetch.RetryPolicy{MaxAttempts: 1}))
+			host1 := strings.TrimPrefix(site.Hosts()[1], "http://")
+			_, failed := crawlAll(t, newCrawler(t, f), site.Seed())
+			for _, p := range failed {
+				// Disallowed: a URL on host 1, or a redirect into it.
+				u, _ := url.Parse(p.URL)
+				onHost1 := u.Host == host1 || strings.Contains(p.Err.Error(), "redirect to http://"+host1+"/")
+				if !onHost1 || !errors.Is(p.Err, fetch.ErrDisallowed) || !strings.Contains(p.Err.Error(), tc.reason) {
+					t.Errorf("%s: %v", p.URL, p.Err)
+				}
+			}
+			for _, h := range site.Stats() {
+				if h.Host != host1 {
+					continue
+				}
+				if h.RobotsFetches != 1 {
+					t.Errorf("robots.txt fetched %d times; want once", h.RobotsFetches)
+				}
+				for path := range h.Fetches {
+					if path != "/robots.txt" && !tc.allowed(path) {
+						t.Errorf("%s fetched, though disallowed", path)
+					}
+				}
+			}
+			if !tc.allowed("/") && len(failed) == 0 {
+				t.Error("no page disallowed")
+			}
+		})
+	}
+}
+
+// TestCrawlDelay: a host's Crawl-delay spaces its requests in the crawl,
+// while other hosts go at their own pace.
+func TestCrawlDelay(t *testing.T) {
+	site := startSite(t, testsite.Config{Hosts: 2, Pages: 10, Robots: map[int]testsite.Robots{
+		1: {Body: "User-agent: *\nCrawl-delay: 2\n"},
+	}})
+	synctest.Test(t, func(t *testing.T) {
+		f, err := fetch.New(fetch.WithClient(memhttp.Client(site.Handler())), fetch.WithConcurrency(8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		host1 := strings.TrimPrefix(site.Hosts()[1], "http://")
+		var times []time.Time
+		pages, failed := 0, 0
+		for p := range newCrawler(t, f).Run(t.Context(), site.Seed()) {
+			if p.Err != nil {
+				failed++
+				continue
+			}
+			pages++
+			if u, _ := url.Parse(p.FinalURL); u.Host == host1 {
+				times = append(times, time.Now())
+			}
+			p.Follow(p.Links()...)
+		}
+		if failed > 0 || pages != 20 {
+			t.Errorf("%d pages, %d failed; want 20, 0", pages, failed)
+		}
+		for i := 1; i < len(times); i++ {
+			if d := times[i].Sub(times[i-1]); d < 2*time.Second {
+				t.Errorf("host 1's requests %d and %d %v apart; want at least its Crawl-delay, 2s", i-1, i, d)
+			}
+		}
+		if len(times) != 10 {
+			t.Errorf("host 1 served %d pages; want 10", len(times))
+		}
+	})
+}
+
+// TestCrawlBreak: breaking out of a crawl returns, leaving nothing running.
+func TestCrawlBreak(t *testing.T) {
+	site := startSite(t, testsite.Config{Hosts: 2, Pages: 100, Latency: 10 * time.Millisecond})
+	f := newFetcher(t, fetch.WithConcurrency(8))
+	n := 0
+	for p := range newCrawler(t, f).Run(t.Context(), site.Seed()) {
+		p.Follow(p.Links()...)
+		if n++; n == 5 {
+			break
+		}
+	}
+	if st := f.Stats(); st.InFlight != 0 {
+		t.Errorf("%d requests in flight after break", st.InFlight)
+	}
+	if err := (&fetch.Page{}).Follow("http://x/"); !errors.Is(err, fetch.ErrCrawlDone) {
+		t.Errorf("Follow on a page of no crawl: %v; want ErrCrawlDone", err)
+	}
+}
+
+// TestCrawlBadSeeds: seeds that are not http(s) URLs come back as pages
+// with ErrInvalidURL.
+func TestCrawlBadSeeds(t *testing.T) {
+	f := newFetcher(t)
+	var errs []error
+	for p := range newCrawler(t, f).Run(t.Context(), "ftp://x/", "::", "/relative") {
+		errs = append(errs, p.Err)
+	}
+	if len(errs) != 3 {
+		t.Fatalf("got %d pages; want 3", len(errs))
+	}
+	for _, err := range errs {
+		if !errors.Is(err, fetch.ErrInvalidURL) {
+			t.Errorf("got %v; want ErrInvalidURL", err)
+		}
+	}
+}
+
+func TestNormalizeURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"HTTP://Example.COM:80/a#frag": "http://example.com/a",
+		"https://x.test:443":           "https://x.test/",
+		"http://x.test:8080/a?b=1#c":   "http://x.test:8080/a?b=1",
+		"http://user:pw@x.test/":       "http://x.test/",
+		"https://x.test:80/":           "https://x.test:80/",
+	} {
+		u, err := url.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fetch.NormalizeURL(u); got != want {
+			t.Errorf("NormalizeURL(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+var _ = fmt.Sprint
+var _ http.Handler

@@ -1,0 +1,130 @@
+package fetch
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/c989c033/fetch/internal/robots"
+	"golang.org/x/time/rate"
+)
+
+// robotsCache holds a crawl's robots.txt rules, one entry per scheme and
+// host, each fetched once.
+type robotsCache struct {
+	mu      sync.Mutex
+	entries map[string]*robotsEntry
+}
+
+// A robotsEntry is one host's robots.txt: loaded once, by whichever comes
+// first of the job the crawl schedules for it and a redirect to the host.
+type robotsEntry struct {
+	scheme, host string
+	scheduled    bool // the crawl has scheduled the job that loads it; under robotsCache.mu
+	once         sync.Once
+	rules        atomic.Pointer[robots.Rules] // set once loaded
+	// pace spaces the crawl's requests to the host by its Crawl-delay:
+	// scheduled ones and redirects alike. Set once loaded; nil if none.
+	pace *rate.Limiter
+}
+
+// get returns the entry for u's host. If schedule is set, it also reports
+// whether the caller is the first to schedule the entry's loading, and so
+// must.
+func (c *robotsCache) get(u *url.URL, schedule bool) (e *robotsEntry, first bool) {
+	key := strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e = c.entries[key]; e == nil {
+		if c.entries == nil {
+			c.entries = make(map[string]*robotsEntry)
+		}
+		e = &robotsEntry{scheme: u.Scheme, host: u.Host}
+		c.entries[key] = e
+	}
+	if schedule && !e.scheduled {
+		e.scheduled, first = true, true
+	}
+	return e, first
+}
+
+// loadRobots fetches e's robots.txt through the Fetcher's gates, once;
+// other callers wait for the first. It reads at most robots.MaxSize bytes
+// of it, whatever the Fetcher's body cap.
+func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
+	e.once.Do(func() {
+		req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, e.scheme+"://"+e.host+"/robots.txt", nil)
+		if err != nil {
+			e.rules.Store(robots.FromResponse(r.cfg.agent, 0, nil, err))
+			return
+		}
+		req.Header.Set("User-Agent", r.cfg.agent)
+		var body []byte
+		read := func(resp *http.Response) error {
+			defer resp.Body.Close()
+			body, err = io.ReadAll(io.LimitReader(resp.Body, robots.MaxSize+1))
+			return err
+		}
+		resp, _, err := r.f.do(req, read, nil)
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		rules := robots.FromResponse(r.cfg.agent, status, body, err)
+		if d := rules.CrawlDelay(); d > 0 {
+			// The robots.txt request itself was the first: the next
+			// waits a whole delay.
+			e.pace = rate.NewLimiter(rate.Every(d), 1)
+			e.pace.Allow()
+		}
+		e.rules.Store(rules)
+	})
+	return e.rules.Load()
+}
+
+// vet is the scheduler's check for a crawl that honours robots.txt: it
+// refuses a job whose URL the host's robots.txt disallows. The host's
+// rules are loaded: its jobs are blocked until they are.
+func (r *crawl) vet(j *job[crawlJob]) error {
+	e, _ := r.robots.get(j.req.URL, false)
+	return disallowed(e.rules.Load(), j.req.URL)
+}
+
+// checkRedirect refuses a redirect to a URL that its host's robots.txt
+// disallows, loading the rules first if need be, and waits out the host's
+// Crawl-delay.
+func (r *crawl) checkRedirect(req *http.Request) error {
+	e, _ := r.robots.get(req.URL, false)
+	if err := disallowed(r.loadRobots(e), req.URL); err != nil {
+		return err
+	}
+	if e.pace != nil {
+		if err := e.pace.Wait(req.Context()); err != nil {
+			return fmt.Errorf("waiting for the host's Crawl-delay: %w", err)
+		}
+	}
+	return nil
+}
+
+// disallowed returns an error matching ErrDisallowed if rules do not allow
+// u; nil rules (not loaded) allow everything.
+func disallowed(rules *robots.Rules, u *url.URL) error {
+	if rules == nil {
+		return nil
+	}
+	path := u.EscapedPath()
+	if u.RawQuery != "" {
+		path += "?" + u.RawQuery
+	}
+	if rules.Allowed(path) {
+		return nil
+	}
+	if why := rules.Reason(); why != "" {
+		return fmt.Errorf("%w: %s", ErrDisallowed, why)
+	}
+	return ErrDisallowed
+}

@@ -1,0 +1,139 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// A CrawlEntry is one URL a crawl has taken in.
+type CrawlEntry struct {
+	URL      string // absolute
+	Key      string // what it is deduplicated by; "" for never
+	Depth    int
+	Referrer string // the URL of the page it was found on; "" for a seed
+}
+
+// A Frontier holds what a [Crawler] has seen and what it has still to
+// fetch. The crawler adds the URLs it finds, takes them out one at a time
+// to schedule them, and says when each one's page has been handled (its
+// links followed). [NewMemoryFrontier] is the one a crawl uses by default;
+// a shared store lets several processes work on one crawl.
+//
+// Implementations must be safe for concurrent use.
+type Frontier interface {
+	// Add queues e unless its key (if not "") was seen before, reporting
+	// whether it did. An error means e was not queued, and the crawl
+	// reports it as a page with that error; a store that is full says so
+	// with an error matching ErrCrawlFull.
+	Add(e CrawlEntry) (added bool, err error)
+	// Seen records key as seen without queuing anything: the final URL
+	// of a redirect, so that a link to it is not fetched again.
+	Seen(key string)
+	// Next returns the next entry to fetch, waiting while none is queued
+	// but some are still being handled (their pages may add more). It
+	// returns ok false when nothing is queued or being handled, or when
+	// ctx ends or Close is called.
+	Next(ctx context.Context) (e CrawlEntry, ok bool, err error)
+	// Done says that the page of e, which Next returned, has been handled.
+	Done(e CrawlEntry)
+	// Close ends the crawl's use of the frontier: a Next waiting returns.
+	Close()
+}
+
+// NewMemoryFrontier returns a [Frontier] that keeps everything in memory,
+// holding at most maxURLs entries seen or queued (0: no cap); an Add past
+// the cap fails with [ErrCrawlFull]. Its memory grows with the URLs seen,
+// by about each URL's length plus a hundred bytes.
+func NewMemoryFrontier(maxURLs int) Frontier {
+	return &memoryFrontier{max: maxURLs, seen: make(map[string]struct{}), wake: make(chan struct{}, 1)}
+}
+
+type memoryFrontier struct {
+	mu      sync.Mutex
+	max     int
+	seen    map[string]struct{}
+	taken   int // entries taken in, keyed or not, for the cap
+	queue   deque[CrawlEntry]
+	pending int  // entries added and not yet done
+	closed  bool //
+	wake    chan struct{}
+}
+
+func (m *memoryFrontier) Add(e CrawlEntry) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.Key != "" {
+		if _, ok := m.seen[e.Key]; ok {
+			return false, nil
+		}
+	}
+	if m.max > 0 && m.taken >= m.max {
+		return false, fmt.Errorf("%w: %d URLs taken in already (CrawlMaxURLs)", ErrCrawlFull, m.taken)
+	}
+	if e.Key != "" {
+		m.seen[e.Key] = struct{}{}
+	}
+	m.taken++
+	m.pending++
+	m.queue.push(e)
+	m.kick()
+	return true, nil
+}
+
+func (m *memoryFrontier) Seen(key string) {
+	if key == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.seen[key]; !ok {
+		m.seen[key] = struct{}{}
+		m.taken++
+	}
+}
+
+func (m *memoryFrontier) Next(ctx context.Context) (CrawlEntry, bool, error) {
+	for {
+		m.mu.Lock()
+		switch {
+		case m.closed || ctx.Err() != nil:
+			m.mu.Unlock()
+			return CrawlEntry{}, false, nil
+		case m.queue.len() > 0:
+			e := m.queue.pop()
+			m.mu.Unlock()
+			return e, true, nil
+		case m.pending == 0:
+			m.mu.Unlock()
+			return CrawlEntry{}, false, nil
+		}
+		m.mu.Unlock()
+		select {
+		case <-m.wake:
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (m *memoryFrontier) Done(CrawlEntry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending--
+	m.kick()
+}
+
+func (m *memoryFrontier) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	m.kick()
+}
+
+// kick wakes a Next that waits. m.mu is held.
+func (m *memoryFrontier) kick() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
