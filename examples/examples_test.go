@@ -62,8 +62,9 @@ var claims = map[string][]struct {
 		}},
 	},
 	"scraper": {
-		{`first: "Page 1", last: "Page 20"`, nil},
-		{`wrote 20 titles to`, nil},
+		{`crawled (\d+) pages over 3 hosts in \S+, (\d+) disallowed by robots.txt`, func(n []int) bool { return n[0] > 250 && n[1] > 0 }},
+		{`every reachable page once, with its title: true`, nil},
+		{`wrote (\d+) titles to`, func(n []int) bool { return n[0] > 250 }},
 	},
 	"postjson": {
 		{`with Idempotency-Key: 200 OK after 3 attempts`, nil},
@@ -128,16 +129,25 @@ func checkScraperFile(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pages []struct{ URL, Title, Error string }
+	var pages []struct {
+		URL, Title, Error string
+		Depth             int
+	}
 	if err := json.Unmarshal(data, &pages); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+	title := regexp.MustCompile(`^host [0-2] page \d+$`)
+	seen := map[string]bool{}
 	for i, p := range pages {
-		if want := "Page " + strconv.Itoa(i+1); p.Title != want || p.Error != "" {
-			t.Errorf("page %d = %+v; want title %q", i, p, want)
+		if !title.MatchString(p.Title) || p.Error != "" || seen[p.URL] {
+			t.Errorf("page %d = %+v; want a title, no error, and no URL twice", i, p)
+		}
+		seen[p.URL] = true
+		if i > 0 && p.Depth < pages[i-1].Depth {
+			t.Errorf("page %d at depth %d after depth %d: not sorted by depth", i, p.Depth, pages[i-1].Depth)
 		}
 	}
-	if len(pages) != 20 {
-		t.Errorf("%d pages in %s; want 20", len(pages), path)
+	if len(pages) < 250 {
+		t.Errorf("%d pages in %s; want the crawl of 3 hosts of 100 pages", len(pages), path)
 	}
 }

@@ -1,58 +1,80 @@
-// Scraper fetches HTML pages, extracts each <title> with the x/net/html
-// tokenizer over a size-capped body, and writes the results as JSON.
+// Scraper crawls a local site of three hosts politely (two requests in
+// flight and 100 a second per host, robots.txt honoured), follows every
+// link, and writes each page's title as JSON.
 package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/c989c033/fetch"
 	"github.com/c989c033/fetch/internal/htmltitle"
-	"github.com/c989c033/fetch/internal/testserver"
+	"github.com/c989c033/fetch/internal/testsite"
 )
 
 type page struct {
 	URL   string `json:"url"`
+	Depth int    `json:"depth"`
 	Title string `json:"title,omitempty"`
 	Error string `json:"error,omitempty"`
 }
 
 func main() {
-	out := flag.String("o", filepath.Join(os.TempDir(), "fetch-scraper.json"), "write the results to this file")
+	out := flag.String("o", filepath.Join(os.TempDir(), "fetch-scraper.json"), "write the titles to this file")
 	flag.Parse()
 
-	srv := testserver.Start(testserver.Config{Latency: 20 * time.Millisecond})
-	defer srv.Close()
-	// Pages are read whole but never past 512 KiB: a huge page is an error.
-	f, err := fetch.New(fetch.WithConcurrency(8), fetch.WithHostRate(fetch.PerSecond(200), 10),
-		fetch.WithMaxBodySize(512<<10))
+	// Three hosts on 127.0.0.1-3, 100 pages each; the third one's
+	// robots.txt keeps crawlers out of /q.
+	site, err := testsite.Start(testsite.Config{Hosts: 3, Pages: 100, Latency: 5 * time.Millisecond,
+		Robots: map[int]testsite.Robots{2: {Body: "User-agent: *\nDisallow: /q\n"}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer site.Close()
+
+	f, err := fetch.New(fetch.WithHostConcurrency(2), fetch.WithHostRate(fetch.PerSecond(100), 5),
+		fetch.WithMaxBodySize(512<<10)) // a huge page is an error, never read whole
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer f.Shutdown(context.Background())
+	crawler, err := fetch.NewCrawler(f, fetch.CrawlUserAgent("scraper-example/1.0"))
+	if err != nil {
+		log.Fatal(err)
+	}
 
-	var urls []string
-	for i := 1; i <= 20; i++ {
-		urls = append(urls, fmt.Sprintf("%s/pages/%d", srv.URL, i))
-	}
 	var pages []page
-	for _, r := range f.GetAll(context.Background(), urls) {
-		p := page{URL: r.URL}
-		if r.Err == nil {
-			p.Title, r.Err = htmltitle.Find(bytes.NewReader(r.Body))
+	disallowed := 0
+	start := time.Now()
+	for p := range crawler.Run(context.Background(), site.Seed()) {
+		if errors.Is(p.Err, fetch.ErrDisallowed) {
+			disallowed++
+			continue
 		}
-		if r.Err != nil {
-			p.Error = r.Err.Error()
+		pg := page{URL: p.FinalURL, Depth: p.Depth}
+		if p.Err == nil {
+			pg.Title, p.Err = htmltitle.Find(bytes.NewReader(p.Body))
+			p.Follow(p.Links()...)
 		}
-		pages = append(pages, p)
+		if p.Err != nil {
+			pg.URL, pg.Error = p.URL, p.Err.Error()
+		}
+		pages = append(pages, pg)
 	}
+	elapsed := time.Since(start)
+	slices.SortFunc(pages, func(a, b page) int { return cmp.Or(cmp.Compare(a.Depth, b.Depth), strings.Compare(a.URL, b.URL)) })
 
 	data, err := json.MarshalIndent(pages, "", "  ")
 	if err != nil {
@@ -61,6 +83,21 @@ func main() {
 	if err := os.WriteFile(*out, data, 0o644); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("first: %q, last: %q\n", pages[0].Title, pages[len(pages)-1].Title)
+
+	// What a crawler that honours the third host's robots.txt should reach.
+	third, _ := url.Parse(site.Hosts()[2])
+	want := site.Reachable(func(raw string) bool {
+		u, _ := url.Parse(raw)
+		return u.Host == third.Host && strings.HasPrefix(u.Path, "/q")
+	})
+	exact := len(pages) == len(want)
+	for _, p := range pages {
+		if _, ok := want[p.URL]; !ok || p.Error != "" || p.Title != site.Title(p.URL) {
+			exact = false
+		}
+	}
+	fmt.Printf("crawled %d pages over %d hosts in %v, %d disallowed by robots.txt\n",
+		len(pages), len(site.Hosts()), elapsed.Round(time.Millisecond), disallowed)
+	fmt.Printf("every reachable page once, with its title: %v\n", exact)
 	fmt.Printf("wrote %d titles to %s\n", len(pages), *out)
 }
