@@ -38,8 +38,8 @@ type scheduler[P any] struct {
 	f         *Fetcher
 	ctx       context.Context // the call's: once it ends, queued jobs go at once, to fail
 	hostCap   int             // requests of this call running per host; 0: no cap
-	readAhead int // the most jobs queued
-	buffer    int // the jobs queued while every worker is busy
+	readAhead int             // the most jobs queued
+	buffer    int             // the jobs queued while every worker is busy
 	// check, if not nil, vets a host's next job just before it would be
 	// dispatched; a job it fails goes to a worker at once, carrying the
 	// error, without passing the gates.
