@@ -505,3 +505,25 @@ func TestClientReadsWithLargeBuffer(t *testing.T) {
 		t.Errorf("largest read asked for %d bytes; want at least %d", got, readBufferSize)
 	}
 }
+
+// TestFetchSaysWhereTheBodyCameFrom: Fetch returns the final URL after
+// redirects with the body, status and header.
+func TestFetchSaysWhereTheBodyCameFrom(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "http://b.test/new", http.StatusMovedPermanently)
+			return
+		}
+		w.Header().Set("X-Served-By", r.URL.Host)
+		w.Write([]byte("new"))
+	})
+	f := newMem(t, h)
+	r := f.Fetch(t.Context(), "http://a.test/old")
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if r.URL != "http://a.test/old" || r.FinalURL != "http://b.test/new" || r.Status != 200 ||
+		string(r.Body) != "new" || r.Header.Get("X-Served-By") != "b.test" || r.Attempts != 1 {
+		t.Errorf("Fetch = %+v; want URL a.test/old, FinalURL b.test/new, 200, body \"new\" from b.test, 1 attempt", r)
+	}
+}

@@ -84,12 +84,26 @@ func statusError(resp *http.Response, retryAfter time.Duration) *StatusError {
 // Get fetches rawURL with GET and returns its body, read in full but no
 // more than the size cap (see [WithMaxBodySize]); the Fetcher closes the
 // response. It is safe for concurrent use. A non-2xx final status is
-// an error that matches [*StatusError] under [errors.As].
+// an error that matches [*StatusError] under [errors.As]. [Fetcher.Fetch]
+// returns the rest of what is known: where the body came from after
+// redirects, the status, the header.
 func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
 	var r Result
 	req, text, err := getURL(ctx, rawURL)
 	f.fetch(req, text, err, 0, &r, nil)
 	return r.Body, r.Err
+}
+
+// Fetch fetches rawURL with GET, as [Fetcher.Get] does, and returns the
+// whole [Result]: the body with the final status, header, the URL the body
+// came from after redirects (FinalURL), the attempts made and the error,
+// if any (Err is set for a non-2xx status too, and Status and Body are
+// then still set).
+func (f *Fetcher) Fetch(ctx context.Context, rawURL string) Result {
+	var r Result
+	req, text, err := getURL(ctx, rawURL)
+	f.fetch(req, text, err, 0, &r, nil)
+	return r
 }
 
 // GetJSON fetches rawURL with GET, as [Fetcher.Get] does, and decodes its
