@@ -199,10 +199,13 @@ type Page struct {
 // Follow adds links found on p to the crawl, one level deeper than p. Each
 // is resolved against p's final URL (after redirects), so relative links
 // work; those that are not http or https URLs are skipped, as are all of
-// them when p is at [CrawlMaxDepth]. It is safe to call from any goroutine
-// until the crawl has ended, after which it returns [ErrCrawlDone]. The
-// crawl counts p as in progress until the loop body that received it
-// returns, so links followed from that body are never too late.
+// them when p is at [CrawlMaxDepth].
+//
+// The crawl counts p as in progress until the loop body that received it
+// returns, so links followed before then, from the loop body or from
+// goroutines it waits for, are never too late. Follow is safe for
+// concurrent use; called after that, it may find the crawl ended and
+// return [ErrCrawlDone], having added nothing.
 func (p *Page) Follow(links ...string) error {
 	if p.crawl == nil {
 		return ErrCrawlDone
@@ -256,12 +259,16 @@ func NormalizeURL(u *url.URL) string {
 }
 
 // Run crawls from seeds and yields a [Page] for every URL it takes in, in
-// the order they complete, on the caller's goroutine. Call [Page.Follow]
-// from the loop body to crawl the links you want; the crawl ends when no
-// URL is queued or being fetched and the loop body has returned for every
-// page, when ctx ends (the pages being fetched then come back with ctx's
-// error and the URLs still queued are dropped), or when the loop breaks,
-// which cancels the requests in flight and returns at once.
+// the order they complete (Page.Index counts them), on the caller's
+// goroutine. Call [Page.Follow] from the loop body to crawl the links you
+// want. The crawl ends:
+//   - when no URL is queued or being fetched and the loop body has
+//     returned for every page;
+//   - when ctx ends: the pages being fetched, and those already scheduled
+//     for their host, come back with ctx's error; the URLs still waiting in
+//     the frontier are not yielded (a shared [Frontier] keeps them);
+//   - when the loop breaks, which cancels the requests in flight and
+//     returns once they have ended, without waiting for them to finish.
 func (c *Crawler) Run(ctx context.Context, seeds ...string) iter.Seq[*Page] {
 	return func(yield func(*Page) bool) {
 		if ctx == nil {
@@ -271,6 +278,7 @@ func (c *Crawler) Run(ctx context.Context, seeds ...string) iter.Seq[*Page] {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		r := newCrawl(ctx, c)
+		r.cancel = cancel
 		for _, seed := range seeds {
 			r.add(seed, 0, "")
 		}
@@ -282,6 +290,7 @@ func (c *Crawler) Run(ctx context.Context, seeds ...string) iter.Seq[*Page] {
 type crawl struct {
 	*Crawler
 	ctx    context.Context
+	cancel context.CancelFunc // ends ctx: on break, before waiting for the workers
 	queue  Frontier
 	sched  *scheduler[crawlJob]
 	pages  atomic.Int64 // URLs taken in, for CrawlMaxPages
@@ -368,6 +377,9 @@ func (r *crawl) follow(base *url.URL, depth int, referrer string, links []string
 		}
 		r.enqueue(u, depth, referrer)
 	}
+	if r.ended.Load() {
+		return ErrCrawlDone // what was added may never be read
+	}
 	return nil
 }
 
@@ -380,6 +392,7 @@ func (r *crawl) run(yield func(*Page) bool) {
 	var reader sync.WaitGroup
 	reader.Go(func() {
 		defer s.release()
+		defer r.ended.Store(true) // nothing Follow adds from now on would be read
 		for {
 			e, ok, err := r.queue.Next(r.ctx)
 			if err != nil {
@@ -399,7 +412,7 @@ func (r *crawl) run(yield func(*Page) bool) {
 			for j, held, ok := s.take(); ok; j, held, ok = s.take() {
 				if j.data.robots != nil {
 					r.loadRobots(j.data.robots)
-					s.unblock(j.data.robots.host, j.data.robots.pace)
+					s.unblock(j.data.robots.key, j.data.robots.pace)
 					continue
 				}
 				e := j.data.entry
@@ -421,13 +434,16 @@ func (r *crawl) run(yield func(*Page) bool) {
 	defer func() {
 		r.ended.Store(true)
 		s.stop()
+		r.cancel() // the requests in flight end now, not when they are done
 		r.queue.Close()
 		for range results {
 		}
 		pool.Wait()
 		reader.Wait()
 	}()
+	n := 0
 	for p := range results {
+		p.Index, n = n, n+1
 		more := yield(p)
 		if p.queued {
 			r.queue.Done(p.entry)
@@ -450,7 +466,7 @@ func (r *crawl) schedule(e CrawlEntry) bool {
 	if r.cfg.robots {
 		req = req.WithContext(withRedirectCheck(r.ctx, r.checkRedirect))
 		if re, first := r.robots.get(req.URL, true); first {
-			r.sched.block(re.host)
+			r.sched.block(re.key)
 			if !r.sched.push(job[crawlJob]{data: crawlJob{robots: re}}) {
 				return false
 			}

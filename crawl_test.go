@@ -325,3 +325,38 @@ func TestNormalizeURL(t *testing.T) {
 
 var _ = fmt.Sprint
 var _ http.Handler
+
+// TestCrawlBreakReturnsAtOnce: breaking out of a crawl while other pages
+// are on a host that takes an hour cancels them and returns at once.
+func TestCrawlBreakReturnsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/" {
+				fmt.Fprint(w, `<a href="/slow/1">1</a><a href="/slow/2">2</a><a href="http://other.test/">o</a>`)
+				return
+			}
+			select {
+			case <-time.After(time.Hour):
+			case <-r.Context().Done():
+			}
+		})
+		f, err := fetch.New(fetch.WithClient(memhttp.Client(h)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newCrawler(t, f, fetch.CrawlIgnoreRobots())
+		var start time.Time
+		for p := range c.Run(t.Context(), "http://a.test/") {
+			if p.Err != nil {
+				t.Fatal(p.Err)
+			}
+			p.Follow(p.Links()...)
+			synctest.Wait() // the links' requests are on their way
+			start = time.Now()
+			break
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("break returned after %v; want at once", d)
+		}
+	})
+}

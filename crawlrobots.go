@@ -13,8 +13,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// robotsCache holds a crawl's robots.txt rules, one entry per scheme and
-// host, each fetched once.
+// robotsCache holds a crawl's robots.txt rules, one entry per host (by
+// hostKey: the scheduler and the Fetcher's gates know hosts so too), each
+// fetched once, with the scheme of the first URL seen there.
 type robotsCache struct {
 	mu      sync.Mutex
 	entries map[string]*robotsEntry
@@ -23,8 +24,9 @@ type robotsCache struct {
 // A robotsEntry is one host's robots.txt: loaded once, by whichever comes
 // first of the job the crawl schedules for it and a redirect to the host.
 type robotsEntry struct {
-	scheme, host string
-	scheduled    bool // the crawl has scheduled the job that loads it; under robotsCache.mu
+	key          string // the host's hostKey
+	scheme, host string // of the first URL seen: where robots.txt is fetched
+	scheduled    bool   // the crawl has scheduled the job that loads it; under robotsCache.mu
 	once         sync.Once
 	rules        atomic.Pointer[robots.Rules] // set once loaded
 	// pace spaces the crawl's requests to the host by its Crawl-delay:
@@ -36,14 +38,14 @@ type robotsEntry struct {
 // whether the caller is the first to schedule the entry's loading, and so
 // must.
 func (c *robotsCache) get(u *url.URL, schedule bool) (e *robotsEntry, first bool) {
-	key := strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+	key := hostKey(u)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e = c.entries[key]; e == nil {
 		if c.entries == nil {
 			c.entries = make(map[string]*robotsEntry)
 		}
-		e = &robotsEntry{scheme: u.Scheme, host: u.Host}
+		e = &robotsEntry{key: key, scheme: strings.ToLower(u.Scheme), host: u.Host}
 		c.entries[key] = e
 	}
 	if schedule && !e.scheduled {

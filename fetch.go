@@ -36,6 +36,8 @@ type Fetcher struct {
 	// brings active to zero closes drained.
 	active    atomic.Int64
 	closed    atomic.Bool
+	closing   chan struct{} // closed when closed is set, to wake schedulers
+	closeOnce sync.Once
 	drained   chan struct{}
 	drainOnce sync.Once
 }
@@ -63,6 +65,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		logger:          c.logger,
 		hooks:           c.hooks,
 		drained:         make(chan struct{}),
+		closing:         make(chan struct{}),
 		hostConcurrency: c.hostConcurrency,
 		readAhead:       cmp.Or(c.readAhead, max(DefaultReadAhead, 16*c.concurrency)),
 		gates:           gates{limiter: c.limiter, slots: make(slots, c.concurrency)},
@@ -133,7 +136,7 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 // the stack of every waiting request, each frame on it adding to that walk
 // (see BenchmarkGCWaiting).
 func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held *host) (*http.Response, int, error) {
-	h, start, err := f.begin(req)
+	h, start, err := f.begin(req, held)
 	if err != nil {
 		if held != nil {
 			f.gates.release(held)
@@ -196,8 +199,9 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 }
 
 // begin validates req and registers the call, returning the host's gates
-// and, if MaxElapsed needs it, the time the call began.
-func (f *Fetcher) begin(req *http.Request) (*host, time.Time, error) {
+// (held, if not nil: the host whose gates a scheduler passed for req) and,
+// if MaxElapsed needs it, the time the call began.
+func (f *Fetcher) begin(req *http.Request, held *host) (*host, time.Time, error) {
 	if err := validate(req); err != nil {
 		return nil, time.Time{}, f.fail(req, 0, err)
 	}
@@ -207,6 +211,12 @@ func (f *Fetcher) begin(req *http.Request) (*host, time.Time, error) {
 	var start time.Time
 	if f.retry.MaxElapsed > 0 {
 		start = time.Now()
+	}
+	if held != nil {
+		// The scheduler's queue holds a reference to held, so the table
+		// cannot forget it: raising the count needs no lock.
+		held.refs.Add(1)
+		return held, start, nil
 	}
 	return f.host(req), start, nil
 }

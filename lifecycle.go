@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // Shutdown stops the Fetcher admitting new calls, which fail with
@@ -18,6 +20,7 @@ func (f *Fetcher) Shutdown(ctx context.Context) error {
 		return errors.New("fetch: Shutdown(nil context)")
 	}
 	f.closed.Store(true)
+	f.closeOnce.Do(func() { close(f.closing) })
 	if f.active.Load() == 0 {
 		f.drainOnce.Do(func() { close(f.drained) })
 	}
@@ -55,5 +58,17 @@ func (f *Fetcher) exit(h *host) {
 
 // host returns the per-host gates for req.
 func (f *Fetcher) host(req *http.Request) *host {
-	return f.gates.hosts.get(req.URL.Host)
+	return f.gates.hosts.get(hostKey(req.URL))
+}
+
+// hostKey is the name a URL's host has in the Fetcher's per-host gates:
+// its host and port, lower-cased, without the scheme's default port, so
+// that HTTP://A.test:80/ and http://a.test/ share one host's limits.
+func hostKey(u *url.URL) string {
+	h := u.Host
+	if strings.HasSuffix(h, ":80") && strings.EqualFold(u.Scheme, "http") ||
+		strings.HasSuffix(h, ":443") && strings.EqualFold(u.Scheme, "https") {
+		h = h[:strings.LastIndexByte(h, ':')]
+	}
+	return strings.ToLower(h)
 }

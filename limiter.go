@@ -139,8 +139,10 @@ func (g *gates) release(h *host) {
 	g.freed.notify()
 }
 
-// giveBack frees the slots acquire or try took, without waking anybody:
-// for slots taken a moment ago that nobody could have been waiting for.
+// giveBack frees the slots try took a moment ago, without waking anybody,
+// so that schedulers whose tries fail cannot wake each other in turn for
+// ever. A scheduler whose try failed on a slot that was given back so is
+// woken by the next slot freed.
 func (g *gates) giveBack(h *host) {
 	g.slots.release()
 	if h.slots != nil {
@@ -254,7 +256,7 @@ type host struct {
 	slots    slots        // nil: no per-host cap
 	throttle *throttle    // nil: no adaptive rate
 	budget   *retryBudget // nil: no retry budget
-	refs     atomic.Int32 // requests holding h; raised only under its shard's lock
+	refs     atomic.Int32 // requests holding h; raised from 0 only under its shard's lock
 
 	// pausedUntil (Unix nanoseconds) is when the host said, with
 	// Retry-After, that it will take requests again; until then no request

@@ -151,7 +151,7 @@ func (f *Fetcher) hop(req *http.Request) error {
 			return &hopError{url: req.URL.Redacted(), err: err, final: true}
 		}
 	}
-	c.moveTo(req.URL.Host)
+	c.moveTo(hostKey(req.URL))
 	if err := f.admit(ctx, c.h); err != nil {
 		return f.hopRefused(c, ctx, req, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,6 +61,10 @@ type scheduler[P any] struct {
 	parked     int  // workers asleep in take
 	stopped    bool // stop was called: every worker leaves and queued jobs are dropped
 	wantSpace  bool // push is waiting for the queue to drain
+	// setAside is set when a host is set aside (timed or starved) and
+	// cleared when a worker parks: while it is set, the parked workers'
+	// timers and wake-ups may not cover every host set aside.
+	setAside bool
 
 	wake  chan struct{} // cap 1: a parked worker should look again
 	space chan struct{} // cap 1: push may go on
@@ -141,24 +146,29 @@ func (s *scheduler[P]) add(j job[P], wait bool) bool {
 		s.mu.Unlock()
 		return false
 	}
-	s.queued++
-	s.f.stats.waiting.Add(1)
-	if j.err != nil || validate(j.req) != nil {
-		s.direct.push(j) // do reports what is wrong with it
-	} else {
-		q := s.queue(j.req.URL.Host)
-		j.q = q
-		q.jobs.push(j)
-		if q.state == idle {
-			s.setReady(q)
-		}
-	}
+	s.enqueue(j)
 	wake := s.parked > 0
 	s.mu.Unlock()
 	if wake {
 		s.kick()
 	}
 	return true
+}
+
+// enqueue queues j. s.mu is held.
+func (s *scheduler[P]) enqueue(j job[P]) {
+	s.queued++
+	s.f.stats.waiting.Add(1)
+	if j.err != nil || validate(j.req) != nil {
+		s.direct.push(j) // do reports what is wrong with it
+		return
+	}
+	q := s.queue(hostKey(j.req.URL))
+	j.q = q
+	q.jobs.push(j)
+	if q.state == idle {
+		s.setReady(q)
+	}
 }
 
 // queue returns the queue for host name, making it if there is none.
@@ -200,7 +210,9 @@ func (s *scheduler[P]) stop() {
 	s.f.stats.waiting.Add(-int64(s.queued))
 	s.queued = 0
 	for _, q := range s.queues {
-		s.f.gates.hosts.put(q.h)
+		if q.running == 0 { // else the last finish puts it
+			s.f.gates.hosts.put(q.h)
+		}
 	}
 	s.queues = nil
 	close(s.done)
@@ -235,7 +247,9 @@ func (s *scheduler[P]) take() (j job[P], held *host, ok bool) {
 			if s.queued <= s.buffer/2 || s.starving() && s.queued < s.readAhead {
 				s.room()
 			}
-			more := s.parked > 0 && (s.ready.len() > 0 || s.direct.len() > 0)
+			// Wake another worker if it may find work, or if hosts were
+			// set aside that no parked worker knows when to try again.
+			more := s.parked > 0 && (s.ready.len() > 0 || s.direct.len() > 0 || s.setAside)
 			s.mu.Unlock()
 			if more {
 				s.kick() // another worker may find work too
@@ -302,11 +316,15 @@ func (s *scheduler[P]) park(now time.Time, freed <-chan struct{}) {
 		defer t.Stop()
 		timer = t.C
 	}
-	var ctxDone <-chan struct{}
+	var ctxDone, closing <-chan struct{}
 	if s.ctx.Err() == nil {
 		ctxDone = s.ctx.Done()
 	}
+	if !s.f.closed.Load() {
+		closing = s.f.closing // Shutdown: queued jobs are to fail at once
+	}
 	s.parked++
+	s.setAside = false // this worker's timer and wake-ups cover them all
 	if s.queued < s.readAhead {
 		s.room()
 	}
@@ -316,6 +334,7 @@ func (s *scheduler[P]) park(now time.Time, freed <-chan struct{}) {
 	case <-freed:
 	case <-timer:
 	case <-ctxDone:
+	case <-closing:
 	case <-s.done:
 	}
 	s.mu.Lock()
@@ -339,12 +358,13 @@ func (s *scheduler[P]) next(now time.Time) (j job[P], admitted, ok bool) {
 	if s.direct.len() > 0 {
 		return s.direct.pop(), false, true
 	}
-	cancelled := s.ctx.Err() != nil
+	// Once the call's context has ended or the Fetcher is shut down, every
+	// job left will fail at once: let them all go without the gates.
+	cancelled := s.ctx.Err() != nil || s.f.closed.Load()
 	for s.timed.Len() > 0 && (cancelled || !s.timed.top().due.After(now)) {
 		s.setReady(heap.Pop(&s.timed).(*hostQueue[P]))
 	}
 	if cancelled {
-		// Every job left will fail at once: let them all go.
 		s.unstarve()
 		if s.ready.len() > 0 {
 			return s.dispatch(s.ready.pop(), false), false, true
@@ -361,9 +381,10 @@ func (s *scheduler[P]) next(now time.Time) (j job[P], admitted, ok bool) {
 			q.state = capped
 			continue
 		}
+		var paced *rate.Reservation
 		if q.pace != nil {
-			if tokens := q.pace.TokensAt(now); tokens < 1 {
-				_, due := takeToken(q.pace, now)
+			var due time.Time
+			if paced, due = takeToken(q.pace, now); paced == nil {
 				s.setTimed(q, due)
 				continue
 			}
@@ -376,17 +397,18 @@ func (s *scheduler[P]) next(now time.Time) (j job[P], admitted, ok bool) {
 			}
 		}
 		why, due := s.f.gates.try(q.h, now)
+		if paced != nil && why != granted && why != mustWait {
+			paced.CancelAt(now)
+		}
 		switch why {
 		case granted:
-			if q.pace != nil {
-				q.pace.ReserveN(now, 1) // there was a token a moment ago
-			}
 			return s.dispatch(q, true), true, true
 		case mustWait:
 			return s.dispatch(q, false), false, true
 		case hostBusy:
 			q.state = starved
 			s.starved = append(s.starved, q)
+			s.setAside = true
 		case hostLater:
 			s.setTimed(q, due)
 		case globalBusy, globalLater:
@@ -417,11 +439,14 @@ func (s *scheduler[P]) finish(j *job[P]) {
 		return
 	}
 	s.mu.Lock()
+	q.running--
 	if s.stopped {
+		if q.running == 0 {
+			s.f.gates.hosts.put(q.h)
+		}
 		s.mu.Unlock()
 		return
 	}
-	q.running--
 	switch {
 	case q.state == capped:
 		s.setReady(q)
@@ -451,6 +476,9 @@ func (s *scheduler[P]) block(name string) {
 	}
 	if q.state == timed {
 		heap.Remove(&s.timed, q.index)
+	}
+	if q.state == starved {
+		s.starved = slices.DeleteFunc(s.starved, func(r *hostQueue[P]) bool { return r == q })
 	}
 	q.state = held
 }
@@ -489,6 +517,7 @@ func (s *scheduler[P]) setReady(q *hostQueue[P]) {
 func (s *scheduler[P]) setTimed(q *hostQueue[P], due time.Time) {
 	q.state, q.due = timed, due
 	heap.Push(&s.timed, q)
+	s.setAside = true
 }
 
 // kick wakes one parked worker, if any.

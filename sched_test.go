@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"net/http"
@@ -229,5 +230,103 @@ func TestStreamBreakWithBlockedInput(t *testing.T) {
 		more <- "http://x.test/second" // the input's next yield returns false
 		close(more)
 		synctest.Wait() // the reading goroutine has ended; synctest.Test fails if not
+	})
+}
+
+// TestSchedulerWakesForHostSetAside: a worker that sets a host aside until
+// its next token and then takes a request to another host must make sure a
+// parked worker knows when to try the host again.
+func TestSchedulerWakesForHostSetAside(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(ok), WithHostRate(rate.Every(time.Second), 1))
+		s := newScheduler[struct{}](t.Context(), f, 1)
+		// A parked worker, which knows of no host to try.
+		parked := make(chan job[struct{}], 1)
+		go func() {
+			j, held, _ := s.take()
+			if held != nil {
+				f.gates.release(held)
+			}
+			parked <- j
+		}()
+		synctest.Wait()
+		// b.test's token goes; then, without waking anybody, a second
+		// request to b.test and one to c.test are queued.
+		b := f.gates.hosts.get("b.test")
+		defer f.gates.hosts.put(b)
+		b.limiter.Wait(t.Context())
+		s.mu.Lock()
+		s.enqueue(job[struct{}]{req: mustGet(t, "http://b.test/2")})
+		s.enqueue(job[struct{}]{req: mustGet(t, "http://c.test/1")})
+		s.mu.Unlock()
+		// This worker sets b.test aside until its next token, and takes c.
+		j, held, _ := s.take()
+		if j.req.URL.Host != "c.test" {
+			t.Fatalf("took %s; want c.test's", j.req.URL)
+		}
+		f.gates.release(held)
+		time.Sleep(time.Second) // b.test's next token is due
+		synctest.Wait()
+		select {
+		case j := <-parked:
+			if j.req.URL.Host != "b.test" {
+				t.Errorf("the parked worker took %s; want b.test's", j.req.URL)
+			}
+		default:
+			t.Error("b.test's token is due, but the parked worker still sleeps")
+		}
+		s.stop()
+	})
+}
+
+// TestHostKeyIsCanonical: spellings of one host share its limits.
+func TestHostKeyIsCanonical(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := count(func(w http.ResponseWriter, r *http.Request) { time.Sleep(time.Second) })
+		f := newMem(t, srv, WithHostConcurrency(1))
+		urls := []string{"http://a.test/1", "HTTP://A.TEST:80/2", "http://A.test/3"}
+		for _, r := range f.GetAll(t.Context(), urls) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+		if most := srv.maxSeen.Load(); most != 1 {
+			t.Errorf("%d in flight to one host spelled three ways; want 1", most)
+		}
+	})
+}
+
+// TestShutdownFailsQueuedJobsAtOnce: once the Fetcher is shut down, jobs a
+// batch has queued for a rate-limited host fail with ErrClosed at once
+// instead of taking a token each.
+func TestShutdownFailsQueuedJobsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		served := make(chan struct{}, 10)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served <- struct{}{} })
+		f := newMem(t, h, WithHostRate(rate.Every(time.Second), 1))
+		var urls []string
+		for i := range 10 {
+			urls = append(urls, fmt.Sprintf("http://a.test/%d", i))
+		}
+		done := make(chan []Result)
+		go func() { done <- f.GetAll(context.Background(), urls) }()
+		<-served
+		start := time.Now()
+		if err := f.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		results := <-done
+		if d := time.Since(start); d != 0 {
+			t.Errorf("GetAll returned %v after Shutdown; want at once", d)
+		}
+		closed := 0
+		for _, r := range results {
+			if errors.Is(r.Err, ErrClosed) {
+				closed++
+			}
+		}
+		if closed < 8 {
+			t.Errorf("%d of 10 failed with ErrClosed; want the queued ones (at least 8)", closed)
+		}
 	})
 }
