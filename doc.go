@@ -31,8 +31,18 @@
 // [Fetcher.GetAll] and [Fetcher.DoAll] return one [Result] per input in
 // input order (like asyncio.gather); [Fetcher.Stream] and
 // [Fetcher.StreamRequests] yield results as they complete, with memory
-// bounded by the concurrency, not by the number of inputs. A [TaskGroup]
-// runs related work that should fail together.
+// bounded by the concurrency, not by the number of inputs. A [Crawler]
+// fetches pages and the links found on them, deduplicated, honouring
+// robots.txt. A [TaskGroup] runs related work that should fail together.
+//
+// # Many hosts
+//
+// The batch, streaming and crawl calls queue their inputs per host and
+// send each request when its host can take it, so a request waiting for a
+// busy, paced or paused host never holds a worker, or a global slot or
+// token, that a request to another host could use; requests to one host go
+// in input order. Redirects pass the gates of the host they lead to. See
+// [WithReadAhead] for how far inputs are read ahead.
 //
 // # Errors
 //
