@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -34,6 +35,11 @@ const readBufferSize = 32 << 10
 // the response that sent it before it gives back its slot (see hop), so that
 // the cap never keeps a request that holds a slot waiting for a connection
 // held by a request waiting for a slot.
+//
+// It caps response headers at c.maxHeader bytes and reports a head over the
+// cap as ErrHeaderTooLarge (see headerCapTransport). With the guard on, it
+// checks every address it dials and refuses to send through a proxy (see
+// guardProxy).
 func newClient(c config) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	perHost := c.concurrency
@@ -42,6 +48,7 @@ func newClient(c config) *http.Client {
 	}
 	if c.guard {
 		t.DialContext = guardedDialer(c.allow).DialContext
+		t.Proxy = guardProxy(t.Proxy)
 	}
 	if c.wrapDial != nil {
 		t.DialContext = c.wrapDial(t.DialContext)
@@ -50,7 +57,49 @@ func newClient(c config) *http.Client {
 	t.MaxIdleConnsPerHost = perHost
 	t.MaxConnsPerHost = perHost
 	t.MaxIdleConns = max(t.MaxIdleConns, c.concurrency)
-	return &http.Client{Transport: t, CheckRedirect: checkRedirect(c.maxRedirects)}
+	t.MaxResponseHeaderBytes = c.maxHeader
+	return &http.Client{Transport: newHeaderCapTransport(t), CheckRedirect: checkRedirect(c.maxRedirects)}
+}
+
+// headerCapTransport is the transport of the client New builds: it reports
+// net/http's refusal of a response head longer than MaxResponseHeaderBytes
+// as ErrHeaderTooLarge. Embedding the *http.Transport keeps its other
+// methods, CloseIdleConnections among them.
+type headerCapTransport struct {
+	*http.Transport
+	refusal string // net/http's text for a head over the cap
+}
+
+func newHeaderCapTransport(t *http.Transport) *headerCapTransport {
+	// net/http's transport.go builds this error with fmt.Errorf, exposing no
+	// type or sentinel, so its exact text is the only thing to match. The
+	// cap in it is ours, so the whole text is known in advance; an error
+	// only containing it does not match. TestHeaderTooLarge fails if
+	// net/http changes the text.
+	return &headerCapTransport{
+		Transport: t,
+		refusal:   fmt.Sprintf("net/http: server response headers exceeded %d bytes; aborted", t.MaxResponseHeaderBytes),
+	}
+}
+
+// RoundTrip sends req through the embedded transport.
+func (t *headerCapTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.Transport.RoundTrip(req)
+	if err != nil && t.isRefusal(err) {
+		err = fmt.Errorf("%w: more than %d bytes", ErrHeaderTooLarge, t.MaxResponseHeaderBytes)
+	}
+	return resp, err
+}
+
+// isRefusal reports whether err, or an error it wraps, is net/http's refusal
+// of an oversized head. net/http may wrap it ("connection broken: %w").
+func (t *headerCapTransport) isRefusal(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == t.refusal {
+			return true
+		}
+	}
+	return false
 }
 
 // checkRedirect allows at most limit redirects, to http or https only.

@@ -30,9 +30,15 @@ var (
 	ErrTooManyRedirects = errors.New("fetch: too many redirects")
 
 	// ErrBlockedAddress is returned when the guard set by
-	// [WithBlockPrivateAddresses] refuses to connect to an address. It is
-	// never retried.
+	// [WithBlockPrivateAddresses] refuses to connect to an address, or to
+	// send a request through a proxy. It is never retried.
 	ErrBlockedAddress = errors.New("fetch: address blocked")
+
+	// ErrHeaderTooLarge is returned when a response's status line and
+	// header exceed the cap set by [WithMaxHeaderSize], over HTTP/1.x. The
+	// response is discarded and its connection closed. [DefaultRetryable]
+	// does not retry it.
+	ErrHeaderTooLarge = errors.New("fetch: response header too large")
 
 	// ErrAttemptTimeout marks an attempt that ran out of its own time (see
 	// [WithAttemptTimeout]) while the caller's context was still live. Errors

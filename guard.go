@@ -3,7 +3,9 @@ package fetch
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"syscall"
 )
 
@@ -79,4 +81,25 @@ func guardControl(allow []netip.Prefix) func(network, address string, c syscall.
 // guardedDialer is the dialer of http.DefaultTransport with the guard.
 func guardedDialer(allow []netip.Prefix) *net.Dialer {
 	return &net.Dialer{Timeout: defaultDialTimeout, KeepAlive: defaultKeepAlive, Control: guardControl(allow)}
+}
+
+// guardProxy wraps the transport's Proxy function (http.ProxyFromEnvironment
+// in a clone of http.DefaultTransport) so that a request it would send
+// through a proxy fails instead, before the proxy is dialled. Through a
+// proxy the dialer sees only the proxy's address; the proxy resolves the
+// target's name and connects to it itself. Checking the name's addresses
+// here first would not hold: the proxy's own lookup may get another answer
+// (DNS rebinding). Requests the Proxy function sends direct (NO_PROXY,
+// loopback) are unchanged, and checked at dial time.
+func guardProxy(proxy func(*http.Request) (*url.URL, error)) func(*http.Request) (*url.URL, error) {
+	if proxy == nil {
+		return nil
+	}
+	return func(req *http.Request) (*url.URL, error) {
+		u, err := proxy(req)
+		if err != nil || u == nil {
+			return u, err
+		}
+		return nil, fmt.Errorf("%w: %s would go through proxy %s, and the guard cannot check the address a proxy connects to", ErrBlockedAddress, req.URL.Host, u.Redacted())
+	}
 }

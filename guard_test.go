@@ -3,10 +3,17 @@ package fetch
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -134,5 +141,107 @@ func TestGuardOtherLoopbackSpellings(t *testing.T) {
 	}
 	if n := conns.Load(); n != 0 {
 		t.Errorf("server saw %d connections; want 0", n)
+	}
+}
+
+// The guard sees only the address it dials, which through a proxy is the
+// proxy's; so a guarded Fetcher refuses to send anything through one. This
+// test sets HTTP_PROXY and HTTPS_PROXY as a user would, in a child process,
+// since http.ProxyFromEnvironment reads the environment once per process.
+// The proxy is on an allowed address, so only the proxy check stops it.
+func TestGuardRefusesEnvironmentProxy(t *testing.T) {
+	if os.Getenv("FETCH_TEST_PROXY_CHILD") != "" {
+		guardProxyChild(t)
+		return
+	}
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	proxy, _ := countingServer(t, "127.0.0.2:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.RequestURI)
+		mu.Unlock()
+		io.WriteString(w, "proxied")
+	}))
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestGuardRefusesEnvironmentProxy$", "-test.count=1")
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasSuffix(strings.ToUpper(k), "_PROXY") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "FETCH_TEST_PROXY_CHILD=1", "HTTP_PROXY="+proxy.URL, "HTTPS_PROXY="+proxy.URL)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("child: %v\n%s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Only the unguarded Fetcher's request, which shows the proxy was in use.
+	if want := []string{"GET http://169.254.169.254/unguarded"}; !slices.Equal(seen, want) {
+		t.Errorf("proxy was asked for %q; want %q", seen, want)
+	}
+}
+
+// guardProxyChild is TestGuardRefusesEnvironmentProxy in the child process,
+// whose environment names the proxy.
+func guardProxyChild(t *testing.T) {
+	probe := httptest.NewRequest("GET", "http://169.254.169.254/", nil)
+	proxied, err := http.ProxyFromEnvironment(probe)
+	if proxied == nil || err != nil {
+		t.Fatalf("ProxyFromEnvironment = %v, %v; want the test's proxy", proxied, err)
+	}
+	// Allow the proxy's address, as a user of an internal proxy would.
+	f, err := New(WithBlockPrivateAddresses(netip.PrefixFrom(netip.MustParseAddr(proxied.Hostname()), 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Shutdown(t.Context())
+	for _, u := range []string{
+		"http://169.254.169.254/latest/meta-data/",
+		"https://169.254.169.254/latest/meta-data/",
+		"http://10.0.0.1/",
+		"http://example.com/", // public or not, the guard cannot tell through a proxy
+		"http://127.0.0.1:1/", // never proxied; refused at dial time
+	} {
+		_, err := f.Get(t.Context(), u)
+		var fe *Error
+		if !errors.Is(err, ErrBlockedAddress) || !errors.As(err, &fe) || fe.Attempts != 1 {
+			t.Errorf("Get %s: err = %v; want ErrBlockedAddress after 1 attempt", u, err)
+		}
+	}
+
+	unguarded, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unguarded.Shutdown(t.Context())
+	if body, err := unguarded.Get(t.Context(), "http://169.254.169.254/unguarded"); err != nil || string(body) != "proxied" {
+		t.Errorf("unguarded Get = %q, %v; want %q through the proxy", body, err, "proxied")
+	}
+}
+
+// A Proxy function may send any target through a proxy, loopback included
+// (http.ProxyFromEnvironment does not, but another might): guardProxy
+// refuses them all, and passes on the function's "direct" and its errors.
+func TestGuardProxy(t *testing.T) {
+	proxyURL, _ := url.Parse("http://user:secret@proxy.example:3128")
+	always := guardProxy(http.ProxyURL(proxyURL))
+	for _, target := range []string{"http://127.0.0.1/", "http://[::1]:8080/", "http://169.254.169.254/latest/meta-data/", "https://example.com/"} {
+		req := httptest.NewRequest("GET", target, nil)
+		u, err := always(req)
+		if u != nil || !errors.Is(err, ErrBlockedAddress) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: got = %v, %v; want ErrBlockedAddress, without the proxy's password", target, u, err)
+		}
+	}
+	req := httptest.NewRequest("GET", "http://127.0.0.1/", nil)
+	if u, err := guardProxy(func(*http.Request) (*url.URL, error) { return nil, nil })(req); u != nil || err != nil {
+		t.Errorf("direct: got = %v, %v; want nil, nil", u, err)
+	}
+	bad := errors.New("bad proxy setting")
+	if _, err := guardProxy(func(*http.Request) (*url.URL, error) { return nil, bad })(req); err != bad {
+		t.Errorf("Proxy error: got = %v; want %v", err, bad)
+	}
+	if guardProxy(nil) != nil {
+		t.Errorf("guardProxy(nil) != nil; want nil (no proxy)")
 	}
 }

@@ -18,6 +18,12 @@ const (
 	DefaultConcurrency  = 64
 	DefaultMaxBodySize  = 10 << 20 // 10 MiB
 	DefaultMaxRedirects = 10
+
+	// DefaultMaxHeaderSize is 1 MiB: a tenth of net/http's 10 MiB, so that
+	// the heads of the responses in flight take at most that much each,
+	// and four times the 256 KiB that Chrome accepts, so that no site that
+	// works in a browser is refused.
+	DefaultMaxHeaderSize = 1 << 20
 )
 
 // An Option configures a [Fetcher] at construction. Options are applied in
@@ -37,6 +43,7 @@ type config struct {
 	retry           RetryPolicy
 	attemptTimeout  time.Duration
 	maxBody         int64
+	maxHeader       int64
 	maxRedirects    int
 	logger          *slog.Logger
 	hooks           Hooks
@@ -53,6 +60,7 @@ func defaultConfig() config {
 		concurrency:  DefaultConcurrency,
 		retry:        DefaultRetryPolicy(),
 		maxBody:      DefaultMaxBodySize,
+		maxHeader:    DefaultMaxHeaderSize,
 		maxRedirects: DefaultMaxRedirects,
 	}
 }
@@ -258,6 +266,26 @@ func WithMaxBodySize(n int64) Option {
 	}
 }
 
+// WithMaxHeaderSize caps the head of each response, its status line and
+// header fields together (and those of any 1xx responses before it), at n
+// bytes (default [DefaultMaxHeaderSize]). Over HTTP/1.x a longer head fails
+// the attempt with [ErrHeaderTooLarge], which is not retried. Over HTTP/2
+// net/http sends the cap to the server as SETTINGS_MAX_HEADER_LIST_SIZE and
+// enforces it on the decoded fields, but reports a head over it as an
+// HTTP/2 error that does not say why (usually a connection error,
+// PROTOCOL_ERROR or COMPRESSION_ERROR), so that it does not match
+// [ErrHeaderTooLarge]. It applies to the client New builds; a client given
+// with [WithClient] keeps its transport's MaxResponseHeaderBytes.
+func WithMaxHeaderSize(n int64) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("fetch: WithMaxHeaderSize(%d): must be at least 1", n)
+		}
+		c.maxHeader = n
+		return nil
+	}
+}
+
 // WithMaxRedirects sets how many redirects a request may follow (default
 // [DefaultMaxRedirects]; 0 follows none) before failing with
 // [ErrTooManyRedirects]. It applies to the client New builds; a client given
@@ -308,6 +336,24 @@ func WithClient(client *http.Client) Option {
 // [ErrBlockedAddress] and is not retried. Addresses within allow are let
 // through (for tests, or a known internal service). It needs the dialer of
 // the client New builds, so it cannot be combined with [WithClient].
+//
+// With the guard on, a request that would go through a proxy (named by
+// HTTP_PROXY or HTTPS_PROXY, as [http.ProxyFromEnvironment] reads them once
+// per process) fails with [ErrBlockedAddress] before the proxy is dialled,
+// whatever its target and whatever allow holds. Through a proxy the Fetcher
+// dials only the proxy, which resolves the target's name and connects to it
+// out of the guard's sight; checking the name's addresses first would not
+// bind the proxy, whose own lookup may get another answer (DNS rebinding).
+// Requests that NO_PROXY exempts, and those to localhost and loopback
+// addresses, which net/http never proxies, go direct and are checked as
+// usual. To keep the guard, unset the proxy variables or list the hosts in
+// NO_PROXY; to go through a proxy, leave the guard off and have the proxy
+// enforce the policy.
+//
+// The guard judges the address connected to, nothing else: it does not
+// restrict ports, host names or what a public address does with the
+// request, so a public address that forwards into a private network, or a
+// public address of your own service, is reached like any other.
 func WithBlockPrivateAddresses(allow ...netip.Prefix) Option {
 	return func(c *config) error {
 		c.guard, c.allow = true, allow
