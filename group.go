@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"reflect"
 	"runtime/debug"
 	"sync"
 
@@ -15,9 +16,11 @@ import (
 //   - the first task to fail cancels the group's context, so its siblings
 //     can stop early, and tasks not yet started when the context ends are
 //     skipped;
-//   - [TaskGroup.Wait] reports every real failure, joined with
-//     [errors.Join], and leaves out the context errors that tasks returned
-//     only because the group cancelled them;
+//   - [TaskGroup.Wait] reports every real failure once, joined with
+//     [errors.Join], and leaves out the errors that tasks returned only
+//     because the group's context ended: see [TaskGroup.Wait] for the rule,
+//     which also keeps a nested TaskGroup from reporting the outer
+//     group's failure a second time;
 //   - a task that panics does not crash the program: the panic is recovered
 //     into a [*PanicError] carrying its value and stack, counts as that
 //     task's failure (cancelling the siblings), and is reported by Wait.
@@ -49,15 +52,49 @@ func NewTaskGroup(ctx context.Context) (*TaskGroup, context.Context) {
 func (g *TaskGroup) SetLimit(n int) { g.eg.SetLimit(n) }
 
 // Go runs task in a new goroutine, first blocking until the group's limit
-// allows another task to run.
-func (g *TaskGroup) Go(task func() error) { g.eg.Go(g.wrap(task)) }
+// allows another task to run. If the group's context has ended by the time
+// the task would start, the task is skipped.
+func (g *TaskGroup) Go(task func() error) {
+	g.eg.Go(func() error {
+		if g.ended() {
+			g.mu.Lock()
+			g.dropped = true // skipped: the group's context already ended
+			g.mu.Unlock()
+			return nil
+		}
+		g.run(task)
+		return nil
+	})
+}
 
-// TryGo runs task in a new goroutine only if the group's limit allows one
-// more task now, and reports whether it did.
-func (g *TaskGroup) TryGo(task func() error) bool { return g.eg.TryGo(g.wrap(task)) }
+// TryGo calls task in a new goroutine only if the group's context has not
+// ended (no task has failed, the parent context is not done, and Wait has
+// not returned; the zero TaskGroup has no context) and the number of
+// running tasks is currently below the limit set by [TaskGroup.SetLimit].
+// The return value reports whether the goroutine was started: when TryGo
+// returns true, task runs, even if the context ends before it is
+// scheduled; when it returns false, task never runs. Once the context has
+// ended TryGo returns false for good, so a caller that retries TryGo until
+// it succeeds must also stop when the context is done.
+func (g *TaskGroup) TryGo(task func() error) bool {
+	if g.ended() {
+		return false
+	}
+	return g.eg.TryGo(func() error { g.run(task); return nil })
+}
 
 // Wait blocks until every task started with Go or TryGo has returned, then
 // cancels the group's context and returns the joined real failures, or nil.
+//
+// A task's error is a real failure unless the group's context had already
+// ended when the task returned it and the error only reflects that: it is,
+// or wraps, [context.Canceled], [context.DeadlineExceeded] or the context's
+// cause ([context.Cause]: the group's first failure, or the parent's
+// cause), or it joins only such errors. So a nested TaskGroup whose Wait
+// returns the outer group's failure, received as its context's cause, does
+// not report it twice, while an error joining a cancellation with another
+// error, and a [*PanicError], are always kept.
+//
 // If no task failed but the context ended from outside (its parent was
 // cancelled or timed out) and some task gave up or was skipped because of
 // it, Wait returns the context's cause.
@@ -74,20 +111,15 @@ func (g *TaskGroup) Wait() error {
 	return errors.Join(g.errs...)
 }
 
-// wrap runs task with panic recovery and records its outcome. errgroup sees
+// ended reports whether the group's context has ended; the zero TaskGroup's
+// never does.
+func (g *TaskGroup) ended() bool { return g.ctx != nil && g.ctx.Err() != nil }
+
+// run runs task with panic recovery and records its outcome. errgroup sees
 // only nil, so all error handling is the TaskGroup's.
-func (g *TaskGroup) wrap(task func() error) func() error {
-	return func() error {
-		if g.ctx != nil && g.ctx.Err() != nil {
-			g.mu.Lock()
-			g.dropped = true // skipped: the group's context already ended
-			g.mu.Unlock()
-			return nil
-		}
-		if err := runTask(task); err != nil {
-			g.record(err)
-		}
-		return nil
+func (g *TaskGroup) run(task func() error) {
+	if err := runTask(task); err != nil {
+		g.record(err)
 	}
 }
 
@@ -105,10 +137,7 @@ func runTask(task func() error) (err error) {
 func (g *TaskGroup) record(err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var panicErr *PanicError
-	ended := g.ctx != nil && g.ctx.Err() != nil
-	if ended && !errors.As(err, &panicErr) &&
-		(errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+	if g.ended() && onlyEnd(err, context.Canceled, context.DeadlineExceeded, context.Cause(g.ctx)) {
 		g.dropped = true
 		return
 	}
@@ -119,4 +148,39 @@ func (g *TaskGroup) record(err error) {
 			g.cancel(err)
 		}
 	}
+}
+
+// onlyEnd reports whether err says nothing but that a context ended: err is
+// one of ends, or wraps one, or joins only such errors. It is [errors.Is]
+// with "every" in place of "any" at each join, so a real failure joined
+// with a cancellation is kept. A [*PanicError] never counts.
+func onlyEnd(err error, ends ...error) bool {
+	if _, ok := err.(*PanicError); ok {
+		return false
+	}
+	for _, end := range ends {
+		if end == nil {
+			continue
+		}
+		if reflect.TypeOf(end).Comparable() && err == end {
+			return true
+		}
+		if x, ok := err.(interface{ Is(error) bool }); ok && x.Is(end) {
+			return true
+		}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		next := u.Unwrap()
+		return next != nil && onlyEnd(next, ends...)
+	case interface{ Unwrap() []error }:
+		errs := u.Unwrap()
+		for _, e := range errs {
+			if e != nil && !onlyEnd(e, ends...) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -214,5 +215,115 @@ func TestTaskGroupSiblingErrorsOverNetwork(t *testing.T) {
 		if !errors.Is(e, context.Canceled) || errors.As(e, &se) {
 			t.Errorf("sibling %d: err = %v; want context.Canceled, not the sibling's *StatusError", i, e)
 		}
+	}
+}
+
+// joined flattens err's [errors.Join] tree into the errors it joins.
+func joined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, joined(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// A task that returns a nested TaskGroup's Wait: the inner group saw only
+// the cancellation the outer failure caused, which is not a new failure,
+// while a real failure inside the inner group is reported once, beside the
+// outer one.
+func TestTaskGroupNestedReportsEachFailureOnce(t *testing.T) {
+	errA, errB := errors.New("A"), errors.New("B")
+	tests := []struct {
+		name  string
+		inner func(ctx context.Context) error // runs once the outer group failed
+		want  []error
+	}{
+		{"inner returns ctx.Err()", func(ctx context.Context) error { return ctx.Err() }, []error{errA}},
+		{"inner returns the cause", context.Cause, []error{errA}},
+		{"inner wraps the cause", func(ctx context.Context) error {
+			return fmt.Errorf("inner: %w", context.Cause(ctx))
+		}, []error{errA}},
+		{"inner joins ctx.Err() and the cause", func(ctx context.Context) error {
+			return errors.Join(ctx.Err(), context.Cause(ctx))
+		}, []error{errA}},
+		{"inner fails for real", func(context.Context) error { return errB }, []error{errA, errB}},
+		{"inner joins ctx.Err() and a real failure", func(ctx context.Context) error {
+			return errors.Join(ctx.Err(), errB)
+		}, []error{errA, errB}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				outer, ctx := NewTaskGroup(t.Context())
+				outer.Go(func() error {
+					inner, ictx := NewTaskGroup(ctx)
+					inner.Go(func() error {
+						<-ictx.Done()
+						return tt.inner(ictx)
+					})
+					return inner.Wait()
+				})
+				synctest.Wait() // the inner group is running
+				outer.Go(func() error { return errA })
+				err := outer.Wait()
+				for _, w := range tt.want {
+					n := 0
+					for _, e := range joined(err) {
+						if errors.Is(e, w) {
+							n++
+						}
+					}
+					if n != 1 {
+						t.Errorf("Wait = %q; want %q once", err, w)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TryGo reports true only for a task it runs: once the group's context has
+// ended it refuses, and a task it accepted runs even if the context ends
+// before the task's goroutine is scheduled.
+func TestTaskGroupTryGoRunsWhatItAccepts(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(g *TaskGroup, ctx context.Context, cancel context.CancelFunc)
+		want  bool
+	}{
+		{"open", func(*TaskGroup, context.Context, context.CancelFunc) {}, true},
+		{"at the limit", func(g *TaskGroup, ctx context.Context, _ context.CancelFunc) {
+			g.SetLimit(1)
+			g.Go(func() error { <-ctx.Done(); return ctx.Err() })
+		}, false},
+		{"after a task failed", func(g *TaskGroup, ctx context.Context, _ context.CancelFunc) {
+			g.Go(func() error { return errors.New("boom") })
+			<-ctx.Done()
+		}, false},
+		{"after the parent was cancelled", func(_ *TaskGroup, _ context.Context, cancel context.CancelFunc) {
+			cancel()
+		}, false},
+		{"after Wait", func(g *TaskGroup, _ context.Context, _ context.CancelFunc) {
+			g.Wait()
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				parent, cancel := context.WithCancel(t.Context())
+				g, ctx := NewTaskGroup(parent)
+				tt.setup(g, ctx, cancel)
+				var ran atomic.Bool
+				started := g.TryGo(func() error { ran.Store(true); return nil })
+				cancel() // the context ends before the task is scheduled
+				g.Wait()
+				if started != tt.want || ran.Load() != started {
+					t.Errorf("TryGo = %v and the task ran = %v; want %v, %v", started, ran.Load(), tt.want, tt.want)
+				}
+			})
+		})
 	}
 }
