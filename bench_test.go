@@ -330,3 +330,49 @@ func BenchmarkParseRetryAfter(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStreamMillionHosts streams 1,000,000 inputs to as many distinct
+// hosts with every per-host option on, and reports the peak heap in use and
+// the heap the Fetcher still holds after the run and a collection: per-host
+// state must stay small however many hosts pass through.
+func BenchmarkStreamMillionHosts(b *testing.B) {
+	const inputs, conc = 1_000_000, 64
+	client := &http.Client{Transport: cannedTransport{benchBody}}
+	f, _ := New(append(gatedOptions(client),
+		WithConcurrency(conc),
+		WithAdaptiveRate(AdaptiveRate{Floor: 1, Ceiling: 1e6}),
+		WithRetryBudget(RetryBudget{}))...)
+	urls := func(yield func(string) bool) {
+		for i := range inputs {
+			if !yield("http://h" + strconv.Itoa(i) + ".test/") {
+				return
+			}
+		}
+	}
+	var peakHeap, retained uint64
+	for b.Loop() {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		base := ms.HeapInuse
+		n := 0
+		for r := range f.Stream(context.Background(), urls) {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+			if n++; n%20_000 == 0 {
+				runtime.ReadMemStats(&ms)
+				peakHeap = max(peakHeap, ms.HeapInuse)
+			}
+		}
+		if n != inputs {
+			b.Fatalf("%d results for %d inputs", n, inputs)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		retained = max(retained, ms.HeapInuse-min(base, ms.HeapInuse))
+	}
+	runtime.KeepAlive(f)
+	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(retained)/(1<<20), "retained-heap-MiB")
+}

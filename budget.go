@@ -11,6 +11,10 @@ import (
 // retry budgets do): over the last Window, retries to a host may be at most
 // Ratio of the calls made to it, plus Min. A retry the budget refuses ends
 // the call with a [*RetryBudgetError]. See [WithRetryBudget].
+//
+// A host with nothing in flight and no retries within the Window may be
+// forgotten, to keep per-host state small however many hosts pass through;
+// its allowance then starts again at Min, as a new host's does.
 type RetryBudget struct {
 	Ratio  float64       // default 0.2: one retry for every five calls
 	Min    int           // retries always allowed per Window; default 10
@@ -65,21 +69,24 @@ func (e *RetryBudgetError) Unwrap() error { return e.Err }
 // retryBudget counts one host's calls (kind 0) and retries (kind 1) over
 // a sliding window.
 type retryBudget struct {
-	RetryBudget
+	limits *RetryBudget // shared by every host's budget
 	mu     sync.Mutex
 	counts window
 }
 
-func newRetryBudget(b RetryBudget) *retryBudget {
-	return &retryBudget{RetryBudget: b, counts: newWindow(b.Window)}
+func newRetryBudget(b *RetryBudget) *retryBudget {
+	return &retryBudget{limits: b, counts: newWindow(b.Window)}
 }
 
-// empty reports whether the window holds no calls or retries.
-func (b *retryBudget) empty() bool {
+// forgettable reports whether dropping the budget, for a fresh one, can only
+// lower the host's allowance: its window holds no retries. A fresh budget
+// allows Min retries; one whose window holds calls and no retries allows
+// that many and more.
+func (b *retryBudget) forgettable() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	calls, retries := b.counts.total(time.Now())
-	return calls == 0 && retries == 0
+	_, retries := b.counts.total(time.Now())
+	return retries == 0
 }
 
 // call counts a call to the host.
@@ -96,7 +103,7 @@ func (b *retryBudget) retry() (ok bool, calls, retries int) {
 	defer b.mu.Unlock()
 	now := time.Now()
 	calls, retries = b.counts.total(now)
-	if float64(retries) >= b.Ratio*float64(calls)+float64(b.Min) {
+	if float64(retries) >= b.limits.Ratio*float64(calls)+float64(b.limits.Min) {
 		return false, calls, retries
 	}
 	b.counts.add(now, 1)

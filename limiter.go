@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -20,36 +19,32 @@ import (
 // because of ctx. Any other error fails the call without sending it; a
 // limiter that cannot decide should wrap [ErrLimiterUnavailable].
 // Implementations must be safe for concurrent use. [*rate.Limiter]
-// satisfies Limiter (the Fetcher takes a token that is already there with
-// its Allow, and calls Wait only when it must wait); so does the
-// Redis-backed limiter in the github.com/c989c033/fetch/redisrate module,
-// shared between processes.
+// satisfies Limiter: the Fetcher takes a token that is already there with
+// its Allow, and otherwise lines up the calls that must wait so that only
+// the first holds a reservation, and a cancelled wait gives its token back
+// whatever the order of cancellations. So does the Redis-backed limiter in
+// the github.com/c989c033/fetch/redisrate module, shared between processes.
 type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
 // waitToken waits for one token from l, wrapping its refusal so that a
 // cancelled or deadline-bound wait still matches context.Canceled or
-// context.DeadlineExceeded.
-func waitToken(ctx context.Context, l Limiter, what string) error {
-	if rl, ok := l.(*rate.Limiter); ok && ctx.Err() == nil && rl.Allow() {
-		// A token is there now: take it as Wait would, without Wait's
-		// bookkeeping for a wait that is not needed.
-		return nil
+// context.DeadlineExceeded. A [*rate.Limiter] gives a token that is already
+// there with its Allow; otherwise the call waits in l's line in waits, so
+// that a cancelled wait gives its token back.
+func waitToken(ctx context.Context, l Limiter, waits *tokenWaits, what string) error {
+	var err error
+	if rl, ok := l.(*rate.Limiter); ok {
+		if ctx.Err() == nil && rl.Allow() {
+			return nil
+		}
+		err = waits.wait(ctx, rl)
+	} else {
+		err = l.Wait(ctx)
 	}
-	err := l.Wait(ctx)
 	if err == nil {
 		return nil
-	}
-	if ctx.Err() == nil {
-		if _, ok := ctx.Deadline(); ok {
-			if _, isRate := l.(*rate.Limiter); isRate {
-				// rate.Limiter refuses at once a wait that would pass the
-				// deadline; burst >= 1 is checked in WithRate, so that is
-				// the only error it can return here.
-				err = deadlineError{err}
-			}
-		}
 	}
 	return fmt.Errorf("waiting for %s rate token: %w", what, err)
 }
@@ -93,6 +88,7 @@ type gates struct {
 	slots   slots      // global in-flight cap
 	hosts   *hostTable // per-host gates and pauses
 	freed   notifier   // notified whenever a slot, global or per host, is freed
+	waits   tokenWaits // the calls waiting for a token, per bucket
 }
 
 // wait waits out h's pause, takes a rate token for h (if any), then a
@@ -102,17 +98,17 @@ func (g *gates) wait(ctx context.Context, h *host) error {
 		return err
 	}
 	if h.limiter != nil {
-		if err := waitToken(ctx, h.limiter, "host"); err != nil {
+		if err := waitToken(ctx, h.limiter, &g.waits, "host"); err != nil {
 			return err
 		}
 	}
 	if h.throttle != nil {
-		if err := waitToken(ctx, h.throttle.lim, "host's adaptive"); err != nil {
+		if err := waitToken(ctx, h.throttle.lim, &g.waits, "host's adaptive"); err != nil {
 			return err
 		}
 	}
 	if g.limiter != nil {
-		return waitToken(ctx, g.limiter, "global")
+		return waitToken(ctx, g.limiter, &g.waits, "global")
 	}
 	return nil
 }
@@ -169,7 +165,9 @@ const (
 // opens at a known time, when. Tokens are looked at before they are taken,
 // and a token taken before a later gate refuses is handed back by
 // cancelling its reservation, so that a refused try leaves every bucket as
-// it found it.
+// it found it. Nor does try take a token ahead of the calls waiting in a
+// bucket's line (see [tokenWaits]): the reservation the first of them holds
+// keeps the bucket below one token until the line is gone.
 //
 // Only [*rate.Limiter] buckets can be tried; a host or global gate that is
 // some other [Limiter] makes try refuse with mustWait, and the attempt must
@@ -236,9 +234,8 @@ func bucket(l Limiter) (b *rate.Limiter, ok bool) {
 // reservation; otherwise it takes nothing and returns when the next token
 // is due.
 func takeToken(l *rate.Limiter, now time.Time) (*rate.Reservation, time.Time) {
-	if tokens := l.TokensAt(now); tokens < 1 {
-		wait := math.Ceil((1 - tokens) / float64(l.Limit()) * float64(time.Second))
-		return nil, now.Add(time.Duration(wait))
+	if due, ok := tokenDue(l, now); ok && due.After(now) {
+		return nil, due
 	}
 	r := l.ReserveN(now, 1)
 	if d := r.DelayFrom(now); !r.OK() || d > 0 {
@@ -292,8 +289,11 @@ func (h *host) waitPause(ctx context.Context) error {
 	return nil
 }
 
-// idle reports whether dropping h loses nothing: a fresh host would behave
-// the same. Only a token bucket that is not full remembers recent traffic.
+// idle reports whether h may be dropped: a fresh host in its place would
+// behave the same, or more cautiously. A pause, a token bucket that is not
+// full, a learned adaptive rate and a retry budget's recent retries are
+// kept; a budget's count of calls alone is not, as forgetting it can only
+// lower the host's allowance of retries toward a fresh host's.
 func (h *host) idle() bool {
 	if time.Now().UnixNano() < h.pausedUntil.Load() {
 		return false
@@ -301,7 +301,7 @@ func (h *host) idle() bool {
 	if h.throttle != nil && !h.throttle.forgettable() {
 		return false
 	}
-	if h.budget != nil && !h.budget.empty() {
+	if h.budget != nil && !h.budget.forgettable() {
 		return false
 	}
 	if l, ok := h.limiter.(*rate.Limiter); ok {
@@ -367,7 +367,7 @@ func (t *hostTable) get(name string) *host {
 			h.throttle = newThrottle(*t.adaptive)
 		}
 		if t.budget != nil {
-			h.budget = newRetryBudget(*t.budget)
+			h.budget = newRetryBudget(t.budget)
 		}
 		sh.m[name] = h
 	}

@@ -282,3 +282,69 @@ func TestHostTableForgetsIdleHosts(t *testing.T) {
 		}
 	})
 }
+
+// A sweep forgets a host whose retry budget counted calls but no retries
+// (a fresh budget allows no more retries than it does), and keeps one that
+// made retries until they leave the budget's window.
+func TestSweepForgetsBudgetsWithoutRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		budget := DefaultRetryBudget()
+		tab := newHostTable(nil, 0, nil, &budget)
+		sweep := func() {
+			for i := range tab.shards {
+				sh := &tab.shards[i]
+				sh.mu.Lock()
+				sh.sweep()
+				sh.mu.Unlock()
+			}
+		}
+		calls := tab.get("calls.test")
+		calls.budget.call()
+		tab.put(calls)
+		retries := tab.get("retries.test")
+		retries.budget.call()
+		if ok, _, _ := retries.budget.retry(); !ok {
+			t.Fatal("the first retry was refused")
+		}
+		tab.put(retries)
+
+		sweep()
+		if again := tab.get("calls.test"); again == calls {
+			t.Errorf("a host whose budget holds calls and no retries was kept")
+		}
+		if again := tab.get("retries.test"); again != retries {
+			t.Errorf("a host whose budget holds a retry was forgotten")
+		} else {
+			tab.put(again)
+		}
+
+		time.Sleep(budget.Window)
+		sweep()
+		if again := tab.get("retries.test"); again == retries {
+			t.Errorf("a host whose retries left the window %v ago was kept", budget.Window)
+		}
+	})
+}
+
+// A host's windows keep only the buckets that hold events, never more than
+// windowBuckets, and still count what the span holds.
+func TestWindowKeepsOnlyBucketsInUse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWindow(time.Second) // buckets of 50ms
+		w.add(time.Now(), 0)
+		if len(w.buckets) != 1 {
+			t.Errorf("one event: %d buckets; want 1", len(w.buckets))
+		}
+		for range 100 { // 5s of events, one every 50ms, two per bucket
+			w.add(time.Now(), 0)
+			w.add(time.Now(), 1)
+			time.Sleep(50 * time.Millisecond)
+			if len(w.buckets) > windowBuckets {
+				t.Fatalf("%d buckets; want at most %d", len(w.buckets), windowBuckets)
+			}
+		}
+		if a, b := w.total(time.Now()); a != windowBuckets-1 || b != windowBuckets-1 {
+			t.Errorf("total: %d, %d; want %d, %d", a, b, windowBuckets-1, windowBuckets-1)
+		}
+	})
+}
