@@ -425,3 +425,55 @@ func (c readSizeConn) Read(p []byte) (int, error) {
 func withConnRead(asked func(int)) Option {
 	return wrapConns(func(conn net.Conn) net.Conn { return readSizeConn{Conn: conn, asked: asked} })
 }
+
+// A response cut short inside a line is retried like any other cut: net/http
+// reports it as a malformed line (net/textproto takes a last line with no
+// newline for a whole one), but no response was complete.
+func TestFaultResponseCutShort(t *testing.T) {
+	const chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+	for _, tc := range []struct{ name, raw string }{
+		{"in the status line", "HTTP/1."},
+		{"in the status code", "HTTP/1.1 20"},
+		{"in a header name", "HTTP/1.1 200 OK\r\nConten"},
+		{"between a header line's CR and LF", "HTTP/1.1 200 OK\r\nContent-Length: 5\r"},
+		{"after the status line, in the blank line", "HTTP/1.1 200 OK\r\n\r"},
+		{"before the chunked trailer", chunked},
+		{"in the chunked trailer's CRLF", chunked + "\r"},
+		{"in a chunked trailer field", chunked + "X-Sum: 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, hits := rawServer(t, func(c net.Conn) { io.WriteString(c, tc.raw) })
+			r := newReal(t).GetAll(t.Context(), []string{url})[0]
+			if r.Err == nil || !DefaultRetryable(nil, r.Err) {
+				t.Errorf("err = %v; want net/http's report of a cut, which DefaultRetryable retries", r.Err)
+			}
+			if hits.Load() != 3 || r.Attempts != 3 {
+				t.Errorf("server saw %d, result says %d attempts; want 3 and 3 (retried)", hits.Load(), r.Attempts)
+			}
+		})
+	}
+}
+
+// A complete response that is malformed is not retried when no cut could
+// have left what net/http complains of. One that a cut could have left (a
+// header line that is a bare token) is, and fails the same way each time.
+func TestFaultMalformedResponse(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		attempts  int64
+	}{
+		{"garbage status line", "garbage\r\nContent-Length: 2\r\n\r\nok", 1},
+		{"status line without a code", "HTTP/1.1 OK\r\nContent-Length: 2\r\n\r\nok", 1},
+		{"header line with a space and no colon", "HTTP/1.1 200 OK\r\nBad Header\r\nContent-Length: 2\r\n\r\nok", 1},
+		{"header line that is a bare token", "HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 2\r\n\r\nok", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, hits := rawServer(t, func(c net.Conn) { io.WriteString(c, tc.raw) })
+			r := newReal(t).GetAll(t.Context(), []string{url})[0]
+			if r.Err == nil || hits.Load() != tc.attempts || int64(r.Attempts) != tc.attempts {
+				t.Errorf("err = %v; server saw %d, result says %d attempts; want an error after %d",
+					r.Err, hits.Load(), r.Attempts, tc.attempts)
+			}
+		})
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -143,9 +145,10 @@ func (p RetryPolicy) backoff(retry int, prev time.Duration, randN func(int64) in
 }
 
 // parseRetryAfter returns the wait a Retry-After header value asks for, in
-// either form (delta-seconds or an HTTP-date, read at now), clamped to
-// [0, limit]. ok is false for an absent or malformed value: negative, a
-// fraction, a number too large for 64 bits, or anything else.
+// either form (delta-seconds, or an HTTP-date in any of its three formats,
+// read at now), clamped to [0, limit]. ok is false for an absent or
+// malformed value: negative, a fraction, a number too large for 64 bits, or
+// anything else.
 func parseRetryAfter(v string, now time.Time, limit time.Duration) (d time.Duration, ok bool) {
 	if v == "" {
 		return 0, false
@@ -174,19 +177,30 @@ func parseRetryAfter(v string, now time.Time, limit time.Duration) (d time.Durat
 	return min(max(t.Sub(now), 0), limit), true
 }
 
+// The shortest and longest HTTP-dates (RFC 9110 §5.6.7), all of which a
+// recipient must accept: asctime, and the obsolete RFC 850 format with the
+// longest day name. IMF-fixdate is always 29 bytes.
+const (
+	shortestDate = len("Sun Nov  6 08:49:37 1994")
+	longestDate  = len("Wednesday, 09-Nov-94 08:49:37 GMT")
+)
+
 // dateShaped reports whether v could be an HTTP-date in any of its three
-// formats: 24 to 30 bytes, starting with a day name, with a time of day.
+// formats: as long as one, starting with a day name, with a time of day.
 func dateShaped(v string) bool {
-	return len(v) >= 24 && len(v) <= 30 && (v[0] >= 'A' && v[0] <= 'Z') && strings.Count(v, ":") == 2
+	return len(v) >= shortestDate && len(v) <= longestDate && (v[0] >= 'A' && v[0] <= 'Z') && strings.Count(v, ":") == 2
 }
 
 // DefaultRetryable is the classification a [RetryPolicy] uses unless told
 // otherwise. It retries the statuses 408, 429, 500, 502, 503 and 504, and the
 // transport errors that a fresh attempt may cure: connection refused or
-// reset, a connection closed before the response was complete, a timeout,
-// and a temporary DNS failure. It does not retry other statuses, TLS
-// certificate or handshake failures, a name that does not resolve, too many
-// redirects, a body over the size cap, or anything it does not recognise.
+// reset, a connection closed before the response was complete (wherever it
+// was cut: in the status line, a header line, the body or a chunked body's
+// trailer), a timeout, and a temporary DNS failure. It does not retry other
+// statuses, TLS certificate or handshake failures, a name that does not
+// resolve, too many redirects, a body over the size cap, a malformed
+// response that no cut could have produced, or anything it does not
+// recognise.
 func DefaultRetryable(resp *http.Response, err error) bool {
 	if err == nil {
 		switch resp.StatusCode {
@@ -217,7 +231,7 @@ func DefaultRetryable(resp *http.Response, err error) bool {
 		return !dnsErr.IsNotFound && (dnsErr.IsTimeout || dnsErr.IsTemporary)
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), cutShort(err):
 		return true
 	case errors.Is(err, ErrAttemptTimeout), errors.Is(err, context.DeadlineExceeded):
 		return true // an attempt's own timeout; the caller's deadline ends the loop first
@@ -225,6 +239,105 @@ func DefaultRetryable(resp *http.Response, err error) bool {
 		return true
 	}
 	return false
+}
+
+// cutShort reports whether err is, or wraps, net/http's report of a response
+// cut short inside a line. net/textproto takes a last line with no newline
+// for a whole one, so net/http finds the line malformed rather than
+// reporting an unexpected EOF; a chunked body cut in its trailer has errors
+// of its own. None of these has a type or a sentinel, so they are known by
+// their text, and a malformed line counts as a cut only if it is the start of
+// a well-formed one. A complete response with such a line (a header line
+// that is a bare token, a status line that is only "HTTP/1.1") cannot be
+// told from a cut, and is retried too: a few wasted attempts at a broken
+// server, rather than a lost response.
+func cutShort(err error) bool {
+	switch u := err.(type) {
+	case nil:
+		return false
+	case interface{ Unwrap() error }:
+		return cutShort(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		return slices.ContainsFunc(u.Unwrap(), cutShort)
+	}
+	msg := err.Error()
+	if msg == trailerEOF || msg == trailerTooLong {
+		return true
+	}
+	for _, e := range lineErrors {
+		if quoted, ok := strings.CutPrefix(msg, e.prefix); ok {
+			line, err := strconv.Unquote(quoted)
+			return err == nil && e.cut(line)
+		}
+	}
+	return false
+}
+
+// net/http's errors for a chunked body cut in its trailer: before the final
+// CRLF, or inside a field (it looks for the trailer's end in its read buffer
+// before it parses the trailer, so a cut looks like a trailer longer than
+// the buffer; a real one, as rare, is retried too).
+const (
+	trailerEOF     = "http: unexpected EOF reading trailer"
+	trailerTooLong = "http: suspiciously long trailer after chunked body"
+)
+
+// lineErrors are net/http's words for a line of a response head it could not
+// parse, each followed by the line, quoted, and whether a cut could have
+// left that line.
+var lineErrors = [...]struct {
+	prefix string
+	cut    func(line string) bool
+}{
+	{"malformed HTTP response ", startsVersion},             // in the status line, before its first space
+	{"malformed HTTP status code ", startsCode},             // in the status code
+	{"malformed MIME header: missing colon: ", startsField}, // in a field name, or in the blank line ending the head
+	{"malformed MIME header line: ", endsInCR},              // between a field line's CR and LF
+}
+
+// startsVersion reports whether line is the start of an HTTP-version, such as
+// "HTTP/1.1".
+func startsVersion(line string) bool {
+	const form = "HTTP/d.d" // d: a digit
+	if line == "" || len(line) > len(form) {
+		return false
+	}
+	for i := range len(line) {
+		if c := line[i]; form[i] == 'd' && (c < '0' || c > '9') || form[i] != 'd' && c != form[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// startsCode reports whether code is the start of a three-digit status code.
+func startsCode(code string) bool {
+	return len(code) < 3 && strings.Trim(code, "0123456789") == ""
+}
+
+// startsField reports whether line is the start of a field line with no colon
+// yet, or the CR of the blank line that ends the head.
+func startsField(line string) bool {
+	return line == "\r" || token(line)
+}
+
+// endsInCR reports whether line is a whole field line and the CR that ends it.
+func endsInCR(line string) bool {
+	field, cr := strings.CutSuffix(line, "\r")
+	name, value, colon := strings.Cut(field, ":")
+	return cr && colon && token(name) && !strings.ContainsFunc(value, isCTL)
+}
+
+// token reports whether s is a token (RFC 9110 §5.6.2), as a field name is.
+func token(s string) bool {
+	const tchar = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	return s != "" && strings.Trim(s, tchar) == ""
+}
+
+// isCTL reports whether r is a control character not allowed in a field
+// value: any but the horizontal tab.
+func isCTL(r rune) bool {
+	return r < ' ' && r != '\t' || r == 0x7f
 }
 
 // idempotent reports whether req may be sent twice without harm (RFC 9110

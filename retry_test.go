@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,6 +97,48 @@ func TestParseRetryAfter(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// RFC 9110 §5.6.7: a recipient must accept all three forms of HTTP-date,
+// whatever the day name: the obsolete RFC 850 form spells it out in full
+// (up to 33 bytes with Wednesday), and asctime pads a one-digit day with a
+// space.
+func TestParseRetryAfterDateForms(t *testing.T) {
+	now := time.Date(1994, 11, 2, 0, 0, 0, 0, time.UTC) // a Wednesday
+	const limit = 30 * 24 * time.Hour
+	day := func(n int) time.Duration {
+		return time.Duration(n)*24*time.Hour + 8*time.Hour + 49*time.Minute + 37*time.Second
+	}
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"Thursday, 03-Nov-94 08:49:37 GMT", day(1)},
+		{"Friday, 04-Nov-94 08:49:37 GMT", day(2)},
+		{"Saturday, 05-Nov-94 08:49:37 GMT", day(3)},
+		{"Sunday, 06-Nov-94 08:49:37 GMT", day(4)},
+		{"Monday, 07-Nov-94 08:49:37 GMT", day(5)},
+		{"Tuesday, 08-Nov-94 08:49:37 GMT", day(6)},
+		{"Wednesday, 09-Nov-94 08:49:37 GMT", day(7)},
+		{"Thu Nov  3 08:49:37 1994", day(1)},
+		{"Fri Nov  4 08:49:37 1994", day(2)},
+		{"Sat Nov  5 08:49:37 1994", day(3)},
+		{"Sun Nov  6 08:49:37 1994", day(4)},
+		{"Mon Nov  7 08:49:37 1994", day(5)},
+		{"Tue Nov  8 08:49:37 1994", day(6)},
+		{"Wed Nov  9 08:49:37 1994", day(7)},
+		{"Wed, 09 Nov 1994 08:49:37 GMT", day(7)}, // IMF-fixdate
+	} {
+		got, ok := parseRetryAfter(tc.in, now, limit)
+		if got != tc.want || !ok {
+			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, true", tc.in, got, ok, tc.want)
+		}
+	}
+	// A two-digit year of 00 is 2000, not 1900.
+	y2k := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got, ok := parseRetryAfter("Saturday, 01-Jan-00 00:00:02 GMT", y2k, time.Minute); got != 2*time.Second || !ok {
+		t.Errorf("parseRetryAfter(Saturday, 01-Jan-00 00:00:02 GMT) = %v, %v; want 2s, true", got, ok)
 	}
 }
 
@@ -300,7 +344,9 @@ func TestClassification(t *testing.T) {
 	if DefaultRetryable(nil, fmt.Errorf("dial: %w", ErrBlockedAddress)) {
 		t.Errorf("ErrBlockedAddress: retryable; want not")
 	}
-	for _, err := range []error{io.ErrUnexpectedEOF, io.EOF, ErrAttemptTimeout, context.DeadlineExceeded} {
+	cut := readRaw("HTTP/1.1 200 OK\r\nConten") // net/http's error for a head cut in a field name
+	for _, err := range []error{io.ErrUnexpectedEOF, io.EOF, ErrAttemptTimeout, context.DeadlineExceeded, cut,
+		fmt.Errorf("attempt: %w", cut), errors.Join(errors.New("other"), cut)} {
 		if !DefaultRetryable(nil, err) {
 			t.Errorf("%v: not retryable; want retryable", err)
 		}
@@ -396,4 +442,74 @@ func TestPauseKeepsTheHostRate(t *testing.T) {
 			}
 		}
 	})
+}
+
+// readRaw parses raw as net/http's client does a response, body included,
+// and returns the error the attempt loop would see.
+func readRaw(raw string) error {
+	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(raw)), nil)
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err != nil {
+		return &url.Error{Op: "Get", URL: "http://a.test/", Err: err}
+	}
+	return nil
+}
+
+// A response cut short anywhere, even inside a line (which net/textproto
+// takes for a whole last line) is retried, as a reset is.
+func TestDefaultRetryableEveryCut(t *testing.T) {
+	for _, full := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n" +
+			"5\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n",
+		"HTTP/1.0 404 Not Found\r\nContent-Length: 3\r\n\r\nnot",
+		"HTTP/1.1 204 No Content\r\n\r\n",
+	} {
+		if err := readRaw(full); err != nil {
+			t.Fatalf("the whole response %q: %v", full, err)
+		}
+		for i := range len(full) {
+			err := readRaw(full[:i])
+			if err == nil || !DefaultRetryable(nil, err) {
+				t.Errorf("cut to %q: %v: not retryable; want retryable", full[:i], err)
+			}
+		}
+	}
+}
+
+// A complete response that is malformed is not retried, when no cut could
+// have produced what net/http complains of. Where one could (a bare token
+// for a header line, a version with no status code), net/http's error is
+// the same as for a cut, and the response is retried: a few wasted
+// attempts at a broken server, rather than a lost response.
+func TestDefaultRetryableMalformedResponse(t *testing.T) {
+	for _, tc := range []struct {
+		raw   string
+		retry bool
+	}{
+		{"garbage\r\nContent-Length: 2\r\n\r\nok", false},
+		{"SSH-2.0-OpenSSH_9.6\r\n", false},
+		{"\r\nContent-Length: 2\r\n\r\nok", false},                              // empty status line
+		{"HTTP/1.1 OK\r\nContent-Length: 2\r\n\r\nok", false},                   // no status code
+		{"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok", false},              // four digits
+		{"HTTP/1.x 200 OK\r\nContent-Length: 2\r\n\r\nok", false},               // bad version
+		{"HTTP/1.1 200 OK\r\nBad Header\r\nContent-Length: 2\r\n\r\nok", false}, // no colon, and a space
+		{"HTTP/1.1 200 OK\r\n<html>\r\n\r\n", false},
+		{"HTTP/1.1 200 OK\r\n X: y\r\n\r\n", false},                         // leading space
+		{"HTTP/1.1 200 OK\r\nX: \x01\r\n\r\n", false},                       // control byte in a value
+		{"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false},             // bad length
+		{"HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 2\r\n\r\nok", true}, // as if cut after "NoColon"
+		{"HTTP/1.1\r\nContent-Length: 2\r\n\r\nok", true},                   // as if cut after "HTTP/1.1"
+		{"HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\nok", true},             // as if cut after "20"
+	} {
+		err := readRaw(tc.raw)
+		if err == nil {
+			t.Fatalf("%q: parsed; want an error", tc.raw)
+		}
+		if got := DefaultRetryable(nil, err); got != tc.retry {
+			t.Errorf("%q: %v: retryable %v; want %v", tc.raw, err, got, tc.retry)
+		}
+	}
 }
