@@ -54,7 +54,7 @@ type RetryBudgetError struct {
 	Host     string
 	Calls    int // calls to the host within the budget's window
 	Retries  int // retries to the host within the window
-	Attempts int // attempts this call made
+	Attempts int // requests this call sent, as [Result.Attempts] counts them
 	Err      error
 }
 

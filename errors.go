@@ -61,7 +61,7 @@ var (
 type Error struct {
 	Method   string
 	URL      string // redacted with [url.URL.Redacted]
-	Attempts int    // attempts that reached the transport; 0 if none did
+	Attempts int    // requests the server was sent, as [Result.Attempts] counts them; 0 if none
 	Err      error
 }
 

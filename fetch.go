@@ -105,8 +105,10 @@ func New(opts ...Option) (*Fetcher, error) {
 // EOF, the request keeps its in-flight slot, global and per host (of the
 // host that answered).
 //
-// A returned error is an [*Error], which says how many attempts were made
-// and wraps the last cause.
+// A returned error is an [*Error], which wraps the last cause and says how
+// many requests req's host was sent, counted as [Result.Attempts] counts
+// them: net/http's own resends on a new connection included, the requests
+// that follow a redirect not.
 func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 	resp, _, err := f.do(req, nil, nil)
 	return resp, err
@@ -128,7 +130,8 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 // consume, if not nil, reads the final response's body inside the attempt
 // (so its timeout and retry cover the body too) and must close it; without
 // it the returned body keeps the slot until the caller closes it. do returns
-// the number of attempts that reached the transport.
+// the number of requests sent to req's host, counted as [Error.Attempts]
+// documents (see call.sent).
 //
 // do calls the client itself, not through a helper, and leaves what comes
 // before that call to helpers (begin, admit, prepare). A request spends
@@ -146,10 +149,11 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 	c := f.newCall(req, h, held != nil)
 	ctx := req.Context()
 	var delay time.Duration
+	attempts := 0 // requests sent to req's host so far, as Error.Attempts counts them
 	for attempt := 1; ; attempt++ {
 		if !c.held {
 			if err := f.admit(ctx, h); err != nil {
-				return nil, attempt - 1, f.abandon(req, c, attempt-1, err)
+				return nil, attempts, f.abandon(req, c, attempts, err)
 			}
 			c.held = true
 		}
@@ -163,6 +167,7 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 			resp, err = f.client.Do(r)
 			resp, err = f.record(ctx, actx, req, c.h, attempt, sent, resp, err)
 		}
+		attempts += c.sent()
 		if ra, ok := retryAfter(resp, f.retry.MaxDelay); ok {
 			// The host that answered, for every request to it, retried or not.
 			c.h.pause(time.Now().Add(ra))
@@ -181,19 +186,19 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 			}
 		}
 		if retry && h.budget != nil { // the budget of the host the call was made to
-			retry, err = f.spendRetry(h, attempt, resp, err)
+			retry, err = f.spendRetry(h, attempts, resp, err)
 		}
 		if !retry {
-			return f.finish(req, c, attempt, resp, cancel, err, consume != nil)
+			return f.finish(req, c, attempts, resp, cancel, err, consume != nil)
 		}
 		drainBody(resp)
 		cancel()
 		c.restart()
 		if herr := f.onRetry(req, attempt, delay, resp, err); herr != nil {
-			return nil, attempt, f.abandon(req, c, attempt, herr)
+			return nil, attempts, f.abandon(req, c, attempts, herr)
 		}
 		if err := sleep(ctx, delay); err != nil {
-			return nil, attempt, f.abandon(req, c, attempt, fmt.Errorf("waiting %v to retry: %w", delay, err))
+			return nil, attempts, f.abandon(req, c, attempts, fmt.Errorf("waiting %v to retry: %w", delay, err))
 		}
 	}
 }
@@ -302,9 +307,10 @@ func (f *Fetcher) finish(req *http.Request, c *call, attempts int, resp *http.Re
 }
 
 // spendRetry asks h's retry budget for a retry of the failed attempt, whose
-// outcome was resp or err. If the budget refuses, the call ends with a
+// outcome was resp or err, after attempts requests (counted as the call's
+// Error counts them). If the budget refuses, the call ends with a
 // *RetryBudgetError for that outcome.
-func (f *Fetcher) spendRetry(h *host, attempt int, resp *http.Response, err error) (bool, error) {
+func (f *Fetcher) spendRetry(h *host, attempts int, resp *http.Response, err error) (bool, error) {
 	ok, calls, retries := h.budget.retry()
 	if ok {
 		return true, err
@@ -312,7 +318,7 @@ func (f *Fetcher) spendRetry(h *host, attempt int, resp *http.Response, err erro
 	if err == nil {
 		err = statusError(resp, 0)
 	}
-	return false, &RetryBudgetError{Host: h.name, Calls: calls, Retries: retries, Attempts: attempt, Err: err}
+	return false, &RetryBudgetError{Host: h.name, Calls: calls, Retries: retries, Attempts: attempts, Err: err}
 }
 
 // admit passes the gates for one attempt: a rate token, then a slot.

@@ -26,7 +26,7 @@ type Hooks struct {
 // AttemptInfo describes one attempt: exactly one of Response and Err is set.
 type AttemptInfo struct {
 	Request  *http.Request
-	Attempt  int // 1 for the first attempt
+	Attempt  int // 1 for the first attempt; net/http's own resends are part of it (see [Result.Attempts])
 	Response *http.Response
 	Err      error
 	// HostRate is the host's adaptive rate after this attempt's outcome

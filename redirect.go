@@ -4,19 +4,23 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
 )
 
 // A call is the state of one call through do, carried in the context of the
 // request it sends, so that a redirect, which net/http follows inside the
-// attempt, can move the call from one host's gates to the next (see hop).
-// The call and the request it sends are one allocation; the response body
-// handed back to the caller is part of it too.
+// attempt, can move the call from one host's gates to the next (see hop),
+// and so that net/http tells the call each time it writes the request (see
+// sent). The call and the request it sends are one allocation; the
+// response body handed back to the caller is part of it too.
 //
 // Only the goroutine running the call touches it (net/http calls
 // CheckRedirect on the goroutine that called Client.Do), until the call
-// hands its body back; from then on only the body does.
+// hands its body back; from then on only the body does. The exception is
+// wrote, which net/http's connection goroutines add to.
 type call struct {
-	context.Context // the caller's
+	context.Context // the caller's (with trace added, if the caller's has a trace of its own)
 
 	f      *Fetcher
 	origin *host // the request's own host, referenced for the whole call
@@ -25,23 +29,79 @@ type call struct {
 
 	req  http.Request // the request sent: the caller's, with the call as its context
 	body slotBody     // the response body, when the caller reads it
+
+	trace  httptrace.ClientTrace // the request's trace: counts its writes in wrote
+	wrote  atomic.Int32          // times net/http wrote a request of the current attempt on a connection
+	hopped bool                  // the current attempt has followed a redirect
+	first  int32                 // wrote when the current attempt followed its first redirect
 }
 
 type callKey struct{}
 
 func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 	c := &call{Context: req.Context(), f: f, origin: h, h: h, held: held}
+	c.trace.WroteHeaders = c.wroteHeaders
+	if httptrace.ContextClientTrace(c.Context) != nil {
+		// The caller's hooks run too, after the call's.
+		c.Context = httptrace.WithClientTrace(c.Context, &c.trace)
+	}
 	c.req = *req.WithContext(c)
 	return c
 }
 
-// Value returns the call itself for callKey, and otherwise what the
-// caller's context holds.
+// Value returns the call itself for callKey, the call's trace for
+// net/http/httptrace's key, and otherwise what the caller's context holds.
 func (c *call) Value(key any) any {
-	if _, ok := key.(callKey); ok {
+	switch key {
+	case traceKey:
+		return &c.trace
+	case callKey{}:
 		return c
 	}
 	return c.Context.Value(key)
+}
+
+// traceKey is the context key under which net/http looks for a request's
+// [httptrace.ClientTrace]. httptrace does not export it, so it is learnt by
+// asking for a trace once: a call's context then holds the call's trace
+// without a context of its own for it.
+var traceKey = func() any {
+	k := keyProbe{Context: context.Background()}
+	httptrace.ContextClientTrace(&k)
+	return k.key
+}()
+
+// keyProbe is a context that remembers the key it was last asked a value
+// for.
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (k *keyProbe) Value(key any) any {
+	k.key = key
+	return nil
+}
+
+// wroteHeaders counts a request of the current attempt written on a
+// connection. net/http calls it on the connection's goroutine once it has
+// written the request's headers, so before the server can answer them, and
+// again each time it resends the request by itself on a new connection
+// after a kept-alive one died under it.
+func (c *call) wroteHeaders() { c.wrote.Add(1) }
+
+// sent returns how many times the attempt that has just ended sent the
+// request to the call's own host, and readies the count for the next
+// attempt: the times net/http wrote it before the attempt's first redirect
+// (the requests that follow a redirect are not counted), or 1 if it wrote
+// none (the attempt failed before it had a connection, or the client's
+// transport does not report writes to net/http/httptrace).
+func (c *call) sent() int {
+	n := c.wrote.Swap(0)
+	if c.hopped {
+		n, c.hopped = c.first, false
+	}
+	return max(1, int(n))
 }
 
 // release gives back the slots the call holds, if it holds any.
@@ -144,6 +204,9 @@ func (f *Fetcher) hop(req *http.Request) error {
 	if prev := req.Response; prev != nil {
 		drainBody(prev)
 		prev.Body = http.NoBody // net/http closes it again
+	}
+	if !c.hopped {
+		c.hopped, c.first = true, c.wrote.Load()
 	}
 	c.release()
 	if check, ok := ctx.Value(redirectCheckKey{}).(func(*http.Request) error); ok {

@@ -20,7 +20,18 @@ type Result struct {
 	Status   int    // final status code; 0 if no response
 	Header   http.Header
 	Body     []byte // the body, read in full (up to the size cap)
-	Attempts int    // attempts that reached the network
+	// Attempts is how many times the request was sent to URL's host: the
+	// times net/http wrote its headers on a connection there, so that a
+	// request net/http resent by itself on a new connection, after a
+	// kept-alive one died under it, counts twice, as the server counts it.
+	// An attempt that wrote nothing (a refused connection, a failed TLS
+	// handshake, a blocked address) counts once, as does every attempt on
+	// a transport that does not report its writes to net/http/httptrace;
+	// 0 means no attempt was made. A redirect is part of the attempt it
+	// ended: the requests that follow it are not counted, even to the same
+	// host. A server that closed a connection as the request was written
+	// on it may not have read it: the client cannot tell.
+	Attempts int
 	Duration time.Duration
 	Err      error
 }
