@@ -73,10 +73,15 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 	s := newScheduler[struct{}](ctx, f, 1)
 	for range min(cap(f.gates.slots), n) {
 		wg.Go(func() {
-			for j, held, ok := s.take(); ok; j, held, ok = s.take() {
+			var done *job[struct{}]
+			for {
+				j, held, ok := s.take(done)
+				if !ok {
+					return
+				}
+				done = &j
 				r := &results[j.index]
 				f.fetch(j.req, j.text, j.err, j.index, r, held)
-				s.finish(&j)
 				if failed := r.Err; failFast && failed != nil {
 					failOnce.Do(func() { first = failed; cancel(failed) })
 				}

@@ -409,7 +409,13 @@ func (r *crawl) run(yield func(*Page) bool) {
 	running.Store(int64(workers))
 	for range workers {
 		pool.Go(func() {
-			for j, held, ok := s.take(); ok; j, held, ok = s.take() {
+			var done *job[crawlJob]
+			for {
+				j, held, ok := s.take(done)
+				if !ok {
+					break
+				}
+				done = &j
 				if j.data.robots != nil {
 					r.loadRobots(j.data.robots)
 					s.unblock(j.data.robots.key, j.data.robots.pace)
@@ -418,7 +424,6 @@ func (r *crawl) run(yield func(*Page) bool) {
 				e := j.data.entry
 				p := &Page{crawl: r, entry: e, queued: j.data.queued, Depth: e.Depth, Referrer: e.Referrer}
 				f.fetch(j.req, j.text, j.err, 0, &p.Result, held)
-				s.finish(&j)
 				if j.err == nil && p.FinalURL != "" && p.FinalURL != p.URL {
 					if u, err := url.Parse(p.FinalURL); err == nil {
 						r.queue.Seen(r.cfg.key(u)) // a link to where it led is not fetched again

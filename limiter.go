@@ -172,8 +172,8 @@ const (
 // Only [*rate.Limiter] buckets can be tried; a host or global gate that is
 // some other [Limiter] makes try refuse with mustWait, and the attempt must
 // wait for its gates with wait and acquire.
-func (g *gates) try(h *host, now time.Time) (refusal, time.Time) {
-	if until := h.pausedUntil.Load(); until > now.UnixNano() {
+func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
+	if until := h.pausedUntil.Load(); until != 0 && until > c.now().UnixNano() {
 		return hostLater, time.Unix(0, until)
 	}
 	hostRate, ok1 := bucket(h.limiter)
@@ -200,7 +200,7 @@ func (g *gates) try(h *host, now time.Time) (refusal, time.Time) {
 		if l == nil {
 			continue
 		}
-		if taken[i], due = takeToken(l, now); taken[i] == nil {
+		if taken[i], due = takeToken(l, c.now()); taken[i] == nil {
 			why = hostLater
 			if i == 2 {
 				why = globalLater
@@ -211,12 +211,23 @@ func (g *gates) try(h *host, now time.Time) (refusal, time.Time) {
 	if why != granted {
 		for i := len(taken) - 1; i >= 0; i-- {
 			if taken[i] != nil {
-				taken[i].CancelAt(now)
+				taken[i].CancelAt(c.now())
 			}
 		}
 		g.giveBack(h)
 	}
 	return why, due
+}
+
+// A clock reads the time once, when first asked, so that a scheduler's
+// tries read it only if a gate needs it.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time {
+	if c.t.IsZero() {
+		c.t = time.Now()
+	}
+	return c.t
 }
 
 // bucket returns l as a token bucket that try can take from without

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -60,7 +61,11 @@ type scheduler[P any] struct {
 	holds      int  // sources that may still add jobs; the call ends when none is left and nothing is queued
 	parked     int  // workers asleep in take
 	stopped    bool // stop was called: every worker leaves and queued jobs are dropped
-	wantSpace  bool // push is waiting for the queue to drain
+	// cancelled is set once the call's context has ended: from then on,
+	// queued jobs go at once, without the gates, to fail.
+	cancelled atomic.Bool
+	unwatch   func() bool // stops the watch that sets cancelled
+	wantSpace bool        // push is waiting for the queue to drain
 	// setAside is set when a host is set aside (timed or starved) and
 	// cleared when a worker parks: while it is set, the parked workers'
 	// timers and wake-ups may not cover every host set aside.
@@ -109,7 +114,7 @@ const (
 )
 
 func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[P] {
-	return &scheduler[P]{
+	s := &scheduler[P]{
 		f:         f,
 		ctx:       ctx,
 		hostCap:   f.hostConcurrency,
@@ -121,6 +126,11 @@ func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[
 		space:     make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}
+	s.unwatch = context.AfterFunc(ctx, func() {
+		s.cancelled.Store(true)
+		s.kick()
+	})
+	return s
 }
 
 // push queues j for its host, waiting while the read-ahead is full (see
@@ -207,6 +217,7 @@ func (s *scheduler[P]) stop() {
 		return
 	}
 	s.stopped = true
+	s.unwatch()
 	s.f.stats.waiting.Add(-int64(s.queued))
 	s.queued = 0
 	for _, q := range s.queues {
@@ -225,12 +236,16 @@ func (s *scheduler[P]) isStopped() bool {
 	return s.stopped
 }
 
-// take returns the next job to run and, if the gates for its first attempt
-// are already passed, its host (if nil, the call must pass them itself); or
-// ok false when the call is over: stopped, or no job queued and no hold
-// left. It sleeps while no host can take a request.
-func (s *scheduler[P]) take() (j job[P], held *host, ok bool) {
+// take records that done, the job take last returned to this worker (nil
+// for none), has run, and returns the next job to run and, if the gates
+// for its first attempt are already passed, its host (if nil, the call must
+// pass them itself); or ok false when the call is over: stopped, or no job
+// queued and no hold left. It sleeps while no host can take a request.
+func (s *scheduler[P]) take(done *job[P]) (j job[P], held *host, ok bool) {
 	s.mu.Lock()
+	if done != nil {
+		s.finish(done)
+	}
 	armed := false // freed is taken: a slot freed from now on wakes us
 	var freed <-chan struct{}
 	for {
@@ -239,9 +254,8 @@ func (s *scheduler[P]) take() (j job[P], held *host, ok bool) {
 			s.kick()
 			return j, nil, false
 		}
-		now := time.Now()
 		var admitted bool
-		if j, admitted, ok = s.next(now); ok {
+		if j, admitted, ok = s.next(new(clock)); ok {
 			s.queued--
 			s.f.stats.waiting.Add(-1)
 			if s.queued <= s.buffer/2 || s.starving() && s.queued < s.readAhead {
@@ -271,7 +285,7 @@ func (s *scheduler[P]) take() (j job[P], held *host, ok bool) {
 			s.unstarve()
 			continue
 		}
-		s.park(now, freed)
+		s.park(freed)
 		armed, freed = false, nil
 	}
 }
@@ -305,14 +319,14 @@ func (s *scheduler[P]) room() {
 // made a host ready: a kick, a freed slot (if freed is not nil), the
 // earliest due time, or the end of the call's context. While it sleeps,
 // push may read ahead up to the read-ahead.
-func (s *scheduler[P]) park(now time.Time, freed <-chan struct{}) {
+func (s *scheduler[P]) park(freed <-chan struct{}) {
 	var timer <-chan time.Time
 	due := s.globalDue
 	if s.timed.Len() > 0 && (due.IsZero() || s.timed.top().due.Before(due)) {
 		due = s.timed.top().due
 	}
 	if !due.IsZero() {
-		t := time.NewTimer(due.Sub(now))
+		t := time.NewTimer(time.Until(due))
 		defer t.Stop()
 		timer = t.C
 	}
@@ -354,14 +368,14 @@ func (s *scheduler[P]) unstarve() {
 }
 
 // next picks the job to run now, if any. s.mu is held.
-func (s *scheduler[P]) next(now time.Time) (j job[P], admitted, ok bool) {
+func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 	if s.direct.len() > 0 {
 		return s.direct.pop(), false, true
 	}
 	// Once the call's context has ended or the Fetcher is shut down, every
 	// job left will fail at once: let them all go without the gates.
-	cancelled := s.ctx.Err() != nil || s.f.closed.Load()
-	for s.timed.Len() > 0 && (cancelled || !s.timed.top().due.After(now)) {
+	cancelled := s.cancelled.Load() || s.f.closed.Load()
+	for s.timed.Len() > 0 && (cancelled || !s.timed.top().due.After(c.now())) {
 		s.setReady(heap.Pop(&s.timed).(*hostQueue[P]))
 	}
 	if cancelled {
@@ -371,7 +385,7 @@ func (s *scheduler[P]) next(now time.Time) (j job[P], admitted, ok bool) {
 		}
 		return j, false, false
 	}
-	if s.globalDue.After(now) || s.globalBusy {
+	if s.globalBusy || !s.globalDue.IsZero() && s.globalDue.After(c.now()) {
 		return j, false, false
 	}
 	s.globalDue = time.Time{}
@@ -384,7 +398,7 @@ func (s *scheduler[P]) next(now time.Time) (j job[P], admitted, ok bool) {
 		var paced *rate.Reservation
 		if q.pace != nil {
 			var due time.Time
-			if paced, due = takeToken(q.pace, now); paced == nil {
+			if paced, due = takeToken(q.pace, c.now()); paced == nil {
 				s.setTimed(q, due)
 				continue
 			}
@@ -396,9 +410,9 @@ func (s *scheduler[P]) next(now time.Time) (j job[P], admitted, ok bool) {
 				return j, false, true
 			}
 		}
-		why, due := s.f.gates.try(q.h, now)
+		why, due := s.f.gates.try(q.h, c)
 		if paced != nil && why != granted && why != mustWait {
-			paced.CancelAt(now)
+			paced.CancelAt(c.now())
 		}
 		switch why {
 		case granted:
@@ -433,32 +447,24 @@ func (s *scheduler[P]) dispatch(q *hostQueue[P], admitted bool) job[P] {
 }
 
 // finish records that j, which take returned, has run.
+// s.mu is held.
 func (s *scheduler[P]) finish(j *job[P]) {
 	q := j.q
 	if q == nil {
 		return
 	}
-	s.mu.Lock()
 	q.running--
-	if s.stopped {
+	switch {
+	case s.stopped:
 		if q.running == 0 {
 			s.f.gates.hosts.put(q.h)
 		}
-		s.mu.Unlock()
-		return
-	}
-	switch {
 	case q.state == capped:
 		s.setReady(q)
 	case q.state == idle && q.running == 0 && q.pace == nil:
 		// A paced queue is kept, so that its spacing outlives a lull.
 		delete(s.queues, q.name)
 		s.f.gates.hosts.put(q.h)
-	}
-	wake := s.parked > 0 && s.ready.len() > 0
-	s.mu.Unlock()
-	if wake {
-		s.kick()
 	}
 }
 

@@ -243,7 +243,7 @@ func TestSchedulerWakesForHostSetAside(t *testing.T) {
 		// A parked worker, which knows of no host to try.
 		parked := make(chan job[struct{}], 1)
 		go func() {
-			j, held, _ := s.take()
+			j, held, _ := s.take(nil)
 			if held != nil {
 				f.gates.release(held)
 			}
@@ -260,7 +260,7 @@ func TestSchedulerWakesForHostSetAside(t *testing.T) {
 		s.enqueue(job[struct{}]{req: mustGet(t, "http://c.test/1")})
 		s.mu.Unlock()
 		// This worker sets b.test aside until its next token, and takes c.
-		j, held, _ := s.take()
+		j, held, _ := s.take(nil)
 		if j.req.URL.Host != "c.test" {
 			t.Fatalf("took %s; want c.test's", j.req.URL)
 		}

@@ -84,10 +84,15 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 		running.Store(int64(workers))
 		for range workers {
 			pool.Go(func() {
-				for j, held, ok := s.take(); ok; j, held, ok = s.take() {
+				var done *job[struct{}]
+				for {
+					j, held, ok := s.take(done)
+					if !ok {
+						break
+					}
+					done = &j
 					var r Result
 					f.fetch(j.req, j.text, j.err, j.index, &r, held)
-					s.finish(&j)
 					results <- r
 				}
 				if running.Add(-1) == 0 {
