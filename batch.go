@@ -73,10 +73,12 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 	s := newScheduler[struct{}](ctx, f, 1)
 	for range min(cap(f.gates.slots), n) {
 		wg.Go(func() {
+			var j job[struct{}] // outside the loop: done points at it
 			var done *job[struct{}]
 			for {
-				j, held, ok := s.take(done)
-				if !ok {
+				var held *host
+				var ok bool
+				if j, held, ok = s.take(done); !ok {
 					return
 				}
 				done = &j

@@ -409,10 +409,12 @@ func (r *crawl) run(yield func(*Page) bool) {
 	running.Store(int64(workers))
 	for range workers {
 		pool.Go(func() {
+			var j job[crawlJob] // outside the loop: done points at it
 			var done *job[crawlJob]
 			for {
-				j, held, ok := s.take(done)
-				if !ok {
+				var held *host
+				var ok bool
+				if j, held, ok = s.take(done); !ok {
 					break
 				}
 				done = &j

@@ -8,6 +8,9 @@ type deque[T any] struct {
 	n    int
 }
 
+// maxIdleDeque is the largest buffer a drained deque keeps.
+const maxIdleDeque = 1024
+
 func (d *deque[T]) len() int { return d.n }
 
 // push adds v at the back.
@@ -35,8 +38,10 @@ func (d *deque[T]) pop() T {
 	d.buf[d.head] = zero // let the garbage collector have it
 	d.head = (d.head + 1) % len(d.buf)
 	d.n--
-	if d.n == 0 && len(d.buf) > 64 {
-		*d = deque[T]{} // a drained queue gives its memory back
+	if d.n == 0 && len(d.buf) > maxIdleDeque {
+		// A drained queue gives a large buffer back; a small one is kept,
+		// so that a queue that drains and refills often does not regrow.
+		*d = deque[T]{}
 	}
 	return v
 }

@@ -202,3 +202,46 @@ func ExampleWithAdaptiveRate() {
 	// item 1
 	// rate within bounds: true, cuts: 0
 }
+
+// A polite crawl: two requests in flight per host, robots.txt honoured,
+// every link followed to depth 2. The site links three pages to each
+// other, with a fragment and a relative link that lead to pages already
+// seen.
+func ExampleCrawler() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/robots.txt", http.NotFound) // 404: everything allowed
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<a href="/a">a</a> <a href="/b#top">b</a>`)
+	})
+	mux.HandleFunc("/a", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<a href="b">b</a> <a href="/">home</a> <a href="/c">c</a>`)
+	})
+	mux.HandleFunc("/b", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `<a href="/a">a</a>`) })
+	mux.HandleFunc("/c", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `<a href="/d">d</a>`) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	f, err := fetch.New(fetch.WithHostConcurrency(2))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Shutdown(context.Background())
+	c, err := fetch.NewCrawler(f, fetch.CrawlMaxDepth(2))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var pages []string
+	for p := range c.Run(context.Background(), srv.URL+"/") {
+		if p.Err != nil {
+			fmt.Println(p.Err)
+			continue
+		}
+		pages = append(pages, fmt.Sprintf("%s (depth %d)", p.FinalURL[len(srv.URL):], p.Depth))
+		p.Follow(p.Links()...)
+	}
+	slices.Sort(pages)
+	fmt.Println(pages)
+	// Output: [/ (depth 0) /a (depth 1) /b (depth 1) /c (depth 2)]
+}

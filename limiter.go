@@ -194,9 +194,25 @@ func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
 	if h.throttle != nil {
 		adaptive = h.throttle.lim
 	}
+	buckets := [3]*rate.Limiter{hostRate, adaptive, globalRate}
+	if one, i := onlyBucket(buckets); one != nil {
+		// One bucket: take its token with AllowN, which needs no
+		// reservation to give back.
+		if due, ok := tokenDue(one, c.now()); (ok && due.After(c.now())) || !one.AllowN(c.now(), 1) {
+			g.giveBack(h)
+			if !ok || !due.After(c.now()) {
+				due = c.now().Add(time.Millisecond) // lost a race for the token: look again soon
+			}
+			if i == 2 {
+				return globalLater, due
+			}
+			return hostLater, due
+		}
+		return granted, time.Time{}
+	}
 	var taken [3]*rate.Reservation
 	why, due := granted, time.Time{}
-	for i, l := range [3]*rate.Limiter{hostRate, adaptive, globalRate} {
+	for i, l := range buckets {
 		if l == nil {
 			continue
 		}
@@ -239,6 +255,22 @@ func bucket(l Limiter) (b *rate.Limiter, ok bool) {
 	}
 	b, ok = l.(*rate.Limiter)
 	return b, ok
+}
+
+// onlyBucket returns the one bucket of buckets that is not nil, with its
+// index, or nil if none or several are.
+func onlyBucket(buckets [3]*rate.Limiter) (*rate.Limiter, int) {
+	var one *rate.Limiter
+	at := -1
+	for i, l := range buckets {
+		if l != nil {
+			if one != nil {
+				return nil, -1
+			}
+			one, at = l, i
+		}
+	}
+	return one, at
 }
 
 // takeToken takes a token from l if one is there at now, returning its

@@ -57,10 +57,11 @@ type scheduler[P any] struct {
 	// can go until globalDue, or until a slot frees.
 	globalDue  time.Time
 	globalBusy bool
-	queued     int  // jobs queued, in host queues and direct
-	holds      int  // sources that may still add jobs; the call ends when none is left and nothing is queued
-	parked     int  // workers asleep in take
-	stopped    bool // stop was called: every worker leaves and queued jobs are dropped
+	queued     int         // jobs queued, in host queues and direct
+	holds      int         // sources that may still add jobs; the call ends when none is left and nothing is queued
+	parked     int         // workers asleep in take
+	stopped    bool        // stop was called: every worker leaves and queued jobs are dropped
+	halted     atomic.Bool // stopped, for reading without the lock
 	// cancelled is set once the call's context has ended: from then on,
 	// queued jobs go at once, without the gates, to fail.
 	cancelled atomic.Bool
@@ -217,6 +218,7 @@ func (s *scheduler[P]) stop() {
 		return
 	}
 	s.stopped = true
+	s.halted.Store(true)
 	s.unwatch()
 	s.f.stats.waiting.Add(-int64(s.queued))
 	s.queued = 0
@@ -230,11 +232,7 @@ func (s *scheduler[P]) stop() {
 }
 
 // isStopped reports whether stop has been called.
-func (s *scheduler[P]) isStopped() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopped
-}
+func (s *scheduler[P]) isStopped() bool { return s.halted.Load() }
 
 // take records that done, the job take last returned to this worker (nil
 // for none), has run, and returns the next job to run and, if the gates

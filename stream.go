@@ -84,16 +84,18 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 		running.Store(int64(workers))
 		for range workers {
 			pool.Go(func() {
+				r := new(Result)    // one per worker, reused: fetch's pointer escapes
+				var j job[struct{}] // outside the loop: done points at it
 				var done *job[struct{}]
 				for {
-					j, held, ok := s.take(done)
-					if !ok {
+					var held *host
+					var ok bool
+					if j, held, ok = s.take(done); !ok {
 						break
 					}
 					done = &j
-					var r Result
-					f.fetch(j.req, j.text, j.err, j.index, &r, held)
-					results <- r
+					f.fetch(j.req, j.text, j.err, j.index, r, held)
+					results <- *r
 				}
 				if running.Add(-1) == 0 {
 					close(results)
