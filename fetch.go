@@ -248,7 +248,7 @@ func (f *Fetcher) prepare(c *call, attempt int) (*http.Request, context.Context,
 	if f.attemptTimeout > 0 {
 		actx, cancel = context.WithTimeout(ctx, f.attemptTimeout)
 	}
-	r := &c.req
+	r := c.req
 	if attempt > 1 && r.Body != nil && r.Body != http.NoBody {
 		body, err := r.GetBody()
 		if err != nil {

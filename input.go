@@ -35,7 +35,8 @@ func newGet(ctx context.Context, rawURL string) (*http.Request, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("fetch: nil context for %q", rawURL)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	// The request carries its call from the start (see preparedCall).
+	req, err := http.NewRequestWithContext(preparedCall(ctx), http.MethodGet, rawURL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidURL, err)
 	}
@@ -49,7 +50,7 @@ func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string,
 	if req == nil {
 		return nil, "", nil
 	}
-	return req.WithContext(ctx), "", nil
+	return req.WithContext(preparedCall(ctx)), "", nil
 }
 
 // funcRequester is the requester of StreamFunc, which makes each request

@@ -27,7 +27,7 @@ type call struct {
 	h      *host // the host of the call's latest attempt or hop; referenced while it is not origin
 	held   bool  // the call holds h's slot and a global slot
 
-	req  http.Request // the request sent: the caller's, with the call as its context
+	req  *http.Request // the request sent: made with the call as its context (see newCall)
 	body slotBody     // the response body, when the caller reads it
 
 	trace  httptrace.ClientTrace // the request's trace: counts its writes in wrote
@@ -38,14 +38,35 @@ type call struct {
 
 type callKey struct{}
 
+// preparedCall returns a call to be filled in by newCall, for a request
+// that the Fetcher makes itself with it as its context (see newGet): the
+// request then needs no copy to carry its call.
+func preparedCall(ctx context.Context) *call { return &call{Context: ctx} }
+
+// newCall starts the call that sends req to host h (whose gates it holds
+// already if held). If req was made with a prepared call as its context,
+// that call is used; otherwise the call sends a copy of req with the call
+// as its context.
 func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
-	c := &call{Context: req.Context(), f: f, origin: h, h: h, held: held}
+	c, ok := req.Context().(*call)
+	if ok && c.f == nil {
+		c.req = req
+	} else {
+		// The call and the copy of req it sends, in one allocation.
+		cr := &struct {
+			call
+			req http.Request
+		}{call: call{Context: req.Context()}}
+		c = &cr.call
+		cr.req = *req.WithContext(c)
+		c.req = &cr.req
+	}
+	c.f, c.origin, c.h, c.held = f, h, h, held
 	c.trace.WroteHeaders = c.wroteHeaders
 	if httptrace.ContextClientTrace(c.Context) != nil {
 		// The caller's hooks run too, after the call's.
 		c.Context = httptrace.WithClientTrace(c.Context, &c.trace)
 	}
-	c.req = *req.WithContext(c)
 	return c
 }
 
