@@ -37,7 +37,7 @@ const readBufferSize = 32 << 10
 // held by a request waiting for a slot.
 //
 // It caps response headers at c.maxHeader bytes and reports a head over the
-// cap as ErrHeaderTooLarge (see headerCapTransport). With the guard on, it
+// cap as ErrHeaderTooLarge (see headerCap). With the guard on, it
 // checks every address it dials and refuses to send through a proxy (see
 // guardProxy).
 func newClient(c config) *http.Client {
@@ -58,48 +58,42 @@ func newClient(c config) *http.Client {
 	t.MaxConnsPerHost = perHost
 	t.MaxIdleConns = max(t.MaxIdleConns, c.concurrency)
 	t.MaxResponseHeaderBytes = c.maxHeader
-	return &http.Client{Transport: newHeaderCapTransport(t), CheckRedirect: checkRedirect(c.maxRedirects)}
+	return &http.Client{Transport: t, CheckRedirect: checkRedirect(c.maxRedirects)}
 }
 
-// headerCapTransport is the transport of the client New builds: it reports
-// net/http's refusal of a response head longer than MaxResponseHeaderBytes
-// as ErrHeaderTooLarge. Embedding the *http.Transport keeps its other
-// methods, CloseIdleConnections among them.
-type headerCapTransport struct {
-	*http.Transport
-	refusal string // net/http's text for a head over the cap
+// A headerCap recognises net/http's refusal of a response head longer
+// than the MaxResponseHeaderBytes of the transport New builds, so that the
+// Fetcher reports it as ErrHeaderTooLarge (see Fetcher.record). It is
+// matched where the error is classified rather than in a wrapping
+// RoundTripper, so that a request waiting on the network has no extra frame
+// on its stack.
+type headerCap struct {
+	max     int64
+	refusal string // net/http's text for a head over the cap; "" for a client New did not build
 }
 
-func newHeaderCapTransport(t *http.Transport) *headerCapTransport {
+func newHeaderCap(max int64) headerCap {
 	// net/http's transport.go builds this error with fmt.Errorf, exposing no
 	// type or sentinel, so its exact text is the only thing to match. The
 	// cap in it is ours, so the whole text is known in advance; an error
 	// only containing it does not match. TestHeaderTooLarge fails if
 	// net/http changes the text.
-	return &headerCapTransport{
-		Transport: t,
-		refusal:   fmt.Sprintf("net/http: server response headers exceeded %d bytes; aborted", t.MaxResponseHeaderBytes),
-	}
+	return headerCap{max: max, refusal: fmt.Sprintf("net/http: server response headers exceeded %d bytes; aborted", max)}
 }
 
-// RoundTrip sends req through the embedded transport.
-func (t *headerCapTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.Transport.RoundTrip(req)
-	if err != nil && t.isRefusal(err) {
-		err = fmt.Errorf("%w: more than %d bytes", ErrHeaderTooLarge, t.MaxResponseHeaderBytes)
+// check returns err as ErrHeaderTooLarge if it is, or wraps, net/http's
+// refusal of an oversized head (net/http may wrap it: "connection broken:
+// %w"), and err otherwise.
+func (hc headerCap) check(err error) error {
+	if hc.refusal == "" {
+		return err
 	}
-	return resp, err
-}
-
-// isRefusal reports whether err, or an error it wraps, is net/http's refusal
-// of an oversized head. net/http may wrap it ("connection broken: %w").
-func (t *headerCapTransport) isRefusal(err error) bool {
-	for ; err != nil; err = errors.Unwrap(err) {
-		if err.Error() == t.refusal {
-			return true
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == hc.refusal {
+			return fmt.Errorf("%w: more than %d bytes", ErrHeaderTooLarge, hc.max)
 		}
 	}
-	return false
+	return err
 }
 
 // checkRedirect allows at most limit redirects, to http or https only.

@@ -23,7 +23,8 @@ type Fetcher struct {
 	client          *http.Client
 	ownsClient      bool // built by New: Shutdown may close its idle connections
 	hostConcurrency int  // 0: no per-host cap
-	readAhead       int  // inputs the many-request calls queue ahead
+	headerCap       headerCap
+	readAhead       int // inputs the many-request calls queue ahead
 	gates           gates
 	retry           RetryPolicy
 	attemptTimeout  time.Duration
@@ -72,6 +73,7 @@ func New(opts ...Option) (*Fetcher, error) {
 	}
 	if f.client == nil {
 		f.client, f.ownsClient = newClient(c), true
+		f.headerCap = newHeaderCap(int64(c.maxHeader))
 	} else if c.guard {
 		return nil, errors.New("fetch: WithBlockPrivateAddresses needs the client New builds; it cannot be combined with WithClient")
 	} else {
@@ -271,7 +273,7 @@ func (f *Fetcher) record(ctx, actx context.Context, req *http.Request, h *host, 
 	resp *http.Response, err error) (*http.Response, error) {
 	hopped := false
 	if err != nil {
-		err = f.attemptError(ctx, actx, err)
+		err = f.attemptError(ctx, actx, f.headerCap.check(err))
 		hopped, _ = hopFailed(err)
 	}
 	if h.throttle != nil && !hopped {

@@ -50,8 +50,7 @@ func headServer(t *testing.T, size int) (url string, requests *atomic.Int64) {
 
 // A head of exactly the cap is read; one byte more fails with
 // ErrHeaderTooLarge after one attempt, default retry policy or not. This
-// also checks the text of net/http's error, which headerCapTransport
-// matches.
+// also checks the text of net/http's error, which headerCap matches.
 func TestHeaderTooLarge(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -93,7 +92,7 @@ func TestHeaderTooLarge(t *testing.T) {
 // Only net/http's own error for our cap matches; an error that merely
 // quotes its text does not.
 func TestHeaderRefusalMatch(t *testing.T) {
-	tr := newHeaderCapTransport(&http.Transport{MaxResponseHeaderBytes: 4096})
+	hc := newHeaderCap(4096)
 	exact := errors.New("net/http: server response headers exceeded 4096 bytes; aborted")
 	for _, tc := range []struct {
 		err  error
@@ -105,8 +104,8 @@ func TestHeaderRefusalMatch(t *testing.T) {
 		{fmt.Errorf("malformed header %q", exact.Error()), false},
 		{errors.New("EOF"), false},
 	} {
-		if got := tr.isRefusal(tc.err); got != tc.want {
-			t.Errorf("isRefusal(%v) = %v; want %v", tc.err, got, tc.want)
+		if got := errors.Is(hc.check(tc.err), ErrHeaderTooLarge); got != tc.want {
+			t.Errorf("check(%v) matches ErrHeaderTooLarge: %v; want %v", tc.err, got, tc.want)
 		}
 	}
 }
@@ -115,7 +114,4 @@ func TestHeaderCapOption(t *testing.T) {
 	if f, err := New(WithMaxHeaderSize(0)); err == nil || f != nil {
 		t.Errorf("New(WithMaxHeaderSize(0)) = %v, %v; want an error", f, err)
 	}
-	// The wrapper keeps the transport's CloseIdleConnections, which
-	// http.Client.CloseIdleConnections and Shutdown rely on.
-	var _ interface{ CloseIdleConnections() } = (*headerCapTransport)(nil)
 }
