@@ -28,7 +28,7 @@ type call struct {
 	held   bool  // the call holds h's slot and a global slot
 
 	req  *http.Request // the request sent: made with the call as its context (see newCall)
-	body slotBody     // the response body, when the caller reads it
+	body slotBody      // the response body, when the caller reads it
 
 	trace  httptrace.ClientTrace // the request's trace: counts its writes in wrote
 	wrote  atomic.Int32          // times net/http wrote a request of the current attempt on a connection
