@@ -251,6 +251,7 @@ func TestInvalidInputCostsNoNetworkCall(t *testing.T) {
 		if _, err := f.Do(nil); !errors.Is(err, errNilRequest) {
 			t.Errorf("Do(nil): err = %v; want errNilRequest", err)
 		}
+		//lint:ignore SA1012 the nil context is what is tested
 		if _, err := f.Get(nil, "http://a.test/"); err == nil {
 			t.Errorf("Get(nil ctx): err = nil; want an error")
 		}

@@ -36,7 +36,6 @@ type counter struct {
 	maxSeen  atomic.Int64
 	mu       sync.Mutex
 	arrivals []time.Time
-	bodies   []string
 }
 
 func count(h http.HandlerFunc) *counter { return &counter{next: h} }

@@ -193,20 +193,13 @@ func (s *scheduler[P]) queue(name string) *hostQueue[P] {
 	return q
 }
 
-// release drops one of the holds newScheduler or hold took; once none is
+// release drops one of the holds newScheduler took; once none is
 // left and nothing is queued, the workers leave.
 func (s *scheduler[P]) release() {
 	s.mu.Lock()
 	s.holds--
 	s.mu.Unlock()
 	s.kick()
-}
-
-// hold takes one more hold, keeping the workers for jobs yet to come.
-func (s *scheduler[P]) hold() {
-	s.mu.Lock()
-	s.holds++
-	s.mu.Unlock()
 }
 
 // stop makes every worker leave after the job it is running, and push

@@ -131,14 +131,14 @@ func TestTryYieldsToWaitingCalls(t *testing.T) {
 		h := f.gates.hosts.get("a.test")
 		defer f.gates.hosts.put(h)
 		for at := time.Duration(0); at < 3*time.Second; at += 500 * time.Millisecond {
-			time.Sleep(start.Add(at).Sub(time.Now()))
+			time.Sleep(time.Until(start.Add(at)))
 			synctest.Wait() // the line moves before try is asked
 			if why, due := f.gates.try(h, new(clock)); why != globalLater || !due.After(time.Now()) {
 				t.Errorf("try at %v: %v, due %v; want globalLater, due later", at, why, due.Sub(start))
 			}
 		}
 		wg.Wait()
-		time.Sleep(start.Add(3 * time.Second).Sub(time.Now()))
+		time.Sleep(time.Until(start.Add(3 * time.Second)))
 		if why, _ := f.gates.try(h, new(clock)); why != granted {
 			t.Errorf("try at 3s, the line gone: %v; want granted", why)
 		} else {

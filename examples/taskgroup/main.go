@@ -58,7 +58,7 @@ func main() {
 
 	// 3. A panicking task is reported, not a crash.
 	var p fetch.TaskGroup
-	p.Go(func() error { var m map[string]int; m["x"]++; return nil })
+	p.Go(func() error { panic("a task's bug") })
 	var pe *fetch.PanicError
 	fmt.Printf("panic recovered as *PanicError: %v\n", errors.As(p.Wait(), &pe))
 }
