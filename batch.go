@@ -73,21 +73,13 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 	s := newScheduler[struct{}](ctx, f, 1)
 	for range min(cap(f.gates.slots), n) {
 		wg.Go(func() {
-			var j job[struct{}] // outside the loop: done points at it
-			var done *job[struct{}]
-			for {
-				var held *host
-				var ok bool
-				if j, held, ok = s.take(done); !ok {
-					return
-				}
-				done = &j
+			s.work(func(j *job[struct{}], held *host) {
 				r := &results[j.index]
 				f.fetch(j.req, j.text, j.err, j.index, r, held)
 				if failed := r.Err; failFast && failed != nil {
 					failOnce.Do(func() { first = failed; cancel(failed) })
 				}
-			}
+			})
 		})
 	}
 	read(ctx, s, slices.Values(in), newRequest)

@@ -409,19 +409,11 @@ func (r *crawl) run(yield func(*Page) bool) {
 	running.Store(int64(workers))
 	for range workers {
 		pool.Go(func() {
-			var j job[crawlJob] // outside the loop: done points at it
-			var done *job[crawlJob]
-			for {
-				var held *host
-				var ok bool
-				if j, held, ok = s.take(done); !ok {
-					break
-				}
-				done = &j
+			s.work(func(j *job[crawlJob], held *host) {
 				if j.data.robots != nil {
 					r.loadRobots(j.data.robots)
 					s.unblock(j.data.robots.key, j.data.robots.pace)
-					continue
+					return
 				}
 				e := j.data.entry
 				p := &Page{crawl: r, entry: e, queued: j.data.queued, Depth: e.Depth, Referrer: e.Referrer}
@@ -432,7 +424,7 @@ func (r *crawl) run(yield func(*Page) bool) {
 					}
 				}
 				results <- p
-			}
+			})
 			if running.Add(-1) == 0 {
 				close(results)
 			}

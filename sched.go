@@ -281,6 +281,23 @@ func (s *scheduler[P]) take(done *job[P]) (j job[P], held *host, ok bool) {
 	}
 }
 
+// work runs the call's jobs on the calling goroutine, one of the call's
+// workers, until the call is over: run gets each job and, if the gates for
+// its first attempt are already passed, its host (see take).
+func (s *scheduler[P]) work(run func(j *job[P], held *host)) {
+	var j job[P] // outside the loop: done points at it
+	var done *job[P]
+	for {
+		var held *host
+		var ok bool
+		if j, held, ok = s.take(done); !ok {
+			return
+		}
+		done = &j
+		run(&j, held)
+	}
+}
+
 // full reports whether push must wait: the read-ahead is full, or the
 // buffer is and there is a job to try or no worker idle. So inputs are
 // read far ahead only while workers are idle for want of a host that can

@@ -84,19 +84,11 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 		running.Store(int64(workers))
 		for range workers {
 			pool.Go(func() {
-				r := new(Result)    // one per worker, reused: fetch's pointer escapes
-				var j job[struct{}] // outside the loop: done points at it
-				var done *job[struct{}]
-				for {
-					var held *host
-					var ok bool
-					if j, held, ok = s.take(done); !ok {
-						break
-					}
-					done = &j
+				r := new(Result) // one per worker, reused: fetch's pointer escapes
+				s.work(func(j *job[struct{}], held *host) {
 					f.fetch(j.req, j.text, j.err, j.index, r, held)
 					results <- *r
-				}
+				})
 				if running.Add(-1) == 0 {
 					close(results)
 				}
