@@ -85,5 +85,6 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 	read(ctx, s, slices.Values(in), newRequest)
 	s.release()
 	wg.Wait()
+	s.stop() // unregisters its watch of ctx, which may outlive the call
 	return results, first
 }

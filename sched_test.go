@@ -330,3 +330,45 @@ func TestShutdownFailsQueuedJobsAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// countingCtx is a context that is never done and counts the AfterFunc
+// watches registered on it and stopped. (Its Done channel is its own, so
+// that context.AfterFunc cannot find a cancelCtx under it and must ask it.)
+type countingCtx struct {
+	context.Context
+	done               chan struct{}
+	mu                 sync.Mutex
+	watched, unwatched int
+}
+
+func (c *countingCtx) Done() <-chan struct{} { return c.done }
+
+func (c *countingCtx) AfterFunc(func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.watched++
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.unwatched++
+		return true
+	}
+}
+
+// TestCallsLeaveNoWatchOnTheContext: a batch or stream call watches its
+// context only while it runs, so that calls under a long-lived context do
+// not pile up registrations on it.
+func TestCallsLeaveNoWatchOnTheContext(t *testing.T) {
+	f := newMem(t, http.HandlerFunc(ok))
+	ctx := &countingCtx{Context: context.Background(), done: make(chan struct{})}
+	for range 3 {
+		f.GetAll(ctx, []string{"http://a.test/1", "http://b.test/2"})
+		for range f.Stream(ctx, slices.Values([]string{"http://a.test/1"})) {
+		}
+	}
+	ctx.mu.Lock()
+	defer ctx.mu.Unlock()
+	if ctx.watched == 0 || ctx.watched != ctx.unwatched {
+		t.Errorf("%d watches registered on the context, %d stopped; want all stopped", ctx.watched, ctx.unwatched)
+	}
+}
