@@ -145,7 +145,7 @@ func (s *Server) misbehave(next http.Handler) http.Handler {
 		if d, err := time.ParseDuration(q.Get("delay")); err == nil {
 			delay += d
 		}
-		if !sleep(r.Context(), delay) {
+		if !Wait(r.Context(), delay) {
 			return
 		}
 		switch {
@@ -222,7 +222,9 @@ func reset(w http.ResponseWriter) {
 	conn.Close()
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+// Wait waits d, or until ctx ends, and reports whether it waited d: a
+// handler's added latency that gives up when the request is cancelled.
+func Wait(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}

@@ -2,7 +2,6 @@ package testsite
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/c989c033/fetch/internal/testserver"
 )
 
 // Config shapes a site. The zero Config is 3 hosts of 400 pages with 5
@@ -189,7 +190,7 @@ type host struct {
 func (h *host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.stats.begin(r)
 	defer h.stats.end()
-	if !wait(r.Context(), h.latency) {
+	if !testserver.Wait(r.Context(), h.latency) {
 		return
 	}
 	g, uri := h.site.g, r.URL.RequestURI()
@@ -230,20 +231,5 @@ func (h *host) answerRobots(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(cmp.Or(h.robots.Status, http.StatusOK))
 		w.Write([]byte(h.robots.Body))
-	}
-}
-
-// wait waits d, or until ctx ends, and reports whether it waited d.
-func wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
