@@ -1,10 +1,8 @@
 package fetch
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"sync"
 	"time"
 
@@ -16,7 +14,8 @@ import (
 // the host answers. See [WithAdaptiveRate].
 //
 // A host's rate doubles every half second until the first sign of overload:
-// a 429, a 503 or an attempt timeout. It is then cut to 90% of the rate the
+// a 429, a 503 with Retry-After, or an attempt timeout. Other 5xx, and a 503
+// without Retry-After, are failures, not overload, and do not cut it. It is then cut to 90% of the rate the
 // host was seen to accept over the last second (or by 30% when there is too
 // little to go on), and grows again in a straight line, quickly when the
 // host accepted far less than was sent (the estimate is poor), slowly when
@@ -116,24 +115,21 @@ func (t *throttle) forgettable() bool {
 // rate returns the host's current rate.
 func (t *throttle) rate() rate.Limit { return t.lim.Limit() }
 
-// observe adjusts the rate from the outcome of an attempt sent at sent.
-func (t *throttle) observe(sent time.Time, resp *http.Response, err error) {
+// observe adjusts the rate from the outcome of an attempt: an overload
+// signal cuts it, an answer below 500 grows it.
+func (t *throttle) observe(_ *call, o *outcome) {
 	switch {
-	case overloaded(resp, err):
-		t.cut(sent)
-	case resp != nil && resp.StatusCode < 500:
+	case o.overload:
+		t.cut(o.start)
+	case o.resp != nil && o.resp.StatusCode < 500:
 		t.grow()
 	}
 }
 
-// overloaded reports whether an attempt's outcome says the host is over
-// its limit: a 429, a 503, or an attempt that timed out.
-func overloaded(resp *http.Response, err error) bool {
-	if err != nil {
-		return errors.Is(err, ErrAttemptTimeout)
-	}
-	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
-}
+func (t *throttle) admit(*call) error                { return nil }
+func (t *throttle) allowRetry(*call, *outcome) error { return nil }
+
+func (t *throttle) stats(s *HostStats) { s.Rate, s.Cuts = t.snapshot() }
 
 // grow counts a success and raises the rate for the time since the last
 // cut: doubling every slowStartDoubling before the first, then linearly.

@@ -95,14 +95,14 @@ func TestAdaptiveCutsOncePerRound(t *testing.T) {
 		sent := time.Now()
 		time.Sleep(time.Second)
 		for range 10 {
-			th.observe(sent, tooMany, nil)
+			th.observe(nil, testOutcome(sent, tooMany, nil))
 		}
 		r1, cuts := th.snapshot()
 		if cuts != 1 || r1 >= 100 {
 			t.Fatalf("after one round of 429s: rate %v, %d cuts; want below 100, 1 cut", r1, cuts)
 		}
 		time.Sleep(time.Millisecond)
-		th.observe(time.Now(), tooMany, nil)
+		th.observe(nil, testOutcome(time.Now(), tooMany, nil))
 		if r2, cuts := th.snapshot(); cuts != 2 || r2 >= r1 {
 			t.Errorf("after a 429 sent after the cut: rate %v, %d cuts; want below %v, 2 cuts", r2, cuts, r1)
 		}
@@ -120,7 +120,7 @@ func TestAdaptiveRateBounds(t *testing.T) {
 		ok := &http.Response{StatusCode: http.StatusOK}
 		for range 100 {
 			time.Sleep(100 * time.Millisecond)
-			th.observe(time.Now(), ok, nil)
+			th.observe(nil, testOutcome(time.Now(), ok, nil))
 		}
 		if r, _ := th.snapshot(); r != 50 {
 			t.Errorf("after 10 s of successes: rate %v; want the ceiling, 50", r)
@@ -128,7 +128,7 @@ func TestAdaptiveRateBounds(t *testing.T) {
 		timeout := &attemptTimeoutError{after: time.Second, err: context.DeadlineExceeded}
 		for range 20 {
 			time.Sleep(time.Millisecond)
-			th.observe(time.Now(), nil, timeout)
+			th.observe(nil, testOutcome(time.Now(), nil, timeout))
 		}
 		if r, cuts := th.snapshot(); r != 5 || cuts != 20 {
 			t.Errorf("after 20 timeouts: rate %v, %d cuts; want the floor, 5, and 20 cuts", r, cuts)
@@ -233,13 +233,24 @@ func TestAdaptiveRateDoesNotGrowWhileIdle(t *testing.T) {
 		ok := &http.Response{StatusCode: http.StatusOK}
 		for range 10 { // 10 successes in a second, at the rate
 			time.Sleep(100 * time.Millisecond)
-			th.observe(time.Now(), ok, nil)
+			th.observe(nil, testOutcome(time.Now(), ok, nil))
 		}
 		before, _ := th.snapshot()
 		time.Sleep(time.Minute)
-		th.observe(time.Now(), ok, nil)
+		th.observe(nil, testOutcome(time.Now(), ok, nil))
 		if after, _ := th.snapshot(); after > 2*before {
 			t.Errorf("rate %v after a minute idle; want at most twice the %v it had", after, before)
 		}
 	})
+}
+
+// testOutcome is the outcome of an attempt sent at start that got resp or
+// err.
+func testOutcome(start time.Time, resp *http.Response, err error) *outcome {
+	o := &outcome{start: start, resp: resp, err: err}
+	if resp != nil {
+		o.retryAfter, o.hasRetryAfter = retryAfter(resp, time.Minute)
+	}
+	o.overload = overloaded(o)
+	return o
 }

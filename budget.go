@@ -66,9 +66,10 @@ func (e *RetryBudgetError) Error() string {
 // Unwrap returns the last attempt's failure.
 func (e *RetryBudgetError) Unwrap() error { return e.Err }
 
-// retryBudget counts one host's calls (kind 0) and retries (kind 1) over
+// retryBudget is the policy that counts one host's calls (kind 0) and retries (kind 1) over
 // a sliding window.
 type retryBudget struct {
+	basePolicy
 	limits *RetryBudget // shared by every host's budget
 	mu     sync.Mutex
 	counts window
@@ -87,6 +88,28 @@ func (b *retryBudget) forgettable() bool {
 	defer b.mu.Unlock()
 	_, retries := b.counts.total(time.Now())
 	return retries == 0
+}
+
+// admit counts a call to the host, at its first attempt.
+func (b *retryBudget) admit(c *call) error {
+	if c.n == 0 {
+		b.call()
+	}
+	return nil
+}
+
+// allowRetry spends a retry of call c's outcome o, or refuses it with a
+// *RetryBudgetError.
+func (b *retryBudget) allowRetry(c *call, o *outcome) error {
+	ok, calls, retries := b.retry()
+	if ok {
+		return nil
+	}
+	err := o.err
+	if err == nil {
+		err = c.f.statusError(o)
+	}
+	return &RetryBudgetError{Host: c.origin.name, Calls: calls, Retries: retries, Attempts: c.attempts, Err: err}
 }
 
 // call counts a call to the host.

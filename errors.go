@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Match them with [errors.Is]; they are always wrapped with
@@ -93,10 +97,17 @@ type StatusError struct {
 	// RetryAfter is the delay the server asked for in its Retry-After header,
 	// clamped to the retry policy's maximum delay; 0 if there was none.
 	RetryAfter time.Duration
+	// Header is the response's header.
+	Header http.Header
+	// Body is the first bytes of the response's body, at most
+	// [MaxErrorBody], so that an API's error message can be read.
+	Body []byte
 }
 
-// Error returns the status, as in "status 503 Service Unavailable"; the
-// [*Error] that wraps it names the request.
+// Error returns the status, as in "status 503 Service Unavailable", and
+// the start of the body if it is text that says more than the status does,
+// as in `status 403 Forbidden: {"error":"quota exceeded"}`; the [*Error]
+// that wraps it names the request.
 func (e *StatusError) Error() string {
 	s := "status " + e.Status
 	if e.Status == "" {
@@ -105,7 +116,46 @@ func (e *StatusError) Error() string {
 	if e.RetryAfter > 0 {
 		s += " (Retry-After " + e.RetryAfter.String() + ")"
 	}
+	if msg := bodyText(e.Body); msg != "" && msg != http.StatusText(e.StatusCode) {
+		s += ": " + msg
+	}
 	return s
+}
+
+// maxBodyText is how much of an error body StatusError's text shows.
+const maxBodyText = 200
+
+// bodyText returns the start of an error body as one line of text, for an
+// error message: "" unless it is UTF-8 text, its spaces and control
+// characters collapsed, cut at maxBodyText bytes.
+func bodyText(body []byte) string {
+	if len(body) > maxBodyText+utf8.UTFMax {
+		body = body[:maxBodyText+utf8.UTFMax]
+	}
+	var b strings.Builder
+	space := false
+	for i, r := range string(body) {
+		if r == utf8.RuneError {
+			if rest := body[i:]; len(rest) >= utf8.UTFMax || utf8.FullRune(rest) {
+				return "" // not UTF-8: binary
+			}
+			break // cut mid-rune by the cap
+		}
+		if b.Len() >= maxBodyText {
+			b.WriteString("…")
+			break
+		}
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // RetryAfterError is returned when a server asked, through Retry-After, for a

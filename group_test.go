@@ -208,7 +208,7 @@ func TestTaskGroupSiblingErrorsOverNetwork(t *testing.T) {
 	g.Go(func() error { _, err := f.Get(ctx, srv.URL+"/bad"); return err })
 	err = g.Wait()
 	var se *StatusError
-	if !errors.As(err, &se) || strings.Count(err.Error(), "404") != 1 {
+	if !errors.As(err, &se) || strings.Count(err.Error(), "status 404") != 1 {
 		t.Errorf("Wait = %v; want the 404, once", err)
 	}
 	for i, e := range siblingErrs {

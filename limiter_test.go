@@ -289,7 +289,7 @@ func TestHostTableForgetsIdleHosts(t *testing.T) {
 func TestSweepForgetsBudgetsWithoutRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		budget := DefaultRetryBudget()
-		tab := newHostTable(nil, 0, nil, &budget)
+		tab := newHostTable(nil, 0, nil, []func() policy{func() policy { return newRetryBudget(&budget) }})
 		sweep := func() {
 			for i := range tab.shards {
 				sh := &tab.shards[i]
@@ -299,11 +299,11 @@ func TestSweepForgetsBudgetsWithoutRetries(t *testing.T) {
 			}
 		}
 		calls := tab.get("calls.test")
-		calls.budget.call()
+		calls.policies[0].(*retryBudget).call()
 		tab.put(calls)
 		retries := tab.get("retries.test")
-		retries.budget.call()
-		if ok, _, _ := retries.budget.retry(); !ok {
+		retries.policies[0].(*retryBudget).call()
+		if ok, _, _ := retries.policies[0].(*retryBudget).retry(); !ok {
 			t.Fatal("the first retry was refused")
 		}
 		tab.put(retries)

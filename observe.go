@@ -1,6 +1,8 @@
 package fetch
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,19 +18,54 @@ import (
 // must be quick and safe for concurrent use; they must not modify the
 // request or read the response body. A hook that panics fails that call with
 // a [*PanicError], and the call gives up everything it holds.
+//
+// For every call, OnCall runs first, then OnAttempt after each attempt and
+// OnRetry before each wait to retry, and OnDone last. A call that fails
+// before it starts (an invalid request, or one made after Shutdown) runs
+// none of them.
 type Hooks struct {
-	// OnAttempt runs after every attempt, with its outcome.
+	// OnCall runs when a call starts, before it waits at any gate. The
+	// context it returns, which must be derived from ctx, becomes the
+	// call's: every attempt's request carries it, and so does DoneInfo. A
+	// tracer starts the call's span here. A nil result means ctx.
+	OnCall func(ctx context.Context, info CallInfo) context.Context
+	// OnAttempt runs after every attempt, with its outcome, its body
+	// included when the call reads it.
 	OnAttempt func(AttemptInfo)
 	// OnRetry runs when an attempt is to be retried, before the wait.
 	OnRetry func(RetryInfo)
+	// OnDone runs when the call ends, as it returns. For [Fetcher.Do],
+	// that is before the caller reads the body.
+	OnDone func(DoneInfo)
 }
 
-// AttemptInfo describes one attempt: exactly one of Response and Err is set.
+// CallInfo describes a call as it starts.
+type CallInfo struct {
+	Request *http.Request // the caller's request
+	Host    string        // its host, as the per-host gates name it: host[:port], lower case
+}
+
+// AttemptInfo describes one attempt: exactly one of Response and Err is
+// set. A body the call read in full is closed by then; Response.Body must
+// not be read.
 type AttemptInfo struct {
+	// Request is the request as sent. Its context is the call's (carrying
+	// what OnCall returned), bounded by the attempt's timeout.
 	Request  *http.Request
-	Attempt  int // 1 for the first attempt; net/http's own resends are part of it (see [Result.Attempts])
+	Host     string // the host that answered it: the request's, or a redirect's
+	Attempt  int    // 1 for the first attempt; net/http's own resends are part of it (see [Result.Attempts])
 	Response *http.Response
+	Status   int // Response's status code; 0 if none
 	Err      error
+	// Start is when the attempt was sent. Duration runs from Start to the
+	// end of the attempt, its body included when the call reads it.
+	Start    time.Time
+	Duration time.Duration
+	// Waited is how long the attempt waited at the gates before it was
+	// sent: the host's pause, rate tokens and in-flight slots. For a batch,
+	// stream or crawl, a first attempt's wait in its host's queue is not
+	// included.
+	Waited time.Duration
 	// HostRate is the host's adaptive rate after this attempt's outcome
 	// was taken into account; zero unless [WithAdaptiveRate] is set.
 	HostRate rate.Limit
@@ -36,11 +73,22 @@ type AttemptInfo struct {
 
 // RetryInfo describes a retry about to happen.
 type RetryInfo struct {
-	Request *http.Request
+	Request *http.Request // the failed attempt's request, as in [AttemptInfo]
 	Attempt int           // the attempt that failed
 	Delay   time.Duration // the wait before the next attempt
 	Status  int           // the failed attempt's status, or 0 for an error
 	Err     error         // the failed attempt's error, if any
+}
+
+// DoneInfo describes a call as it ends.
+type DoneInfo struct {
+	Context  context.Context // the call's context: what OnCall returned
+	Request  *http.Request   // the caller's request
+	Host     string          // as in [CallInfo]
+	Attempts int             // as [Error.Attempts] counts them
+	Status   int             // the final response's status; 0 if none
+	Err      error           // the call's error: nil, or an [*Error]
+	Duration time.Duration   // from the start of the call to its end
 }
 
 // Stats is a snapshot of a Fetcher's counters.
@@ -83,15 +131,74 @@ func (f *Fetcher) Stats() Stats {
 	}
 }
 
-func (f *Fetcher) onAttempt(req *http.Request, h *host, attempt int, resp *http.Response, err error) error {
-	if f.hooks.OnAttempt == nil {
+// observe is the one place that learns from attempt o of call c, which
+// decide has judged d: the host that answered and its policies (a
+// Retry-After pauses it, whether or not this call retries; the adaptive
+// rate and the circuit breaker take in the outcome), the hooks, the stats
+// and the logger. It returns d, or a failure if a hook panicked.
+func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
+	if o.hasRetryAfter {
+		o.h.pause(time.Now().Add(o.retryAfter))
+	}
+	if !o.hopped {
+		for _, p := range o.h.policies {
+			p.observe(c, o)
+		}
+	}
+	if c.report != nil { // a policy of the call's own host let this attempt through
+		c.report(o)
+		c.report = nil
+	}
+	if f.hooks.OnAttempt != nil {
+		info := AttemptInfo{Request: o.req, Host: o.h.name, Attempt: c.n, Response: o.resp, Status: o.status(),
+			Err: o.err, Start: o.start, Duration: o.took, Waited: o.waited}
+		if o.req == nil {
+			info.Request = c.req
+		}
+		if o.err != nil {
+			info.Response = nil
+		}
+		if o.h.throttle != nil {
+			info.HostRate = o.h.throttle.rate()
+		}
+		if err := runHook(func() { f.hooks.OnAttempt(info) }); err != nil {
+			return fail(err)
+		}
+	}
+	if !d.retry {
+		return d
+	}
+	f.stats.retried.Add(1)
+	req := c.req
+	if f.logger != nil {
+		f.logger.LogAttrs(req.Context(), slog.LevelDebug, "fetch: retrying",
+			slog.String("method", method(req)), slog.String("url", req.URL.Redacted()),
+			slog.Int("attempt", c.n), slog.Duration("delay", d.delay),
+			slog.Int("status", o.status()), slog.Any("error", o.err))
+	}
+	if f.hooks.OnRetry != nil {
+		info := RetryInfo{Request: cmp.Or(o.req, req), Attempt: c.n, Delay: d.delay, Status: o.status(), Err: o.err}
+		if err := runHook(func() { f.hooks.OnRetry(info) }); err != nil {
+			return fail(err)
+		}
+	}
+	return d
+}
+
+// done runs the OnDone hook for call c, which ends with resp or err, and
+// returns the hook's panic, if it panicked.
+func (f *Fetcher) done(c *call, resp *http.Response, err error) error {
+	if f.hooks.OnDone == nil {
 		return nil
 	}
-	info := AttemptInfo{Request: req, Attempt: attempt, Response: resp, Err: err}
-	if h.throttle != nil {
-		info.HostRate = h.throttle.rate()
+	info := DoneInfo{Context: c.Context, Request: c.caller, Host: c.origin.name, Attempts: c.attempts, Err: err}
+	if resp != nil {
+		info.Status = resp.StatusCode
 	}
-	return runHook(func() { f.hooks.OnAttempt(info) })
+	if !c.start.IsZero() {
+		info.Duration = time.Since(c.start)
+	}
+	return runHook(func() { f.hooks.OnDone(info) })
 }
 
 // runHook calls hook, returning a panic in it as a *PanicError.
@@ -103,26 +210,6 @@ func runHook(hook func()) (err error) {
 	}()
 	hook()
 	return nil
-}
-
-func (f *Fetcher) onRetry(req *http.Request, attempt int, delay time.Duration, resp *http.Response, err error) error {
-	f.stats.retried.Add(1)
-	status := 0
-	if resp != nil {
-		status = resp.StatusCode
-	}
-	if f.logger != nil {
-		f.logger.LogAttrs(req.Context(), slog.LevelDebug, "fetch: retrying",
-			slog.String("method", method(req)), slog.String("url", req.URL.Redacted()),
-			slog.Int("attempt", attempt), slog.Duration("delay", delay),
-			slog.Int("status", status), slog.Any("error", err))
-	}
-	if f.hooks.OnRetry == nil {
-		return nil
-	}
-	return runHook(func() {
-		f.hooks.OnRetry(RetryInfo{Request: req, Attempt: attempt, Delay: delay, Status: status, Err: err})
-	})
 }
 
 // fail counts a failed call and wraps its cause in an *Error.

@@ -55,6 +55,16 @@ type config struct {
 	wrapDial func(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
+// policies returns the makers of each new host's chain of policies, after
+// its adaptive rate (see hostTable): one for each option that asks for one.
+func (c *config) policies() []func() policy {
+	var ps []func() policy
+	if b := c.budget; b != nil {
+		ps = append(ps, func() policy { return newRetryBudget(b) })
+	}
+	return ps
+}
+
 func defaultConfig() config {
 	return config{
 		concurrency:  DefaultConcurrency,

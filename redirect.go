@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
+	"time"
 )
 
 // A call is the state of one call through do, carried in the context of the
@@ -29,6 +30,15 @@ type call struct {
 
 	req  *http.Request // the request sent: made with the call as its context (see newCall)
 	body slotBody      // the response body, when the caller reads it
+
+	caller   *http.Request  // the request the caller gave
+	n        int            // the current attempt, from 1
+	attempts int            // requests sent to origin so far, as Error.Attempts counts them
+	delay    time.Duration  // the last retry's delay, for the backoff's next
+	start    time.Time      // when the call began; zero unless MaxElapsed or a hook needs it
+	waited   time.Duration  // how long the current attempt waited at the gates; zero unless timed
+	panicked error          // the OnCall hook's panic, which fails the call
+	report   func(*outcome) // tells the policy that let the attempt through what became of it
 
 	trace  httptrace.ClientTrace // the request's trace: counts its writes in wrote
 	wrote  atomic.Int32          // times net/http wrote a request of the current attempt on a connection
@@ -61,7 +71,18 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 		cr.req = *req.WithContext(c)
 		c.req = &cr.req
 	}
-	c.f, c.origin, c.h, c.held = f, h, h, held
+	c.f, c.origin, c.h, c.held, c.caller = f, h, h, held, req
+	if f.retry.MaxElapsed > 0 || f.timed {
+		c.start = time.Now()
+	}
+	if f.hooks.OnCall != nil {
+		// A panic ends the call with it, before any gate (see Fetcher.admit).
+		c.panicked = runHook(func() {
+			if ctx := f.hooks.OnCall(c.Context, CallInfo{Request: req, Host: h.name}); ctx != nil {
+				c.Context = ctx
+			}
+		})
+	}
 	c.trace.WroteHeaders = c.wroteHeaders
 	if httptrace.ContextClientTrace(c.Context) != nil {
 		// The caller's hooks run too, after the call's.
@@ -236,7 +257,7 @@ func (f *Fetcher) hop(req *http.Request) error {
 		}
 	}
 	c.moveTo(hostKey(req.URL))
-	if err := f.admit(ctx, c.h); err != nil {
+	if err := f.pass(ctx, c.h); err != nil {
 		return f.hopRefused(c, ctx, req, err)
 	}
 	c.held = true

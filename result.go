@@ -1,9 +1,11 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 )
@@ -71,7 +73,7 @@ func (f *Fetcher) fetch(req *http.Request, text string, err error, index int, r 
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			ra, _ := retryAfter(resp, f.retry.MaxDelay)
-			r.Err = &Error{Method: method(req), URL: r.URL, Attempts: attempts, Err: statusError(resp, ra)}
+			r.Err = &Error{Method: method(req), URL: r.URL, Attempts: attempts, Err: newStatusError(resp, ra, r.Body, false)}
 		}
 	}
 	r.Duration = time.Since(epoch) - start
@@ -83,13 +85,42 @@ func (f *Fetcher) fetch(req *http.Request, text string, err error, index int, r 
 // virtual machines each reading costs tens of nanoseconds.
 var epoch = time.Now()
 
-func statusError(resp *http.Response, retryAfter time.Duration) *StatusError {
-	return &StatusError{
+// MaxErrorBody is how much of a non-2xx response's body a [StatusError]
+// keeps, so that an API's error message can be read.
+const MaxErrorBody = 4 << 10
+
+// statusError returns the error for o's response, whose status is final
+// or whose retry the call gave up on, keeping its header and the first
+// MaxErrorBody bytes of its body: from what the call read, or read now
+// from a body still unread.
+func (f *Fetcher) statusError(o *outcome) *StatusError {
+	return newStatusError(o.resp, o.retryAfter, nil, !o.read)
+}
+
+// newStatusError makes the StatusError for resp, which asked for a
+// Retry-After of retryAfter, with body (what the call read of it) or, if
+// unread, the first MaxErrorBody bytes read from resp.Body now; the rest
+// of resp.Body is still there to read.
+func newStatusError(resp *http.Response, retryAfter time.Duration, body []byte, unread bool) *StatusError {
+	e := &StatusError{
 		StatusCode: resp.StatusCode,
 		Status:     resp.Status,
 		URL:        resp.Request.URL.Redacted(),
 		RetryAfter: retryAfter,
+		Header:     resp.Header,
 	}
+	if unread && resp.Body != nil {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBody))
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+		body = b
+	}
+	if len(body) > 0 {
+		e.Body = bytes.Clone(body[:min(len(body), MaxErrorBody)])
+	}
+	return e
 }
 
 // Get fetches rawURL with GET and returns its body, read in full but no
@@ -118,15 +149,18 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) Result {
 }
 
 // GetJSON fetches rawURL with GET, as [Fetcher.Get] does, and decodes its
-// JSON body into a T.
+// JSON body into a T. Every error is an [*Error]: for a non-2xx status it
+// wraps a [*StatusError] whose Body holds the start of the API's error
+// body, and for a body that is not JSON of T's shape it wraps the decoder's
+// error (a [*json.SyntaxError], a [*json.UnmarshalTypeError]).
 func GetJSON[T any](ctx context.Context, f *Fetcher, rawURL string) (T, error) {
 	var v T
-	body, err := f.Get(ctx, rawURL)
-	if err != nil {
-		return v, err
+	r := f.Fetch(ctx, rawURL)
+	if r.Err != nil {
+		return v, r.Err
 	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		return v, fmt.Errorf("fetch: decoding JSON from %s: %w", redact(rawURL), err)
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		return v, &Error{Method: http.MethodGet, URL: r.URL, Attempts: r.Attempts, Err: fmt.Errorf("decoding JSON: %w", err)}
 	}
 	return v, nil
 }

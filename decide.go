@@ -1,0 +1,74 @@
+package fetch
+
+import (
+	"time"
+)
+
+// A decision is what a call does after an attempt: retry after delay, or
+// end, failing with err if it is set and otherwise handing back the
+// attempt's response.
+type decision struct {
+	retry bool
+	delay time.Duration
+	err   error
+}
+
+// fail is the decision to end a call with err.
+func fail(err error) decision { return decision{err: err} }
+
+// decide maps the outcome o of attempt n of call c to what the call does
+// next:
+//
+//   - done: the response is handed back, whatever its status, when it is
+//     not retryable or no attempts are left;
+//   - fail: the error is returned, when it is not retryable or no attempts
+//     are left; when the server's Retry-After would outlast the caller's
+//     deadline ([*RetryAfterError]); when a policy of the host the call was
+//     made to refuses the retry (the retry budget, with a [*RetryBudgetError]);
+//   - retry after the Retry-After the server asked for, or else after the
+//     policy's backoff, unless that wait would take the call past
+//     MaxElapsed (the outcome is then final).
+//
+// A policy that allows a retry may count it (the retry budget spends one).
+func (f *Fetcher) decide(c *call, o *outcome, n int) decision {
+	if !f.retryable(c, o, n) {
+		return decision{err: o.err}
+	}
+	d := f.retry.Backoff(n, c.delay)
+	if o.hasRetryAfter {
+		d = o.retryAfter
+		if deadline, ok := c.Deadline(); ok && time.Until(deadline) < d {
+			return fail(&RetryAfterError{RetryAfter: d, Remaining: time.Until(deadline), Err: f.statusError(o)})
+		}
+	}
+	if f.retry.MaxElapsed > 0 && time.Since(c.start)+d > f.retry.MaxElapsed {
+		return decision{err: o.err}
+	}
+	for _, p := range c.origin.policies { // the host the call was made to
+		if err := p.allowRetry(c, o); err != nil {
+			return fail(err)
+		}
+	}
+	c.delay = d
+	return decision{retry: true, delay: d}
+}
+
+// retryable reports whether the outcome of attempt n of call c may be
+// retried, by the rules [RetryPolicy] states. A redirect that failed for a
+// reason a retry cannot cure (see hopRefused) is not.
+func (f *Fetcher) retryable(c *call, o *outcome, n int) bool {
+	p := &f.retry
+	if o.err != nil {
+		if _, final := hopFailed(o.err); final {
+			return false
+		}
+	}
+	req := c.req
+	resp := o.resp
+	if o.err != nil {
+		resp = nil
+	}
+	return n < p.MaxAttempts && c.Err() == nil &&
+		(p.RetryNonIdempotent || idempotent(req)) && replayable(req) &&
+		p.Retryable(resp, o.err)
+}

@@ -1,0 +1,276 @@
+package fetch
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// gates are the checks every attempt passes before it is sent.
+//
+// Each gate is taken per host first, then globally: a request queued behind
+// its own host's limit must not hold a global token or slot that a request
+// to another host could use.
+type gates struct {
+	limiter Limiter    // global rate; nil: unlimited
+	slots   slots      // global in-flight cap
+	hosts   *hostTable // per-host gates and pauses
+	freed   notifier   // notified whenever a slot, global or per host, is freed
+	waits   tokenWaits // the calls waiting for a token, per bucket
+}
+
+// wait waits out h's pause, takes a rate token for h (if any), then a
+// global one.
+func (g *gates) wait(ctx context.Context, h *host) error {
+	if err := h.waitPause(ctx); err != nil {
+		return err
+	}
+	if h.limiter != nil {
+		if err := waitToken(ctx, h.limiter, &g.waits, "host"); err != nil {
+			return err
+		}
+	}
+	if h.throttle != nil {
+		if err := waitToken(ctx, h.throttle.lim, &g.waits, "host's adaptive"); err != nil {
+			return err
+		}
+	}
+	if g.limiter != nil {
+		return waitToken(ctx, g.limiter, &g.waits, "global")
+	}
+	return nil
+}
+
+// acquire takes an in-flight slot for h (if capped), then a global one.
+func (g *gates) acquire(ctx context.Context, h *host) error {
+	if h.slots != nil {
+		if err := h.slots.acquire(ctx, "host"); err != nil {
+			return err
+		}
+	}
+	if err := g.slots.acquire(ctx, "global"); err != nil {
+		if h.slots != nil {
+			h.slots.release()
+		}
+		return err
+	}
+	return nil
+}
+
+// release frees the slots acquire took.
+func (g *gates) release(h *host) {
+	g.giveBack(h)
+	g.freed.notify()
+}
+
+// giveBack frees the slots try took a moment ago, without waking anybody,
+// so that schedulers whose tries fail cannot wake each other in turn for
+// ever. A scheduler whose try failed on a slot that was given back so is
+// woken by the next slot freed.
+func (g *gates) giveBack(h *host) {
+	g.slots.release()
+	if h.slots != nil {
+		h.slots.release()
+	}
+}
+
+// A refusal says which gate refused an attempt that try could not let
+// through at once, and so when it is worth asking again.
+type refusal int
+
+const (
+	granted     refusal = iota // every gate let the attempt through
+	hostBusy                   // the host's slots are all taken
+	hostLater                  // the host is paused, or out of tokens, until a known time
+	globalBusy                 // the global slots are all taken
+	globalLater                // the global bucket is out of tokens until a known time
+	mustWait                   // a Limiter that can only be waited for gates the host
+)
+
+// try takes, without waiting, everything one attempt to h needs: h's slot
+// and a global one, then h's tokens and a global one. If a gate refuses,
+// try gives back what it took and says which refused and, for a gate that
+// opens at a known time, when. Tokens are looked at before they are taken,
+// and a token taken before a later gate refuses is handed back by
+// cancelling its reservation, so that a refused try leaves every bucket as
+// it found it. Nor does try take a token ahead of the calls waiting in a
+// bucket's line (see [tokenWaits]): the reservation the first of them holds
+// keeps the bucket below one token until the line is gone.
+//
+// Only [*rate.Limiter] buckets can be tried; a host or global gate that is
+// some other [Limiter] makes try refuse with mustWait, and the attempt must
+// wait for its gates with wait and acquire.
+func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
+	if until := h.pausedUntil.Load(); until != 0 && until > c.now().UnixNano() {
+		return hostLater, time.Unix(0, until)
+	}
+	hostRate, ok1 := bucket(h.limiter)
+	globalRate, ok2 := bucket(g.limiter)
+	if !ok1 || !ok2 {
+		return mustWait, time.Time{}
+	}
+	if h.slots != nil && !h.slots.try() {
+		return hostBusy, time.Time{}
+	}
+	if !g.slots.try() {
+		if h.slots != nil {
+			h.slots.release()
+		}
+		return globalBusy, time.Time{}
+	}
+	var adaptive *rate.Limiter
+	if h.throttle != nil {
+		adaptive = h.throttle.lim
+	}
+	buckets := [3]*rate.Limiter{hostRate, adaptive, globalRate}
+	if one, i := onlyBucket(buckets); one != nil {
+		// One bucket: take its token with AllowN, which needs no
+		// reservation to give back.
+		if due, ok := tokenDue(one, c.now()); (ok && due.After(c.now())) || !one.AllowN(c.now(), 1) {
+			g.giveBack(h)
+			if !ok || !due.After(c.now()) {
+				due = c.now().Add(time.Millisecond) // lost a race for the token: look again soon
+			}
+			if i == 2 {
+				return globalLater, due
+			}
+			return hostLater, due
+		}
+		return granted, time.Time{}
+	}
+	var taken [3]*rate.Reservation
+	why, due := granted, time.Time{}
+	for i, l := range buckets {
+		if l == nil {
+			continue
+		}
+		if taken[i], due = takeToken(l, c.now()); taken[i] == nil {
+			why = hostLater
+			if i == 2 {
+				why = globalLater
+			}
+			break
+		}
+	}
+	if why != granted {
+		for i := len(taken) - 1; i >= 0; i-- {
+			if taken[i] != nil {
+				taken[i].CancelAt(c.now())
+			}
+		}
+		g.giveBack(h)
+	}
+	return why, due
+}
+
+// A clock reads the time once, when first asked, so that a scheduler's
+// tries read it only if a gate needs it.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time {
+	if c.t.IsZero() {
+		c.t = time.Now()
+	}
+	return c.t
+}
+
+// bucket returns l as a token bucket that try can take from without
+// waiting; ok is false for a Limiter that can only be waited for. A nil l
+// (no limit) is a nil bucket.
+func bucket(l Limiter) (b *rate.Limiter, ok bool) {
+	if l == nil {
+		return nil, true
+	}
+	b, ok = l.(*rate.Limiter)
+	return b, ok
+}
+
+// onlyBucket returns the one bucket of buckets that is not nil, with its
+// index, or nil if none or several are.
+func onlyBucket(buckets [3]*rate.Limiter) (*rate.Limiter, int) {
+	var one *rate.Limiter
+	at := -1
+	for i, l := range buckets {
+		if l != nil {
+			if one != nil {
+				return nil, -1
+			}
+			one, at = l, i
+		}
+	}
+	return one, at
+}
+
+// takeToken takes a token from l if one is there at now, returning its
+// reservation; otherwise it takes nothing and returns when the next token
+// is due.
+func takeToken(l *rate.Limiter, now time.Time) (*rate.Reservation, time.Time) {
+	if due, ok := tokenDue(l, now); ok && due.After(now) {
+		return nil, due
+	}
+	r := l.ReserveN(now, 1)
+	if d := r.DelayFrom(now); !r.OK() || d > 0 {
+		r.CancelAt(now)
+		return nil, now.Add(d)
+	}
+	return r, time.Time{}
+}
+
+// admit passes call c through its host's gates for an attempt, unless it
+// holds them already (a scheduler passed them for its first attempt): the
+// host's policies first (a circuit breaker that is open refuses at once),
+// then its pause, rate and slot, and the global ones.
+func (f *Fetcher) admit(c *call) error {
+	if c.panicked != nil {
+		return c.panicked
+	}
+	for _, p := range c.origin.policies {
+		if err := p.admit(c); err != nil {
+			return err
+		}
+	}
+	if c.held {
+		c.waited = 0
+		return nil
+	}
+	var t time.Time
+	if f.timed {
+		t = time.Now()
+	}
+	if err := f.pass(c, c.h); err != nil {
+		return err
+	}
+	if f.timed {
+		c.waited = time.Since(t)
+	}
+	c.held = true
+	return nil
+}
+
+// pass waits at h's gates and the global ones, under ctx: the host's
+// pause, a rate token, then a slot.
+func (f *Fetcher) pass(ctx context.Context, h *host) error {
+	f.stats.waiting.Add(1)
+	defer f.stats.waiting.Add(-1)
+	for {
+		if err := f.gates.wait(ctx, h); err != nil {
+			return err
+		}
+		if err := f.gates.acquire(ctx, h); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil { // cancelled just as the slot came free
+			f.gates.release(h)
+			return err
+		}
+		if !h.paused() {
+			break
+		}
+		// The host asked for a pause while this request queued: give the
+		// slot back and start again once the pause is over, with a fresh
+		// token, so that the requests that queued do not all go at once.
+		f.gates.release(h)
+	}
+	return nil
+}

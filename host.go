@@ -1,0 +1,203 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// A host holds one host's gates. It is shared by every request to that host
+// and referenced from the table while any of them is running.
+type host struct {
+	name     string
+	limiter  Limiter      // nil: no per-host rate
+	slots    slots        // nil: no per-host cap
+	throttle *throttle    // the adaptive rate, whose bucket is one of the gates; nil if none
+	policies []policy     // the host's chain: adaptive rate, retry budget, circuit breaker
+	refs     atomic.Int32 // requests holding h; raised from 0 only under its shard's lock
+
+	// pausedUntil (Unix nanoseconds) is when the host said, with
+	// Retry-After, that it will take requests again; until then no request
+	// to it is sent. One pause serves every request to the host, instead of
+	// each learning of it from a 429 of its own.
+	pausedUntil atomic.Int64
+}
+
+// pause holds requests to h until t, or later if already paused longer.
+func (h *host) pause(t time.Time) {
+	until := t.UnixNano()
+	for old := h.pausedUntil.Load(); until > old && !h.pausedUntil.CompareAndSwap(old, until); old = h.pausedUntil.Load() {
+	}
+}
+
+// paused reports whether h is paused now.
+func (h *host) paused() bool {
+	until := h.pausedUntil.Load()
+	return until != 0 && time.Now().UnixNano() < until
+}
+
+// waitPause waits out h's pause, if any, or until ctx is done.
+func (h *host) waitPause(ctx context.Context) error {
+	until := h.pausedUntil.Load()
+	if until == 0 {
+		return nil
+	}
+	if d := time.Until(time.Unix(0, until)); d > 0 {
+		if err := sleep(ctx, d); err != nil {
+			return fmt.Errorf("waiting %v for the host's Retry-After: %w", d.Round(time.Millisecond), err)
+		}
+	}
+	return nil
+}
+
+// idle reports whether h may be dropped: a fresh host in its place would
+// behave the same, or more cautiously. A pause, a token bucket that is not
+// full, and a policy that is not forgettable (a learned adaptive rate, a
+// retry budget's recent retries, a breaker that is not closed) are kept.
+func (h *host) idle() bool {
+	if time.Now().UnixNano() < h.pausedUntil.Load() {
+		return false
+	}
+	for _, p := range h.policies {
+		if !p.forgettable() {
+			return false
+		}
+	}
+	if l, ok := h.limiter.(*rate.Limiter); ok {
+		return l.Tokens() >= float64(l.Burst())
+	}
+	return true
+}
+
+// hostTable maps host names to their gates. It is sharded so that requests
+// to different hosts rarely share a lock, and it forgets idle hosts so that
+// it stays small however many hosts pass through: a shard that has doubled
+// since its last sweep is swept before it grows again, so each holds at most
+// max(minSweep, twice its hosts in use) entries, at amortised O(1) a request.
+type hostTable struct {
+	seed         maphash.Seed
+	newLimiter   func(host string) Limiter // nil: no per-host rate
+	slotsPerHost int                       // 0: no per-host cap
+	policies     []func() policy           // makes each new host's chain, after its adaptive rate
+	adaptive     *AdaptiveRate             // nil: no adaptive throttling
+	shards       [hostShards]hostShard
+}
+
+const (
+	hostShards = 64
+	// minSweep is the size a shard may reach before it is swept for idle
+	// hosts; after a sweep the next one comes when the shard has doubled.
+	minSweep = 64
+)
+
+type hostShard struct {
+	mu      sync.Mutex
+	m       map[string]*host
+	sweepAt int
+	_       [40]byte // keep shards on separate cache lines
+}
+
+func newHostTable(newLimiter func(string) Limiter, slotsPerHost int, adaptive *AdaptiveRate, policies []func() policy) *hostTable {
+	t := &hostTable{seed: maphash.MakeSeed(), newLimiter: newLimiter, slotsPerHost: slotsPerHost, adaptive: adaptive, policies: policies}
+	for i := range t.shards {
+		t.shards[i].m = make(map[string]*host)
+		t.shards[i].sweepAt = minSweep
+	}
+	return t
+}
+
+// get returns the gates for name, holding a reference until put.
+func (t *hostTable) get(name string) *host {
+	sh := &t.shards[maphash.String(t.seed, name)%hostShards]
+	sh.mu.Lock()
+	h := sh.m[name]
+	if h == nil {
+		if len(sh.m) >= sh.sweepAt {
+			sh.sweep()
+		}
+		h = &host{name: name}
+		if t.newLimiter != nil {
+			h.limiter = t.newLimiter(name)
+		}
+		if t.slotsPerHost > 0 {
+			h.slots = make(slots, t.slotsPerHost)
+		}
+		if t.adaptive != nil || len(t.policies) > 0 {
+			h.policies = make([]policy, 0, len(t.policies)+1)
+		}
+		if t.adaptive != nil {
+			h.throttle = newThrottle(*t.adaptive)
+			h.policies = append(h.policies, h.throttle)
+		}
+		for _, p := range t.policies {
+			h.policies = append(h.policies, p())
+		}
+		sh.m[name] = h
+	}
+	h.refs.Add(1)
+	sh.mu.Unlock()
+	return h
+}
+
+// put drops the reference get took. An idle host stays in the table, so
+// that the next request to it finds it, until a sweep forgets it. It needs
+// no lock: only get, under the shard's lock, raises a host's count, so a
+// sweep holding that lock and seeing no references sees it stay so.
+func (t *hostTable) put(h *host) {
+	h.refs.Add(-1)
+}
+
+// sweep forgets every idle host with no request running. sh.mu is held.
+func (sh *hostShard) sweep() {
+	for name, h := range sh.m {
+		if h.refs.Load() == 0 && h.idle() {
+			delete(sh.m, name)
+		}
+	}
+	sh.sweepAt = max(minSweep, 2*len(sh.m))
+}
+
+// stats returns the state of the hosts that are paused or throttled,
+// sorted by name.
+func (t *hostTable) stats() []HostStats {
+	var hs []HostStats
+	now := time.Now().UnixNano()
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for name, h := range sh.m {
+			s := HostStats{Host: name}
+			if until := h.pausedUntil.Load(); until > now {
+				s.PausedUntil = time.Unix(0, until)
+			}
+			for _, p := range h.policies {
+				p.stats(&s)
+			}
+			if s != (HostStats{Host: name}) {
+				hs = append(hs, s)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	slices.SortFunc(hs, func(a, b HostStats) int { return strings.Compare(a.Host, b.Host) })
+	return hs
+}
+
+// len reports how many hosts the table holds.
+func (t *hostTable) len() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
