@@ -218,33 +218,34 @@ func takeToken(l *rate.Limiter, now time.Time) (*rate.Reservation, time.Time) {
 }
 
 // admit passes call c through its host's gates for an attempt, unless it
-// holds them already (a scheduler passed them for its first attempt): the
-// host's policies first (a circuit breaker that is open refuses at once),
-// then its pause, rate and slot, and the global ones.
+// holds them already (a scheduler passed them for its first attempt): its
+// pause, rate and slot, and the global ones; then the host's policies, so
+// that a circuit breaker decides just before the attempt is sent, and one
+// that is open refuses it at once.
 func (f *Fetcher) admit(c *call) error {
 	if c.panicked != nil {
 		return c.panicked
+	}
+	if c.held {
+		c.waited = 0
+	} else {
+		var t time.Time
+		if f.timed {
+			t = time.Now()
+		}
+		if err := f.pass(c, c.h); err != nil {
+			return err
+		}
+		if f.timed {
+			c.waited = time.Since(t)
+		}
+		c.held = true
 	}
 	for _, p := range c.origin.policies {
 		if err := p.admit(c); err != nil {
 			return err
 		}
 	}
-	if c.held {
-		c.waited = 0
-		return nil
-	}
-	var t time.Time
-	if f.timed {
-		t = time.Now()
-	}
-	if err := f.pass(c, c.h); err != nil {
-		return err
-	}
-	if f.timed {
-		c.waited = time.Since(t)
-	}
-	c.held = true
 	return nil
 }
 

@@ -99,8 +99,9 @@ type Stats struct {
 	Failed    int64 // calls that returned an error
 	Retried   int64 // retries made, over all calls
 
-	// Hosts lists, by name, the hosts that are paused by a Retry-After
-	// or throttled by [WithAdaptiveRate]; nil if none.
+	// Hosts lists, by name, the hosts that are paused by a Retry-After,
+	// throttled by [WithAdaptiveRate], or whose circuit breaker is not
+	// closed; nil if none.
 	Hosts []HostStats
 }
 
@@ -110,6 +111,7 @@ type HostStats struct {
 	Rate        rate.Limit // the adaptive rate; zero unless WithAdaptiveRate is set
 	Cuts        int        // times the adaptive rate was cut for overload
 	PausedUntil time.Time  // when the host's Retry-After pause ends; zero if none
+	Breaker     string     // the circuit breaker's state if not closed: "open" or "half-open"; "" otherwise
 }
 
 type counters struct {

@@ -38,8 +38,9 @@ type config struct {
 	readAhead       int // 0: the default for the concurrency
 	limiter         Limiter
 	hostLimiter     func(host string) Limiter
-	adaptive        *AdaptiveRate // nil: no adaptive throttling
-	budget          *RetryBudget  // nil: no retry budget
+	adaptive        *AdaptiveRate   // nil: no adaptive throttling
+	budget          *RetryBudget    // nil: no retry budget
+	breaker         *CircuitBreaker // nil: no circuit breaker
 	retry           RetryPolicy
 	attemptTimeout  time.Duration
 	maxBody         int64
@@ -61,6 +62,9 @@ func (c *config) policies() []func() policy {
 	var ps []func() policy
 	if b := c.budget; b != nil {
 		ps = append(ps, func() policy { return newRetryBudget(b) })
+	}
+	if b := c.breaker; b != nil {
+		ps = append(ps, func() policy { return newBreaker(b) })
 	}
 	return ps
 }

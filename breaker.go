@@ -1,0 +1,168 @@
+package fetch
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// CircuitBreaker configures a circuit breaker per host: after enough
+// failures the host's breaker opens, and every call to the host fails at
+// once with a [*CircuitOpenError], sending nothing, for OpenFor. Then it is
+// half-open: Probes attempts go through, and if they all succeed it closes,
+// while one failure opens it again. See [WithCircuitBreaker].
+//
+// An attempt that fails because the caller's context ended counts neither
+// way. The breaker is [github.com/sony/gobreaker/v2]'s two-step breaker.
+type CircuitBreaker struct {
+	// ConsecutiveFailures opens the breaker after this many failed attempts
+	// in a row. Zero means the default, 5.
+	ConsecutiveFailures int
+	// FailureRatio, if positive, opens it too when, within one Interval,
+	// at least MinRequests attempts were made and this share of them failed.
+	FailureRatio float64
+	// MinRequests is the least number of attempts FailureRatio judges.
+	// Zero means the default, 20.
+	MinRequests int
+	// Interval is how often a closed breaker forgets its counts. Zero means
+	// the default, one minute.
+	Interval time.Duration
+	// OpenFor is how long the breaker stays open before it lets probes
+	// through. Zero means the default, 30 seconds.
+	OpenFor time.Duration
+	// Probes is how many attempts a half-open breaker lets through; all
+	// must succeed for it to close. Zero means the default, 1.
+	Probes int
+	// IsFailure classifies an attempt's outcome; exactly one of resp and
+	// err is non-nil. Nil means a transport error, a 429 or a 5xx fails.
+	IsFailure func(resp *http.Response, err error) bool
+}
+
+func (b CircuitBreaker) withDefaults() (CircuitBreaker, error) {
+	switch {
+	case b.ConsecutiveFailures < 0 || b.MinRequests < 0 || b.Probes < 0 || b.Interval < 0 || b.OpenFor < 0:
+		return b, fmt.Errorf("fetch: CircuitBreaker %+v: no field may be negative", b)
+	case b.FailureRatio < 0 || b.FailureRatio > 1:
+		return b, fmt.Errorf("fetch: CircuitBreaker.FailureRatio %v: must lie between 0 and 1", b.FailureRatio)
+	case b.Probes > 1<<16 || b.ConsecutiveFailures > 1<<30 || b.MinRequests > 1<<30:
+		return b, fmt.Errorf("fetch: CircuitBreaker %+v: counts too large", b)
+	}
+	b.ConsecutiveFailures = cmp.Or(b.ConsecutiveFailures, 5)
+	b.MinRequests = cmp.Or(b.MinRequests, 20)
+	b.Interval = cmp.Or(b.Interval, time.Minute)
+	b.OpenFor = cmp.Or(b.OpenFor, 30*time.Second)
+	b.Probes = cmp.Or(b.Probes, 1)
+	if b.IsFailure == nil {
+		b.IsFailure = defaultIsFailure
+	}
+	return b, nil
+}
+
+func defaultIsFailure(resp *http.Response, err error) bool {
+	if err != nil {
+		return true
+	}
+	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+}
+
+// ErrCircuitOpen is matched by the [*CircuitOpenError] of a call refused by
+// an open circuit breaker.
+var ErrCircuitOpen = errors.New("fetch: circuit breaker open")
+
+// CircuitOpenError is a call that its host's circuit breaker refused: it
+// was open, or half-open with its probes already out. Nothing was sent.
+// It is not retried.
+type CircuitOpenError struct {
+	Host string
+}
+
+func (e *CircuitOpenError) Error() string {
+	return "circuit breaker for " + e.Host + " is open"
+}
+
+// Unwrap returns ErrCircuitOpen.
+func (e *CircuitOpenError) Unwrap() error { return ErrCircuitOpen }
+
+// breaker is one host's circuit breaker, a policy on its chain.
+type breaker struct {
+	basePolicy
+	cb        *gobreaker.TwoStepCircuitBreaker[struct{}]
+	isFailure func(*http.Response, error) bool
+}
+
+// errFailed and errExcluded are what the breaker is told of a failed
+// attempt, and of one that says nothing of the host.
+var (
+	errFailed   = errors.New("failed")
+	errExcluded = errors.New("excluded")
+)
+
+func newBreaker(b *CircuitBreaker) *breaker {
+	return &breaker{
+		isFailure: b.IsFailure,
+		cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+			MaxRequests: uint32(b.Probes),
+			Interval:    b.Interval,
+			Timeout:     b.OpenFor,
+			ReadyToTrip: func(c gobreaker.Counts) bool {
+				return c.ConsecutiveFailures >= uint32(b.ConsecutiveFailures) ||
+					b.FailureRatio > 0 && c.Requests >= uint32(b.MinRequests) &&
+						float64(c.TotalFailures) >= b.FailureRatio*float64(c.Requests)
+			},
+			IsExcluded: func(err error) bool { return err == errExcluded },
+		}),
+	}
+}
+
+// admit lets the attempt through unless the breaker is open, and has the
+// call report what became of it (see observe).
+func (b *breaker) admit(c *call) error {
+	done, err := b.cb.Allow()
+	if err != nil {
+		return &CircuitOpenError{Host: c.origin.name}
+	}
+	c.report = func(o *outcome) {
+		switch {
+		case o.err != nil && (c.Err() != nil || errors.Is(o.err, context.Canceled)):
+			done(errExcluded) // the caller gave up: nothing learnt of the host
+		case b.isFailure(o.resp, o.err):
+			done(errFailed)
+		default:
+			done(nil)
+		}
+	}
+	return nil
+}
+
+// forgettable reports whether the breaker is closed with nothing counted.
+func (b *breaker) forgettable() bool {
+	return b.cb.State() == gobreaker.StateClosed && b.cb.Counts() == (gobreaker.Counts{})
+}
+
+// stats names the breaker's state unless it is closed.
+func (b *breaker) stats(s *HostStats) {
+	if st := b.cb.State(); st != gobreaker.StateClosed {
+		s.Breaker = st.String()
+	}
+}
+
+// WithCircuitBreaker gives every host a circuit breaker configured by b
+// (zero fields take their defaults): a host that keeps failing is left
+// alone for a while, its calls failing at once with a [*CircuitOpenError]
+// instead of adding to its trouble. It returns an error naming any field
+// out of range.
+func WithCircuitBreaker(b CircuitBreaker) Option {
+	return func(c *config) error {
+		b, err := b.withDefaults()
+		if err != nil {
+			return err
+		}
+		c.breaker = &b
+		return nil
+	}
+}

@@ -1,0 +1,143 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// The breaker opens after a run of failures, then fails calls at once
+// without sending them, lets one probe through once OpenFor has passed, and
+// closes when the probe succeeds.
+func TestCircuitBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var sent atomic.Int64
+		var healthy atomic.Bool
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sent.Add(1)
+			if !healthy.Load() {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		}), WithRetry(RetryPolicy{MaxAttempts: 1}),
+			WithCircuitBreaker(CircuitBreaker{ConsecutiveFailures: 3, OpenFor: 10 * time.Second}))
+		get := func() error {
+			_, err := f.Get(context.Background(), "http://a.test/")
+			return err
+		}
+
+		for i := range 3 {
+			var se *StatusError
+			if err := get(); !errors.As(err, &se) {
+				t.Fatalf("call %d: %v; want the 500", i+1, err)
+			}
+		}
+		// Open: nothing is sent.
+		for range 5 {
+			err := get()
+			var ce *CircuitOpenError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrCircuitOpen) || ce.Host != "a.test" {
+				t.Fatalf("call to an open breaker: %v; want a *CircuitOpenError for a.test", err)
+			}
+		}
+		if n := sent.Load(); n != 3 {
+			t.Fatalf("server saw %d requests; want 3: an open breaker sends nothing", n)
+		}
+		if hs := f.Stats().Hosts; len(hs) != 1 || hs[0].Breaker != "open" {
+			t.Errorf("Stats().Hosts = %+v; want a.test's breaker open", hs)
+		}
+
+		// Half-open after OpenFor: one probe; a failure opens it again.
+		time.Sleep(10*time.Second + time.Millisecond)
+		if err := get(); errors.Is(err, ErrCircuitOpen) {
+			t.Fatalf("probe after OpenFor was refused: %v", err)
+		}
+		if n := sent.Load(); n != 4 {
+			t.Fatalf("server saw %d requests; want the 4th, the probe", n)
+		}
+		if err := get(); !errors.Is(err, ErrCircuitOpen) {
+			t.Fatalf("after a failed probe: %v; want the breaker open again", err)
+		}
+
+		// A probe that succeeds closes it.
+		time.Sleep(10*time.Second + time.Millisecond)
+		healthy.Store(true)
+		for i := range 5 {
+			if err := get(); err != nil {
+				t.Fatalf("call %d after a good probe: %v; want the breaker closed", i+1, err)
+			}
+		}
+		if n := sent.Load(); n != 9 {
+			t.Errorf("server saw %d requests; want 9: 3 failures, the failed probe, 5", n)
+		}
+		if hs := f.Stats().Hosts; len(hs) != 0 {
+			t.Errorf("Stats().Hosts = %+v; want none: the breaker is closed", hs)
+		}
+	})
+}
+
+// While half-open, the breaker lets only its probes through: the other
+// calls fail fast rather than queue behind the probe.
+func TestCircuitBreakerHalfOpenLetsOneProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var sent atomic.Int64
+		release := make(chan struct{})
+		fail := atomic.Bool{}
+		fail.Store(true)
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sent.Add(1)
+			if fail.Load() {
+				w.WriteHeader(http.StatusBadGateway)
+				return
+			}
+			<-release
+		}), WithRetry(RetryPolicy{MaxAttempts: 1}),
+			WithCircuitBreaker(CircuitBreaker{ConsecutiveFailures: 1, OpenFor: time.Second}))
+		f.Get(context.Background(), "http://a.test/") // opens it
+		time.Sleep(time.Second + time.Millisecond)
+		fail.Store(false)
+		probe := make(chan error)
+		go func() { _, err := f.Get(context.Background(), "http://a.test/"); probe <- err }()
+		synctest.Wait() // the probe is at the server
+		if _, err := f.Get(context.Background(), "http://a.test/"); !errors.Is(err, ErrCircuitOpen) {
+			t.Errorf("a second call while the probe is out: %v; want ErrCircuitOpen", err)
+		}
+		close(release)
+		if err := <-probe; err != nil {
+			t.Errorf("probe: %v", err)
+		}
+		if n := sent.Load(); n != 2 {
+			t.Errorf("server saw %d requests; want 2", n)
+		}
+	})
+}
+
+// A call whose caller gives up counts neither way, so a breaker is not
+// opened by callers' cancellations.
+func TestCircuitBreakerIgnoresCancellation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			<-r.Context().Done()
+		}), WithRetry(RetryPolicy{MaxAttempts: 1}),
+			WithCircuitBreaker(CircuitBreaker{ConsecutiveFailures: 2}))
+		for range 5 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, err := f.Get(ctx, "http://a.test/")
+			cancel()
+			if errors.Is(err, ErrCircuitOpen) {
+				t.Fatalf("the breaker opened on callers' deadlines: %v", err)
+			}
+		}
+	})
+}
+
+func TestCircuitBreakerOptionRanges(t *testing.T) {
+	for _, b := range []CircuitBreaker{{ConsecutiveFailures: -1}, {FailureRatio: 1.5}, {OpenFor: -time.Second}} {
+		if _, err := New(WithCircuitBreaker(b)); err == nil {
+			t.Errorf("WithCircuitBreaker(%+v): no error", b)
+		}
+	}
+}
