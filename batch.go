@@ -17,8 +17,8 @@ var errNilContext = errors.New("fetch: nil context")
 // closes every body. Like every Fetcher method, GetAll is safe for
 // concurrent use. If ctx ends, the URLs
 // not yet fetched come back with an error matching ctx's.
-func (f *Fetcher) GetAll(ctx context.Context, urls []string) []Result {
-	results, _ := batch(ctx, f, urls, false, getURL)
+func (f *Fetcher) GetAll(ctx context.Context, urls []string, opts ...RequestOption) []Result {
+	results, _ := batch(ctx, f, urls, false, getURL(opts))
 	return results
 }
 
@@ -26,8 +26,8 @@ func (f *Fetcher) GetAll(ctx context.Context, urls []string) []Result {
 // cancels the requests still running or waiting and returns that failure
 // with the results, in which the cancelled requests carry an error matching
 // [context.Canceled].
-func (f *Fetcher) GetAllFailFast(ctx context.Context, urls []string) ([]Result, error) {
-	return batch(ctx, f, urls, true, getURL)
+func (f *Fetcher) GetAllFailFast(ctx context.Context, urls []string, opts ...RequestOption) ([]Result, error) {
+	return batch(ctx, f, urls, true, getURL(opts))
 }
 
 // DoAll sends every request and returns one [Result] per request in input

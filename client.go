@@ -53,6 +53,9 @@ func newClient(c config) *http.Client {
 	if c.wrapDial != nil {
 		t.DialContext = c.wrapDial(t.DialContext)
 	}
+	if c.tls != nil {
+		t.TLSClientConfig = c.tls
+	}
 	t.ReadBufferSize = readBufferSize
 	t.MaxIdleConnsPerHost = perHost
 	t.MaxConnsPerHost = perHost

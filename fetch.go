@@ -30,7 +30,8 @@ type Fetcher struct {
 	maxBody         int64
 	logger          *slog.Logger // nil: silent
 	hooks           Hooks
-	timed           bool // somebody reads attempts' times: a hook, or the adaptive rate
+	header          http.Header // added to every request that does not set the key itself
+	timed           bool        // somebody reads attempts' times: a hook, or the adaptive rate
 	stats           counters
 
 	// Shutdown: calls register in active; once closed is set, the call that
@@ -65,6 +66,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		maxBody:         c.maxBody,
 		logger:          c.logger,
 		hooks:           c.hooks,
+		header:          c.header,
 		drained:         make(chan struct{}),
 		closing:         make(chan struct{}),
 		hostConcurrency: c.hostConcurrency,
@@ -76,6 +78,8 @@ func New(opts ...Option) (*Fetcher, error) {
 		f.headerCap = newHeaderCap(int64(c.maxHeader))
 	} else if c.guard {
 		return nil, errors.New("fetch: WithBlockPrivateAddresses needs the client New builds; it cannot be combined with WithClient")
+	} else if c.tls != nil {
+		return nil, errors.New("fetch: WithTLSConfig configures the client New builds; it cannot be combined with WithClient (set TLSClientConfig on its transport)")
 	} else {
 		client := *c.client // the caller's stays as it is
 		f.client = &client

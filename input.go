@@ -19,11 +19,24 @@ import (
 // every waiting worker's stack in each cycle, has that much less to walk.
 type requester[T any] func(ctx context.Context, in T) (req *http.Request, text string, err error)
 
-// getURL is the requester of the GET calls: Get, GetAll and Stream.
-func getURL(ctx context.Context, rawURL string) (*http.Request, string, error) {
+// getURL is the requester of the calls that take URLs: Get, GetAll and
+// Stream, with their requests shaped by opts.
+func getURL(opts []RequestOption) requester[string] {
+	return func(ctx context.Context, rawURL string) (*http.Request, string, error) {
+		return newURLRequest(ctx, rawURL, opts)
+	}
+}
+
+// newURLRequest is getURL's requester.
+func newURLRequest(ctx context.Context, rawURL string, opts []RequestOption) (*http.Request, string, error) {
 	req, err := newGet(ctx, rawURL)
 	if err != nil {
 		return nil, redact(rawURL), err
+	}
+	for _, opt := range opts {
+		if err := opt(req); err != nil {
+			return nil, redact(rawURL), err
+		}
 	}
 	if strings.Contains(rawURL, "@") { // may hold a password: report it redacted
 		rawURL = ""

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,8 @@ type config struct {
 	adaptive        *AdaptiveRate   // nil: no adaptive throttling
 	budget          *RetryBudget    // nil: no retry budget
 	breaker         *CircuitBreaker // nil: no circuit breaker
+	header          http.Header     // default headers; nil: none
+	tls             *tls.Config     // nil: net/http's default
 	retry           RetryPolicy
 	attemptTimeout  time.Duration
 	maxBody         int64

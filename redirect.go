@@ -61,6 +61,7 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 	c, ok := req.Context().(*call)
 	if ok && c.f == nil {
 		c.req = req
+		f.applyDefaults(req, false)
 	} else {
 		// The call and the copy of req it sends, in one allocation.
 		cr := &struct {
@@ -70,6 +71,7 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 		c = &cr.call
 		cr.req = *req.WithContext(c)
 		c.req = &cr.req
+		f.applyDefaults(c.req, true)
 	}
 	c.f, c.origin, c.h, c.held, c.caller = f, h, h, held, req
 	if f.retry.MaxElapsed > 0 || f.timed {

@@ -129,9 +129,9 @@ func newStatusError(resp *http.Response, retryAfter time.Duration, body []byte, 
 // an error that matches [*StatusError] under [errors.As]. [Fetcher.Fetch]
 // returns the rest of what is known: where the body came from after
 // redirects, the status, the header.
-func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
+func (f *Fetcher) Get(ctx context.Context, rawURL string, opts ...RequestOption) ([]byte, error) {
 	var r Result
-	req, text, err := getURL(ctx, rawURL)
+	req, text, err := newURLRequest(ctx, rawURL, opts)
 	f.fetch(req, text, err, 0, &r, nil)
 	return r.Body, r.Err
 }
@@ -141,9 +141,9 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string) ([]byte, error) {
 // came from after redirects (FinalURL), the attempts made and the error,
 // if any (Err is set for a non-2xx status too, and Status and Body are
 // then still set).
-func (f *Fetcher) Fetch(ctx context.Context, rawURL string) Result {
+func (f *Fetcher) Fetch(ctx context.Context, rawURL string, opts ...RequestOption) Result {
 	var r Result
-	req, text, err := getURL(ctx, rawURL)
+	req, text, err := newURLRequest(ctx, rawURL, opts)
 	f.fetch(req, text, err, 0, &r, nil)
 	return r
 }
@@ -153,9 +153,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) Result {
 // wraps a [*StatusError] whose Body holds the start of the API's error
 // body, and for a body that is not JSON of T's shape it wraps the decoder's
 // error (a [*json.SyntaxError], a [*json.UnmarshalTypeError]).
-func GetJSON[T any](ctx context.Context, f *Fetcher, rawURL string) (T, error) {
+func GetJSON[T any](ctx context.Context, f *Fetcher, rawURL string, opts ...RequestOption) (T, error) {
 	var v T
-	r := f.Fetch(ctx, rawURL)
+	r := f.Fetch(ctx, rawURL, opts...)
 	if r.Err != nil {
 		return v, r.Err
 	}

@@ -29,8 +29,8 @@ import (
 // goroutine reading urls is not waited for. It ends when urls next yields,
 // which then returns false. Results are yielded on the caller's goroutine;
 // a panic in urls is raised there too, as a [*PanicError].
-func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string]) iter.Seq[Result] {
-	return stream(ctx, f, urls, getURL)
+func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string], opts ...RequestOption) iter.Seq[Result] {
+	return stream(ctx, f, urls, getURL(opts))
 }
 
 // StreamFunc is [Fetcher.Stream] for inputs of any type: newRequest turns

@@ -1,0 +1,158 @@
+package fetch
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// A RequestOption shapes the requests of one call that takes URLs ([Fetcher.Get],
+// [Fetcher.Fetch], [GetJSON], [Fetcher.GetAll], [Fetcher.Stream] and their
+// variants): its method, headers and body. The simple call needs none:
+//
+//	f.GetAll(ctx, urls)
+//	f.GetAll(ctx, urls, fetch.Method("POST"), fetch.Body("application/json", payload))
+//
+// An option that is out of range (an invalid header name, say) fails every
+// request of the call with an error that names it, before anything is sent.
+type RequestOption func(*http.Request) error
+
+// Header sets header key to value on each request of the call, replacing
+// any value the Fetcher's defaults ([WithHeader]) give it.
+func Header(key, value string) RequestOption {
+	return func(r *http.Request) error {
+		if err := checkHeader(key, value); err != nil {
+			return err
+		}
+		r.Header.Set(key, value)
+		return nil
+	}
+}
+
+// Method sets the method of each request of the call, GET by default. A
+// method other than GET, HEAD, OPTIONS, PUT, DELETE or TRACE is not retried
+// (see [RetryPolicy]) unless the request carries an Idempotency-Key.
+func Method(method string) RequestOption {
+	return func(r *http.Request) error {
+		if !token(method) { // a method is a token
+			return fmt.Errorf("fetch: Method(%q): not a valid method", method)
+		}
+		r.Method = method
+		return nil
+	}
+}
+
+// Body sends body, of the given Content-Type (none if ""), with each
+// request of the call. Every request and every retry sends the same bytes,
+// which the call must not change while it runs.
+func Body(contentType string, body []byte) RequestOption {
+	return func(r *http.Request) error {
+		if contentType != "" {
+			if err := checkHeader("Content-Type", contentType); err != nil {
+				return err
+			}
+			r.Header.Set("Content-Type", contentType)
+		}
+		r.ContentLength = int64(len(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		r.Body, _ = r.GetBody()
+		if len(body) == 0 {
+			r.Body, r.GetBody = http.NoBody, nil
+		}
+		return nil
+	}
+}
+
+// checkHeader returns an error naming key and value unless they may be
+// sent as a header field.
+func checkHeader(key, value string) error {
+	if !token(key) {
+		return fmt.Errorf("fetch: header name %q: not a valid field name", key)
+	}
+	if strings.ContainsFunc(value, isCTL) {
+		return fmt.Errorf("fetch: header %s: value %q holds a character a header may not", key, value)
+	}
+	return nil
+}
+
+// WithHeader adds a header that every request the Fetcher sends carries,
+// unless the request sets key itself: a User-Agent, an API key. It may be
+// given more than once; values for one key accumulate. Like any header a
+// request carries, an Authorization or Cookie header is not sent on to a
+// redirect to another domain (see [http.Client]).
+func WithHeader(key, value string) Option {
+	return func(c *config) error {
+		if err := checkHeader(key, value); err != nil {
+			return fmt.Errorf("WithHeader: %w", err)
+		}
+		if c.header == nil {
+			c.header = make(http.Header)
+		}
+		c.header.Add(key, value)
+		return nil
+	}
+}
+
+// WithBearerToken sends "Authorization: Bearer token" with every request,
+// as [WithHeader] does.
+func WithBearerToken(token string) Option {
+	return func(c *config) error {
+		if token == "" {
+			return errors.New("fetch: WithBearerToken: empty token")
+		}
+		return WithHeader("Authorization", "Bearer "+token)(c)
+	}
+}
+
+// WithBasicAuth sends HTTP Basic credentials with every request, as
+// [WithHeader] does.
+func WithBasicAuth(username, password string) Option {
+	return func(c *config) error {
+		if strings.Contains(username, ":") {
+			return fmt.Errorf("fetch: WithBasicAuth: username %q holds a colon", username)
+		}
+		cred := base64.StdEncoding.EncodeToString([]byte(username + ":" + password))
+		return WithHeader("Authorization", "Basic "+cred)(c)
+	}
+}
+
+// WithTLSConfig sets the TLS configuration of the client New builds: root
+// CAs for a private PKI, a client certificate for mutual TLS, a minimum
+// version. The Fetcher uses a clone of cfg. It works with the SSRF guard
+// ([WithBlockPrivateAddresses]), which checks addresses before TLS begins.
+// New refuses it together with [WithClient], whose transport is the
+// caller's to configure.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *config) error {
+		if cfg == nil {
+			return errors.New("fetch: WithTLSConfig(nil)")
+		}
+		c.tls = cfg.Clone()
+		return nil
+	}
+}
+
+// applyDefaults adds the Fetcher's default headers to r, which the call
+// owns, for each key r does not set itself.
+func (f *Fetcher) applyDefaults(r *http.Request, shared bool) {
+	if len(f.header) == 0 {
+		return
+	}
+	if shared { // the caller's map: copy before adding to it
+		r.Header = r.Header.Clone()
+	}
+	if r.Header == nil {
+		r.Header = make(http.Header, len(f.header))
+	}
+	for k, vs := range f.header {
+		if _, ok := r.Header[k]; !ok {
+			r.Header[k] = slices.Clone(vs)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package fetch
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Default headers and auth reach every request unless the request sets the
+// key itself, and the caller's request is left as it was.
+func TestDefaultHeaders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var got []string
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			got = append(got, r.Header.Get("Authorization")+"|"+r.Header.Get("User-Agent"))
+			mu.Unlock()
+		}), WithBearerToken("t0k"), WithHeader("User-Agent", "fetch-test/1"))
+		if _, err := f.Get(context.Background(), "http://a.test/"); err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("GET", "http://a.test/own", nil)
+		req.Header.Set("Authorization", "Basic mine")
+		resp, err := f.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if _, ok := req.Header["User-Agent"]; ok {
+			t.Errorf("the caller's request was changed: %v", req.Header)
+		}
+		f.GetAll(context.Background(), []string{"http://a.test/1"}, Header("User-Agent", "per-call"))
+		want := []string{"Bearer t0k|fetch-test/1", "Basic mine|fetch-test/1", "Bearer t0k|per-call"}
+		if !slices.Equal(got, want) {
+			t.Errorf("server saw %q; want %q", got, want)
+		}
+	})
+}
+
+// Authorization set by default is not sent on to a redirect to another
+// host, as net/http treats a request's own.
+func TestDefaultAuthNotForwardedAcrossHosts(t *testing.T) {
+	var leaked string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked = r.Header.Get("Authorization")
+	}))
+	defer other.Close()
+	// 127.0.0.1 and localhost are different hosts to net/http's redirect rule.
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	first := httptest.NewServer(http.RedirectHandler(otherURL, http.StatusFound))
+	defer first.Close()
+	f, err := New(WithBearerToken("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Shutdown(context.Background())
+	if _, err := f.Get(context.Background(), first.URL); err != nil {
+		t.Fatal(err)
+	}
+	if leaked != "" {
+		t.Errorf("the redirect's host got Authorization %q", leaked)
+	}
+}
+
+// Per-call options set method, headers and body on the URL calls; the body
+// is sent again on a retry.
+func TestRequestOptions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var seen []string
+		n := 0
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, r.Method+" "+r.Header.Get("Content-Type")+" "+string(b))
+			if n++; n == 1 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+		}), WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond}))
+		opts := []RequestOption{Method("PUT"), Body("application/json", []byte(`{"a":1}`))}
+		for r := range f.Stream(context.Background(), slices.Values([]string{"http://a.test/x"}), opts...) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+		want := []string{`PUT application/json {"a":1}`, `PUT application/json {"a":1}`}
+		if !slices.Equal(seen, want) {
+			t.Errorf("server saw %q; want %q", seen, want)
+		}
+		if _, err := f.Get(context.Background(), "http://a.test/x", Header("Bad Name", "v")); err == nil || !strings.Contains(err.Error(), `"Bad Name"`) {
+			t.Errorf("invalid header name: %v; want an error naming it", err)
+		}
+		if _, err := f.Get(context.Background(), "http://a.test/x", Method("GE T")); err == nil || !strings.Contains(err.Error(), "Method") {
+			t.Errorf("invalid method: %v; want an error naming it", err)
+		}
+	})
+	for _, opt := range []Option{WithHeader("", "x"), WithHeader("X", "a\nb"), WithBearerToken(""), WithBasicAuth("a:b", "c"), WithTLSConfig(nil)} {
+		if _, err := New(opt); err == nil {
+			t.Errorf("New with a bad request default: no error")
+		}
+	}
+}
+
+// WithTLSConfig's roots let the Fetcher trust a private CA, with the guard
+// on too; without them the certificate is refused. It cannot be combined
+// with WithClient.
+func TestWithTLSConfig(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	cfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+
+	f, err := New(WithTLSConfig(cfg), WithBlockPrivateAddresses(netip.MustParsePrefix("127.0.0.0/8")),
+		WithRetry(RetryPolicy{MaxAttempts: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Shutdown(context.Background())
+	if body, err := f.Get(context.Background(), srv.URL); err != nil || string(body) != "ok" {
+		t.Errorf("Get with the CA's roots: %q, %v", body, err)
+	}
+
+	plain, err := New(WithRetry(RetryPolicy{MaxAttempts: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Shutdown(context.Background())
+	var ue x509.UnknownAuthorityError
+	if _, err := plain.Get(context.Background(), srv.URL); !errors.As(err, &ue) {
+		t.Errorf("Get without the roots: %v; want an unknown authority error", err)
+	}
+	if _, err := New(WithTLSConfig(cfg), WithClient(http.DefaultClient)); err == nil {
+		t.Errorf("WithTLSConfig with WithClient: no error")
+	}
+}
