@@ -47,14 +47,16 @@ func (o *outcome) discard() {
 	o.cancel()
 }
 
-// attempt makes attempt number n of call c, which holds its gates: it sends
+// attempt makes attempt number n of call c, which holds its gates, and
+// returns its outcome, kept in the call (which is allocated anyway): it sends
 // the request under the attempt's own timeout and, when consume is set and
 // the response will not be retried, reads its body with consume inside the
 // same timeout, so that a body cut short or too slow fails the attempt.
-func (f *Fetcher) attempt(c *call, n int, consume func(*http.Response) error) outcome {
+func (f *Fetcher) attempt(c *call, n int, consume func(*http.Response) error) *outcome {
 	c.n = n
-	o := outcome{waited: c.waited, cancel: noop}
-	r, actx, err := f.prepare(c, n, &o)
+	o := &c.last
+	*o = outcome{waited: c.waited, cancel: noop}
+	r, actx, err := f.prepare(c, n, o)
 	if err != nil {
 		o.err, o.h, o.sent = err, c.h, 1
 		c.attempts++
@@ -71,14 +73,14 @@ func (f *Fetcher) attempt(c *call, n int, consume func(*http.Response) error) ou
 		o.hopped, _ = hopFailed(o.err)
 	} else {
 		o.retryAfter, o.hasRetryAfter = retryAfter(o.resp, f.retry.MaxDelay)
-		if consume != nil && !f.retryable(c, &o, n) {
+		if consume != nil && !f.retryable(c, o, n) {
 			o.read = true
 			if err := consume(o.resp); err != nil {
 				o.err = f.attemptError(c, actx, err)
 			}
 		}
 	}
-	o.overload = overloaded(&o)
+	o.overload = overloaded(o)
 	if f.timed {
 		o.took = time.Since(o.start)
 	}

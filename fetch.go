@@ -151,10 +151,10 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 			return f.finish(c, nil, fail(err))
 		}
 		o := f.attempt(c, n, consume)
-		d := f.decide(c, &o, n)
-		d = f.observe(c, &o, d)
+		d := f.decide(c, o, n)
+		d = f.observe(c, o, d)
 		if !d.retry {
-			return f.finish(c, &o, d)
+			return f.finish(c, o, d)
 		}
 		o.discard()
 		c.restart()
