@@ -70,10 +70,10 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 		failOnce sync.Once
 		wg       sync.WaitGroup
 	)
-	s := newScheduler[struct{}](ctx, f, 1)
+	s := newScheduler[T](ctx, f, 1)
 	for range min(cap(f.gates.slots), n) {
 		wg.Go(func() {
-			s.work(func(j *job[struct{}], held *host) {
+			s.work(func(j *job[T], held *host) {
 				r := &results[j.index]
 				f.fetch(j.req, j.text, j.err, j.index, r, held)
 				if failed := r.Err; failFast && failed != nil {

@@ -70,5 +70,5 @@ func (f *Fetcher) retryable(c *call, o *outcome, n int) bool {
 	}
 	return n < p.MaxAttempts && c.Err() == nil &&
 		(p.RetryNonIdempotent || idempotent(req)) && replayable(req) &&
-		p.Retryable(resp, o.err)
+		(markedRetryable(o.err) || p.Retryable(resp, o.err))
 }

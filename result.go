@@ -3,8 +3,6 @@ package fetch
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -149,18 +147,14 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, opts ...RequestOptio
 }
 
 // GetJSON fetches rawURL with GET, as [Fetcher.Get] does, and decodes its
-// JSON body into a T. Every error is an [*Error]: for a non-2xx status it
-// wraps a [*StatusError] whose Body holds the start of the API's error
-// body, and for a body that is not JSON of T's shape it wraps the decoder's
-// error (a [*json.SyntaxError], a [*json.UnmarshalTypeError]).
+// JSON body into a T as it reads it, inside the attempt: the attempt's
+// timeout covers the decoding, and a body cut short is retried. Every
+// error is an [*Error]: for a non-2xx status it wraps a [*StatusError]
+// whose Body holds the start of the API's error body, and for a body that
+// is not JSON of T's shape it wraps the decoder's error (a
+// [*json.SyntaxError], a [*json.UnmarshalTypeError]), which is not retried.
 func GetJSON[T any](ctx context.Context, f *Fetcher, rawURL string, opts ...RequestOption) (T, error) {
-	var v T
-	r := f.Fetch(ctx, rawURL, opts...)
-	if r.Err != nil {
-		return v, r.Err
-	}
-	if err := json.Unmarshal(r.Body, &v); err != nil {
-		return v, &Error{Method: http.MethodGet, URL: r.URL, Attempts: r.Attempts, Err: fmt.Errorf("decoding JSON: %w", err)}
-	}
-	return v, nil
+	req, text, err := newURLRequest(ctx, rawURL, opts)
+	h := handleOne[struct{}](f, req, text, err, nil, decodeJSON[T])
+	return h.Value, h.Err
 }

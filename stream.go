@@ -54,19 +54,38 @@ func (f *Fetcher) StreamRequests(ctx context.Context, reqs iter.Seq[*http.Reques
 // stream fetches what newRequest makes of every value in yields, through
 // a scheduler (see [scheduler]) with as many workers as f lets requests be
 // in flight, and yields the results as they complete.
+func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest requester[T]) iter.Seq[Result] {
+	return run(ctx, f, in, newRequest, func() func(j *job[T], held *host) Result {
+		r := new(Result) // one per worker, reused: fetch's pointer escapes
+		return func(j *job[T], held *host) Result {
+			f.fetch(j.req, j.text, j.err, j.index, r, held)
+			return *r
+		}
+	})
+}
+
+// run is the streaming calls' engine: it makes every value in yields into
+// a job with newRequest, queues it in a scheduler (see [scheduler]), and
+// runs as many workers as f lets requests be in flight, each made by
+// newWorker, which turns a job (whose data is its input) into a result.
+// Results are yielded as they complete. A result whose input could not be
+// made into a request is the worker's too: it gets the job with its error.
 //
 // One goroutine reads in, making each value into its request as it reads
 // it. On an early break it is not waited for: it ends at in's next yield,
 // which returns false.
-func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest requester[T]) iter.Seq[Result] {
+func run[T, R any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest requester[T],
+	newWorker func() func(j *job[T], held *host) R) iter.Seq[R] {
 	workers := cap(f.gates.slots)
-	return func(yield func(Result) bool) {
+	return func(yield func(R) bool) {
 		if ctx == nil {
-			yield(Result{Err: errNilContext})
+			var j job[T]
+			j.err = errNilContext
+			yield(newWorker()(&j, nil))
 			return
 		}
 		ctx, cancel := context.WithCancel(ctx)
-		s := newScheduler[struct{}](ctx, f, 1)
+		s := newScheduler[T](ctx, f, 1)
 		var panicked atomic.Pointer[PanicError]
 		go func() {
 			defer s.release()
@@ -78,16 +97,15 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 			}()
 			read(ctx, s, in, newRequest)
 		}()
-		results := make(chan Result, workers)
+		results := make(chan R, workers)
 		var pool sync.WaitGroup
 		var running atomic.Int64
 		running.Store(int64(workers))
 		for range workers {
 			pool.Go(func() {
-				r := new(Result) // one per worker, reused: fetch's pointer escapes
-				s.work(func(j *job[struct{}], held *host) {
-					f.fetch(j.req, j.text, j.err, j.index, r, held)
-					results <- *r
+				work := newWorker()
+				s.work(func(j *job[T], held *host) {
+					results <- work(j, held)
 				})
 				if running.Add(-1) == 0 {
 					close(results)
@@ -112,16 +130,16 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 	}
 }
 
-// read queues a job for every value in yields, numbered from 0, until in
-// ends or s stops.
-func read[T any, P any](ctx context.Context, s *scheduler[P], in iter.Seq[T], newRequest requester[T]) {
+// read queues a job for every value in yields, numbered from 0 and
+// carrying the value, until in ends or s stops.
+func read[T any](ctx context.Context, s *scheduler[T], in iter.Seq[T], newRequest requester[T]) {
 	i := 0
 	for v := range in {
 		if s.isStopped() {
 			return
 		}
 		req, text, err := newRequest(ctx, v)
-		if !s.push(job[P]{index: i, req: req, text: text, err: err}) {
+		if !s.push(job[T]{index: i, req: req, text: text, err: err, data: v}) {
 			return
 		}
 		i++

@@ -1,0 +1,152 @@
+package fetch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"time"
+)
+
+// A Handled is the outcome of one input of [Handle]: the input itself, and
+// the value its handler made of the response, or the error.
+type Handled[In, Out any] struct {
+	Input    In
+	Value    Out    // what the handler returned; the zero value if Err is set
+	Index    int    // the input's position
+	URL      string // the request URL, redacted
+	Status   int    // the final status; 0 if no response
+	Attempts int    // as [Result.Attempts] counts them
+	Duration time.Duration
+	Err      error // nil, or an [*Error]: for a non-2xx status it wraps a [*StatusError]
+}
+
+// Handle sends what newRequest makes of each input, as [StreamFunc] does,
+// and hands each 2xx response to handle, which reads the body as a stream
+// and returns a value: the Fetcher never buffers the body. It yields a
+// [Handled] per input, carrying the input and the value, as each completes.
+//
+// handle runs inside the attempt: the attempt's timeout covers it, and a
+// body cut short while it reads is retried like any other attempt. An error
+// it returns fails the attempt; wrap it with [RetryableError] to have it
+// retried (an invalid page a flaky server sometimes sends, say), otherwise
+// it fails the input at once. handle need not read the body to its end or
+// close it. A body over [WithMaxBodySize] makes its reads fail with
+// [ErrBodyTooLarge]. handle runs on many goroutines at once.
+//
+// A non-2xx final status is not handed to handle: the input fails with a
+// [*StatusError] carrying the start of the body.
+//
+// Breaking out of the loop behaves as it does for [Fetcher.Stream].
+func Handle[In, Out any](ctx context.Context, f *Fetcher, in iter.Seq[In],
+	newRequest func(context.Context, In) (*http.Request, error),
+	handle func(*http.Response) (Out, error)) iter.Seq[Handled[In, Out]] {
+	return run(ctx, f, in, funcRequester(newRequest), func() func(j *job[In], held *host) Handled[In, Out] {
+		return func(j *job[In], held *host) Handled[In, Out] {
+			h := handleOne[In](f, j.req, j.text, j.err, held, handle)
+			h.Input, h.Index = j.data, j.index
+			return h
+		}
+	})
+}
+
+// RetryableError marks an error a [Handle] handler returns as worth
+// retrying: the attempt is retried as a transport error would be, within
+// the retry policy's attempts and the host's retry budget.
+func RetryableError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &retryableError{err}
+}
+
+type retryableError struct{ err error }
+
+func (e *retryableError) Error() string { return e.err.Error() }
+func (e *retryableError) Unwrap() error { return e.err }
+
+// markedRetryable reports whether err was marked with RetryableError.
+func markedRetryable(err error) bool {
+	var r *retryableError
+	return errors.As(err, &r)
+}
+
+// handleOne sends req (or reports err, for an input that could not be made
+// into one) and hands its 2xx response to handle inside the attempt.
+func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err error, held *host,
+	handle func(*http.Response) (Out, error)) Handled[In, Out] {
+	var h Handled[In, Out]
+	h.URL = text
+	if err != nil {
+		h.Err = f.fail(nil, 0, err)
+		return h
+	}
+	if h.URL == "" && req != nil && req.URL != nil {
+		h.URL = req.URL.Redacted()
+	}
+	start := time.Since(epoch)
+	consume := func(resp *http.Response) error {
+		defer resp.Body.Close()
+		h.Status = resp.StatusCode
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return f.statusError(&outcome{resp: resp, retryAfter: retryAfterOf(f, resp)})
+		}
+		resp.Body = &cappedBody{r: resp.Body, left: f.maxBody, limit: f.maxBody}
+		v, err := handle(resp)
+		if err != nil {
+			return err
+		}
+		io.CopyN(io.Discard, resp.Body, maxDrain) // let the connection be reused
+		h.Value = v
+		return nil
+	}
+	_, h.Attempts, h.Err = f.do(req, consume, held)
+	if h.Err != nil {
+		var zero Out
+		h.Value = zero
+	}
+	h.Duration = time.Since(epoch) - start
+	return h
+}
+
+// retryAfterOf returns what resp's Retry-After asks for, clamped.
+func retryAfterOf(f *Fetcher, resp *http.Response) time.Duration {
+	d, _ := retryAfter(resp, f.retry.MaxDelay)
+	return d
+}
+
+// cappedBody fails reads past limit bytes with ErrBodyTooLarge, rather
+// than handing a handler a body it would silently truncate.
+type cappedBody struct {
+	r           io.ReadCloser
+	left, limit int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, b.limit)
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, b.limit)
+	}
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.r.Close() }
+
+// decodeJSON is GetJSON's handler.
+func decodeJSON[T any](resp *http.Response) (T, error) {
+	var v T
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return v, fmt.Errorf("decoding JSON: %w", err)
+	}
+	return v, nil
+}
