@@ -71,7 +71,9 @@ func TestHandleErrors(t *testing.T) {
 			calls.Store(0)
 			var last Handled[int, int]
 			for h := range Handle(context.Background(), f, slices.Values([]int{1}),
-				func(ctx context.Context, _ int) (*http.Request, error) { return http.NewRequestWithContext(ctx, "GET", "http://a.test/", nil) },
+				func(ctx context.Context, _ int) (*http.Request, error) {
+					return http.NewRequestWithContext(ctx, "GET", "http://a.test/", nil)
+				},
 				handle) {
 				last = h
 			}
@@ -113,7 +115,9 @@ func TestHandleUnderAttemptTimeout(t *testing.T) {
 			}
 		}
 		for h := range Handle(context.Background(), f, slices.Values([]string{"http://a.test/"}),
-			func(ctx context.Context, u string) (*http.Request, error) { return http.NewRequestWithContext(ctx, "GET", u, nil) }, slow) {
+			func(ctx context.Context, u string) (*http.Request, error) {
+				return http.NewRequestWithContext(ctx, "GET", u, nil)
+			}, slow) {
 			if !errors.Is(h.Err, ErrAttemptTimeout) || h.Attempts != 2 {
 				t.Errorf("Handle = %v after %d attempts; want an attempt timeout after 2", h.Err, h.Attempts)
 			}
