@@ -1,104 +1,251 @@
 package main
 
 import (
-	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/c989c033/fetch"
+	"github.com/spf13/pflag"
 )
 
-// parseFlags reads the command line into options for the command and for
-// the Fetcher, and the URLs given as arguments.
-func parseFlags(argv []string, stderr io.Writer) (options, []fetch.Option, []string, error) {
-	o := options{header: headers{}}
-	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
-	var usage bytes.Buffer
-	fs.SetOutput(&usage)
-	var (
-		conc      = fs.Int("c", 32, "most requests in flight")
-		hostConc  = fs.Int("host-c", 0, "most requests in flight to one host (0: no cap)")
-		rps       = fs.Float64("rate", 0, "most requests per second (0: no limit)")
-		hostRPS   = fs.Float64("host-rate", 0, "most requests per second to one host (0: no limit)")
-		burst     = fs.Int("burst", 1, "burst allowed by -rate and -host-rate")
-		retries   = fs.Int("retries", 3, "retries after the first attempt")
-		timeout   = fs.Duration("timeout", 30*time.Second, "time limit for each attempt")
-		maxBody   = fs.Int64("max-body", fetch.DefaultMaxBodySize, "largest body read, in bytes")
-		redirects = fs.Int("max-redirects", fetch.DefaultMaxRedirects, "most redirects followed")
-	)
-	fs.StringVar(&o.input, "i", "", "read URLs from `FILE`, one per line (- for standard input)")
-	fs.StringVar(&o.output, "o", "", "write results to `FILE` instead of standard output")
-	fs.StringVar(&o.method, "X", http.MethodGet, "request method")
-	fs.StringVar(&o.body, "d", "", "request body")
-	fs.Var(o.header, "H", "request header `\"Name: value\"` (repeatable)")
+// errHelp is returned by parseFlags for -h and --help.
+var errHelp = pflag.ErrHelp
+
+// limits are the flags that become the Fetcher's options.
+type limits struct {
+	conc, hostConc, burst, retries, redirects int
+	rps, hostRPS                              float64
+	timeout                                   time.Duration
+	maxBody                                   int64
+}
+
+// newFlagSet defines the command's flags, writing what they set into o and l.
+func newFlagSet(o *options, l *limits) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("fetch", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard) // run reports errors, and prints the help itself
+	fs.Usage = func() {}
+	fs.SortFlags = false
+	fs.SetNormalizeFunc(oldNames)
+
+	fs.StringVarP(&o.input, "input-file", "i", "", "read URLs from `FILE` (- for standard input)")
+	fs.StringVarP(&o.output, "output", "o", "", "write the JSON lines to `FILE`, not stdout")
+	fs.StringVarP(&o.outputDir, "output-dir", "O", "", "save each 2xx body to its own file in `DIR`")
+	fs.IntVarP(&l.conc, "concurrency", "c", 32, "most requests in flight")
+	fs.IntVar(&l.hostConc, "host-concurrency", 0, "most requests in flight to one host (0: no cap)")
+	fs.Float64Var(&l.rps, "rate", 0, "most requests per second (0: no limit)")
+	fs.Float64Var(&l.hostRPS, "host-rate", 0, "most requests per second to a host (0: no limit)")
+	fs.IntVar(&l.burst, "burst", 1, "burst for --rate and --host-rate")
+	fs.IntVar(&l.retries, "retries", 3, "retries after the first attempt")
+	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "time limit per attempt (0: none)")
 	fs.DurationVar(&o.total, "total", 0, "time limit for the whole run (0: none)")
-	fs.BoolVar(&o.title, "title", false, "report the <title> of HTML pages")
-	fs.BoolVar(&o.quiet, "q", false, "no progress bar or summary")
-	fs.BoolVar(&o.demo, "demo", false, "fetch a few thousand URLs from a local test server")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: fetch [flags] URL... | -i FILE | -\n\n")
-		fs.PrintDefaults()
+	fs.Int64Var(&l.maxBody, "max-body", fetch.DefaultMaxBodySize, "largest body, in bytes")
+	fs.IntVar(&l.redirects, "max-redirects", fetch.DefaultMaxRedirects, "most redirects followed")
+	fs.StringVarP(&o.method, "request", "X", "", "HTTP `METHOD` (default GET, or POST with -d)")
+	fs.VarP(o.header, "header", "H", "header for every request (repeatable)")
+	fs.VarP(dataFlag{&o.data, false}, "data", "d", "request body, as curl -d sends it (repeatable)")
+	fs.Var(dataFlag{&o.data, true}, "data-binary", "request body, as curl --data-binary sends it")
+	fs.BoolFunc("title", "report the <title> of HTML pages", setBool(&o.title))
+	fs.BoolFuncP("quiet", "q", "no progress bar or summary", setBool(&o.quiet))
+	fs.BoolFunc("demo", "fetch 3,000 URLs from a local test server", setBool(&o.demo))
+	fs.BoolFuncP("help", "h", "print this help and exit", setBool(&o.help))
+	return fs
+}
+
+// oldNames maps the names of earlier versions to today's.
+func oldNames(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if name == "host-c" {
+		name = "host-concurrency"
+	}
+	return pflag.NormalizedName(name)
+}
+
+// usage returns the text -h prints.
+func usage() string {
+	fs := newFlagSet(&options{header: headers{}}, &limits{})
+	return `usage: fetch [flags] [URL...]
+
+Fetches every URL, given as arguments, in a file (-i FILE) or on standard
+input (- or -i -, or when there are no URL arguments and standard input is
+not a terminal), one per line, and writes one JSON line per URL. Flags may
+come before or after the URLs.
+
+` + fs.FlagUsages() + `
+With -d and --data-binary, @FILE sends the content of FILE (-d without its
+newlines) and @- that of standard input; repeated values are joined with &.
+
+Exit status: 0 if every URL succeeded, 1 if any failed, 2 for a usage error,
+130 if interrupted.
+`
+}
+
+// parseFlags reads the command line into options for the command and for
+// the Fetcher, and the URLs given as arguments. It returns errHelp for -h.
+func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
+	o := options{header: headers{}}
+	var l limits
+	fs := newFlagSet(&o, &l)
+	if err := checkDashes(fs, argv); err != nil {
+		return o, nil, nil, err
 	}
 	if err := fs.Parse(argv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			stderr.Write(usage.Bytes())
-			return o, nil, nil, err
+		return o, nil, nil, err
+	}
+	if o.help {
+		return o, nil, nil, errHelp
+	}
+	if o.demo && !fs.Changed("retries") {
+		l.retries = demoRetries
+	}
+	if err := l.check(); err != nil {
+		return o, nil, nil, err
+	}
+	if o.total < 0 {
+		return o, nil, nil, fmt.Errorf("--total %v: must not be negative", o.total)
+	}
+	if o.method == "" {
+		o.method = http.MethodGet
+		if len(o.data) > 0 {
+			o.method = http.MethodPost // as curl does
 		}
-		return o, nil, nil, errors.New(firstLine(usage.String()))
 	}
-	if o.demo && !isSet(fs, "retries") {
-		*retries = demoRetries
-	}
-	switch {
-	case *retries < 0:
-		return o, nil, nil, fmt.Errorf("-retries %d: must not be negative", *retries)
-	case *rps < 0 || *hostRPS < 0:
-		return o, nil, nil, errors.New("-rate and -host-rate must not be negative")
-	case o.total < 0:
-		return o, nil, nil, fmt.Errorf("-total %v: must not be negative", o.total)
-	}
-	opts := []fetch.Option{
-		fetch.WithConcurrency(*conc),
-		fetch.WithRetry(fetch.RetryPolicy{MaxAttempts: *retries + 1}),
-		fetch.WithAttemptTimeout(*timeout),
-		fetch.WithMaxBodySize(*maxBody),
-		fetch.WithMaxRedirects(*redirects),
-	}
-	if *hostConc != 0 {
-		opts = append(opts, fetch.WithHostConcurrency(*hostConc))
-	}
-	if *rps > 0 {
-		opts = append(opts, fetch.WithRate(fetch.PerSecond(*rps), *burst))
-	}
-	if *hostRPS > 0 {
-		opts = append(opts, fetch.WithHostRate(fetch.PerSecond(*hostRPS), *burst))
-	}
+	o.concurrency, o.maxBody = l.conc, l.maxBody
 	urls := fs.Args()
-	stdin := slices.Contains(urls, "-")
 	switch {
 	case (o.input != "" || o.demo) && len(urls) > 0:
-		return o, nil, nil, fmt.Errorf("URLs given both as arguments (%d) and with -i or -demo: use one", len(urls))
-	case stdin && len(urls) > 1:
+		return o, nil, nil, fmt.Errorf("URLs given both as arguments (%d) and with -i or --demo: use one", len(urls))
+	case slices.Contains(urls, "-") && len(urls) > 1:
 		return o, nil, nil, errors.New("- (standard input) cannot be mixed with URL arguments")
 	}
-	return o, opts, urls, nil
+	return o, l.options(), urls, nil
 }
 
-// isSet reports whether the flag name was given on the command line.
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
-func firstLine(s string) string {
-	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
-		return s[:i]
+// check returns an error naming the first flag whose value is out of range.
+func (l limits) check() error {
+	for _, c := range []struct {
+		bad        bool
+		flag, want string
+		value      any
+	}{
+		{l.conc < 1, "-c/--concurrency", "must be at least 1", l.conc},
+		{l.hostConc < 0, "--host-concurrency", "must not be negative (0: no cap)", l.hostConc},
+		{!(l.rps >= 0) || math.IsInf(l.rps, 0), "--rate", "must be a number of at least 0 (0: no limit)", l.rps},
+		{!(l.hostRPS >= 0) || math.IsInf(l.hostRPS, 0), "--host-rate", "must be a number of at least 0 (0: no limit)", l.hostRPS},
+		{l.burst < 1, "--burst", "must be at least 1", l.burst},
+		{l.retries < 0, "--retries", "must not be negative", l.retries},
+		{l.timeout < 0, "--timeout", "must not be negative (0: none)", l.timeout},
+		{l.maxBody < 1, "--max-body", "must be at least 1", l.maxBody},
+		{l.redirects < 0, "--max-redirects", "must not be negative", l.redirects},
+	} {
+		if c.bad {
+			return fmt.Errorf("%s %v: %s", c.flag, c.value, c.want)
+		}
 	}
-	return s
+	return nil
+}
+
+// options returns the Fetcher's options for checked limits.
+func (l limits) options() []fetch.Option {
+	opts := []fetch.Option{
+		fetch.WithConcurrency(l.conc),
+		fetch.WithRetry(fetch.RetryPolicy{MaxAttempts: l.retries + 1}),
+		fetch.WithMaxBodySize(l.maxBody),
+		fetch.WithMaxRedirects(l.redirects),
+	}
+	if l.timeout > 0 {
+		opts = append(opts, fetch.WithAttemptTimeout(l.timeout))
+	}
+	if l.hostConc > 0 {
+		opts = append(opts, fetch.WithHostConcurrency(l.hostConc))
+	}
+	if l.rps > 0 {
+		opts = append(opts, fetch.WithRate(fetch.PerSecond(l.rps), l.burst))
+	}
+	if l.hostRPS > 0 {
+		opts = append(opts, fetch.WithHostRate(fetch.PerSecond(l.hostRPS), l.burst))
+	}
+	return opts
+}
+
+// checkDashes refuses a long flag given with one dash, as the flag package
+// of earlier versions took them, rather than let it be read as a run of
+// one-letter flags (-demo as -d emo).
+func checkDashes(fs *pflag.FlagSet, argv []string) error {
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "--":
+			return nil
+		case a == "-" || !strings.HasPrefix(a, "-"):
+			continue
+		case strings.HasPrefix(a, "--"):
+			if !strings.Contains(a, "=") && takesValue(fs.Lookup(a[2:])) {
+				i++ // its value may start with a dash
+			}
+			continue
+		}
+		if name, _, _ := strings.Cut(a[1:], "="); len(name) > 1 && fs.Lookup(name) != nil {
+			return fmt.Errorf("-%s: long flags take two dashes: --%s", name, name)
+		}
+		for j := 1; j < len(a); j++ { // -qc 4: the first that takes a value takes the rest
+			if takesValue(fs.ShorthandLookup(a[j : j+1])) {
+				if j == len(a)-1 {
+					i++
+				}
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// setBool returns the function that sets a bool flag: pflag's BoolFunc
+// flags are shown by -h without [=true|false].
+func setBool(p *bool) func(string) error {
+	return func(v string) (err error) {
+		*p, err = strconv.ParseBool(v)
+		return err
+	}
+}
+
+func takesValue(f *pflag.Flag) bool { return f != nil && f.NoOptDefVal == "" }
+
+// headers collects repeated -H flags.
+type headers http.Header
+
+func (h headers) String() string { return "" }
+func (h headers) Type() string   { return `"Name: value"` }
+func (h headers) Set(v string) error {
+	k, val, ok := strings.Cut(v, ":")
+	if !ok || strings.TrimSpace(k) == "" {
+		return fmt.Errorf("header %q: want \"Name: value\"", v)
+	}
+	http.Header(h).Add(strings.TrimSpace(k), strings.TrimSpace(val))
+	return nil
+}
+
+// dataPart is the value of one -d or --data-binary flag.
+type dataPart struct {
+	value  string
+	binary bool // --data-binary: @FILE as it is
+}
+
+// dataFlag appends -d and --data-binary values, in the order given, to one
+// list.
+type dataFlag struct {
+	parts  *[]dataPart
+	binary bool
+}
+
+func (d dataFlag) String() string { return "" }
+func (d dataFlag) Type() string   { return "DATA" }
+func (d dataFlag) Set(v string) error {
+	*d.parts = append(*d.parts, dataPart{v, d.binary})
+	return nil
 }

@@ -25,7 +25,7 @@ func FuzzLines(f *testing.F) {
 			}
 		}
 		want := 0
-		for _, line := range strings.Split(in, "\n") {
+		for line := range strings.SplitSeq(in, "\n") {
 			if s := strings.TrimSpace(line); s != "" && !strings.HasPrefix(s, "#") && len(line) < maxLine {
 				want++
 			}

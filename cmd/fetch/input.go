@@ -2,13 +2,116 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
+	"os"
+	"slices"
 	"strings"
 )
+
+// input is where the URLs come from.
+type input struct {
+	urls  iter.Seq[line]
+	total int64 // how many lines urls yields, or -1 if not known
+	stdin bool  // whether urls reads standard input
+	close func()
+}
+
+// openInput opens the URLs' source: the demo's server, the arguments, the
+// file named by -i, or standard input (for - or -i -, or for no URL
+// arguments with standard input not a terminal). The total is counted
+// first for a regular file if the progress bar will show it.
+func openInput(ctx context.Context, o options, urls []string, std stdio) (input, error) {
+	counted := std.errTerminal && !o.quiet
+	switch {
+	case o.demo:
+		srv, demoURLs := startDemo()
+		return input{urls: args(demoURLs), total: int64(len(demoURLs)), close: srv.Close}, nil
+	case o.input != "" && o.input != "-":
+		file, err := os.Open(o.input)
+		if err != nil {
+			return input{}, err
+		}
+		return fromReader(ctx, file, o.input, counted, func() { file.Close() })
+	case o.input == "-" || slices.Equal(urls, []string{"-"}) || len(urls) == 0 && !std.inTerminal:
+		in, err := fromReader(ctx, std.in, "standard input", counted, func() {})
+		in.stdin = true
+		return in, err
+	case len(urls) > 0:
+		return input{urls: args(urls), total: int64(len(urls)), close: func() {}}, nil
+	}
+	return input{}, errors.New("no URLs: give them as arguments, with -i FILE, or on standard input (see -h)")
+}
+
+// fromReader reads URLs from r, a line each, counting them first if
+// counted and r is a regular file.
+func fromReader(ctx context.Context, r io.Reader, name string, counted bool, closer func()) (input, error) {
+	in := input{urls: lines(ctx, r, name), total: -1, close: closer}
+	f, ok := r.(*os.File)
+	if !counted || !ok {
+		return in, nil
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return in, nil
+	}
+	start, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return in, nil
+	}
+	in.total = 0
+	for range lines(ctx, f, name) {
+		in.total++
+	}
+	if _, err := f.Seek(start, io.SeekStart); err != nil {
+		closer()
+		return input{}, fmt.Errorf("rewinding %s after counting its lines: %w", name, err)
+	}
+	return in, nil
+}
+
+// readData makes the request body from the -d and --data-binary values as
+// curl does: each value as given, or for @FILE the file's content (without
+// carriage returns and newlines for -d), or for @- standard input's, unless
+// standard input carries the URLs; joined with &.
+func readData(parts []dataPart, stdin io.Reader, stdinTaken bool) (string, error) {
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		name, ok := strings.CutPrefix(p.value, "@")
+		if !ok {
+			b.WriteString(p.value)
+			continue
+		}
+		flag := "-d/--data"
+		if p.binary {
+			flag = "--data-binary"
+		}
+		var data []byte
+		var err error
+		switch {
+		case name == "-" && stdinTaken:
+			return "", fmt.Errorf("%s @-: standard input carries the URLs: give them as arguments or with -i FILE", flag)
+		case name == "-":
+			data, err = io.ReadAll(stdin)
+		default:
+			data, err = os.ReadFile(name)
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s @%s: %w", flag, name, err)
+		}
+		if !p.binary {
+			data = bytes.ReplaceAll(bytes.ReplaceAll(data, []byte("\r"), nil), []byte("\n"), nil)
+		}
+		b.Write(data)
+	}
+	return b.String(), nil
+}
 
 // maxLine is the longest input line read as a URL; a longer one is reported
 // as an error, and the rest of it skipped.

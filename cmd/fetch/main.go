@@ -3,11 +3,13 @@
 //
 //	fetch [flags] URL...          fetch the URLs given
 //	fetch [flags] -i FILE         fetch the URLs in FILE, one per line
-//	cat urls | fetch [flags] -    fetch the URLs on standard input
-//	fetch -demo                   watch it work against a local test server
+//	fetch [flags] < FILE          fetch the URLs on standard input (or -)
+//	fetch [flags] -O DIR URL...   and save each body to a file in DIR
+//	fetch --demo                  watch it work against a local test server
 //
-// Blank lines and lines starting with # are skipped. Exit status: 0 if every
-// URL succeeded, 1 if any failed, 2 for a usage error, 130 if interrupted.
+// Flags may come before or after the URLs. Blank lines and lines starting
+// with # are skipped. Exit status: 0 if every URL succeeded, 1 if any
+// failed, 2 for a usage error, 130 if interrupted. See fetch -h.
 package main
 
 import (
@@ -15,22 +17,38 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"iter"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/c989c033/fetch"
+	"golang.org/x/term"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	os.Exit(run(os.Args[1:], stdio{
+		in: os.Stdin, out: os.Stdout, err: os.Stderr,
+		inTerminal: isTerminal(os.Stdin), errTerminal: isTerminal(os.Stderr),
+	}))
+}
+
+// stdio is the command's standard streams, and whether standard input and
+// standard error are terminals.
+type stdio struct {
+	in                      io.Reader
+	out, err                io.Writer
+	inTerminal, errTerminal bool
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // Exit statuses.
 const (
@@ -42,32 +60,25 @@ const (
 
 var errBadInput = errors.New("bad input")
 
-// headers collects repeated -H flags.
-type headers http.Header
-
-func (h headers) String() string { return "" }
-func (h headers) Set(v string) error {
-	k, val, ok := strings.Cut(v, ":")
-	if !ok || strings.TrimSpace(k) == "" {
-		return fmt.Errorf("header %q: want \"Name: value\"", v)
-	}
-	http.Header(h).Add(strings.TrimSpace(k), strings.TrimSpace(val))
-	return nil
-}
-
 type options struct {
-	input, output, method, body string
-	header                      headers
-	title, quiet, demo          bool
-	total                       time.Duration
+	input, output, outputDir, method string
+	header                           headers
+	data                             []dataPart // -d and --data-binary, in order
+	body                             string     // what data makes
+	title, quiet, demo, help         bool
+	total                            time.Duration
+	concurrency                      int
+	maxBody                          int64
 }
 
-func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	o, fetcherOpts, urls, err := parseFlags(argv, stderr)
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			complain(stderr, err)
-		}
+func run(argv []string, std stdio) int {
+	o, fetcherOpts, urls, err := parseFlags(argv)
+	switch {
+	case errors.Is(err, errHelp):
+		io.WriteString(std.out, usage())
+		return exitOK
+	case err != nil:
+		complain(std.err, err)
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,49 +89,46 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 
-	var in iter.Seq[line]
-	total := int64(-1) // unknown
-	switch {
-	case o.demo:
-		srv, demoURLs := startDemo()
-		defer srv.Close()
-		in, total = args(demoURLs), int64(len(demoURLs))
-		o.title = true
-	case o.input != "" || (len(urls) == 1 && urls[0] == "-"):
-		r, name := stdin, "standard input"
-		if o.input != "" && o.input != "-" {
-			file, err := os.Open(o.input)
-			if err != nil {
-				complain(stderr, err)
-				return exitUsage
-			}
-			defer file.Close()
-			r, name = file, o.input
-		}
-		in = lines(ctx, r, name)
-	case len(urls) > 0:
-		in, total = args(urls), int64(len(urls))
-	default:
-		fmt.Fprintln(stderr, "fetch: no URLs: give them as arguments, with -i FILE, or - for standard input (see -h)")
+	in, err := openInput(ctx, o, urls, std)
+	if err != nil {
+		complain(std.err, err)
 		return exitUsage
 	}
-
+	defer in.close()
+	if o.body, err = readData(o.data, std.in, in.stdin); err != nil {
+		complain(std.err, err)
+		return exitUsage
+	}
+	o.title = o.title || o.demo
+	var save *saver
+	if o.outputDir != "" {
+		if save, err = newSaver(o.outputDir); err != nil {
+			complain(std.err, err)
+			return exitUsage
+		}
+		defer save.close()
+		fetcherOpts = append(fetcherOpts, fetch.WithHooks(fetch.Hooks{OnAttempt: countAttempt}))
+	}
 	f, err := fetch.New(fetcherOpts...)
 	if err != nil {
-		complain(stderr, err)
+		complain(std.err, err)
 		return exitUsage
 	}
-	out := stdout
+	out := std.out
 	if o.output != "" {
 		file, err := os.Create(o.output)
 		if err != nil {
-			complain(stderr, err)
+			complain(std.err, err)
 			return exitUsage
 		}
 		defer file.Close()
 		out = file
 	}
-	return fetchAll(ctx, f, o, in, total, out, stderr)
+	recs := o.records(ctx, f, in.urls)
+	if save != nil {
+		recs = save.all(ctx, f, o, in.urls)
+	}
+	return fetchAll(ctx, f, o, recs, in.total, out, std)
 }
 
 // complain prints err as one line, prefixed with the command's name once.
@@ -132,18 +140,17 @@ func complain(stderr io.Writer, err error) {
 	fmt.Fprintln(stderr, msg)
 }
 
-// fetchAll streams the input through f, writing a record per input as it
-// completes, and a summary at the end.
-func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, in iter.Seq[line], total int64, out, stderr io.Writer) int {
+// fetchAll writes each record as it comes, of total if that is known (-1 if
+// not), and a summary at the end.
+func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[record], total int64, out io.Writer, std stdio) int {
 	w := &output{w: bufio.NewWriter(out)}
-	bar := newProgress(stderr, total, o.quiet)
+	bar := newProgress(std.err, std.errTerminal && !o.quiet, total)
 	var t tally
 	start := time.Now()
 	finished := make(chan struct{})
 	defer close(finished)
 	go w.flushOnInterrupt(ctx, finished)
-	for r := range fetch.StreamFunc(ctx, f, in, o.newRequest) {
-		rec := o.record(r)
+	for rec := range recs {
 		w.write(rec)
 		t.add(rec)
 		bar.add(rec.Error != "", t.failed)
@@ -152,7 +159,7 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, in iter.Seq[line
 	w.flush()
 	f.Shutdown(context.Background())
 	if !o.quiet {
-		t.print(stderr, time.Since(start))
+		t.print(std.err, time.Since(start))
 	}
 	switch {
 	case ctx.Err() == context.Canceled:
@@ -163,13 +170,26 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, in iter.Seq[line
 	return exitOK
 }
 
-// newRequest builds the request for one input line.
+// records fetches every input with [fetch.StreamFunc], whose bodies are
+// read in full, and yields a record per input as each completes.
+func (o options) records(ctx context.Context, f *fetch.Fetcher, in iter.Seq[line]) iter.Seq[record] {
+	return func(yield func(record) bool) {
+		for r := range fetch.StreamFunc(ctx, f, in, o.newRequest) {
+			if !yield(o.record(r)) {
+				return
+			}
+		}
+	}
+}
+
+// newRequest builds the request for one input line, with the -H headers,
+// and the body if -d or --data-binary gave one.
 func (o options) newRequest(ctx context.Context, l line) (*http.Request, error) {
 	if l.err != nil {
 		return nil, fmt.Errorf("%w: %w", errBadInput, l.err)
 	}
 	var body io.Reader
-	if o.body != "" {
+	if len(o.data) > 0 {
 		body = strings.NewReader(o.body) // NewRequest sets GetBody: replayable
 	}
 	req, err := http.NewRequestWithContext(ctx, o.method, l.url, body)
@@ -177,7 +197,10 @@ func (o options) newRequest(ctx context.Context, l line) (*http.Request, error) 
 		return nil, fmt.Errorf("%w: %w", fetch.ErrInvalidURL, err)
 	}
 	for k, v := range o.header {
-		req.Header[k] = v
+		req.Header[k] = slices.Clone(v)
+	}
+	if len(o.data) > 0 && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // as curl does
 	}
 	return req, nil
 }

@@ -51,12 +51,21 @@ func TestLinesStopsWhenCancelled(t *testing.T) {
 	}
 }
 
-// runCmd runs the command in-process and returns its exit status, standard
-// output and standard error.
+// runCmd runs the command in-process, with stdin as its standard input,
+// and returns its exit status, standard output and standard error, none of
+// them terminals.
 func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
+	return runStd(t, stdio{in: strings.NewReader(stdin)}, args...)
+}
+
+// runStd is runCmd with standard input, and whether it and standard error
+// are terminals, given by std.
+func runStd(t *testing.T, std stdio, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(args, strings.NewReader(stdin), &out, &errOut)
+	std.out, std.err = &out, &errOut
+	code := run(args, std)
 	return code, out.String(), errOut.String()
 }
 
@@ -81,7 +90,7 @@ func TestOutputSchemaAndExitStatus(t *testing.T) {
 	defer srv.Close()
 	ok1, page, missing := srv.URL+"/items/1", srv.URL+"/pages/7", srv.URL+"/items/99999"
 
-	code, out, stderr := runCmd(t, "", "-title", ok1, page)
+	code, out, stderr := runCmd(t, "", "--title", ok1, page)
 	if code != exitOK {
 		t.Fatalf("exit %d; want 0\n%s", code, stderr)
 	}
@@ -110,7 +119,7 @@ func TestOutputSchemaAndExitStatus(t *testing.T) {
 }
 
 func TestConnectionRefused(t *testing.T) {
-	code, out, _ := runCmd(t, "http://127.0.0.1:1/\n", "-q", "-retries", "0", "-")
+	code, out, _ := runCmd(t, "http://127.0.0.1:1/\n", "-q", "--retries", "0", "-")
 	r := records(t, out)["http://127.0.0.1:1/"]
 	if code != exitSomeFailed || r.ErrorKind != "connection_refused" || r.Attempts != 1 {
 		t.Errorf("exit %d, record %+v; want 1 and a refused connection", code, r)
@@ -132,16 +141,15 @@ func TestOutputFile(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"-bogus"},
-		{"-c", "0", "http://a/"},
-		{"-rate", "-1", "http://a/"},
-		{"-retries", "-1", "http://a/"},
-		{"-H", "no colon", "http://a/"},
+		{"--bogus"},
+		{"-H", "no colon", "http://127.0.0.1:1/"},
 		{"-i", "/nonexistent/file"},
-		{"-i", "urls.txt", "http://a/"},
-		{"-", "http://a/"},
-		{"-demo", "http://a/"},
-		{},
+		{"-i", "urls.txt", "http://127.0.0.1:1/"},
+		{"-", "http://127.0.0.1:1/"},
+		{"--demo", "http://127.0.0.1:1/"},
+		{"-d", "@/nonexistent/file", "http://127.0.0.1:1/"},
+		{"-d", "@-", "-"},
+		{"-O", "/dev/null/dir", "http://127.0.0.1:1/"},
 	} {
 		code, out, stderr := runCmd(t, "", args...)
 		if code != exitUsage || out != "" || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "fetch: ") {

@@ -3,27 +3,25 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
 
-// progress shows a bar on stderr when stderr is a terminal, and nothing
-// otherwise.
+// progress shows a bar, or nothing.
 type progress struct {
 	bar    *progressbar.ProgressBar // nil: silent
 	errors int64
 }
 
-func newProgress(stderr io.Writer, total int64, quiet bool) *progress {
-	f, ok := stderr.(*os.File)
-	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+// newProgress returns a bar on w if show, counting to total, with an ETA,
+// or up from 0 if total is -1 (not known).
+func newProgress(w io.Writer, show bool, total int64) *progress {
+	if !show {
 		return &progress{}
 	}
 	return &progress{bar: progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription("fetching"),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/c989c033/fetch"
 )
@@ -19,9 +20,12 @@ type record struct {
 	Bytes      int    `json:"bytes"`
 	Attempts   int    `json:"attempts"`
 	DurationMS int64  `json:"duration_ms"`
+	File       string `json:"file,omitempty"` // where -O saved the body
 	Title      string `json:"title,omitempty"`
 	Error      string `json:"error,omitempty"`
 	ErrorKind  string `json:"error_kind,omitempty"`
+
+	dur time.Duration // for the summary, which DurationMS would round
 }
 
 // errorKind names the kind of a failure, for scripts to group on.

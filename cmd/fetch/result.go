@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/c989c033/fetch"
@@ -18,6 +20,7 @@ func (o options) record(r fetch.Result) record {
 		Attempts:   r.Attempts,
 		DurationMS: r.Duration.Milliseconds(),
 		ErrorKind:  errorKind(r.Err),
+		dur:        r.Duration,
 	}
 	if r.Err != nil {
 		rec.Error = r.Err.Error()
@@ -25,13 +28,23 @@ func (o options) record(r fetch.Result) record {
 	if rec.FinalURL == rec.URL {
 		rec.FinalURL = ""
 	}
-	if o.title && r.Err == nil && isHTML(r) {
+	if o.title && r.Err == nil && isHTML(r.Header) {
 		rec.Title, _ = htmltitle.Find(bytes.NewReader(r.Body))
 	}
 	return rec
 }
 
-func isHTML(r fetch.Result) bool {
-	ct := r.Header.Get("Content-Type")
+func isHTML(h http.Header) bool {
+	ct := h.Get("Content-Type")
 	return strings.HasPrefix(ct, "text/html") || strings.HasPrefix(ct, "application/xhtml")
+}
+
+// redact returns rawURL with any password in it hidden, as the Fetcher
+// names URLs in its results.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	return u.Redacted()
 }

@@ -52,14 +52,27 @@ func (t *tally) add(r record) {
 	if r.Attempts > 1 {
 		t.retried++
 	}
-	t.lat.add(time.Duration(r.DurationMS) * time.Millisecond)
+	t.lat.add(r.dur)
 }
 
 func (t *tally) print(w io.Writer, elapsed time.Duration) {
 	total := t.ok + t.failed
-	round := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	perSecond := 0.0
+	if elapsed > 0 {
+		perSecond = float64(total) / elapsed.Seconds()
+	}
 	fmt.Fprintf(w, "fetched %d in %v: %d succeeded, %d failed, %d retried; %.0f req/s\n",
-		total, elapsed.Round(10*time.Millisecond), t.ok, t.failed, t.retried, float64(total)/elapsed.Seconds())
+		total, human(elapsed), t.ok, t.failed, t.retried, perSecond)
 	fmt.Fprintf(w, "latency p50 %v, p95 %v, p99 %v\n",
-		round(t.lat.quantile(0.5)), round(t.lat.quantile(0.95)), round(t.lat.quantile(0.99)))
+		human(t.lat.quantile(0.5)), human(t.lat.quantile(0.95)), human(t.lat.quantile(0.99)))
+}
+
+// human rounds d to three significant digits, so that it reads 12.3ms,
+// 1.23s or 2m3s, never 0s for a duration that is not zero.
+func human(d time.Duration) time.Duration {
+	unit := time.Duration(1)
+	for d/unit >= 1000 {
+		unit *= 10
+	}
+	return d.Round(unit)
 }

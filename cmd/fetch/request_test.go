@@ -1,0 +1,146 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/c989c033/fetch/internal/testserver"
+)
+
+// -H and --header headers go with every request: every URL, every retry,
+// every redirect to the same host.
+func TestHeadersOnEveryRequest(t *testing.T) {
+	var mu sync.Mutex
+	seen, failed := 0, map[string]bool{}
+	var missing []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen++
+		if r.Header.Get("Authorization") != "Bearer t" || r.Header.Get("X-Key") != "k" {
+			missing = append(missing, r.URL.String())
+		}
+		switch {
+		case r.URL.Path == "/flaky" && !failed[r.URL.Path]:
+			failed[r.URL.Path] = true
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case r.URL.Path == "/moved":
+			http.Redirect(w, r, "/1", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	urls := []string{srv.URL + "/1", srv.URL + "/2", srv.URL + "/flaky", srv.URL + "/moved"}
+	args := append([]string{"-q", "-H", "Authorization: Bearer t", "--header", "X-Key: k"}, urls...)
+	code, out, stderr := runCmd(t, "", args...)
+	if recs := records(t, out); code != exitOK || len(recs) != 4 {
+		t.Fatalf("exit %d, %d records, stderr %q; want 0 and 4", code, len(recs), stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen != 6 || len(missing) != 0 {
+		t.Errorf("server saw %d requests, without the headers: %q; want 6, all with them", seen, missing)
+	}
+}
+
+// -d and --data-binary build the body as curl does: @FILE reads a file (-d
+// without its newlines), @- standard input, values are joined with &, and
+// a body makes the request a form POST unless -X and -H say otherwise.
+func TestData(t *testing.T) {
+	type got struct{ method, ctype, body string }
+	var mu sync.Mutex
+	var last got
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		last = got{r.Method, r.Header.Get("Content-Type"), string(b)}
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "body")
+	os.WriteFile(file, []byte("a=1\r\nb=2\n"), 0o644)
+	const form = "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+		want  got
+	}{
+		{"", []string{"-d", "x=1"}, got{"POST", form, "x=1"}},
+		{"", []string{"--data", "@" + file}, got{"POST", form, "a=1b=2"}},
+		{"", []string{"--data-binary", "@" + file}, got{"POST", form, "a=1\r\nb=2\n"}},
+		{"", []string{"-d", "x=1", "-d", "@" + file, "--data-binary", "y"}, got{"POST", form, "x=1&a=1b=2&y"}},
+		{"from\nstdin\n", []string{"-d", "@-"}, got{"POST", form, "fromstdin"}},
+		{"", []string{"-X", "PUT", "-H", "Content-Type: application/json", "-d", `{"a":1}`}, got{"PUT", "application/json", `{"a":1}`}},
+		{"", []string{"-d", "@@literal"}, got{"POST", form, ""}}, // a file named @literal, which is not there
+	} {
+		mu.Lock()
+		last = got{}
+		mu.Unlock()
+		code, _, stderr := runCmd(t, tc.stdin, append(tc.args, "-q", srv.URL)...)
+		mu.Lock()
+		g := last
+		mu.Unlock()
+		if tc.want.body == "" { // a usage error
+			if code != exitUsage || !strings.Contains(stderr, "@literal") {
+				t.Errorf("fetch %q: exit %d, stderr %q; want 2 and the file named", tc.args, code, stderr)
+			}
+			continue
+		}
+		if code != exitOK || g != tc.want {
+			t.Errorf("fetch %q: exit %d, server got %+v; want 0 and %+v", tc.args, code, g, tc.want)
+		}
+	}
+}
+
+// The summary gives durations people can read: never "0s" for a run that
+// took some time, and to three significant digits.
+func TestSummaryDurations(t *testing.T) {
+	srv := testserver.Start(testserver.Config{})
+	defer srv.Close()
+	_, _, stderr := runCmd(t, "", srv.URL+"/items/1", srv.URL+"/items/2")
+	m := regexp.MustCompile(`fetched 2 in (\S+):[^\n]*\nlatency p50 (\S+), p95 (\S+), p99 (\S+)\n`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("summary %q: want fetched 2 in …, latency …", stderr)
+	}
+	for _, s := range m[1:] {
+		if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+			t.Errorf("summary %q: duration %q; want one above 0", stderr, s)
+		}
+	}
+	var b strings.Builder
+	var tl tally
+	tl.add(record{Error: "x", Attempts: 2, dur: 1234567 * time.Nanosecond})
+	tl.print(&b, 12*time.Millisecond+345*time.Microsecond)
+	for _, want := range []string{"fetched 1 in 12.3ms: 0 succeeded, 1 failed, 1 retried; 81 req/s", "p50 1.25ms"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary %q; want %q in it", b.String(), want)
+		}
+	}
+}
+
+func TestHuman(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{999, "999ns"},
+		{1234, "1.23µs"},
+		{12345678, "12.3ms"},
+		{123456789, "123ms"},
+		{1234567890, "1.23s"},
+		{83456 * time.Millisecond, "1m23.5s"},
+	} {
+		if got := human(tc.d).String(); got != tc.want {
+			t.Errorf("human(%d) = %s; want %s", tc.d, got, tc.want)
+		}
+	}
+}
