@@ -188,7 +188,9 @@ func (f *Fetcher) begin(req *http.Request, held *host) (*call, error) {
 // (nil if the call ends before or between attempts), and gives up what the
 // call holds: everything, unless the response body is handed back unread,
 // in which case the body keeps the slot, the hosts and the attempt's
-// timeout until it is closed.
+// timeout until it is closed. A call that fails after consume read the
+// response (a non-2xx status, a body cut short) returns the response, its
+// body closed, with the error.
 func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, error) {
 	var resp *http.Response
 	if o != nil {
@@ -202,7 +204,9 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 		}
 		c.end()
 		err = f.fail(c.caller, c.attempts, err)
-		resp = nil
+		if o == nil || !o.read {
+			resp = nil // a response the call read is kept: its status, header and URL say what failed
+		}
 	case o.read:
 		o.cancel()
 		c.end()

@@ -198,3 +198,17 @@ func TestHooksSeeTheCall(t *testing.T) {
 		}
 	})
 }
+
+// OnDone sees the error the caller gets: for a call that reads the body,
+// a non-2xx status is a *StatusError there too, with the status.
+func TestOnDoneSeesStatusError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var done DoneInfo
+		f := newMem(t, http.NotFoundHandler(), WithHooks(Hooks{OnDone: func(i DoneInfo) { done = i }}))
+		_, err := f.Get(context.Background(), "http://a.test/missing")
+		var se *StatusError
+		if !errors.As(done.Err, &se) || done.Err != err || done.Status != 404 || done.Attempts != 1 {
+			t.Errorf("OnDone saw %+v; want the caller's error %v, status 404, 1 attempt", done, err)
+		}
+	})
+}

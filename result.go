@@ -60,6 +60,9 @@ func (f *Fetcher) fetch(req *http.Request, text string, err error, index int, r 
 	consume := func(resp *http.Response) error {
 		body, err := readBody(resp, f.maxBody)
 		r.Body = body
+		if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+			return newStatusError(resp, retryAfterOf(f, resp), body, false)
+		}
 		return err
 	}
 	resp, attempts, err := f.do(req, consume, held)
@@ -68,10 +71,6 @@ func (f *Fetcher) fetch(req *http.Request, text string, err error, index int, r 
 		r.Status, r.Header, r.FinalURL = resp.StatusCode, resp.Header, r.URL
 		if resp.Request.URL != req.URL { // redirected
 			r.FinalURL = resp.Request.URL.Redacted()
-		}
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			ra, _ := retryAfter(resp, f.retry.MaxDelay)
-			r.Err = &Error{Method: method(req), URL: r.URL, Attempts: attempts, Err: newStatusError(resp, ra, r.Body, false)}
 		}
 	}
 	r.Duration = time.Since(epoch) - start
