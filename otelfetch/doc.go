@@ -1,0 +1,118 @@
+// Package otelfetch records what a [fetch.Fetcher] does as OpenTelemetry
+// metrics and traces.
+//
+// Build an [Instrumentation] with [New], hand its [Instrumentation.Hooks] to
+// [fetch.WithHooks], and call [Instrumentation.Observe] with the Fetcher for
+// the gauges that are read from [fetch.Fetcher.Stats]:
+//
+//	inst := otelfetch.New() // the global MeterProvider and TracerProvider
+//	f, err := fetch.New(fetch.WithHooks(inst.Hooks()))
+//	if err != nil { … }
+//	defer f.Shutdown(ctx)
+//	unregister, err := inst.Observe(f)
+//	if err != nil { … }
+//	defer unregister()
+//
+// A call is what one [fetch.Fetcher.Do] (or Get, or one input of a batch or
+// stream) does: it passes the gates, makes one or more attempts, and ends
+// with a response or an error. An attempt is one request sent, and what the
+// server answered.
+//
+// # Metrics
+//
+// Names follow the OpenTelemetry semantic conventions for HTTP clients
+// (semconv 1.43) where one exists; the others are in the fetch namespace.
+//
+//	name                          instrument                    unit         per      attributes
+//	http.client.request.duration  Float64Histogram              s            attempt  http.request.method, server.address, server.port, http.response.status_code, error.type
+//	fetch.calls                   Int64Counter                  {call}       call     server.address, server.port, fetch.status_class, fetch.outcome
+//	fetch.retries                 Int64Counter                  {retry}      retry    server.address, server.port, error.type
+//	fetch.gate.wait.duration      Float64Histogram              s            attempt  server.address, server.port
+//	fetch.in_flight               Int64ObservableUpDownCounter  {request}    Fetcher  none
+//	fetch.waiting                 Int64ObservableUpDownCounter  {call}       Fetcher  none
+//	fetch.host.rate               Float64ObservableGauge        {request}/s  host     server.address, server.port
+//
+// In detail:
+//
+//   - http.client.request.duration is the semantic convention's metric: one
+//     value per request sent, from sending it to the end of its body when
+//     the call reads the body, with the convention's bucket boundaries. Its
+//     server.port is the URL's, or the scheme's default.
+//   - fetch.calls counts calls as they end. fetch.status_class is the class
+//     of the final status: "1xx" to "5xx", or "none" if there was no
+//     response. fetch.outcome is "ok" when the call ended without an error
+//     (as [fetch.DoneInfo] reports it), and otherwise the kind of error (see
+//     below), with "status" for a [*fetch.StatusError]. [fetch.Fetcher.Do]
+//     does not treat a status as an error, so a 404 from it is {4xx, ok}.
+//   - fetch.retries counts retries as they are decided, before the backoff;
+//     error.type says why: the failed attempt's status ("503") or its kind
+//     of error.
+//   - fetch.gate.wait.duration is how long each attempt waited at the
+//     Fetcher's gates (a host's Retry-After pause, rate tokens, in-flight
+//     slots) before it was sent. For a batch, stream or crawl, a first
+//     attempt's wait in its host's queue is not part of it.
+//   - fetch.in_flight is [fetch.Stats] InFlight, the attempts holding an
+//     in-flight slot; fetch.waiting is its Waiting, the calls waiting at a
+//     gate or queued for their host.
+//   - fetch.host.rate is each host's adaptive rate (see
+//     [fetch.WithAdaptiveRate]), for the hosts the Fetcher remembers; hosts
+//     it has forgotten stop being reported. A Fetcher keys hosts by
+//     host:port with the scheme's default port left out, so this gauge has
+//     server.port only for hosts with a port of their own.
+//
+// The last three are read from [fetch.Fetcher.Stats] at each collection,
+// once [Instrumentation.Observe] has registered them.
+//
+// error.type, on the attempt histogram, the retries and the spans, follows
+// the semantic conventions: the status code ("404", "503") for a response
+// of status 400 or more, and otherwise one of these kinds, which
+// fetch.outcome uses too: attempt_timeout, deadline, canceled,
+// connection_refused, connection_reset, dns, tls, timeout, body_too_large,
+// header_too_large, too_many_redirects, blocked_address,
+// limiter_unavailable, retry_budget (a [*fetch.RetryBudgetError]),
+// retry_after_past_deadline (a [*fetch.RetryAfterError]), closed,
+// invalid_url, panic (a hook panicked), and _OTHER.
+//
+// # Cardinality
+//
+// The number of time series grows with the number of hosts fetched: the
+// host attributes take as many values as the Fetcher is given hosts. That
+// suits a client of a few APIs, not a crawler of thousands of sites: for
+// those, [WithoutHostAttribute] drops server.address and server.port from
+// every metric (spans keep them), and fetch.host.rate is then not reported.
+// The other attributes take a bounded set of values.
+//
+// # Traces
+//
+// Each call is a span of kind [trace.SpanKindClient], named after the
+// method ("GET"), a child of the span in the request's context, if any. It
+// carries http.request.method, url.full (with any user and password, and
+// the values of signature query parameters, replaced by "REDACTED"),
+// server.address, server.port and, when the call ends,
+// http.response.status_code, fetch.attempts and, on failure, error.type;
+// its status is Error for an error or a final status of 400 or more. The
+// span is in the context of every request the call sends, so instrumented
+// transports and dialers nest their spans under it. It ends when the call
+// returns: for [fetch.Fetcher.Do], before the caller reads the body, so
+// neither the span nor the attempt's duration includes that read.
+//
+// Each attempt is a child span named "attempt", of kind
+// [trace.SpanKindInternal], that runs from the moment the request was sent
+// to the end of the attempt. It carries fetch.attempt (1 for the first),
+// http.request.resend_count (from the second attempt on),
+// server.address and server.port of the host it was sent to,
+// fetch.gate.wait (seconds it waited at the gates before it was sent),
+// http.response.status_code and error.type. Attempt spans are made when
+// the attempt has ended, so nothing can run inside them: they are internal
+// spans, and the call's span is the client span.
+//
+// Each retry adds an event named "fetch.retry" to the call's span, when the
+// retry is decided and the backoff starts, with fetch.attempt (the attempt
+// that failed), fetch.retry.delay (the backoff, in seconds),
+// http.response.status_code (if there was a response) and error.type.
+//
+// Trace context is not injected into the requests' headers: hooks may not
+// change requests. To propagate it, send through a transport that injects
+// it, such as otelhttp.NewTransport, with [fetch.WithClient]; its spans
+// become children of the call's span.
+package otelfetch
