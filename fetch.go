@@ -168,10 +168,10 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 // host whose gates a scheduler passed for req, which the call then holds).
 func (f *Fetcher) begin(req *http.Request, held *host) (*call, error) {
 	if err := validate(req); err != nil {
-		return nil, f.fail(req, 0, err)
+		return nil, f.refuse(req, err)
 	}
 	if !f.enter() {
-		return nil, f.fail(req, 0, ErrClosed)
+		return nil, f.refuse(req, ErrClosed)
 	}
 	h := held
 	if held != nil {
@@ -197,6 +197,8 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 		resp = o.resp
 	}
 	err := d.err
+	f.stats.count(resp, err, c.attempts)
+	f.stats.attempts.Add(int64(c.attempts))
 	switch {
 	case err != nil:
 		if o != nil {
@@ -210,11 +212,9 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 	case o.read:
 		o.cancel()
 		c.end()
-		f.stats.completed.Add(1)
 	default:
 		c.body.rc, c.body.c, c.body.cancel = resp.Body, c, o.cancel
 		resp.Body = &c.body
-		f.stats.completed.Add(1)
 	}
 	if herr := f.done(c, resp, err); herr != nil && err == nil {
 		closeBody(resp)

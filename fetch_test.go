@@ -33,8 +33,8 @@ func TestDoReturnsFinalResponseAfterRetries(t *testing.T) {
 		if got := c.n.Load(); got != 3 {
 			t.Errorf("server saw %d requests; want 3", got)
 		}
-		if s := f.Stats(); s.Retried != 2 || s.Completed != 1 || s.InFlight != 0 {
-			t.Errorf("Stats = %+v; want Retried 2, Completed 1, InFlight 0", s)
+		if s := f.Stats(); s.Retries != 2 || s.Succeeded != 1 || s.Calls != 1 || s.Attempts != 3 || s.InFlight != 0 {
+			t.Errorf("Stats = %+v; want 1 call succeeded after 3 attempts, 2 retries, none in flight", s)
 		}
 	})
 }
@@ -447,7 +447,7 @@ func TestPanickingHookFailsTheCallOnly(t *testing.T) {
 				if !errors.As(err, &pe) {
 					t.Fatalf("err = %v; want a *PanicError", err)
 				}
-				if s := f.Stats(); s.InFlight != 0 || s.Failed != 1 {
+				if s := f.Stats(); s.InFlight != 0 || s.Failed.Total() != 1 {
 					t.Errorf("Stats = %+v; want nothing in flight, 1 failed", s)
 				}
 				if err := f.Shutdown(context.Background()); err != nil {

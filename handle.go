@@ -81,7 +81,7 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 	var h Handled[In, Out]
 	h.URL = text
 	if err != nil {
-		h.Err = f.fail(nil, 0, err)
+		h.Err = f.refuse(nil, err)
 		return h
 	}
 	if h.URL == "" && req != nil && req.URL != nil {

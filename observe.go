@@ -3,11 +3,16 @@ package fetch
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -91,18 +96,42 @@ type DoneInfo struct {
 	Duration time.Duration   // from the start of the call to its end
 }
 
-// Stats is a snapshot of a Fetcher's counters.
+// Stats is a snapshot of a Fetcher's counters. A call is one request as
+// the caller made it (one Do, one Get, one input of a batch or stream),
+// however many attempts it took; an attempt is one send of it.
 type Stats struct {
-	InFlight  int64 // attempts holding an in-flight slot (their body still open)
-	Waiting   int64 // calls waiting for a rate token or a slot, or queued for their host by a batch, stream or crawl
-	Completed int64 // calls that returned a response, whatever its status
-	Failed    int64 // calls that returned an error
-	Retried   int64 // retries made, over all calls
+	// Calls is the number of calls that have ended, however they ended:
+	// Succeeded plus Failed.Total().
+	Calls     int64
+	Succeeded int64    // calls that ended with a 2xx response
+	Failed    Failures // calls that did not, by why
+	Waiting   int64    // calls waiting now for a Retry-After pause, a rate token or a slot, or queued for their host by a batch, stream or crawl
+
+	Attempts int64 // attempts sent, retries included
+	Retries  int64 // attempts that were retries
+	InFlight int64 // attempts on the wire now: each holds a slot until its body is closed or read to its end
 
 	// Hosts lists, by name, the hosts that are paused by a Retry-After,
 	// throttled by [WithAdaptiveRate], or whose circuit breaker is not
-	// closed; nil if none.
+	// closed; nil if none. Per-host call counts are what an observer of
+	// [Hooks] keeps (the otelfetch module does), as the Fetcher forgets
+	// idle hosts to stay small.
 	Hosts []HostStats
+}
+
+// Failures counts the calls that failed, by why.
+type Failures struct {
+	Status   int64 // the final response was not 2xx ([Fetcher.Do] returns it, and it is counted here too)
+	Timeout  int64 // an attempt's timeout, or the caller's deadline, ran out
+	Canceled int64 // the caller cancelled
+	Network  int64 // the connection failed: refused, reset, cut short, DNS, TLS
+	Refused  int64 // nothing was sent: invalid input, Shutdown, the SSRF guard, an open circuit breaker, a spent retry budget, a limiter that failed closed
+	Other    int64 // anything else: a body over the cap, too many redirects, a panicking hook, ...
+}
+
+// Total is the number of failed calls.
+func (f Failures) Total() int64 {
+	return f.Status + f.Timeout + f.Canceled + f.Network + f.Refused + f.Other
 }
 
 // HostStats is the state of one host's gates.
@@ -115,21 +144,52 @@ type HostStats struct {
 }
 
 type counters struct {
-	waiting, completed, failed, retried atomic.Int64
+	waiting, succeeded, attempts, retries              atomic.Int64
+	status, timeout, canceled, network, refused, other atomic.Int64
 }
 
 // Stats returns a snapshot of the Fetcher's counters and of the hosts that
-// are paused or adaptively throttled. It is safe for concurrent use; the
-// fields are read one by one, not atomically together. Its cost grows with
-// the number of hosts the Fetcher remembers.
+// are paused, adaptively throttled or cut off by their circuit breaker. It
+// is safe for concurrent use; the fields are read one by one, not
+// atomically together. Its cost grows with the number of hosts the Fetcher
+// remembers.
 func (f *Fetcher) Stats() Stats {
-	return Stats{
-		InFlight:  int64(len(f.gates.slots)), // each attempt in flight holds one global slot
-		Waiting:   f.stats.waiting.Load(),
-		Completed: f.stats.completed.Load(),
-		Failed:    f.stats.failed.Load(),
-		Retried:   f.stats.retried.Load(),
-		Hosts:     f.gates.hosts.stats(),
+	c := &f.stats
+	s := Stats{
+		Succeeded: c.succeeded.Load(),
+		Failed: Failures{Status: c.status.Load(), Timeout: c.timeout.Load(), Canceled: c.canceled.Load(),
+			Network: c.network.Load(), Refused: c.refused.Load(), Other: c.other.Load()},
+		Waiting:  c.waiting.Load(),
+		Attempts: c.attempts.Load(),
+		Retries:  c.retries.Load(),
+		InFlight: int64(len(f.gates.slots)), // each attempt in flight holds one global slot
+		Hosts:    f.gates.hosts.stats(),
+	}
+	s.Calls = s.Succeeded + s.Failed.Total()
+	return s
+}
+
+// count counts a call that ended with resp or err, and, if it sent
+// nothing, whether that was because it was refused.
+func (c *counters) count(resp *http.Response, err error, attempts int) {
+	switch {
+	case err == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299:
+		c.succeeded.Add(1)
+	case err == nil || errors.As(err, new(*StatusError)):
+		c.status.Add(1)
+	case errors.Is(err, context.Canceled):
+		c.canceled.Add(1)
+	case errors.Is(err, context.DeadlineExceeded):
+		c.timeout.Add(1)
+	case attempts == 0 || errors.Is(err, ErrBlockedAddress) || errors.Is(err, ErrCircuitOpen) ||
+		errors.As(err, new(*RetryBudgetError)) || errors.Is(err, ErrLimiterUnavailable):
+		c.refused.Add(1)
+	case errors.As(err, new(net.Error)) || errors.As(err, new(*net.OpError)) || cutShort(err) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.As(err, new(*tls.CertificateVerificationError)) || errors.As(err, new(tls.RecordHeaderError)):
+		c.network.Add(1)
+	default:
+		c.other.Add(1)
 	}
 }
 
@@ -170,7 +230,7 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 	if !d.retry {
 		return d
 	}
-	f.stats.retried.Add(1)
+	f.stats.retries.Add(1)
 	req := c.req
 	if f.logger != nil {
 		f.logger.LogAttrs(req.Context(), slog.LevelDebug, "fetch: retrying",
@@ -214,9 +274,15 @@ func runHook(hook func()) (err error) {
 	return nil
 }
 
-// fail counts a failed call and wraps its cause in an *Error.
+// refuse counts a call refused before it began (an invalid input, a
+// Fetcher shut down) and wraps err in an *Error.
+func (f *Fetcher) refuse(req *http.Request, err error) error {
+	f.stats.refused.Add(1)
+	return f.fail(req, 0, err)
+}
+
+// fail wraps a failed call's cause in an *Error.
 func (f *Fetcher) fail(req *http.Request, attempts int, err error) error {
-	f.stats.failed.Add(1)
 	e := &Error{Attempts: attempts, Err: err}
 	if req != nil {
 		e.Method = method(req)

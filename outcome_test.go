@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -209,6 +210,33 @@ func TestOnDoneSeesStatusError(t *testing.T) {
 		var se *StatusError
 		if !errors.As(done.Err, &se) || done.Err != err || done.Status != 404 || done.Attempts != 1 {
 			t.Errorf("OnDone saw %+v; want the caller's error %v, status 404, 1 attempt", done, err)
+		}
+	})
+}
+
+// Stats counts calls by how they ended, and attempts apart from calls: a
+// 404 is a failed call, not a completed one.
+func TestStatsCountsCallsByOutcome(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) {})
+		mux.HandleFunc("/missing", http.NotFound)
+		mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		f := newMem(t, mux, WithRetry(RetryPolicy{MaxAttempts: 1}))
+		ctx := context.Background()
+		f.Get(ctx, "http://a.test/ok")
+		f.Get(ctx, "http://a.test/missing")
+		f.Get(ctx, "file:///etc/passwd")
+		tctx, cancel := context.WithTimeout(ctx, time.Second)
+		f.Get(tctx, "http://a.test/hang")
+		cancel()
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		f.Get(cctx, "http://a.test/ok")
+		want := Stats{Calls: 5, Succeeded: 1, Attempts: 3,
+			Failed: Failures{Status: 1, Refused: 1, Timeout: 1, Canceled: 1}}
+		if got := f.Stats(); !reflect.DeepEqual(got, want) {
+			t.Errorf("Stats = %+v\nwant    %+v", got, want)
 		}
 	})
 }

@@ -49,7 +49,7 @@ type Result struct {
 // passed for the first attempt.
 func (f *Fetcher) fetch(req *http.Request, text string, err error, index int, r *Result, held *host) {
 	if err != nil {
-		*r = Result{Index: index, URL: text, Err: f.fail(nil, 0, err)}
+		*r = Result{Index: index, URL: text, Err: f.refuse(nil, err)}
 		return
 	}
 	start := time.Since(epoch)

@@ -45,5 +45,5 @@ func main() {
 	first := results[0]
 	fmt.Printf("Retry-After honoured: %v (2 waits of 1s, done in %v)\n",
 		first.Err == nil && first.Attempts == 3 && first.Duration >= 2*time.Second, time.Since(start).Round(100*time.Millisecond))
-	fmt.Printf("retries in all: %d\n", f.Stats().Retried)
+	fmt.Printf("retries in all: %d\n", f.Stats().Retries)
 }
