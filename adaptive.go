@@ -73,6 +73,7 @@ func (a AdaptiveRate) check() error {
 // throttle is one host's adaptive rate: a token bucket whose rate follows
 // the host's answers.
 type throttle struct {
+	basePolicy
 	lim *rate.Limiter
 
 	mu             sync.Mutex
@@ -118,16 +119,14 @@ func (t *throttle) rate() rate.Limit { return t.lim.Limit() }
 // observe adjusts the rate from the outcome of an attempt: an overload
 // signal cuts it, an answer below 500 grows it.
 func (t *throttle) observe(_ *call, o *outcome) {
+	resp, _ := o.answer()
 	switch {
 	case o.overload:
 		t.cut(o.start)
-	case o.resp != nil && o.resp.StatusCode < 500:
+	case resp != nil && resp.StatusCode < 500:
 		t.grow()
 	}
 }
-
-func (t *throttle) admit(*call) error                { return nil }
-func (t *throttle) allowRetry(*call, *outcome) error { return nil }
 
 func (t *throttle) stats(s *HostStats) { s.Rate, s.Cuts = t.snapshot() }
 

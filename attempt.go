@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"time"
 )
 
@@ -17,13 +18,15 @@ type outcome struct {
 	cancel context.CancelFunc // ends the attempt's timeout, once its body is done with
 	h      *host              // the host that answered: the call's own, or a redirect's
 
-	start    time.Time     // when it was sent; zero unless somebody observes it (see Fetcher.timed)
-	took     time.Duration // from start to the end of the attempt, the body included if read
-	waited   time.Duration // how long it waited at the gates; zero unless observed
-	sent     int           // requests written to the call's own host (see call.sent)
-	read     bool          // consume read the body (and closed it)
-	hopped   bool          // it failed on a redirect it could not follow, which says nothing of h
-	overload bool          // the host said it is overloaded (see overloaded)
+	start    time.Time       // when it was sent; zero unless somebody observes it (see Fetcher.timed)
+	took     time.Duration   // from start to the end of the attempt, the body included if read
+	waited   time.Duration   // how long it waited at the gates; zero unless observed
+	sent     int             // requests written to the call's own host (see call.sent)
+	read     bool            // consume read the body (and closed it)
+	judged   bool            // err is the call's failure on the response's status (or a panic reading it), not a failure to get it
+	ctx      context.Context // the attempt's: the call's, bounded by the attempt's timeout
+	hopped   bool            // it failed on a redirect it could not follow, which says nothing of h
+	overload bool            // the host said it is overloaded (see overloaded)
 
 	retryAfter    time.Duration // what a 429 or 503 asked for, clamped to MaxDelay
 	hasRetryAfter bool
@@ -48,15 +51,15 @@ func (o *outcome) discard() {
 }
 
 // attempt makes attempt number n of call c, which holds its gates, and
-// returns its outcome, kept in the call (which is allocated anyway): it sends
-// the request under the attempt's own timeout and, when consume is set and
-// the response will not be retried, reads its body with consume inside the
-// same timeout, so that a body cut short or too slow fails the attempt.
-func (f *Fetcher) attempt(c *call, n int, consume func(*http.Response) error) *outcome {
+// returns its outcome, kept in the call (which is allocated anyway): it
+// sends the request under the attempt's own timeout. The attempt's timeout
+// keeps running (o.cancel ends it), so that read can read the body under it.
+func (f *Fetcher) attempt(c *call, n int) *outcome {
 	c.n = n
 	o := &c.last
 	*o = outcome{waited: c.waited, cancel: noop}
 	r, actx, err := f.prepare(c, n, o)
+	o.ctx = actx
 	if err != nil {
 		o.err, o.h, o.sent = err, c.h, 1
 		c.attempts++
@@ -73,18 +76,55 @@ func (f *Fetcher) attempt(c *call, n int, consume func(*http.Response) error) *o
 		o.hopped, _ = hopFailed(o.err)
 	} else {
 		o.retryAfter, o.hasRetryAfter = retryAfter(o.resp, f.retry.MaxDelay)
-		if consume != nil && !f.retryable(c, o, n) {
-			o.read = true
-			if err := consume(o.resp); err != nil {
-				o.err = f.attemptError(c, actx, err)
-			}
-		}
 	}
 	o.overload = overloaded(o)
 	if f.timed {
 		o.took = time.Since(o.start)
 	}
 	return o
+}
+
+// read reads the body of o, a response the call keeps, with consume, still
+// inside the attempt and under its timeout, so that a body cut short or too
+// slow fails the attempt as a failed send would. consume must close the
+// body. A *StatusError from consume (the calls that read bodies fail on a
+// non-2xx status) is the call's error and is not retried; a panic in it (a
+// handler's) is a *PanicError. read reports whether reading failed.
+func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) (failed bool) {
+	o.read = true
+	defer func() {
+		if v := recover(); v != nil {
+			o.resp.Body.Close()
+			o.err = fmt.Errorf("reading the body: %w", &PanicError{Value: v, Stack: debug.Stack()})
+			o.judged = true // final: not retried
+			failed = true
+		}
+		o.overload = overloaded(o)
+		if f.timed {
+			o.took = time.Since(o.start)
+		}
+	}()
+	err := consume(o.resp)
+	if err == nil {
+		return false
+	}
+	if _, ok := errors.AsType[*StatusError](err); ok {
+		o.err, o.judged = err, true
+	} else {
+		o.err = f.attemptError(c, o.ctx, err)
+	}
+	return true
+}
+
+// answer returns what the attempt's outcome says of its host, as the
+// classifiers take it, exactly one of them non-nil: the response, if it
+// came (a non-2xx status a call made into an error included), or else the
+// error.
+func (o *outcome) answer() (*http.Response, error) {
+	if o.err == nil || o.judged && o.resp != nil {
+		return o.resp, nil
+	}
+	return nil, o.err
 }
 
 // prepare readies attempt n of call c: it returns the request to send under the
@@ -132,12 +172,17 @@ func (f *Fetcher) attemptError(ctx, actx context.Context, err error) error {
 
 // overloaded reports whether an attempt's outcome says its host is over
 // its limit: a 429, a 503 that asks for a Retry-After, or an attempt that
-// ran out of its time. Other 5xx say the host failed, not that it is busy.
+// ran out of its time (the body's included). Other 5xx say the host failed,
+// not that it is busy.
 func overloaded(o *outcome) bool {
-	if o.resp == nil || o.read && o.err != nil {
-		return errors.Is(o.err, ErrAttemptTimeout)
+	if errors.Is(o.err, ErrAttemptTimeout) {
+		return true
 	}
-	switch o.resp.StatusCode {
+	resp, _ := o.answer()
+	if resp == nil {
+		return false
+	}
+	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
 		return true
 	case http.StatusServiceUnavailable:

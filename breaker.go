@@ -75,18 +75,25 @@ func defaultIsFailure(resp *http.Response, err error) bool {
 var ErrCircuitOpen = errors.New("fetch: circuit breaker open")
 
 // CircuitOpenError is a call that its host's circuit breaker refused: it
-// was open, or half-open with its probes already out. Nothing was sent.
-// It is not retried.
+// was open, or half-open with its probes already out. The attempt it
+// refused was not sent, and it is not retried. If the call had made
+// attempts before, whose failure may have opened the breaker, Err is the
+// last one's failure: its error, or a [*StatusError].
 type CircuitOpenError struct {
 	Host string
+	Err  error // the call's previous attempt's failure; nil if it made none
 }
 
 func (e *CircuitOpenError) Error() string {
-	return "circuit breaker for " + e.Host + " is open"
+	s := "circuit breaker for " + e.Host + " is open"
+	if e.Err != nil {
+		s += " after: " + e.Err.Error()
+	}
+	return s
 }
 
-// Unwrap returns ErrCircuitOpen.
-func (e *CircuitOpenError) Unwrap() error { return ErrCircuitOpen }
+// Unwrap returns ErrCircuitOpen and the previous attempt's failure.
+func (e *CircuitOpenError) Unwrap() []error { return []error{ErrCircuitOpen, e.Err} }
 
 // breaker is one host's circuit breaker, a policy on its chain.
 type breaker struct {
@@ -119,24 +126,49 @@ func newBreaker(b *CircuitBreaker) *breaker {
 	}
 }
 
-// admit lets the attempt through unless the breaker is open, and has the
-// call report what became of it (see observe).
+// precheck refuses at once, before the call waits at any gate, while the
+// breaker is open.
+func (b *breaker) precheck(c *call) error {
+	if b.cb.State() == gobreaker.StateOpen {
+		return b.refusal(c)
+	}
+	return nil
+}
+
+// admit lets the attempt through unless the breaker is open, or half-open
+// with its probes out, and has the call report what became of it.
 func (b *breaker) admit(c *call) error {
 	done, err := b.cb.Allow()
 	if err != nil {
-		return &CircuitOpenError{Host: c.origin.name}
+		return b.refusal(c)
 	}
 	c.report = func(o *outcome) {
+		resp, err := o.answer()
 		switch {
-		case o.err != nil && (c.Err() != nil || errors.Is(o.err, context.Canceled)):
+		case err != nil && (c.Err() != nil || errors.Is(err, context.Canceled)):
 			done(errExcluded) // the caller gave up: nothing learnt of the host
-		case b.isFailure(o.resp, o.err):
+		case o.h != c.origin:
+			done(nil) // the host answered with a redirect; the other host's answer is not its doing
+		case b.isFailure(resp, err):
 			done(errFailed)
 		default:
 			done(nil)
 		}
 	}
 	return nil
+}
+
+// refusal is the error for call c, refused: on a retry, it carries the
+// failure of the call's previous attempt, which may be what opened it.
+func (b *breaker) refusal(c *call) error {
+	e := &CircuitOpenError{Host: c.origin.name}
+	if c.n > 0 {
+		o := &c.last
+		if e.Err = o.err; o.err == nil && o.resp != nil {
+			e.Err = c.f.statusError(o)
+		}
+	}
+	return e
 }
 
 // forgettable reports whether the breaker is closed with nothing counted.

@@ -58,17 +58,17 @@ func (f *Fetcher) decide(c *call, o *outcome, n int) decision {
 // reason a retry cannot cure (see hopRefused) is not.
 func (f *Fetcher) retryable(c *call, o *outcome, n int) bool {
 	p := &f.retry
+	if o.judged {
+		return false // the response was judged final before its body was read
+	}
 	if o.err != nil {
 		if _, final := hopFailed(o.err); final {
 			return false
 		}
 	}
 	req := c.req
-	resp := o.resp
-	if o.err != nil {
-		resp = nil
-	}
+	resp, err := o.answer()
 	return n < p.MaxAttempts && c.Err() == nil &&
 		(p.RetryNonIdempotent || idempotent(req)) && replayable(req) &&
-		(markedRetryable(o.err) || p.Retryable(resp, o.err))
+		(markedRetryable(err) || p.Retryable(resp, err))
 }

@@ -127,10 +127,11 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 //  2. admit: the host's policies (circuit breaker, Retry-After pause), then
 //     its rate and in-flight gates, then the global ones; a call handed
 //     over by a scheduler holds them already for its first attempt;
-//  3. attempt: one attempt, under its own timeout if one is set, its body
-//     read inside it when the call reads the body (consume); each redirect
-//     moves the call to its host's gates (see hop);
-//  4. decide: done, retry after a delay, or fail;
+//  3. attempt: one attempt, under its own timeout if one is set; each
+//     redirect moves the call to its host's gates (see hop);
+//  4. decide: done, retry after a delay, or fail; when the response is
+//     final and the call reads bodies (consume), read it still inside the
+//     attempt, under its timeout, and decide again if that fails;
 //  5. observe: the one place that tells stats, the logger, the hooks and
 //     the host's policies what became of the attempt;
 //  6. on retry: give back the slot, drain and close the body, wait out the
@@ -150,8 +151,11 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 		if err := f.admit(c); err != nil {
 			return f.finish(c, nil, fail(err))
 		}
-		o := f.attempt(c, n, consume)
+		o := f.attempt(c, n)
 		d := f.decide(c, o, n)
+		if consume != nil && !d.retry && d.err == nil && o.err == nil && f.read(c, o, consume) {
+			d = f.decide(c, o, n) // the body failed: retry, or fail
+		}
 		d = f.observe(c, o, d)
 		if !d.retry {
 			return f.finish(c, o, d)
@@ -167,11 +171,15 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 // begin validates req and starts its call on req's host (or on held: the
 // host whose gates a scheduler passed for req, which the call then holds).
 func (f *Fetcher) begin(req *http.Request, held *host) (*call, error) {
-	if err := validate(req); err != nil {
-		return nil, f.refuse(req, err)
+	err := validate(req)
+	if err == nil && !f.enter() {
+		err = ErrClosed
 	}
-	if !f.enter() {
-		return nil, f.refuse(req, ErrClosed)
+	if err != nil {
+		if held != nil {
+			f.gates.release(held) // the slots the scheduler took for req
+		}
+		return nil, f.refuse(req, err)
 	}
 	h := held
 	if held != nil {

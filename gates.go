@@ -219,12 +219,17 @@ func takeToken(l *rate.Limiter, now time.Time) (*rate.Reservation, time.Time) {
 
 // admit passes call c through its host's gates for an attempt, unless it
 // holds them already (a scheduler passed them for its first attempt): its
-// pause, rate and slot, and the global ones; then the host's policies, so
-// that a circuit breaker decides just before the attempt is sent, and one
-// that is open refuses it at once.
+// policies' prechecks first (an open circuit breaker refuses at once), then
+// its pause, rate and slot, and the global ones; then the host's policies
+// admit it, so that a circuit breaker decides just before it is sent.
 func (f *Fetcher) admit(c *call) error {
 	if c.panicked != nil {
 		return c.panicked
+	}
+	for _, p := range c.origin.policies {
+		if err := p.precheck(c); err != nil {
+			return err
+		}
 	}
 	if c.held {
 		c.waited = 0

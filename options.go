@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -278,7 +279,7 @@ func WithMaxBodySize(n int64) Option {
 		if n < 1 {
 			return fmt.Errorf("fetch: WithMaxBodySize(%d): must be at least 1", n)
 		}
-		c.maxBody = n
+		c.maxBody = min(n, math.MaxInt64-1) // the readers look one byte past the cap
 		return nil
 	}
 }

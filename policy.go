@@ -5,6 +5,8 @@ package fetch
 // chain of them, one for each option that asks for one, and every request
 // to the host runs through them all:
 //
+//   - precheck, before the attempt waits at any gate, may refuse it at
+//     once (a circuit breaker that is open);
 //   - admit, once the attempt has passed the host's and the global gates
 //     and just before it is sent, may refuse it: the call then fails with
 //     that error and nothing is sent;
@@ -21,6 +23,7 @@ package fetch
 // basePolicy for the methods it has no use for, and the option that adds
 // it to newHostTable's chain.
 type policy interface {
+	precheck(c *call) error
 	admit(c *call) error
 	observe(c *call, o *outcome)
 	allowRetry(c *call, o *outcome) error
@@ -31,6 +34,7 @@ type policy interface {
 // basePolicy is a policy that does nothing; real ones embed it.
 type basePolicy struct{}
 
+func (basePolicy) precheck(*call) error             { return nil }
 func (basePolicy) admit(*call) error                { return nil }
 func (basePolicy) observe(*call, *outcome)          {}
 func (basePolicy) allowRetry(*call, *outcome) error { return nil }
