@@ -26,22 +26,49 @@ import (
 // quickRetry retries at once, so that fault tests take no time waiting.
 var quickRetry = WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Microsecond, MaxDelay: time.Microsecond})
 
+// liveConns counts a client's open connections.
+type liveConns struct {
+	n      atomic.Int64
+	closed chan struct{} // a token each time one closes
+}
+
+// settled waits until no connection is open, or for d, and returns how
+// many are still open. net/http closes a connection whose body was closed
+// unread on its own goroutine, a moment after the call returns.
+func (l *liveConns) settled(d time.Duration) int64 {
+	timeout := time.After(d)
+	for l.n.Load() != 0 {
+		select {
+		case <-l.closed:
+		case <-timeout:
+			return l.n.Load()
+		}
+	}
+	return 0
+}
+
 // countedConn is a client connection that counts itself out when closed.
 type countedConn struct {
 	net.Conn
-	live *atomic.Int64
+	live *liveConns
 	once sync.Once
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.live.Add(-1) })
+	c.once.Do(func() {
+		c.live.n.Add(-1)
+		select {
+		case c.live.closed <- struct{}{}:
+		default:
+		}
+	})
 	return c.Conn.Close()
 }
 
 // countConns makes the Fetcher's own client count its open connections.
-func countConns(live *atomic.Int64) Option {
+func countConns(live *liveConns) Option {
 	return wrapConns(func(conn net.Conn) net.Conn {
-		live.Add(1)
+		live.n.Add(1)
 		return &countedConn{Conn: conn, live: live}
 	})
 }
@@ -68,7 +95,7 @@ func wrapConns(wrap func(net.Conn) net.Conn) Option {
 // (a leaked body would hold one). goleak (TestMain) checks goroutines.
 func newReal(t *testing.T, opts ...Option) *Fetcher {
 	t.Helper()
-	live := new(atomic.Int64)
+	live := &liveConns{closed: make(chan struct{}, 1)}
 	f, err := New(append([]Option{quickRetry, countConns(live)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +112,7 @@ func newReal(t *testing.T, opts ...Option) *Fetcher {
 		if err := f.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v (a call is still registered)", err)
 		}
-		if n := live.Load(); n != 0 && f.ownsClient {
+		if n := live.settled(5 * time.Second); n != 0 && f.ownsClient {
 			t.Errorf("%d client connections still open after Shutdown; want 0", n)
 		}
 	})

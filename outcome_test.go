@@ -55,7 +55,8 @@ func TestOnAttemptSeesTheBody(t *testing.T) {
 			t.Errorf("attempt %d: Err %v, Response %v, Status %d; want the body's timeout, no Response, status 200",
 				i.Attempt, i.Err, i.Response != nil, i.Status)
 		}
-		if i.Duration < 100*time.Millisecond {
+		if i.Duration < 50*time.Millisecond { // a send alone takes a millisecond or so
+
 			t.Errorf("attempt %d: Duration %v; want the attempt's time, body included", i.Attempt, i.Duration)
 		}
 	}
