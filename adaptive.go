@@ -86,6 +86,7 @@ type throttle struct {
 	last           time.Time     // the last success
 	idle           time.Duration // since the epoch, gaps of over idleGap between successes
 	done           window        // recent successes (kind 0), to estimate what the host accepts
+	cutsFrom       time.Time     // attempts sent before it do not cut (see startRamp)
 }
 
 func newThrottle(a AdaptiveRate) *throttle {
@@ -159,7 +160,7 @@ func (t *throttle) grow() {
 func (t *throttle) cut(sent time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.cuts > 0 && sent.Before(t.epoch) {
+	if t.cuts > 0 && sent.Before(t.epoch) || sent.Before(t.cutsFrom) {
 		return
 	}
 	now := time.Now()

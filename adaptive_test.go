@@ -45,7 +45,9 @@ func urlsFor(host string, n int) []string {
 
 // Against a server whose limit it is not told, the adaptive rate finds it:
 // 2,000 requests at a 100/s limit finish within 1.15 x the ideal 20 s with
-// under 5% of them refused, where plain retries have over 10% refused.
+// under 5% of them refused. So does the default Fetcher, paced after the
+// first Retry-After by the ramp, where it used to send every waiting
+// request at once when each pause ended (1,192 refused).
 func TestAdaptiveRateFindsTheServersLimit(t *testing.T) {
 	const n, limit = 2000, 100
 	ideal := time.Duration(n/limit) * time.Second
@@ -65,12 +67,8 @@ func TestAdaptiveRateFindsTheServersLimit(t *testing.T) {
 			}
 			took, denied := time.Since(start), srv.denied.Load()
 			t.Logf("adaptive %v: %v (ideal %v), %d refused", adaptive, took, ideal, denied)
-			if !adaptive {
-				if denied <= n/10 {
-					t.Errorf("plain retries: %d refused; want over %d, or this test shows nothing", denied, n/10)
-				}
-				return
-			}
+			// Without an adaptive rate, the ramp after the first pause paces
+			// the host as well (without it: 1,192 refused).
 			if took > ideal*115/100 {
 				t.Errorf("took %v; want at most %v (1.15 x ideal)", took, ideal*115/100)
 			}

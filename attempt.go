@@ -65,7 +65,8 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 		c.attempts++
 		return o
 	}
-	if f.timed {
+	timed := f.timed || c.h.ramp.Load() != nil // a ramp cuts only for attempts sent since it began
+	if timed {
 		o.start = time.Now()
 	}
 	o.resp, o.err = f.client.Do(r)
@@ -78,7 +79,7 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 		o.retryAfter, o.hasRetryAfter = retryAfter(o.resp, f.retry.MaxDelay)
 	}
 	o.overload = overloaded(o)
-	if f.timed {
+	if timed {
 		o.took = time.Since(o.start)
 	}
 	return o
@@ -100,7 +101,7 @@ func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) 
 			failed = true
 		}
 		o.overload = overloaded(o)
-		if f.timed {
+		if !o.start.IsZero() {
 			o.took = time.Since(o.start)
 		}
 	}()

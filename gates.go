@@ -31,8 +31,8 @@ func (g *gates) wait(ctx context.Context, h *host) error {
 			return err
 		}
 	}
-	if h.throttle != nil {
-		if err := waitToken(ctx, h.throttle.lim, &g.waits, "host's adaptive"); err != nil {
+	if p := h.pace(); p != nil {
+		if err := waitToken(ctx, p.lim, &g.waits, "host's adaptive"); err != nil {
 			return err
 		}
 	}
@@ -120,8 +120,8 @@ func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
 		return globalBusy, time.Time{}
 	}
 	var adaptive *rate.Limiter
-	if h.throttle != nil {
-		adaptive = h.throttle.lim
+	if p := h.pace(); p != nil {
+		adaptive = p.lim
 	}
 	buckets := [3]*rate.Limiter{hostRate, adaptive, globalRate}
 	if one, i := onlyBucket(buckets); one != nil {

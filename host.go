@@ -19,7 +19,8 @@ type host struct {
 	name     string
 	limiter  Limiter      // nil: no per-host rate
 	slots    slots        // nil: no per-host cap
-	throttle *throttle    // the adaptive rate, whose bucket is one of the gates; nil if none
+	throttle *throttle                // the adaptive rate, whose bucket is one of the gates; nil if none
+	ramp     atomic.Pointer[throttle] // paces the host after a pause when it has no adaptive rate (see pacing.go)
 	policies []policy     // the host's chain: adaptive rate, retry budget, circuit breaker
 	refs     atomic.Int32 // requests holding h; raised from 0 only under its shard's lock
 
@@ -69,6 +70,9 @@ func (h *host) idle() bool {
 		if !p.forgettable() {
 			return false
 		}
+	}
+	if r := h.ramp.Load(); r != nil && time.Since(r.epoch) < throttleMemory {
+		return false // a fresh host would not be paced
 	}
 	if l, ok := h.limiter.(*rate.Limiter); ok {
 		return l.Tokens() >= float64(l.Burst())
@@ -179,6 +183,9 @@ func (t *hostTable) stats() []HostStats {
 			}
 			for _, p := range h.policies {
 				p.stats(&s)
+			}
+			if r := h.ramp.Load(); r != nil {
+				r.stats(&s)
 			}
 			if s != (HostStats{Host: name}) {
 				hs = append(hs, s)

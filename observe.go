@@ -199,13 +199,16 @@ func (c *counters) count(resp *http.Response, err error, attempts int) {
 // rate and the circuit breaker take in the outcome), the hooks, the stats
 // and the logger. It returns d, or a failure if a hook panicked.
 func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
-	if o.hasRetryAfter {
-		o.h.pause(time.Now().Add(o.retryAfter))
-	}
 	if !o.hopped {
 		for _, p := range o.h.policies {
 			p.observe(c, o)
 		}
+		o.h.observeRamp(c, o)
+	}
+	if o.hasRetryAfter && o.retryAfter > 0 {
+		end := time.Now().Add(o.retryAfter)
+		o.h.pause(end)
+		o.h.startRamp(end)
 	}
 	if c.report != nil { // a policy of the call's own host let this attempt through
 		c.report(o)
@@ -220,8 +223,8 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 		if o.err != nil {
 			info.Response = nil
 		}
-		if o.h.throttle != nil {
-			info.HostRate = o.h.throttle.rate()
+		if p := o.h.pace(); p != nil {
+			info.HostRate = p.rate()
 		}
 		if err := runHook(func() { f.hooks.OnAttempt(info) }); err != nil {
 			return fail(err)
