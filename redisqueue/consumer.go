@@ -1,0 +1,312 @@
+package redisqueue
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// consumer is one worker's reading side: it takes entries from the group,
+// new ones with XREADGROUP and abandoned ones with XAUTOCLAIM, never holding
+// more than MaxHeld, renews those it holds, and waits out Redis failures.
+type consumer struct {
+	q    *Queue
+	name string
+
+	mu       sync.Mutex
+	held     map[string]struct{} // read and not yet acknowledged in Redis
+	freed    chan struct{}       // kicked when held shrinks
+	retry    []retryEntry        // held entries to hand out again
+	claimed  time.Time           // when the last XAUTOCLAIM scan ended
+	cursor   string              // where the XAUTOCLAIM scan goes on
+	failures int                 // Redis calls failed in a row
+}
+
+// retryEntry is an entry to hand out again once due.
+type retryEntry struct {
+	e     entry
+	tries int
+	due   time.Time
+}
+
+func (q *Queue) newConsumer() *consumer {
+	return &consumer{
+		q:      q,
+		name:   q.cfg.consumer + "/" + strconv.FormatInt(q.runs.Add(1), 10),
+		held:   make(map[string]struct{}),
+		freed:  make(chan struct{}, 1),
+		cursor: "0-0",
+	}
+}
+
+// next returns the next entries to handle, now held, waiting for them. It
+// returns ok false when ctx ends, or, unless follow, when the group is
+// drained and busy reports that nothing local is left to write.
+func (c *consumer) next(ctx context.Context, follow bool, busy func() bool) (es []entry, ok bool) {
+	for ctx.Err() == nil {
+		if es := c.dueRetries(); len(es) > 0 {
+			return es, true
+		}
+		free := c.waitFree(ctx)
+		if free == 0 {
+			return nil, false
+		}
+		es, err := c.read(ctx, free)
+		if err == nil && len(es) == 0 && !follow && !busy() {
+			var n int
+			n, err = drainedScript.Run(ctx, c.q.rdb, []string{c.q.stream}, c.q.group).Int()
+			if err == nil && n == 1 {
+				return nil, false
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			c.failed(ctx, err)
+			continue
+		}
+		c.recovered()
+		if len(es) > 0 {
+			return es, true
+		}
+	}
+	return nil, false
+}
+
+// waitFree waits until the consumer may hold more entries and returns how
+// many more, or 0 when ctx ends.
+func (c *consumer) waitFree(ctx context.Context) int {
+	for {
+		c.mu.Lock()
+		free := c.q.cfg.maxHeld - len(c.held)
+		c.mu.Unlock()
+		if free > 0 {
+			return free
+		}
+		select {
+		case <-c.freed:
+		case <-ctx.Done():
+			return 0
+		}
+	}
+}
+
+// read takes up to n entries: abandoned ones first, if a scan for them is
+// due, then new ones, waiting up to the poll interval for some.
+func (c *consumer) read(ctx context.Context, n int) ([]entry, error) {
+	q := c.q
+	c.mu.Lock()
+	scan := c.cursor != "0-0" || time.Since(c.claimed) >= q.cfg.visibility/4
+	cursor := c.cursor
+	c.mu.Unlock()
+	if scan {
+		msgs, next, err := q.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: q.stream, Group: q.group, Consumer: c.name,
+			MinIdle: q.cfg.visibility, Start: cursor, Count: int64(n),
+		}).Result()
+		if err != nil {
+			return nil, c.readError(ctx, err)
+		}
+		c.mu.Lock()
+		if c.cursor = next; next == "0-0" {
+			c.claimed = time.Now()
+		}
+		c.mu.Unlock()
+		if len(msgs) > 0 {
+			return c.take(msgs, true), nil
+		}
+	}
+	streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: q.group, Consumer: c.name, Streams: []string{q.stream, ">"},
+		Count: int64(n), Block: q.cfg.poll,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, c.readError(ctx, err)
+	}
+	var msgs []redis.XMessage
+	for _, s := range streams {
+		msgs = append(msgs, s.Messages...)
+	}
+	return c.take(msgs, false), nil
+}
+
+// readError makes the group again if Redis lost it, and returns err.
+func (c *consumer) readError(ctx context.Context, err error) error {
+	if isNoGroup(err) {
+		c.q.ensureGroup(ctx)
+	}
+	return err
+}
+
+// take marks msgs held and parses them.
+func (c *consumer) take(msgs []redis.XMessage, reclaimed bool) []entry {
+	es := make([]entry, 0, len(msgs))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range msgs {
+		if _, ok := c.held[m.ID]; ok && reclaimed {
+			continue // its own, renewals having failed: it is being handled
+		}
+		c.held[m.ID] = struct{}{}
+		es = append(es, parseEntry(m, reclaimed))
+	}
+	return es
+}
+
+// again hands e out again after a pause that grows with its tries.
+func (c *consumer) again(e entry, tries int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.retry = append(c.retry, retryEntry{e: e, tries: tries, due: time.Now().Add(backoff(tries))})
+}
+
+// dueRetries takes the entries to hand out again that are due.
+func (c *consumer) dueRetries() []entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var due []entry
+	now := time.Now()
+	keep := c.retry[:0]
+	for _, r := range c.retry {
+		if r.due.After(now) {
+			keep = append(keep, r)
+			continue
+		}
+		due = append(due, r.e)
+	}
+	c.retry = keep
+	return due
+}
+
+// acked forgets ids, acknowledged in Redis.
+func (c *consumer) acked(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	c.mu.Lock()
+	for _, id := range ids {
+		delete(c.held, id)
+	}
+	c.mu.Unlock()
+	select {
+	case c.freed <- struct{}{}:
+	default:
+	}
+}
+
+// heldIDs lists what the consumer holds.
+func (c *consumer) heldIDs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := make([]string, 0, len(c.held))
+	for id := range c.held {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// claimBatch is how many entries one call renews or releases.
+const claimBatch = 500
+
+// claim sets the idle time of the entries the consumer still holds in
+// Redis to idle: 0 renews them, the visibility timeout releases them.
+func (c *consumer) claim(ctx context.Context, ids []string, idle time.Duration) error {
+	q := c.q
+	for len(ids) > 0 {
+		n := min(len(ids), claimBatch)
+		args := make([]any, 0, 3+n)
+		args = append(args, q.group, c.name, idle.Milliseconds())
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		if err := claimScript.Run(ctx, q.rdb, []string{q.stream}, args...).Err(); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// renew renews the entries held, every third of the visibility timeout,
+// until ctx ends, so that no other worker takes them over.
+func (c *consumer) renew(ctx context.Context) {
+	t := time.NewTicker(c.q.cfg.visibility / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := c.claim(ctx, c.heldIDs(), 0); err != nil && ctx.Err() == nil {
+			c.q.cfg.logger.Debug("redisqueue: renewing held entries", "consumer", c.name, "err", err)
+		}
+	}
+}
+
+// leave releases what the consumer still holds to the other workers, at
+// once, and removes the consumer from the group if it then holds nothing.
+// It gives up when ctx ends; what it held is then taken over after the
+// visibility timeout.
+func (c *consumer) leave(ctx context.Context) {
+	q := c.q
+	err := c.claim(ctx, c.heldIDs(), q.cfg.visibility)
+	if err == nil {
+		err = leaveScript.Run(ctx, q.rdb, []string{q.stream}, q.group, c.name).Err()
+	}
+	if err != nil {
+		q.cfg.logger.Warn("redisqueue: leaving the group", "consumer", c.name, "err", err)
+	}
+}
+
+// failed notes a failed call to Redis and waits before the next one.
+func (c *consumer) failed(ctx context.Context, err error) {
+	c.mu.Lock()
+	c.failures++
+	n := c.failures
+	c.mu.Unlock()
+	if n == 1 {
+		c.q.cfg.logger.Warn("redisqueue: Redis unavailable; waiting for it", "consumer", c.name, "err", err)
+	}
+	sleep(ctx, backoff(n))
+}
+
+// recovered notes a call to Redis that worked.
+func (c *consumer) recovered() {
+	c.mu.Lock()
+	n := c.failures
+	c.failures = 0
+	c.mu.Unlock()
+	if n > 0 {
+		c.q.cfg.logger.Info("redisqueue: Redis is back", "consumer", c.name, "failures", n)
+	}
+}
+
+// backoff is the pause after the n-th failure in a row: from 50ms,
+// doubling, capped at 2s, with equal jitter.
+func backoff(n int) time.Duration {
+	d := 2 * time.Second
+	if n < 6 {
+		d = 50 * time.Millisecond << n
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,147 @@
+package redisqueue
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/c989c033/fetch"
+)
+
+// A Frontier is a [fetch.Frontier] kept in the queue's stream, so that
+// any number of processes run one crawl: give each process's crawler its
+// own Frontier with [fetch.CrawlFrontier], on the same stream and group.
+// Each URL found by any of them is deduplicated against every URL the
+// crawl has taken in (the set stream+":seen", keyed by the crawler's
+// [fetch.CrawlKey]) and fetched by one of them, at least once.
+//
+// Entries are delivered and recovered as [Queue.Run] says: a process
+// holds at most [MaxHeld] entries, renews them while it lives, and the
+// entries of a process that dies are taken over after the visibility
+// timeout and fetched again. An entry is acknowledged when the crawl says
+// its page has been handled (the loop body has returned for it), after the
+// links followed from the page have been written: a process that dies
+// leaves either the page pending or its links queued, never neither.
+//
+// Writes (links, keys seen, acknowledgements) do not wait for Redis: they
+// are applied in order by one goroutine, in batches, retried while Redis
+// is unavailable. So Add reports every entry as added, and the crawl's
+// [fetch.CrawlMaxPages] counts the links this process took in before
+// deduplication. While Redis is unavailable, Next waits for it (it does
+// not fail) and the pages already taken are fetched and yielded.
+//
+// The crawl ends, in every process, when nothing is left to deliver and
+// nothing is pending with any process. A process that starts after that
+// with the same seeds fetches nothing: its seeds are seen already. Start a
+// new crawl on a new stream, or [Queue.Delete] the old one.
+//
+// A Frontier serves one crawl: once closed (the crawl closes it when its
+// Run ends) it returns nothing more. It is safe for concurrent use.
+type Frontier struct {
+	wk   *worker
+	life context.Context // ends with Close
+	end  context.CancelFunc
+
+	mu     sync.Mutex
+	buf    []entry                       // read from Redis, not yet returned by Next
+	ids    map[fetch.CrawlEntry][]string // returned by Next, not yet Done
+	reader sync.Mutex                    // held by a Next under way
+	once   sync.Once
+}
+
+// Frontier returns a new Frontier on the queue's stream and group, whose
+// reading side joins the group as a new consumer. Close it (the crawl
+// does) to release what it holds.
+func (q *Queue) Frontier() *Frontier {
+	life, end := context.WithCancel(context.Background())
+	return &Frontier{wk: q.startWorker(life), life: life, end: end, ids: make(map[fetch.CrawlEntry][]string)}
+}
+
+// Add queues e unless its key is already in the crawl's set; the check is
+// made in Redis when the write is applied, so Add reports added true for
+// every entry it takes. It fails, with [fetch.ErrCrawlDone], only once
+// the Frontier is closed.
+func (fr *Frontier) Add(e fetch.CrawlEntry) (bool, error) {
+	err := fr.wk.w.push(op{kind: 'a', arg: e.Key, url: e.URL, depth: e.Depth, ref: e.Referrer})
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", fetch.ErrCrawlDone, err)
+	}
+	return true, nil
+}
+
+// Seen adds key to the crawl's set, so that no process queues it again.
+func (fr *Frontier) Seen(key string) {
+	if key != "" {
+		fr.wk.w.push(op{kind: 's', arg: key})
+	}
+}
+
+// Next returns the next entry for this process to fetch, waiting while
+// none is free but some are pending with any process, and while Redis is
+// unavailable. It returns ok false when the crawl is over in every
+// process, when ctx ends or when the Frontier is closed; never an error.
+//
+// A malformed stream entry is returned with an empty URL, which the crawl
+// reports as a page whose Err matches [fetch.ErrInvalidURL].
+func (fr *Frontier) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
+	fr.reader.Lock()
+	defer fr.reader.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(fr.life, cancel)()
+	for ctx.Err() == nil {
+		fr.mu.Lock()
+		if len(fr.buf) > 0 {
+			e := fr.buf[0]
+			fr.buf = fr.buf[1:]
+			ce := fetch.CrawlEntry{URL: e.url, Depth: e.depth, Referrer: e.ref}
+			if e.err != nil {
+				fr.wk.q.cfg.logger.Warn("redisqueue: malformed entry", "err", e.err)
+				ce = fetch.CrawlEntry{}
+			}
+			fr.ids[ce] = append(fr.ids[ce], e.id)
+			fr.mu.Unlock()
+			return ce, true, nil
+		}
+		fr.mu.Unlock()
+		es, ok := fr.wk.c.next(ctx, false, fr.wk.w.busy)
+		if !ok {
+			break
+		}
+		fr.mu.Lock()
+		fr.buf = append(fr.buf, es...)
+		fr.mu.Unlock()
+	}
+	return fetch.CrawlEntry{}, false, nil
+}
+
+// Done acknowledges e, which Next returned, once the writes made before
+// it (the links followed from its page) are applied.
+func (fr *Frontier) Done(e fetch.CrawlEntry) {
+	fr.mu.Lock()
+	ids := fr.ids[e]
+	if len(ids) == 0 {
+		fr.mu.Unlock()
+		return
+	}
+	id := ids[len(ids)-1]
+	if len(ids) == 1 {
+		delete(fr.ids, e)
+	} else {
+		fr.ids[e] = ids[:len(ids)-1]
+	}
+	fr.mu.Unlock()
+	fr.wk.w.push(op{kind: 'k', arg: id})
+}
+
+// Close ends the Frontier: a Next waiting returns, the writes made so far
+// are applied (waiting up to [FlushTimeout] for Redis), and the entries
+// still held are released to the other processes at once.
+func (fr *Frontier) Close() {
+	fr.once.Do(func() {
+		fr.end()
+		fr.reader.Lock() // no Next reads any more
+		defer fr.reader.Unlock()
+		fr.wk.stop(context.Background())
+	})
+}

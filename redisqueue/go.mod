@@ -1,0 +1,25 @@
+module github.com/c989c033/fetch/redisqueue
+
+go 1.26.0
+
+require (
+	github.com/c989c033/fetch v0.0.0
+	github.com/c989c033/fetch/redisrate v0.0.0
+	github.com/go-redis/redis_rate/v10 v10.0.1
+	github.com/redis/go-redis/v9 v9.23.0
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/sony/gobreaker/v2 v2.4.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)
+
+replace github.com/c989c033/fetch => ../
+
+replace github.com/c989c033/fetch/redisrate => ../redisrate

@@ -1,0 +1,149 @@
+package redisqueue
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/c989c033/fetch"
+)
+
+// Defaults for what no option sets.
+const (
+	// DefaultVisibility is how long an entry may stay unacknowledged
+	// without its worker renewing it before another worker takes it over.
+	DefaultVisibility = 30 * time.Second
+	// DefaultMaxHeld is how many entries one worker holds at most: read
+	// from the stream and not yet acknowledged.
+	DefaultMaxHeld = 256
+	// DefaultFlushTimeout bounds how long a worker that stops keeps trying
+	// to write its last acknowledgements, and to release what it held,
+	// while Redis does not answer.
+	DefaultFlushTimeout = 5 * time.Second
+)
+
+type config struct {
+	consumer   string
+	visibility time.Duration
+	maxHeld    int
+	follow     bool
+	key        func(*url.URL) string
+	logger     *slog.Logger
+	poll       time.Duration // XREADGROUP's BLOCK: how often an idle worker looks again
+	flush      time.Duration
+}
+
+func defaultConfig() config {
+	host, _ := os.Hostname()
+	return config{
+		consumer:   host + "-" + strconv.Itoa(os.Getpid()),
+		visibility: DefaultVisibility,
+		maxHeld:    DefaultMaxHeld,
+		key:        fetch.NormalizeURL,
+		logger:     slog.New(slog.DiscardHandler),
+		poll:       250 * time.Millisecond,
+		flush:      DefaultFlushTimeout,
+	}
+}
+
+// An Option configures a [Queue] at construction.
+type Option func(*config) error
+
+// Consumer names this process in the consumer group; each [Queue.Run] and
+// [Queue.Frontier] reads as name/1, name/2, and so on. The default is the
+// host name and process id. Two live processes must not share a name.
+func Consumer(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("redisqueue: Consumer(\"\"): must not be empty")
+		}
+		c.consumer = name
+		return nil
+	}
+}
+
+// Visibility sets how long an entry may stay unacknowledged, with its
+// worker unheard of, before another worker takes it over (default
+// [DefaultVisibility]). A live worker renews the entries it holds every
+// third of d, so only a worker that died, or that cannot reach Redis for
+// longer than d, loses its entries to another; those entries are then
+// fetched twice. A shorter d recovers from a dead worker sooner.
+func Visibility(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 100*time.Millisecond {
+			return fmt.Errorf("redisqueue: Visibility(%v): must be at least 100ms", d)
+		}
+		c.visibility = d
+		c.poll = min(250*time.Millisecond, d/4)
+		return nil
+	}
+}
+
+// MaxHeld caps the entries a worker holds, read from the stream and not
+// yet acknowledged, at n (default [DefaultMaxHeld]). They are what another
+// worker fetches again if this one dies; more of them let the per-host
+// scheduler choose among more hosts.
+func MaxHeld(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("redisqueue: MaxHeld(%d): must be at least 1", n)
+		}
+		c.maxHeld = n
+		return nil
+	}
+}
+
+// Follow makes [Queue.Run] wait for new entries when the queue is empty,
+// until its context ends, instead of returning.
+func Follow() Option {
+	return func(c *config) error {
+		c.follow = true
+		return nil
+	}
+}
+
+// Key sets the key [Queue.Add] deduplicates URLs by: two URLs with the
+// same key are queued once, whoever adds them. The default is
+// [fetch.NormalizeURL]. Key(nil) turns deduplication off. A crawl
+// ([Queue.Frontier]) uses the crawler's key instead ([fetch.CrawlKey]).
+func Key(key func(*url.URL) string) Option {
+	return func(c *config) error {
+		if key == nil {
+			key = func(*url.URL) string { return "" }
+		}
+		c.key = key
+		return nil
+	}
+}
+
+// Logger sets where the queue reports Redis going away and coming back,
+// and entries it could not read; by default it is silent.
+func Logger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("redisqueue: Logger(nil)")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// FlushTimeout bounds how long a worker that stops (its Run ends, or the
+// crawl closes its Frontier) keeps trying to write its last
+// acknowledgements and links, and to release the entries it still holds,
+// while Redis does not answer (default [DefaultFlushTimeout]). What it
+// could not write is not lost: the entries stay pending and are delivered
+// again after the visibility timeout.
+func FlushTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("redisqueue: FlushTimeout(%v): must be positive", d)
+		}
+		c.flush = d
+		return nil
+	}
+}

@@ -1,0 +1,226 @@
+package redisqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrMalformed marks the result of a stream entry that does not hold a URL
+// this package can read (no "url" field, or a "depth" that is not a
+// number). The entry is acknowledged like any other, so it is reported
+// once, not retried.
+var ErrMalformed = errors.New("redisqueue: malformed entry")
+
+// A Queue is a list of URLs in a Redis stream, read by a consumer group:
+// any number of processes add URLs with [Queue.Add] and fetch them with
+// [Queue.Run] (or crawl with [Queue.Frontier]), each URL delivered to one
+// of them at a time, at least once. See the package documentation for the
+// guarantees.
+//
+// The stream is the key named stream; the keys of the URLs queued so far
+// are kept in the set stream+":seen". A Queue is safe for concurrent use.
+type Queue struct {
+	rdb    redis.UniversalClient
+	stream string
+	seen   string
+	group  string
+	cfg    config
+	runs   atomic.Int64 // consumers made, for their names
+}
+
+// New returns a Queue on the stream named stream, read by the consumer
+// group named group (created, reading from the stream's start, when first
+// needed), configured by opts. It makes no call to Redis.
+func New(rdb redis.UniversalClient, stream, group string, opts ...Option) (*Queue, error) {
+	switch {
+	case rdb == nil:
+		return nil, errors.New("redisqueue: New: nil Redis client")
+	case stream == "":
+		return nil, errors.New("redisqueue: New: empty stream name")
+	case group == "":
+		return nil, errors.New("redisqueue: New: empty group name")
+	}
+	q := &Queue{rdb: rdb, stream: stream, seen: stream + ":seen", group: group, cfg: defaultConfig()}
+	for _, opt := range opts {
+		if err := opt(&q.cfg); err != nil {
+			return nil, err
+		}
+	}
+	return q, nil
+}
+
+// ParseURL splits a queue address, redis://[USER:PASSWORD@]HOST:PORT/STREAM
+// (or rediss:// for TLS), into the options of its Redis client and the
+// stream's name. The query may set the database (?db=2) and the other
+// parameters [redis.ParseURL] knows.
+func ParseURL(raw string) (opts *redis.Options, stream string, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("redisqueue: ParseURL: %w", err)
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): scheme must be redis or rediss", u.Redacted())
+	}
+	stream = strings.TrimPrefix(u.Path, "/")
+	if stream == "" {
+		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): no stream name: want redis://HOST:PORT/STREAM", u.Redacted())
+	}
+	u.Path, u.RawPath = "", ""
+	opts, err = redis.ParseURL(u.String())
+	if err != nil {
+		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): %w", u.Redacted(), err)
+	}
+	return opts, stream, nil
+}
+
+// addBatch is how many URLs one call to Redis queues.
+const addBatch = 500
+
+// Add queues every URL urls yields that is not queued already, and
+// returns how many it queued. A URL is deduplicated by its key (see
+// [Key]) against every URL ever added to the stream, by any process, so
+// Add is safe to run again after a failure: it queues only what is
+// missing. A string that is not a URL is queued too, without
+// deduplication, and its [Queue.Run] result carries the error.
+//
+// URLs are sent in batches of a few hundred, each queued atomically. On an
+// error (Redis unreachable, ctx done) Add returns it with the number
+// queued so far; the batch that failed may or may not have been queued.
+func (q *Queue) Add(ctx context.Context, urls iter.Seq[string]) (int, error) {
+	if err := q.ensureGroup(ctx); err != nil {
+		return 0, err
+	}
+	added := 0
+	args := make([]any, 0, 1+5*addBatch)
+	send := func() error {
+		if len(args) <= 1 {
+			return nil
+		}
+		n, err := applyScript.Run(ctx, q.rdb, []string{q.stream, q.seen}, args...).Int()
+		if err != nil {
+			return fmt.Errorf("redisqueue: adding to %q: %w", q.stream, err)
+		}
+		added += n
+		args = args[:1]
+		return nil
+	}
+	args = append(args, q.group)
+	for raw := range urls {
+		if err := ctx.Err(); err != nil {
+			return added, err
+		}
+		args = append(args, "a", q.keyOf(raw), raw, "0", "")
+		if len(args) >= 1+5*addBatch {
+			if err := send(); err != nil {
+				return added, err
+			}
+		}
+	}
+	return added, send()
+}
+
+// keyOf is the key raw is deduplicated by: "" if it is not a URL.
+func (q *Queue) keyOf(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return q.cfg.key(u)
+}
+
+// ensureGroup creates the stream and the group, reading from the start,
+// if they do not exist.
+func (q *Queue) ensureGroup(ctx context.Context) error {
+	err := q.rdb.XGroupCreateMkStream(ctx, q.stream, q.group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("redisqueue: creating group %q of %q: %w", q.group, q.stream, err)
+	}
+	return nil
+}
+
+// isNoGroup reports whether err says the stream or group is missing, as
+// after a Redis restart that lost them.
+func isNoGroup(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOGROUP")
+}
+
+// Stats is a snapshot of a queue, as [Queue.Stats] returns it.
+type Stats struct {
+	Entries int64 // entries in the stream, acknowledged or not
+	Pending int64 // delivered to a worker and not yet acknowledged
+	Seen    int64 // keys in the deduplication set
+	Drained bool  // nothing pending and nothing left to deliver
+}
+
+// Stats reads the queue's counts from Redis.
+func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	if err := q.ensureGroup(ctx); err != nil {
+		return Stats{}, err
+	}
+	var s Stats
+	pipe := q.rdb.Pipeline()
+	entries := pipe.XLen(ctx, q.stream)
+	pending := pipe.XPending(ctx, q.stream, q.group)
+	seen := pipe.SCard(ctx, q.seen)
+	drained := drainedScript.Run(ctx, pipe, []string{q.stream}, q.group)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return s, fmt.Errorf("redisqueue: stats of %q: %w", q.stream, err)
+	}
+	s.Entries, s.Seen = entries.Val(), seen.Val()
+	s.Pending = pending.Val().Count
+	n, _ := drained.Int()
+	s.Drained = n == 1
+	return s, nil
+}
+
+// Delete removes the stream, with its groups, and the set of keys seen:
+// the queue starts empty again. Do it only when no worker uses it.
+func (q *Queue) Delete(ctx context.Context) error {
+	if err := q.rdb.Del(ctx, q.stream, q.seen).Err(); err != nil {
+		return fmt.Errorf("redisqueue: deleting %q: %w", q.stream, err)
+	}
+	return nil
+}
+
+// entry is one stream entry as a worker reads it.
+type entry struct {
+	id        string
+	url       string
+	depth     int
+	ref       string
+	err       error // the entry is malformed
+	reclaimed bool  // taken over after the visibility timeout
+}
+
+// String is the entry's URL, which a Result reports.
+func (e entry) String() string { return e.url }
+
+// parseEntry reads a stream message.
+func parseEntry(m redis.XMessage, reclaimed bool) entry {
+	e := entry{id: m.ID, reclaimed: reclaimed}
+	u, ok := m.Values["url"].(string)
+	if !ok {
+		e.err = fmt.Errorf("%w %s: no url field", ErrMalformed, m.ID)
+		return e
+	}
+	e.url = u
+	if d, ok := m.Values["depth"]; ok {
+		s, _ := d.(string)
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			e.err = fmt.Errorf("%w %s: depth %q is not a number", ErrMalformed, m.ID, s)
+			return e
+		}
+		e.depth = n
+	}
+	e.ref, _ = m.Values["ref"].(string)
+	return e
+}

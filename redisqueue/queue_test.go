@@ -1,0 +1,214 @@
+package redisqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/c989c033/fetch"
+	"github.com/redis/go-redis/v9"
+)
+
+// latency is what a countingServer adds to every answer.
+const latency = 5 * time.Millisecond
+
+// countingServer counts the requests it serves, by path.
+type countingServer struct {
+	*httptest.Server
+	mu    sync.Mutex
+	paths map[string]int
+	times []time.Time // start of every request
+}
+
+func newCountingServer(t testing.TB) *countingServer {
+	s := &countingServer{paths: make(map[string]int)}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.paths[r.URL.Path]++
+		s.times = append(s.times, time.Now())
+		s.mu.Unlock()
+		time.Sleep(latency) // the server's latency, so that requests are in flight when a worker dies
+		fmt.Fprint(w, r.URL.Path)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *countingServer) counts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]int, len(s.paths))
+	for k, v := range s.paths {
+		m[k] = v
+	}
+	return m
+}
+
+func newFetcher(t testing.TB, opts ...fetch.Option) *fetch.Fetcher {
+	t.Helper()
+	f, err := fetch.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Shutdown(context.Background()) })
+	return f
+}
+
+func urls(base string, n int) []string {
+	us := make([]string, n)
+	for i := range us {
+		us[i] = fmt.Sprintf("%s/u/%d", base, i)
+	}
+	return us
+}
+
+func pendingCount(t testing.TB, rdb redis.UniversalClient, q *Queue) int64 {
+	t.Helper()
+	p, err := rdb.XPending(context.Background(), q.stream, q.group).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Count
+}
+
+// One worker fetches a list: every URL once, every entry acknowledged,
+// and Add deduplicates, across calls, by the normalised URL.
+func TestRunList(t *testing.T) {
+	rdb := newClient(t, redisAddr(t))
+	srv := newCountingServer(t)
+	q := newQueue(t, rdb, Visibility(time.Second))
+	list := urls(srv.URL, 300)
+	n, err := q.Add(t.Context(), slices.Values(list))
+	if err != nil || n != len(list) {
+		t.Fatalf("Add = %d, %v; want %d, nil", n, err, len(list))
+	}
+	again := []string{strings.Replace(list[0], "http://", "HTTP://", 1), list[1] + "#frag", srv.URL + "/new"}
+	if n, err := q.Add(t.Context(), slices.Values(again)); err != nil || n != 1 {
+		t.Fatalf("Add of 2 known URLs and a new one = %d, %v; want 1, nil", n, err)
+	}
+	got := map[string]int{}
+	for r := range q.Run(t.Context(), newFetcher(t)) {
+		if r.Err != nil || r.ID == "" {
+			t.Errorf("%s (%s): %v", r.URL, r.ID, r.Err)
+		}
+		got[r.URL]++
+	}
+	if len(got) != len(list)+1 {
+		t.Errorf("got %d results; want %d", len(got), len(list)+1)
+	}
+	for u, c := range got {
+		if c != 1 {
+			t.Errorf("%s yielded %d times", u, c)
+		}
+	}
+	for p, c := range srv.counts() {
+		if c != 1 {
+			t.Errorf("server: %s requested %d times", p, c)
+		}
+	}
+	if p := pendingCount(t, rdb, q); p != 0 {
+		t.Errorf("%d entries pending at the end; want 0", p)
+	}
+	st, err := q.Stats(t.Context())
+	if err != nil || !st.Drained || st.Entries != int64(len(list)+1) || st.Seen != int64(len(list)+1) {
+		t.Errorf("Stats = %+v, %v; want drained, %d entries and keys", st, err, len(list)+1)
+	}
+}
+
+// A malformed entry, added to the stream by hand, becomes an error result
+// and is acknowledged; the worker goes on.
+func TestMalformedEntry(t *testing.T) {
+	rdb := newClient(t, redisAddr(t))
+	srv := newCountingServer(t)
+	q := newQueue(t, rdb)
+	if err := q.ensureGroup(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, values := range []map[string]any{
+		{"link": srv.URL + "/no-url-field"},
+		{"url": srv.URL + "/bad-depth", "depth": "deep"},
+		{"url": "::not a url"},
+		{"url": srv.URL + "/good"},
+	} {
+		if err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: q.stream, Values: values}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var malformed, invalid, good int
+	for r := range q.Run(t.Context(), newFetcher(t)) {
+		switch {
+		case errors.Is(r.Err, ErrMalformed):
+			malformed++
+		case errors.Is(r.Err, fetch.ErrInvalidURL):
+			invalid++
+		case r.Err == nil && r.URL == srv.URL+"/good":
+			good++
+		default:
+			t.Errorf("unexpected result %s: %v", r.URL, r.Err)
+		}
+	}
+	if malformed != 2 || invalid != 1 || good != 1 {
+		t.Errorf("malformed %d, invalid %d, good %d; want 2, 1, 1", malformed, invalid, good)
+	}
+	if p := pendingCount(t, rdb, q); p != 0 {
+		t.Errorf("%d entries pending at the end; want 0", p)
+	}
+}
+
+// Breaking out of the loop leaves the entry it broke on, and those still
+// held, to the next worker at once, without waiting for the visibility
+// timeout.
+func TestBreakReleases(t *testing.T) {
+	rdb := newClient(t, redisAddr(t))
+	srv := newCountingServer(t)
+	q := newQueue(t, rdb, Visibility(time.Hour))
+	list := urls(srv.URL, 100)
+	if _, err := q.Add(t.Context(), slices.Values(list)); err != nil {
+		t.Fatal(err)
+	}
+	f := newFetcher(t)
+	first := map[string]bool{}
+	var broke string
+	for r := range q.Run(t.Context(), f) {
+		if len(first) == 10 {
+			broke = r.URL
+			break
+		}
+		first[r.URL] = true
+	}
+	second := map[string]bool{}
+	for r := range q.Run(t.Context(), f) {
+		if first[r.URL] {
+			t.Errorf("%s yielded again after it was acknowledged", r.URL)
+		}
+		second[r.URL] = true
+	}
+	if !second[broke] {
+		t.Errorf("%s, broken on, not yielded again", broke)
+	}
+	if len(first)+len(second) != len(list) {
+		t.Errorf("%d + %d results; want %d", len(first), len(second), len(list))
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	opts, stream, err := ParseURL("redis://user:pw@127.0.0.1:6380/crawl:urls?db=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Addr != "127.0.0.1:6380" || opts.DB != 2 || opts.Username != "user" || opts.Password != "pw" || stream != "crawl:urls" {
+		t.Errorf("got %s db %d user %q pw %q stream %q", opts.Addr, opts.DB, opts.Username, opts.Password, stream)
+	}
+	for _, bad := range []string{"redis://127.0.0.1:6379", "redis://127.0.0.1:6379/", "http://h/s", "::"} {
+		if _, _, err := ParseURL(bad); err == nil {
+			t.Errorf("ParseURL(%q): no error", bad)
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package redisqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"sync"
+
+	"github.com/c989c033/fetch"
+)
+
+// A Result is the outcome of fetching one entry of the queue.
+type Result struct {
+	fetch.Result        // Index counts the results of this Run
+	ID           string // the stream entry's ID
+	// Reclaimed is true for an entry taken over from a worker that held it
+	// past the visibility timeout: that worker may have fetched it too.
+	Reclaimed bool
+}
+
+// Run fetches the queue's URLs through f and yields one [Result] per
+// entry, on the caller's goroutine, in completion order. This process
+// joins the consumer group as a new consumer, taking entries no other
+// worker holds, new ones first and then those another worker held past
+// the visibility timeout (see [Visibility]).
+//
+// The entries go through f's per-host scheduler ([fetch.StreamFunc]), so
+// f's limits hold, and a busy host never holds up another; a shared rate
+// limit comes from f's limiter (see the redisrate module). The worker
+// holds at most [MaxHeld] entries at a time.
+//
+// An entry is acknowledged once the loop body has returned for its result
+// and the loop goes on: a result is handed over at least once, and only
+// the entries the worker held when it died are handed over again. Breaking
+// out of the loop leaves the result it broke on unacknowledged; that entry
+// and the others still held are released to the other workers at once.
+// When ctx ends, Run returns without yielding more, releasing what it
+// holds the same way.
+//
+// A malformed entry yields a Result whose Err matches [ErrMalformed]; a
+// string that is not a URL, one whose Err matches [fetch.ErrInvalidURL].
+// A fetch that failed because f's limiter was unavailable (an Err matching
+// [fetch.ErrLimiterUnavailable], as a Redis-backed limiter fails while its
+// Redis is down) is not yielded: the entry is fetched again after a pause.
+//
+// While Redis is unavailable the worker takes no new entries and retries
+// with backoff until it is back; the entries it holds are still fetched
+// and yielded, and their acknowledgements written once Redis is back.
+//
+// Run returns when ctx ends, or, unless [Follow] is given, when the queue
+// is drained: no entry is left to deliver and none is pending with any
+// worker. Before it returns it writes its acknowledgements, waiting up to
+// [FlushTimeout] for Redis.
+func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
+	return func(yield func(Result) bool) {
+		if ctx == nil || f == nil {
+			yield(Result{Result: fetch.Result{Err: errors.New("redisqueue: Run: nil context or Fetcher")}})
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		w := q.startWorker(ctx)
+		var (
+			mu      sync.Mutex
+			byIndex = make(map[int]entry) // what each input of the stream was
+			tries   = make(map[string]int)
+			reading = make(chan struct{})
+		)
+		in := func(yield func(entry) bool) {
+			defer close(reading)
+			n := 0
+			for {
+				es, ok := w.c.next(ctx, q.cfg.follow, w.w.busy)
+				if !ok {
+					return
+				}
+				for _, e := range es {
+					mu.Lock()
+					byIndex[n] = e
+					mu.Unlock()
+					n++
+					if !yield(e) {
+						return
+					}
+				}
+			}
+		}
+		defer func() {
+			cancel()
+			<-reading // started by StreamFunc at once; ends within a poll
+			w.stop(ctx)
+		}()
+		for r := range fetch.StreamFunc(ctx, f, in, newRequest) {
+			mu.Lock()
+			e := byIndex[r.Index]
+			delete(byIndex, r.Index)
+			mu.Unlock()
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(r.Err, fetch.ErrLimiterUnavailable) {
+				tries[e.id]++
+				w.c.again(e, tries[e.id])
+				continue
+			}
+			delete(tries, e.id)
+			if !yield(Result{Result: r, ID: e.id, Reclaimed: e.reclaimed}) {
+				return
+			}
+			w.w.push(op{kind: 'k', arg: e.id})
+		}
+	}
+}
+
+// newRequest makes e into its GET request, or says why it cannot.
+func newRequest(ctx context.Context, e entry) (*http.Request, error) {
+	if e.err != nil {
+		return nil, e.err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", fetch.ErrInvalidURL, err)
+	}
+	return req, nil
+}
+
+// worker is one consumer with its writer and the goroutines that serve
+// them.
+type worker struct {
+	q        *Queue
+	c        *consumer
+	w        *writer
+	abandon  context.CancelFunc // ends the writer, abandoning what it has not written
+	unrenew  context.CancelFunc // ends the renewals
+	written  chan struct{}      // closed when the writer has returned
+	renewing sync.WaitGroup
+}
+
+// startWorker starts a consumer's renewals and its writer. The writer
+// outlives ctx, so that stop can still write the last acknowledgements.
+func (q *Queue) startWorker(ctx context.Context) *worker {
+	wk := &worker{q: q, c: q.newConsumer(), written: make(chan struct{})}
+	wk.w = newWriter(q, wk.c)
+	wctx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	rctx, unrenew := context.WithCancel(wctx)
+	wk.abandon, wk.unrenew = abandon, unrenew
+	go func() {
+		defer close(wk.written)
+		wk.w.run(wctx)
+	}()
+	wk.renewing.Go(func() { wk.c.renew(rctx) })
+	return wk
+}
+
+// stop writes what is left, waiting for Redis up to FlushTimeout, then
+// releases the entries still held and leaves the group. Nothing reads
+// entries any more.
+func (wk *worker) stop(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wk.q.cfg.flush)
+	defer cancel()
+	wk.w.stop()
+	select {
+	case <-wk.written:
+	case <-ctx.Done():
+		wk.abandon()
+		<-wk.written
+	}
+	wk.unrenew()
+	wk.renewing.Wait()
+	wk.c.leave(ctx)
+	wk.abandon()
+}
