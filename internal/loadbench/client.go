@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"runtime"
 	"slices"
@@ -55,6 +56,9 @@ func measure(variant, url string, n, conc int, w io.Writer) error {
 	if adaptive, ok := map[string]bool{"goodput-plain": false, "goodput-adaptive": true}[variant]; ok {
 		return goodput(adaptive, url, n, conc, w)
 	}
+	if adaptive, ok := map[string]bool{"pacing-default": false, "pacing-adaptive": true}[variant]; ok {
+		return pacing(adaptive, url, n, conc, w)
+	}
 	if variant == "limiter" { // n is the number of seconds
 		r, err := limiterAccuracy(url, n)
 		if err != nil {
@@ -66,10 +70,12 @@ func measure(variant, url string, n, conc int, w io.Writer) error {
 }
 
 // loadRuns are the load variants' clients: each fetches url n times at
-// concurrency conc and returns the failures.
+// concurrency conc and returns the failures. The ablation's steps
+// (ablation.go) and the bodies section's variants (bodies.go) are here too.
 var loadRuns = map[string]func(url string, n, conc int) int{
 	"raw": rawPool, "raw-again": rawPool, "raw-stream": rawStream, "raw-gather": rawGather, "naive": naivePool, "fetch-stream": fetchStream, "fetch-batch": fetchBatch,
-	"raw-stream-again": rawStream, "raw-stream-pull": rawStreamPull, "raw-stream-shaped": rawStreamShaped,
+	"raw-stream-again": rawStream, "fetch-do-stream": fetchDoStream, "fetch-handle": fetchHandle, "fetch-streamfunc": fetchStreamFunc, "fetch-stream-noretry": fetchStreamNoRetry,
+	"raw-discard": rawDiscard, "raw-discard-again": rawDiscard, "fetch-handle-discard": fetchHandleDiscard,
 }
 
 // serveMeasurements warms the named load variant up, says so by writing a
@@ -127,10 +133,15 @@ func measureRun(run func(string, int, int) int, url string, n, conc int) sample 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
 // readAll reads a body into a slice sized from Content-Length, as a careful
-// hand-written client would: every variant reads each body into memory, as
-// the Fetcher's results do.
+// hand-written client would, and closes it: every variant but the
+// discarding ones reads each body into memory, as the Fetcher's results do.
 func readAll(resp *http.Response) ([]byte, error) {
 	defer resp.Body.Close()
+	return readBody(resp)
+}
+
+// readBody is readAll leaving the body open.
+func readBody(resp *http.Response) ([]byte, error) {
 	if resp.ContentLength >= 0 {
 		b := make([]byte, resp.ContentLength)
 		_, err := io.ReadFull(resp.Body, b)
@@ -203,14 +214,14 @@ func rawGather(url string, n, conc int) int {
 // it can cancel, so that a consumer that stops early stops the requests in
 // flight.
 func rawStream(url string, n, conc int) int {
-	var next atomic.Int64
-	return streamBodies(url, conc, func() (string, bool) { return url, next.Add(1) <= int64(n) })
+	rawPool(url, 0, conc) // build the client
+	return streamBodies(n, conc, func(ctx context.Context) ([]byte, error) { return getBody(ctx, rawClient.Do, url) })
 }
 
-// streamBodies is rawStream taking each URL to fetch from next, until it
-// returns false.
-func streamBodies(url string, conc int, next func() (string, bool)) int {
-	rawPool(url, 0, conc) // build the client
+// streamBodies runs get n times on conc goroutines under a context it
+// cancels on return, hands each body to the calling goroutine over a
+// channel, and returns the failures.
+func streamBodies(n, conc int, get func(context.Context) ([]byte, error)) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type result struct {
@@ -218,11 +229,12 @@ func streamBodies(url string, conc int, next func() (string, bool)) int {
 		err  error
 	}
 	results := make(chan result, conc)
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range conc {
 		wg.Go(func() {
-			for u, ok := next(); ok; u, ok = next() {
-				body, err := getBody(ctx, u)
+			for next.Add(1) <= int64(n) {
+				body, err := get(ctx)
 				results <- result{body, err}
 			}
 		})
@@ -237,13 +249,14 @@ func streamBodies(url string, conc int, next func() (string, bool)) int {
 	return errs
 }
 
-// getBody fetches url with rawClient under ctx and reads the body.
-func getBody(ctx context.Context, url string) ([]byte, error) {
+// getBody sends a GET of url under ctx with do (an http.Client's Do or a
+// Fetcher's) and reads the body.
+func getBody(ctx context.Context, do func(*http.Request) (*http.Response, error), url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := rawClient.Do(req)
+	resp, err := do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -265,37 +278,46 @@ func get(c *http.Client, url string) error {
 	return err
 }
 
-var fetcher *fetch.Fetcher
+// fetchers holds each variant's Fetcher, built on first use with the
+// variant's options: a client process runs one variant, and a test runs
+// them one after another, each with its own.
+var fetchers = map[string]*fetch.Fetcher{}
 
-func newFetcher(conc int) *fetch.Fetcher {
-	if fetcher == nil {
-		fetcher, _ = fetch.New(fetch.WithConcurrency(conc))
+func fetcherFor(variant string, conc int, opts ...fetch.Option) *fetch.Fetcher {
+	if fetchers[variant] == nil {
+		f, err := fetch.New(append([]fetch.Option{fetch.WithConcurrency(conc)}, opts...)...)
+		if err != nil {
+			panic(err) // the variants' options are fixed in this program
+		}
+		fetchers[variant] = f
 	}
-	return fetcher
+	return fetchers[variant]
 }
 
-func fetchStream(url string, n, conc int) int {
-	f := newFetcher(conc)
-	urls := func(yield func(string) bool) {
+// repeatURL yields url n times.
+func repeatURL(url string, n int) iter.Seq[string] {
+	return func(yield func(string) bool) {
 		for range n {
 			if !yield(url) {
 				return
 			}
 		}
 	}
-	errs := 0
-	for r := range f.Stream(context.Background(), urls) {
-		if r.Err != nil {
-			errs++
-		}
-	}
-	return errs
+}
+
+func fetchStream(url string, n, conc int) int {
+	return countFailed(fetcherFor("fetch-stream", conc).Stream(context.Background(), repeatURL(url, n)))
 }
 
 func fetchBatch(url string, n, conc int) int {
-	f := newFetcher(conc)
+	f := fetcherFor("fetch-batch", conc)
+	return countFailed(slices.Values(f.GetAll(context.Background(), slices.Repeat([]string{url}, n))))
+}
+
+// countFailed returns how many results carry an error.
+func countFailed(results iter.Seq[fetch.Result]) int {
 	errs := 0
-	for _, r := range f.GetAll(context.Background(), slices.Repeat([]string{url}, n)) {
+	for r := range results {
 		if r.Err != nil {
 			errs++
 		}

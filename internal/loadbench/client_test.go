@@ -10,6 +10,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // A round's figures are its turns' totals, not an average of their rates:
@@ -56,23 +59,103 @@ func TestLoadVariantsMakeEveryRequest(t *testing.T) {
 	}
 }
 
-// The ablation's Stream-shaped pool yields one Result per input, each
-// position once, with the body read.
-func TestShapedStreamYieldsEveryPosition(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, strings.Repeat("x", 100))
-	}))
-	defer srv.Close()
-	seen := make([]int, 40)
-	for r := range shapedStream(srv.URL, len(seen), 3) {
-		if r.Err != nil || r.Status != http.StatusOK || len(r.Body) != 100 || r.Duration <= 0 {
-			t.Fatalf("result %d: err %v, status %d, %d bytes, duration %v", r.Index, r.Err, r.Status, len(r.Body), r.Duration)
-		}
-		seen[r.Index]++
+// Every ablation step is a load variant compared with a variant the
+// ablation measures, and every bodies variant is a load variant.
+func TestAblationAndBodiesVariantsExist(t *testing.T) {
+	measured := map[string]bool{"raw-stream": true}
+	for _, s := range ablationSteps {
+		measured[s.variant] = true
 	}
-	for i, n := range seen {
-		if n != 1 {
-			t.Errorf("position %d yielded %d times, want once", i, n)
+	for _, s := range ablationSteps {
+		if loadRuns[s.variant] == nil {
+			t.Errorf("ablation step %q: no such load variant", s.variant)
+		}
+		if !measured[s.from] || s.from == s.variant {
+			t.Errorf("ablation step %q compared with %q, which the ablation does not measure", s.variant, s.from)
+		}
+	}
+	for _, v := range bodiesVariants {
+		if loadRuns[v] == nil {
+			t.Errorf("bodies variant %q: no such load variant", v)
+		}
+	}
+	for _, p := range bodiesPairs {
+		if !slices.Contains(bodiesVariants, p[0]) || !slices.Contains(bodiesVariants, p[1]) {
+			t.Errorf("bodies pair %v: not both measured", p)
+		}
+	}
+}
+
+// The goodput server answers 429 with Retry-After beyond its bucket, and
+// with fail=1 a 503 without Retry-After to every request the bucket admits.
+func TestGoodServerFailsAdmittedRequests(t *testing.T) {
+	srv := httptest.NewServer(&goodServer{buckets: map[string]*rate.Limiter{}})
+	defer srv.Close()
+	for _, tc := range []struct {
+		query        string
+		want         []int
+		retryAfterAt int // the answer that carries Retry-After, or -1
+	}{
+		{"id=a&rate=1&burst=2", []int{200, 200, 429}, 2},
+		{"id=b&rate=1&burst=2&fail=1", []int{503, 503, 429}, 2},
+	} {
+		for i, want := range tc.want {
+			resp, err := http.Get(srv.URL + "/limited?" + tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("%s: answer %d: status = %d; want %d", tc.query, i, resp.StatusCode, want)
+			}
+			if got := resp.Header.Get("Retry-After") != ""; got != (i == tc.retryAfterAt) {
+				t.Errorf("%s: answer %d: Retry-After set = %v; want %v", tc.query, i, got, i == tc.retryAfterAt)
+			}
+		}
+	}
+}
+
+func TestRounds(t *testing.T) {
+	ms := func(ns ...int) []time.Duration {
+		var ds []time.Duration
+		for _, n := range ns {
+			ds = append(ds, time.Duration(n)*time.Millisecond)
+		}
+		return ds
+	}
+	for _, tc := range []struct {
+		times []time.Duration
+		want  int
+	}{
+		{nil, 0},
+		{ms(5), 1},
+		{ms(0, 10, 20, 1100, 1110, 2300), 3},
+		{ms(1100, 0, 20, 10), 2}, // out of order, as concurrent hooks record them
+	} {
+		if got := rounds(tc.times, pacingGap); got != tc.want {
+			t.Errorf("rounds(%v) = %d; want %d", tc.times, got, tc.want)
+		}
+	}
+}
+
+// The pacing section judges the rows by their targets and leaves
+// the comparison rows unjudged.
+func TestPacingSectionJudgesRequiredRows(t *testing.T) {
+	cfg := config{pacingN429: 300, pacingFailN: 1800}
+	res := map[pacingRun][]pacingSample{
+		pacingRuns[0]: {{Seconds: 4, Done: 300, Refused: 40, Rounds: 2, Attempts: 340}}, // ideal 2.9 s: 1.38 ×
+		pacingRuns[1]: {{Seconds: 9, Done: 300, Attempts: 300}},
+		pacingRuns[2]: {{Seconds: 30, Done: 1800, Failed: 0, Attempts: 2000}}, // 60/s: below 75
+	}
+	var b strings.Builder
+	pacingSection(&b, cfg, res)
+	for _, want := range []string{
+		"| 429 beyond the rate | default ✱ | 1 | 300 | 4.0 s | 1.38 | 75.0 | 40 | 2 | 0 | 1.13 | 0 (0) | met |",
+		"| 429 beyond the rate | adaptive | 1 | 300 | 9.0 s | 3.10 | 33.3 | 0 | 0 | 0 | 1.00 | 0 (0) |  |",
+		"| 429 beyond the rate, 10% 503 | adaptive ✱ | 1 | 1800 | 30.0 s | 1.51 | 60.0 | 0 | 0 | 0 | 1.11 | 0 (0) | **not met** |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("section lacks %q:\n%s", want, b.String())
 		}
 	}
 }

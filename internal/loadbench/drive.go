@@ -25,7 +25,9 @@ type config struct {
 	micro      bool
 	quick      bool
 
-	goodN, goodRounds int    // the goodput measurements
+	goodN, goodRounds int    // the goodput measurements (goodRounds also for the pacing section)
+	pacingN429        int    // URLs of the pacing section's strict server
+	pacingFailN       int    // and of its failing server
 	ablationRounds    int    // rounds of the ablation (see ablationSteps)
 	only              string // a key of sections: measure only that, and update its section of out
 
@@ -67,7 +69,11 @@ func drive(cfg config, out string) error {
 	if err != nil {
 		return err
 	}
-	toBase, toPrev, err := runAblation(self, addr, cfg)
+	var bodies strings.Builder
+	if err := writeSection(&bodies, "bodies", self, addr, cfg); err != nil {
+		return err
+	}
+	toBase, toFrom, err := runAblation(self, addr, cfg)
 	if err != nil {
 		return err
 	}
@@ -77,6 +83,10 @@ func drive(cfg config, out string) error {
 	}
 	good, err := runGoodput(self, addr, cfg)
 	if err != nil {
+		return err
+	}
+	var pacing strings.Builder
+	if err := writeSection(&pacing, "goodput2", self, addr, cfg); err != nil {
 		return err
 	}
 	hosts, err := runHosts(cfg.hosts, cfg.hostsRounds)
@@ -98,7 +108,7 @@ func drive(cfg config, out string) error {
 		defer f.Close()
 		w = f
 	}
-	report(w, cfg, samples, ratios, toBase, toPrev, lim, good, hosts, micro)
+	report(w, cfg, samples, ratios, bodies.String(), toBase, toFrom, lim, good, pacing.String(), hosts, micro)
 	return nil
 }
 
@@ -197,11 +207,19 @@ var sections = map[string]func(self, addr string, cfg config) (heading, text str
 		}
 		return loopbackHeading, b.String(), err
 	},
-	"ablation": func(self, addr string, cfg config) (string, string, error) {
-		toBase, toPrev, err := runAblation(self, addr, cfg)
+	"bodies": func(self, addr string, cfg config) (string, string, error) {
+		res, err := runBodies(self, addr, cfg)
 		var b strings.Builder
 		if err == nil {
-			ablationSection(&b, cfg, toBase, toPrev)
+			bodiesSection(&b, cfg, res)
+		}
+		return bodiesHeading, b.String(), err
+	},
+	"ablation": func(self, addr string, cfg config) (string, string, error) {
+		toBase, toFrom, err := runAblation(self, addr, cfg)
+		var b strings.Builder
+		if err == nil {
+			ablationSection(&b, cfg, toBase, toFrom)
 		}
 		return ablationHeading, b.String(), err
 	},
@@ -210,6 +228,12 @@ var sections = map[string]func(self, addr string, cfg config) (heading, text str
 		var b strings.Builder
 		goodputSection(&b, good, cfg.goodN)
 		return goodputHeading, b.String(), err
+	},
+	"goodput2": func(self, addr string, cfg config) (string, string, error) {
+		res, err := runPacing(self, addr, cfg)
+		var b strings.Builder
+		pacingSection(&b, cfg, res)
+		return pacingHeading, b.String(), err
 	},
 	"hosts": func(_, _ string, cfg config) (string, string, error) {
 		res, err := runHosts(cfg.hosts, cfg.hostsRounds)
@@ -229,6 +253,17 @@ var sections = map[string]func(self, addr string, cfg config) (heading, text str
 		microSection(&b, micro)
 		return microHeading, b.String(), err
 	},
+}
+
+// writeSection measures the named section of sections and writes its text
+// to w.
+func writeSection(w io.Writer, name, self, addr string, cfg config) error {
+	_, text, err := sections[name](self, addr, cfg)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, text)
+	return err
 }
 
 // onlySection measures one section of the report and replaces it in out,

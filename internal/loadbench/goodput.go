@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
@@ -31,6 +32,9 @@ const (
 
 // goodServer is the -serve side: /limited?id=I&rate=R&burst=B keeps one
 // token bucket per id, so that every measurement starts with a full one.
+// With &fail=F, it answers a share F of the requests the bucket admits,
+// drawn at random, with a 503 without Retry-After: failures that are not
+// overload.
 type goodServer struct {
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
@@ -50,6 +54,10 @@ func (s *goodServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !lim.Allow() {
 		w.Header().Set("Retry-After", "1") // whole seconds, rounded up, as servers send it
 		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	if fail, _ := strconv.ParseFloat(q.Get("fail"), 64); rand.Float64() < fail {
+		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	w.Write([]byte("ok"))

@@ -5,10 +5,14 @@
 //	go run ./internal/loadbench -quick                one short round, to stdout
 //	go run ./internal/loadbench -only loopback -o BENCHMARKS.md
 //	                                                  the loopback load section alone (about 20 minutes)
+//	go run ./internal/loadbench -only bodies -o BENCHMARKS.md
+//	                                                  16 KiB bodies: Handle against a discarding pool, Stream against a keeping one (about 4 minutes)
 //	go run ./internal/loadbench -only ablation -o BENCHMARKS.md
-//	                                                  where Stream's cost goes, piece by piece (about 4 minutes)
+//	                                                  where Stream's cost goes, piece by piece (about 7 minutes)
 //	go run ./internal/loadbench -only goodput -o BENCHMARKS.md
 //	                                                  the goodput section alone (about 6 minutes)
+//	go run ./internal/loadbench -only goodput2 -o BENCHMARKS.md
+//	                                                  the default Fetcher after Retry-After, and the adaptive rate among 503s (about 4 minutes)
 //	go run ./internal/loadbench -only hosts -o BENCHMARKS.md
 //	                                                  the many-hosts section alone: one slow host among fast ones (about 2 minutes)
 //	go run ./internal/loadbench -only limiter -o BENCHMARKS.md
@@ -50,8 +54,9 @@ func main() {
 		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")
 		cpuprof = flag.String("cpuprofile", "", "with -client: write a CPU profile of the measurement here")
 		turns   = flag.Bool("turns", false, "with -client: warm up, print a line, then measure once for each request count read from stdin, one JSON line each (how the driver runs a load variant)")
-		only    = flag.String("only", "", `"loopback", "ablation", "goodput", "hosts", "limiter" or "micro": run only that section's measurements, and replace the section in -o`)
+		only    = flag.String("only", "", `"loopback", "bodies", "ablation", "goodput", "goodput2", "hosts", "limiter" or "micro": run only that section's measurements, and replace the section in -o`)
 		hostRds = flag.Int("hostrounds", 0, "rounds of the many-hosts section (default 3, or 1 under -quick)")
+		ablRds  = flag.Int("ablationrounds", 0, "rounds of the ablation (default 60, or 1 under -quick)")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -77,11 +82,11 @@ func main() {
 			log.Fatal(err)
 		}
 	default:
-		cfg := config{n: *n, rounds: *rounds, turns: 5, limiterFor: 10, micro: *benches, goodN: goodN, goodRounds: 3, ablationRounds: 60, hosts: hostsFull, hostsRounds: cmp.Or(*hostRds, 3), only: *only}
+		cfg := config{n: *n, rounds: *rounds, turns: 5, limiterFor: 10, micro: *benches, goodN: goodN, goodRounds: 3, pacingN429: 300, pacingFailN: 1800, ablationRounds: cmp.Or(*ablRds, 60), hosts: hostsFull, hostsRounds: cmp.Or(*hostRds, 3), only: *only}
 		if *quick {
-			cfg = config{n: 500, rounds: 1, turns: 5, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, ablationRounds: 1, hosts: hostsQuick, hostsRounds: cmp.Or(*hostRds, 1), only: *only}
+			cfg = config{n: 500, rounds: 1, turns: 5, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, pacingN429: 80, pacingFailN: 200, ablationRounds: cmp.Or(*ablRds, 1), hosts: hostsQuick, hostsRounds: cmp.Or(*hostRds, 1), only: *only}
 		}
-		if turns := cfg.only == "" || cfg.only == "loopback" || cfg.only == "ablation"; turns && (cfg.n < cfg.turns || cfg.n%cfg.turns != 0) {
+		if turns := cfg.only == "" || cfg.only == "loopback" || cfg.only == "bodies" || cfg.only == "ablation"; turns && (cfg.n < cfg.turns || cfg.n%cfg.turns != 0) {
 			fmt.Fprintf(os.Stderr, "loadbench: -n %d: must be a positive multiple of the %d turns a round\n", cfg.n, cfg.turns)
 			os.Exit(2)
 		}
