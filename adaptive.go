@@ -46,9 +46,11 @@ const (
 	minEstimate = 4
 	// After a cut the rate grows by this share of the rate the cut left,
 	// every second: half the gap between what was sent and what the host
-	// accepted, within these bounds.
+	// accepted, within these bounds; past kneeAt of what the host was seen
+	// to accept before the cut, by minGrowth only.
 	minGrowth = 0.01
 	maxGrowth = 0.25
+	kneeAt    = 0.97
 	// idleGap is the longest gap between successes that still counts as
 	// time the rate was in use.
 	idleGap = time.Second
@@ -85,8 +87,9 @@ type throttle struct {
 	resumed        time.Time     // the first success after the last cut
 	last           time.Time     // the last success
 	idle           time.Duration // since the epoch, gaps of over idleGap between successes
-	done           window        // recent successes (kind 0), to estimate what the host accepts
+	done           window        // recent answers that were not overload (kind 0), to estimate what the host accepts
 	cutsFrom       time.Time     // attempts sent before it do not cut (see startRamp)
+	accepted       float64       // what the host was seen to accept before the last cut; 0 if unknown
 }
 
 func newThrottle(a AdaptiveRate) *throttle {
@@ -126,10 +129,21 @@ func (t *throttle) observe(_ *call, o *outcome) {
 		t.cut(o.start)
 	case resp != nil && resp.StatusCode < 500:
 		t.grow()
+	case resp != nil:
+		t.answered() // a failure, but one the host took in: it counts toward what it accepts
 	}
 }
 
 func (t *throttle) stats(s *HostStats) { s.Rate, s.Cuts = t.snapshot() }
+
+// answered counts an answer that is neither a success nor overload (a 500,
+// a 503 without Retry-After) toward what the host accepts, without raising
+// the rate: the host spent its capacity on it.
+func (t *throttle) answered() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done.add(time.Now(), 0)
+}
 
 // grow counts a success and raises the rate for the time since the last
 // cut: doubling every slowStartDoubling before the first, then linearly.
@@ -152,7 +166,14 @@ func (t *throttle) grow() {
 		t.set(t.start * math.Exp2(s/slowStartDoubling.Seconds()))
 		return
 	}
-	t.set(t.start * (1 + t.growth*s))
+	r := t.start * (1 + t.growth*s)
+	if knee := kneeAt * t.accepted; t.accepted > 0 && r > knee && t.start < knee {
+		// Close to where the host refused last time: creep up on it, so
+		// that the next overshoot, and the pause it brings, comes late.
+		past := s - (knee/t.start-1)/t.growth
+		r = knee * (1 + minGrowth*past)
+	}
+	t.set(r)
 }
 
 // cut lowers the rate after an overload signal for an attempt sent at
@@ -170,10 +191,12 @@ func (t *throttle) cut(sent time.Time) {
 	if t.resumed.After(from) {
 		from = t.resumed
 	}
+	t.accepted = 0
 	if n, _ := t.done.since(from); !t.resumed.IsZero() && now.Sub(from) >= estimateOver/2 && n >= minEstimate {
 		accepted := float64(n) / now.Sub(from).Seconds()
 		r = min(cur, holdAt*accepted)
 		growth = min(max((cur/accepted-1)/2, minGrowth), maxGrowth)
+		t.accepted = accepted
 	}
 	t.growth = growth
 	t.cuts++

@@ -63,7 +63,9 @@ func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string,
 	if req == nil {
 		return nil, "", nil
 	}
-	return req.WithContext(preparedCall(ctx)), "", nil
+	c := preparedCall(ctx)
+	c.sharedHeader = true // the caller's request's header map
+	return req.WithContext(c), "", nil
 }
 
 // funcRequester is the requester of StreamFunc, which makes each request

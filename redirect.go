@@ -31,15 +31,16 @@ type call struct {
 	req  *http.Request // the request sent: made with the call as its context (see newCall)
 	body slotBody      // the response body, when the caller reads it
 
-	caller   *http.Request  // the request the caller gave
-	n        int            // the current attempt, from 1
-	attempts int            // requests sent to origin so far, as Error.Attempts counts them
-	delay    time.Duration  // the last retry's delay, for the backoff's next
-	start    time.Time      // when the call began; zero unless MaxElapsed or a hook needs it
-	waited   time.Duration  // how long the current attempt waited at the gates; zero unless timed
-	panicked error          // the OnCall hook's panic, which fails the call
-	last     outcome        // the outcome of the current attempt (see Fetcher.attempt)
-	report   func(*outcome) // tells the policy that let the attempt through what became of it
+	caller       *http.Request  // the request the caller gave
+	n            int            // the current attempt, from 1
+	attempts     int            // requests sent to origin so far, as Error.Attempts counts them
+	delay        time.Duration  // the last retry's delay, for the backoff's next
+	start        time.Time      // when the call began; zero unless MaxElapsed or a hook needs it
+	waited       time.Duration  // how long the current attempt waited at the gates; zero unless timed
+	panicked     error          // the OnCall hook's panic, which fails the call
+	sharedHeader bool           // req's header map is the caller's: copy it before adding defaults
+	last         outcome        // the outcome of the current attempt (see Fetcher.attempt)
+	report       func(*outcome) // tells the policy that let the attempt through what became of it
 
 	trace  httptrace.ClientTrace // the request's trace: counts its writes in wrote
 	wrote  atomic.Int32          // times net/http wrote a request of the current attempt on a connection
@@ -62,7 +63,7 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 	c, ok := req.Context().(*call)
 	if ok && c.f == nil {
 		c.req = req
-		f.applyDefaults(req, false)
+		f.applyDefaults(req, c.sharedHeader)
 	} else {
 		// The call and the copy of req it sends, in one allocation.
 		cr := &struct {
