@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/c989c033/fetch/internal/ctxsleep"
 )
 
 // Jitter selects how a retry delay is randomised, so that clients that failed
@@ -367,18 +369,6 @@ func retryAfter(resp *http.Response, limit time.Duration) (time.Duration, bool) 
 }
 
 // sleep waits for d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func sleep(ctx context.Context, d time.Duration) error { return ctxsleep.Sleep(ctx, d) }
 
 func noop() {}

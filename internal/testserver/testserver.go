@@ -35,6 +35,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/c989c033/fetch/internal/ctxsleep"
+
 	"golang.org/x/time/rate"
 )
 
@@ -225,17 +227,7 @@ func reset(w http.ResponseWriter) {
 // Wait waits d, or until ctx ends, and reports whether it waited d: a
 // handler's added latency that gives up when the request is cancelled.
 func Wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return d <= 0 || ctxsleep.Sleep(ctx, d) == nil
 }
 
 // Item is one entry of the /items listing.

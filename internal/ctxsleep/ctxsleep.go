@@ -1,0 +1,26 @@
+// Package ctxsleep waits for a duration or until a context ends: the one
+// timed wait of the core module, shared by the Fetcher's backoff and pauses
+// and by the test servers' added latency.
+package ctxsleep
+
+import (
+	"context"
+	"time"
+)
+
+// Sleep waits for d, or until ctx is done, and returns ctx's error if ctx
+// ended first. A d of zero or less returns at once, with ctx's error if it
+// has ended already.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
