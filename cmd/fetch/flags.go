@@ -35,6 +35,9 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.SetNormalizeFunc(oldNames)
 
 	fs.StringVarP(&o.input, "input-file", "i", "", "read URLs from `FILE` (- for standard input)")
+	fs.StringVar(&o.queue, "queue", "", "read URLs from the Redis stream at `URL` (below)")
+	fs.StringVar(&o.group, "group", "fetch", "consumer group `NAME` of --queue")
+	fs.StringVar(&o.enqueue, "enqueue", "", "add the URLs in `FILE` to the stream, and exit")
 	fs.StringVarP(&o.output, "output", "o", "", "write the JSON lines to `FILE`, not stdout")
 	fs.StringVarP(&o.outputDir, "output-dir", "O", "", "save each 2xx body to its own file in `DIR`")
 	fs.IntVarP(&l.conc, "concurrency", "c", 32, "most requests in flight")
@@ -70,6 +73,8 @@ func oldNames(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 func usage() string {
 	fs := newFlagSet(&options{header: headers{}}, &limits{})
 	return `usage: fetch [flags] [URL...]
+       fetch [flags] --queue redis://HOST:PORT/STREAM [--group NAME]
+       fetch --queue redis://HOST:PORT/STREAM --enqueue FILE
 
 Fetches every URL, given as arguments, in a file (-i FILE) or on standard
 input (- or -i -, or when there are no URL arguments and standard input is
@@ -79,6 +84,11 @@ come before or after the URLs.
 ` + fs.FlagUsages() + `
 With -d and --data-binary, @FILE sends the content of FILE (-d without its
 newlines) and @- that of standard input; repeated values are joined with &.
+
+With --queue redis://HOST:PORT/STREAM, any number of fetch processes, on any
+machines, share the URLs in a Redis stream as workers of one consumer group,
+each fetching its part; each returns once all are done. --enqueue FILE (- for
+standard input) adds URLs to the stream, each once however often it is added.
 
 Exit status: 0 if every URL succeeded, 1 if any failed, 2 for a usage error,
 130 if interrupted.
@@ -117,13 +127,20 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	}
 	o.concurrency, o.maxBody = l.conc, l.maxBody
 	urls := fs.Args()
+	if err := o.checkQueue(fs, urls); err != nil {
+		return o, nil, nil, err
+	}
+	opts := l.options()
+	if o.queue != "" {
+		opts = append(opts, o.header.options()...)
+	}
 	switch {
 	case (o.input != "" || o.demo) && len(urls) > 0:
 		return o, nil, nil, fmt.Errorf("URLs given both as arguments (%d) and with -i or --demo: use one", len(urls))
 	case slices.Contains(urls, "-") && len(urls) > 1:
 		return o, nil, nil, errors.New("- (standard input) cannot be mixed with URL arguments")
 	}
-	return o, l.options(), urls, nil
+	return o, opts, urls, nil
 }
 
 // check returns an error naming the first flag whose value is out of range.
@@ -218,6 +235,18 @@ func takesValue(f *pflag.Flag) bool { return f != nil && f.NoOptDefVal == "" }
 
 // headers collects repeated -H flags.
 type headers http.Header
+
+// options returns the Fetcher's options that send the headers with every
+// request, as --queue needs: its requests are made by the queue.
+func (h headers) options() []fetch.Option {
+	var opts []fetch.Option
+	for k, vs := range h {
+		for _, v := range vs {
+			opts = append(opts, fetch.WithHeader(k, v))
+		}
+	}
+	return opts
+}
 
 func (h headers) String() string { return "" }
 func (h headers) Type() string   { return `"Name: value"` }

@@ -7,6 +7,12 @@
 //	fetch [flags] -O DIR URL...   and save each body to a file in DIR
 //	fetch --demo                  watch it work against a local test server
 //
+// Any number of processes, on any machines, can share one list in a Redis
+// stream:
+//
+//	fetch --queue redis://HOST:PORT/STREAM --enqueue FILE   add FILE's URLs
+//	fetch [flags] --queue redis://HOST:PORT/STREAM          fetch a share of them
+//
 // Flags may come before or after the URLs. Blank lines and lines starting
 // with # are skipped. Exit status: 0 if every URL succeeded, 1 if any
 // failed, 2 for a usage error, 130 if interrupted. See fetch -h.
@@ -30,10 +36,12 @@ import (
 	"time"
 
 	"github.com/c989c033/fetch"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
 )
 
 func main() {
+	redis.SetLogger(quietRedis{})
 	os.Exit(run(os.Args[1:], stdio{
 		in: os.Stdin, out: os.Stdout, err: os.Stderr,
 		inTerminal: isTerminal(os.Stdin), errTerminal: isTerminal(os.Stderr),
@@ -62,6 +70,9 @@ var errBadInput = errors.New("bad input")
 
 type options struct {
 	input, output, outputDir, method string
+	queue, group, enqueue            string         // --queue, --group, --enqueue
+	redis                            *redis.Options // where --queue is
+	stream                           string         // and its stream
 	header                           headers
 	data                             []dataPart // -d and --data-binary, in order
 	body                             string     // what data makes
@@ -89,6 +100,9 @@ func run(argv []string, std stdio) int {
 		defer cancel()
 	}
 
+	if o.queue != "" {
+		return runQueue(ctx, o, fetcherOpts, std)
+	}
 	in, err := openInput(ctx, o, urls, std)
 	if err != nil {
 		complain(std.err, err)
@@ -100,7 +114,19 @@ func run(argv []string, std stdio) int {
 		return exitUsage
 	}
 	o.title = o.title || o.demo
+	return o.fetchTo(ctx, fetcherOpts, std, in.total, func(f *fetch.Fetcher, save *saver) iter.Seq[record] {
+		if save != nil {
+			return save.all(ctx, f, o, in.urls)
+		}
+		return o.records(ctx, f, in.urls)
+	})
+}
+
+// fetchTo makes the saver of -O, the Fetcher and the output, and writes the
+// records that recs makes with them, of total if that is known (-1 if not).
+func (o options) fetchTo(ctx context.Context, fetcherOpts []fetch.Option, std stdio, total int64, recs func(*fetch.Fetcher, *saver) iter.Seq[record]) int {
 	var save *saver
+	var err error
 	if o.outputDir != "" {
 		if save, err = newSaver(o.outputDir); err != nil {
 			complain(std.err, err)
@@ -124,11 +150,7 @@ func run(argv []string, std stdio) int {
 		defer file.Close()
 		out = file
 	}
-	recs := o.records(ctx, f, in.urls)
-	if save != nil {
-		recs = save.all(ctx, f, o, in.urls)
-	}
-	return fetchAll(ctx, f, o, recs, in.total, out, std)
+	return fetchAll(ctx, f, o, recs(f, save), total, out, std)
 }
 
 // complain prints err as one line, prefixed with the command's name once.
@@ -143,7 +165,7 @@ func complain(stderr io.Writer, err error) {
 // fetchAll writes each record as it comes, of total if that is known (-1 if
 // not), and a summary at the end.
 func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[record], total int64, out io.Writer, std stdio) int {
-	w := &output{w: bufio.NewWriter(out)}
+	w := &output{w: bufio.NewWriter(out), eager: o.queue != ""}
 	bar := newProgress(std.err, std.errTerminal && !o.quiet, total)
 	var t tally
 	start := time.Now()
@@ -209,9 +231,13 @@ func (o options) newRequest(ctx context.Context, l line) (*http.Request, error) 
 // flushEvery, so that a reader sees results as they come. It is safe for
 // concurrent use, so that an interrupt can flush what was written while the
 // stream winds down.
+//
+// An eager output flushes every record as it is written, so that with
+// --queue a record is written before its entry is acknowledged.
 type output struct {
 	mu        sync.Mutex
 	w         *bufio.Writer
+	eager     bool
 	lastFlush time.Time
 }
 
@@ -222,7 +248,7 @@ func (o *output) write(r record) {
 	defer o.mu.Unlock()
 	b, _ := json.Marshal(r)
 	o.w.Write(append(b, '\n'))
-	if now := time.Now(); now.Sub(o.lastFlush) >= flushEvery {
+	if now := time.Now(); o.eager || now.Sub(o.lastFlush) >= flushEvery {
 		o.w.Flush()
 		o.lastFlush = now
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/redisqueue"
 )
 
 // record is one line of output: the outcome of one input.
@@ -24,6 +25,8 @@ type record struct {
 	Title      string `json:"title,omitempty"`
 	Error      string `json:"error,omitempty"`
 	ErrorKind  string `json:"error_kind,omitempty"`
+	ID         string `json:"id,omitempty"`        // the stream entry, with --queue
+	Reclaimed  bool   `json:"reclaimed,omitempty"` // taken over from a worker that may have fetched it too
 
 	dur time.Duration // for the summary, which DurationMS would round
 }
@@ -41,7 +44,7 @@ func errorKind(err error) string {
 		return ""
 	case errors.As(err, &se):
 		return "status"
-	case errors.Is(err, fetch.ErrInvalidURL), errors.Is(err, errBadInput):
+	case errors.Is(err, fetch.ErrInvalidURL), errors.Is(err, errBadInput), errors.Is(err, redisqueue.ErrMalformed):
 		return "invalid_input"
 	case errors.Is(err, fetch.ErrBodyTooLarge):
 		return "body_too_large"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -92,6 +93,22 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 			}
 		}
 	}
+}
+
+// keep saves the body of r, a 2xx result read in full, as --queue fetches,
+// in the file named for its URL, and fills in rec. With no input order to
+// go by, the names go to the results in the order they come.
+func (s *saver) keep(r fetch.Result, rec *record, maxBody int64) {
+	name := s.names.reserve(line{url: r.URL})
+	if name == "" {
+		rec.Error, rec.ErrorKind = fmt.Sprintf("%s: no file name for it", r.URL), "invalid_input"
+		return
+	}
+	if _, err := s.write(bytes.NewReader(r.Body), name, maxBody); err != nil {
+		rec.Error, rec.ErrorKind = fmt.Sprintf("saving %s: %v", r.URL, err), errorKind(err)
+		return
+	}
+	rec.File = filepath.Join(s.dir, name)
 }
 
 // attemptsKey keys the counter of a request's attempts in its context.

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/redisqueue"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
+)
+
+// pingTimeout bounds how long a run with --queue waits for Redis to answer
+// at the start: an address that does not answer is reported, not waited
+// on. Once the run has begun, Redis going away is waited out (see
+// [redisqueue.Queue.Run]).
+const pingTimeout = 5 * time.Second
+
+// quietRedis is the logger of the Redis client, which logs nothing: the
+// queue reports Redis going away and coming back itself (see openQueue).
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+// checkQueue checks --queue's address, into o.redis and o.stream, and the
+// flags that go with it or cannot.
+func (o *options) checkQueue(fs *pflag.FlagSet, urls []string) error {
+	if o.queue == "" {
+		switch {
+		case fs.Changed("group"):
+			return errors.New("--group: only with --queue redis://HOST:PORT/STREAM")
+		case o.enqueue != "":
+			return errors.New("--enqueue: only with --queue redis://HOST:PORT/STREAM, the stream to add to")
+		}
+		return nil
+	}
+	var err error
+	if o.redis, o.stream, err = redisqueue.ParseURL(o.queue); err != nil {
+		return fmt.Errorf("--queue: %w", err)
+	}
+	switch {
+	case o.group == "":
+		return errors.New("--group: must not be empty")
+	case len(urls) > 0:
+		return fmt.Errorf("--queue reads the URLs from the stream, not from arguments (%d): add them with --enqueue FILE", len(urls))
+	case o.input != "":
+		return errors.New("-i and --queue: with --queue the URLs come from the stream: add them with --enqueue FILE")
+	case o.demo:
+		return errors.New("--demo and --queue: use one")
+	case o.method != http.MethodGet || len(o.data) > 0:
+		return errors.New("-X, -d and --queue: --queue fetches with GET, without a body")
+	}
+	return nil
+}
+
+// runQueue serves --queue: with --enqueue it adds a file's URLs to the
+// stream; without, it fetches URLs from the stream as one worker of the
+// group until none is left, writing a record for each.
+func runQueue(ctx context.Context, o options, fetcherOpts []fetch.Option, std stdio) int {
+	var list io.Reader
+	if o.enqueue == "-" {
+		list = std.in
+	} else if o.enqueue != "" {
+		file, err := os.Open(o.enqueue)
+		if err != nil {
+			complain(std.err, fmt.Errorf("--enqueue: %w", err))
+			return exitUsage
+		}
+		defer file.Close()
+		list = file
+	}
+	q, closeQueue, err := o.openQueue(ctx, std.err)
+	if err != nil {
+		complain(std.err, err)
+		return exitUsage
+	}
+	defer closeQueue()
+	if list != nil {
+		return o.add(ctx, q, list, std)
+	}
+	return o.fetchTo(ctx, fetcherOpts, std, -1, func(f *fetch.Fetcher, save *saver) iter.Seq[record] {
+		return o.queueRecords(ctx, q, f, save)
+	})
+}
+
+// openQueue connects to --queue's Redis, checking that it answers, and
+// returns the queue and the function that closes the connection. The queue
+// reports Redis going away mid-run, and coming back, on stderr.
+func (o options) openQueue(ctx context.Context, stderr io.Writer) (*redisqueue.Queue, func(), error) {
+	rdb := redis.NewClient(o.redis)
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, nil, fmt.Errorf("--queue %s: %w", redact(o.queue), err)
+	}
+	q, err := redisqueue.New(rdb, o.stream, o.group, redisqueue.Logger(slog.New(slog.NewTextHandler(stderr, nil))))
+	if err != nil {
+		rdb.Close()
+		return nil, nil, err
+	}
+	return q, func() { rdb.Close() }, nil
+}
+
+// add queues the URLs in list, one a line, and says how many were new:
+// the stream takes each URL once, however often it is added. A line that
+// is not usable is reported, and the exit status is then 1.
+func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, std stdio) int {
+	name := o.enqueue
+	if name == "-" {
+		name = "standard input"
+	}
+	read, bad := 0, 0
+	urls := func(yield func(string) bool) {
+		for l := range lines(ctx, list, name) {
+			if l.err != nil {
+				bad++
+				complain(std.err, fmt.Errorf("--enqueue: %w", l.err))
+				continue
+			}
+			read++
+			if !yield(l.url) {
+				return
+			}
+		}
+	}
+	added, err := q.Add(ctx, urls)
+	switch {
+	case errors.Is(err, context.Canceled):
+		complain(std.err, fmt.Errorf("--enqueue: interrupted after adding %d URLs to %s", added, o.stream))
+		return exitInterrupted
+	case err != nil:
+		complain(std.err, fmt.Errorf("--enqueue: %w (after adding %d URLs)", err, added))
+		return exitSomeFailed
+	}
+	if !o.quiet {
+		fmt.Fprintf(std.err, "added %d of %d URLs to %s (%d seen before)\n", added, read, o.stream, read-added)
+	}
+	if bad > 0 {
+		return exitSomeFailed
+	}
+	return exitOK
+}
+
+// queueRecords fetches URLs from the stream as one worker of the group
+// until none is left anywhere (see [redisqueue.Queue.Run]), and yields a
+// record per entry. An entry is acknowledged once the loop body has
+// returned for its record, so a record is written before its entry is
+// acknowledged, and an entry whose record was not written is fetched again.
+// With -O, a 2xx body, read in full, is saved once fetched.
+func (o options) queueRecords(ctx context.Context, q *redisqueue.Queue, f *fetch.Fetcher, save *saver) iter.Seq[record] {
+	return func(yield func(record) bool) {
+		for r := range q.Run(ctx, f) {
+			rec := o.record(r.Result)
+			rec.ID, rec.Reclaimed = r.ID, r.Reclaimed
+			if save != nil && r.Err == nil {
+				save.keep(r.Result, &rec, o.maxBody)
+			}
+			if !yield(rec) {
+				return
+			}
+		}
+	}
+}
