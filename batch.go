@@ -75,7 +75,7 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 		wg.Go(func() {
 			s.work(func(j *job[T], held *host) {
 				r := &results[j.index]
-				f.fetch(j.req, j.text, j.err, j.index, r, held)
+				fetchJob(f, j, r, held)
 				if failed := r.Err; failFast && failed != nil {
 					failOnce.Do(func() { first = failed; cancel(failed) })
 				}

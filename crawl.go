@@ -417,7 +417,7 @@ func (r *crawl) run(yield func(*Page) bool) {
 				}
 				e := j.data.entry
 				p := &Page{crawl: r, entry: e, queued: j.data.queued, Depth: e.Depth, Referrer: e.Referrer}
-				f.fetch(j.req, j.text, j.err, 0, &p.Result, held)
+				fetchJob(f, j, &p.Result, held)
 				if j.err == nil && p.FinalURL != "" && p.FinalURL != p.URL {
 					if u, err := url.Parse(p.FinalURL); err == nil {
 						r.queue.Seen(r.cfg.key(u)) // a link to where it led is not fetched again

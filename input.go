@@ -13,10 +13,9 @@ import (
 // report the request's own URL, redacted. An input it cannot make a request
 // of yields an error, and the input's text, redacted.
 //
-// Each batch and streaming call has one, so that its workers can hand the
-// request straight to [Fetcher.fetch]: a worker waiting on the network then
-// holds as few frames as possible, and the garbage collector, which walks
-// every waiting worker's stack in each cycle, has that much less to walk.
+// Each batch and streaming call has one; the goroutine that reads the
+// call's inputs runs it on each as it reads it, so that a job is queued
+// for its host with its request ready.
 type requester[T any] func(ctx context.Context, in T) (req *http.Request, text string, err error)
 
 // getURL is the requester of the calls that take URLs: Get, GetAll and

@@ -10,7 +10,9 @@ import (
 
 // A Result is the outcome of one request made by the batch and streaming
 // calls. Its body has already been read in full and closed by the Fetcher;
-// the Result belongs to the caller. Err is nil only for a 2xx response whose body was read in full;
+// the Result, Body included, belongs to the caller, who may keep it: so the
+// Fetcher cannot reuse body buffers from one Result to the next. To read
+// bodies as streams, with nothing buffered, use [Handle]. Err is nil only for a 2xx response whose body was read in full;
 // otherwise it is an [*Error] wrapping the cause, which for a non-2xx status
 // is a [*StatusError] (Status and Body are then still set).
 type Result struct {
@@ -36,22 +38,24 @@ type Result struct {
 	Err      error
 }
 
-// fetch runs req through do, reading the body inside the attempt, and
-// reports the outcome in *r, which it overwrites. text, if not "", is the
-// URL to report, as the caller gave it (see requester). If err is not nil,
-// the input could not be made into a request, and *r says so instead.
-//
-// The Result is filled in place, not returned: a returned Result (112
-// bytes) would be copied, and take stack, in every frame between a worker
-// and the transport, while the request waits on the network.
-//
-// held, if not nil, is the host whose gates the scheduler has already
-// passed for the first attempt.
-func (f *Fetcher) fetch(req *http.Request, text string, err error, index int, r *Result, held *host) {
-	if err != nil {
-		*r = Result{Index: index, URL: text, Err: f.refuse(nil, err)}
+// fetch runs the request of job j through do, reading the body inside the
+// attempt, and reports the outcome in *r, which it overwrites; a job whose
+// input could not be made into a request reports that instead. held, if not
+// nil, is the host whose gates the scheduler has already passed for the
+// first attempt.
+func fetchJob[T any](f *Fetcher, j *job[T], r *Result, held *host) {
+	if j.err != nil {
+		*r = Result{Index: j.index, URL: j.text, Err: f.refuse(nil, j.err)}
 		return
 	}
+	f.fetch(j.req, j.text, j.index, r, held)
+}
+
+// fetch runs req through do, reading the body inside the attempt, and
+// reports the outcome in *r, which it overwrites, as the index'th input of
+// its call. text, if not "", is the URL to report, as the caller gave it
+// (see requester).
+func (f *Fetcher) fetch(req *http.Request, text string, index int, r *Result, held *host) {
 	start := time.Since(epoch)
 	*r = Result{Index: index, URL: text}
 	if r.URL == "" && req != nil && req.URL != nil {
@@ -120,6 +124,14 @@ func newStatusError(resp *http.Response, retryAfter time.Duration, body []byte, 
 	return e
 }
 
+// fetchURL fetches rawURL, shaped by opts, for Get and Fetch.
+func (f *Fetcher) fetchURL(ctx context.Context, rawURL string, opts []RequestOption) Result {
+	var r Result
+	req, text, err := newURLRequest(ctx, rawURL, opts)
+	fetchJob(f, &job[struct{}]{req: req, text: text, err: err}, &r, nil)
+	return r
+}
+
 // Get fetches rawURL with GET and returns its body, read in full but no
 // more than the size cap (see [WithMaxBodySize]); the Fetcher closes the
 // response. It is safe for concurrent use. A non-2xx final status is
@@ -127,9 +139,7 @@ func newStatusError(resp *http.Response, retryAfter time.Duration, body []byte, 
 // returns the rest of what is known: where the body came from after
 // redirects, the status, the header.
 func (f *Fetcher) Get(ctx context.Context, rawURL string, opts ...RequestOption) ([]byte, error) {
-	var r Result
-	req, text, err := newURLRequest(ctx, rawURL, opts)
-	f.fetch(req, text, err, 0, &r, nil)
+	r := f.fetchURL(ctx, rawURL, opts)
 	return r.Body, r.Err
 }
 
@@ -139,10 +149,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, opts ...RequestOption)
 // if any (Err is set for a non-2xx status too, and Status and Body are
 // then still set).
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string, opts ...RequestOption) Result {
-	var r Result
-	req, text, err := newURLRequest(ctx, rawURL, opts)
-	f.fetch(req, text, err, 0, &r, nil)
-	return r
+	return f.fetchURL(ctx, rawURL, opts)
 }
 
 // GetJSON fetches rawURL with GET, as [Fetcher.Get] does, and decodes its

@@ -58,7 +58,7 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 	return run(ctx, f, in, newRequest, func() func(j *job[T], held *host) Result {
 		r := new(Result) // one per worker, reused: fetch's pointer escapes
 		return func(j *job[T], held *host) Result {
-			f.fetch(j.req, j.text, j.err, j.index, r, held)
+			fetchJob(f, j, r, held)
 			return *r
 		}
 	})
