@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -23,6 +24,7 @@ type outcome struct {
 	waited   time.Duration   // how long it waited at the gates; zero unless observed
 	sent     int             // requests written to the call's own host (see call.sent)
 	read     bool            // consume read the body (and closed it)
+	errBody  []byte          // the start of a non-2xx body that discard closed unread
 	judged   bool            // err is the call's failure on the response's status (or a panic reading it), not a failure to get it
 	ctx      context.Context // the attempt's: the call's, bounded by the attempt's timeout
 	hopped   bool            // it failed on a redirect it could not follow, which says nothing of h
@@ -44,7 +46,12 @@ func (o *outcome) status() int {
 // response body, so that its connection can be reused, closes it, and ends
 // the attempt's timeout.
 func (o *outcome) discard() {
-	if !o.read {
+	if !o.read && o.resp != nil {
+		if c := o.resp.StatusCode; c < 200 || c > 299 {
+			// Keep the start of an error body, in case a StatusError is
+			// made of this response once it is closed (see statusError).
+			o.errBody, _ = io.ReadAll(io.LimitReader(o.resp.Body, MaxErrorBody))
+		}
 		drainBody(o.resp)
 	}
 	o.cancel()

@@ -10,7 +10,7 @@ import (
 
 var errNilContext = errors.New("fetch: nil context")
 
-// GetAll fetches every URL with GET, as many at a time as the Fetcher's
+// GetAll fetches every URL (with GET, unless opts say otherwise), as many at a time as the Fetcher's
 // concurrency allows, and returns one [Result] per URL in input order, like
 // Python's asyncio.gather with return_exceptions: a failed URL has its
 // error in its Result and does not stop the others. The Fetcher reads and

@@ -92,8 +92,13 @@ func (e *CircuitOpenError) Error() string {
 	return s
 }
 
-// Unwrap returns ErrCircuitOpen and the previous attempt's failure.
-func (e *CircuitOpenError) Unwrap() []error { return []error{ErrCircuitOpen, e.Err} }
+// Unwrap returns ErrCircuitOpen and the previous attempt's failure, if any.
+func (e *CircuitOpenError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrCircuitOpen}
+	}
+	return []error{ErrCircuitOpen, e.Err}
+}
 
 // breaker is one host's circuit breaker, a policy on its chain.
 type breaker struct {

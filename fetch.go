@@ -147,6 +147,7 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 	if err != nil {
 		return nil, 0, err
 	}
+	c.reads = consume != nil
 	for n := 1; ; n++ {
 		if err := f.admit(c); err != nil {
 			return f.finish(c, nil, fail(err))
@@ -196,9 +197,10 @@ func (f *Fetcher) begin(req *http.Request, held *host) (*call, error) {
 // (nil if the call ends before or between attempts), and gives up what the
 // call holds: everything, unless the response body is handed back unread,
 // in which case the body keeps the slot, the hosts and the attempt's
-// timeout until it is closed. A call that fails after consume read the
-// response (a non-2xx status, a body cut short) returns the response, its
-// body closed, with the error.
+// timeout until it is closed. A call that reads bodies and fails after a
+// response came (a non-2xx status, a body cut short, a retry refused)
+// returns the response, its body closed, with the error, so that its
+// status, header and URL say what failed.
 func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, error) {
 	var resp *http.Response
 	if o != nil {
@@ -214,8 +216,8 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 		}
 		c.end()
 		err = f.fail(c.caller, c.attempts, err)
-		if o == nil || !o.read {
-			resp = nil // a response the call read is kept: its status, header and URL say what failed
+		if !c.reads {
+			resp = nil // Do: as http.Client.Do, no response with an error
 		}
 	case o.read:
 		o.cancel()
@@ -224,9 +226,17 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 		c.body.rc, c.body.c, c.body.cancel = resp.Body, c, o.cancel
 		resp.Body = &c.body
 	}
-	if herr := f.done(c, resp, err); herr != nil && err == nil {
-		closeBody(resp)
-		return nil, c.attempts, f.fail(c.caller, c.attempts, herr)
+	if herr := f.done(c, resp, err); herr != nil {
+		// A panic in OnDone fails the call; it never vanishes.
+		if err == nil {
+			if !c.reads {
+				closeBody(resp)
+				resp = nil
+			}
+			err = f.fail(c.caller, c.attempts, herr)
+		} else if e, ok := err.(*Error); ok {
+			e.Err = errors.Join(e.Err, herr)
+		}
 	}
 	return resp, c.attempts, err
 }

@@ -38,6 +38,7 @@ type call struct {
 	start        time.Time      // when the call began; zero unless MaxElapsed or a hook needs it
 	waited       time.Duration  // how long the current attempt waited at the gates; zero unless timed
 	panicked     error          // the OnCall hook's panic, which fails the call
+	reads        bool           // the call reads the final response's body itself (consume)
 	sharedHeader bool           // req's header map is the caller's: copy it before adding defaults
 	last         outcome        // the outcome of the current attempt (see Fetcher.attempt)
 	report       func(*outcome) // tells the policy that let the attempt through what became of it

@@ -23,8 +23,9 @@ import (
 // request of the call with an error that names it, before anything is sent.
 type RequestOption func(*http.Request) error
 
-// Header sets header key to value on each request of the call, replacing
-// any value the Fetcher's defaults ([WithHeader]) give it.
+// Header sets header key to value on each request of the call. It
+// replaces, where [WithHeader], a Fetcher's default, adds: a request that
+// sets a key gets none of the defaults for it.
 func Header(key, value string) RequestOption {
 	return func(r *http.Request) error {
 		if err := checkHeader(key, value); err != nil {
@@ -100,7 +101,10 @@ func WithHeader(key, value string) Option {
 }
 
 // WithBearerToken sends "Authorization: Bearer token" with every request,
-// as [WithHeader] does.
+// as [WithHeader] does: to every host the Fetcher sends to (only a
+// redirect's other host is spared). A Fetcher that also fetches URLs from
+// elsewhere (a crawler, links from a page) would hand them the token: give
+// it per call instead, with [Header], on the requests to the API.
 func WithBearerToken(token string) Option {
 	return func(c *config) error {
 		if token == "" {
@@ -111,7 +115,7 @@ func WithBearerToken(token string) Option {
 }
 
 // WithBasicAuth sends HTTP Basic credentials with every request, as
-// [WithHeader] does.
+// [WithHeader] does, to every host (see [WithBearerToken]).
 func WithBasicAuth(username, password string) Option {
 	return func(c *config) error {
 		if strings.Contains(username, ":") {

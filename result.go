@@ -92,9 +92,12 @@ const MaxErrorBody = 4 << 10
 
 // statusError returns the error for o's response, whose status is final
 // or whose retry the call gave up on, keeping its header and the first
-// MaxErrorBody bytes of its body: from what the call read, or read now
-// from a body still unread.
+// MaxErrorBody bytes of its body: from what the call read, from what
+// discard kept of it, or read now from a body still unread.
 func (f *Fetcher) statusError(o *outcome) *StatusError {
+	if o.errBody != nil {
+		return newStatusError(o.resp, o.retryAfter, o.errBody, false)
+	}
 	return newStatusError(o.resp, o.retryAfter, nil, !o.read)
 }
 
