@@ -70,8 +70,11 @@ func (e *retryableError) Unwrap() error { return e.err }
 
 // markedRetryable reports whether err was marked with RetryableError.
 func markedRetryable(err error) bool {
-	var r *retryableError
-	return errors.As(err, &r)
+	if err == nil {
+		return false
+	}
+	_, ok := errors.AsType[*retryableError](err)
+	return ok
 }
 
 // handleOne sends req (or reports err, for an input that could not be made
