@@ -71,7 +71,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		closing:         make(chan struct{}),
 		hostConcurrency: c.hostConcurrency,
 		readAhead:       cmp.Or(c.readAhead, max(DefaultReadAhead, 16*c.concurrency)),
-		gates:           gates{limiter: c.limiter, slots: make(slots, c.concurrency)},
+		gates:           gates{rate: gateOf(c.limiter), slots: make(slots, c.concurrency)},
 	}
 	if f.client == nil {
 		f.client, f.ownsClient = newClient(c), true

@@ -13,11 +13,11 @@ import (
 // its own host's limit must not hold a global token or slot that a request
 // to another host could use.
 type gates struct {
-	limiter Limiter    // global rate; nil: unlimited
-	slots   slots      // global in-flight cap
-	hosts   *hostTable // per-host gates and pauses
-	freed   notifier   // notified whenever a slot, global or per host, is freed
-	waits   tokenWaits // the calls waiting for a token, per bucket
+	rate  rateGate   // global rate; zero: unlimited
+	slots slots      // global in-flight cap
+	hosts *hostTable // per-host gates and pauses
+	freed notifier   // notified whenever a slot, global or per host, is freed
+	waits tokenWaits // the calls waiting for a token, per bucket
 }
 
 // wait waits out h's pause, takes a rate token for h (if any), then a
@@ -26,20 +26,15 @@ func (g *gates) wait(ctx context.Context, h *host) error {
 	if err := h.waitPause(ctx); err != nil {
 		return err
 	}
-	if h.limiter != nil {
-		if err := waitToken(ctx, h.limiter, &g.waits, "host"); err != nil {
-			return err
-		}
+	if err := h.rate.wait(ctx, &g.waits, "host"); err != nil {
+		return err
 	}
 	if p := h.pace(); p != nil {
-		if err := waitToken(ctx, p.lim, &g.waits, "host's adaptive"); err != nil {
+		if err := (rateGate{bucket: p.lim}).wait(ctx, &g.waits, "host's adaptive"); err != nil {
 			return err
 		}
 	}
-	if g.limiter != nil {
-		return waitToken(ctx, g.limiter, &g.waits, "global")
-	}
-	return nil
+	return g.rate.wait(ctx, &g.waits, "global")
 }
 
 // acquire takes an in-flight slot for h (if capped), then a global one.
@@ -105,11 +100,10 @@ func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
 	if until := h.pausedUntil.Load(); until != 0 && until > c.now().UnixNano() {
 		return hostLater, time.Unix(0, until)
 	}
-	hostRate, ok1 := bucket(h.limiter)
-	globalRate, ok2 := bucket(g.limiter)
-	if !ok1 || !ok2 {
+	if h.rate.other != nil || g.rate.other != nil {
 		return mustWait, time.Time{}
 	}
+	hostRate, globalRate := h.rate.bucket, g.rate.bucket
 	if h.slots != nil && !h.slots.try() {
 		return hostBusy, time.Time{}
 	}
@@ -173,17 +167,6 @@ func (c *clock) now() time.Time {
 		c.t = time.Now()
 	}
 	return c.t
-}
-
-// bucket returns l as a token bucket that try can take from without
-// waiting; ok is false for a Limiter that can only be waited for. A nil l
-// (no limit) is a nil bucket.
-func bucket(l Limiter) (b *rate.Limiter, ok bool) {
-	if l == nil {
-		return nil, true
-	}
-	b, ok = l.(*rate.Limiter)
-	return b, ok
 }
 
 // onlyBucket returns the one bucket of buckets that is not nil, with its

@@ -9,20 +9,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // A host holds one host's gates. It is shared by every request to that host
 // and referenced from the table while any of them is running.
 type host struct {
 	name     string
-	limiter  Limiter      // nil: no per-host rate
-	slots    slots        // nil: no per-host cap
+	rate     rateGate                 // the host's rate; zero: none
+	slots    slots                    // nil: no per-host cap
 	throttle *throttle                // the adaptive rate, whose bucket is one of the gates; nil if none
 	ramp     atomic.Pointer[throttle] // paces the host after a pause when it has no adaptive rate (see pacing.go)
-	policies []policy     // the host's chain: adaptive rate, retry budget, circuit breaker
-	refs     atomic.Int32 // requests holding h; raised from 0 only under its shard's lock
+	policies []policy                 // the host's chain: adaptive rate, retry budget, circuit breaker
+	refs     atomic.Int32             // requests holding h; raised from 0 only under its shard's lock
 
 	// pausedUntil (Unix nanoseconds) is when the host said, with
 	// Retry-After, that it will take requests again; until then no request
@@ -74,7 +72,7 @@ func (h *host) idle() bool {
 	if r := h.ramp.Load(); r != nil && time.Since(r.epoch) < throttleMemory {
 		return false // a fresh host would not be paced
 	}
-	if l, ok := h.limiter.(*rate.Limiter); ok {
+	if l := h.rate.bucket; l != nil {
 		return l.Tokens() >= float64(l.Burst())
 	}
 	return true
@@ -128,7 +126,7 @@ func (t *hostTable) get(name string) *host {
 		}
 		h = &host{name: name}
 		if t.newLimiter != nil {
-			h.limiter = t.newLimiter(name)
+			h.rate = gateOf(t.newLimiter(name))
 		}
 		if t.slotsPerHost > 0 {
 			h.slots = make(slots, t.slotsPerHost)

@@ -22,20 +22,49 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
-// waitToken waits for one token from l, wrapping its refusal so that a
+// A rateGate is a rate limit as the gates hold it. Which kind of Limiter
+// it is is told once, when it is set (see gateOf), not on every request: a
+// token bucket ([*rate.Limiter]), which the gates can take a token from
+// without waiting (see gates.try) and line waiters up for (see
+// tokenWaits), or any other Limiter, which can only be waited for. The zero
+// rateGate is no limit.
+type rateGate struct {
+	bucket *rate.Limiter // set for a token bucket
+	other  Limiter       // set for any other Limiter
+}
+
+// gateOf returns l as a rateGate; a nil l is no limit.
+func gateOf(l Limiter) rateGate {
+	switch l := l.(type) {
+	case nil:
+		return rateGate{}
+	case *rate.Limiter:
+		return rateGate{bucket: l}
+	default:
+		return rateGate{other: l}
+	}
+}
+
+// limited reports whether g limits anything.
+func (g rateGate) limited() bool { return g.bucket != nil || g.other != nil }
+
+// wait waits for one token from g, wrapping its refusal so that a
 // cancelled or deadline-bound wait still matches context.Canceled or
-// context.DeadlineExceeded. A [*rate.Limiter] gives a token that is already
-// there with its Allow; otherwise the call waits in l's line in waits, so
-// that a cancelled wait gives its token back.
-func waitToken(ctx context.Context, l Limiter, waits *tokenWaits, what string) error {
+// context.DeadlineExceeded. A token bucket gives a token that is already
+// there with its Allow; otherwise the call waits in the bucket's line in
+// waits, so that a cancelled wait gives its token back.
+func (g rateGate) wait(ctx context.Context, waits *tokenWaits, what string) error {
 	var err error
-	if rl, ok := l.(*rate.Limiter); ok {
-		if ctx.Err() == nil && rl.Allow() {
+	switch {
+	case g.bucket != nil:
+		if ctx.Err() == nil && g.bucket.Allow() {
 			return nil
 		}
-		err = waits.wait(ctx, rl)
-	} else {
-		err = l.Wait(ctx)
+		err = waits.wait(ctx, g.bucket)
+	case g.other != nil:
+		err = g.other.Wait(ctx)
+	default:
+		return nil
 	}
 	if err == nil {
 		return nil

@@ -252,7 +252,7 @@ func TestHostTableForgetsIdleHosts(t *testing.T) {
 		most := 0
 		for i := range 100_000 {
 			h := tab.get(fmt.Sprintf("h%d.test", i))
-			if err := h.limiter.Wait(context.Background()); err != nil {
+			if err := h.rate.bucket.Wait(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			tab.put(h)

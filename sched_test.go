@@ -254,7 +254,7 @@ func TestSchedulerWakesForHostSetAside(t *testing.T) {
 		// request to b.test and one to c.test are queued.
 		b := f.gates.hosts.get("b.test")
 		defer f.gates.hosts.put(b)
-		b.limiter.Wait(t.Context())
+		b.rate.bucket.Wait(t.Context())
 		s.mu.Lock()
 		s.enqueue(job[struct{}]{req: mustGet(t, "http://b.test/2")})
 		s.enqueue(job[struct{}]{req: mustGet(t, "http://c.test/1")})
