@@ -47,6 +47,9 @@ func newClient(c config) *http.Client {
 		perHost = min(c.hostConcurrency, c.concurrency)
 	}
 	if c.guard {
+		// A TLS dialer set on http.DefaultTransport by the program would
+		// dial https connections out of the guard's sight.
+		t.DialTLSContext, t.DialTLS = nil, nil //nolint:staticcheck // DialTLS is deprecated, and still used if set
 		t.DialContext = guardedDialer(c.allow).DialContext
 		t.Proxy = guardProxy(t.Proxy)
 	}

@@ -27,6 +27,8 @@ var blockedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("ff00::/8"),        // multicast (also below)
 	netip.MustParsePrefix("::/128"),          // unspecified (also below)
 	netip.MustParsePrefix("::ffff:0:0/96"),   // IPv4-mapped, if not unmapped
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated): may embed any IPv4 address
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated (RFC 2765): may embed any IPv4 address
 	netip.MustParsePrefix("2001:10::/28"),    // ORCHID
 	netip.MustParsePrefix("2001:20::/28"),    // ORCHIDv2
 	netip.MustParsePrefix("5f00::/16"),       // SRv6 SIDs

@@ -33,12 +33,29 @@ func TestBlockedAddr(t *testing.T) {
 		{"224.0.0.1", true}, {"ff02::1", true}, {"255.255.255.255", true},
 		{"::ffff:127.0.0.1", true}, {"::ffff:10.0.0.1", true}, {"::ffff:169.254.169.254", true},
 		{"64:ff9b::7f00:1", true}, {"2002:7f00:1::", true},
+		{"::7f00:1", true}, {"::a9fe:a9fe", true}, {"::ffff:0:7f00:1", true}, {"::ffff:0:a9fe:a9fe", true}, // IPv4-compatible and -translated
 		{"8.8.8.8", false}, {"1.1.1.1", false}, {"172.32.0.1", false}, {"100.128.0.1", false},
 		{"2606:4700:4700::1111", false}, {"::ffff:8.8.8.8", false},
 	} {
 		if got := blockedAddr(netip.MustParseAddr(tc.addr)); got != tc.blocked {
 			t.Errorf("blockedAddr(%s) = %v; want %v", tc.addr, got, tc.blocked)
 		}
+	}
+}
+
+// An allowed prefix written IPv4-mapped allows the IPv4 addresses it
+// carries, as the guard judges mapped addresses by them.
+func TestGuardAllowsMappedPrefix(t *testing.T) {
+	var c config
+	if err := WithBlockPrivateAddresses(netip.MustParsePrefix("::ffff:10.0.0.0/104"))(&c); err != nil {
+		t.Fatal(err)
+	}
+	control := guardControl(c.allow)
+	if err := control("tcp4", "10.1.2.3:80", nil); err != nil {
+		t.Errorf("10.1.2.3 under an allowed ::ffff:10.0.0.0/104: %v", err)
+	}
+	if err := control("tcp4", "192.168.0.1:80", nil); err == nil {
+		t.Errorf("192.168.0.1 was let through")
 	}
 }
 

@@ -374,7 +374,18 @@ func WithClient(client *http.Client) Option {
 // public address of your own service, is reached like any other.
 func WithBlockPrivateAddresses(allow ...netip.Prefix) Option {
 	return func(c *config) error {
-		c.guard, c.allow = true, allow
+		c.guard, c.allow = true, make([]netip.Prefix, len(allow))
+		for i, p := range allow {
+			if !p.IsValid() {
+				return fmt.Errorf("fetch: WithBlockPrivateAddresses: allowed prefix %d is not valid", i)
+			}
+			// The guard judges an IPv4-mapped address as the IPv4 address
+			// it carries, so a prefix written mapped must be judged so too.
+			if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
+			c.allow[i] = p.Masked()
+		}
 		return nil
 	}
 }
