@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -244,4 +245,37 @@ func ExampleCrawler() {
 	slices.Sort(pages)
 	fmt.Println(pages)
 	// Output: [/ (depth 0) /a (depth 1) /b (depth 1) /c (depth 2)]
+}
+
+// Handle reads each body as a stream, inside the attempt, and keeps each
+// input with the value its handler made: here, the length of each item's
+// page, counted without holding the page.
+func ExampleHandle() {
+	srv := server()
+	defer srv.Close()
+
+	f, err := fetch.New(fetch.WithConcurrency(16))
+	if err != nil {
+		panic(err)
+	}
+	defer f.Shutdown(context.Background())
+
+	ids := []int{1, 2, 3}
+	request := func(ctx context.Context, id int) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/items/%d", srv.URL, id), nil)
+	}
+	count := func(id int, resp *http.Response) (int64, error) {
+		return io.Copy(io.Discard, resp.Body)
+	}
+	sizes := map[int]int64{}
+	for h := range fetch.Handle(context.Background(), f, slices.Values(ids), request, count) {
+		if h.Err != nil {
+			fmt.Println(h.Err)
+			continue
+		}
+		sizes[h.Input] = h.Value
+	}
+	fmt.Println(sizes)
+	// Output:
+	// map[1:6 2:6 3:6]
 }

@@ -25,8 +25,8 @@ type Handled[In, Out any] struct {
 }
 
 // Handle sends what newRequest makes of each input, as [StreamFunc] does,
-// and hands each 2xx response to handle, which reads the body as a stream
-// and returns a value: the Fetcher never buffers the body. It yields a
+// and hands each 2xx response, with its input, to handle, which reads the
+// body as a stream and returns a value: the Fetcher never buffers the body. It yields a
 // [Handled] per input, carrying the input and the value, as each completes.
 //
 // handle runs inside the attempt: the attempt's timeout covers it, and a
@@ -43,11 +43,11 @@ type Handled[In, Out any] struct {
 // Breaking out of the loop behaves as it does for [Fetcher.Stream].
 func Handle[In, Out any](ctx context.Context, f *Fetcher, in iter.Seq[In],
 	newRequest func(context.Context, In) (*http.Request, error),
-	handle func(*http.Response) (Out, error)) iter.Seq[Handled[In, Out]] {
+	handle func(In, *http.Response) (Out, error)) iter.Seq[Handled[In, Out]] {
 	return run(ctx, f, in, funcRequester(newRequest), func() func(j *job[In], held *host) Handled[In, Out] {
 		return func(j *job[In], held *host) Handled[In, Out] {
-			h := handleOne[In](f, j.req, j.text, j.err, held, handle)
-			h.Input, h.Index = j.data, j.index
+			h := handleOne(f, j.req, j.text, j.err, held, j.data, handle)
+			h.Index = j.index
 			return h
 		}
 	})
@@ -77,12 +77,11 @@ func markedRetryable(err error) bool {
 	return ok
 }
 
-// handleOne sends req (or reports err, for an input that could not be made
+// handleOne sends req (or reports err, for input in that could not be made
 // into one) and hands its 2xx response to handle inside the attempt.
 func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err error, held *host,
-	handle func(*http.Response) (Out, error)) Handled[In, Out] {
-	var h Handled[In, Out]
-	h.URL = text
+	in In, handle func(In, *http.Response) (Out, error)) Handled[In, Out] {
+	h := Handled[In, Out]{Input: in, URL: text}
 	if err != nil {
 		h.Err = f.refuse(nil, err)
 		return h
@@ -98,7 +97,7 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 			return f.statusError(&outcome{resp: resp, retryAfter: retryAfterOf(f, resp)})
 		}
 		resp.Body = &cappedBody{r: resp.Body, left: f.maxBody, limit: f.maxBody}
-		v, err := handle(resp)
+		v, err := handle(in, resp)
 		if err != nil {
 			return err
 		}
@@ -146,7 +145,7 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 func (b *cappedBody) Close() error { return b.r.Close() }
 
 // decodeJSON is GetJSON's handler.
-func decodeJSON[T any](resp *http.Response) (T, error) {
+func decodeJSON[T any](_ struct{}, resp *http.Response) (T, error) {
 	var v T
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
 		return v, fmt.Errorf("decoding JSON: %w", err)

@@ -34,7 +34,7 @@ func TestHandleCarriesInputAndValue(t *testing.T) {
 			fmt.Fprintf(w, "line one\nline two of %s\n", r.URL.Path)
 		}))
 		inputs := []page{{1}, {2}, {3}}
-		lines := func(resp *http.Response) (int, error) { // counts lines without holding the body
+		lines := func(_ page, resp *http.Response) (int, error) { // counts lines without holding the body
 			n := 0
 			for sc := bufio.NewScanner(resp.Body); sc.Scan(); {
 				n++
@@ -67,7 +67,7 @@ func TestHandleErrors(t *testing.T) {
 			io.WriteString(w, strings.Repeat("x", 100))
 		}), WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}), WithMaxBodySize(50))
 		bad := errors.New("bad page")
-		one := func(handle func(*http.Response) (int, error)) Handled[int, int] {
+		one := func(handle func(int, *http.Response) (int, error)) Handled[int, int] {
 			calls.Store(0)
 			var last Handled[int, int]
 			for h := range Handle(context.Background(), f, slices.Values([]int{1}),
@@ -79,15 +79,15 @@ func TestHandleErrors(t *testing.T) {
 			}
 			return last
 		}
-		h := one(func(*http.Response) (int, error) { return 0, RetryableError(bad) })
+		h := one(func(int, *http.Response) (int, error) { return 0, RetryableError(bad) })
 		if !errors.Is(h.Err, bad) || h.Attempts != 3 || calls.Load() != 3 {
 			t.Errorf("retryable handler error: %v after %d attempts (%d calls); want it after 3", h.Err, h.Attempts, calls.Load())
 		}
-		h = one(func(*http.Response) (int, error) { return 0, bad })
+		h = one(func(int, *http.Response) (int, error) { return 0, bad })
 		if !errors.Is(h.Err, bad) || h.Attempts != 1 {
 			t.Errorf("handler error: %v after %d attempts; want it after 1", h.Err, h.Attempts)
 		}
-		h = one(func(resp *http.Response) (int, error) {
+		h = one(func(_ int, resp *http.Response) (int, error) {
 			b, err := io.ReadAll(resp.Body)
 			return len(b), err
 		})
@@ -106,7 +106,7 @@ func TestHandleUnderAttemptTimeout(t *testing.T) {
 			calls.Add(1)
 			io.WriteString(w, "ok")
 		}), WithAttemptTimeout(time.Second), WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond}))
-		slow := func(resp *http.Response) (string, error) {
+		slow := func(_ string, resp *http.Response) (string, error) {
 			select { // a handler whose reads stall until the attempt ends
 			case <-resp.Request.Context().Done():
 				return "", resp.Request.Context().Err()

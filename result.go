@@ -164,6 +164,6 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, opts ...RequestOptio
 // [*json.SyntaxError], a [*json.UnmarshalTypeError]), which is not retried.
 func GetJSON[T any](ctx context.Context, f *Fetcher, rawURL string, opts ...RequestOption) (T, error) {
 	req, text, err := newURLRequest(ctx, rawURL, opts)
-	h := handleOne[struct{}](f, req, text, err, nil, decodeJSON[T])
+	h := handleOne(f, req, text, err, nil, struct{}{}, decodeJSON[T])
 	return h.Value, h.Err
 }

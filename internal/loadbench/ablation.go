@@ -105,7 +105,8 @@ func fetchDoStream(url string, n, conc int) int {
 func fetchHandle(url string, n, conc int) int {
 	f := fetcherFor("fetch-handle", conc)
 	errs := 0
-	for h := range fetch.Handle(context.Background(), f, repeatURL(url, n), newGet, readBody) {
+	read := func(_ string, resp *http.Response) ([]byte, error) { return readBody(resp) }
+	for h := range fetch.Handle(context.Background(), f, repeatURL(url, n), newGet, read) {
 		if h.Err != nil {
 			errs++
 		}

@@ -134,7 +134,7 @@ func rawDiscard(url string, n, conc int) int {
 // copies each body to io.Discard.
 func fetchHandleDiscard(url string, n, conc int) int {
 	f := fetcherFor("fetch-handle-discard", conc)
-	discard := func(resp *http.Response) (int64, error) { return io.Copy(io.Discard, resp.Body) }
+	discard := func(_ string, resp *http.Response) (int64, error) { return io.Copy(io.Discard, resp.Body) }
 	errs := 0
 	for h := range fetch.Handle(context.Background(), f, repeatURL(url, n), newGet, discard) {
 		if h.Err != nil {
