@@ -96,12 +96,15 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return f.statusError(&outcome{resp: resp, retryAfter: retryAfterOf(f, resp)})
 		}
-		resp.Body = &cappedBody{r: resp.Body, left: f.maxBody, limit: f.maxBody}
+		body := &cappedBody{r: resp.Body, left: f.maxBody, limit: f.maxBody}
+		resp.Body = body
 		v, err := handle(in, resp)
 		if err != nil {
 			return err
 		}
-		io.CopyN(io.Discard, resp.Body, maxDrain) // let the connection be reused
+		if !body.eof {
+			io.CopyN(io.Discard, body, maxDrain) // let the connection be reused
+		}
 		h.Value = v
 		return nil
 	}
@@ -125,6 +128,7 @@ func retryAfterOf(f *Fetcher, resp *http.Response) time.Duration {
 type cappedBody struct {
 	r           io.ReadCloser
 	left, limit int64
+	eof         bool // the body has been read to its end
 }
 
 func (b *cappedBody) Read(p []byte) (int, error) {
@@ -135,6 +139,7 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 		p = p[:b.left+1]
 	}
 	n, err := b.r.Read(p)
+	b.eof = err == io.EOF
 	b.left -= int64(n)
 	if b.left < 0 {
 		return n, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, b.limit)
