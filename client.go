@@ -49,7 +49,8 @@ func newClient(c config) *http.Client {
 	if c.guard {
 		// A TLS dialer set on http.DefaultTransport by the program would
 		// dial https connections out of the guard's sight.
-		t.DialTLSContext, t.DialTLS = nil, nil //nolint:staticcheck // DialTLS is deprecated, and still used if set
+		//lint:ignore SA1019 DialTLS is deprecated, and still used if set
+		t.DialTLSContext, t.DialTLS = nil, nil
 		t.DialContext = guardedDialer(c.allow).DialContext
 		t.Proxy = guardProxy(t.Proxy)
 	}

@@ -45,9 +45,6 @@ func gateOf(l Limiter) rateGate {
 	}
 }
 
-// limited reports whether g limits anything.
-func (g rateGate) limited() bool { return g.bucket != nil || g.other != nil }
-
 // wait waits for one token from g, wrapping its refusal so that a
 // cancelled or deadline-bound wait still matches context.Canceled or
 // context.DeadlineExceeded. A token bucket gives a token that is already
