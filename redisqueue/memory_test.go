@@ -32,7 +32,7 @@ func usedMemory(t *testing.T, rdb *redis.Client) int64 {
 // (the figures in the package documentation).
 func TestMemoryPerURL(t *testing.T) {
 	const n = 50_000
-	rdb := newClient(t, startRedis(t).addr)
+	rdb := newClient(t, startRedis(t).Addr)
 	ctx := t.Context()
 	list := make([]string, n)
 	for i := range list {

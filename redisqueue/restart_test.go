@@ -35,7 +35,7 @@ func (w warnings) Handle(_ context.Context, r slog.Record) error {
 func TestRedisRestart(t *testing.T) {
 	const total = 2000
 	rs := startDurableRedis(t)
-	rdb := newClient(t, rs.addr)
+	rdb := newClient(t, rs.Addr)
 	srv := newCountingServer(t)
 	warned := make(warnings, 16)
 	q := newQueue(t, rdb, Visibility(time.Second), Logger(slog.New(warned)))
@@ -58,14 +58,14 @@ func TestRedisRestart(t *testing.T) {
 		}
 		got[r.URL]++
 		if n++; n == total/4 {
-			rs.stop()
+			rs.Stop()
 			go func() { // once the worker has seen Redis gone, bring it back
 				for msg := range warned {
 					if strings.Contains(msg, "Redis unavailable") {
 						break
 					}
 				}
-				restarted <- rs.start()
+				restarted <- rs.Restart()
 			}()
 		}
 	}
@@ -98,7 +98,7 @@ func TestCrawlRedisRestart(t *testing.T) {
 	}
 	t.Cleanup(site.Close)
 	rs := startDurableRedis(t)
-	rdb := newClient(t, rs.addr)
+	rdb := newClient(t, rs.Addr)
 	warned := make(warnings, 16)
 	q := newQueue(t, rdb, Visibility(time.Second), Logger(slog.New(warned)))
 	c, err := fetch.NewCrawler(newFetcher(t, fetch.WithConcurrency(8)), fetch.CrawlFrontier(q.Frontier()))
@@ -116,14 +116,14 @@ func TestCrawlRedisRestart(t *testing.T) {
 		got[normalize(t, p.FinalURL)]++
 		p.Follow(p.Links()...)
 		if n++; n == 100 {
-			rs.stop()
+			rs.Stop()
 			go func() {
 				for msg := range warned {
 					if strings.Contains(msg, "Redis unavailable") {
 						break
 					}
 				}
-				restarted <- rs.start()
+				restarted <- rs.Restart()
 			}()
 		}
 	}

@@ -44,7 +44,7 @@ func countingServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 func TestSharedLimitAcrossProcesses(t *testing.T) {
 	addr := os.Getenv("REDIS_ADDR") // started by .ci/run
 	if addr == "" {
-		addr = startRedis(t).addr
+		addr = startRedis(t).Addr
 	}
 	newClient(t, addr) // fail early if it is not there
 	srv, hits := countingServer(t)
@@ -123,7 +123,7 @@ func TestSharedLimitChild(t *testing.T) {
 func TestFailClosedWhileRedisIsDown(t *testing.T) {
 	rs := startRedis(t)
 	srv, hits := countingServer(t)
-	lim, err := New(newClient(t, rs.addr), uniqueKey(t), redis_rate.PerSecond(1000), Recheck(0))
+	lim, err := New(newClient(t, rs.Addr), uniqueKey(t), redis_rate.PerSecond(1000), Recheck(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestFailClosedWhileRedisIsDown(t *testing.T) {
 			t.Fatalf("Get with Redis up: %v", err)
 		}
 	}
-	rs.stop()
+	rs.Stop()
 	for range 3 {
 		if err := get(); !errors.Is(err, fetch.ErrLimiterUnavailable) {
 			t.Fatalf("Get with Redis down = %v; want ErrLimiterUnavailable", err)
@@ -144,7 +144,9 @@ func TestFailClosedWhileRedisIsDown(t *testing.T) {
 	if got := hits.Load(); got != 3 {
 		t.Fatalf("server saw %d requests; want 3 (none while Redis was down)", got)
 	}
-	rs.start(t)
+	if err := rs.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	if err := get(); err != nil {
 		t.Fatalf("Get after Redis restarted: %v", err)
 	}
@@ -158,7 +160,7 @@ func TestFailClosedWhileRedisIsDown(t *testing.T) {
 func TestFailOpenWhileRedisIsDown(t *testing.T) {
 	rs := startRedis(t)
 	srv, hits := countingServer(t)
-	rdb := newClient(t, rs.addr)
+	rdb := newClient(t, rs.Addr)
 	key := uniqueKey(t)
 	fallback := rate.NewLimiter(rate.Every(time.Hour), 5) // five tokens, no refill to speak of
 	lim, err := New(rdb, key, redis_rate.PerSecond(1000), FailOpen(fallback), Recheck(0))
@@ -171,7 +173,7 @@ func TestFailOpenWhileRedisIsDown(t *testing.T) {
 	if err := get(); err != nil {
 		t.Fatalf("Get with Redis up: %v", err)
 	}
-	rs.stop()
+	rs.Stop()
 	for range 3 {
 		if err := get(); err != nil {
 			t.Fatalf("Get failing open: %v", err)
@@ -180,7 +182,9 @@ func TestFailOpenWhileRedisIsDown(t *testing.T) {
 	if got := fallback.Tokens(); got >= 3 {
 		t.Errorf("fallback has %.1f of 5 tokens left after 3 calls with Redis down; want under 3", got)
 	}
-	rs.start(t) // a fresh Redis: the key is gone until the limiter uses it again
+	if err := rs.Restart(); err != nil { // a fresh Redis: the key is gone until the limiter uses it again
+		t.Fatal(err)
+	}
 	if err := get(); err != nil {
 		t.Fatalf("Get after Redis restarted: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/c989c033/fetch/internal/redistest"
 
 	"github.com/c989c033/fetch/redisqueue"
 	"github.com/redis/go-redis/v9"
@@ -34,59 +35,8 @@ func TestMain(m *testing.M) {
 }
 
 // redisAddr returns the address of a Redis for t: CI's (REDIS_ADDR), or a
-// redis-server of t's own on a free loopback port, stopped when t ends. It
-// skips t where there is neither.
-func redisAddr(t *testing.T) string {
-	t.Helper()
-	if addr := os.Getenv("REDIS_ADDR"); addr != "" {
-		return addr
-	}
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed (apt-get install -y redis-server), and REDIS_ADDR not set")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		found := false
-		for sc.Scan() {
-			if !found && strings.Contains(sc.Text(), "Ready to accept connections") {
-				found = true
-				ready <- true
-			}
-		}
-		if !found {
-			ready <- false
-		}
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatalf("redis-server on %s exited before it was ready", addr)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("redis-server on %s not ready after 10s", addr)
-	}
-	return addr
-}
+// redis-server of t's own (see internal/redistest).
+func redisAddr(t *testing.T) string { return redistest.Addr(t) }
 
 // newQueue returns the --queue address of a stream no other run has used
 // on the Redis at addr, and the Queue of its group "workers", to check it
