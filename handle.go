@@ -53,6 +53,21 @@ func Handle[In, Out any](ctx context.Context, f *Fetcher, in iter.Seq[In],
 	})
 }
 
+// HandleURLs is [Handle] for URLs: it fetches each with GET (or as opts
+// shape it) and hands each 2xx response, with its URL as given, to handle.
+// A URL that is not a valid http or https URL yields a Handled whose Err
+// matches [ErrInvalidURL].
+func HandleURLs[Out any](ctx context.Context, f *Fetcher, urls iter.Seq[string],
+	handle func(url string, resp *http.Response) (Out, error), opts ...RequestOption) iter.Seq[Handled[string, Out]] {
+	return run(ctx, f, urls, getURL(opts), func() func(j *job[string], held *host) Handled[string, Out] {
+		return func(j *job[string], held *host) Handled[string, Out] {
+			h := handleOne(f, j.req, j.text, j.err, held, j.data, handle)
+			h.Index = j.index
+			return h
+		}
+	})
+}
+
 // RetryableError marks an error a [Handle] handler returns as worth
 // retrying: the attempt is retried as a transport error would be, within
 // the retry policy's attempts and the host's retry budget.

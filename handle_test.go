@@ -124,3 +124,33 @@ func TestHandleUnderAttemptTimeout(t *testing.T) {
 		}
 	})
 }
+
+// HandleURLs takes URLs as Stream does, request options included, and
+// keeps each URL with its value; a URL that is not one fails alone.
+func TestHandleURLs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, r.Method+" "+r.URL.Path)
+		}))
+		urls := []string{"http://a.test/1", "file:///etc/passwd", "http://b.test/2"}
+		read := func(u string, resp *http.Response) (string, error) {
+			b, err := io.ReadAll(resp.Body)
+			return string(b), err
+		}
+		got := map[string]string{}
+		for h := range HandleURLs(context.Background(), f, slices.Values(urls), read, Method("PUT")) {
+			if h.Err != nil {
+				got[h.Input] = "error"
+				if !errors.Is(h.Err, ErrInvalidURL) {
+					t.Errorf("%s: %v; want ErrInvalidURL", h.Input, h.Err)
+				}
+				continue
+			}
+			got[h.Input] = h.Value
+		}
+		want := map[string]string{"http://a.test/1": "PUT /1", "file:///etc/passwd": "error", "http://b.test/2": "PUT /2"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("got %v; want %v", got, want)
+		}
+	})
+}
