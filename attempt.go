@@ -21,10 +21,9 @@ type outcome struct {
 
 	start    time.Time       // when it was sent; zero unless somebody observes it (see Fetcher.timed)
 	took     time.Duration   // from start to the end of the attempt, the body included if read
-	waited   time.Duration   // how long it waited at the gates; zero unless observed
 	sent     int             // requests written to the call's own host (see call.sent)
 	read     bool            // consume read the body (and closed it)
-	errBody  []byte          // the start of a non-2xx body that discard closed unread
+	errBody  []byte          // the start of a non-2xx body that discardForRetry closed unread
 	judged   bool            // err is the call's failure on the response's status (or a panic reading it), not a failure to get it
 	ctx      context.Context // the attempt's: the call's, bounded by the attempt's timeout
 	hopped   bool            // it failed on a redirect it could not follow, which says nothing of h
@@ -46,15 +45,23 @@ func (o *outcome) status() int {
 // response body, so that its connection can be reused, closes it, and ends
 // the attempt's timeout.
 func (o *outcome) discard() {
-	if !o.read && o.resp != nil {
-		if c := o.resp.StatusCode; c < 200 || c > 299 {
-			// Keep the start of an error body, in case a StatusError is
-			// made of this response once it is closed (see statusError).
-			o.errBody, _ = io.ReadAll(io.LimitReader(o.resp.Body, MaxErrorBody))
-		}
+	if !o.read {
 		drainBody(o.resp)
 	}
 	o.cancel()
+}
+
+// discardForRetry is discard for an outcome the call retries. It keeps the
+// start of a non-2xx body, in case a StatusError is made of the response
+// after it is closed: when the retry is refused before it is sent (see
+// breaker.refusal).
+func (o *outcome) discardForRetry() {
+	if !o.read && o.resp != nil {
+		if c := o.resp.StatusCode; c < 200 || c > 299 {
+			o.errBody, _ = io.ReadAll(io.LimitReader(o.resp.Body, MaxErrorBody))
+		}
+	}
+	o.discard()
 }
 
 // attempt makes attempt number n of call c, which holds its gates, and
@@ -64,7 +71,7 @@ func (o *outcome) discard() {
 func (f *Fetcher) attempt(c *call, n int) *outcome {
 	c.n = n
 	o := &c.last
-	*o = outcome{waited: c.waited, cancel: noop}
+	*o = outcome{cancel: noop}
 	r, actx, err := f.prepare(c, n, o)
 	o.ctx = actx
 	if err != nil {
@@ -116,7 +123,7 @@ func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) 
 	if err == nil {
 		return false
 	}
-	if _, ok := errors.AsType[*StatusError](err); ok {
+	if _, ok := err.(*StatusError); ok {
 		o.err, o.judged = err, true
 	} else {
 		o.err = f.attemptError(c, o.ctx, err)
@@ -127,9 +134,12 @@ func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) 
 // answer returns what the attempt's outcome says of its host, as the
 // classifiers take it, exactly one of them non-nil: the response, if it
 // came (a non-2xx status a call made into an error included), or else the
-// error.
+// error (a body cut short, a panic reading it).
 func (o *outcome) answer() (*http.Response, error) {
-	if o.err == nil || o.judged && o.resp != nil {
+	if o.err == nil {
+		return o.resp, nil
+	}
+	if _, status := o.err.(*StatusError); status && o.judged && o.resp != nil {
 		return o.resp, nil
 	}
 	return nil, o.err

@@ -17,8 +17,8 @@ import (
 // half-open: Probes attempts go through, and if they all succeed it closes,
 // while one failure opens it again. See [WithCircuitBreaker].
 //
-// An attempt that fails because the caller's context ended counts neither
-// way. The breaker is [github.com/sony/gobreaker/v2]'s two-step breaker.
+// An attempt that fails because the caller's context ended, or because the
+// caller's body handler panicked, counts neither way. The breaker is [github.com/sony/gobreaker/v2]'s two-step breaker.
 type CircuitBreaker struct {
 	// ConsecutiveFailures opens the breaker after this many failed attempts
 	// in a row. Zero means the default, 5.
@@ -152,6 +152,8 @@ func (b *breaker) admit(c *call) error {
 		switch {
 		case err != nil && (c.Err() != nil || errors.Is(err, context.Canceled)):
 			done(errExcluded) // the caller gave up: nothing learnt of the host
+		case o.judged && err != nil:
+			done(errExcluded) // the caller's handler panicked: not the host's doing
 		case o.h != c.origin:
 			done(nil) // the host answered with a redirect; the other host's answer is not its doing
 		case b.isFailure(resp, err):

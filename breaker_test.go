@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -140,4 +141,36 @@ func TestCircuitBreakerOptionRanges(t *testing.T) {
 			t.Errorf("WithCircuitBreaker(%+v): no error", b)
 		}
 	}
+}
+
+// A body handler that panics is the caller's fault, not the host's: it
+// counts neither way, so it neither opens the breaker nor breaks a run of
+// the host's own failures.
+func TestCircuitBreakerIgnoresHandlerPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := 0
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n++; n%2 == 1 {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		}), WithRetry(RetryPolicy{MaxAttempts: 1}), WithCircuitBreaker(CircuitBreaker{ConsecutiveFailures: 2}))
+		boom := func(string, *http.Response) (int, error) { panic("handler bug") }
+		var errs []error
+		for range 4 { // 500, 200 with a panicking handler, 500, then refused
+			for h := range HandleURLs(context.Background(), f, slices.Values([]string{"http://a.test/"}), boom) {
+				errs = append(errs, h.Err)
+			}
+		}
+		var pe *PanicError
+		if !errors.As(errs[1], &pe) {
+			t.Errorf("second call: %v; want the handler's panic", errs[1])
+		}
+		var se *StatusError
+		if !errors.As(errs[2], &se) || errors.Is(errs[2], ErrCircuitOpen) {
+			t.Errorf("third call: %v; want the 500: the panic did not count as a failure", errs[2])
+		}
+		if !errors.Is(errs[3], ErrCircuitOpen) {
+			t.Errorf("fourth call: %v; want the breaker open after two 500s in a row, the panic between them not counted", errs[3])
+		}
+	})
 }

@@ -161,7 +161,7 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 		if !d.retry {
 			return f.finish(c, o, d)
 		}
-		o.discard()
+		o.discardForRetry()
 		c.restart()
 		if err := sleep(c, d.delay); err != nil {
 			return f.finish(c, nil, fail(fmt.Errorf("waiting %v to retry: %w", d.delay, err)))

@@ -216,7 +216,7 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 	}
 	if f.hooks.OnAttempt != nil {
 		info := AttemptInfo{Request: o.req, Host: o.h.name, Attempt: c.n, Response: o.resp, Status: o.status(),
-			Err: o.err, Start: o.start, Duration: o.took, Waited: o.waited}
+			Err: o.err, Start: o.start, Duration: o.took, Waited: c.waited}
 		if o.req == nil {
 			info.Request = c.req
 		}
