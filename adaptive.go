@@ -13,17 +13,20 @@ import (
 // rate limit is unknown: each host's rate starts at Initial and follows what
 // the host answers. See [WithAdaptiveRate].
 //
-// A host's rate doubles every half second until the first sign of overload:
-// a 429, a 503 with Retry-After, or an attempt timeout. Other 5xx, and a 503
-// without Retry-After, are failures, not overload, and do not cut it. It is then cut to 90% of the rate the
-// host was seen to accept over the last second (or by 30% when there is too
-// little to go on), and grows again in a straight line, quickly when the
-// host accepted far less than was sent (the estimate is poor), slowly when
-// it accepted nearly all (the rate is close to the host's limit). A cut is
-// made once per round: the answers to requests sent before the last cut do
-// not cut again. The rate grows only while it is used: gaps of over a second
-// between successes do not count. A 429 or 503 with Retry-After also pauses
-// the host, as it always does.
+// A host's rate doubles every half second until the first sign of
+// overload: a 429, a 503 with Retry-After, or an attempt timeout. Other 5xx,
+// and a 503 without Retry-After, are failures, not overload, and do not cut
+// it. It is then cut to 90% of the rate the host was seen to accept over the
+// last second (or by 30% when there is too little to go on), and grows
+// again in a straight line: quickly when the host accepted far less than was
+// sent (the estimate is poor), slowly when it accepted nearly all (the rate
+// is close to the host's limit), and past 97% of what the host accepted by
+// 1% a second (3% after the first cut, whose estimate was taken while the
+// rate was still doubling). A cut is made once per round: the answers to
+// requests sent before the last cut, or at its instant, do not cut again.
+// The rate grows only while it is used: gaps of over a second between
+// successes do not count. A 429 or 503 with Retry-After also pauses the
+// host, as it always does.
 type AdaptiveRate struct {
 	// Floor and Ceiling bound every host's rate, in requests per second.
 	// Floor must be positive; Ceiling must be finite and at least Floor.
@@ -51,6 +54,11 @@ const (
 	minGrowth = 0.01
 	maxGrowth = 0.25
 	kneeAt    = 0.97
+	// firstCreep is minGrowth after the first cut, which ends the doubling:
+	// what the host accepted over the last second was measured while the
+	// rate was still climbing toward its limit, so it is low, and the rate
+	// creeps past it faster.
+	firstCreep = 0.03
 	// idleGap is the longest gap between successes that still counts as
 	// time the rate was in use.
 	idleGap = time.Second
@@ -171,7 +179,11 @@ func (t *throttle) grow() {
 		// Close to where the host refused last time: creep up on it, so
 		// that the next overshoot, and the pause it brings, comes late.
 		past := s - (knee/t.start-1)/t.growth
-		r = knee * (1 + minGrowth*past)
+		creep := minGrowth
+		if t.cuts == 1 {
+			creep = firstCreep
+		}
+		r = knee * (1 + creep*past)
 	}
 	t.set(r)
 }
@@ -181,7 +193,9 @@ func (t *throttle) grow() {
 func (t *throttle) cut(sent time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.cuts > 0 && sent.Before(t.epoch) || sent.Before(t.cutsFrom) {
+	// An attempt sent before the last cut, or at the same instant, went out
+	// at the rate before it: its answer is about that rate, not this one.
+	if t.cuts > 0 && !sent.After(t.epoch) || !t.cutsFrom.IsZero() && !sent.After(t.cutsFrom) {
 		return
 	}
 	now := time.Now()

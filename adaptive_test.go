@@ -252,3 +252,65 @@ func testOutcome(start time.Time, resp *http.Response, err error) *outcome {
 	o.overload = overloaded(o)
 	return o
 }
+
+// An attempt sent at the very instant of a cut went out at the rate before
+// it, as one sent earlier did: its 429 does not cut again. (Under synctest
+// a round of requests and the cut its first 429 makes can share an
+// instant; the ramp after a pause was cut five times over by one round.)
+func TestAdaptiveDoesNotCutForAnAttemptSentAtTheCut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := newThrottle(AdaptiveRate{Floor: 1, Ceiling: 1000, Initial: 100})
+		tooMany := &http.Response{StatusCode: http.StatusTooManyRequests}
+		time.Sleep(time.Second)
+		now := time.Now()
+		for range 5 {
+			th.observe(nil, testOutcome(now, tooMany, nil))
+		}
+		if r, cuts := th.snapshot(); cuts != 1 {
+			t.Errorf("five 429s sent at the instant of the cut: %d cuts (rate %v); want 1", cuts, r)
+		}
+	})
+}
+
+// After the first cut, which ends the doubling on an estimate taken while
+// the rate was still climbing, the rate creeps past the knee at 3% a
+// second; after later cuts, at 1%.
+func TestAdaptiveCreepsFasterAfterTheFirstCut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := newThrottle(AdaptiveRate{Floor: 1, Ceiling: 1000, Initial: 100})
+		ok := &http.Response{StatusCode: http.StatusOK}
+		tooMany := &http.Response{StatusCode: http.StatusTooManyRequests}
+		// succeed at 100/s for d, then take one 429, and return the rate
+		// the cut left.
+		round := func(d time.Duration) float64 {
+			for range int(d / (10 * time.Millisecond)) {
+				time.Sleep(10 * time.Millisecond)
+				th.observe(nil, testOutcome(time.Now(), ok, nil))
+			}
+			time.Sleep(time.Millisecond)
+			th.observe(nil, testOutcome(time.Now(), tooMany, nil))
+			r, _ := th.snapshot()
+			return float64(r)
+		}
+		// growth is how far the rate rose, as a share of the knee (97% of
+		// the 100/s accepted), in 10 s of successes after a cut.
+		growth := func() float64 {
+			for range 1000 {
+				time.Sleep(10 * time.Millisecond)
+				th.observe(nil, testOutcome(time.Now(), ok, nil))
+			}
+			r, _ := th.snapshot()
+			return float64(r)/(kneeAt*100) - 1
+		}
+		round(2 * time.Second)
+		first := growth()
+		round(2 * time.Second)
+		later := growth()
+		if first < 0.2 || first > 0.3 {
+			t.Errorf("10 s after the first cut, the rate is %.0f%% past the knee; want 20-30%% (3%% a second)", 100*first)
+		}
+		if later < 0.05 || later > 0.1 {
+			t.Errorf("10 s after the second cut, the rate is %.0f%% past the knee; want 5-10%% (1%% a second)", 100*later)
+		}
+	})
+}
