@@ -40,8 +40,11 @@ type TaskGroup struct {
 }
 
 // NewTaskGroup returns a TaskGroup and a context derived from ctx that is
-// cancelled, with the failure as its cause ([context.Cause]), when a task
-// first fails, or when Wait returns.
+// cancelled when a task first fails, or when Wait returns. The cause of a
+// failure's cancellation ([context.Cause]) wraps the failure, under its
+// message: errors.Is and errors.As see the failure through it, and Wait
+// can tell an error that carries this cancellation (a nested group's, say)
+// from another task's own failure that wraps the same sentinel error.
 func NewTaskGroup(ctx context.Context) (*TaskGroup, context.Context) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	return &TaskGroup{ctx: ctx, cancel: cancel}, ctx
@@ -89,11 +92,12 @@ func (g *TaskGroup) TryGo(task func() error) bool {
 // A task's error is a real failure unless the group's context had already
 // ended when the task returned it and the error only reflects that: it is,
 // or wraps, [context.Canceled], [context.DeadlineExceeded] or the context's
-// cause ([context.Cause]: the group's first failure, or the parent's
+// cause ([context.Cause]: the wrapped first failure, or the parent's
 // cause), or it joins only such errors. So a nested TaskGroup whose Wait
 // returns the outer group's failure, received as its context's cause, does
 // not report it twice, while an error joining a cancellation with another
-// error, and a [*PanicError], are always kept.
+// error, another task's error that wraps the same sentinel error as the
+// first failure, and a [*PanicError], are always kept.
 //
 // If no task failed but the context ended from outside (its parent was
 // cancelled or timed out) and some task gave up or was skipped because of
@@ -145,10 +149,19 @@ func (g *TaskGroup) record(err error) {
 	if !g.failed {
 		g.failed = true
 		if g.cancel != nil {
-			g.cancel(err)
+			g.cancel(&groupFailure{err})
 		}
 	}
 }
+
+// A groupFailure is the cause of a TaskGroup's cancellation by its first
+// failure: the failure, in a wrapper of its own, so that only errors that
+// carry this cancellation (this very value) match the cause, and not every
+// error that wraps the same sentinel as the failure.
+type groupFailure struct{ err error }
+
+func (e *groupFailure) Error() string { return e.err.Error() }
+func (e *groupFailure) Unwrap() error { return e.err }
 
 // onlyEnd reports whether err says nothing but that a context ended: err is
 // one of ends, or wraps one, or joins only such errors. It is [errors.Is]

@@ -43,7 +43,7 @@ func TestTaskGroupReportsEveryRealFailureOnly(t *testing.T) {
 		if errors.Is(err, context.Canceled) {
 			t.Errorf("Wait = %v; want no cancellation the group caused", err)
 		}
-		if cause := context.Cause(ctx); cause != errA && cause != errB {
+		if cause := context.Cause(ctx); !errors.Is(cause, errA) && !errors.Is(cause, errB) || cause.Error() != errA.Error() && cause.Error() != errB.Error() {
 			t.Errorf("context cause = %v; want the first failure", cause)
 		}
 	})
