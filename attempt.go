@@ -24,7 +24,7 @@ type outcome struct {
 	sent     int             // requests written to the call's own host (see call.sent)
 	read     bool            // consume read the body (and closed it)
 	errBody  []byte          // the start of a non-2xx body that discardForRetry closed unread
-	judged   bool            // err is the call's failure on the response's status (or a panic reading it), not a failure to get it
+	judged   bool            // err is the call's final verdict on the response (its status, a handler's own error, a panic reading it), not a failure to get it
 	ctx      context.Context // the attempt's: the call's, bounded by the attempt's timeout
 	hopped   bool            // it failed on a redirect it could not follow, which says nothing of h
 	overload bool            // the host said it is overloaded (see overloaded)
@@ -103,8 +103,10 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 // inside the attempt and under its timeout, so that a body cut short or too
 // slow fails the attempt as a failed send would. consume must close the
 // body. A *StatusError from consume (the calls that read bodies fail on a
-// non-2xx status) is the call's error and is not retried; a panic in it (a
-// handler's) is a *PanicError. read reports whether reading failed.
+// non-2xx status), and a handler's own error about a body that came whole
+// (a *handlerError), are the call's error and are not retried; a panic in
+// consume (a handler's) is a *PanicError. read reports whether reading
+// failed.
 func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) (failed bool) {
 	o.read = true
 	defer func() {
@@ -125,7 +127,12 @@ func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) 
 	}
 	if _, ok := err.(*StatusError); ok {
 		o.err, o.judged = err, true
+	} else if h, ok := err.(*handlerError); ok && o.ctx.Err() == nil {
+		o.err, o.judged = h.err, true
 	} else {
+		if ok {
+			err = h.err // the attempt ended under the handler: its timeout, or the caller's end
+		}
 		o.err = f.attemptError(c, o.ctx, err)
 	}
 	return true

@@ -153,7 +153,7 @@ func (b *breaker) admit(c *call) error {
 		case err != nil && (c.Err() != nil || errors.Is(err, context.Canceled)):
 			done(errExcluded) // the caller gave up: nothing learnt of the host
 		case o.judged && err != nil:
-			done(errExcluded) // the caller's handler panicked: not the host's doing
+			done(errExcluded) // the caller's handler failed or panicked: not the host's doing
 		case o.h != c.origin:
 			done(nil) // the host answered with a redirect; the other host's answer is not its doing
 		case b.isFailure(resp, err):

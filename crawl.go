@@ -210,13 +210,25 @@ func (p *Page) Follow(links ...string) error {
 	if p.crawl == nil {
 		return ErrCrawlDone
 	}
-	base, err := url.Parse(p.FinalURL)
-	if p.FinalURL == "" || err != nil {
-		if base, err = url.Parse(p.URL); err != nil {
-			return nil
-		}
+	base := p.base()
+	if base == nil {
+		return nil
 	}
 	return p.crawl.follow(base, p.Depth+1, p.URL, links)
+}
+
+// base is what p's links are resolved against: its final URL, or else the
+// URL it was fetched from, unredacted, so that a crawl of URLs with
+// credentials in them keeps them; nil if there is none.
+func (p *Page) base() *url.URL {
+	if p.final != nil {
+		return p.final
+	}
+	u, err := url.Parse(cmpOr(p.entry.URL, p.URL))
+	if err != nil {
+		return nil
+	}
+	return u
 }
 
 // Links returns the links of p's body, if it is HTML: the href of every
@@ -226,8 +238,8 @@ func (p *Page) Links() []string {
 	if !strings.Contains(strings.ToLower(p.Header.Get("Content-Type")), "html") && p.Header.Get("Content-Type") != "" {
 		return nil
 	}
-	base, err := url.Parse(cmpOr(p.FinalURL, p.URL))
-	if err != nil {
+	base := p.base()
+	if base == nil {
 		return nil
 	}
 	return htmlLinks(base, p.Body)
@@ -463,7 +475,7 @@ func (r *crawl) schedule(e CrawlEntry) bool {
 	}
 	req.Header.Set("User-Agent", r.cfg.agent)
 	if r.cfg.robots {
-		req = req.WithContext(withRedirectCheck(r.ctx, r.checkRedirect))
+		req = req.WithContext(withSendCheck(r.ctx, r.checkSend))
 		if re, first := r.robots.get(req.URL, true); first {
 			r.sched.block(re.key)
 			if !r.sched.push(job[crawlJob]{data: crawlJob{robots: re}}) {

@@ -96,10 +96,11 @@ func (r *crawl) vet(j *job[crawlJob]) error {
 	return disallowed(e.rules.Load(), j.req.URL)
 }
 
-// checkRedirect refuses a redirect to a URL that its host's robots.txt
-// disallows, loading the rules first if need be, and waits out the host's
-// Crawl-delay.
-func (r *crawl) checkRedirect(req *http.Request) error {
+// checkSend is the send check of a crawl's requests (see withSendCheck):
+// it refuses a redirect to a URL that its host's robots.txt disallows,
+// loading the rules first if need be, and has a redirect or a retry wait
+// out the host's Crawl-delay, as the scheduler has a first attempt.
+func (r *crawl) checkSend(req *http.Request) error {
 	e, _ := r.robots.get(req.URL, false)
 	if err := disallowed(r.loadRobots(e), req.URL); err != nil {
 		return err

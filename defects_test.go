@@ -6,7 +6,14 @@ package fetch
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -354,6 +361,301 @@ func TestDefectOnDonePanicOnFailedCall(t *testing.T) {
 		var se *StatusError
 		if !errors.As(err, &pe) || !errors.As(err, &se) {
 			t.Errorf("Get = %v; want both the 404 and the hook's panic", err)
+		}
+	})
+}
+
+// Found by a second review, of the typed handler path, request options, the
+// crawl and the TaskGroup.
+
+// GetJSON: a complete body that is not JSON (cut inside a value, but sent
+// whole with its Content-Length) is the decoder's error, not retried.
+func TestGetJSONTruncatedJSONNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"a": 1`)
+		}))
+		_, err := GetJSON[map[string]int](context.Background(), f, "http://a.test/")
+		if err == nil {
+			t.Fatal("GetJSON of `{\"a\": 1`: no error; want a decoding error")
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("GetJSON of a complete but invalid JSON body sent %d requests (err %v); want 1: the doc says a body that is not JSON of T's shape is not retried", n, err)
+		}
+	})
+}
+
+// GetJSON: an empty 200 body is not JSON; it is not a body cut short.
+func TestGetJSONEmptyBodyNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.WriteHeader(http.StatusOK)
+		}))
+		_, err := GetJSON[map[string]int](context.Background(), f, "http://a.test/")
+		if err == nil {
+			t.Fatal("GetJSON of an empty body: no error; want a decoding error")
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("GetJSON of an empty 200 body sent %d requests (err %v); want 1 (not retried)", n, err)
+		}
+	})
+}
+
+// GetJSON: a body holding more than one JSON value, or JSON followed by
+// garbage, is not "JSON of T's shape"; json.Unmarshal refuses it.
+func TestGetJSONTrailingGarbage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `{"a": 1}<br><b>Warning</b>: something broke`)
+		}))
+		v, err := GetJSON[map[string]int](context.Background(), f, "http://a.test/")
+		if err == nil {
+			t.Errorf("GetJSON of `{\"a\": 1}<br>...` = %v, nil; want a decoding error, as json.Unmarshal gives", v)
+		}
+	})
+}
+
+// A per-call Header("Host", ...) (like curl -H "Host: ...") must reach the
+// server; net/http ignores a Host entry in Request.Header.
+func TestHeaderHostReachesServer(t *testing.T) {
+	var mu sync.Mutex
+	var hosts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts = append(hosts, r.Host)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	f, err := New(WithHeader("Host", "default.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Shutdown(context.Background())
+	if _, err := f.Get(t.Context(), srv.URL, Header("Host", "api.example")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Get(t.Context(), srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(hosts) != 2 || hosts[0] != "api.example" || hosts[1] != "default.example" {
+		t.Errorf("server saw Host %q; want [api.example default.example]: Header(\"Host\", v) and WithHeader(\"Host\", v) are silently dropped", hosts)
+	}
+}
+
+// Handle: an error the handler returns, not marked with RetryableError,
+// fails the input at once, even if it wraps io.ErrUnexpectedEOF (a parser
+// that found a record cut short in a body the server sent whole).
+func TestHandleUnmarkedErrorNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			io.WriteString(w, "id,name\n1,")
+		}))
+		var last Handled[string, int]
+		for h := range HandleURLs(context.Background(), f, slices.Values([]string{"http://a.test/x.csv"}),
+			func(_ string, resp *http.Response) (int, error) {
+				io.ReadAll(resp.Body) // the whole body, read to its end
+				return 0, fmt.Errorf("record 1: %w", io.ErrUnexpectedEOF)
+			}) {
+			last = h
+		}
+		if last.Err == nil || calls.Load() != 1 || last.Attempts != 1 {
+			t.Errorf("an unmarked handler error: %v after %d attempts (%d requests); want it after 1: the doc says only RetryableError is retried, otherwise the input fails at once", last.Err, last.Attempts, calls.Load())
+		}
+	})
+}
+
+// A host's Crawl-delay spaces every request the crawl sends it: retries of
+// a page too, not only the first attempt of each URL.
+func TestCrawlDelayCoversRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var times []time.Time
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/robots.txt" {
+				io.WriteString(w, "User-agent: *\nCrawl-delay: 5\n")
+				return
+			}
+			mu.Lock()
+			times = append(times, time.Now())
+			n := len(times)
+			mu.Unlock()
+			if n <= 2 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<p>ok</p>")
+		}), WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond}))
+		c, err := NewCrawler(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range c.Run(context.Background(), "http://a.test/page") {
+			if p.Err != nil {
+				t.Errorf("%s: %v", p.URL, p.Err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(times) != 3 {
+			t.Fatalf("/page requested %d times; want 3", len(times))
+		}
+		for i := 1; i < len(times); i++ {
+			if d := times[i].Sub(times[i-1]); d < 5*time.Second-time.Millisecond { // the limiter rounds 1/0.2 s down by a nanosecond
+				t.Errorf("requests %d and %d to a host with Crawl-delay 5 were %v apart (retries of one page); want at least 5s", i-1, i, d)
+			}
+		}
+	})
+}
+
+// A URL that robots.txt disallows is not sent, so it must not use up the
+// host's Crawl-delay: the next allowed URL goes one delay after the last
+// request, not one delay per disallowed URL queued before it.
+func TestCrawlDelayNotSpentOnDisallowed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var got time.Time
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/robots.txt":
+				io.WriteString(w, "User-agent: *\nCrawl-delay: 10\nDisallow: /private\n")
+			case "/public":
+				got = time.Now()
+				io.WriteString(w, "ok")
+			default:
+				t.Errorf("%s fetched", r.URL.Path)
+			}
+		}))
+		c, err := NewCrawler(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		disallowed := 0
+		for p := range c.Run(context.Background(), "http://a.test/private/1", "http://a.test/private/2",
+			"http://a.test/private/3", "http://a.test/private/4", "http://a.test/public") {
+			if errors.Is(p.Err, ErrDisallowed) {
+				disallowed++
+			}
+		}
+		if disallowed != 4 {
+			t.Errorf("%d pages disallowed; want 4", disallowed)
+		}
+		if d := got.Sub(start); d > 11*time.Second {
+			t.Errorf("/public fetched %v after robots.txt; want one Crawl-delay (10s): four disallowed URLs, never sent, each took a delay", d)
+		}
+	})
+}
+
+var errNotFoundSentinel = errors.New("not found")
+
+// TaskGroup.Wait reports every real failure: a second task's own failure,
+// returned after the first failure cancelled the group, is kept even if it
+// wraps the same sentinel as the first (asyncio.TaskGroup raises both).
+func TestTaskGroupKeepsFailureWrappingSameSentinel(t *testing.T) {
+	g, ctx := NewTaskGroup(context.Background())
+	proceed := make(chan struct{})
+	second := fmt.Errorf("user 2: %w", errNotFoundSentinel)
+	g.Go(func() error { return errNotFoundSentinel })
+	g.Go(func() error {
+		<-proceed // busy with its own work, not watching ctx
+		return second
+	})
+	<-ctx.Done()
+	close(proceed)
+	err := g.Wait()
+	if !strings.Contains(fmt.Sprint(err), "user 2") {
+		t.Errorf("Wait() = %v; want both failures, \"not found\" and %q: the second task's own error was dropped as if it only reflected the cancellation", err, second)
+	}
+}
+
+// Every failure is an *Error that names its request (the doc of Error: "it
+// names the request"), so that logging p.Err says which URL failed. The
+// pages a crawl refuses (robots.txt, a full crawl) and the inputs a
+// request option fails on carry an *Error with neither method nor URL:
+// "fetch:  : fetch: disallowed by robots.txt".
+func TestRefusedErrorsNameTheURL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/robots.txt" {
+				io.WriteString(w, "User-agent: *\nDisallow: /private\n")
+				return
+			}
+			io.WriteString(w, "ok")
+		}))
+		check := func(what, wantURL string, err error) {
+			t.Helper()
+			e, ok := errors.AsType[*Error](err)
+			if !ok {
+				t.Errorf("%s: %v is not an *Error", what, err)
+				return
+			}
+			if e.URL != wantURL || !strings.Contains(e.Error(), wantURL) {
+				t.Errorf("%s: *Error{Method: %q, URL: %q}, message %q; want it to name %s", what, e.Method, e.URL, e.Error(), wantURL)
+			}
+		}
+		c, err := NewCrawler(f, CrawlMaxURLs(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range c.Run(context.Background(), "http://a.test/private/x", "http://a.test/ok", "http://a.test/third") {
+			switch p.URL {
+			case "http://a.test/private/x":
+				check("a page robots.txt disallows", p.URL, p.Err)
+			case "http://a.test/third":
+				check("a page past CrawlMaxURLs", p.URL, p.Err)
+			}
+		}
+		rs := f.GetAll(context.Background(), []string{"http://a.test/1"}, Header("Bad Name", "v"))
+		check("GetAll with a bad request option", "http://a.test/1", rs[0].Err)
+	})
+}
+
+// A crawl seeded with credentials in its URL (an intranet behind Basic
+// auth) resolves relative links against the final URL: that must be the
+// URL itself, not its redacted form, or the links found are fetched with
+// the password "xxxxx".
+func TestCrawlLinksKeepURLCredentials(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		auth := map[string]string{}
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			u, p, _ := r.BasicAuth()
+			mu.Lock()
+			auth[r.URL.Path] = u + ":" + p
+			mu.Unlock()
+			if p != "secret" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, `<a href="next">next</a>`)
+		}))
+		c, err := NewCrawler(f, CrawlIgnoreRobots(), CrawlMaxDepth(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range c.Run(context.Background(), "http://alice:secret@intranet.test/dir/page") {
+			if p.Depth == 0 {
+				if err := p.Follow(p.Links()...); err != nil {
+					t.Fatal(err)
+				}
+			} else if p.Err != nil {
+				t.Errorf("the linked page %s: %v", p.URL, p.Err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if got := auth["/dir/next"]; got != "alice:secret" {
+			t.Errorf("the page linked from the seed was fetched with credentials %q; want alice:secret, as the seed URL gives (links were resolved against the redacted URL)", got)
 		}
 	})
 }

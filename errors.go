@@ -77,10 +77,14 @@ func (e *Error) Error() string {
 	if errors.As(cause, &ue) && ue == cause {
 		cause = ue.Err
 	}
-	if e.Attempts > 1 {
-		return fmt.Sprintf("fetch: %s %s: after %d attempts: %v", e.Method, e.URL, e.Attempts, cause)
+	what := strings.TrimSpace(e.Method + " " + e.URL) // either may be unknown for an input that was never sent
+	if what != "" {
+		what += ": "
 	}
-	return fmt.Sprintf("fetch: %s %s: %v", e.Method, e.URL, cause)
+	if e.Attempts > 1 {
+		return fmt.Sprintf("fetch: %safter %d attempts: %v", what, e.Attempts, cause)
+	}
+	return fmt.Sprintf("fetch: %s%v", what, cause)
 }
 
 // Unwrap returns the last cause, for [errors.Is] and [errors.As].

@@ -31,6 +31,7 @@ type Fetcher struct {
 	logger          *slog.Logger // nil: silent
 	hooks           Hooks
 	header          http.Header // added to every request that does not set the key itself
+	hostHeader      string      // sent as the Host of every request whose Host is its URL's; "": none
 	timed           bool        // somebody reads attempts' times: a hook, or the adaptive rate
 	stats           counters
 
@@ -67,6 +68,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		logger:          c.logger,
 		hooks:           c.hooks,
 		header:          c.header,
+		hostHeader:      c.host,
 		drained:         make(chan struct{}),
 		closing:         make(chan struct{}),
 		hostConcurrency: c.hostConcurrency,

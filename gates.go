@@ -201,13 +201,21 @@ func takeToken(l *rate.Limiter, now time.Time) (*rate.Reservation, time.Time) {
 }
 
 // admit passes call c through its host's gates for an attempt, unless it
-// holds them already (a scheduler passed them for its first attempt): its
-// policies' prechecks first (an open circuit breaker refuses at once), then
+// holds them already (a scheduler passed them for its first attempt): a
+// retry's send check first (see withSendCheck: a crawl's Crawl-delay), its
+// policies' prechecks next (an open circuit breaker refuses at once), then
 // its pause, rate and slot, and the global ones; then the host's policies
 // admit it, so that a circuit breaker decides just before it is sent.
 func (f *Fetcher) admit(c *call) error {
 	if c.panicked != nil {
 		return c.panicked
+	}
+	if c.n > 0 { // a retry: the call's own check vets it, as it vets a redirect
+		if check := c.sendCheck(); check != nil {
+			if err := check(c.req); err != nil {
+				return err
+			}
+		}
 	}
 	for _, p := range c.origin.policies {
 		if err := p.precheck(c); err != nil {

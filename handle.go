@@ -98,7 +98,7 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 	in In, handle func(In, *http.Response) (Out, error)) Handled[In, Out] {
 	h := Handled[In, Out]{Input: in, URL: text}
 	if err != nil {
-		h.Err = f.refuse(nil, err)
+		h.Err = f.refuseJob(req, text, err)
 		return h
 	}
 	if h.URL == "" && req != nil && req.URL != nil {
@@ -115,7 +115,10 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 		resp.Body = body
 		v, err := handle(in, resp)
 		if err != nil {
-			return err
+			if body.failed || markedRetryable(err) {
+				return err // the body was cut short, or the handler asks for a retry
+			}
+			return &handlerError{err} // the handler's own verdict on a body that came whole: final
 		}
 		if !body.eof {
 			io.CopyN(io.Discard, body, maxDrain) // let the connection be reused
@@ -138,12 +141,21 @@ func retryAfterOf(f *Fetcher, resp *http.Response) time.Duration {
 	return d
 }
 
+// A handlerError is an error a handler returned, unmarked, about a body
+// that was read without error as far as it read: the handler's verdict,
+// which a retry would not change. read makes it the call's error, final.
+type handlerError struct{ err error }
+
+func (e *handlerError) Error() string { return e.err.Error() }
+func (e *handlerError) Unwrap() error { return e.err }
+
 // cappedBody fails reads past limit bytes with ErrBodyTooLarge, rather
 // than handing a handler a body it would silently truncate.
 type cappedBody struct {
 	r           io.ReadCloser
 	left, limit int64
 	eof         bool // the body has been read to its end
+	failed      bool // a read from the connection failed: the body was cut short, or too slow
 }
 
 func (b *cappedBody) Read(p []byte) (int, error) {
@@ -155,6 +167,7 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.eof = err == io.EOF
+	b.failed = b.failed || err != nil && !b.eof
 	b.left -= int64(n)
 	if b.left < 0 {
 		return n, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, b.limit)
@@ -164,11 +177,19 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 
 func (b *cappedBody) Close() error { return b.r.Close() }
 
-// decodeJSON is GetJSON's handler.
+// decodeJSON is GetJSON's handler. As [json.Unmarshal] does, it refuses
+// a body that holds anything but one JSON value and white space.
 func decodeJSON[T any](_ struct{}, resp *http.Response) (T, error) {
 	var v T
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+	dec := json.NewDecoder(resp.Body)
+	if err := dec.Decode(&v); err != nil {
 		return v, fmt.Errorf("decoding JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return v, fmt.Errorf("decoding JSON: after the value: %w", err)
 	}
 	return v, nil
 }

@@ -284,6 +284,17 @@ func (f *Fetcher) refuse(req *http.Request, err error) error {
 	return f.fail(req, 0, err)
 }
 
+// refuseJob is refuse for an input of a batch, stream or crawl that is not
+// sent: its error names the input's request, if it was made, or else the
+// URL as given (text, redacted).
+func (f *Fetcher) refuseJob(req *http.Request, text string, err error) error {
+	e := f.refuse(req, err).(*Error)
+	if text != "" {
+		e.URL = text
+	}
+	return e
+}
+
 // fail wraps a failed call's cause in an *Error.
 func (f *Fetcher) fail(req *http.Request, attempts int, err error) error {
 	e := &Error{Attempts: attempts, Err: err}

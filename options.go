@@ -44,6 +44,7 @@ type config struct {
 	budget          *RetryBudget    // nil: no retry budget
 	breaker         *CircuitBreaker // nil: no circuit breaker
 	header          http.Header     // default headers; nil: none
+	host            string          // the default Host (WithHeader("Host", ...)); "": the URL's
 	tls             *tls.Config     // nil: net/http's default
 	retry           RetryPolicy
 	attemptTimeout  time.Duration

@@ -189,21 +189,28 @@ func (c *call) end() {
 	c.f.exit(c.origin)
 }
 
-// redirectCheckKey is the context key of a redirect check: a
-// func(*http.Request) error that vets every redirect of a call made under
-// the context before it is followed (see withRedirectCheck).
-type redirectCheckKey struct{}
+// sendCheckKey is the context key of a send check: a
+// func(*http.Request) error that vets every request of a call made under
+// the context that the call sends of its own accord, every redirect and
+// every retry, before it waits at that request's gates (see withSendCheck).
+type sendCheckKey struct{}
 
-// withRedirectCheck returns ctx carrying check. A redirect of a call made
-// under the returned context is followed only if check(req), given the
-// redirect's request, returns nil; otherwise the call fails with an error
-// that wraps check's and is not retried. check runs on the call's
-// goroutine after the call has given back its previous host's slot and
-// before it waits for the new host's gates, so it may block, and may make
-// calls of its own through the Fetcher; those inherit the check if made
-// under req's context.
-func withRedirectCheck(ctx context.Context, check func(*http.Request) error) context.Context {
-	return context.WithValue(ctx, redirectCheckKey{}, check)
+// withSendCheck returns ctx carrying check. A redirect or a retry of a call
+// made under the returned context is sent only if check(req), given the
+// request, returns nil; otherwise the call fails with an error that wraps
+// check's and is not retried. (A first attempt is the caller's to vet: a
+// crawl's scheduler does.) check runs on the call's goroutine while the
+// call holds no slot (for a redirect, after it has given back its previous
+// host's), so it may block, and may make calls of its own through the
+// Fetcher; those inherit the check if made under req's context.
+func withSendCheck(ctx context.Context, check func(*http.Request) error) context.Context {
+	return context.WithValue(ctx, sendCheckKey{}, check)
+}
+
+// sendCheck returns the send check of call c's context, if it has one.
+func (c *call) sendCheck() func(*http.Request) error {
+	check, _ := c.Value(sendCheckKey{}).(func(*http.Request) error)
+	return check
 }
 
 // redirectPolicy returns the CheckRedirect of the Fetcher's client: policy
@@ -236,7 +243,7 @@ func defaultCheckRedirect(req *http.Request, via []*http.Request) error {
 //     so that its connection is free for the next request to that host;
 //  2. it gives back the slots the call holds, before it waits for any, so
 //     that hosts redirecting to each other cannot deadlock;
-//  3. it runs the context's redirect check, if any (see withRedirectCheck);
+//  3. it runs the context's send check, if any (see withSendCheck);
 //  4. it waits for req's host's gates (pause, tokens, slot), under req's
 //     context: the caller's, bounded by the attempt's timeout.
 //
@@ -256,7 +263,7 @@ func (f *Fetcher) hop(req *http.Request) error {
 		c.hopped, c.first = true, c.wrote.Load()
 	}
 	c.release()
-	if check, ok := ctx.Value(redirectCheckKey{}).(func(*http.Request) error); ok {
+	if check := c.sendCheck(); check != nil {
 		if err := check(req); err != nil {
 			return &hopError{url: req.URL.Redacted(), err: err, final: true}
 		}

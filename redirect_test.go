@@ -314,7 +314,7 @@ func TestRedirectCheckRefuses(t *testing.T) {
 			WithRetry(RetryPolicy{MaxAttempts: 3, Retryable: func(*http.Response, error) bool { return true }}))
 		errNo := errors.New("disallowed")
 		var inFlight int64 = -1
-		ctx := withRedirectCheck(t.Context(), func(req *http.Request) error {
+		ctx := withSendCheck(t.Context(), func(req *http.Request) error {
 			inFlight = f.Stats().InFlight
 			if req.URL.Host == "b.test" {
 				return errNo

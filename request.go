@@ -25,16 +25,25 @@ type RequestOption func(*http.Request) error
 
 // Header sets header key to value on each request of the call. It
 // replaces, where [WithHeader], a Fetcher's default, adds: a request that
-// sets a key gets none of the defaults for it.
+// sets a key gets none of the defaults for it. A Host header sets the
+// request's Host, which net/http sends in place of the URL's host (it
+// ignores a Host field in a request's Header), as curl -H "Host: ..." does.
 func Header(key, value string) RequestOption {
 	return func(r *http.Request) error {
 		if err := checkHeader(key, value); err != nil {
 			return err
 		}
+		if isHost(key) {
+			r.Host = value
+			return nil
+		}
 		r.Header.Set(key, value)
 		return nil
 	}
 }
+
+// isHost reports whether header key is Host, in any case.
+func isHost(key string) bool { return strings.EqualFold(key, "Host") }
 
 // Method sets the method of each request of the call, GET by default. A
 // method other than GET, HEAD, OPTIONS, PUT, DELETE or TRACE is not retried
@@ -86,11 +95,17 @@ func checkHeader(key, value string) error {
 // unless the request sets key itself: a User-Agent, an API key. It may be
 // given more than once; values for one key accumulate. Like any header a
 // request carries, an Authorization or Cookie header is not sent on to a
-// redirect to another domain (see [http.Client]).
+// redirect to another domain (see [http.Client]). A Host header sets the
+// Host of every request whose own Host is its URL's (see [Header]); given
+// more than once, the last one counts.
 func WithHeader(key, value string) Option {
 	return func(c *config) error {
 		if err := checkHeader(key, value); err != nil {
 			return fmt.Errorf("WithHeader: %w", err)
+		}
+		if isHost(key) {
+			c.host = value
+			return nil
 		}
 		if c.header == nil {
 			c.header = make(http.Header)
@@ -143,8 +158,12 @@ func WithTLSConfig(cfg *tls.Config) Option {
 }
 
 // applyDefaults adds the Fetcher's default headers to r, which the call
-// owns, for each key r does not set itself.
+// owns, for each key r does not set itself, and its default Host unless
+// r's Host is set to other than its URL's host.
 func (f *Fetcher) applyDefaults(r *http.Request, shared bool) {
+	if f.hostHeader != "" && (r.Host == "" || r.URL != nil && r.Host == r.URL.Host) {
+		r.Host = f.hostHeader
+	}
 	if len(f.header) == 0 {
 		return
 	}

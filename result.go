@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -36,6 +37,8 @@ type Result struct {
 	Attempts int
 	Duration time.Duration
 	Err      error
+
+	final *url.URL // FinalURL unredacted, for a crawl to resolve links against
 }
 
 // fetch runs the request of job j through do, reading the body inside the
@@ -45,7 +48,7 @@ type Result struct {
 // first attempt.
 func fetchJob[T any](f *Fetcher, j *job[T], r *Result, held *host) {
 	if j.err != nil {
-		*r = Result{Index: j.index, URL: j.text, Err: f.refuse(nil, j.err)}
+		*r = Result{Index: j.index, URL: j.text, Err: f.refuseJob(j.req, j.text, j.err)}
 		return
 	}
 	f.fetch(j.req, j.text, j.index, r, held)
@@ -72,7 +75,7 @@ func (f *Fetcher) fetch(req *http.Request, text string, index int, r *Result, he
 	resp, attempts, err := f.do(req, consume, held)
 	r.Attempts, r.Err = attempts, err
 	if resp != nil {
-		r.Status, r.Header, r.FinalURL = resp.StatusCode, resp.Header, r.URL
+		r.Status, r.Header, r.FinalURL, r.final = resp.StatusCode, resp.Header, r.URL, resp.Request.URL
 		if resp.Request.URL != req.URL { // redirected
 			r.FinalURL = resp.Request.URL.Redacted()
 		}

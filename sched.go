@@ -403,19 +403,19 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 			q.state = capped
 			continue
 		}
+		if s.check != nil { // before the pace: a job refused is not sent, and spends none of it
+			if err := s.check(q.jobs.front()); err != nil {
+				j = s.dispatch(q, false)
+				j.err = err
+				return j, false, true
+			}
+		}
 		var paced *rate.Reservation
 		if q.pace != nil {
 			var due time.Time
 			if paced, due = takeToken(q.pace, c.now()); paced == nil {
 				s.setTimed(q, due)
 				continue
-			}
-		}
-		if s.check != nil {
-			if err := s.check(q.jobs.front()); err != nil {
-				j = s.dispatch(q, false)
-				j.err = err
-				return j, false, true
 			}
 		}
 		why, due := s.f.gates.try(q.h, c)
