@@ -119,6 +119,9 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	if o.total < 0 {
 		return o, nil, nil, fmt.Errorf("--total %v: must not be negative", o.total)
 	}
+	if o.method != "" && !isToken(o.method) {
+		return o, nil, nil, fmt.Errorf("-X %q: not a valid HTTP method", o.method)
+	}
 	if o.method == "" {
 		o.method = http.MethodGet
 		if len(o.data) > 0 {
@@ -233,7 +236,10 @@ func setBool(p *bool) func(string) error {
 
 func takesValue(f *pflag.Flag) bool { return f != nil && f.NoOptDefVal == "" }
 
-// headers collects repeated -H flags.
+// headers collects repeated -H flags. As curl takes them, "Name: value"
+// adds a value, "Name;" an empty one, and "Name:" with no value removes
+// Name, a header the command would send itself included: such a Name is in
+// the map with no values.
 type headers http.Header
 
 // options returns the Fetcher's options that send the headers with every
@@ -241,6 +247,9 @@ type headers http.Header
 func (h headers) options() []fetch.Option {
 	var opts []fetch.Option
 	for k, vs := range h {
+		if len(vs) == 0 && k == "User-Agent" {
+			opts = append(opts, fetch.WithHeader(k, "")) // net/http sends none
+		}
 		for _, v := range vs {
 			opts = append(opts, fetch.WithHeader(k, v))
 		}
@@ -248,15 +257,57 @@ func (h headers) options() []fetch.Option {
 	return opts
 }
 
+// apply sets the headers on req: Host as the request's host, and a header
+// removed with "Name:" left out (User-Agent made empty, which net/http
+// then leaves out too).
+func (h headers) apply(req *http.Request) {
+	for k, vs := range h {
+		switch {
+		case k == "Host":
+			if len(vs) > 0 {
+				req.Host = vs[len(vs)-1]
+			}
+		case len(vs) > 0:
+			req.Header[k] = slices.Clone(vs)
+		case k == "User-Agent":
+			req.Header[k] = []string{""}
+		}
+	}
+}
+
 func (h headers) String() string { return "" }
 func (h headers) Type() string   { return `"Name: value"` }
 func (h headers) Set(v string) error {
 	k, val, ok := strings.Cut(v, ":")
-	if !ok || strings.TrimSpace(k) == "" {
-		return fmt.Errorf("header %q: want \"Name: value\"", v)
+	empty := false
+	if !ok { // curl's "Name;": Name, with no value
+		k, empty = strings.CutSuffix(strings.TrimSpace(v), ";")
+		if !empty {
+			return fmt.Errorf("header %q: want \"Name: value\" (or \"Name;\" for an empty value, \"Name:\" for none)", v)
+		}
 	}
-	http.Header(h).Add(strings.TrimSpace(k), strings.TrimSpace(val))
+	k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+	switch {
+	case !isToken(k):
+		return fmt.Errorf("header %q: %q is not a valid header name", v, k)
+	case strings.ContainsFunc(val, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }):
+		return fmt.Errorf("header %q: the value holds a control character", v)
+	}
+	k = http.CanonicalHeaderKey(k)
+	if val == "" && !empty {
+		h[k] = nil // "Name:": send none
+		return nil
+	}
+	h[k] = append(h[k], val)
 	return nil
+}
+
+// isToken reports whether s is an HTTP token, as a header name or a method
+// must be.
+func isToken(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
+	})
 }
 
 // dataPart is the value of one -d or --data-binary flag.

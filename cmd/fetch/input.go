@@ -16,8 +16,9 @@ import (
 // input is where the URLs come from.
 type input struct {
 	urls  iter.Seq[line]
-	total int64 // how many lines urls yields, or -1 if not known
-	stdin bool  // whether urls reads standard input
+	total int64       // how many lines urls yields, or -1 if not known
+	stdin bool        // whether urls reads standard input
+	file  os.FileInfo // the file urls reads, if it reads one
 	close func()
 }
 
@@ -34,17 +35,39 @@ func openInput(ctx context.Context, o options, urls []string, std stdio) (input,
 	case o.input != "" && o.input != "-":
 		file, err := os.Open(o.input)
 		if err != nil {
-			return input{}, err
+			return input{}, fileError("-i", o.input, err)
 		}
-		return fromReader(ctx, file, o.input, counted, func() { file.Close() })
+		fi, err := file.Stat()
+		if err == nil && fi.IsDir() {
+			err = errors.New("is a directory")
+		}
+		if err != nil {
+			file.Close()
+			return input{}, fileError("-i", o.input, err)
+		}
+		in, err := fromReader(ctx, file, o.input, counted, func() { file.Close() })
+		in.file = fi
+		return in, err
 	case o.input == "-" || slices.Equal(urls, []string{"-"}) || len(urls) == 0 && !std.inTerminal:
 		in, err := fromReader(ctx, std.in, "standard input", counted, func() {})
 		in.stdin = true
+		if f, ok := std.in.(*os.File); ok && err == nil {
+			in.file, _ = f.Stat()
+		}
 		return in, err
 	case len(urls) > 0:
 		return input{urls: args(urls), total: int64(len(urls)), close: func() {}}, nil
 	}
 	return input{}, errors.New("no URLs: give them as arguments, with -i FILE, or on standard input (see -h)")
+}
+
+// fileError returns err, an error opening, reading or writing the file
+// name, as one naming flag and name once.
+func fileError(flag, name string, err error) error {
+	if pe, ok := errors.AsType[*os.PathError](err); ok {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s %s: %w", flag, name, err)
 }
 
 // fromReader reads URLs from r, a line each, counting them first if
@@ -77,7 +100,7 @@ func fromReader(ctx context.Context, r io.Reader, name string, counted bool, clo
 // curl does: each value as given, or for @FILE the file's content (without
 // carriage returns and newlines for -d), or for @- standard input's, unless
 // standard input carries the URLs; joined with &.
-func readData(parts []dataPart, stdin io.Reader, stdinTaken bool) (string, error) {
+func readData(ctx context.Context, parts []dataPart, stdin io.Reader, stdinTaken bool) (string, error) {
 	var b strings.Builder
 	for i, p := range parts {
 		if i > 0 {
@@ -98,7 +121,7 @@ func readData(parts []dataPart, stdin io.Reader, stdinTaken bool) (string, error
 		case name == "-" && stdinTaken:
 			return "", fmt.Errorf("%s @-: standard input carries the URLs: give them as arguments or with -i FILE", flag)
 		case name == "-":
-			data, err = io.ReadAll(stdin)
+			data, err = readAll(ctx, stdin)
 		default:
 			data, err = os.ReadFile(name)
 		}
@@ -111,6 +134,27 @@ func readData(parts []dataPart, stdin io.Reader, stdinTaken bool) (string, error
 		b.Write(data)
 	}
 	return b.String(), nil
+}
+
+// readAll reads r to its end, or until ctx is done: Ctrl-C ends a wait for
+// standard input, which may be a terminal. On ctx done the read is left
+// to end with the process.
+func readAll(ctx context.Context, r io.Reader) ([]byte, error) {
+	type read struct {
+		data []byte
+		err  error
+	}
+	done := make(chan read, 1)
+	go func() {
+		data, err := io.ReadAll(r)
+		done <- read{data, err}
+	}()
+	select {
+	case rd := <-done:
+		return rd.data, rd.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
 }
 
 // maxLine is the longest input line read as a URL; a longer one is reported

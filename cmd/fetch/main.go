@@ -29,7 +29,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -109,8 +108,15 @@ func run(argv []string, std stdio) int {
 		return exitUsage
 	}
 	defer in.close()
-	if o.body, err = readData(o.data, std.in, in.stdin); err != nil {
+	if err := o.checkOutput(in.file); err != nil {
 		complain(std.err, err)
+		return exitUsage
+	}
+	if o.body, err = readData(ctx, o.data, std.in, in.stdin); err != nil {
+		complain(std.err, err)
+		if ctx.Err() == context.Canceled {
+			return exitInterrupted
+		}
 		return exitUsage
 	}
 	o.title = o.title || o.demo
@@ -133,24 +139,39 @@ func (o options) fetchTo(ctx context.Context, fetcherOpts []fetch.Option, std st
 			return exitUsage
 		}
 		defer save.close()
-		fetcherOpts = append(fetcherOpts, fetch.WithHooks(fetch.Hooks{OnAttempt: countAttempt}))
 	}
 	f, err := fetch.New(fetcherOpts...)
 	if err != nil {
 		complain(std.err, err)
 		return exitUsage
 	}
-	out := std.out
-	if o.output != "" {
-		file, err := os.Create(o.output)
-		if err != nil {
-			complain(std.err, err)
-			return exitUsage
-		}
-		defer file.Close()
-		out = file
+	if o.output == "" {
+		return fetchAll(ctx, f, o, recs(f, save), total, std.out, "standard output", std)
 	}
-	return fetchAll(ctx, f, o, recs(f, save), total, out, std)
+	file, err := os.Create(o.output)
+	if err != nil {
+		complain(std.err, fileError("-o", o.output, err))
+		return exitUsage
+	}
+	code := fetchAll(ctx, f, o, recs(f, save), total, file, "-o "+o.output, std)
+	if err := file.Close(); err != nil && code != exitInterrupted {
+		complain(std.err, fileError("-o", o.output, err))
+		code = exitSomeFailed
+	}
+	return code
+}
+
+// checkOutput refuses an -o that names the file the URLs are read from,
+// input (nil if they are not read from a file): creating the output would
+// empty it unread.
+func (o options) checkOutput(input os.FileInfo) error {
+	if o.output == "" || input == nil {
+		return nil
+	}
+	if fi, err := os.Stat(o.output); err == nil && os.SameFile(fi, input) {
+		return fmt.Errorf("-o %s: is the file the URLs are read from", o.output)
+	}
+	return nil
 }
 
 // complain prints err as one line, prefixed with the command's name once.
@@ -162,9 +183,10 @@ func complain(stderr io.Writer, err error) {
 	fmt.Fprintln(stderr, msg)
 }
 
-// fetchAll writes each record as it comes, of total if that is known (-1 if
-// not), and a summary at the end.
-func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[record], total int64, out io.Writer, std stdio) int {
+// fetchAll writes each record as it comes to out, which is outName, of
+// total if that is known (-1 if not), and a summary at the end. If a record
+// cannot be written, it says so and stops: the records would be lost.
+func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[record], total int64, out io.Writer, outName string, std stdio) int {
 	w := &output{w: bufio.NewWriter(out), eager: o.queue != ""}
 	bar := newProgress(std.err, std.errTerminal && !o.quiet, total)
 	var t tally
@@ -172,18 +194,28 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 	finished := make(chan struct{})
 	defer close(finished)
 	go w.flushOnInterrupt(ctx, finished)
+	var werr error
 	for rec := range recs {
-		w.write(rec)
+		if werr = w.write(rec); werr != nil {
+			break
+		}
 		t.add(rec)
 		bar.add(rec.Error != "", t.failed)
 	}
 	bar.finish()
-	w.flush()
+	if werr == nil {
+		werr = w.flush()
+	}
 	f.Shutdown(context.Background())
+	if werr != nil {
+		complain(std.err, fmt.Errorf("writing the records to %s: %w", outName, werr))
+	}
 	if !o.quiet {
 		t.print(std.err, time.Since(start))
 	}
 	switch {
+	case werr != nil && ctx.Err() != context.Canceled:
+		return exitSomeFailed
 	case ctx.Err() == context.Canceled:
 		return exitInterrupted
 	case t.failed > 0 || ctx.Err() != nil:
@@ -218,10 +250,8 @@ func (o options) newRequest(ctx context.Context, l line) (*http.Request, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", fetch.ErrInvalidURL, err)
 	}
-	for k, v := range o.header {
-		req.Header[k] = slices.Clone(v)
-	}
-	if len(o.data) > 0 && req.Header.Get("Content-Type") == "" {
+	o.header.apply(req)
+	if _, set := o.header["Content-Type"]; len(o.data) > 0 && !set {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // as curl does
 	}
 	return req, nil
@@ -243,21 +273,26 @@ type output struct {
 
 const flushEvery = 100 * time.Millisecond
 
-func (o *output) write(r record) {
+// write writes r, and returns the error of a write that failed, this one's
+// or an earlier one's.
+func (o *output) write(r record) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	b, _ := json.Marshal(r)
-	o.w.Write(append(b, '\n'))
-	if now := time.Now(); o.eager || now.Sub(o.lastFlush) >= flushEvery {
-		o.w.Flush()
-		o.lastFlush = now
+	if _, err := o.w.Write(append(b, '\n')); err != nil {
+		return err
 	}
+	if now := time.Now(); o.eager || now.Sub(o.lastFlush) >= flushEvery {
+		o.lastFlush = now
+		return o.w.Flush()
+	}
+	return nil
 }
 
-func (o *output) flush() {
+func (o *output) flush() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.w.Flush()
+	return o.w.Flush()
 }
 
 // flushOnInterrupt gives the stream a moment to wind down after ctx ends,

@@ -236,3 +236,93 @@ func TestMethodBodyAndHeaders(t *testing.T) {
 		t.Errorf("exit %d, record %+v; want 0 and 200", code, r)
 	}
 }
+
+// -o naming the file the URLs are read from is refused before anything is
+// written: creating the output would empty the list unread.
+func TestOutputIsInput(t *testing.T) {
+	list := filepath.Join(t.TempDir(), "urls.txt")
+	const content = "http://127.0.0.1:1/a\n"
+	os.WriteFile(list, []byte(content), 0o644)
+	file, err := os.Open(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	for name, tc := range map[string]struct {
+		std  stdio
+		args []string
+	}{
+		"-i FILE -o FILE":   {stdio{in: strings.NewReader("")}, []string{"-q", "-i", list, "-o", list}},
+		"-o FILE < FILE":    {stdio{in: file}, []string{"-q", "-o", list}},
+		"-o ./FILE -i FILE": {stdio{in: strings.NewReader("")}, []string{"-q", "-i", list, "--output", filepath.Join(filepath.Dir(list), ".", "urls.txt")}},
+	} {
+		code, _, stderr := runStd(t, tc.std, tc.args...)
+		data, _ := os.ReadFile(list)
+		if code != exitUsage || string(data) != content || !strings.Contains(stderr, "-o") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%s: exit %d, stderr %q, list now %q; want 2, one line naming -o, the list untouched", name, code, stderr, data)
+		}
+	}
+}
+
+// failWriter fails every write, as a full disk does.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// Records that cannot be written are not lost in silence: the command says
+// so, naming where, and exits 1.
+func TestOutputWriteFails(t *testing.T) {
+	srv := testserver.Start(testserver.Config{})
+	defer srv.Close()
+	var errOut bytes.Buffer
+	code := run([]string{"-q", srv.URL + "/items/1"}, stdio{in: strings.NewReader(""), out: failWriter{}, err: &errOut})
+	if code != exitSomeFailed || !strings.Contains(errOut.String(), "standard output") || !strings.Contains(errOut.String(), "no space") {
+		t.Errorf("stdout failing: exit %d, stderr %q; want 1 and a line saying the records were not written", code, errOut.String())
+	}
+	if _, err := os.Stat("/dev/full"); err != nil {
+		return
+	}
+	code, _, stderr := runCmd(t, "", "-q", "-o", "/dev/full", srv.URL+"/items/1")
+	if code != exitSomeFailed || !strings.Contains(stderr, "-o /dev/full") {
+		t.Errorf("-o /dev/full: exit %d, stderr %q; want 1 and a line naming -o /dev/full", code, stderr)
+	}
+}
+
+// A file that cannot be read or written is a usage error that names its
+// flag: -i a directory, -i a file that is not there, -o a directory.
+func TestFileErrorsNameTheFlag(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-i", dir}, "-i " + dir},
+		{[]string{"-i", filepath.Join(dir, "none")}, "-i " + filepath.Join(dir, "none")},
+		{[]string{"-o", dir, "http://127.0.0.1:1/"}, "-o " + dir},
+	} {
+		code, out, stderr := runCmd(t, "", append([]string{"-q"}, tc.args...)...)
+		if code != exitUsage || out != "" || !strings.HasPrefix(stderr, "fetch: "+tc.want+": ") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("fetch %q: exit %d, stdout %q, stderr %q; want 2 and one line starting %q", tc.args, code, out, stderr, "fetch: "+tc.want+": ")
+		}
+	}
+}
+
+// An input that is not a request is reported by what is wrong with it,
+// and the URL where there is one, in an error that reads as one: no empty
+// method and URL before it, with -O as without.
+func TestBadInputErrorReads(t *testing.T) {
+	in := strings.Repeat("x", maxLine+1) + "\n" + "http://a b/\n"
+	for _, args := range [][]string{{"-q", "-"}, {"-q", "-O", t.TempDir(), "-"}} {
+		code, out, _ := runCmd(t, in, args...)
+		recs := lineRecords(t, out)
+		if code != exitSomeFailed || len(recs) != 2 {
+			t.Fatalf("fetch %q: exit %d, %d records; want 1 and 2", args, code, len(recs))
+		}
+		for _, r := range recs {
+			if r.ErrorKind != "invalid_input" || strings.Contains(r.Error, " : ") || !strings.HasPrefix(r.Error, "fetch: ") ||
+				r.URL != "" && !strings.Contains(r.Error, "a b") {
+				t.Errorf("fetch %q: record %+v; want invalid_input and an error that reads as one", args, r)
+			}
+		}
+	}
+}

@@ -161,7 +161,7 @@ func (o options) queueRecords(ctx context.Context, q *redisqueue.Queue, f *fetch
 			rec := o.record(r.Result)
 			rec.ID, rec.Reclaimed = r.ID, r.Reclaimed
 			if save != nil && r.Err == nil {
-				save.keep(r.Result, &rec, o.maxBody)
+				save.keep(r.Result, &rec)
 			}
 			if !yield(rec) {
 				return

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +30,20 @@ type record struct {
 	Reclaimed  bool   `json:"reclaimed,omitempty"` // taken over from a worker that may have fetched it too
 
 	dur time.Duration // for the summary, which DurationMS would round
+}
+
+// errorText returns err as a record's error: as the Fetcher words it,
+// but for an input refused before it became a request, which the Fetcher
+// words with an empty method and URL, by its cause alone.
+func errorText(err error) string {
+	if fe, ok := err.(*fetch.Error); ok && fe.Method == "" && fe.URL == "" && fe.Err != nil {
+		err = fe.Err
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "fetch: ") {
+		msg = "fetch: " + msg
+	}
+	return msg
 }
 
 // errorKind names the kind of a failure, for scripts to group on.

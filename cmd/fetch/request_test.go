@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -142,5 +144,108 @@ func TestHuman(t *testing.T) {
 		if got := human(tc.d).String(); got != tc.want {
 			t.Errorf("human(%d) = %s; want %s", tc.d, got, tc.want)
 		}
+	}
+}
+
+// -H "Host: name" sends that Host, as curl does: net/http ignores a Host
+// in the header map, so the command must set it on the request.
+func TestHostHeader(t *testing.T) {
+	hosts := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hosts <- r.Host }))
+	defer srv.Close()
+	for _, args := range [][]string{{}, {"-O", t.TempDir()}} {
+		code, _, stderr := runCmd(t, "", append(args, "-q", "-H", "Host: virtual.example", srv.URL+"/")...)
+		if got := <-hosts; code != exitOK || got != "virtual.example" {
+			t.Errorf("fetch %q -H Host: exit %d, stderr %q, server got Host %q; want 0 and virtual.example", args, code, stderr, got)
+		}
+	}
+}
+
+// -H and -X values that cannot be sent are usage errors naming the flag,
+// not a failure of every URL.
+func TestBadHeaderOrMethod(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-H", "Bad Name: x"}, "-H"},
+		{[]string{"-H", "X-A: a\x01b"}, "-H"},
+		{[]string{"-H", "X-A: a\nInjected: b"}, "-H"},
+		{[]string{"--header", "(): x"}, "-H"},
+		{[]string{"-X", "BAD METHOD"}, "-X"},
+		{[]string{"--request", "GET\r\n"}, "-X"},
+	} {
+		args := append(tc.args, "-q", "http://127.0.0.1:1/")
+		code, out, stderr := runCmd(t, "", args...)
+		if code != exitUsage || out != "" || !strings.Contains(stderr, tc.flag) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("fetch %q: exit %d, stdout %q, stderr %q; want 2 and one line naming %s", args, code, out, stderr, tc.flag)
+		}
+	}
+}
+
+// -H takes curl's forms for an empty header: "Name;" sends Name with no
+// value, and "Name:" sends no Name at all, removing one the command would
+// send itself (User-Agent, or the Content-Type of -d).
+func TestEmptyHeaders(t *testing.T) {
+	type seen struct {
+		header http.Header
+		ok     bool
+	}
+	got := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.Header, true}
+	}))
+	defer srv.Close()
+	code, _, stderr := runCmd(t, "", "-q", "-H", "X-Empty;", "-H", "X-Gone:", "-H", "User-Agent:",
+		"-H", "Content-Type:", "-d", "a=1", srv.URL)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %q; want 0", code, stderr)
+	}
+	h := (<-got).header
+	if v, ok := h["X-Empty"]; !ok || len(v) != 1 || v[0] != "" {
+		t.Errorf("X-Empty; sent %q (%v); want X-Empty with an empty value", v, ok)
+	}
+	for _, k := range []string{"X-Gone", "User-Agent", "Content-Type"} {
+		if v, ok := h[k]; ok {
+			t.Errorf("%s: sent %q; want no %s", k, v, k)
+		}
+	}
+}
+
+// The summary's latencies are those of requests: an input never sent (not
+// a URL) has none, and does not pull them down.
+func TestSummaryLatencyOfRequestsOnly(t *testing.T) {
+	var tl tally
+	tl.add(record{Attempts: 1, dur: 100 * time.Millisecond})
+	for range 3 {
+		tl.add(record{Error: "fetch: invalid URL", ErrorKind: "invalid_input"})
+	}
+	if p50 := tl.lat.quantile(0.5); p50 < 99*time.Millisecond {
+		t.Errorf("p50 %v with one request of 100ms and three inputs never sent; want 100ms", p50)
+	}
+	if tl.ok+tl.failed != 4 || tl.failed != 3 {
+		t.Errorf("tally %d ok, %d failed; want 1 and 3", tl.ok, tl.failed)
+	}
+}
+
+// Ctrl-C while -d @- waits for standard input (a terminal, say) ends the
+// wait, rather than be held until standard input ends.
+func TestDataFromStdinInterrupted(t *testing.T) {
+	r, w := io.Pipe() // never written: a read blocks
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := readData(ctx, []dataPart{{value: "@-"}}, r, false)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("readData = %v; want it cancelled", err)
+		}
+	case <-time.After(10 * time.Second): // a guard, not a synchronisation
+		t.Fatal("readData still reading standard input 10s after the interrupt")
 	}
 }

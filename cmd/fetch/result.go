@@ -23,7 +23,7 @@ func (o options) record(r fetch.Result) record {
 		dur:        r.Duration,
 	}
 	if r.Err != nil {
-		rec.Error = r.Err.Error()
+		rec.Error = errorText(r.Err)
 	}
 	if rec.FinalURL == rec.URL {
 		rec.FinalURL = ""

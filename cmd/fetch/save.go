@@ -7,27 +7,20 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/c989c033/fetch"
 	"github.com/c989c033/fetch/internal/htmltitle"
 )
 
-// A saver serves -O: it sends each request with [fetch.Fetcher.Do] and
-// streams a 2xx body into a file of its own in a directory, so that no body
-// is held in memory whatever its size (up to --max-body). It writes through
-// an [os.Root], so that nothing in a URL can put a file outside the
+// A saver serves -O: it sends each request with [fetch.Handle] and streams
+// a 2xx body into a file of its own in a directory, inside the attempt, so
+// that no body is held in memory whatever its size (up to --max-body), and
+// a body cut short is retried as it is without -O. It writes through an
+// [os.Root], so that nothing in a URL can put a file outside the
 // directory, by its name or through a symbolic link found there.
-//
-// Unlike [fetch.StreamFunc], which reads a body inside its attempt, a body
-// saved here is read after Do returns: the attempt's timeout covers it, but
-// a failure part way through is not retried.
 type saver struct {
 	dir   string // as given, for the records
 	root  *os.Root
@@ -47,167 +40,146 @@ func newSaver(dir string) (*saver, error) {
 
 func (s *saver) close() { s.root.Close() }
 
+// named is one input of -O: its line, and the file name chosen for it.
+type named struct {
+	line
+	name string
+}
+
+// saved is what saving a body gives: its size, the URL it came from after
+// redirects, and whether it is HTML.
+type saved struct {
+	bytes    int64
+	finalURL string
+	html     bool
+}
+
 // all fetches every input and yields a record per input as each completes.
-// Each input's file name is chosen as it is read (see [names]). Requests
-// under way are bounded as the Fetcher bounds what it reads ahead (see
-// [fetch.WithReadAhead]): requests waiting for a busy host wait in the
-// Fetcher's queue for that host, and leave room for those to other hosts.
-//
-// Breaking out of the loop cancels the requests under way and returns
-// without waiting for them, or for the goroutine reading in, which ends
-// when in next yields.
+// Each input's file name is chosen as it is read, on the goroutine that
+// reads the input (see [names]), so that which input gets which name
+// depends on input order alone. Breaking out of the loop behaves as it
+// does for [fetch.Handle].
 func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Seq[line]) iter.Seq[record] {
-	width := max(fetch.DefaultReadAhead, 16*o.concurrency)
-	return func(yield func(record) bool) {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		done, stop := make(chan record), make(chan struct{})
-		defer close(stop)
-		go func() {
-			var wg sync.WaitGroup
-			defer func() {
-				wg.Wait()
-				close(done)
-			}()
-			slots := make(chan struct{}, width)
-			for l := range in {
-				name := s.names.reserve(l)
-				select {
-				case slots <- struct{}{}:
-				case <-stop:
-					return
-				}
-				wg.Go(func() {
-					defer func() { <-slots }()
-					rec := s.save(ctx, f, o, l, name)
-					select {
-					case done <- rec:
-					case <-stop:
-					}
-				})
+	inputs := func(yield func(named) bool) {
+		for l := range in {
+			if !yield(named{l, s.names.reserve(l)}) {
+				return
 			}
-		}()
-		for rec := range done {
-			if !yield(rec) {
+		}
+	}
+	newRequest := func(ctx context.Context, n named) (*http.Request, error) { return o.newRequest(ctx, n.line) }
+	save := func(n named, resp *http.Response) (saved, error) { return s.save(n, resp, o.maxBody) }
+	return func(yield func(record) bool) {
+		for h := range fetch.Handle(ctx, f, inputs, newRequest, save) {
+			if !yield(s.record(h, o.title)) {
 				return
 			}
 		}
 	}
 }
 
+// save streams the body of resp, a 2xx response to n, into n's file. It
+// runs inside the attempt: a body cut short fails the attempt, to be
+// retried, and a body past maxBody fails it with [fetch.ErrBodyTooLarge].
+func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error) {
+	if n.name == "" {
+		return saved{}, fmt.Errorf("%w: no file name for %s", errBadInput, resp.Request.URL.Redacted())
+	}
+	if resp.Request.Method != http.MethodHead && resp.ContentLength > maxBody {
+		return saved{}, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, maxBody)
+	}
+	size, err := s.write(resp.Body, n.name)
+	if err != nil {
+		return saved{}, err
+	}
+	return saved{bytes: size, finalURL: resp.Request.URL.Redacted(), html: isHTML(resp.Header)}, nil
+}
+
+// record turns the outcome of one input into its line of output.
+func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
+	rec := record{
+		URL:        h.URL,
+		Status:     h.Status,
+		Attempts:   h.Attempts,
+		DurationMS: h.Duration.Milliseconds(),
+		dur:        h.Duration,
+	}
+	if h.Err != nil {
+		rec.Error, rec.ErrorKind = errorText(h.Err), errorKind(h.Err)
+		if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && se.URL != rec.URL {
+			rec.FinalURL = se.URL
+		}
+		return rec
+	}
+	rec.Bytes, rec.File = int(h.Value.bytes), filepath.Join(s.dir, h.Input.name)
+	if h.Value.finalURL != rec.URL {
+		rec.FinalURL = h.Value.finalURL
+	}
+	if title && h.Value.html {
+		rec.Title = s.title(h.Input.name)
+	}
+	return rec
+}
+
 // keep saves the body of r, a 2xx result read in full, as --queue fetches,
 // in the file named for its URL, and fills in rec. With no input order to
 // go by, the names go to the results in the order they come.
-func (s *saver) keep(r fetch.Result, rec *record, maxBody int64) {
+func (s *saver) keep(r fetch.Result, rec *record) {
 	name := s.names.reserve(line{url: r.URL})
 	if name == "" {
-		rec.Error, rec.ErrorKind = fmt.Sprintf("%s: no file name for it", r.URL), "invalid_input"
+		rec.Error, rec.ErrorKind = fmt.Sprintf("fetch: GET %s: no file name for it", r.URL), "invalid_input"
 		return
 	}
-	if _, err := s.write(bytes.NewReader(r.Body), name, maxBody); err != nil {
-		rec.Error, rec.ErrorKind = fmt.Sprintf("saving %s: %v", r.URL, err), errorKind(err)
+	if _, err := s.write(bytes.NewReader(r.Body), name); err != nil {
+		rec.Error, rec.ErrorKind = fmt.Sprintf("fetch: GET %s: %v", r.URL, err), errorKind(err)
 		return
 	}
 	rec.File = filepath.Join(s.dir, name)
 }
 
-// attemptsKey keys the counter of a request's attempts in its context.
-type attemptsKey struct{}
-
-// countAttempt is the OnAttempt hook that counts the attempts of the
-// requests -O sends, as [fetch.Fetcher.Do] does not say how many a
-// response took.
-func countAttempt(a fetch.AttemptInfo) {
-	if n, ok := a.Request.Context().Value(attemptsKey{}).(*atomic.Int64); ok {
-		n.Store(int64(a.Attempt))
-	}
-}
-
-// save fetches l and saves its body as name, and returns its record.
-func (s *saver) save(ctx context.Context, f *fetch.Fetcher, o options, l line, name string) record {
-	start := time.Now()
-	rec := record{URL: redact(l.url)}
-	attempts := new(atomic.Int64)
-	req, err := o.newRequest(context.WithValue(ctx, attemptsKey{}, attempts), l)
-	if err == nil {
-		rec.URL = req.URL.Redacted()
-		err = s.get(f, o, req, name, attempts, &rec)
-	}
-	rec.dur = time.Since(start)
-	rec.DurationMS = rec.dur.Milliseconds()
-	rec.Attempts = int(attempts.Load())
-	if err != nil {
-		var fe *fetch.Error
-		if errors.As(err, &fe) {
-			rec.Attempts = fe.Attempts
-		}
-		rec.Error, rec.ErrorKind = err.Error(), errorKind(err)
-	}
-	return rec
-}
-
-// get sends req and, for a 2xx response, streams its body into the file
-// name, filling in rec. Its errors are *fetch.Error, as the Fetcher's are.
-func (s *saver) get(f *fetch.Fetcher, o options, req *http.Request, name string, attempts *atomic.Int64, rec *record) error {
-	resp, err := f.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	rec.Status = resp.StatusCode
-	if u := resp.Request.URL.Redacted(); u != rec.URL {
-		rec.FinalURL = u
-	}
-	fail := func(err error) error {
-		return &fetch.Error{Method: req.Method, URL: rec.URL, Attempts: int(attempts.Load()), Err: err}
-	}
-	switch {
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		io.CopyN(io.Discard, resp.Body, 4<<10) // so that the connection can be reused
-		return fail(&fetch.StatusError{StatusCode: resp.StatusCode, Status: resp.Status, URL: resp.Request.URL.Redacted()})
-	case name == "":
-		return fail(fmt.Errorf("%w: no file name for %s", errBadInput, rec.URL))
-	}
-	n, err := s.write(resp.Body, name, o.maxBody)
-	if err != nil {
-		return fail(err)
-	}
-	rec.Bytes, rec.File = int(n), filepath.Join(s.dir, name)
-	if o.title && isHTML(resp.Header) {
-		rec.Title = s.title(name)
-	}
-	return nil
-}
-
-// write streams body into the file name, failing with
-// [fetch.ErrBodyTooLarge] past maxBody bytes. It writes a temporary file
-// and renames it once the body is read in full, so that name never holds
-// part of a body, and a symbolic link there is replaced, never followed.
-func (s *saver) write(body io.Reader, name string, maxBody int64) (int64, error) {
+// write streams body into the file name. It writes a temporary file and
+// renames it once the body is read in full, so that name never holds part
+// of a body, and a symbolic link there is replaced, never followed. An
+// error reading body is returned as it is, so that the Fetcher can tell a
+// body cut short; an error writing names the file.
+func (s *saver) write(body io.Reader, name string) (int64, error) {
 	tmp := fmt.Sprintf(".%s.%d.part", name, os.Getpid()) // names never start with a dot
 	file, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("saving %s: %w", filepath.Join(s.dir, name), err)
 	}
-	limit := maxBody
-	if limit < math.MaxInt64 {
-		limit++ // one byte more tells a body of maxBody from a longer one
+	r := &readErr{r: body}
+	n, err := io.Copy(file, r)
+	if err != nil && err != r.err {
+		err = fmt.Errorf("saving %s: %w", filepath.Join(s.dir, name), err)
 	}
-	n, err := io.Copy(file, io.LimitReader(body, limit))
-	if err == nil && n > maxBody {
-		err = fetch.ErrBodyTooLarge
-	}
-	if cerr := file.Close(); err == nil {
-		err = cerr
+	if cerr := file.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("saving %s: %w", filepath.Join(s.dir, name), cerr)
 	}
 	if err == nil {
-		err = s.root.Rename(tmp, name)
+		if err = s.root.Rename(tmp, name); err != nil {
+			err = fmt.Errorf("saving %s: %w", filepath.Join(s.dir, name), err)
+		}
 	}
 	if err != nil {
 		s.root.Remove(tmp)
 		return 0, err
 	}
 	return n, nil
+}
+
+// readErr remembers the error its reader returned, other than io.EOF.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 // title returns the <title> of the saved HTML page name, or "".

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/c989c033/fetch/internal/testserver"
@@ -185,5 +186,92 @@ func TestSaveCountsAttempts(t *testing.T) {
 	code, out, stderr := runCmd(t, "", "-q", "-O", t.TempDir(), u)
 	if r := records(t, out)[u]; code != exitOK || r.Attempts != 3 || r.Status != 200 || r.File == "" {
 		t.Errorf("exit %d, stderr %q, record %+v; want 0, saved after 3 attempts", code, stderr, r)
+	}
+}
+
+// A body cut short while -O saves it is retried, as it is without -O, and
+// the file holds the whole body of the attempt that succeeded.
+func TestSaveRetriesBodyCutShort(t *testing.T) {
+	var mu sync.Mutex
+	cut := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := !cut
+		cut = true
+		mu.Unlock()
+		if first { // promise 100 bytes, send 5, hang up
+			w.Header().Set("Content-Length", "100")
+			w.Write([]byte("short"))
+			w.(http.Flusher).Flush()
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		w.Write(bytes.Repeat([]byte("y"), 100))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	u := srv.URL + "/cut"
+	code, out, stderr := runCmd(t, "", "-q", "-O", dir, u)
+	r := records(t, out)[u]
+	data, _ := os.ReadFile(r.File)
+	if code != exitOK || r.Attempts != 2 || r.Bytes != 100 || string(data) != strings.Repeat("y", 100) {
+		t.Errorf("exit %d, stderr %q, record %+v, file %q; want 0, saved whole on the 2nd attempt", code, stderr, r, data)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%s holds %v; want the one file, no leftovers", dir, entries)
+	}
+}
+
+// With -O, a failure is reported as it is without: the same status, error,
+// kind, attempts and final URL, the start of an error body included.
+func TestSaveReportsFailuresAsWithout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/gone":
+			http.Redirect(w, r, "/missing", http.StatusFound)
+		case "/sized":
+			w.Header().Set("Content-Length", "5000")
+			w.Write(bytes.Repeat([]byte("z"), 5000))
+		default:
+			echoPath(w, r)
+		}
+	}))
+	defer srv.Close()
+	urls := []string{srv.URL + "/missing", srv.URL + "/gone", srv.URL + "/sized", srv.URL + "/big?n=5000"}
+	args := append([]string{"-q", "--retries", "0", "--max-body", "1000"}, urls...)
+	_, plain, _ := runCmd(t, "", args...)
+	code, saved, stderr := runCmd(t, "", append([]string{"-O", t.TempDir()}, args...)...)
+	want, got := records(t, plain), records(t, saved)
+	if code != exitSomeFailed || len(got) != len(urls) {
+		t.Fatalf("exit %d, stderr %q, %d records; want 1 and %d", code, stderr, len(got), len(urls))
+	}
+	for _, u := range urls {
+		w, g := want[u], got[u]
+		if g.Error != w.Error || g.ErrorKind != w.ErrorKind || g.Status != w.Status || g.FinalURL != w.FinalURL ||
+			g.Attempts != w.Attempts || g.File != "" {
+			t.Errorf("%s with -O: %+v\nwithout: %+v", u, g, w)
+		}
+	}
+}
+
+// duration_ms, and the latencies of the summary, time the request, with -O
+// as without: not the time an input waited for its turn under --rate.
+func TestSaveDurationExcludesWaiting(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(echoPath))
+	defer srv.Close()
+	urls := []string{srv.URL + "/1", srv.URL + "/2", srv.URL + "/3"}
+	// At 2 a second, the third waits a second for its turn.
+	code, out, stderr := runCmd(t, "", append([]string{"-q", "--rate", "2", "-O", t.TempDir()}, urls...)...)
+	recs := records(t, out)
+	if code != exitOK || len(recs) != 3 {
+		t.Fatalf("exit %d, stderr %q, %d records; want 0 and 3", code, stderr, len(recs))
+	}
+	for u, r := range recs {
+		if r.DurationMS >= 500 {
+			t.Errorf("%s: duration_ms %d; want the request's own time, not its wait for --rate", u, r.DurationMS)
+		}
 	}
 }

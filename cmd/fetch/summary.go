@@ -52,7 +52,9 @@ func (t *tally) add(r record) {
 	if r.Attempts > 1 {
 		t.retried++
 	}
-	t.lat.add(r.dur)
+	if r.Attempts > 0 { // an input never sent has no latency
+		t.lat.add(r.dur)
+	}
 }
 
 func (t *tally) print(w io.Writer, elapsed time.Duration) {
