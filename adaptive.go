@@ -134,7 +134,7 @@ func (t *throttle) observe(_ *call, o *outcome) {
 	resp, _ := o.answer()
 	switch {
 	case o.overload:
-		t.cut(o.start)
+		t.cut(o.start.time())
 	case resp != nil && resp.StatusCode < 500:
 		t.grow()
 	case resp != nil:

@@ -245,7 +245,7 @@ func TestAdaptiveRateDoesNotGrowWhileIdle(t *testing.T) {
 // testOutcome is the outcome of an attempt sent at start that got resp or
 // err.
 func testOutcome(start time.Time, resp *http.Response, err error) *outcome {
-	o := &outcome{start: start, resp: resp, err: err}
+	o := &outcome{start: mono(start.Sub(epoch)), resp: resp, err: err}
 	if resp != nil {
 		o.retryAfter, o.hasRetryAfter = retryAfter(resp, time.Minute)
 	}

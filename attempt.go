@@ -19,18 +19,17 @@ type outcome struct {
 	cancel context.CancelFunc // ends the attempt's timeout, once its body is done with
 	h      *host              // the host that answered: the call's own, or a redirect's
 
-	start    time.Time       // when it was sent; zero unless somebody observes it (see Fetcher.timed)
-	took     time.Duration   // from start to the end of the attempt, the body included if read
-	sent     int             // requests written to the call's own host (see call.sent)
-	read     bool            // consume read the body (and closed it)
-	errBody  []byte          // the start of a non-2xx body that discardForRetry closed unread
-	judged   bool            // err is the call's final verdict on the response (its status, a handler's own error, a panic reading it), not a failure to get it
-	ctx      context.Context // the attempt's: the call's, bounded by the attempt's timeout
-	hopped   bool            // it failed on a redirect it could not follow, which says nothing of h
-	overload bool            // the host said it is overloaded (see overloaded)
+	start      mono          // when it was sent; zero unless somebody observes it (see Fetcher.timed)
+	took       time.Duration // from start to the end of the attempt, the body included if read
+	errBody    *[]byte       // the start of a non-2xx body that discardForRetry closed unread
+	retryAfter time.Duration // what a 429 or 503 asked for, clamped to MaxDelay
 
-	retryAfter    time.Duration // what a 429 or 503 asked for, clamped to MaxDelay
+	sent          int16 // requests written to the call's own host (see call.sent)
 	hasRetryAfter bool
+	read          bool // consume read the body (and closed it)
+	judged        bool // err is the call's final verdict on the response (its status, a handler's own error, a panic reading it), not a failure to get it
+	hopped        bool // it failed on a redirect it could not follow, which says nothing of h
+	overload      bool // the host said it is overloaded (see overloaded)
 }
 
 // status returns the response's status code, or 0 if there is none.
@@ -58,7 +57,8 @@ func (o *outcome) discard() {
 func (o *outcome) discardForRetry() {
 	if !o.read && o.resp != nil {
 		if c := o.resp.StatusCode; c < 200 || c > 299 {
-			o.errBody, _ = io.ReadAll(io.LimitReader(o.resp.Body, MaxErrorBody))
+			b, _ := io.ReadAll(io.LimitReader(o.resp.Body, MaxErrorBody))
+			o.errBody = &b
 		}
 	}
 	o.discard()
@@ -69,11 +69,10 @@ func (o *outcome) discardForRetry() {
 // sends the request under the attempt's own timeout. The attempt's timeout
 // keeps running (o.cancel ends it), so that read can read the body under it.
 func (f *Fetcher) attempt(c *call, n int) *outcome {
-	c.n = n
+	c.n = int32(n)
 	o := &c.last
 	*o = outcome{cancel: noop}
 	r, actx, err := f.prepare(c, n, o)
-	o.ctx = actx
 	if err != nil {
 		o.err, o.h, o.sent = err, c.h, 1
 		c.attempts++
@@ -81,11 +80,11 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 	}
 	timed := f.timed || c.h.ramp.Load() != nil // a ramp cuts only for attempts sent since it began
 	if timed {
-		o.start = time.Now()
+		o.start = monoNow()
 	}
 	o.resp, o.err = f.client.Do(r)
 	o.req, o.h, o.sent = r, c.h, c.sent()
-	c.attempts += o.sent
+	c.attempts += int(o.sent)
 	if o.err != nil {
 		o.err = f.attemptError(c, actx, f.headerCap.check(o.err))
 		o.hopped, _ = hopFailed(o.err)
@@ -94,7 +93,7 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 	}
 	o.overload = overloaded(o)
 	if timed {
-		o.took = time.Since(o.start)
+		o.took = o.start.since()
 	}
 	return o
 }
@@ -117,8 +116,8 @@ func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) 
 			failed = true
 		}
 		o.overload = overloaded(o)
-		if !o.start.IsZero() {
-			o.took = time.Since(o.start)
+		if o.start != 0 {
+			o.took = o.start.since()
 		}
 	}()
 	err := consume(o.resp)
@@ -127,13 +126,13 @@ func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) 
 	}
 	if _, ok := err.(*StatusError); ok {
 		o.err, o.judged = err, true
-	} else if h, ok := err.(*handlerError); ok && o.ctx.Err() == nil {
+	} else if h, ok := err.(*handlerError); ok && o.req.Context().Err() == nil {
 		o.err, o.judged = h.err, true
 	} else {
 		if ok {
 			err = h.err // the attempt ended under the handler: its timeout, or the caller's end
 		}
-		o.err = f.attemptError(c, o.ctx, err)
+		o.err = f.attemptError(c, o.req.Context(), err)
 	}
 	return true
 }

@@ -41,7 +41,7 @@ func (f *Fetcher) decide(c *call, o *outcome, n int) decision {
 			return fail(&RetryAfterError{RetryAfter: d, Remaining: time.Until(deadline), Err: f.statusError(o)})
 		}
 	}
-	if f.retry.MaxElapsed > 0 && time.Since(c.start)+d > f.retry.MaxElapsed {
+	if f.retry.MaxElapsed > 0 && c.start.since()+d > f.retry.MaxElapsed {
 		return decision{err: o.err}
 	}
 	for _, p := range c.origin.policies { // the host the call was made to

@@ -215,8 +215,8 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 		c.report = nil
 	}
 	if f.hooks.OnAttempt != nil {
-		info := AttemptInfo{Request: o.req, Host: o.h.name, Attempt: c.n, Response: o.resp, Status: o.status(),
-			Err: o.err, Start: o.start, Duration: o.took, Waited: c.waited}
+		info := AttemptInfo{Request: o.req, Host: o.h.name, Attempt: int(c.n), Response: o.resp, Status: o.status(),
+			Err: o.err, Start: o.start.time(), Duration: o.took, Waited: c.waited}
 		if o.req == nil {
 			info.Request = c.req
 		}
@@ -238,11 +238,11 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 	if f.logger != nil {
 		f.logger.LogAttrs(req.Context(), slog.LevelDebug, "fetch: retrying",
 			slog.String("method", method(req)), slog.String("url", req.URL.Redacted()),
-			slog.Int("attempt", c.n), slog.Duration("delay", d.delay),
+			slog.Int("attempt", int(c.n)), slog.Duration("delay", d.delay),
 			slog.Int("status", o.status()), slog.Any("error", o.err))
 	}
 	if f.hooks.OnRetry != nil {
-		info := RetryInfo{Request: cmp.Or(o.req, req), Attempt: c.n, Delay: d.delay, Status: o.status(), Err: o.err}
+		info := RetryInfo{Request: cmp.Or(o.req, req), Attempt: int(c.n), Delay: d.delay, Status: o.status(), Err: o.err}
 		if err := runHook(func() { f.hooks.OnRetry(info) }); err != nil {
 			return fail(err)
 		}
@@ -260,8 +260,8 @@ func (f *Fetcher) done(c *call, resp *http.Response, err error) error {
 	if resp != nil {
 		info.Status = resp.StatusCode
 	}
-	if !c.start.IsZero() {
-		info.Duration = time.Since(c.start)
+	if c.start != 0 {
+		info.Duration = c.start.since()
 	}
 	return runHook(func() { f.hooks.OnDone(info) })
 }

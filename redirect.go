@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
@@ -26,27 +27,27 @@ type call struct {
 	f      *Fetcher
 	origin *host // the request's own host, referenced for the whole call
 	h      *host // the host of the call's latest attempt or hop; referenced while it is not origin
-	held   bool  // the call holds h's slot and a global slot
 
 	req  *http.Request // the request sent: made with the call as its context (see newCall)
 	body slotBody      // the response body, when the caller reads it
 
-	caller       *http.Request  // the request the caller gave
-	n            int            // the current attempt, from 1
-	attempts     int            // requests sent to origin so far, as Error.Attempts counts them
-	delay        time.Duration  // the last retry's delay, for the backoff's next
-	start        time.Time      // when the call began; zero unless MaxElapsed or a hook needs it
-	waited       time.Duration  // how long the current attempt waited at the gates; zero unless timed
-	panicked     error          // the OnCall hook's panic, which fails the call
-	reads        bool           // the call reads the final response's body itself (consume)
-	sharedHeader bool           // req's header map is the caller's: copy it before adding defaults
-	last         outcome        // the outcome of the current attempt (see Fetcher.attempt)
-	report       func(*outcome) // tells the policy that let the attempt through what became of it
+	caller   *http.Request         // the request the caller gave
+	attempts int                   // requests sent to origin so far, as Error.Attempts counts them
+	delay    time.Duration         // the last retry's delay, for the backoff's next
+	start    mono                  // when the call began; zero unless MaxElapsed or a hook needs it
+	waited   time.Duration         // how long the current attempt waited at the gates; zero unless timed
+	panicked error                 // the OnCall hook's panic, which fails the call
+	last     outcome               // the outcome of the current attempt (see Fetcher.attempt)
+	report   func(*outcome)        // tells the policy that let the attempt through what became of it
+	trace    httptrace.ClientTrace // the request's trace: counts its writes in wrote
 
-	trace  httptrace.ClientTrace // the request's trace: counts its writes in wrote
-	wrote  atomic.Int32          // times net/http wrote a request of the current attempt on a connection
-	hopped bool                  // the current attempt has followed a redirect
-	first  int32                 // wrote when the current attempt followed its first redirect
+	wrote        atomic.Int32 // times net/http wrote a request of the current attempt on a connection
+	first        int32        // wrote when the current attempt followed its first redirect
+	n            int32        // the current attempt, from 1
+	held         bool         // the call holds h's slot and a global slot
+	hopped       bool         // the current attempt has followed a redirect
+	reads        bool         // the call reads the final response's body itself (consume)
+	sharedHeader bool         // req's header map is the caller's: copy it before adding defaults
 }
 
 type callKey struct{}
@@ -78,7 +79,7 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 	}
 	c.f, c.origin, c.h, c.held, c.caller = f, h, h, held, req
 	if f.retry.MaxElapsed > 0 || f.timed {
-		c.start = time.Now()
+		c.start = monoNow()
 	}
 	if f.hooks.OnCall != nil {
 		// A panic ends the call with it, before any gate (see Fetcher.admit).
@@ -143,12 +144,12 @@ func (c *call) wroteHeaders() { c.wrote.Add(1) }
 // (the requests that follow a redirect are not counted), or 1 if it wrote
 // none (the attempt failed before it had a connection, or the client's
 // transport does not report writes to net/http/httptrace).
-func (c *call) sent() int {
+func (c *call) sent() int16 {
 	n := c.wrote.Swap(0)
 	if c.hopped {
 		n, c.hopped = c.first, false
 	}
-	return max(1, int(n))
+	return int16(min(max(1, n), math.MaxInt16))
 }
 
 // release gives back the slots the call holds, if it holds any.

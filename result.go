@@ -89,6 +89,31 @@ func (f *Fetcher) fetch(req *http.Request, text string, index int, r *Result, he
 // virtual machines each reading costs tens of nanoseconds.
 var epoch = time.Now()
 
+// A mono is a reading of the monotonic clock: nanoseconds since epoch, in a
+// third of a time.Time's bytes; 0 means none was taken. (It is negative
+// inside a testing/synctest bubble, whose clock starts in 2000.)
+type mono int64
+
+// monoNow reads the monotonic clock.
+func monoNow() mono {
+	if m := mono(time.Since(epoch)); m != 0 {
+		return m
+	}
+	return 1
+}
+
+// since returns the time elapsed since m.
+func (m mono) since() time.Duration { return time.Since(epoch) - time.Duration(m) }
+
+// time returns m as a time.Time (with its monotonic reading); the zero
+// Time if m is 0.
+func (m mono) time() time.Time {
+	if m == 0 {
+		return time.Time{}
+	}
+	return epoch.Add(time.Duration(m))
+}
+
 // MaxErrorBody is how much of a non-2xx response's body a [StatusError]
 // keeps, so that an API's error message can be read.
 const MaxErrorBody = 4 << 10
@@ -99,7 +124,7 @@ const MaxErrorBody = 4 << 10
 // discard kept of it, or read now from a body still unread.
 func (f *Fetcher) statusError(o *outcome) *StatusError {
 	if o.errBody != nil {
-		return newStatusError(o.resp, o.retryAfter, o.errBody, false)
+		return newStatusError(o.resp, o.retryAfter, *o.errBody, false)
 	}
 	return newStatusError(o.resp, o.retryAfter, nil, !o.read)
 }
