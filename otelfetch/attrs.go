@@ -71,6 +71,8 @@ func kind(err error) string {
 		return "panic"
 	case errors.Is(err, fetch.ErrClosed):
 		return "closed"
+	case errors.Is(err, fetch.ErrCircuitOpen): // before status: it wraps the failure that opened it
+		return "circuit_open"
 	case errors.Is(err, fetch.ErrInvalidURL):
 		return "invalid_url"
 	case errors.As(err, &budgetErr):

@@ -53,6 +53,7 @@ func TestErrorType(t *testing.T) {
 		{wrap(fmt.Errorf("waiting 1s to retry: %w", context.Canceled)), 0, "canceled", "canceled"},
 		{wrap(&fetch.RetryAfterError{Err: status(503)}), 503, "retry_after_past_deadline", "retry_after_past_deadline"},
 		{wrap(&fetch.RetryBudgetError{Err: status(503)}), 503, "retry_budget", "retry_budget"},
+		{wrap(&fetch.CircuitOpenError{Host: "a.test", Err: status(503)}), 503, "circuit_open", "circuit_open"},
 		{wrap(fetch.ErrBodyTooLarge), 200, "body_too_large", "body_too_large"},
 		{wrap(fetch.ErrHeaderTooLarge), 0, "header_too_large", "header_too_large"},
 		{wrap(fetch.ErrTooManyRedirects), 0, "too_many_redirects", "too_many_redirects"},

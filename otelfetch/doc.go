@@ -69,7 +69,8 @@
 // fetch.outcome uses too: attempt_timeout, deadline, canceled,
 // connection_refused, connection_reset, dns, tls, timeout, body_too_large,
 // header_too_large, too_many_redirects, blocked_address,
-// limiter_unavailable, retry_budget (a [*fetch.RetryBudgetError]),
+// limiter_unavailable, circuit_open (a [*fetch.CircuitOpenError]),
+// retry_budget (a [*fetch.RetryBudgetError]),
 // retry_after_past_deadline (a [*fetch.RetryAfterError]), closed,
 // invalid_url, panic (a hook panicked), and _OTHER.
 //

@@ -3,6 +3,8 @@ package otelfetch
 import (
 	"context"
 	"net/http"
+	"regexp"
+	"strings"
 
 	"github.com/c989c033/fetch"
 	"go.opentelemetry.io/otel/attribute"
@@ -46,7 +48,11 @@ func (in *Instrumentation) onCall(ctx context.Context, info fetch.CallInfo) cont
 	attrs := make([]attribute.KeyValue, 0, 4)
 	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(m))
 	attrs = append(attrs, host...)
-	ctx, span := in.tracer.Start(ctx, m, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	name := m
+	if !known {
+		name = "HTTP" // as the conventions name a span whose method is _OTHER
+	}
+	ctx, span := in.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 	if span.IsRecording() {
 		if req.URL != nil {
 			span.SetAttributes(semconv.URLFull(fullURL(req.URL)))
@@ -177,10 +183,16 @@ func scheme(req *http.Request) string {
 	return req.URL.Scheme
 }
 
-// errText is a span status's description: the error's text, if any.
+// errText is a span status's description: the error's text, if any, with
+// the values of sensitiveParams in any URL it quotes redacted, as url.full
+// has them.
 func errText(err error) string {
 	if err == nil {
 		return ""
 	}
-	return err.Error()
+	return sensitiveInText.ReplaceAllString(err.Error(), "${1}REDACTED")
 }
+
+// sensitiveInText matches a sensitive parameter of a URL quoted in an
+// error's text, up to the end of its value.
+var sensitiveInText = regexp.MustCompile(`([?&](?:` + strings.Join(sensitiveParams, "|") + `)=)[^&#\s"']*`)
