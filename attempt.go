@@ -75,7 +75,7 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 	r, actx, err := f.prepare(c, n, o)
 	if err != nil {
 		o.err, o.h, o.sent = err, c.h, 1
-		c.attempts++
+		f.count(c, n, o)
 		return o
 	}
 	timed := f.timed || c.h.ramp.Load() != nil // a ramp cuts only for attempts sent since it began
@@ -84,7 +84,7 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 	}
 	o.resp, o.err = f.client.Do(r)
 	o.req, o.h, o.sent = r, c.h, c.sent()
-	c.attempts += int(o.sent)
+	f.count(c, n, o)
 	if o.err != nil {
 		o.err = f.attemptError(c, actx, f.headerCap.check(o.err))
 		o.hopped, _ = hopFailed(o.err)
@@ -96,6 +96,16 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 		o.took = o.start.since()
 	}
 	return o
+}
+
+// count counts attempt n of call c, whose outcome o says how many times
+// it was sent, as it ends: for the call (Error.Attempts) and in the stats.
+func (f *Fetcher) count(c *call, n int, o *outcome) {
+	c.attempts += int(o.sent)
+	f.stats.attempts.Add(int64(o.sent))
+	if n > 1 {
+		f.stats.retries.Add(1)
+	}
 }
 
 // read reads the body of o, a response the call keeps, with consume, still

@@ -165,11 +165,12 @@ func (b *breaker) admit(c *call) error {
 	return nil
 }
 
-// refusal is the error for call c, refused: on a retry, it carries the
-// failure of the call's previous attempt, which may be what opened it.
+// refusal is the error for call c, refused on its way to its current
+// host (its own, or a redirect's): on a retry, it carries the failure of
+// the call's previous attempt, which may be what opened it.
 func (b *breaker) refusal(c *call) error {
-	e := &CircuitOpenError{Host: c.origin.name}
-	if c.n > 0 {
+	e := &CircuitOpenError{Host: c.h.name}
+	if c.n > 0 && c.h == c.origin {
 		o := &c.last
 		if e.Err = o.err; o.err == nil && o.resp != nil {
 			e.Err = c.f.statusError(o)

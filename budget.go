@@ -126,7 +126,7 @@ func (b *retryBudget) retry() (ok bool, calls, retries int) {
 	defer b.mu.Unlock()
 	now := time.Now()
 	calls, retries = b.counts.total(now)
-	if float64(retries) >= b.limits.Ratio*float64(calls)+float64(b.limits.Min) {
+	if float64(retries+1) > b.limits.Ratio*float64(calls)+float64(b.limits.Min) { // "at most": this retry included
 		return false, calls, retries
 	}
 	b.counts.add(now, 1)

@@ -471,7 +471,7 @@ func (r *crawl) run(yield func(*Page) bool) {
 func (r *crawl) schedule(e CrawlEntry) bool {
 	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, e.URL, nil)
 	if err != nil {
-		return r.sched.push(job[crawlJob]{text: redact(e.URL), err: fmt.Errorf("%w: %w", ErrInvalidURL, err), data: crawlJob{entry: e, queued: true}})
+		return r.sched.push(job[crawlJob]{text: redact(e.URL), err: invalidURL(err), data: crawlJob{entry: e, queued: true}})
 	}
 	req.Header.Set("User-Agent", r.cfg.agent)
 	if r.cfg.robots {

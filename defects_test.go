@@ -659,3 +659,180 @@ func TestCrawlLinksKeepURLCredentials(t *testing.T) {
 		}
 	})
 }
+
+// Found by a third review, of Do, retries, the gates, Stats, hooks, the
+// breaker and the retry budget.
+
+// A retry that is never sent (the caller cancels during the backoff) must
+// not be counted in Stats.Retries, which the docs define as "attempts that
+// were retries": Attempts must stay >= Calls + Retries.
+func TestRetriesCountsOnlySentRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(failing(100, http.StatusServiceUnavailable, nil))
+		f := newMem(t, c, WithRetry(RetryPolicy{BaseDelay: time.Second, Jitter: NoJitter}))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() {
+			resp, err := f.Do(mustGet(t, "http://a.test/").WithContext(ctx))
+			if resp != nil {
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+		time.Sleep(500 * time.Millisecond) // the call is in its 1s backoff
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v; want Canceled", err)
+		}
+		s := f.Stats()
+		if c.n.Load() != 1 {
+			t.Fatalf("server saw %d requests; want 1", c.n.Load())
+		}
+		if s.Attempts != 1 || s.Retries != 0 {
+			t.Errorf("Stats: Attempts %d, Retries %d, Calls %d; want Attempts 1, Retries 0: the retry was never sent", s.Attempts, s.Retries, s.Calls)
+		}
+	})
+}
+
+// Stats.Attempts is "attempts sent": an attempt already sent must show up
+// while its call is still running (waiting to retry), not only when the
+// call ends; otherwise Retries runs ahead of Attempts mid-call.
+func TestAttemptsCountedAsSent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(failing(2, http.StatusServiceUnavailable, nil))
+		f := newMem(t, c, WithRetry(RetryPolicy{BaseDelay: time.Second, Jitter: NoJitter}))
+		done := make(chan error)
+		go func() {
+			_, err := f.Get(context.Background(), "http://a.test/")
+			done <- err
+		}()
+		time.Sleep(1500 * time.Millisecond) // two attempts sent; waiting 2s for the third
+		synctest.Wait()
+		s := f.Stats()
+		if got := c.n.Load(); got != 2 {
+			t.Fatalf("server saw %d requests; want 2", got)
+		}
+		if s.Attempts < 2 || s.Retries > s.Attempts {
+			t.Errorf("mid-call Stats: Attempts %d, Retries %d; want Attempts >= 2 (the server has seen 2) and Retries <= Attempts", s.Attempts, s.Retries)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Without WithAdaptiveRate, HostStats.Rate and AttemptInfo.HostRate are
+// zero until a Retry-After pause, and then report the ramp that paces the
+// host (they were documented as zero unless WithAdaptiveRate is set, while
+// the ramp showed in both, and in otelfetch's fetch.host.rate gauge).
+func TestHostRateIsTheRampWithoutAdaptive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limited := failing(1, http.StatusTooManyRequests, http.Header{"Retry-After": {"2"}})
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Host == "a.test" {
+				limited(w, r)
+			}
+		})
+		var rates []float64
+		f := newMem(t, h, WithHooks(Hooks{OnAttempt: func(a AttemptInfo) { rates = append(rates, float64(a.HostRate)) }}))
+		if _, err := f.Get(context.Background(), "http://b.test/"); err != nil { // answered at once: no pause
+			t.Fatal(err)
+		}
+		if len(rates) != 1 || rates[0] != 0 {
+			t.Errorf("HostRate of an attempt to an unpaced host: %v; want [0]", rates)
+		}
+		rates = nil
+		if _, err := f.Get(context.Background(), "http://a.test/"); err != nil {
+			t.Fatal(err)
+		}
+		if len(rates) != 2 || rates[0] != rampStart || rates[1] < rampStart {
+			t.Errorf("HostRate of a 429 with Retry-After and its retry: %v; want the ramp's, from %d", rates, rampStart)
+		}
+		hs := f.Stats().Hosts
+		if len(hs) != 1 || hs[0].Host != "a.test" || hs[0].Rate < rampStart {
+			t.Errorf("Stats().Hosts = %+v; want a.test, paced by the ramp", hs)
+		}
+	})
+}
+
+// RetryBudget: "over the last Window, retries to a host may be at most
+// Ratio of the calls made to it, plus Min". With one call, Ratio 0.5 and
+// Min 2 that is at most 2.5, so 2 retries; the budget lets a third through
+// because it compares the retries already made (2 < 2.5) rather than the
+// count the new retry would make (3 > 2.5).
+func TestRetryBudgetAtMost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(failing(100, http.StatusServiceUnavailable, nil))
+		f := newMem(t, c,
+			WithRetry(RetryPolicy{MaxAttempts: 20, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, Jitter: NoJitter}),
+			WithRetryBudget(RetryBudget{Ratio: 0.5, Min: 2, Window: 10 * time.Second}))
+		_, err := f.Get(context.Background(), "http://a.test/")
+		var be *RetryBudgetError
+		if !errors.As(err, &be) {
+			t.Fatalf("err = %v; want *RetryBudgetError", err)
+		}
+		if retries := c.n.Load() - 1; retries > 2 {
+			t.Errorf("the budget let %d retries through for 1 call; want at most 2 (0.5 x 1 call + 2); error: %v", retries, err)
+		}
+	})
+}
+
+// A host whose circuit breaker is open gets nothing sent to it ("every
+// call to the host fails at once ... sending nothing"), and the README
+// says a redirect "cannot carry a request past a host's limits". Yet a
+// request to another host that redirects into the open host is sent to it.
+func TestRedirectIntoOpenBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var toB atomic.Int64
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Host {
+			case "a.test":
+				http.Redirect(w, r, "http://b.test/down", http.StatusFound)
+			case "b.test":
+				toB.Add(1)
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		})
+		f := newMem(t, h, WithRetry(RetryPolicy{MaxAttempts: 1}),
+			WithCircuitBreaker(CircuitBreaker{ConsecutiveFailures: 2, OpenFor: time.Minute}))
+		for range 2 {
+			f.Get(context.Background(), "http://b.test/down")
+		}
+		if _, err := f.Get(context.Background(), "http://b.test/down"); !errors.Is(err, ErrCircuitOpen) {
+			t.Fatalf("b.test: err = %v; want its breaker open", err)
+		}
+		before := toB.Load()
+		_, err := f.Get(context.Background(), "http://a.test/")
+		if sent := toB.Load() - before; sent != 0 {
+			t.Errorf("a redirect into b.test, whose breaker is open, sent it %d request(s); want 0 (err = %v)", sent, err)
+		}
+		if !errors.Is(err, ErrCircuitOpen) {
+			t.Errorf("err = %v; want it to match ErrCircuitOpen", err)
+		}
+	})
+}
+
+// A URL whose user info does not parse (a password with a space, or a
+// stray '%') fails with ErrInvalidURL, and its error and Result.URL then
+// carry the password in clear. SECURITY.md counts "a URL's password
+// appearing in an error, a Result or a log line" as a vulnerability; the
+// parseable case is redacted (xxxxx), so should this one be.
+func TestUnparsableURLPasswordRedacted(t *testing.T) {
+	f, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Shutdown(context.Background())
+	for _, u := range []string{"http://admin:hunter2 secret@a.invalid/", "http://admin:hunter2%zz@a.invalid/"} {
+		_, err := f.Get(context.Background(), u)
+		if !errors.Is(err, ErrInvalidURL) {
+			t.Fatalf("Get(%q): err = %v; want ErrInvalidURL", u, err)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Get error %q shows the URL's password; want it redacted", err)
+		}
+		if r := f.Fetch(context.Background(), u); strings.Contains(r.URL, "hunter2") {
+			t.Errorf("Result.URL %q shows the URL's password; want it redacted", r.URL)
+		}
+	}
+}

@@ -44,6 +44,19 @@
 // in input order. Redirects pass the gates of the host they lead to. See
 // [WithReadAhead] for how far inputs are read ahead.
 //
+// # Retry-After
+//
+// A 429 or 503 with Retry-After pauses every request to its host until
+// then, whether or not the call that got it retries. When the pause ends,
+// the requests that waited are not all released at once: a host without
+// an adaptive rate ([WithAdaptiveRate]) is paced by a ramp, which lets one
+// request through (a probe), then starts at 10 requests a second and
+// doubles every half second while the host answers. An overload signal
+// during the ramp (another 429, say) pauses the host again and cuts the
+// ramp to what the host was seen to accept. The ramp ends at 10,000 a
+// second. While it lasts, its rate is the host's [HostStats.Rate] and
+// [AttemptInfo.HostRate].
+//
 // # Errors
 //
 // A failed request returns an [*Error] that names the request, counts its

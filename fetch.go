@@ -210,7 +210,6 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 	}
 	err := d.err
 	f.stats.count(resp, err, c.attempts)
-	f.stats.attempts.Add(int64(c.attempts))
 	switch {
 	case err != nil:
 		if o != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -45,14 +46,23 @@ func newURLRequest(ctx context.Context, rawURL string, opts []RequestOption) (*h
 
 func newGet(ctx context.Context, rawURL string) (*http.Request, error) {
 	if ctx == nil {
-		return nil, fmt.Errorf("fetch: nil context for %q", rawURL)
+		return nil, fmt.Errorf("fetch: nil context for %q", redact(rawURL))
 	}
 	// The request carries its call from the start (see preparedCall).
 	req, err := http.NewRequestWithContext(preparedCall(ctx), http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidURL, err)
+		return nil, invalidURL(err)
 	}
 	return req, nil
+}
+
+// invalidURL is the error for a URL that does not parse, err being the
+// parser's: it matches ErrInvalidURL, and the URL it quotes is redacted.
+func invalidURL(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		ue.URL = redact(ue.URL)
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidURL, err)
 }
 
 // sendRequest is the requester of the calls given requests, DoAll and

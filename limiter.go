@@ -18,6 +18,10 @@ import (
 // the first holds a reservation, and a cancelled wait gives its token back
 // whatever the order of cancellations. So does the Redis-backed limiter in
 // the github.com/c989c033/fetch/redisrate module, shared between processes.
+// A token once given is spent: a call that then ends while it waits at a
+// later gate (the global rate after its host's, or an in-flight slot)
+// sends nothing but does not give it back, as x/time/rate cannot take back
+// a token whose time has come.
 type Limiter interface {
 	Wait(ctx context.Context) error
 }

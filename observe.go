@@ -71,8 +71,11 @@ type AttemptInfo struct {
 	// stream or crawl, a first attempt's wait in its host's queue is not
 	// included.
 	Waited time.Duration
-	// HostRate is the host's adaptive rate after this attempt's outcome
-	// was taken into account; zero unless [WithAdaptiveRate] is set.
+	// HostRate is the rate that paces the host once this attempt's
+	// outcome is taken into account: its adaptive rate if
+	// [WithAdaptiveRate] is set, or else, after a Retry-After pause, the
+	// ramp that paces it back up (see "Retry-After" in the package
+	// documentation); zero if neither.
 	HostRate rate.Limit
 }
 
@@ -107,13 +110,13 @@ type Stats struct {
 	Failed    Failures // calls that did not, by why
 	Waiting   int64    // calls waiting now for a Retry-After pause, a rate token or a slot, or queued for their host by a batch, stream or crawl
 
-	Attempts int64 // attempts sent, retries included
-	Retries  int64 // attempts that were retries
+	Attempts int64 // attempts made, each counted as it ends, retries included, as [Error.Attempts] counts them
+	Retries  int64 // attempts that were retries: made after a call's first; a retry decided but never sent is not one
 	InFlight int64 // attempts on the wire now: each holds a slot until its body is closed or read to its end
 
-	// Hosts lists, by name, the hosts that are paused by a Retry-After,
-	// throttled by [WithAdaptiveRate], or whose circuit breaker is not
-	// closed; nil if none. Per-host call counts are what an observer of
+	// Hosts lists, by name, the hosts that are paused by a Retry-After or
+	// paced by the ramp after one, throttled by [WithAdaptiveRate], or
+	// whose circuit breaker is not closed; nil if none. Per-host call counts are what an observer of
 	// [Hooks] keeps (the otelfetch module does), as the Fetcher forgets
 	// idle hosts to stay small.
 	Hosts []HostStats
@@ -137,8 +140,8 @@ func (f Failures) Total() int64 {
 // HostStats is the state of one host's gates.
 type HostStats struct {
 	Host        string     // host:port, as in the request's URL
-	Rate        rate.Limit // the adaptive rate; zero unless WithAdaptiveRate is set
-	Cuts        int        // times the adaptive rate was cut for overload
+	Rate        rate.Limit // the rate pacing the host, as in [AttemptInfo.HostRate]; zero if none
+	Cuts        int        // times the rate pacing the host was cut for overload
 	PausedUntil time.Time  // when the host's Retry-After pause ends; zero if none
 	Breaker     string     // the circuit breaker's state if not closed: "open" or "half-open"; "" otherwise
 }
@@ -233,7 +236,6 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 	if !d.retry {
 		return d
 	}
-	f.stats.retries.Add(1)
 	req := c.req
 	if f.logger != nil {
 		f.logger.LogAttrs(req.Context(), slog.LevelDebug, "fetch: retrying",

@@ -245,10 +245,12 @@ func defaultCheckRedirect(req *http.Request, via []*http.Request) error {
 //  2. it gives back the slots the call holds, before it waits for any, so
 //     that hosts redirecting to each other cannot deadlock;
 //  3. it runs the context's send check, if any (see withSendCheck);
-//  4. it waits for req's host's gates (pause, tokens, slot), under req's
+//  4. it runs the prechecks of req's host's policies (an open circuit
+//     breaker refuses at once, sending nothing);
+//  5. it waits for req's host's gates (pause, tokens, slot), under req's
 //     context: the caller's, bounded by the attempt's timeout.
 //
-// A refusal at step 3 or 4 fails the hop with a *hopError, and the call
+// A refusal at step 3, 4 or 5 fails the hop with a *hopError, and the call
 // then holds no slot.
 func (f *Fetcher) hop(req *http.Request) error {
 	ctx := req.Context()
@@ -270,6 +272,11 @@ func (f *Fetcher) hop(req *http.Request) error {
 		}
 	}
 	c.moveTo(hostKey(req.URL))
+	for _, p := range c.h.policies { // an open circuit breaker refuses at once
+		if err := p.precheck(c); err != nil {
+			return &hopError{url: req.URL.Redacted(), err: err, final: true}
+		}
+	}
 	if err := f.pass(ctx, c.h); err != nil {
 		return f.hopRefused(c, ctx, req, err)
 	}
