@@ -3,6 +3,7 @@ package redisqueue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -17,10 +18,11 @@ import (
 type consumer struct {
 	q    *Queue
 	name string
+	fail func(error) // told of an error Redis will not get over
 
 	mu       sync.Mutex
 	held     map[string]struct{} // read and not yet acknowledged in Redis
-	freed    chan struct{}       // kicked when held shrinks
+	freed    chan struct{}       // kicked when held shrinks or retry grows
 	retry    []retryEntry        // held entries to hand out again
 	claimed  time.Time           // when the last XAUTOCLAIM scan ended
 	cursor   string              // where the XAUTOCLAIM scan goes on
@@ -46,15 +48,19 @@ func (q *Queue) newConsumer() *consumer {
 
 // next returns the next entries to handle, now held, waiting for them. It
 // returns ok false when ctx ends, or, unless follow, when the group is
-// drained and busy reports that nothing local is left to write.
+// drained and busy reports that nothing local is left to write, or when
+// Redis refuses a read for good (see permanent), which it tells fail.
 func (c *consumer) next(ctx context.Context, follow bool, busy func() bool) (es []entry, ok bool) {
 	for ctx.Err() == nil {
 		if es := c.dueRetries(); len(es) > 0 {
 			return es, true
 		}
 		free := c.waitFree(ctx)
-		if free == 0 {
+		if free < 0 {
 			return nil, false
+		}
+		if free == 0 {
+			continue // an entry to hand out again is due
 		}
 		es, err := c.read(ctx, free)
 		if err == nil && len(es) == 0 && !follow && !busy() {
@@ -68,6 +74,10 @@ func (c *consumer) next(ctx context.Context, follow bool, busy func() bool) (es 
 			if ctx.Err() != nil {
 				break
 			}
+			if permanent(err) {
+				c.fail(fmt.Errorf("redisqueue: reading %q as group %q: %w%s", c.q.stream, c.q.group, err, hint(err)))
+				return nil, false
+			}
 			c.failed(ctx, err)
 			continue
 		}
@@ -80,19 +90,41 @@ func (c *consumer) next(ctx context.Context, follow bool, busy func() bool) (es 
 }
 
 // waitFree waits until the consumer may hold more entries and returns how
-// many more, or 0 when ctx ends.
+// many more; or 0 when an entry to hand out again is due, as those held
+// are only acknowledged once handed out; or -1 when ctx ends.
 func (c *consumer) waitFree(ctx context.Context) int {
 	for {
 		c.mu.Lock()
 		free := c.q.cfg.maxHeld - len(c.held)
+		var due time.Time
+		for _, r := range c.retry {
+			if due.IsZero() || r.due.Before(due) {
+				due = r.due
+			}
+		}
 		c.mu.Unlock()
 		if free > 0 {
 			return free
 		}
+		var retry <-chan time.Time
+		var t *time.Timer
+		if !due.IsZero() {
+			t = time.NewTimer(time.Until(due))
+			retry = t.C
+		}
+		n := 1
 		select {
 		case <-c.freed:
+		case <-retry:
+			n = 0
 		case <-ctx.Done():
-			return 0
+			n = -1
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if n <= 0 {
+			return n
 		}
 	}
 }
@@ -139,10 +171,13 @@ func (c *consumer) read(ctx context.Context, n int) ([]entry, error) {
 	return c.take(msgs, false), nil
 }
 
-// readError makes the group again if Redis lost it, and returns err.
+// readError makes the group again if Redis lost it, and returns err, or
+// the error of making the group.
 func (c *consumer) readError(ctx context.Context, err error) error {
 	if isNoGroup(err) {
-		c.q.ensureGroup(ctx)
+		if gerr := c.q.ensureGroup(ctx); gerr != nil {
+			return gerr
+		}
 	}
 	return err
 }
@@ -167,6 +202,15 @@ func (c *consumer) again(e entry, tries int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.retry = append(c.retry, retryEntry{e: e, tries: tries, due: time.Now().Add(backoff(tries))})
+	c.kick() // a waitFree under way waits for it too
+}
+
+// kick wakes a waitFree under way.
+func (c *consumer) kick() {
+	select {
+	case c.freed <- struct{}{}:
+	default:
+	}
 }
 
 // dueRetries takes the entries to hand out again that are due.
@@ -197,10 +241,7 @@ func (c *consumer) acked(ids []string) {
 		delete(c.held, id)
 	}
 	c.mu.Unlock()
-	select {
-	case c.freed <- struct{}{}:
-	default:
-	}
+	c.kick()
 }
 
 // heldIDs lists what the consumer holds.

@@ -23,12 +23,13 @@ import (
 // links followed from the page have been written: a process that dies
 // leaves either the page pending or its links queued, never neither.
 //
-// Writes (links, keys seen, acknowledgements) do not wait for Redis: they
-// are applied in order by one goroutine, in batches, retried while Redis
-// is unavailable. So Add reports every entry as added, and the crawl's
-// [fetch.CrawlMaxPages] counts the links this process took in before
-// deduplication. While Redis is unavailable, Next waits for it (it does
-// not fail) and the pages already taken are fetched and yielded.
+// Writes (links, keys seen, acknowledgements) are applied in order by one
+// goroutine, in batches, retried while Redis is unavailable. Add waits
+// for its write, to report whether the link was new, so the crawl's
+// [fetch.CrawlMaxPages] counts the pages this process took in after
+// deduplication; but while Redis is unavailable nothing waits for it: Add
+// reports true for each link it keeps to write, Next waits (it does not
+// fail), and the pages already taken are fetched and yielded.
 //
 // The crawl ends, in every process, when nothing is left to deliver and
 // nothing is pending with any process. A process that starts after that
@@ -47,6 +48,25 @@ type Frontier struct {
 	ids    map[fetch.CrawlEntry][]string // returned by Next, not yet Done
 	reader sync.Mutex                    // held by a Next under way
 	once   sync.Once
+	known  map[string]struct{} // keys known to be in the set, up to knownMax
+}
+
+// knownMax is how many keys a Frontier remembers to be in the crawl's
+// set, to answer Add for them without asking Redis; past it, it forgets
+// them all and starts again.
+const knownMax = 1 << 16
+
+// remember notes that key is in the crawl's set.
+func (fr *Frontier) remember(key string) {
+	if key == "" {
+		return
+	}
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if len(fr.known) >= knownMax {
+		clear(fr.known)
+	}
+	fr.known[key] = struct{}{}
 }
 
 // Frontier returns a new Frontier on the queue's stream and group, whose
@@ -54,32 +74,47 @@ type Frontier struct {
 // does) to release what it holds.
 func (q *Queue) Frontier() *Frontier {
 	life, end := context.WithCancel(context.Background())
-	return &Frontier{wk: q.startWorker(life), life: life, end: end, ids: make(map[fetch.CrawlEntry][]string)}
+	return &Frontier{wk: q.startWorker(life, end), life: life, end: end, ids: make(map[fetch.CrawlEntry][]string), known: make(map[string]struct{})}
 }
 
-// Add queues e unless its key is already in the crawl's set; the check is
-// made in Redis when the write is applied, so Add reports added true for
-// every entry it takes. It fails, with [fetch.ErrCrawlDone], only once
-// the Frontier is closed.
+// Add queues e unless its key is already in the crawl's set, and reports
+// whether it did: it waits for the write, made in order with the others of
+// this process. While Redis is unavailable it does not wait: it reports
+// true for the entry it keeps, to be queued (or found seen) once Redis is
+// back. It fails once the Frontier is closed, with an error matching
+// [fetch.ErrCrawlDone], or once Redis has refused a write for good.
 func (fr *Frontier) Add(e fetch.CrawlEntry) (bool, error) {
-	err := fr.wk.w.push(op{kind: 'a', arg: e.Key, url: e.URL, depth: e.Depth, ref: e.Referrer})
+	if e.Key != "" {
+		fr.mu.Lock()
+		_, known := fr.known[e.Key]
+		fr.mu.Unlock()
+		if known && fr.life.Err() == nil {
+			return false, nil
+		}
+	}
+	added, err := fr.wk.w.add(op{kind: 'a', arg: e.Key, url: e.URL, depth: e.Depth, ref: e.Referrer})
 	if err != nil {
+		if ferr := fr.wk.failure(); ferr != nil {
+			return false, ferr
+		}
 		return false, fmt.Errorf("%w: %w", fetch.ErrCrawlDone, err)
 	}
-	return true, nil
+	fr.remember(e.Key)
+	return added, nil
 }
 
 // Seen adds key to the crawl's set, so that no process queues it again.
 func (fr *Frontier) Seen(key string) {
-	if key != "" {
-		fr.wk.w.push(op{kind: 's', arg: key})
+	if key != "" && fr.wk.w.push(op{kind: 's', arg: key}) == nil {
+		fr.remember(key)
 	}
 }
 
 // Next returns the next entry for this process to fetch, waiting while
 // none is free but some are pending with any process, and while Redis is
 // unavailable. It returns ok false when the crawl is over in every
-// process, when ctx ends or when the Frontier is closed; never an error.
+// process, when ctx ends or when the Frontier is closed. Its only error
+// says that Redis refuses the crawl's commands for good (see [Queue.Run]).
 //
 // A malformed stream entry is returned with an empty URL, which the crawl
 // reports as a page whose Err matches [fetch.ErrInvalidURL].
@@ -111,6 +146,9 @@ func (fr *Frontier) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
 		fr.mu.Lock()
 		fr.buf = append(fr.buf, es...)
 		fr.mu.Unlock()
+	}
+	if err := fr.wk.failure(); err != nil {
+		return fetch.CrawlEntry{}, false, err
 	}
 	return fetch.CrawlEntry{}, false, nil
 }

@@ -62,23 +62,56 @@ func New(rdb redis.UniversalClient, stream, group string, opts ...Option) (*Queu
 // stream's name. The query may set the database (?db=2) and the other
 // parameters [redis.ParseURL] knows.
 func ParseURL(raw string) (opts *redis.Options, stream string, err error) {
+	const want = "want redis://HOST:PORT/STREAM"
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, "", fmt.Errorf("redisqueue: ParseURL: %w", err)
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // its message holds raw, password and all
+		}
+		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): %w; %s", redactRaw(raw), err, want)
 	}
+	shown := u.Redacted()
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): scheme must be redis or rediss", u.Redacted())
+		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): scheme must be redis or rediss; %s", shown, want)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): port %s is not a port number (1 to 65535)", shown, p)
+		}
 	}
 	stream = strings.TrimPrefix(u.Path, "/")
 	if stream == "" {
-		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): no stream name: want redis://HOST:PORT/STREAM", u.Redacted())
+		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): no stream name; %s", shown, want)
 	}
 	u.Path, u.RawPath = "", ""
 	opts, err = redis.ParseURL(u.String())
 	if err != nil {
-		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): %w", u.Redacted(), err)
+		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): %w", shown, err)
 	}
 	return opts, stream, nil
+}
+
+// redactRaw hides the password of raw, a URL that does not parse, for an
+// error message.
+func redactRaw(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	host, path := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		host, path = rest[:i], rest[i:]
+	}
+	at := strings.LastIndex(host, "@")
+	if at < 0 {
+		return raw
+	}
+	user, _, hasPass := strings.Cut(host[:at], ":")
+	if !hasPass {
+		return raw
+	}
+	return scheme + "://" + user + ":xxxxx" + host[at:] + path
 }
 
 // addBatch is how many URLs one call to Redis queues.
@@ -104,11 +137,11 @@ func (q *Queue) Add(ctx context.Context, urls iter.Seq[string]) (int, error) {
 		if len(args) <= 1 {
 			return nil
 		}
-		n, err := applyScript.Run(ctx, q.rdb, []string{q.stream, q.seen}, args...).Int()
+		flags, err := applyScript.Run(ctx, q.rdb, []string{q.stream, q.seen}, args...).Text()
 		if err != nil {
-			return fmt.Errorf("redisqueue: adding to %q: %w", q.stream, err)
+			return fmt.Errorf("redisqueue: adding to %q: %w%s", q.stream, err, hint(err))
 		}
-		added += n
+		added += strings.Count(flags, "1")
 		args = args[:1]
 		return nil
 	}
@@ -141,9 +174,37 @@ func (q *Queue) keyOf(raw string) string {
 func (q *Queue) ensureGroup(ctx context.Context) error {
 	err := q.rdb.XGroupCreateMkStream(ctx, q.stream, q.group, "0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("redisqueue: creating group %q of %q: %w", q.group, q.stream, err)
+		return fmt.Errorf("redisqueue: creating group %q of %q: %w%s", q.group, q.stream, err, hint(err))
 	}
 	return nil
+}
+
+// permanent reports whether err is an answer of Redis that asking again
+// will not change: the key holds another type, a command the server does
+// not have (before Redis 6.2, XAUTOCLAIM) or the user may not run, or
+// credentials it refuses. Any other error (no connection, a server
+// loading its data or failing over, a group lost in a restart) is waited
+// out.
+func permanent(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	msg := rerr.Error()
+	for _, p := range []string{"WRONGTYPE", "NOPERM", "WRONGPASS", "NOAUTH", "ERR unknown command", "ERR unknown subcommand"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// hint is what to add to err's message to say what to do about it.
+func hint(err error) string {
+	if err != nil && strings.Contains(err.Error(), "unknown command") {
+		return " (redisqueue needs Redis 6.2 or later)"
+	}
+	return ""
 }
 
 // isNoGroup reports whether err says the stream or group is missing, as
@@ -160,25 +221,18 @@ type Stats struct {
 	Drained bool  // nothing pending and nothing left to deliver
 }
 
-// Stats reads the queue's counts from Redis.
+// Stats reads the queue's counts from Redis, all at one instant. It
+// changes nothing: a queue that does not exist (never added to, or
+// deleted) has no entries and is drained.
 func (q *Queue) Stats(ctx context.Context) (Stats, error) {
-	if err := q.ensureGroup(ctx); err != nil {
-		return Stats{}, err
+	vals, err := statsScript.Run(ctx, q.rdb, []string{q.stream, q.seen}, q.group).Int64Slice()
+	if err == nil && len(vals) != 4 {
+		err = fmt.Errorf("%d values, want 4", len(vals))
 	}
-	var s Stats
-	pipe := q.rdb.Pipeline()
-	entries := pipe.XLen(ctx, q.stream)
-	pending := pipe.XPending(ctx, q.stream, q.group)
-	seen := pipe.SCard(ctx, q.seen)
-	drained := drainedScript.Run(ctx, pipe, []string{q.stream}, q.group)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return s, fmt.Errorf("redisqueue: stats of %q: %w", q.stream, err)
+	if err != nil {
+		return Stats{}, fmt.Errorf("redisqueue: stats of %q: %w", q.stream, err)
 	}
-	s.Entries, s.Seen = entries.Val(), seen.Val()
-	s.Pending = pending.Val().Count
-	n, _ := drained.Int()
-	s.Drained = n == 1
-	return s, nil
+	return Stats{Entries: vals[0], Pending: vals[1], Seen: vals[2], Drained: vals[3] == 1}, nil
 }
 
 // Delete removes the stream, with its groups, and the set of keys seen:

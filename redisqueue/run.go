@@ -52,7 +52,10 @@ type Result struct {
 // Run returns when ctx ends, or, unless [Follow] is given, when the queue
 // is drained: no entry is left to deliver and none is pending with any
 // worker. Before it returns it writes its acknowledgements, waiting up to
-// [FlushTimeout] for Redis.
+// [FlushTimeout] for Redis. If Redis refuses the queue's commands for good
+// (the stream's key holds another type, the user lacks a permission, the
+// server is older than Redis 6.2, which lacks XAUTOCLAIM), Run stops
+// taking entries and, last, yields a Result whose Err says so, with no ID.
 func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 	return func(yield func(Result) bool) {
 		if ctx == nil || f == nil {
@@ -60,7 +63,7 @@ func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 			return
 		}
 		ctx, cancel := context.WithCancel(ctx)
-		w := q.startWorker(ctx)
+		w := q.startWorker(ctx, cancel)
 		var (
 			mu      sync.Mutex
 			byIndex = make(map[int]entry) // what each input of the stream was
@@ -86,10 +89,14 @@ func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 				}
 			}
 		}
+		broke := false
 		defer func() {
 			cancel()
 			<-reading // started by StreamFunc at once; ends within a poll
 			w.stop(ctx)
+			if err := w.failure(); err != nil && !broke {
+				yield(Result{Result: fetch.Result{Err: err}})
+			}
 		}()
 		for r := range fetch.StreamFunc(ctx, f, in, newRequest) {
 			mu.Lock()
@@ -106,6 +113,7 @@ func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 			}
 			delete(tries, e.id)
 			if !yield(Result{Result: r, ID: e.id, Reclaimed: e.reclaimed}) {
+				broke = true
 				return
 			}
 			w.w.push(op{kind: 'k', arg: e.id})
@@ -135,13 +143,38 @@ type worker struct {
 	unrenew  context.CancelFunc // ends the renewals
 	written  chan struct{}      // closed when the writer has returned
 	renewing sync.WaitGroup
+	onFail   func() // told of a failure Redis will not get over
+
+	mu  sync.Mutex
+	err error // the first such failure
+}
+
+// fail records err, a refusal of Redis that will not change (see
+// permanent), and tells the worker's owner.
+func (wk *worker) fail(err error) {
+	wk.mu.Lock()
+	if wk.err == nil {
+		wk.err = err
+	}
+	wk.mu.Unlock()
+	wk.onFail()
+}
+
+// failure is the error fail recorded, if any.
+func (wk *worker) failure() error {
+	wk.mu.Lock()
+	defer wk.mu.Unlock()
+	return wk.err
 }
 
 // startWorker starts a consumer's renewals and its writer. The writer
 // outlives ctx, so that stop can still write the last acknowledgements.
-func (q *Queue) startWorker(ctx context.Context) *worker {
-	wk := &worker{q: q, c: q.newConsumer(), written: make(chan struct{})}
-	wk.w = newWriter(q, wk.c)
+// onFail is called when Redis refuses the worker's reads or writes for
+// good; failure then says why.
+func (q *Queue) startWorker(ctx context.Context, onFail func()) *worker {
+	wk := &worker{q: q, c: q.newConsumer(), written: make(chan struct{}), onFail: onFail}
+	wk.c.fail = wk.fail
+	wk.w = newWriter(q, wk.c, wk.fail)
 	wctx, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	rctx, unrenew := context.WithCancel(wctx)
 	wk.abandon, wk.unrenew = abandon, unrenew

@@ -9,9 +9,10 @@ import "github.com/redis/go-redis/v9"
 //	s KEY                 add KEY to the set
 //	k ID                  acknowledge entry ID
 //
-// It returns how many URLs it queued.
+// It returns a string with a character for each "a" operation, in order:
+// "1" if it queued the URL, "0" if its key was in the set.
 var applyScript = redis.NewScript(`
-local added, i = 0, 2
+local added, i = {}, 2
 while i <= #ARGV do
   local op = ARGV[i]
   if op == 'a' then
@@ -21,7 +22,9 @@ while i <= #ARGV do
       if ARGV[i+3] ~= '0' then f[#f+1] = 'depth'; f[#f+1] = ARGV[i+3] end
       if ARGV[i+4] ~= '' then f[#f+1] = 'ref'; f[#f+1] = ARGV[i+4] end
       redis.call('XADD', KEYS[1], '*', unpack(f))
-      added = added + 1
+      added[#added+1] = '1'
+    else
+      added[#added+1] = '0'
     end
     i = i + 5
   elseif op == 's' then
@@ -34,35 +37,62 @@ while i <= #ARGV do
     return redis.error_reply('redisqueue: unknown operation ' .. tostring(op))
   end
 end
-return added
+return table.concat(added)
 `)
 
 // drainedScript reports 1 when the group has nothing left: no entry
 // pending (delivered and not acknowledged) and none not yet delivered.
 // KEYS: the stream. ARGV[1]: the group.
-var drainedScript = redis.NewScript(`
-local p = redis.call('XPENDING', KEYS[1], ARGV[1])
-if p[1] > 0 then return 0 end
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if #last == 0 then return 1 end
+var drainedScript = redis.NewScript(groupInfo + `
+local delivered = lastDelivered(KEYS[1], ARGV[1])
+if not delivered then return redis.error_reply('NOGROUP no consumer group ' .. ARGV[1]) end
+return drained(KEYS[1], ARGV[1], delivered)
+`)
+
+// statsScript reads a queue's counts at one instant, without changing
+// anything: the entries in the stream, those pending, the keys in the
+// set, and 1 if the group is drained. A stream or group that does not
+// exist has nothing. KEYS: the stream, the seen set. ARGV[1]: the group.
+var statsScript = redis.NewScript(groupInfo + `
+local seen = redis.call('SCARD', KEYS[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, seen, 1} end
+local len = redis.call('XLEN', KEYS[1])
+local delivered = lastDelivered(KEYS[1], ARGV[1])
+if not delivered then
+  if len == 0 then return {0, 0, seen, 1} end
+  return {len, 0, seen, 0}
+end
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
+return {len, pending, seen, drained(KEYS[1], ARGV[1], delivered)}
+`)
+
+// groupInfo is the Lua functions drainedScript and statsScript share.
+const groupInfo = `
+local function lastDelivered(stream, group)
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    local name, delivered
+    for j = 1, #g, 2 do
+      if g[j] == 'name' then name = g[j+1] elseif g[j] == 'last-delivered-id' then delivered = g[j+1] end
+    end
+    if name == group then return delivered end
+  end
+  return nil
+end
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)
 end
-for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
-  local name, delivered
-  for j = 1, #g, 2 do
-    if g[j] == 'name' then name = g[j+1] elseif g[j] == 'last-delivered-id' then delivered = g[j+1] end
-  end
-  if name == ARGV[1] then
-    local dm, ds = parse(delivered)
-    local lm, ls = parse(last[1][1])
-    if dm > lm or (dm == lm and ds >= ls) then return 1 end
-    return 0
-  end
+local function drained(stream, group, delivered)
+  local p = redis.call('XPENDING', stream, group)
+  if p[1] > 0 then return 0 end
+  local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+  if #last == 0 then return 1 end
+  local dm, ds = parse(delivered)
+  local lm, ls = parse(last[1][1])
+  if dm > lm or (dm == lm and ds >= ls) then return 1 end
+  return 0
 end
-return redis.error_reply('NOGROUP no consumer group ' .. ARGV[1])
-`)
+`
 
 // claimScript renews the entries in ARGV[4:] that consumer ARGV[2] still
 // holds, setting their idle time to ARGV[3] milliseconds: 0 renews them,

@@ -3,6 +3,7 @@ package redisqueue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 )
@@ -15,6 +16,13 @@ type op struct {
 	url   string
 	depth int
 	ref   string
+	res   chan addResult // for an 'a' whose caller waits: told once, then nil
+}
+
+// addResult is what the writer tells an Add that waits.
+type addResult struct {
+	added bool
+	err   error
 }
 
 // errWriterClosed is what a write after the writer closed returns.
@@ -26,17 +34,20 @@ var errWriterClosed = errors.New("redisqueue: worker has stopped")
 // after the links found on it, so a worker that dies leaves either the
 // page pending (to be fetched again) or its links queued.
 type writer struct {
-	q    *Queue
-	c    *consumer // told of acknowledgements once written
-	mu   sync.Mutex
-	log  []op
-	shut bool
-	wake chan struct{}
-	done chan struct{} // closed by stop
+	q       *Queue
+	c       *consumer // told of acknowledgements once written
+	fail    func(error)
+	mu      sync.Mutex
+	log     []op
+	shut    bool
+	failing bool  // the last write failed: Redis is unavailable
+	err     error // why the writer gave up, if it did
+	wake    chan struct{}
+	done    chan struct{} // closed by stop
 }
 
-func newWriter(q *Queue, c *consumer) *writer {
-	return &writer{q: q, c: c, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newWriter(q *Queue, c *consumer, fail func(error)) *writer {
+	return &writer{q: q, c: c, fail: fail, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // push queues ops to be written.
@@ -44,14 +55,77 @@ func (w *writer) push(ops ...op) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.shut {
-		return errWriterClosed
+		return w.closedErr()
 	}
 	w.log = append(w.log, ops...)
+	w.kick()
+	return nil
+}
+
+// add queues o, an 'a', and reports whether it was queued: it waits for
+// the write, unless Redis is unavailable, when it reports true for an
+// entry it keeps to write once Redis is back.
+func (w *writer) add(o op) (bool, error) {
+	w.mu.Lock()
+	if w.shut {
+		defer w.mu.Unlock()
+		return false, w.closedErr()
+	}
+	var res chan addResult
+	if !w.failing {
+		res = make(chan addResult, 1)
+		o.res = res
+	}
+	w.log = append(w.log, o)
+	w.kick()
+	w.mu.Unlock()
+	if res == nil {
+		return true, nil
+	}
+	r := <-res
+	return r.added, r.err
+}
+
+// kick wakes run. w.mu is held.
+func (w *writer) kick() {
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
-	return nil
+}
+
+// closedErr is what a write fails with once the writer is shut. w.mu is
+// held.
+func (w *writer) closedErr() error {
+	if w.err != nil {
+		return w.err
+	}
+	return errWriterClosed
+}
+
+// answer tells the Adds waiting on the first n operations of the log (all
+// of them if n < 0) res, or, with flags, what flags says of each 'a'.
+// w.mu is held.
+func (w *writer) answer(n int, flags string, res addResult) {
+	if n < 0 || n > len(w.log) {
+		n = len(w.log)
+	}
+	a := 0
+	for i := range w.log[:n] {
+		o := &w.log[i]
+		if o.kind != 'a' {
+			continue
+		}
+		r := res
+		if flags != "" {
+			r = addResult{added: a < len(flags) && flags[a] == '1'}
+		}
+		a++
+		if o.res != nil {
+			o.res <- r
+			o.res = nil
+		}
+	}
 }
 
 // busy reports whether writes are waiting.
@@ -66,6 +140,10 @@ func (w *writer) busy() bool {
 func (w *writer) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.shutLocked()
+}
+
+func (w *writer) shutLocked() {
 	if !w.shut {
 		w.shut = true
 		close(w.done)
@@ -76,8 +154,15 @@ func (w *writer) stop() {
 const writeBatch = 512
 
 // run writes the log until stop has been called and the log is empty, or
-// ctx ends, which abandons what is left.
+// ctx ends, which abandons what is left, or Redis refuses a write for
+// good (see permanent), which it reports to fail.
 func (w *writer) run(ctx context.Context) {
+	defer func() { // what is left is not written: no Add waits for it
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.shutLocked()
+		w.answer(-1, "", addResult{err: w.closedErr()})
+	}()
 	q := w.q
 	failures := 0
 	for {
@@ -111,9 +196,17 @@ func (w *writer) run(ctx context.Context) {
 				acks = append(acks, o.arg)
 			}
 		}
-		err := applyScript.Run(ctx, q.rdb, []string{q.stream, q.seen}, args...).Err()
+		flags, err := applyScript.Run(ctx, q.rdb, []string{q.stream, q.seen}, args...).Text()
 		if err != nil {
 			if ctx.Err() != nil {
+				return
+			}
+			if permanent(err) {
+				err = fmt.Errorf("redisqueue: writing to %q: %w%s", q.stream, err, hint(err))
+				w.mu.Lock()
+				w.err = err
+				w.mu.Unlock()
+				w.fail(err)
 				return
 			}
 			if isNoGroup(err) {
@@ -123,11 +216,17 @@ func (w *writer) run(ctx context.Context) {
 			if failures == 1 {
 				q.cfg.logger.Warn("redisqueue: Redis unavailable; writes wait", "err", err)
 			}
+			w.mu.Lock()
+			w.failing = true // Adds do not wait for Redis any more
+			w.answer(-1, "", addResult{added: true})
+			w.mu.Unlock()
 			sleep(ctx, backoff(failures))
 			continue
 		}
 		failures = 0
 		w.mu.Lock()
+		w.failing = false
+		w.answer(len(batch), flags, addResult{})
 		w.log = append(w.log[:0:0], w.log[len(batch):]...)
 		w.mu.Unlock()
 		w.c.acked(acks)
