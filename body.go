@@ -60,6 +60,14 @@ func closeBody(resp *http.Response) {
 	}
 }
 
+// readPrefix reads and closes resp's body, returning what it read of its
+// first limit bytes: the rest, and a failure to read it, are left out.
+func readPrefix(resp *http.Response, limit int64) []byte {
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, limit))
+	return b
+}
+
 // readBody reads and closes resp's body, failing with ErrBodyTooLarge as soon
 // as it is known to exceed limit bytes: from Content-Length before reading,
 // or after reading limit+1 bytes of it (after any decompression).

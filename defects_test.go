@@ -4,6 +4,7 @@ package fetch
 // test each; every one failed before its fix.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -562,10 +563,14 @@ var errNotFoundSentinel = errors.New("not found")
 // wraps the same sentinel as the first (asyncio.TaskGroup raises both).
 func TestTaskGroupKeepsFailureWrappingSameSentinel(t *testing.T) {
 	g, ctx := NewTaskGroup(context.Background())
-	proceed := make(chan struct{})
+	started, proceed := make(chan struct{}), make(chan struct{})
 	second := fmt.Errorf("user 2: %w", errNotFoundSentinel)
-	g.Go(func() error { return errNotFoundSentinel })
 	g.Go(func() error {
+		<-started // the second task runs: a task not started when the first fails is skipped
+		return errNotFoundSentinel
+	})
+	g.Go(func() error {
+		close(started)
 		<-proceed // busy with its own work, not watching ctx
 		return second
 	})
@@ -835,4 +840,47 @@ func TestUnparsableURLPasswordRedacted(t *testing.T) {
 			t.Errorf("Result.URL %q shows the URL's password; want it redacted", r.URL)
 		}
 	}
+}
+
+// Found by an audit of the README against the code.
+
+// A non-2xx status is a *StatusError whatever the size of its body: a 404
+// whose body is over WithMaxBodySize used to fail with ErrBodyTooLarge (and
+// count as Failed.Other), losing the status the README promises.
+func TestStatusErrorWithABodyOverTheCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNotFound)
+			w.Write(bytes.Repeat([]byte("x"), 5000))
+		}), WithMaxBodySize(1000))
+		r := f.Fetch(context.Background(), "http://a.test/")
+		se, ok := errors.AsType[*StatusError](r.Err)
+		if !ok || se.StatusCode != http.StatusNotFound || errors.Is(r.Err, ErrBodyTooLarge) {
+			t.Fatalf("Fetch of a 404 with a 5000-byte body over a 1000-byte cap: %v; want a *StatusError 404", r.Err)
+		}
+		if r.Status != http.StatusNotFound || len(r.Body) != 1000 || r.Attempts != 1 {
+			t.Errorf("Result: status %d, %d bytes of body, %d attempts; want 404, the first 1000, 1", r.Status, len(r.Body), r.Attempts)
+		}
+		if s := f.Stats(); s.Failed.Status != 1 {
+			t.Errorf("Stats().Failed = %+v; want Status 1", s.Failed)
+		}
+	})
+}
+
+// A call whose retry the budget refuses counts as Refused, whatever the
+// attempt before it failed on: a 503 made it Status, a transport error
+// Refused.
+func TestBudgetRefusalCountsAsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, failing(1000, http.StatusServiceUnavailable, nil),
+			WithRetryBudget(RetryBudget{Ratio: 0.01, Min: 1, Window: time.Minute}),
+			WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}))
+		for range 3 {
+			f.Get(context.Background(), "http://a.test/")
+		}
+		s := f.Stats()
+		if s.Failed.Refused == 0 || s.Failed.Refused+s.Failed.Status != 3 {
+			t.Errorf("Stats().Failed = %+v after 3 calls to a failing host with a budget of 1 retry; want the calls whose retry was refused counted as Refused", s.Failed)
+		}
+	})
 }

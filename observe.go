@@ -128,7 +128,7 @@ type Failures struct {
 	Timeout  int64 // an attempt's timeout, or the caller's deadline, ran out
 	Canceled int64 // the caller cancelled
 	Network  int64 // the connection failed: refused, reset, cut short, DNS, TLS
-	Refused  int64 // nothing was sent: invalid input, Shutdown, the SSRF guard, an open circuit breaker, a spent retry budget, a limiter that failed closed
+	Refused  int64 // refused before it was sent, or before a retry was: invalid input, Shutdown, the SSRF guard, an open circuit breaker, a spent retry budget, a limiter that failed closed
 	Other    int64 // anything else: a body over the cap, too many redirects, a panicking hook, ...
 }
 
@@ -178,14 +178,15 @@ func (c *counters) count(resp *http.Response, err error, attempts int) {
 	switch {
 	case err == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299:
 		c.succeeded.Add(1)
+	case errors.Is(err, ErrCircuitOpen) || errors.As(err, new(*RetryBudgetError)):
+		c.refused.Add(1) // a policy refused the call, or its retry: whatever failed before
 	case err == nil || errors.As(err, new(*StatusError)):
 		c.status.Add(1)
 	case errors.Is(err, context.Canceled):
 		c.canceled.Add(1)
 	case errors.Is(err, context.DeadlineExceeded):
 		c.timeout.Add(1)
-	case attempts == 0 || errors.Is(err, ErrBlockedAddress) || errors.Is(err, ErrCircuitOpen) ||
-		errors.As(err, new(*RetryBudgetError)) || errors.Is(err, ErrLimiterUnavailable):
+	case attempts == 0 || errors.Is(err, ErrBlockedAddress) || errors.Is(err, ErrLimiterUnavailable):
 		c.refused.Add(1)
 	case errors.As(err, new(net.Error)) || errors.As(err, new(*net.OpError)) || cutShort(err) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||

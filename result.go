@@ -65,11 +65,14 @@ func (f *Fetcher) fetch(req *http.Request, text string, index int, r *Result, he
 		r.URL = req.URL.Redacted()
 	}
 	consume := func(resp *http.Response) error {
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			// The status is the call's failure, whatever becomes of the
+			// body: it is kept as far as it reads, up to the cap.
+			r.Body = readPrefix(resp, f.maxBody)
+			return newStatusError(resp, retryAfterOf(f, resp), r.Body, false)
+		}
 		body, err := readBody(resp, f.maxBody)
 		r.Body = body
-		if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
-			return newStatusError(resp, retryAfterOf(f, resp), body, false)
-		}
 		return err
 	}
 	resp, attempts, err := f.do(req, consume, held)
