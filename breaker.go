@@ -84,6 +84,7 @@ type CircuitOpenError struct {
 	Err  error // the call's previous attempt's failure; nil if it made none
 }
 
+// Error names the host whose breaker refused the call, and the failure before it if any.
 func (e *CircuitOpenError) Error() string {
 	s := "circuit breaker for " + e.Host + " is open"
 	if e.Err != nil {

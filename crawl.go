@@ -108,8 +108,9 @@ func CrawlMaxPages(n int) CrawlOption {
 
 // CrawlMaxURLs caps the URLs the crawl holds, seen and queued, at n: a new
 // URL found past the cap comes back as a [Page] with [ErrCrawlFull]
-// instead of being fetched. By default there is no cap, and the crawl's
-// memory grows with the URLs it finds.
+// instead of being fetched, each time it is found (a full crawl has no room
+// to remember it). By default there is no cap, and the crawl's memory
+// grows with the URLs it finds.
 func CrawlMaxURLs(n int) CrawlOption {
 	return func(c *crawlConfig) error {
 		if n < 1 {

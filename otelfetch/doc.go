@@ -54,8 +54,9 @@
 //   - fetch.in_flight is [fetch.Stats] InFlight, the attempts holding an
 //     in-flight slot; fetch.waiting is its Waiting, the calls waiting at a
 //     gate or queued for their host.
-//   - fetch.host.rate is each host's adaptive rate (see
-//     [fetch.WithAdaptiveRate]), for the hosts the Fetcher remembers; hosts
+//   - fetch.host.rate is the rate pacing each host, [fetch.HostStats.Rate]:
+//     its adaptive rate (see [fetch.WithAdaptiveRate]), or the ramp after
+//     a Retry-After pause, for the hosts the Fetcher remembers; hosts
 //     it has forgotten stop being reported. A Fetcher keys hosts by
 //     host:port with the scheme's default port left out, so this gauge has
 //     server.port only for hosts with a port of their own.

@@ -11,8 +11,8 @@ import (
 
 // Observe registers the gauges read from f's [fetch.Fetcher.Stats] at each
 // collection: fetch.in_flight, fetch.waiting and, unless
-// [WithoutHostAttribute], fetch.host.rate for each host with an adaptive
-// rate. f is normally a Fetcher built with in's [Instrumentation.Hooks],
+// [WithoutHostAttribute], fetch.host.rate for each host paced by an
+// adaptive rate or by the ramp after a Retry-After pause. f is normally a Fetcher built with in's [Instrumentation.Hooks],
 // but need not be.
 //
 // unregister stops the reporting; call it when f is shut down, or the

@@ -1,4 +1,4 @@
-// Semaphore caps the requests in flight, overall and per host, and shows
+// Semaphore caps the requests in flight overall (WithConcurrency), and shows
 // the server never saw more at once than the cap.
 package main
 

@@ -2,8 +2,9 @@
 // a frontier and a rate limit in Redis: it starts a generated site on
 // loopback, then starts -workers copies of itself, each a crawler whose
 // Frontier is the same Redis stream and whose Fetcher waits on the same
-// redisrate limit. Each prints how many pages it fetched; together they
-// fetch every page of the site once.
+// redisrate limit. Together they fetch every page of the site once; the
+// first prints how many pages they fetched in all, and how many were left
+// pending.
 //
 //	go run ./examples/sharedcrawl -redis 127.0.0.1:6379 -workers 3
 package main
