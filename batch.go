@@ -82,7 +82,16 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 			})
 		})
 	}
-	read(ctx, s, slices.Values(in), newRequest)
+	func() {
+		defer func() {
+			if v := recover(); v != nil { // a request option panicked: no worker is left behind
+				s.stop()
+				wg.Wait()
+				panic(v)
+			}
+		}()
+		read(ctx, s, slices.Values(in), newRequest)
+	}()
 	s.release()
 	wg.Wait()
 	s.stop() // unregisters its watch of ctx, which may outlive the call

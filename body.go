@@ -60,6 +60,15 @@ func closeBody(resp *http.Response) {
 	}
 }
 
+// closeUnsent closes the body of req, if any, a request that never
+// reaches the transport: as [http.Client.Do] promises, a request's body is
+// closed whatever becomes of the request, sent or not.
+func closeUnsent(req *http.Request) {
+	if req != nil && req.Body != nil {
+		req.Body.Close()
+	}
+}
+
 // readPrefix reads and closes resp's body, returning what it read of its
 // first limit bytes: the rest, and a failure to read it, are left out.
 func readPrefix(resp *http.Response, limit int64) []byte {

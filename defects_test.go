@@ -18,6 +18,9 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/time/rate"
 )
 
 // shutdownWithin reports whether f drains within d (fake time in a bubble).
@@ -883,4 +886,123 @@ func TestBudgetRefusalCountsAsRefused(t *testing.T) {
 			t.Errorf("Stats().Failed = %+v after 3 calls to a failing host with a budget of 1 retry; want the calls whose retry was refused counted as Refused", s.Failed)
 		}
 	})
+}
+
+// Found by a review of the calls that run many requests.
+
+// trackedBody is a request body that records whether it was closed.
+type trackedBody struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (b *trackedBody) Close() error { b.closed.Store(true); return nil }
+
+func postsWithBodies(t *testing.T, n int) ([]*http.Request, []*trackedBody) {
+	t.Helper()
+	var reqs []*http.Request
+	var bodies []*trackedBody
+	for i := range n {
+		b := &trackedBody{Reader: bytes.NewReader([]byte("payload"))}
+		req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://a.test/%d", i), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, req)
+		bodies = append(bodies, b)
+	}
+	return reqs, bodies
+}
+
+// TestUnsentRequestBodiesAreClosed: a request handed to DoAll,
+// DoAllFailFast or StreamRequests that is never sent (cancelled by the
+// fail-fast, by the caller's context, or by a break) must still have its
+// body closed, as http.Client.Do promises ("The request Body, if non-nil,
+// will be closed by the underlying Transport, even on errors"). Otherwise a
+// body backed by a file or a pipe leaks.
+func TestUnsentRequestBodiesAreClosed(t *testing.T) {
+	// One request an hour to the host: the requests after the first wait
+	// in their host's queue, and are cancelled there.
+	slowHost := WithHostRate(rate.Every(time.Hour), 1)
+	t.Run("DoAllFailFast", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.WriteHeader(http.StatusNotFound) // the first request fails: the rest are cancelled
+			}), WithConcurrency(1), slowHost)
+			reqs, bodies := postsWithBodies(t, 4)
+			results, err := f.DoAllFailFast(t.Context(), reqs)
+			if err == nil {
+				t.Fatal("DoAllFailFast returned no error; want the 404")
+			}
+			for i, b := range bodies {
+				if !b.closed.Load() {
+					t.Errorf("request %d (%v): its body was never closed; want every request body closed, sent or not, as http.Client.Do does", i, results[i].Err)
+				}
+			}
+		})
+	})
+	t.Run("DoAll/cancelled", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newMem(t, http.HandlerFunc(ok), WithConcurrency(1), slowHost)
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			reqs, bodies := postsWithBodies(t, 4)
+			results := f.DoAll(ctx, reqs)
+			for i, b := range bodies {
+				if !b.closed.Load() {
+					t.Errorf("request %d (%v): its body was never closed; want every request body closed, sent or not, as http.Client.Do does", i, results[i].Err)
+				}
+			}
+		})
+	})
+	t.Run("StreamRequests/cancelled", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newMem(t, http.HandlerFunc(ok), WithConcurrency(1), slowHost)
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			reqs, bodies := postsWithBodies(t, 4)
+			for range f.StreamRequests(ctx, slices.Values(reqs)) {
+			}
+			for i, b := range bodies {
+				if !b.closed.Load() {
+					t.Errorf("request %d: its body was never closed; want every request body closed, sent or not, as http.Client.Do does", i)
+				}
+			}
+		})
+	})
+}
+
+// TestGetAllPanickingOptionLeavesNoWorkers: a RequestOption is a
+// function of the caller's; if it panics, GetAll reads its inputs on the
+// caller's goroutine, so the panic goes up the caller's stack, but the
+// workers GetAll started are never told that no more input will come: they
+// park for ever (and the call's watch on ctx is never removed).
+// Stream, given the same option, turns the panic into a *PanicError and
+// stops its workers.
+//
+// Not in a synctest bubble: the leaked workers would make the bubble
+// deadlock and crash the test binary. goleak checks for them instead.
+func TestGetAllPanickingOptionLeavesNoWorkers(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	f := newMem(t, http.HandlerFunc(ok), WithConcurrency(4))
+	var n atomic.Int64
+	opt := RequestOption(func(r *http.Request) error {
+		if n.Add(1) == 3 {
+			panic("option panicked")
+		}
+		return nil
+	})
+	urls := []string{"http://a.test/1", "http://a.test/2", "http://a.test/3", "http://a.test/4"}
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		f.GetAll(context.Background(), urls, opt)
+	}()
+	if got == nil {
+		t.Fatal("GetAll swallowed the option's panic; want it raised to the caller")
+	}
+	if err := goleak.Find(before); err != nil {
+		t.Errorf("after GetAll panicked (%v), its workers are still running; want none left:\n%v", got, err)
+	}
 }

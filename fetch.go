@@ -112,7 +112,11 @@ func New(opts ...Option) (*Fetcher, error) {
 //
 // The caller must close the response body. Until it is closed or read to
 // EOF, the request keeps its in-flight slot, global and per host (of the
-// host that answered).
+// host that answered). As with [http.Client.Do], req's body, if any, is
+// closed whatever happens, even when the request is never sent; so is the
+// body of every request given to [Fetcher.DoAll] or
+// [Fetcher.StreamRequests], including those a cancellation or an early
+// break leaves unsent.
 //
 // A returned error is an [*Error], which wraps the last cause and says how
 // many requests req's host was sent, counted as [Result.Attempts] counts
@@ -182,6 +186,7 @@ func (f *Fetcher) begin(req *http.Request, held *host) (*call, error) {
 		if held != nil {
 			f.gates.release(held) // the slots the scheduler took for req
 		}
+		closeUnsent(req)
 		return nil, f.refuse(req, err)
 	}
 	h := held
@@ -214,6 +219,9 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 	case err != nil:
 		if o != nil {
 			o.discard()
+		}
+		if c.n == 0 {
+			closeUnsent(c.req) // no attempt: the transport, which closes it, never had it
 		}
 		c.end()
 		err = f.fail(c.caller, c.attempts, err)

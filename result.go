@@ -48,6 +48,7 @@ type Result struct {
 // first attempt.
 func fetchJob[T any](f *Fetcher, j *job[T], r *Result, held *host) {
 	if j.err != nil {
+		closeUnsent(j.req)
 		*r = Result{Index: j.index, URL: j.text, Err: f.refuseJob(j.req, j.text, j.err)}
 		return
 	}

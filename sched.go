@@ -219,6 +219,12 @@ func (s *scheduler[P]) stop() {
 		if q.running == 0 { // else the last finish puts it
 			s.f.gates.hosts.put(q.h)
 		}
+		for q.jobs.len() > 0 {
+			closeUnsent(q.jobs.pop().req) // dropped: never sent
+		}
+	}
+	for s.direct.len() > 0 {
+		closeUnsent(s.direct.pop().req)
 	}
 	s.queues = nil
 	close(s.done)
