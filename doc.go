@@ -41,7 +41,9 @@
 // send each request when its host can take it, so a request waiting for a
 // busy, paced or paused host never holds a worker, or a global slot or
 // token, that a request to another host could use; requests to one host go
-// in input order. Redirects pass the gates of the host they lead to. See
+// in input order (they leave the host's queue in input order, but may
+// reach a [Limiter] of the caller's own, which can only be waited for, in
+// another). Redirects pass the gates of the host they lead to. See
 // [WithReadAhead] for how far inputs are read ahead.
 //
 // # Retry-After

@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -57,7 +58,8 @@ type Limiter struct {
 	fallback *rate.Limiter // nil: fail closed
 
 	front     chan struct{} // held by the caller that asks Redis next
-	nextDue   time.Time     // when the next token should be due; guarded by front
+	queued    atomic.Int64  // callers waiting for or holding front
+	tat       atomic.Int64  // the bucket's theoretical arrival time as last seen, Unix nanoseconds
 	downUntil atomic.Int64  // Unix nanoseconds until which Redis is not asked
 }
 
@@ -72,11 +74,22 @@ type Option func(*Limiter) error
 // FailOpen makes the limiter wait on fallback, a local token bucket, while
 // Redis is unavailable, instead of failing. Give it the share of the rate
 // this process may use alone (the shared rate divided by the number of
-// replicas is the safe choice).
+// replicas is the safe choice). Its rate must be positive (or [rate.Inf])
+// and its burst at least 1: a bucket of rate 0 or burst 0 would refuse
+// every wait.
 func FailOpen(fallback *rate.Limiter) Option {
 	return func(l *Limiter) error {
-		if fallback == nil {
+		switch {
+		case fallback == nil:
 			return errors.New("redisrate: FailOpen(nil)")
+		case fallback.Limit() == rate.Inf:
+		case fallback.Limit() <= 0:
+			// x/time/rate gives its burst and then refuses every wait as
+			// if it passed a deadline.
+			return fmt.Errorf("redisrate: FailOpen: fallback rate %v: must be positive (or rate.Inf)", fallback.Limit())
+		case fallback.Burst() < 1:
+			// x/time/rate refuses every wait.
+			return fmt.Errorf("redisrate: FailOpen: fallback burst %d: must be at least 1", fallback.Burst())
 		}
 		l.fallback = fallback
 		return nil
@@ -84,7 +97,10 @@ func FailOpen(fallback *rate.Limiter) Option {
 }
 
 // Timeout bounds each call to Redis at d (default [DefaultTimeout]); a
-// call that takes longer counts as Redis being unavailable.
+// call that takes longer counts as Redis being unavailable. The caller
+// is let go when d has passed even if the Redis client does not heed its
+// context (go-redis does not unless ContextTimeoutEnabled is set); the
+// call itself is left to end in the background when the client gives up.
 func Timeout(d time.Duration) Option {
 	return func(l *Limiter) error {
 		if d <= 0 {
@@ -110,18 +126,27 @@ func Recheck(d time.Duration) Option {
 // New returns a Limiter allowing limit on key, shared by every process that
 // uses the same Redis and key. The key is stored in Redis as "rate:"+key.
 func New(rdb redis.UniversalClient, key string, limit redis_rate.Limit, opts ...Option) (*Limiter, error) {
-	if rdb == nil {
+	if rdb == nil || isNilPointer(rdb) {
 		return nil, errors.New("redisrate: New: nil Redis client")
 	}
 	return newLimiter(redis_rate.NewLimiter(rdb), key, limit, opts...)
+}
+
+// isNilPointer reports whether rdb is a nil pointer, such as a nil
+// *redis.Client, which is not a nil interface but would panic when used.
+func isNilPointer(rdb redis.UniversalClient) bool {
+	v := reflect.ValueOf(rdb)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 func newLimiter(a allower, key string, limit redis_rate.Limit, opts ...Option) (*Limiter, error) {
 	switch {
 	case key == "":
 		return nil, errors.New("redisrate: New: empty key")
-	case limit.Rate < 1 || limit.Period <= 0:
-		return nil, fmt.Errorf("redisrate: New: limit %v: rate and period must be positive", limit)
+	case limit.Rate < 1:
+		return nil, fmt.Errorf("redisrate: New: limit %v: rate %d must be at least 1", limit, limit.Rate)
+	case limit.Period <= 0:
+		return nil, fmt.Errorf("redisrate: New: limit %v: period %v must be positive", limit, limit.Period)
 	case limit.Burst < 1:
 		return nil, fmt.Errorf("redisrate: New: limit %v: burst must be at least 1", limit)
 	}
@@ -142,70 +167,159 @@ func newLimiter(a allower, key string, limit redis_rate.Limit, opts ...Option) (
 }
 
 // Wait blocks until the shared limit allows one event, or ctx is done, in
-// which case it returns ctx.Err(). While Redis is unavailable it returns an
+// which case it returns ctx.Err(). A wait that would end after ctx's
+// deadline, as far as this process knows (the next token is later, or the
+// callers queued ahead of it will take the tokens due before then), is
+// refused at once with an error matching [context.DeadlineExceeded], as
+// [rate.Limiter.Wait] refuses it. While Redis is unavailable it returns an
 // error wrapping [fetch.ErrLimiterUnavailable] at once, or waits on the
 // fallback bucket given by [FailOpen].
 func (l *Limiter) Wait(ctx context.Context) error {
+	ahead := l.queued.Add(1) - 1
+	if time.Now().UnixNano() >= l.downUntil.Load() {
+		if err := l.refuseLate(ctx, l.due(int(ahead))); err != nil {
+			l.queued.Add(-1)
+			return err
+		}
+	}
 	select {
 	case l.front <- struct{}{}:
 	case <-ctx.Done():
+		l.queued.Add(-1)
 		return ctx.Err()
 	}
-	defer func() { <-l.front }()
+	useFallback, err := l.atFront(ctx)
+	<-l.front
+	l.queued.Add(-1)
+	if useFallback {
+		// Off the front, so that callers wait on the fallback side by side
+		// and it refuses at once those it cannot serve before their deadline.
+		return l.waitFallback(ctx)
+	}
+	return err
+}
+
+// atFront is Wait for the caller at the front, which asks Redis for the
+// others. It reports whether to wait on the fallback instead.
+func (l *Limiter) atFront(ctx context.Context) (useFallback bool, err error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return false, err
 		}
 		if time.Now().UnixNano() < l.downUntil.Load() {
-			return l.unavailable(ctx, nil)
+			return l.unavailable(nil)
 		}
-		if err := sleep(ctx, time.Until(l.nextDue)); err != nil {
-			return err
+		due := l.due(0)
+		if err := l.refuseLate(ctx, due); err != nil {
+			return false, err
+		}
+		if err := sleep(ctx, time.Until(due)); err != nil {
+			return false, err
 		}
 		res, err := l.ask(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return false, ctx.Err()
 			}
 			l.downUntil.Store(time.Now().Add(l.recheck).UnixNano())
-			return l.unavailable(ctx, err)
+			return l.unavailable(err)
 		}
+		// ResetAfter is how far the bucket's theoretical arrival time is
+		// from now, whether or not the token was given.
+		l.tat.Store(time.Now().Add(res.ResetAfter).UnixNano())
 		if res.Allowed > 0 {
-			if res.Remaining == 0 {
-				// The bucket is empty: the next token is due when this one's
-				// interval has passed, as far as this process knows.
-				interval := l.limit.Period / time.Duration(l.limit.Rate)
-				l.nextDue = time.Now().Add(res.ResetAfter - time.Duration(l.limit.Burst-1)*interval)
-			}
-			return nil
+			return false, nil
 		}
-		if err := sleep(ctx, res.RetryAfter); err != nil {
-			return err
+		retry := time.Now().Add(res.RetryAfter)
+		if err := l.refuseLate(ctx, retry); err != nil {
+			return false, err
+		}
+		if err := sleep(ctx, time.Until(retry)); err != nil {
+			return false, err
 		}
 	}
 }
 
-// ask makes one call to Redis, under the limiter's timeout.
-func (l *Limiter) ask(ctx context.Context) (*redis_rate.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.timeout)
-	defer cancel()
-	return l.allow.Allow(ctx, l.key, l.limit)
+// due returns the earliest time, as far as this process knows, at which
+// the token after the next ahead ones is given: GCRA gives token k (from
+// 0) when the theoretical arrival time, moved on k intervals, is within
+// burst-1 intervals of now.
+func (l *Limiter) due(ahead int) time.Time {
+	tat := time.Unix(0, l.tat.Load())
+	if now := time.Now(); tat.Before(now) {
+		tat = now
+	}
+	n := int64(ahead + 1 - l.limit.Burst)
+	return tat.Add(time.Duration(n * int64(l.limit.Period) / int64(l.limit.Rate)))
 }
 
-// unavailable fails closed, or waits on the fallback bucket.
-func (l *Limiter) unavailable(ctx context.Context, cause error) error {
+// refuseLate refuses a wait that would end at due, after ctx's deadline.
+func (l *Limiter) refuseLate(ctx context.Context, due time.Time) error {
+	if deadline, ok := ctx.Deadline(); ok && due.After(deadline) {
+		return fmt.Errorf("redisrate %q: next token due in %v, after the context deadline: %w",
+			l.key, time.Until(due).Round(time.Millisecond), context.DeadlineExceeded)
+	}
+	return nil
+}
+
+// ask makes one call to Redis, under the limiter's timeout. go-redis may
+// not heed the context while it reads the answer (it does not unless the
+// client has ContextTimeoutEnabled; it waits for its ReadTimeout, or for
+// ever), so the call runs on a goroutine of its own, which ends when
+// go-redis gives up, and ask returns when the time is up or ctx is done.
+func (l *Limiter) ask(ctx context.Context) (*redis_rate.Result, error) {
+	call, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	type answer struct {
+		res *redis_rate.Result
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		res, err := l.allow.Allow(call, l.key, l.limit)
+		ch <- answer{res, err}
+	}()
+	var a answer
+	select {
+	case a = <-ch:
+	case <-call.Done():
+	}
+	if a.err == nil && a.res != nil {
+		return a.res, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if call.Err() != nil {
+		// The limiter's own timeout: not to be taken for the caller's.
+		return nil, fmt.Errorf("no answer from Redis within %v", l.timeout)
+	}
+	if a.err == nil {
+		a.err = errors.New("no result from Redis")
+	}
+	return nil, a.err
+}
+
+// unavailable fails closed, or tells the caller to wait on the fallback.
+func (l *Limiter) unavailable(cause error) (useFallback bool, err error) {
 	if l.fallback != nil {
-		err := l.fallback.Wait(ctx)
-		if err != nil && ctx.Err() == nil {
-			// rate.Limiter refuses a wait that would pass ctx's deadline.
-			return fmt.Errorf("redisrate %q: fallback: %w (%v)", l.key, context.DeadlineExceeded, err)
-		}
-		return err
+		return true, nil
 	}
 	if cause == nil {
-		return fmt.Errorf("redisrate %q: %w (a call failed less than %v ago)", l.key, fetch.ErrLimiterUnavailable, l.recheck)
+		return false, fmt.Errorf("redisrate %q: %w (a call failed less than %v ago)", l.key, fetch.ErrLimiterUnavailable, l.recheck)
 	}
-	return fmt.Errorf("redisrate %q: %w: %w", l.key, fetch.ErrLimiterUnavailable, cause)
+	return false, fmt.Errorf("redisrate %q: %w: %w", l.key, fetch.ErrLimiterUnavailable, cause)
+}
+
+// waitFallback waits on the fallback bucket.
+func (l *Limiter) waitFallback(ctx context.Context) error {
+	err := l.fallback.Wait(ctx)
+	if err != nil && ctx.Err() == nil {
+		// rate.Limiter refuses a wait that would pass ctx's deadline (its
+		// rate and burst are checked by FailOpen, so nothing else).
+		return fmt.Errorf("redisrate %q: fallback: %w (%v)", l.key, context.DeadlineExceeded, err)
+	}
+	return err
 }
 
 // sleep waits for d or until ctx is done.
