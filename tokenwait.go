@@ -43,6 +43,9 @@ type tokenWaits struct {
 // once with an error matching [context.DeadlineExceeded], as
 // [rate.Limiter.Wait] refuses it.
 func (w *tokenWaits) wait(ctx context.Context, lim *rate.Limiter) error {
+	if err := ctx.Err(); err != nil {
+		return err // ended already: say so, not that a token is due too late
+	}
 	now := time.Now()
 	if due, ok := tokenDue(lim, now); ok && pastDeadline(ctx, due) {
 		return waitTooLong(due.Sub(now))

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Calls cancelled while they wait for a token leave no debt in the bucket,
@@ -150,6 +152,23 @@ func TestTryYieldsToWaitingCalls(t *testing.T) {
 		}
 		if want := []time.Duration{0, time.Second, 2 * time.Second}; !slices.Equal(got, want) {
 			t.Errorf("calls sent at %v; want %v", got, want)
+		}
+	})
+}
+
+// A wait whose context has already ended fails with the context's error,
+// not with "the token is due in 0s, after the context's deadline".
+func TestWaitAfterTheDeadlineSaysSo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := rate.NewLimiter(1, 1)
+		lim.Allow() // the next token is a second away
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+		time.Sleep(time.Second) // past the deadline; the token is due now
+		var w tokenWaits
+		err := w.wait(ctx, lim)
+		if err != ctx.Err() {
+			t.Errorf("wait after the deadline = %v; want the context's own error, %v", err, ctx.Err())
 		}
 	})
 }
