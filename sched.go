@@ -205,6 +205,12 @@ func (s *scheduler[P]) release() {
 // stop makes every worker leave after the job it is running, and push
 // refuse from then on. Jobs still queued are dropped.
 func (s *scheduler[P]) stop() {
+	var unsent []*http.Request // closed once s.mu is released: a body's Close may block
+	defer func() {
+		for _, req := range unsent {
+			closeUnsent(req)
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
@@ -220,11 +226,15 @@ func (s *scheduler[P]) stop() {
 			s.f.gates.hosts.put(q.h)
 		}
 		for q.jobs.len() > 0 {
-			closeUnsent(q.jobs.pop().req) // dropped: never sent
+			if req := q.jobs.pop().req; req != nil && req.Body != nil { // dropped: never sent
+				unsent = append(unsent, req)
+			}
 		}
 	}
 	for s.direct.len() > 0 {
-		closeUnsent(s.direct.pop().req)
+		if req := s.direct.pop().req; req != nil && req.Body != nil {
+			unsent = append(unsent, req)
+		}
 	}
 	s.queues = nil
 	close(s.done)
