@@ -163,9 +163,15 @@ func (t *throttle) grow() {
 		t.resumed = now
 	}
 	t.done.add(now, 0)
+	if now.Before(t.epoch) {
+		// A ramp's growth starts when its pause ends: an answer before
+		// then (to a request sent before the pause) leaves the rate as it is.
+		return
+	}
 	// The rate grows only while it is used: time without successes does
-	// not count, so that an idle spell does not end in a burst.
-	if gap := now.Sub(t.last); !t.last.IsZero() && gap > idleGap {
+	// not count, so that an idle spell does not end in a burst. Time
+	// before the epoch (a pause a ramp waited out) is not such a spell.
+	if gap := now.Sub(later(t.last, t.epoch)); !t.last.IsZero() && gap > idleGap {
 		t.idle += gap
 	}
 	t.last = now
@@ -186,6 +192,14 @@ func (t *throttle) grow() {
 		r = knee * (1 + creep*past)
 	}
 	t.set(r)
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // cut lowers the rate after an overload signal for an attempt sent at

@@ -27,6 +27,19 @@ type host struct {
 	// to it is sent. One pause serves every request to the host, instead of
 	// each learning of it from a 429 of its own.
 	pausedUntil atomic.Int64
+
+	// answers counts the host's answers that were not overload since
+	// answersFrom (Unix nanoseconds; 0 until the first): the rate it
+	// carried, for the ramp after its next pause to start from. Counted
+	// only for a host without an adaptive rate, which has no ramp.
+	answers, answersFrom atomic.Int64
+}
+
+// answered counts an answer of h's that was not overload.
+func (h *host) answered() {
+	if h.answers.Add(1) == 1 && h.answersFrom.Load() == 0 {
+		h.answersFrom.CompareAndSwap(0, time.Now().UnixNano())
+	}
 }
 
 // pause holds requests to h until t, or later if already paused longer.

@@ -208,6 +208,9 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 			p.observe(c, o)
 		}
 		o.h.observeRamp(c, o)
+		if o.h.throttle == nil && o.err == nil && !o.overload {
+			o.h.answered() // for a ramp after a pause to start from (see startRamp)
+		}
 	}
 	if o.hasRetryAfter && o.retryAfter > 0 {
 		end := time.Now().Add(o.retryAfter)

@@ -1,16 +1,22 @@
 package fetch
 
-import "time"
+import (
+	"time"
+
+	"golang.org/x/time/rate"
+)
 
 // After a Retry-After pause, the requests that waited for it are not all
 // released at once: a host without an adaptive rate ([WithAdaptiveRate]) is
-// paced from the pause's end by a ramp, an adaptive rate of its own that
-// starts at rampStart requests a second (the first request, a probe, goes
-// at once) and doubles every half second while the host answers. An
-// overload signal during the ramp (another 429, say) pauses the host again
-// and cuts the ramp, as it cuts an adaptive rate, so that the requests
-// after the next pause go at about what the host was seen to accept. The
-// ramp ends, and the host is unpaced again, once it reaches rampEnd.
+// paced from the pause's end by a ramp, an adaptive rate of its own. The
+// first request, a probe, goes at once; then the ramp starts at rampStart
+// requests a second, or at half what the host carried before the pause if
+// that is more (see startRamp), and doubles every half second while the
+// host answers. An overload signal during the ramp (another 429, say)
+// pauses the host again and cuts the ramp, as it cuts an adaptive rate, so
+// that the requests after the next pause go at about what the host was
+// seen to accept. The ramp ends, and the host is unpaced again, once it
+// reaches rampEnd.
 const (
 	rampStart = 10
 	rampEnd   = 10_000
@@ -26,12 +32,25 @@ func (h *host) pace() *throttle {
 }
 
 // startRamp paces h's requests from end, when its pause ends, unless it
-// has an adaptive rate or is ramping already.
+// has an adaptive rate or is ramping already. The ramp starts at half the
+// rate the host was seen to carry since its last ramp (or since its first
+// answer), as a cut halves a rate, if that was over a second or more and
+// is above rampStart; a host that carried twice rampEnd or more is not
+// ramped at all.
 func (h *host) startRamp(end time.Time) {
 	if h.throttle != nil || h.ramp.Load() != nil {
 		return
 	}
-	r := newThrottle(AdaptiveRate{Floor: 1, Ceiling: rampEnd, Initial: rampStart})
+	now := time.Now()
+	from, n := h.answersFrom.Swap(now.UnixNano()), h.answers.Swap(0)
+	start := float64(rampStart)
+	if d := now.Sub(time.Unix(0, from)); from != 0 && d >= time.Second {
+		start = max(start, float64(n)/d.Seconds()/2)
+	}
+	if start >= rampEnd {
+		return
+	}
+	r := newThrottle(AdaptiveRate{Floor: 1, Ceiling: rampEnd, Initial: rate.Limit(start)})
 	// Doubling starts when the pause ends; the answers to requests sent
 	// before the ramp began (the rest of the round that caused the pause)
 	// do not cut it.

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -57,6 +58,49 @@ func TestPauseEndsWithARamp(t *testing.T) {
 		}
 		if d := arrivals[29] - arrivals[0]; d > 3*time.Second {
 			t.Errorf("30 requests took %v after the pause; want the ramp to grow (under 3s)", d)
+		}
+	})
+}
+
+// The ramp after a pause starts from half the rate the host carried before
+// it, not from 10/s: a host that answered 400 requests a second for two
+// seconds and then asked, once, for a second's pause takes about 200 a
+// second again from the pause's end, where it used to start over at 10.
+func TestRampStartsFromWhatTheHostCarried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var after []time.Time // arrivals once the 429 has been answered
+		var refusedAt time.Time
+		start := time.Now()
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(10 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case refusedAt.IsZero() && time.Since(start) >= 2*time.Second:
+				refusedAt = time.Now()
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(http.StatusTooManyRequests)
+			case !refusedAt.IsZero():
+				after = append(after, time.Now())
+			}
+		}), WithConcurrency(4))
+		for r := range f.Stream(context.Background(), slices.Values(urlsFor("a.test", 1200))) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+		resumed := refusedAt.Add(time.Second)
+		n := 0
+		for _, a := range after {
+			if a.Before(resumed.Add(500 * time.Millisecond)) {
+				n++
+			}
+		}
+		// About 400/s before: half of it for half a second is some 100,
+		// where a ramp from 10/s sends a probe and about 7 more.
+		if n < 50 {
+			t.Errorf("%d requests in the half second after the pause; want the ramp to start near half the 400/s the host carried (about 100)", n)
 		}
 	})
 }
