@@ -52,8 +52,10 @@
 // then, whether or not the call that got it retries. When the pause ends,
 // the requests that waited are not all released at once: a host without
 // an adaptive rate ([WithAdaptiveRate]) is paced by a ramp, which lets one
-// request through (a probe), then starts at 10 requests a second and
-// doubles every half second while the host answers. An overload signal
+// request through (a probe), then starts at 10 requests a second, or at
+// half the rate the host carried before the pause if that was more
+// (measured over a second or more), and doubles every half second while
+// the host answers. An overload signal
 // during the ramp (another 429, say) pauses the host again and cuts the
 // ramp to what the host was seen to accept. The ramp ends at 10,000 a
 // second. While it lasts, its rate is the host's [HostStats.Rate] and
