@@ -188,7 +188,8 @@ retry policy (%d attempts), and the host pause every Retry-After causes; **adapt
 and changes nothing. Ideal completion is (N / (1 − share failed) − burst) / rate; the most successes a second is
 rate × (1 − share failed). A **429 round** is a run of 429s less than %v apart: one overshoot and the pause it
 causes. **out of attempts** counts the URLs that failed with a 429 or 503 on their last allowed attempt. A figure
-is the median over rounds; a run still going after %v is stopped and reported as far as it got. Targets (the
+is the median over rounds, with the range over rounds in brackets for completion and successes/s (this shared
+machine's noise); a run still going after %v is stopped and reported as far as it got. Targets (the
 rows marked ✱): the default client on the strict server ≤ 1.5 × ideal with no failures; the adaptive client on
 the failing server ≥ 75 successes a second, with no failures.
 
@@ -208,15 +209,27 @@ the failing server ≥ 75 successes a second, with no failures.
 			}
 			return median(xs)
 		}
+		// spread is the range of f over the rounds, the run-to-run noise.
+		spread := func(f func(pacingSample) float64) string {
+			if len(ss) < 2 {
+				return ""
+			}
+			lo, hi := f(ss[0]), f(ss[0])
+			for _, s := range ss[1:] {
+				lo, hi = min(lo, f(s)), max(hi, f(s))
+			}
+			return fmt.Sprintf(" (%.1f–%.1f)", lo, hi)
+		}
+		perSecond := func(s pacingSample) float64 { return float64(s.Done) / s.Seconds }
 		secs := med(func(s pacingSample) float64 { return s.Seconds })
-		rate := med(func(s pacingSample) float64 { return float64(s.Done) / s.Seconds })
+		rate := med(perSecond)
 		failed := med(func(s pacingSample) float64 { return float64(s.Failed) })
 		capped := 0
 		for _, s := range ss {
 			capped += btoi(s.Capped)
 		}
 		outOfAttempts := med(func(s pacingSample) float64 { return float64(s.OutOfAttempts) })
-		completion, times, failures := fmt.Sprintf("%.1f s", secs), fmt.Sprintf("%.2f", secs/p.ideal(n)), fmt.Sprintf("%.0f (%.0f)", failed, outOfAttempts)
+		completion, times, failures := fmt.Sprintf("%.1f s%s", secs, spread(func(s pacingSample) float64 { return s.Seconds })), fmt.Sprintf("%.2f", secs/p.ideal(n)), fmt.Sprintf("%.0f (%.0f)", failed, outOfAttempts)
 		if capped > 0 {
 			failures += ", the rest unfinished"
 			completion = fmt.Sprintf("stopped at %.0f s in %d of %d rounds, %.0f done", secs, capped, len(ss), med(func(s pacingSample) float64 { return float64(s.Done) }))
@@ -239,8 +252,8 @@ the failing server ≥ 75 successes a second, with no failures.
 			}
 			target = metText(ok)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %s | %.1f | %.0f | %.0f | %.0f | %.2f | %s | %s |\n",
-			server, client, len(ss), n, completion, times, rate,
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %s | %.1f%s | %.0f | %.0f | %.0f | %.2f | %s | %s |\n",
+			server, client, len(ss), n, completion, times, rate, spread(perSecond),
 			med(func(s pacingSample) float64 { return float64(s.Refused) }),
 			med(func(s pacingSample) float64 { return float64(s.Rounds) }),
 			med(func(s pacingSample) float64 { return float64(s.Unavailable) }),
