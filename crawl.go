@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/c989c033/fetch/internal/urlredact"
 )
 
 // Crawl errors, matched with [errors.Is] on a [Page]'s Err.
@@ -335,7 +337,7 @@ func newCrawl(ctx context.Context, c *Crawler) *crawl {
 func (r *crawl) add(rawURL string, depth int, referrer string) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		err = fmt.Errorf("%w: %q: must be an absolute http or https URL", ErrInvalidURL, redact(rawURL))
+		err = fmt.Errorf("%w: %q: must be an absolute http or https URL", ErrInvalidURL, urlredact.String(rawURL))
 	}
 	if err != nil {
 		r.reject(rawURL, depth, referrer, err)
@@ -372,7 +374,7 @@ func (r *crawl) enqueue(u *url.URL, depth int, referrer string) {
 // reject yields a page for rawURL that says why it is not fetched.
 func (r *crawl) reject(rawURL string, depth int, referrer string, err error) {
 	e := CrawlEntry{URL: rawURL, Depth: depth, Referrer: referrer}
-	r.sched.pushNow(job[crawlJob]{text: redact(rawURL), err: err, data: crawlJob{entry: e}})
+	r.sched.pushNow(job[crawlJob]{text: urlredact.String(rawURL), err: err, data: crawlJob{entry: e}})
 }
 
 // follow resolves links against base and adds them at depth.
@@ -472,7 +474,7 @@ func (r *crawl) run(yield func(*Page) bool) {
 func (r *crawl) schedule(e CrawlEntry) bool {
 	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, e.URL, nil)
 	if err != nil {
-		return r.sched.push(job[crawlJob]{text: redact(e.URL), err: invalidURL(err), data: crawlJob{entry: e, queued: true}})
+		return r.sched.push(job[crawlJob]{text: urlredact.String(e.URL), err: invalidURL(err), data: crawlJob{entry: e, queued: true}})
 	}
 	req.Header.Set("User-Agent", r.cfg.agent)
 	if r.cfg.robots {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/c989c033/fetch/internal/urlredact"
 )
 
 // A requester turns one input of a call into the request to send, with the
@@ -31,11 +33,11 @@ func getURL(opts []RequestOption) requester[string] {
 func newURLRequest(ctx context.Context, rawURL string, opts []RequestOption) (*http.Request, string, error) {
 	req, err := newGet(ctx, rawURL)
 	if err != nil {
-		return nil, redact(rawURL), err
+		return nil, urlredact.String(rawURL), err
 	}
 	for _, opt := range opts {
 		if err := opt(req); err != nil {
-			return nil, redact(rawURL), err
+			return nil, urlredact.String(rawURL), err
 		}
 	}
 	if strings.Contains(rawURL, "@") { // may hold a password: report it redacted
@@ -46,7 +48,7 @@ func newURLRequest(ctx context.Context, rawURL string, opts []RequestOption) (*h
 
 func newGet(ctx context.Context, rawURL string) (*http.Request, error) {
 	if ctx == nil {
-		return nil, fmt.Errorf("fetch: nil context for %q", redact(rawURL))
+		return nil, fmt.Errorf("fetch: nil context for %q", urlredact.String(rawURL))
 	}
 	// The request carries its call from the start (see preparedCall).
 	req, err := http.NewRequestWithContext(preparedCall(ctx), http.MethodGet, rawURL, nil)
@@ -60,7 +62,7 @@ func newGet(ctx context.Context, rawURL string) (*http.Request, error) {
 // parser's: it matches ErrInvalidURL, and the URL it quotes is redacted.
 func invalidURL(err error) error {
 	if ue, ok := err.(*url.Error); ok {
-		ue.URL = redact(ue.URL)
+		ue.URL = urlredact.String(ue.URL)
 	}
 	return fmt.Errorf("%w: %w", ErrInvalidURL, err)
 }
@@ -91,7 +93,7 @@ func funcRequester[T any](newRequest func(context.Context, T) (*http.Request, er
 			case fmt.Stringer:
 				text = v.String()
 			}
-			return nil, redact(text), err
+			return nil, urlredact.String(text), err
 		}
 		return req, "", nil
 	}

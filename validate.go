@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 )
 
 var errNilRequest = errors.New("fetch: nil *http.Request")
@@ -30,38 +28,4 @@ func validate(req *http.Request) error {
 		}
 	}
 	return nil
-}
-
-// redact returns rawURL with any password replaced, for messages, whether
-// or not it parses as a URL.
-func redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return redactRaw(rawURL)
-	}
-	return u.Redacted()
-}
-
-// redactRaw redacts the password of a URL that does not parse, as
-// [url.URL.Redacted] would: in what url.Parse would take for its authority
-// (after "//", up to the first "/", "?" or "#"), whatever lies between the
-// first colon and the last @ is replaced by xxxxx.
-func redactRaw(rawURL string) string {
-	i := strings.Index(rawURL, "//")
-	if i < 0 {
-		return rawURL
-	}
-	auth := rawURL[i+2:]
-	if end := strings.IndexAny(auth, "/?#"); end >= 0 {
-		auth = auth[:end]
-	}
-	at := strings.LastIndex(auth, "@")
-	if at < 0 {
-		return rawURL
-	}
-	user, _, ok := strings.Cut(auth[:at], ":")
-	if !ok {
-		return rawURL
-	}
-	return rawURL[:i+2] + user + ":xxxxx" + rawURL[i+2+at:]
 }

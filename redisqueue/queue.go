@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/c989c033/fetch/internal/urlredact"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -69,7 +70,7 @@ func ParseURL(raw string) (opts *redis.Options, stream string, err error) {
 		if errors.As(err, &uerr) {
 			err = uerr.Err // its message holds raw, password and all
 		}
-		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): %w; %s", redactRaw(raw), err, want)
+		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): %w; %s", urlredact.String(raw), err, want)
 	}
 	shown := u.Redacted()
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
@@ -90,28 +91,6 @@ func ParseURL(raw string) (opts *redis.Options, stream string, err error) {
 		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): %w", shown, err)
 	}
 	return opts, stream, nil
-}
-
-// redactRaw hides the password of raw, a URL that does not parse, for an
-// error message.
-func redactRaw(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	host, path := rest, ""
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		host, path = rest[:i], rest[i:]
-	}
-	at := strings.LastIndex(host, "@")
-	if at < 0 {
-		return raw
-	}
-	user, _, hasPass := strings.Cut(host[:at], ":")
-	if !hasPass {
-		return raw
-	}
-	return scheme + "://" + user + ":xxxxx" + host[at:] + path
 }
 
 // addBatch is how many URLs one call to Redis queues.
