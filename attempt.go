@@ -78,7 +78,9 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 		f.count(c, n, o)
 		return o
 	}
-	timed := f.timed || c.h.ramp.Load() != nil // a ramp cuts only for attempts sent since it began
+	// A ramp cuts only for attempts sent since it began; a client's
+	// Timeout bounds a redirect's wait at its gates from the attempt's start.
+	timed := f.timed || c.h.ramp.Load() != nil || f.client.Timeout > 0
 	if timed {
 		o.start = monoNow()
 	}
@@ -163,8 +165,8 @@ func (o *outcome) answer() (*http.Response, error) {
 
 // prepare readies attempt n of call c: it returns the request to send under the
 // attempt's own context (the call's, with the attempt's timeout if one is
-// set) and, on a retry, with a fresh copy of its body. o.cancel ends the
-// attempt's timeout.
+// set), on a retry with a fresh copy of its body, and with a header of its
+// own if the client has a cookie jar. o.cancel ends the attempt's timeout.
 func (f *Fetcher) prepare(c *call, n int, o *outcome) (*http.Request, context.Context, error) {
 	var ctx context.Context = c
 	actx := ctx
@@ -179,8 +181,14 @@ func (f *Fetcher) prepare(c *call, n int, o *outcome) (*http.Request, context.Co
 		}
 		r = r.WithContext(actx)
 		r.Body = body
-	} else if actx != ctx {
+	} else if actx != ctx || f.client.Jar != nil {
 		r = r.WithContext(actx)
+	}
+	if f.client.Jar != nil {
+		// net/http adds the jar's cookies to the header of the request it
+		// is given: each attempt sends a header of its own, so that they
+		// neither pile up over retries nor reach the caller's request.
+		r.Header = r.Header.Clone()
 	}
 	return r, actx, nil
 }

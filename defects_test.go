@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/c989c033/fetch/internal/memhttp"
 	"go.uber.org/goleak"
 	"golang.org/x/time/rate"
 )
@@ -1005,4 +1008,118 @@ func TestGetAllPanickingOptionLeavesNoWorkers(t *testing.T) {
 	if err := goleak.Find(before); err != nil {
 		t.Errorf("after GetAll panicked (%v), its workers are still running; want none left:\n%v", got, err)
 	}
+}
+
+// Found by a review of WithClient and how it meets the other options.
+
+// A client with a cookie jar: each attempt the Fetcher makes carries the
+// jar's cookies as they are when it is sent, once each, as a fresh
+// http.Client.Do would. Here the first two attempts' 503s set s=1 then
+// s=2; the third attempt must send s=2, once.
+func TestJarCookiesAcrossRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var seen []string
+		n := 0
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			n++
+			k := n
+			seen = append(seen, strings.Join(r.Header.Values("Cookie"), " | "))
+			mu.Unlock()
+			if k < 3 {
+				http.SetCookie(w, &http.Cookie{Name: "s", Value: fmt.Sprint(k)})
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			if c, err := r.Cookie("s"); err != nil || c.Value != "2" {
+				t.Errorf("third attempt: s = %v, %v; want the jar's latest, 2", c, err)
+			}
+			w.Write([]byte("ok"))
+		})
+		jar, _ := cookiejar.New(nil)
+		u, _ := url.Parse("http://a.test/")
+		jar.SetCookies(u, []*http.Cookie{{Name: "a", Value: "1"}})
+		client := &http.Client{Transport: memhttp.Transport{Handler: h}, Jar: jar}
+		f, err := New(WithClient(client), WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Get(t.Context(), "http://a.test/"); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		want := []string{"a=1", "a=1; s=1", "a=1; s=2"}
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Errorf("Cookie headers per attempt = %q; want %q", seen, want)
+		}
+	})
+}
+
+// A caller's request sent through a client with a jar: the Fetcher's
+// retries must not pile the jar's cookies up in the caller's header.
+func TestJarDoesNotGrowCallerHeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var seen []string
+		n := 0
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			n++
+			seen = append(seen, strings.Join(r.Header.Values("Cookie"), " | "))
+			k := n
+			mu.Unlock()
+			if k < 3 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			w.Write([]byte("ok"))
+		})
+		jar, _ := cookiejar.New(nil)
+		u, _ := url.Parse("http://a.test/")
+		jar.SetCookies(u, []*http.Cookie{{Name: "a", Value: "1"}})
+		client := &http.Client{Transport: memhttp.Transport{Handler: h}, Jar: jar}
+		f, err := New(WithClient(client), WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := mustGet(t, "http://a.test/")
+		resp, err := f.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		want := []string{"a=1", "a=1", "a=1"}
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Errorf("Cookie headers per attempt = %q; want %q", seen, want)
+		}
+	})
+}
+
+// A client's own Timeout bounds each attempt (WithClient's doc), redirects
+// waiting at their host's gates included (Do's doc: a redirect that cannot
+// pass them before the attempt's timeout ends fails the call).
+func TestClientTimeoutBoundsRedirectWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := byHost(map[string]http.Handler{"a.test": redirectTo("b.test"), "b.test": http.HandlerFunc(ok)})
+		client := &http.Client{Transport: memhttp.Transport{Handler: h}, Timeout: time.Second}
+		f, err := New(WithClient(client), WithHostRate(PerMinute(1), 1), WithRetry(RetryPolicy{MaxAttempts: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Get(t.Context(), "http://b.test/"); err != nil { // b's one token
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = f.Get(t.Context(), "http://a.test/")
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("Get took %v (err %v); want it bounded by the client's 1s Timeout", took, err)
+		}
+		if err == nil {
+			t.Error("Get succeeded; want the client's Timeout to end it")
+		}
+	})
 }

@@ -248,7 +248,8 @@ func defaultCheckRedirect(req *http.Request, via []*http.Request) error {
 //  4. it runs the prechecks of req's host's policies (an open circuit
 //     breaker refuses at once, sending nothing);
 //  5. it waits for req's host's gates (pause, tokens, slot), under req's
-//     context: the caller's, bounded by the attempt's timeout.
+//     context: the caller's, bounded by the attempt's timeout, and by the
+//     client's Timeout from the attempt's start.
 //
 // A refusal at step 3, 4 or 5 fails the hop with a *hopError, and the call
 // then holds no slot.
@@ -276,6 +277,13 @@ func (f *Fetcher) hop(req *http.Request) error {
 		if err := p.precheck(c); err != nil {
 			return &hopError{url: req.URL.Redacted(), err: err, final: true}
 		}
+	}
+	if t := f.client.Timeout; t > 0 && c.last.start != 0 {
+		// The client's Timeout bounds the attempt, redirects included, but
+		// net/http keeps its deadline in no context the gates see.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, c.last.start.time().Add(t))
+		defer cancel()
 	}
 	if err := f.pass(ctx, c.h); err != nil {
 		return f.hopRefused(c, ctx, req, err)
