@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/c989c033/fetch/internal/ctxsleep"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -318,7 +319,7 @@ func (c *consumer) failed(ctx context.Context, err error) {
 	if n == 1 {
 		c.q.cfg.logger.Warn("redisqueue: Redis unavailable; waiting for it", "consumer", c.name, "err", err)
 	}
-	sleep(ctx, backoff(n))
+	ctxsleep.Sleep(ctx, backoff(n)) // its error: ctx ended, which the caller checks
 }
 
 // recovered notes a call to Redis that worked.
@@ -340,14 +341,4 @@ func backoff(n int) time.Duration {
 		d = 50 * time.Millisecond << n
 	}
 	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+
+	"github.com/c989c033/fetch/internal/ctxsleep"
 )
 
 // op is one write to Redis: queue a URL, mark a key seen, or acknowledge
@@ -220,7 +222,7 @@ func (w *writer) run(ctx context.Context) {
 			w.failing = true // Adds do not wait for Redis any more
 			w.answer(-1, "", addResult{added: true})
 			w.mu.Unlock()
-			sleep(ctx, backoff(failures))
+			ctxsleep.Sleep(ctx, backoff(failures)) // its error: ctx ended, which the loop checks
 			continue
 		}
 		failures = 0

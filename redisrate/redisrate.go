@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/internal/ctxsleep"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
@@ -213,7 +214,7 @@ func (l *Limiter) atFront(ctx context.Context) (useFallback bool, err error) {
 		if err := l.refuseLate(ctx, due); err != nil {
 			return false, err
 		}
-		if err := sleep(ctx, time.Until(due)); err != nil {
+		if err := ctxsleep.Sleep(ctx, time.Until(due)); err != nil {
 			return false, err
 		}
 		res, err := l.ask(ctx)
@@ -234,7 +235,7 @@ func (l *Limiter) atFront(ctx context.Context) (useFallback bool, err error) {
 		if err := l.refuseLate(ctx, retry); err != nil {
 			return false, err
 		}
-		if err := sleep(ctx, time.Until(retry)); err != nil {
+		if err := ctxsleep.Sleep(ctx, time.Until(retry)); err != nil {
 			return false, err
 		}
 	}
@@ -320,19 +321,4 @@ func (l *Limiter) waitFallback(ctx context.Context) error {
 		return fmt.Errorf("redisrate %q: fallback: %w (%v)", l.key, context.DeadlineExceeded, err)
 	}
 	return err
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -1,6 +1,6 @@
 // Package ctxsleep waits for a duration or until a context ends: the one
-// timed wait of the core module, shared by the Fetcher's backoff and pauses
-// and by the test servers' added latency.
+// timed wait of the repository, shared by the Fetcher's backoff and pauses,
+// the test servers' added latency, and redisrate's and redisqueue's waits.
 package ctxsleep
 
 import (
