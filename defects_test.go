@@ -375,42 +375,27 @@ func TestDefectOnDonePanicOnFailedCall(t *testing.T) {
 // Found by a second review, of the typed handler path, request options, the
 // crawl and the TaskGroup.
 
-// GetJSON: a complete body that is not JSON (cut inside a value, but sent
-// whole with its Content-Length) is the decoder's error, not retried.
-func TestGetJSONTruncatedJSONNotRetried(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var calls atomic.Int64
-		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			calls.Add(1)
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"a": 1`)
-		}))
-		_, err := GetJSON[map[string]int](context.Background(), f, "http://a.test/")
-		if err == nil {
-			t.Fatal("GetJSON of `{\"a\": 1`: no error; want a decoding error")
-		}
-		if n := calls.Load(); n != 1 {
-			t.Errorf("GetJSON of a complete but invalid JSON body sent %d requests (err %v); want 1: the doc says a body that is not JSON of T's shape is not retried", n, err)
-		}
-	})
-}
-
-// GetJSON: an empty 200 body is not JSON; it is not a body cut short.
-func TestGetJSONEmptyBodyNotRetried(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var calls atomic.Int64
-		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			calls.Add(1)
-			w.WriteHeader(http.StatusOK)
-		}))
-		_, err := GetJSON[map[string]int](context.Background(), f, "http://a.test/")
-		if err == nil {
-			t.Fatal("GetJSON of an empty body: no error; want a decoding error")
-		}
-		if n := calls.Load(); n != 1 {
-			t.Errorf("GetJSON of an empty 200 body sent %d requests (err %v); want 1 (not retried)", n, err)
-		}
-	})
+// GetJSON: a complete body that is not JSON (one cut inside a value but
+// sent whole with its Content-Length, or an empty one) is the decoder's
+// error, not retried as a body cut short on the wire would be.
+func TestGetJSONOfAWholeBadBodyNotRetried(t *testing.T) {
+	for _, body := range []string{`{"a": 1`, ""} {
+		synctest.Test(t, func(t *testing.T) {
+			var calls atomic.Int64
+			f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, body)
+			}))
+			_, err := GetJSON[map[string]int](context.Background(), f, "http://a.test/")
+			if err == nil {
+				t.Fatalf("GetJSON of %q: no error; want a decoding error", body)
+			}
+			if n := calls.Load(); n != 1 {
+				t.Errorf("GetJSON of a whole body %q sent %d requests (err %v); want 1: the doc says a body that is not JSON of T's shape is not retried", body, n, err)
+			}
+		})
+	}
 }
 
 // GetJSON: a body holding more than one JSON value, or JSON followed by
@@ -1012,91 +997,59 @@ func TestGetAllPanickingOptionLeavesNoWorkers(t *testing.T) {
 
 // Found by a review of WithClient and how it meets the other options.
 
-// A client with a cookie jar: each attempt the Fetcher makes carries the
-// jar's cookies as they are when it is sent, once each, as a fresh
-// http.Client.Do would. Here the first two attempts' 503s set s=1 then
-// s=2; the third attempt must send s=2, once.
+// A client with a cookie jar: each attempt carries the jar's cookies as
+// they are when it is sent, once each, as a fresh http.Client.Do would, and
+// the caller's request is left as it was. Here the first two attempts'
+// 503s set s=1 then s=2; the third must send s=2, once. (net/http adds the
+// jar's cookies to the request it is given: retries of one request piled
+// them up, in the caller's own header when it had no default headers.)
 func TestJarCookiesAcrossRetries(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		var seen []string
-		n := 0
-		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			n++
-			k := n
-			seen = append(seen, strings.Join(r.Header.Values("Cookie"), " | "))
-			mu.Unlock()
-			if k < 3 {
-				http.SetCookie(w, &http.Cookie{Name: "s", Value: fmt.Sprint(k)})
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
-			}
-			if c, err := r.Cookie("s"); err != nil || c.Value != "2" {
-				t.Errorf("third attempt: s = %v, %v; want the jar's latest, 2", c, err)
-			}
-			w.Write([]byte("ok"))
+	for _, via := range []string{"Get", "Do"} {
+		t.Run(via, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				var seen []string
+				h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					seen = append(seen, strings.Join(r.Header.Values("Cookie"), " | "))
+					k := len(seen)
+					mu.Unlock()
+					if k < 3 {
+						http.SetCookie(w, &http.Cookie{Name: "s", Value: fmt.Sprint(k)})
+						w.WriteHeader(http.StatusServiceUnavailable)
+					}
+				})
+				jar, _ := cookiejar.New(nil)
+				u, _ := url.Parse("http://a.test/")
+				jar.SetCookies(u, []*http.Cookie{{Name: "a", Value: "1"}})
+				client := &http.Client{Transport: memhttp.Transport{Handler: h}, Jar: jar}
+				f, err := New(WithClient(client), WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req := mustGet(t, "http://a.test/")
+				if via == "Get" {
+					_, err = f.Get(t.Context(), "http://a.test/")
+				} else {
+					var resp *http.Response
+					if resp, err = f.Do(req); err == nil {
+						resp.Body.Close()
+					}
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if want := []string{"a=1", "a=1; s=1", "a=1; s=2"}; fmt.Sprint(seen) != fmt.Sprint(want) {
+					t.Errorf("%s: Cookie headers per attempt = %q; want %q", via, seen, want)
+				}
+				if c := req.Header.Values("Cookie"); len(c) != 0 {
+					t.Errorf("%s: the caller's request has Cookie %q; want none", via, c)
+				}
+			})
 		})
-		jar, _ := cookiejar.New(nil)
-		u, _ := url.Parse("http://a.test/")
-		jar.SetCookies(u, []*http.Cookie{{Name: "a", Value: "1"}})
-		client := &http.Client{Transport: memhttp.Transport{Handler: h}, Jar: jar}
-		f, err := New(WithClient(client), WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Get(t.Context(), "http://a.test/"); err != nil {
-			t.Fatal(err)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		want := []string{"a=1", "a=1; s=1", "a=1; s=2"}
-		if fmt.Sprint(seen) != fmt.Sprint(want) {
-			t.Errorf("Cookie headers per attempt = %q; want %q", seen, want)
-		}
-	})
-}
-
-// A caller's request sent through a client with a jar: the Fetcher's
-// retries must not pile the jar's cookies up in the caller's header.
-func TestJarDoesNotGrowCallerHeader(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		var seen []string
-		n := 0
-		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			n++
-			seen = append(seen, strings.Join(r.Header.Values("Cookie"), " | "))
-			k := n
-			mu.Unlock()
-			if k < 3 {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
-			}
-			w.Write([]byte("ok"))
-		})
-		jar, _ := cookiejar.New(nil)
-		u, _ := url.Parse("http://a.test/")
-		jar.SetCookies(u, []*http.Cookie{{Name: "a", Value: "1"}})
-		client := &http.Client{Transport: memhttp.Transport{Handler: h}, Jar: jar}
-		f, err := New(WithClient(client), WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := mustGet(t, "http://a.test/")
-		resp, err := f.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		want := []string{"a=1", "a=1", "a=1"}
-		if fmt.Sprint(seen) != fmt.Sprint(want) {
-			t.Errorf("Cookie headers per attempt = %q; want %q", seen, want)
-		}
-	})
+	}
 }
 
 // A client's own Timeout bounds each attempt (WithClient's doc), redirects

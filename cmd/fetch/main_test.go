@@ -69,9 +69,21 @@ func runStd(t *testing.T, std stdio, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
+// records returns the records in out by URL (the last of duplicates).
 func records(t *testing.T, out string) map[string]record {
 	t.Helper()
 	recs := map[string]record{}
+	for _, r := range lineRecords(t, out) {
+		recs[r.URL] = r
+	}
+	return recs
+}
+
+// lineRecords returns every record in out, duplicates included, failing
+// t on a line that is not exactly a record.
+func lineRecords(t *testing.T, out string) []record {
+	t.Helper()
+	var recs []record
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		var r record
@@ -80,7 +92,7 @@ func records(t *testing.T, out string) map[string]record {
 		if err := dec.Decode(&r); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
-		recs[r.URL] = r
+		recs = append(recs, r)
 	}
 	return recs
 }

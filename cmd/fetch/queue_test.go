@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -54,23 +52,6 @@ func newQueue(t *testing.T, addr string) (string, *redisqueue.Queue) {
 		rdb.Close()
 	})
 	return "redis://" + addr + "/" + stream, q
-}
-
-// lineRecords returns every record in out, duplicates included.
-func lineRecords(t *testing.T, out string) []record {
-	t.Helper()
-	var recs []record
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		var r record
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&r); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
 }
 
 // Two worker processes split a list queued with --enqueue: every URL is
