@@ -27,7 +27,9 @@ var ErrMalformed = errors.New("redisqueue: malformed entry")
 // guarantees.
 //
 // The stream is the key named stream; the keys of the URLs queued so far
-// are kept in the set stream+":seen". A Queue is safe for concurrent use.
+// are kept in the set stream+":seen". On Redis Cluster the two must share
+// a slot, so the stream's name must hold a hash tag, as "{crawl}" does.
+// A Queue is safe for concurrent use.
 type Queue struct {
 	rdb    redis.UniversalClient
 	stream string
@@ -39,7 +41,8 @@ type Queue struct {
 
 // New returns a Queue on the stream named stream, read by the consumer
 // group named group (created, reading from the stream's start, when first
-// needed), configured by opts. It makes no call to Redis.
+// needed), configured by opts. It makes no call to Redis. With a
+// [*redis.ClusterClient], stream must hold a hash tag (see [Queue]).
 func New(rdb redis.UniversalClient, stream, group string, opts ...Option) (*Queue, error) {
 	switch {
 	case rdb == nil:
@@ -48,6 +51,9 @@ func New(rdb redis.UniversalClient, stream, group string, opts ...Option) (*Queu
 		return nil, errors.New("redisqueue: New: empty stream name")
 	case group == "":
 		return nil, errors.New("redisqueue: New: empty group name")
+	}
+	if _, ok := rdb.(*redis.ClusterClient); ok && !hasHashTag(stream) {
+		return nil, fmt.Errorf("redisqueue: New: stream %q: on Redis Cluster the name needs a hash tag, as in %q, so that the stream and its set %q share a slot", stream, "{"+stream+"}", stream+":seen")
 	}
 	q := &Queue{rdb: rdb, stream: stream, seen: stream + ":seen", group: group, cfg: defaultConfig()}
 	for _, opt := range opts {
@@ -170,7 +176,7 @@ func permanent(err error) bool {
 		return false
 	}
 	msg := rerr.Error()
-	for _, p := range []string{"WRONGTYPE", "NOPERM", "WRONGPASS", "NOAUTH", "ERR unknown command", "ERR unknown subcommand"} {
+	for _, p := range []string{"WRONGTYPE", "NOPERM", "WRONGPASS", "NOAUTH", "ERR unknown command", "ERR unknown subcommand", "CROSSSLOT", "MOVED"} {
 		if strings.HasPrefix(msg, p) {
 			return true
 		}
@@ -180,10 +186,28 @@ func permanent(err error) bool {
 
 // hint is what to add to err's message to say what to do about it.
 func hint(err error) string {
-	if err != nil && strings.Contains(err.Error(), "unknown command") {
+	switch {
+	case err == nil:
+	case strings.Contains(err.Error(), "unknown command"):
 		return " (redisqueue needs Redis 6.2 or later)"
+	case strings.HasPrefix(err.Error(), "CROSSSLOT"):
+		return " (on Redis Cluster, give the stream a name with a hash tag, as in {name})"
+	case strings.HasPrefix(err.Error(), "MOVED"):
+		return " (this Redis is a cluster: use a redis.ClusterClient, and a stream name with a hash tag, as in {name})"
 	}
 	return ""
+}
+
+// hasHashTag reports whether key holds a Redis Cluster hash tag: a "{"
+// followed, later, by a "}" with something between them. Only that part
+// of the key then decides its slot, so stream and stream+":seen" share one.
+func hasHashTag(key string) bool {
+	i := strings.IndexByte(key, '{')
+	if i < 0 {
+		return false
+	}
+	j := strings.IndexByte(key[i+1:], '}')
+	return j > 0
 }
 
 // isNoGroup reports whether err says the stream or group is missing, as

@@ -5,6 +5,7 @@ package redistest
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -117,4 +118,74 @@ func (s *Server) Stop() {
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
 	s.cmd = nil
+}
+
+// StartCluster starts a redis-server of t's own as a Redis Cluster of one
+// node that serves every slot, and returns once the cluster is up. One
+// node is enough to show what a cluster refuses that a single server
+// allows: a command or script whose keys lie in different slots fails
+// with CROSSSLOT.
+func StartCluster(t testing.TB) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	s := Start(t, "--cluster-enabled", "yes", "--cluster-config-file", dir+"/nodes.conf", "--dir", dir)
+	if _, err := s.command("CLUSTER", "ADDSLOTSRANGE", "0", "16383"); err != nil {
+		t.Fatalf("assigning the slots: %v", err)
+	}
+	// The node says the cluster is up once it has looked at its slots,
+	// within a second or two: ask until it does, for at most 10s.
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		info, err := s.command("CLUSTER", "INFO")
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster on %s not up after 10s: %q, %v", s.Addr, info, err)
+		}
+		<-tick.C
+	}
+}
+
+// command sends one command to s and returns its reply, which must be a
+// status or a bulk string.
+func (s *Server) command(args ...string) (string, error) {
+	conn, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	req := fmt.Sprintf("*%d\r\n", len(args))
+	for _, a := range args {
+		req += fmt.Sprintf("$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := conn.Write([]byte(req)); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(conn)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "+"):
+		return line[1:], nil
+	case strings.HasPrefix(line, "-"):
+		return "", fmt.Errorf("%s", line[1:])
+	case strings.HasPrefix(line, "$"):
+		var n int
+		if _, err := fmt.Sscanf(line, "$%d", &n); err != nil || n < 0 {
+			return "", fmt.Errorf("reply %q", line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return "", fmt.Errorf("unexpected reply %q", line)
 }
