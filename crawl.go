@@ -26,6 +26,11 @@ var (
 	// URLs as [CrawlMaxURLs] allows. The URL is not fetched.
 	ErrCrawlFull = errors.New("fetch: crawl is full")
 
+	// ErrAlreadySeen marks the page of a URL that redirects to a URL the
+	// crawl has seen before (fetched, or queued to be): the redirect is not
+	// followed, so that no page is fetched twice.
+	ErrAlreadySeen = errors.New("fetch: redirect to a URL the crawl has already seen")
+
 	// ErrCrawlDone is returned by [Page.Follow] once the crawl has ended.
 	ErrCrawlDone = errors.New("fetch: crawl has ended")
 )
@@ -41,8 +46,8 @@ const DefaultCrawlAgent = "fetch (+https://github.com/c989c033/fetch)"
 // It deduplicates URLs by a key (see [CrawlKey]), honours robots.txt (see
 // [CrawlIgnoreRobots]) and stops at optional limits on depth and pages.
 // Nothing it is given is dropped silently: a URL it will not fetch (robots
-// disallows it, the crawl is full) comes back as a [Page] whose Err says
-// why. The exceptions are the limits asked for: links past [CrawlMaxDepth]
+// disallows it, the crawl is full, it redirects to a URL seen before)
+// comes back as a [Page] whose Err says why. The exceptions are the limits asked for: links past [CrawlMaxDepth]
 // and beyond [CrawlMaxPages] are not followed, and links that are not
 // http or https URLs (mailto:, javascript:) are skipped.
 //
@@ -50,9 +55,10 @@ const DefaultCrawlAgent = "fetch (+https://github.com/c989c033/fetch)"
 //
 // Unless [CrawlIgnoreRobots] is given, the crawler fetches each host's
 // /robots.txt once, through the same gates, before any other URL of that
-// host, and follows it as RFC 9309 says: a 4xx means everything is
-// allowed; a 5xx or no answer means nothing is, and the host's URLs come
-// back with [ErrDisallowed] naming the reason. Its Crawl-delay spaces that
+// host, and follows it as RFC 9309 says: a 4xx, or more redirects than
+// the Fetcher follows, means everything is allowed; a 5xx or no answer
+// means nothing is, and the host's URLs come back with [ErrDisallowed]
+// naming the reason. Its Crawl-delay spaces that
 // host's requests in this crawl. A redirect is checked against the robots.txt
 // of the host it leads to before it is followed.
 //
@@ -235,8 +241,10 @@ func (p *Page) base() *url.URL {
 }
 
 // Links returns the links of p's body, if it is HTML: the href of every
-// <a> and <area> element, resolved against p's final URL (or the page's
-// <base href>), with those that are not http or https URLs left out.
+// <a> and <area> element, in document order, resolved as a browser
+// resolves them: against the page's first <base href>, or else its final
+// URL, with tabs and newlines removed; those that are not http or https
+// URLs are left out.
 func (p *Page) Links() []string {
 	if !strings.Contains(strings.ToLower(p.Header.Get("Content-Type")), "html") && p.Header.Get("Content-Type") != "" {
 		return nil
@@ -386,7 +394,7 @@ func (r *crawl) follow(base *url.URL, depth int, referrer string, links []string
 		return nil
 	}
 	for _, link := range links {
-		u, err := base.Parse(strings.TrimSpace(link))
+		u, err := base.Parse(cleanURL(link))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			continue
 		}
@@ -433,11 +441,6 @@ func (r *crawl) run(yield func(*Page) bool) {
 				e := j.data.entry
 				p := &Page{crawl: r, entry: e, queued: j.data.queued, Depth: e.Depth, Referrer: e.Referrer}
 				fetchJob(f, j, &p.Result, held)
-				if j.err == nil && p.FinalURL != "" && p.FinalURL != p.URL {
-					if u, err := url.Parse(p.FinalURL); err == nil {
-						r.queue.Seen(r.cfg.key(u)) // a link to where it led is not fetched again
-					}
-				}
 				results <- p
 			})
 			if running.Add(-1) == 0 {
@@ -477,8 +480,12 @@ func (r *crawl) schedule(e CrawlEntry) bool {
 		return r.sched.push(job[crawlJob]{text: urlredact.String(e.URL), err: invalidURL(err), data: crawlJob{entry: e, queued: true}})
 	}
 	req.Header.Set("User-Agent", r.cfg.agent)
+	check := &sendCheck{crawl: r, again: e.Redelivered}
+	if e.Key != "" {
+		check.keys = []string{e.Key}
+	}
+	req = req.WithContext(withSendCheck(r.ctx, check.check))
 	if r.cfg.robots {
-		req = req.WithContext(withSendCheck(r.ctx, r.checkSend))
 		if re, first := r.robots.get(req.URL, true); first {
 			r.sched.block(re.key)
 			if !r.sched.push(job[crawlJob]{data: crawlJob{robots: re}}) {

@@ -1,10 +1,12 @@
 package fetch
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,6 +78,11 @@ func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 		if resp != nil {
 			status = resp.StatusCode
 		}
+		if errors.Is(err, ErrTooManyRedirects) {
+			// Too many redirects (or one to another scheme): robots.txt
+			// is unavailable, not unreachable (RFC 9309 §2.3.1.2).
+			status, body, err = http.StatusFound, nil, nil
+		}
 		rules := robots.FromResponse(r.cfg.agent, status, body, err)
 		if d := rules.CrawlDelay(); d > 0 {
 			// The robots.txt request itself was the first: the next
@@ -96,17 +103,38 @@ func (r *crawl) vet(j *job[crawlJob]) error {
 	return disallowed(e.rules.Load(), j.req.URL)
 }
 
-// checkSend is the send check of a crawl's requests (see withSendCheck):
-// it refuses a redirect to a URL that its host's robots.txt disallows,
-// loading the rules first if need be, and has a redirect or a retry wait
-// out the host's Crawl-delay, as the scheduler has a first attempt.
-func (r *crawl) checkSend(req *http.Request) error {
-	e, _ := r.robots.get(req.URL, false)
-	if err := disallowed(r.loadRobots(e), req.URL); err != nil {
-		return err
+// A sendCheck vets every redirect and retry of one page's request (see
+// withSendCheck), as the scheduler vets its first attempt.
+type sendCheck struct {
+	*crawl
+	keys  []string // the keys the request has claimed: its own, and its redirects' targets
+	again bool     // the entry is redelivered: a redirect to a URL seen is followed
+}
+
+// check refuses a redirect to a URL that its host's robots.txt disallows,
+// loading the rules first if need be, or that the crawl has seen before
+// (unless the entry is redelivered): it marks the URL a redirect leads to
+// seen, so that neither a link to it nor another redirect fetches it
+// again. Then it has a redirect or a retry wait out the host's
+// Crawl-delay. It runs on the call's goroutine.
+func (c *sendCheck) check(req *http.Request) error {
+	var robotsEntry *robotsEntry
+	if c.cfg.robots {
+		robotsEntry, _ = c.robots.get(req.URL, false)
+		if err := disallowed(c.loadRobots(robotsEntry), req.URL); err != nil {
+			return err
+		}
 	}
-	if e.pace != nil {
-		if err := e.pace.Wait(req.Context()); err != nil {
+	if req.Response != nil { // a redirect: net/http sets the response that led to it
+		if key := c.cfg.key(req.URL); key != "" && !slices.Contains(c.keys, key) {
+			if !c.queue.Seen(key) && !c.again {
+				return fmt.Errorf("%w: %s", ErrAlreadySeen, req.URL.Redacted())
+			}
+			c.keys = append(c.keys, key) // a retry that follows it again is not refused
+		}
+	}
+	if robotsEntry != nil && robotsEntry.pace != nil {
+		if err := robotsEntry.pace.Wait(req.Context()); err != nil {
 			return fmt.Errorf("waiting for the host's Crawl-delay: %w", err)
 		}
 	}

@@ -12,6 +12,11 @@ type CrawlEntry struct {
 	Key      string // what it is deduplicated by; "" for never
 	Depth    int
 	Referrer string // the URL of the page it was found on; "" for a seed
+	// Redelivered is set by a shared Frontier on an entry it hands out
+	// again because the process that held it died. That process may have
+	// marked seen the URLs the entry's redirects lead to: the crawl
+	// follows them again rather than refusing them with [ErrAlreadySeen].
+	Redelivered bool
 }
 
 // A Frontier holds what a [Crawler] has seen and what it has still to
@@ -27,9 +32,11 @@ type Frontier interface {
 	// reports it as a page with that error; a store that is full says so
 	// with an error matching ErrCrawlFull.
 	Add(e CrawlEntry) (added bool, err error)
-	// Seen records key as seen without queuing anything: the final URL
-	// of a redirect, so that a link to it is not fetched again.
-	Seen(key string)
+	// Seen records key as seen without queuing anything, and reports
+	// whether it was new: the crawl marks so the URL a redirect leads to,
+	// before following it, so that a link to that URL is not fetched
+	// again, and follows the redirect only if it was new.
+	Seen(key string) (added bool)
 	// Next returns the next entry to fetch, waiting while none is queued
 	// but some are still being handled (their pages may add more). It
 	// returns ok false when nothing is queued or being handled, or when
@@ -81,16 +88,18 @@ func (m *memoryFrontier) Add(e CrawlEntry) (bool, error) {
 	return true, nil
 }
 
-func (m *memoryFrontier) Seen(key string) {
+func (m *memoryFrontier) Seen(key string) bool {
 	if key == "" {
-		return
+		return true
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.seen[key]; !ok {
-		m.seen[key] = struct{}{}
-		m.taken++
+	if _, ok := m.seen[key]; ok {
+		return false
 	}
+	m.seen[key] = struct{}{}
+	m.taken++
+	return true
 }
 
 func (m *memoryFrontier) Next(ctx context.Context) (CrawlEntry, bool, error) {

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptrace"
@@ -229,10 +230,11 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 	}
 }
 
-// defaultCheckRedirect is net/http's default redirect policy.
+// defaultCheckRedirect is net/http's default redirect policy, whose error
+// matches ErrTooManyRedirects.
 func defaultCheckRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+		return fmt.Errorf("%w: stopped after 10 redirects", ErrTooManyRedirects)
 	}
 	return nil
 }

@@ -103,11 +103,26 @@ func (fr *Frontier) Add(e fetch.CrawlEntry) (bool, error) {
 	return added, nil
 }
 
-// Seen adds key to the crawl's set, so that no process queues it again.
-func (fr *Frontier) Seen(key string) {
-	if key != "" && fr.wk.w.push(op{kind: 's', arg: key}) == nil {
-		fr.remember(key)
+// Seen adds key to the crawl's set, so that no process queues it again,
+// and reports whether it was new to the crawl: it waits for the write, as
+// Add does, and reports true without waiting while Redis is unavailable,
+// or once the Frontier is closed.
+func (fr *Frontier) Seen(key string) bool {
+	if key == "" {
+		return true
 	}
+	fr.mu.Lock()
+	_, known := fr.known[key]
+	fr.mu.Unlock()
+	if known && fr.life.Err() == nil {
+		return false
+	}
+	added, err := fr.wk.w.add(op{kind: 's', arg: key})
+	if err != nil {
+		return true
+	}
+	fr.remember(key)
+	return added
 }
 
 // Next returns the next entry for this process to fetch, waiting while
@@ -129,7 +144,7 @@ func (fr *Frontier) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
 		if len(fr.buf) > 0 {
 			e := fr.buf[0]
 			fr.buf = fr.buf[1:]
-			ce := fetch.CrawlEntry{URL: e.url, Depth: e.depth, Referrer: e.ref}
+			ce := fetch.CrawlEntry{URL: e.url, Depth: e.depth, Referrer: e.ref, Redelivered: e.reclaimed}
 			if e.err != nil {
 				fr.wk.q.cfg.logger.Warn("redisqueue: malformed entry", "err", e.err)
 				ce = fetch.CrawlEntry{}

@@ -9,8 +9,9 @@ import "github.com/redis/go-redis/v9"
 //	s KEY                 add KEY to the set
 //	k ID                  acknowledge entry ID
 //
-// It returns a string with a character for each "a" operation, in order:
-// "1" if it queued the URL, "0" if its key was in the set.
+// It returns a string with a character for each "a" and "s" operation, in
+// order: "1" if it queued the URL or added the key, "0" if the key was in
+// the set.
 var applyScript = redis.NewScript(`
 local added, i = {}, 2
 while i <= #ARGV do
@@ -28,7 +29,7 @@ while i <= #ARGV do
     end
     i = i + 5
   elseif op == 's' then
-    redis.call('SADD', KEYS[2], ARGV[i+1])
+    added[#added+1] = tostring(redis.call('SADD', KEYS[2], ARGV[i+1]))
     i = i + 2
   elseif op == 'k' then
     redis.call('XACK', KEYS[1], ARGV[1], ARGV[i+1])

@@ -18,7 +18,7 @@ type op struct {
 	url   string
 	depth int
 	ref   string
-	res   chan addResult // for an 'a' whose caller waits: told once, then nil
+	res   chan addResult // for an 'a' or 's' whose caller waits: told once, then nil
 }
 
 // addResult is what the writer tells an Add that waits.
@@ -64,9 +64,10 @@ func (w *writer) push(ops ...op) error {
 	return nil
 }
 
-// add queues o, an 'a', and reports whether it was queued: it waits for
-// the write, unless Redis is unavailable, when it reports true for an
-// entry it keeps to write once Redis is back.
+// add queues o, an 'a' or an 's', and reports whether it queued the URL
+// or added the key: it waits for the write, unless Redis is unavailable,
+// when it reports true for an operation it keeps to write once Redis is
+// back.
 func (w *writer) add(o op) (bool, error) {
 	w.mu.Lock()
 	if w.shut {
@@ -105,9 +106,9 @@ func (w *writer) closedErr() error {
 	return errWriterClosed
 }
 
-// answer tells the Adds waiting on the first n operations of the log (all
-// of them if n < 0) res, or, with flags, what flags says of each 'a'.
-// w.mu is held.
+// answer tells the adds waiting on the first n operations of the log (all
+// of them if n < 0) res, or, with flags, what flags says of each 'a' and
+// 's'. w.mu is held.
 func (w *writer) answer(n int, flags string, res addResult) {
 	if n < 0 || n > len(w.log) {
 		n = len(w.log)
@@ -115,7 +116,7 @@ func (w *writer) answer(n int, flags string, res addResult) {
 	a := 0
 	for i := range w.log[:n] {
 		o := &w.log[i]
-		if o.kind != 'a' {
+		if o.kind != 'a' && o.kind != 's' {
 			continue
 		}
 		r := res
