@@ -29,6 +29,7 @@ type outcome struct {
 	read          bool // consume read the body (and closed it)
 	judged        bool // err is the call's final verdict on the response (its status, a handler's own error, a panic reading it), not a failure to get it
 	hopped        bool // it failed on a redirect it could not follow, which says nothing of h
+	unsent        bool // the request could not be made (its body could not be rewound): nothing was sent
 	overload      bool // the host said it is overloaded (see overloaded)
 }
 
@@ -74,8 +75,9 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 	*o = outcome{cancel: noop}
 	r, actx, err := f.prepare(c, n, o)
 	if err != nil {
-		o.err, o.h, o.sent = err, c.h, 1
-		f.count(c, n, o)
+		// Not an attempt: nothing is counted or learnt of the host, and
+		// the call fails with err (judged: final).
+		o.err, o.h, o.unsent, o.judged = err, c.h, true, true
 		return o
 	}
 	// A ramp cuts only for attempts sent since it began; a client's

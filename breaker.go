@@ -106,6 +106,7 @@ type breaker struct {
 	basePolicy
 	cb        *gobreaker.TwoStepCircuitBreaker[struct{}]
 	isFailure func(*http.Response, error) bool
+	probes    uint32
 }
 
 // errFailed and errExcluded are what the breaker is told of a failed
@@ -118,6 +119,7 @@ var (
 func newBreaker(b *CircuitBreaker) *breaker {
 	return &breaker{
 		isFailure: b.IsFailure,
+		probes:    uint32(b.Probes),
 		cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 			MaxRequests: uint32(b.Probes),
 			Interval:    b.Interval,
@@ -133,10 +135,16 @@ func newBreaker(b *CircuitBreaker) *breaker {
 }
 
 // precheck refuses at once, before the call waits at any gate, while the
-// breaker is open.
+// breaker is open, or half-open with its probes out (admit, after the
+// gates, has the last word: probes let through while the call waited).
 func (b *breaker) precheck(c *call) error {
-	if b.cb.State() == gobreaker.StateOpen {
+	switch b.cb.State() {
+	case gobreaker.StateOpen:
 		return b.refusal(c)
+	case gobreaker.StateHalfOpen:
+		if n := b.cb.Counts(); n.Requests >= n.TotalExclusions+b.probes {
+			return b.refusal(c)
+		}
 	}
 	return nil
 }

@@ -203,7 +203,7 @@ func (c *counters) count(resp *http.Response, err error, attempts int) {
 // rate and the circuit breaker take in the outcome), the hooks, the stats
 // and the logger. It returns d, or a failure if a hook panicked.
 func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
-	if !o.hopped {
+	if !o.hopped && !o.unsent {
 		for _, p := range o.h.policies {
 			p.observe(c, o)
 		}
@@ -221,7 +221,7 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 		c.report(o)
 		c.report = nil
 	}
-	if f.hooks.OnAttempt != nil {
+	if f.hooks.OnAttempt != nil && !o.unsent {
 		info := AttemptInfo{Request: o.req, Host: o.h.name, Attempt: int(c.n), Response: o.resp, Status: o.status(),
 			Err: o.err, Start: o.start.time(), Duration: o.took, Waited: c.waited}
 		if o.req == nil {
