@@ -37,6 +37,7 @@ type TaskGroup struct {
 	errs    []error // real failures, in the order they happened
 	failed  bool    // a task failed, so the group cancelled itself
 	dropped bool    // a context error or a skipped task followed the context ending
+	waited  bool    // Wait has returned: a task Go skips after it changes nothing
 }
 
 // NewTaskGroup returns a TaskGroup and a context derived from ctx that is
@@ -61,7 +62,7 @@ func (g *TaskGroup) Go(task func() error) {
 	g.eg.Go(func() error {
 		if g.ended() {
 			g.mu.Lock()
-			g.dropped = true // skipped: the group's context already ended
+			g.dropped = g.dropped || !g.waited // skipped: the group's context already ended
 			g.mu.Unlock()
 			return nil
 		}
@@ -109,6 +110,7 @@ func (g *TaskGroup) Wait() error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.waited = true
 	if len(g.errs) == 0 && g.dropped {
 		return context.Cause(g.ctx)
 	}
