@@ -31,6 +31,11 @@ var (
 	// followed, so that no page is fetched twice.
 	ErrAlreadySeen = errors.New("fetch: redirect to a URL the crawl has already seen")
 
+	// ErrOutOfScope marks the page of a seed outside the crawl's scope, or
+	// of a URL that redirects outside it (see [CrawlScope]): it is not
+	// fetched, or the redirect is not followed.
+	ErrOutOfScope = errors.New("fetch: outside the crawl's scope")
+
 	// ErrCrawlDone is returned by [Page.Follow] once the crawl has ended.
 	ErrCrawlDone = errors.New("fetch: crawl has ended")
 )
@@ -46,10 +51,12 @@ const DefaultCrawlAgent = "fetch (+https://github.com/c989c033/fetch)"
 // It deduplicates URLs by a key (see [CrawlKey]), honours robots.txt (see
 // [CrawlIgnoreRobots]) and stops at optional limits on depth and pages.
 // Nothing it is given is dropped silently: a URL it will not fetch (robots
-// disallows it, the crawl is full, it redirects to a URL seen before)
-// comes back as a [Page] whose Err says why. The exceptions are the limits asked for: links past [CrawlMaxDepth]
-// and beyond [CrawlMaxPages] are not followed, and links that are not
-// http or https URLs (mailto:, javascript:) are skipped.
+// disallows it, the crawl is full, it is outside the crawl's scope, it
+// redirects to a URL seen before) comes back as a [Page] whose Err says
+// why. The exceptions are the limits asked for: links past
+// [CrawlMaxDepth], beyond [CrawlMaxPages] or outside [CrawlScope] are not
+// followed, and links that are not http or https URLs (mailto:,
+// javascript:) are skipped.
 //
 // # robots.txt
 //
@@ -82,7 +89,8 @@ type crawlConfig struct {
 	key      func(*url.URL) string
 	agent    string
 	robots   bool
-	frontier Frontier // nil: a new in-memory frontier per Run
+	frontier Frontier              // nil: a new in-memory frontier per Run
+	scopes   []func(*url.URL) bool // a URL must be in every one
 }
 
 // A CrawlOption configures a [Crawler].
@@ -162,6 +170,69 @@ func CrawlIgnoreRobots() CrawlOption {
 		c.robots = false
 		return nil
 	}
+}
+
+// CrawlScope limits the crawl to the URLs for which in returns true: a
+// link outside the scope is not followed (as a link past [CrawlMaxDepth]
+// is not), and a seed outside it, or a URL that redirects outside it, comes
+// back as a [Page] whose Err matches [ErrOutOfScope], the redirect not
+// followed. in is given each URL absolute and without its fragment, on
+// the crawl's goroutines: it must be safe for concurrent use. Given more
+// than once (or with [CrawlHosts]), a URL must be in every scope.
+func CrawlScope(in func(u *url.URL) bool) CrawlOption {
+	return func(c *crawlConfig) error {
+		if in == nil {
+			return errors.New("fetch: CrawlScope(nil)")
+		}
+		c.scopes = append(c.scopes, in)
+		return nil
+	}
+}
+
+// CrawlHosts limits the crawl, as [CrawlScope] does, to URLs on the given
+// hosts and their subdomains, whatever the scheme and port:
+// CrawlHosts("example.com") takes in example.com and www.example.com, but
+// not example.org or notexample.com. A host is a bare name or IP address,
+// matched case-insensitively.
+func CrawlHosts(hosts ...string) CrawlOption {
+	return func(c *crawlConfig) error {
+		if len(hosts) == 0 {
+			return errors.New("fetch: CrawlHosts(): no host given")
+		}
+		names := make([]string, len(hosts))
+		for i, h := range hosts {
+			if h == "" || strings.ContainsAny(h, "/:@?# ") && !strings.HasPrefix(h, "[") {
+				return fmt.Errorf("fetch: CrawlHosts(%q): must be a bare host name, such as example.com, without scheme, port or path", h)
+			}
+			names[i] = strings.ToLower(strings.Trim(h, "[]"))
+		}
+		c.scopes = append(c.scopes, func(u *url.URL) bool {
+			name := strings.ToLower(u.Hostname())
+			for _, h := range names {
+				if name == h || strings.HasSuffix(name, "."+h) {
+					return true
+				}
+			}
+			return false
+		})
+		return nil
+	}
+}
+
+// inScope reports whether u, without its fragment, is in every scope of
+// the crawl.
+func (c *crawlConfig) inScope(u *url.URL) bool {
+	if len(c.scopes) == 0 {
+		return true
+	}
+	v := *u
+	v.Fragment, v.RawFragment = "", ""
+	for _, in := range c.scopes {
+		if !in(&v) {
+			return false
+		}
+	}
+	return true
 }
 
 // CrawlFrontier makes the crawl keep the URLs it has seen and queued in
@@ -347,6 +418,9 @@ func (r *crawl) add(rawURL string, depth int, referrer string) {
 	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		err = fmt.Errorf("%w: %q: must be an absolute http or https URL", ErrInvalidURL, urlredact.String(rawURL))
 	}
+	if err == nil && !r.cfg.inScope(u) {
+		err = fmt.Errorf("%w: %s", ErrOutOfScope, u.Redacted())
+	}
 	if err != nil {
 		r.reject(rawURL, depth, referrer, err)
 		return
@@ -395,7 +469,7 @@ func (r *crawl) follow(base *url.URL, depth int, referrer string, links []string
 	}
 	for _, link := range links {
 		u, err := base.Parse(cleanURL(link))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !r.cfg.inScope(u) {
 			continue
 		}
 		r.enqueue(u, depth, referrer)

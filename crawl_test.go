@@ -132,6 +132,57 @@ func TestCrawlSite(t *testing.T) {
 	}
 }
 
+// TestCrawlScope: CrawlHosts keeps the crawl on one host of three. No
+// request reaches the others (robots.txt included); a link out is not
+// followed, a redirect out comes back as a page with ErrOutOfScope, and so
+// does a seed out; every page the site has on the host, reachable without
+// leaving it, is crawled.
+func TestCrawlScope(t *testing.T) {
+	site := startSite(t, testsite.Config{Hosts: 3, Pages: 200})
+	home := site.Hosts()[0]
+	u, _ := url.Parse(home)
+	c := newCrawler(t, newFetcher(t, fetch.WithConcurrency(8)), fetch.CrawlHosts(strings.ToUpper(u.Hostname())))
+	pages, failed := crawlAll(t, c, site.Seed())
+	want := site.Reachable(func(u string) bool { return !strings.HasPrefix(u, home+"/") })
+	if len(pages) != len(want) {
+		t.Errorf("crawled %d pages; want the %d on %s", len(pages), len(want), home)
+	}
+	for u := range want {
+		if pages[u] == nil {
+			t.Errorf("%s not crawled", u)
+		}
+	}
+	if len(failed) == 0 {
+		t.Error("no page came back with ErrOutOfScope; the site redirects to other hosts")
+	}
+	for _, p := range failed {
+		if !errors.Is(p.Err, fetch.ErrOutOfScope) || !strings.HasPrefix(p.URL, home+"/") {
+			t.Errorf("%s: %v; want a redirect out of %s, refused with ErrOutOfScope", p.URL, p.Err, home)
+		}
+	}
+	var seeds []error
+	for p := range c.Run(t.Context(), site.Hosts()[1]+"/") {
+		seeds = append(seeds, p.Err)
+	}
+	if len(seeds) != 1 || !errors.Is(seeds[0], fetch.ErrOutOfScope) {
+		t.Errorf("a seed out of scope gave %v; want one page with ErrOutOfScope", seeds)
+	}
+	for _, h := range site.Stats()[1:] {
+		if len(h.Fetches) > 0 || h.RobotsFetches > 0 {
+			t.Errorf("%s, out of scope, was sent %d paths and robots.txt %d times; want nothing", h.Host, len(h.Fetches), h.RobotsFetches)
+		}
+	}
+
+	for _, bad := range []string{"", "http://example.com", "example.com:80", "example.com/a"} {
+		if _, err := fetch.NewCrawler(newFetcher(t), fetch.CrawlHosts(bad)); err == nil {
+			t.Errorf("CrawlHosts(%q): no error", bad)
+		}
+	}
+	if _, err := fetch.NewCrawler(newFetcher(t), fetch.CrawlScope(nil)); err == nil {
+		t.Error("CrawlScope(nil): no error")
+	}
+}
+
 // TestCrawlMaxURLs: past the cap, a found URL comes back as an error page.
 func TestCrawlMaxURLs(t *testing.T) {
 	site := startSite(t, testsite.Config{Hosts: 2, Pages: 100})

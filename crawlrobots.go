@@ -111,13 +111,17 @@ type sendCheck struct {
 	again bool     // the entry is redelivered: a redirect to a URL seen is followed
 }
 
-// check refuses a redirect to a URL that its host's robots.txt disallows,
-// loading the rules first if need be, or that the crawl has seen before
-// (unless the entry is redelivered): it marks the URL a redirect leads to
-// seen, so that neither a link to it nor another redirect fetches it
-// again. Then it has a redirect or a retry wait out the host's
-// Crawl-delay. It runs on the call's goroutine.
+// check refuses a redirect to a URL outside the crawl's scope, one that
+// its host's robots.txt disallows (loading the rules first if need be),
+// or one the crawl has seen before (unless the entry is redelivered): it
+// marks the URL a redirect leads to seen, so that neither a link to it
+// nor another redirect fetches it again. Then it has a redirect or a
+// retry wait out the host's Crawl-delay. It runs on the call's goroutine.
 func (c *sendCheck) check(req *http.Request) error {
+	redirect := req.Response != nil // net/http sets the response that led to a redirect
+	if redirect && !c.cfg.inScope(req.URL) {
+		return fmt.Errorf("%w: %s", ErrOutOfScope, req.URL.Redacted())
+	}
 	var robotsEntry *robotsEntry
 	if c.cfg.robots {
 		robotsEntry, _ = c.robots.get(req.URL, false)
@@ -125,7 +129,7 @@ func (c *sendCheck) check(req *http.Request) error {
 			return err
 		}
 	}
-	if req.Response != nil { // a redirect: net/http sets the response that led to it
+	if redirect {
 		if key := c.cfg.key(req.URL); key != "" && !slices.Contains(c.keys, key) {
 			if !c.queue.Seen(key) && !c.again {
 				return fmt.Errorf("%w: %s", ErrAlreadySeen, req.URL.Redacted())
