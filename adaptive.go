@@ -14,7 +14,8 @@ import (
 // the host answers. See [WithAdaptiveRate].
 //
 // A host's rate doubles every half second until the first sign of
-// overload: a 429, a 503 with Retry-After, or an attempt timeout. Other 5xx,
+// overload: a 429, a 503 with Retry-After, a 403 that is a rate limit (see
+// [DefaultRetryable]), or an attempt timeout. Other 5xx,
 // and a 503 without Retry-After, are failures, not overload, and do not cut
 // it. It is then cut to 90% of the rate the host was seen to accept over the
 // last second (or by 30% when there is too little to go on), and grows

@@ -215,8 +215,9 @@ func (f *Fetcher) attemptError(ctx, actx context.Context, err error) error {
 }
 
 // overloaded reports whether an attempt's outcome says its host is over
-// its limit: a 429, a 503 that asks for a Retry-After, or an attempt that
-// ran out of its time (the body's included). Other 5xx say the host failed,
+// its limit: a 429, a 503 that asks for a Retry-After, a 403 that asks for
+// a wait as a rate limit (see retryAfter), or an attempt that ran out of
+// its time (the body's included). Other 5xx say the host failed,
 // not that it is busy.
 func overloaded(o *outcome) bool {
 	if errors.Is(o.err, ErrAttemptTimeout) {
@@ -229,8 +230,8 @@ func overloaded(o *outcome) bool {
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
 		return true
-	case http.StatusServiceUnavailable:
-		return o.hasRetryAfter
+	case http.StatusServiceUnavailable, http.StatusForbidden:
+		return o.hasRetryAfter // a 403 has one only if it is a rate limit (see retryAfter)
 	}
 	return false
 }

@@ -49,7 +49,10 @@
 // # Retry-After
 //
 // A 429 or 503 with Retry-After pauses every request to its host until
-// then, whether or not the call that got it retries. When the pause ends,
+// then, whether or not the call that got it retries; so does a rate limit
+// told by the headers APIs send instead (a 429 or 403 with
+// X-RateLimit-Reset, RateLimit-Reset or a RateLimit field: see
+// [DefaultRetryable]), until the quota resets. When the pause ends,
 // the requests that waited are not all released at once: a host without
 // an adaptive rate ([WithAdaptiveRate]) is paced by a ramp, which lets one
 // request through (a probe), then starts at 10 requests a second, or at

@@ -162,8 +162,9 @@ func bodyText(body []byte) string {
 	return b.String()
 }
 
-// RetryAfterError is returned when a server asked, through Retry-After, for a
-// wait that would outlast the caller's context deadline: the call fails at
+// RetryAfterError is returned when a server asked, through Retry-After or
+// its rate-limit headers (see [DefaultRetryable]), for a wait that would
+// outlast the caller's context deadline: the call fails at
 // once instead of sleeping into the deadline. It matches
 // [context.DeadlineExceeded] and unwraps to the [*StatusError] of the
 // response that asked.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -194,7 +195,10 @@ func dateShaped(v string) bool {
 }
 
 // DefaultRetryable is the classification a [RetryPolicy] uses unless told
-// otherwise. It retries the statuses 408, 429, 500, 502, 503 and 504, and the
+// otherwise. It retries the statuses 408, 429, 500, 502, 503 and 504; a 403
+// that says it is a rate limit, with a Retry-After or a rate-limit header
+// saying no requests remain (X-RateLimit-Remaining: 0, RateLimit-Remaining:
+// 0, or a RateLimit field with r=0), as GitHub's API sends; and the
 // transport errors that a fresh attempt may cure: connection refused or
 // reset, a connection closed before the response was complete (wherever it
 // was cut: in the status line, a header line, the body or a chunked body's
@@ -209,6 +213,8 @@ func DefaultRetryable(resp *http.Response, err error) bool {
 		case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
 			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return true
+		case http.StatusForbidden:
+			return rateLimited(resp.Header)
 		}
 		return false
 	}
@@ -359,13 +365,108 @@ func replayable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
-// retryAfter returns the wait a 429 or 503 response asks for in its
-// Retry-After header, clamped to limit.
-func retryAfter(resp *http.Response, limit time.Duration) (time.Duration, bool) {
-	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+// retryAfter returns the wait a response asks for before the next request
+// to its host, clamped to limit: a 429's or 503's Retry-After; or, for a
+// 429 without one, or a 403 that says it is a rate limit (see
+// rateLimited), when the rate-limit headers say the quota resets (see
+// quotaReset). ok is false if it asks for none.
+func retryAfter(resp *http.Response, limit time.Duration) (d time.Duration, ok bool) {
+	if resp == nil {
 		return 0, false
 	}
-	return parseRetryAfter(resp.Header.Get("Retry-After"), time.Now(), limit)
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusForbidden:
+	default:
+		return 0, false
+	}
+	if resp.StatusCode == http.StatusForbidden && !rateLimited(resp.Header) {
+		return 0, false
+	}
+	now := time.Now()
+	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now, limit); ok || resp.StatusCode == http.StatusServiceUnavailable {
+		return d, ok
+	}
+	return quotaReset(resp.Header, now, limit)
+}
+
+// rateLimited reports whether h, the header of a 403, says the request was
+// refused for its rate rather than forbidden: it has a Retry-After (as
+// GitHub's secondary limits do), or says that no requests remain in the
+// client's quota (X-RateLimit-Remaining: 0, RateLimit-Remaining: 0, or a
+// RateLimit field whose r is 0).
+func rateLimited(h http.Header) bool {
+	if h.Get("Retry-After") != "" {
+		return true
+	}
+	for _, k := range [...]string{"X-Ratelimit-Remaining", "Ratelimit-Remaining"} {
+		if v, ok := h[k]; ok && len(v) > 0 && strings.TrimSpace(v[0]) == "0" {
+			return true
+		}
+	}
+	_, spent := rateLimitField(h.Get("Ratelimit"))
+	return spent
+}
+
+// quotaReset returns the wait until the client's quota resets, from the
+// rate-limit headers in use: a RateLimit field's t of a policy with none
+// remaining (draft-ietf-httpapi-ratelimit-headers), RateLimit-Reset
+// (delta-seconds, the draft's earlier form), or X-RateLimit-Reset (a Unix
+// time, as GitHub sends, or delta-seconds if too small to be one), clamped
+// to [0, limit]. ok is false if none says, or the reset is not in the
+// future.
+func quotaReset(h http.Header, now time.Time, limit time.Duration) (time.Duration, bool) {
+	var secs float64
+	if t, spent := rateLimitField(h.Get("Ratelimit")); spent && t > 0 {
+		secs = t
+	} else if t, ok := seconds(h.Get("Ratelimit-Reset")); ok {
+		secs = t
+	} else if t, ok := seconds(h.Get("X-Ratelimit-Reset")); ok {
+		if secs = t; t >= 1e8 { // a Unix time: no wait is 3 years
+			secs = t - float64(now.UnixNano())/1e9
+		}
+	}
+	if !(secs > 0) {
+		return 0, false
+	}
+	if secs >= limit.Seconds() {
+		return limit, true
+	}
+	return time.Duration(secs * float64(time.Second)), true
+}
+
+// rateLimitField reads a RateLimit field (draft-ietf-httpapi-ratelimit-
+// headers: policies such as `"default";r=0;t=30`, separated by commas),
+// and reports whether a policy has no requests remaining (r=0), with its t,
+// the seconds until it resets (0 if not given).
+func rateLimitField(v string) (reset float64, spent bool) {
+	for item := range strings.SplitSeq(v, ",") {
+		var r, t string
+		for param := range strings.SplitSeq(item, ";") {
+			name, val, _ := strings.Cut(strings.TrimSpace(param), "=")
+			switch name {
+			case "r":
+				r = val
+			case "t":
+				t = val
+			}
+		}
+		if r == "0" {
+			reset, _ = seconds(t)
+			return reset, true
+		}
+	}
+	return 0, false
+}
+
+// seconds parses a non-negative number of seconds, such as "30" or
+// "1767225600.5".
+func seconds(v string) (float64, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" || v[0] < '0' || v[0] > '9' {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	return f, err == nil && !math.IsInf(f, 0)
 }
 
 // sleep waits for d, or until ctx is done.

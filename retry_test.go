@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -511,5 +513,90 @@ func TestDefaultRetryableMalformedResponse(t *testing.T) {
 		if got := DefaultRetryable(nil, err); got != tc.retry {
 			t.Errorf("%q: %v: retryable %v; want %v", tc.raw, err, got, tc.retry)
 		}
+	}
+}
+
+// A rate limit told by the headers APIs send instead of Retry-After is
+// honoured as one: a 429 or 403 whose quota is spent waits until it
+// resets, and pauses the host; a 403 that is not a rate limit is final, and
+// Retry-After, when given, wins.
+func TestRateLimitHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		header func(now time.Time) http.Header
+		want   time.Duration // between the two requests; 0: not retried
+	}{
+		{"GitHub: 403, none remaining, reset at a Unix time", 403, func(now time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {strconv.FormatInt(now.Unix()+5, 10)}}
+		}, 5 * time.Second},
+		{"429 with X-RateLimit-Reset in seconds", 429, func(time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Reset": {"3"}}
+		}, 3 * time.Second},
+		{"429 with RateLimit-Reset", 429, func(time.Time) http.Header {
+			return http.Header{"Ratelimit-Remaining": {"0"}, "Ratelimit-Reset": {"2"}}
+		}, 2 * time.Second},
+		{"429 with a RateLimit field", 429, func(time.Time) http.Header {
+			return http.Header{"Ratelimit": {`"burst";r=5;t=1, "daily";r=0;t=4`}}
+		}, 4 * time.Second},
+		{"Retry-After wins", 429, func(time.Time) http.Header {
+			return http.Header{"Retry-After": {"1"}, "Ratelimit-Reset": {"4"}}
+		}, time.Second},
+		{"GitHub secondary limit: 403 with Retry-After", 403, func(time.Time) http.Header {
+			return http.Header{"Retry-After": {"2"}}
+		}, 2 * time.Second},
+		{"clamped to MaxDelay", 403, func(now time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {strconv.FormatInt(now.Unix()+3600, 10)}}
+		}, 7 * time.Second},
+		{"a reset in the past: the backoff", 429, func(now time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Reset": {strconv.FormatInt(now.Unix()-10, 10)}}
+		}, time.Second},
+		{"403 forbidden", 403, func(time.Time) http.Header { return nil }, 0},
+		{"403 with quota left", 403, func(now time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Remaining": {"12"}, "X-Ratelimit-Reset": {strconv.FormatInt(now.Unix()+5, 10)}}
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var once sync.Once
+				c := count(func(w http.ResponseWriter, r *http.Request) {
+					first := false
+					once.Do(func() { first = true })
+					if first {
+						maps.Copy(w.Header(), tc.header(time.Now()))
+						w.WriteHeader(tc.status)
+						return
+					}
+					w.Write([]byte("ok"))
+				})
+				f := newMem(t, c, WithRetry(RetryPolicy{BaseDelay: time.Second, MaxDelay: 7 * time.Second, Jitter: NoJitter}))
+				start := time.Now()
+				var err error
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					_, err = f.Get(context.Background(), "http://a.test/")
+				}()
+				synctest.Wait()
+				if hs := f.Stats().Hosts; tc.want > time.Second && (len(hs) != 1 || !hs[0].PausedUntil.Equal(start.Add(tc.want))) {
+					t.Errorf("while the call waits, hosts %+v; want a.test paused until %v", hs, start.Add(tc.want))
+				}
+				<-done
+				at := c.times()
+				if tc.want == 0 {
+					var se *StatusError
+					if !errors.As(err, &se) || se.StatusCode != tc.status || len(at) != 1 {
+						t.Errorf("err %v after %d requests; want a %d StatusError after 1", err, len(at), tc.status)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(at) != 2 || at[1].Sub(at[0]) != tc.want {
+					t.Errorf("arrivals %v; want 2, %v apart", at, tc.want)
+				}
+			})
+		})
 	}
 }
