@@ -88,6 +88,12 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 	}
 	o.resp, o.err = f.client.Do(r)
 	o.req, o.h, o.sent = r, c.h, c.sent()
+	if o.resp != nil && o.resp.Request == nil {
+		// A RoundTripper of the caller's need not say what it answered
+		// (net/http never assumes it does): take it for the request sent
+		// (after a redirect, the first), for all that reads it.
+		o.resp.Request = r
+	}
 	f.count(c, n, o)
 	if o.err != nil {
 		o.err = f.attemptError(c, actx, f.headerCap.check(o.err))

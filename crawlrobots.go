@@ -56,9 +56,14 @@ func (c *robotsCache) get(u *url.URL, schedule bool) (e *robotsEntry, first bool
 	return e, first
 }
 
+// credentialHeaders are the headers net/http does not send on to a
+// redirect's other host, which a robots.txt request is sent without.
+var credentialHeaders = [...]string{"Authorization", "Proxy-Authorization", "Www-Authenticate", "Cookie", "Cookie2"}
+
 // loadRobots fetches e's robots.txt through the Fetcher's gates, once;
 // other callers wait for the first. It reads at most robots.MaxSize bytes
-// of it, whatever the Fetcher's body cap.
+// of it, whatever the Fetcher's body cap, and sends none of the Fetcher's
+// credentials (see credentialHeaders).
 func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 	e.once.Do(func() {
 		req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, e.scheme+"://"+e.host+"/robots.txt", nil)
@@ -67,6 +72,12 @@ func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 			return
 		}
 		req.Header.Set("User-Agent", r.cfg.agent)
+		for _, k := range credentialHeaders {
+			// Set, to nothing: the Fetcher's defaults are not added. The
+			// host may be one only a redirect led to, which net/http
+			// spares them, and robots.txt is public.
+			req.Header[k] = nil
+		}
 		var body []byte
 		read := func(resp *http.Response) error {
 			defer resp.Body.Close()

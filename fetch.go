@@ -226,7 +226,7 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 		c.end()
 		err = f.fail(c.caller, c.attempts, err)
 		if !c.reads {
-			resp = nil // Do: as http.Client.Do, no response with an error
+			resp = nil // Do: no response with an error (net/http's CheckRedirect case aside, as http.Client.Do documents)
 		}
 	case o.read:
 		o.cancel()

@@ -117,7 +117,7 @@ func WithHeader(key, value string) Option {
 
 // WithBearerToken sends "Authorization: Bearer token" with every request,
 // as [WithHeader] does: to every host the Fetcher sends to (only a
-// redirect's other host is spared). A Fetcher that also fetches URLs from
+// redirect's other host is spared, and a crawl's robots.txt requests). A Fetcher that also fetches URLs from
 // elsewhere (a crawler, links from a page) would hand them the token: give
 // it per call instead, with [Header], on the requests to the API.
 func WithBearerToken(token string) Option {
