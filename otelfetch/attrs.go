@@ -135,8 +135,8 @@ func statusClass(status int) string {
 
 // serverAttrs returns server.address and server.port for host, a host key
 // of the Fetcher (host:port, the port left out when it is the scheme's
-// default). A missing port is the default of scheme, if scheme is http or
-// https, and is otherwise left out.
+// default) or a Host header. A missing port is the default of scheme, if
+// scheme is http or https, and is otherwise left out.
 func serverAttrs(host, scheme string) []attribute.KeyValue {
 	name, port := host, 0
 	if h, p, err := net.SplitHostPort(host); err == nil {
@@ -144,12 +144,7 @@ func serverAttrs(host, scheme string) []attribute.KeyValue {
 		port, _ = strconv.Atoi(p)
 	} else {
 		name = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-		switch strings.ToLower(scheme) {
-		case "http":
-			port = 80
-		case "https":
-			port = 443
-		}
+		port = defaultPort(scheme)
 	}
 	if port == 0 {
 		return []attribute.KeyValue{semconv.ServerAddress(name)}
@@ -157,42 +152,153 @@ func serverAttrs(host, scheme string) []attribute.KeyValue {
 	return []attribute.KeyValue{semconv.ServerAddress(name), semconv.ServerPort(port)}
 }
 
-// method is the request's http.request.method: one of the methods of RFC
-// 9110 and RFC 5789, or _OTHER, with ok false, for any other.
-func method(req *http.Request) (m string, ok bool) {
-	switch m := req.Method; m {
-	case "":
-		return http.MethodGet, true
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+// defaultPort is the port of scheme, http or https; 0 for any other.
+func defaultPort(scheme string) int {
+	switch strings.ToLower(scheme) {
+	case "http":
+		return 80
+	case "https":
+		return 443
+	}
+	return 0
+}
+
+// requestServer returns server.address and server.port of a request to the
+// Fetcher's host key host, over scheme, with Host field hostField and URL
+// host urlHost: the Host header's when it overrides the URL's host (as
+// [fetch.Header] and [fetch.WithHeader] do with "Host"), as the semantic
+// conventions say, and otherwise host's.
+func requestServer(host, scheme, hostField, urlHost string) []attribute.KeyValue {
+	if hostOverride(hostField, urlHost) {
+		return serverAttrs(strings.ToLower(hostField), scheme)
+	}
+	return serverAttrs(host, scheme)
+}
+
+// hostOverride reports whether a request's Host field, hostField, names
+// another host than its URL's, urlHost.
+func hostOverride(hostField, urlHost string) bool {
+	return hostField != "" && !strings.EqualFold(hostField, urlHost)
+}
+
+// hostKey is the Fetcher's key for the host of u: host[:port], lower case,
+// the scheme's default port left out.
+func hostKey(u *url.URL) string {
+	h := u.Host
+	if p := u.Port(); p != "" && p == strconv.Itoa(defaultPort(u.Scheme)) {
+		h = h[:len(h)-len(p)-1]
+	}
+	return strings.ToLower(h)
+}
+
+// defaultMethods are the methods known by default: those of RFC 9110 and
+// RFC 5789, as the semantic conventions list them.
+var defaultMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace}
+
+// knownMethodsEnv is the environment variable that replaces the known
+// methods, a comma-separated list, as the semantic conventions name it.
+const knownMethodsEnv = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"
+
+// parseMethods returns the methods of a comma-separated list, each trimmed
+// of spaces, empty ones left out.
+func parseMethods(list string) []string {
+	var ms []string
+	for m := range strings.SplitSeq(list, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+// method is the request's http.request.method: one of the known methods,
+// or _OTHER, with ok false, for any other. Methods are case-sensitive.
+func (in *Instrumentation) method(req *http.Request) (m string, ok bool) {
+	m = req.Method
+	if m == "" {
+		m = http.MethodGet
+	}
+	if _, ok := in.knownMethods[m]; ok {
 		return m, true
 	}
-	return "_OTHER", false
+	return semconv.HTTPRequestMethodOther.Value.AsString(), false
+}
+
+// protocolVersion is network.protocol.version of resp: "1.0", "1.1", "2",
+// "3"; "" for no response, or one without a version.
+func protocolVersion(resp *http.Response) string {
+	switch {
+	case resp == nil || resp.ProtoMajor <= 0:
+		return ""
+	case resp.ProtoMajor >= 2 && resp.ProtoMinor == 0:
+		return strconv.Itoa(resp.ProtoMajor)
+	}
+	return strconv.Itoa(resp.ProtoMajor) + "." + strconv.Itoa(resp.ProtoMinor)
 }
 
 // sensitiveParams are the query parameters whose values url.full must not
-// show, as the semantic conventions list them.
-var sensitiveParams = []string{"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"}
+// show: those the semantic conventions list as of v1.43 (X-Amz-Signature,
+// X-Amz-Credential, X-Amz-Security-Token, sig, X-Goog-Signature), and those
+// of earlier versions (AWSAccessKeyId, Signature). They are matched in any
+// case.
+var sensitiveParams = []string{"X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token",
+	"sig", "X-Goog-Signature", "AWSAccessKeyId", "Signature"}
+
+// redacted is what replaces a secret in url.full and in span status
+// descriptions.
+const redacted = "REDACTED"
 
 // fullURL is u as url.full shows it: any user and password, and the values
-// of sensitiveParams, replaced by REDACTED.
+// of sensitiveParams, replaced by REDACTED; the rest of the query as sent.
 func fullURL(u *url.URL) string {
 	c := *u
 	if c.User != nil {
-		c.User = url.UserPassword("REDACTED", "REDACTED")
+		c.User = url.UserPassword(redacted, redacted)
 	}
-	if c.RawQuery != "" {
-		q := c.Query()
-		redacted := false
-		for _, k := range sensitiveParams {
-			if q.Has(k) {
-				q.Set(k, "REDACTED")
-				redacted = true
-			}
-		}
-		if redacted {
-			c.RawQuery = q.Encode()
-		}
-	}
+	c.RawQuery = redactQuery(c.RawQuery)
 	return c.String()
+}
+
+// redactQuery returns the raw query q with the value of every parameter
+// named in sensitiveParams replaced by REDACTED, and nothing else changed:
+// not the order, not repeated keys, not a key without '=' (which has no
+// value to hide). Parameters are split at '&' and, as some servers split
+// them, at ';'.
+func redactQuery(q string) string {
+	var b strings.Builder
+	done := 0 // q[:done] is in b
+	for i := 0; i < len(q); {
+		end := strings.IndexAny(q[i:], "&;")
+		if end < 0 {
+			end = len(q)
+		} else {
+			end += i
+		}
+		if key, _, ok := strings.Cut(q[i:end], "="); ok && sensitiveParam(key) {
+			b.WriteString(q[done : i+len(key)+1])
+			b.WriteString(redacted)
+			done = end
+		}
+		i = end + 1
+	}
+	if done == 0 {
+		return q
+	}
+	b.WriteString(q[done:])
+	return b.String()
+}
+
+// sensitiveParam reports whether the raw query key key is one of
+// sensitiveParams, once unescaped, in any case.
+func sensitiveParam(key string) bool {
+	if k, err := url.QueryUnescape(key); err == nil {
+		key = k
+	}
+	for _, p := range sensitiveParams {
+		if strings.EqualFold(key, p) {
+			return true
+		}
+	}
+	return false
 }

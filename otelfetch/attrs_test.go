@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"syscall"
 	"testing"
 
@@ -114,10 +115,41 @@ func TestServerAttrs(t *testing.T) {
 }
 
 func TestMethod(t *testing.T) {
-	for in, want := range map[string]string{"": "GET", "GET": "GET", "PATCH": "PATCH", "PROPFIND": "_OTHER", "get": "_OTHER"} {
-		if got, _ := method(&http.Request{Method: in}); got != want {
-			t.Errorf("method(%q) = %q; want %q", in, got, want)
+	t.Setenv(knownMethodsEnv, "")
+	for _, tt := range []struct {
+		opts  []Option
+		env   string
+		known map[string]string // method: http.request.method
+	}{
+		{nil, "", map[string]string{"": "GET", "GET": "GET", "PATCH": "PATCH", "QUERY": "_OTHER", "PROPFIND": "_OTHER", "get": "_OTHER"}},
+		{nil, " ", map[string]string{"GET": "GET", "TRACE": "TRACE", "PURGE": "_OTHER"}}, // blank: unset
+		{nil, "GET, PURGE,,QUERY ", map[string]string{"": "GET", "GET": "GET", "PURGE": "PURGE", "QUERY": "QUERY", "POST": "_OTHER", "purge": "_OTHER"}},
+		{[]Option{WithKnownMethods("PROPFIND", "GET")}, "", map[string]string{"PROPFIND": "PROPFIND", "GET": "GET", "HEAD": "_OTHER"}},
+		{[]Option{WithKnownMethods("POST")}, "PURGE", map[string]string{"POST": "POST", "PURGE": "_OTHER", "GET": "_OTHER"}}, // the option wins
+		{[]Option{WithKnownMethods()}, "GET", map[string]string{"GET": "_OTHER", "": "_OTHER"}},
+	} {
+		t.Setenv(knownMethodsEnv, tt.env)
+		in := New(tt.opts...)
+		for m, want := range tt.known {
+			got, ok := in.method(&http.Request{Method: m})
+			if got != want || ok != (want != "_OTHER") {
+				t.Errorf("env %q, %d options: method(%q) = %q, %v; want %q", tt.env, len(tt.opts), m, got, ok, want)
+			}
 		}
+	}
+}
+
+func TestProtocolVersion(t *testing.T) {
+	for _, tt := range []struct {
+		major, minor int
+		want         string
+	}{{1, 0, "1.0"}, {1, 1, "1.1"}, {2, 0, "2"}, {3, 0, "3"}, {0, 0, ""}} {
+		if got := protocolVersion(&http.Response{ProtoMajor: tt.major, ProtoMinor: tt.minor}); got != tt.want {
+			t.Errorf("protocolVersion(HTTP/%d.%d) = %q; want %q", tt.major, tt.minor, got, tt.want)
+		}
+	}
+	if got := protocolVersion(nil); got != "" {
+		t.Errorf("protocolVersion(nil) = %q; want none", got)
 	}
 }
 
@@ -126,9 +158,16 @@ func TestFullURL(t *testing.T) {
 		"https://a.test/x?q=1":                         "https://a.test/x?q=1",
 		"https://user:pass@a.test/x":                   "https://REDACTED:REDACTED@a.test/x",
 		"https://user@a.test/x":                        "https://REDACTED:REDACTED@a.test/x",
-		"https://a.test/x?sig=abc&q=1":                 "https://a.test/x?q=1&sig=REDACTED",
+		"https://a.test/x?sig=abc&q=1":                 "https://a.test/x?sig=REDACTED&q=1",
 		"https://a.test/x?X-Goog-Signature=abc&b=2":    "https://a.test/x?X-Goog-Signature=REDACTED&b=2",
 		"https://a.test/x?AWSAccessKeyId=k&Signature=": "https://a.test/x?AWSAccessKeyId=REDACTED&Signature=REDACTED",
+		// semconv 1.43's list, the key kept, the rest of the query as sent.
+		"https://b.test/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=C%2F1&X-Amz-Security-Token=T&X-Amz-Signature=S": "https://b.test/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED",
+		"https://a.test/p?z=1&flag&a=2;b=3&sig=S1&sig=S2":                                                                   "https://a.test/p?z=1&flag&a=2;b=3&sig=REDACTED&sig=REDACTED",
+		"https://a.test/p?sig&b=+x%20y&sig=#f":                                                                              "https://a.test/p?sig&b=+x%20y&sig=REDACTED#f", // no '=': no value to hide
+		"https://a.test/p?x-amz-signature=S&SIG=S&q=sig=1":                                                                  "https://a.test/p?x-amz-signature=REDACTED&SIG=REDACTED&q=sig=1",
+		"https://a.test/p?q=1;sig=S&X%2DAmz%2DSignature=S":                                                                  "https://a.test/p?q=1;sig=REDACTED&X%2DAmz%2DSignature=REDACTED",
+		"https://a.test/p?notsig=S&sigs=S":                                                                                  "https://a.test/p?notsig=S&sigs=S",
 	}
 	for in, want := range tests {
 		u, err := url.Parse(in)
@@ -140,6 +179,85 @@ func TestFullURL(t *testing.T) {
 		}
 		if u.String() != in {
 			t.Errorf("fullURL changed its argument to %s", u)
+		}
+	}
+}
+
+func TestDescription(t *testing.T) {
+	wrap := func(err error) error {
+		return &fetch.Error{Method: "GET", URL: "http://a.test/", Attempts: 1, Err: err}
+	}
+	tests := []struct {
+		status int
+		err    error
+		want   string
+	}{
+		{404, nil, ""},
+		{404, wrap(&fetch.StatusError{StatusCode: 404, Status: "404 Not Found"}), ""}, // the status code says it
+		{0, wrap(&fetch.StatusError{StatusCode: 404, Status: "404 Not Found"}), "fetch: GET http://a.test/: status 404 Not Found"},
+		{503, wrap(&fetch.RetryAfterError{Err: &fetch.StatusError{StatusCode: 503}}), ""}, // set below
+		{0, &fetch.Error{Method: "GET", URL: "https://tok@a.test/x?sig=S&q=1", Err: errors.New("boom")},
+			"fetch: GET https://REDACTED:REDACTED@a.test/x?sig=REDACTED&q=1: boom"},
+		{0, &url.Error{Op: "Get", URL: "https://u:***@a.test/x?X-Amz-Credential=C;X-Amz-Security-Token=T", Err: errors.New("boom")},
+			`Get "https://REDACTED:REDACTED@a.test/x?X-Amz-Credential=REDACTED;X-Amz-Security-Token=REDACTED": boom`},
+		{0, errors.New("redirect to http://u:xxxxx@b.test/: from https://a.test/p@q and mailto:x@y.test"),
+			"redirect to http://REDACTED:REDACTED@b.test/: from https://a.test/p@q and mailto:x@y.test"},
+	}
+	tests[3].want = tests[3].err.Error() // a Retry-After past the deadline: the status does not say why it was not retried
+	for _, tt := range tests {
+		if got := description(tt.status, tt.err); got != tt.want {
+			t.Errorf("description(%d, %v) = %q; want %q", tt.status, tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestAttemptServer(t *testing.T) {
+	get := func(raw, host string) *http.Request {
+		r, err := http.NewRequest(http.MethodGet, raw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			r.Host = host
+		}
+		return r
+	}
+	tests := []struct {
+		name string
+		info fetch.AttemptInfo
+		want string // address:port
+	}{
+		{"sent", fetch.AttemptInfo{Request: get("http://a.test/", ""), Host: "a.test", Status: 200}, "a.test:80"},
+		{"host header", fetch.AttemptInfo{Request: get("http://10.0.0.1:8080/", "API.test"), Host: "10.0.0.1:8080", Err: errors.New("boom")}, "api.test:80"},
+		{"host header with port", fetch.AttemptInfo{Request: get("https://10.0.0.1/", "api.test:8443"), Host: "10.0.0.1", Err: errors.New("boom")}, "api.test:8443"},
+		{"redirect answered", fetch.AttemptInfo{Request: get("http://a.test/", "front.test"), Host: "b.test",
+			Response: &http.Response{StatusCode: 200, Request: get("https://b.test/", "")}, Status: 200}, "b.test:443"},
+		{"redirect failed", fetch.AttemptInfo{Request: get("http://a.test/", ""), Host: "b.test",
+			Err: &url.Error{Op: "Get", URL: "https://b.test/", Err: errors.New("tls")}}, "b.test:443"},
+		{"redirect to https on the same host failed", fetch.AttemptInfo{Request: get("http://a.test/", ""), Host: "a.test",
+			Err: &url.Error{Op: "Get", URL: "https://a.test/y", Err: errors.New("tls")}}, "a.test:443"},
+		{"redirect failed, Get's status", fetch.AttemptInfo{Request: get("http://a.test/", ""), Host: "b.test", Status: 404,
+			Err: &fetch.StatusError{StatusCode: 404, URL: "https://b.test/"}}, "b.test:443"},
+		{"redirect refused, named in the text", fetch.AttemptInfo{Request: get("http://a.test/", ""), Host: "b.test:8443",
+			Err: fmt.Errorf("redirect to https://b.test:8443/x: %w", context.Canceled)}, "b.test:8443"},
+		{"redirect refused, not named", fetch.AttemptInfo{Request: get("http://a.test/", "front.test"), Host: "b.test",
+			Err: context.Canceled}, "b.test:80"},
+		{"relative redirect kept the Host", fetch.AttemptInfo{Request: get("http://10.0.0.1/", "front.test"), Host: "10.0.0.1",
+			Err: &url.Error{Op: "Get", URL: "http://10.0.0.1/y", Err: errors.New("boom")}}, "front.test:80"},
+	}
+	for _, tt := range tests {
+		var address string
+		var port int64
+		for _, kv := range attemptServer(tt.info) {
+			switch kv.Key {
+			case "server.address":
+				address = kv.Value.AsString()
+			case "server.port":
+				port = kv.Value.AsInt64()
+			}
+		}
+		if got := address + ":" + strconv.FormatInt(port, 10); got != tt.want {
+			t.Errorf("%s: server %s; want %s", tt.name, got, tt.want)
 		}
 	}
 }

@@ -24,7 +24,7 @@
 // (semconv 1.43) where one exists; the others are in the fetch namespace.
 //
 //	name                          instrument                    unit         per      attributes
-//	http.client.request.duration  Float64Histogram              s            attempt  http.request.method, server.address, server.port, http.response.status_code, error.type
+//	http.client.request.duration  Float64Histogram              s            attempt  http.request.method, server.address, server.port, http.response.status_code, network.protocol.version, error.type
 //	fetch.calls                   Int64Counter                  {call}       call     server.address, server.port, fetch.status_class, fetch.outcome
 //	fetch.retries                 Int64Counter                  {retry}      retry    server.address, server.port, error.type
 //	fetch.gate.wait.duration      Float64Histogram              s            attempt  server.address, server.port
@@ -37,7 +37,11 @@
 //   - http.client.request.duration is the semantic convention's metric: one
 //     value per request sent, from sending it to the end of its body when
 //     the call reads the body, with the convention's bucket boundaries. Its
-//     server.port is the URL's, or the scheme's default.
+//     server.address and server.port are those of the request that the
+//     attempt ended with (a redirect's, if it led to one), as the spans
+//     have them (see below); network.protocol.version is the response's
+//     ("1.1", "2"), when the hooks saw one: a [*fetch.StatusError] comes
+//     to them in its place.
 //   - fetch.calls counts calls as they end. fetch.status_class is the class
 //     of the final status: "1xx" to "5xx", or "none" if there was no
 //     response. fetch.outcome is "ok" when the call ended without an error
@@ -50,7 +54,9 @@
 //   - fetch.gate.wait.duration is how long each attempt waited at the
 //     Fetcher's gates (a host's Retry-After pause, rate tokens, in-flight
 //     slots) before it was sent. For a batch, stream or crawl, a first
-//     attempt's wait in its host's queue is not part of it.
+//     attempt's wait in its host's queue is not part of it. Its host is
+//     the attempt's, as on http.client.request.duration; that of
+//     fetch.calls and fetch.retries is the call's, as on its span.
 //   - fetch.in_flight is [fetch.Stats] InFlight, the attempts holding an
 //     in-flight slot; fetch.waiting is its Waiting, the calls waiting at a
 //     gate or queued for their host.
@@ -59,7 +65,8 @@
 //     a Retry-After pause, for the hosts the Fetcher remembers; hosts
 //     it has forgotten stop being reported. A Fetcher keys hosts by
 //     host:port with the scheme's default port left out, so this gauge has
-//     server.port only for hosts with a port of their own.
+//     server.port only for hosts with a port of their own. The host is the
+//     URL's, even for requests whose Host header names another.
 //
 // The last three are read from [fetch.Fetcher.Stats] at each collection,
 // once [Instrumentation.Observe] has registered them.
@@ -88,23 +95,57 @@
 //
 // Each call is a span of kind [trace.SpanKindClient], named after the
 // method ("GET"), a child of the span in the request's context, if any. It
-// carries http.request.method, url.full (with any user and password, and
-// the values of signature query parameters, replaced by "REDACTED"),
-// server.address, server.port and, when the call ends,
-// http.response.status_code, fetch.attempts and, on failure, error.type;
-// its status is Error for an error or a final status of 400 or more. The
-// span is in the context of every request the call sends, so instrumented
-// transports and dialers nest their spans under it. It ends when the call
-// returns: for [fetch.Fetcher.Do], before the caller reads the body, so
-// neither the span nor the attempt's duration includes that read.
+// starts with http.request.method, url.full, server.address and
+// server.port, so that a sampler sees them, and, for a method that is not
+// known, http.request.method_original; when the call ends it gets
+// http.response.status_code and network.protocol.version (the final
+// response's, if one came and the hooks saw it: a [*fetch.StatusError]
+// leaves the attempt without its response), fetch.attempts and, on
+// failure, error.type. Its status is Error for an error or a final status
+// of 400 or more. The span is in the context of every request the call
+// sends, so instrumented transports and dialers nest their spans under it.
+// It ends when the call returns: for [fetch.Fetcher.Do], before the caller
+// reads the body, so neither the span nor the attempt's duration includes
+// that read.
+//
+// url.full is the URL as requested, before any redirect, with any user and
+// password replaced by "REDACTED:REDACTED", and the values of the query
+// parameters the semantic conventions list (X-Amz-Signature,
+// X-Amz-Credential, X-Amz-Security-Token, sig and X-Goog-Signature, as of
+// semconv 1.43, and AWSAccessKeyId and Signature, of earlier versions;
+// matched in any case) replaced by "REDACTED", the keys kept. The rest of
+// the query is left as sent, its order, repeated keys and all; parameters
+// are told apart at '&' and also at ';', as some servers do.
+//
+// server.address and server.port are the URL's host and port (the
+// scheme's default port if it has none), or those of the request's Host
+// header when it names another host (set with [fetch.Header] or
+// [fetch.WithHeader]), as the semantic conventions say. A Fetcher's
+// default Host is on the request it sends, not on the one given to
+// [fetch.Fetcher.Do]: the call's span then starts with the URL's host,
+// and takes the Host header's when the first attempt is sent.
+//
+// http.request.method is the method if it is one of the known methods,
+// and otherwise "_OTHER", the span then being named "HTTP", as the
+// conventions want. The known methods are, by default, those of RFC 9110
+// and RFC 5789; [WithKnownMethods], or else the environment variable
+// OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS (a comma-separated list, read by
+// [New]), replaces them.
+//
+// A span's status description is the error's text, with the user and
+// password of any URL it quotes, and the values of the parameters url.full
+// redacts, replaced by "REDACTED"; a span has none when the status code
+// says why it failed (a 404 alone, or the [*fetch.StatusError] of a call
+// that reads bodies), as the conventions want.
 //
 // Each attempt is a child span named "attempt", of kind
 // [trace.SpanKindInternal], that runs from the moment the request was sent
 // to the end of the attempt. It carries fetch.attempt (1 for the first),
 // http.request.resend_count (from the second attempt on),
-// server.address and server.port of the host it was sent to,
+// server.address and server.port of the host it was sent to, or the
+// redirect it led to (the port that of the redirect's scheme),
 // fetch.gate.wait (seconds it waited at the gates before it was sent),
-// http.response.status_code and error.type. Attempt spans are made when
+// http.response.status_code, network.protocol.version and error.type. Attempt spans are made when
 // the attempt has ended, so nothing can run inside them: they are internal
 // spans, and the call's span is the client span.
 //

@@ -50,8 +50,8 @@ func TestMetricsRetryThenSuccess(t *testing.T) {
 		t.Errorf("http.client.request.duration unit %q; want s", d.Unit)
 	}
 	want := []map[string]string{
-		with("http.request.method", "GET", "http.response.status_code", "503", "error.type", "503"),
-		with("http.request.method", "GET", "http.response.status_code", "200"),
+		with("http.request.method", "GET", "http.response.status_code", "503", "error.type", "503", "network.protocol.version", "1.1"),
+		with("http.request.method", "GET", "http.response.status_code", "200", "network.protocol.version", "1.1"),
 	}
 	for _, w := range want {
 		found := false

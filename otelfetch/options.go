@@ -14,6 +14,8 @@ type config struct {
 	tracerProvider trace.TracerProvider // nil: the global one
 	noHost         bool
 	attrs          []attribute.KeyValue
+	knownMethods   []string // WithKnownMethods
+	methodsSet     bool     // WithKnownMethods was given
 }
 
 // WithMeterProvider records the metrics with mp. Without it, or with a nil
@@ -45,4 +47,23 @@ func WithoutHostAttribute() Option {
 // Instrumentation. Spans do not get them.
 func WithAttributes(attrs ...attribute.KeyValue) Option {
 	return func(c *config) { c.attrs = append(c.attrs, attrs...) }
+}
+
+// WithKnownMethods replaces the HTTP methods that http.request.method and
+// the span's name report as they are: by default those of RFC 9110 and RFC
+// 5789 (GET, HEAD, POST, PUT, PATCH, DELETE, CONNECT, OPTIONS, TRACE).
+// Any other method is reported as _OTHER, with the span named "HTTP" and
+// http.request.method_original giving the method. Methods are
+// case-sensitive: "get" is not GET. The list is a full override, as the
+// semantic conventions want: to add PURGE, give the defaults as well.
+// With no methods, every method is _OTHER.
+//
+// Without this option, New takes the list from the environment variable
+// OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS, a comma-separated list, if it
+// is set and not empty; the option takes precedence over it.
+func WithKnownMethods(methods ...string) Option {
+	return func(c *config) {
+		c.knownMethods = append(c.knownMethods[:0:0], methods...)
+		c.methodsSet = true
+	}
 }

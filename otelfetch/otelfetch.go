@@ -2,6 +2,7 @@ package otelfetch
 
 import (
 	"errors"
+	"os"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -28,6 +29,8 @@ type Instrumentation struct {
 	noHost bool
 	attrs  []attribute.KeyValue // WithAttributes
 
+	knownMethods map[string]struct{} // WithKnownMethods, OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS or defaultMethods
+
 	attemptDuration metric.Float64Histogram
 	gateWait        metric.Float64Histogram
 	calls           metric.Int64Counter
@@ -46,10 +49,11 @@ var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5,
 var waitBuckets = []float64{0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
 // New returns an Instrumentation that records with the providers opts
-// name, or the global ones. An error in creating an instrument, which the
-// OpenTelemetry SDK reports only for an invalid name or a conflicting
-// definition, goes to [otel.Handle]; the instrument it comes back with
-// still works.
+// name, or the global ones. It reads the environment variable
+// OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS (see [WithKnownMethods]) once,
+// here. An error in creating an instrument, which the OpenTelemetry SDK
+// reports only for an invalid name or a conflicting definition, goes to
+// [otel.Handle]; the instrument it comes back with still works.
 func New(opts ...Option) *Instrumentation {
 	var c config
 	for _, o := range opts {
@@ -67,6 +71,16 @@ func New(opts ...Option) *Instrumentation {
 		meter:  mp.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL)),
 		noHost: c.noHost,
 		attrs:  c.attrs,
+	}
+	methods := defaultMethods
+	if c.methodsSet {
+		methods = c.knownMethods
+	} else if env := parseMethods(os.Getenv(knownMethodsEnv)); len(env) > 0 {
+		methods = env
+	}
+	in.knownMethods = make(map[string]struct{}, len(methods))
+	for _, m := range methods {
+		in.knownMethods[m] = struct{}{}
 	}
 	if err := in.instruments(); err != nil {
 		otel.Handle(err)

@@ -63,6 +63,7 @@ func TestTraceRetryThenSuccess(t *testing.T) {
 	wantCall := map[string]string{
 		"http.request.method": "GET", "server.address": "127.0.0.1", "server.port": port,
 		"url.full": url + "/x?q=1", "http.response.status_code": "200", "fetch.attempts": "2",
+		"network.protocol.version": "1.1",
 	}
 	if got := spanAttrs(call.Attributes()); !maps.Equal(got, wantCall) {
 		t.Errorf("call span attributes = %v; want %v", got, wantCall)

@@ -31,7 +31,7 @@ func TestRun(t *testing.T) {
 			func(v float64) bool { return v == 1 }},
 		{`fetch_retries_total\{error_type="503",server_address="127\.0\.0\.1",server_port="\d+"\} (\S+)`,
 			func(v float64) bool { return v == 1 }},
-		{`http_client_request_duration_seconds_count\{http_request_method="GET",http_response_status_code="200",server_address="127\.0\.0\.1",server_port="\d+"\} (\S+)`,
+		{`http_client_request_duration_seconds_count\{http_request_method="GET",http_response_status_code="200",network_protocol_version="1\.1",server_address="127\.0\.0\.1",server_port="\d+"\} (\S+)`,
 			func(v float64) bool { return v == 6 }},
 		{`fetch_host_rate_per_second\{server_address="127\.0\.0\.1",server_port="\d+"\} (\S+)`,
 			func(v float64) bool { return v >= 1 && v <= 200 }},
