@@ -93,17 +93,18 @@ const (
 // bucket's line (see [tokenWaits]): the reservation the first of them holds
 // keeps the bucket below one token until the line is gone.
 //
-// Only [*rate.Limiter] buckets can be tried; a host or global gate that is
-// some other [Limiter] makes try refuse with mustWait, and the attempt must
-// wait for its gates with wait and acquire.
+// Only [*rate.Limiter] buckets can be tried, and only those with a
+// positive limit and burst (see waitOnly); a host or global gate that is
+// some other [Limiter], or such a bucket, makes try refuse with mustWait,
+// and the attempt must wait for its gates with wait and acquire.
 func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
 	if until := h.pausedUntil.Load(); until != 0 && until > c.now().UnixNano() {
 		return hostLater, time.Unix(0, until)
 	}
-	if h.rate.other != nil || g.rate.other != nil {
+	hostRate, globalRate := h.rate.bucket, g.rate.bucket
+	if h.rate.other != nil || g.rate.other != nil || waitOnly(hostRate) || waitOnly(globalRate) {
 		return mustWait, time.Time{}
 	}
-	hostRate, globalRate := h.rate.bucket, g.rate.bucket
 	if h.slots != nil && !h.slots.try() {
 		return hostBusy, time.Time{}
 	}
@@ -156,6 +157,18 @@ func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
 		g.giveBack(h)
 	}
 	return why, due
+}
+
+// waitOnly reports whether l, a bucket of the caller's, has a limit or
+// burst that no try can take a token from, nor say when one is due: a
+// limit of 0, or a burst of 0 under a finite limit. Waiting for it fails
+// at once (as [rate.Limiter.Wait] does), or, if the caller changes it
+// meanwhile, passes as the caller meant.
+func waitOnly(l *rate.Limiter) bool {
+	if l == nil || l.Limit() == rate.Inf {
+		return false
+	}
+	return !(l.Limit() > 0) || l.Burst() < 1
 }
 
 // A clock reads the time once, when first asked, so that a scheduler's

@@ -399,6 +399,12 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 	// Once the call's context has ended or the Fetcher is shut down, every
 	// job left will fail at once: let them all go without the gates.
 	cancelled := s.cancelled.Load() || s.f.closed.Load()
+	if !cancelled && s.ctx.Err() != nil {
+		// Ended before the watch has run (it runs on a goroutine of its
+		// own): no job may take a token or a slot now.
+		s.cancelled.Store(true)
+		cancelled = true
+	}
 	for s.timed.Len() > 0 && (cancelled || !s.timed.top().due.After(c.now())) {
 		s.setReady(heap.Pop(&s.timed).(*hostQueue[P]))
 	}
