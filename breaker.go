@@ -39,7 +39,10 @@ type CircuitBreaker struct {
 	// must succeed for it to close. Zero means the default, 1.
 	Probes int
 	// IsFailure classifies an attempt's outcome; exactly one of resp and
-	// err is non-nil. Nil means a transport error, a 429 or a 5xx fails.
+	// err is non-nil. Nil means a 429 or a 5xx fails, and so does an error,
+	// but for the Fetcher's own limits, which say nothing of the host's
+	// health: a body or header over the cap, too many redirects, an address
+	// the SSRF guard refuses, an invalid URL.
 	IsFailure func(resp *http.Response, err error) bool
 }
 
@@ -65,7 +68,9 @@ func (b CircuitBreaker) withDefaults() (CircuitBreaker, error) {
 
 func defaultIsFailure(resp *http.Response, err error) bool {
 	if err != nil {
-		return true
+		return !errors.Is(err, ErrBodyTooLarge) && !errors.Is(err, ErrHeaderTooLarge) &&
+			!errors.Is(err, ErrTooManyRedirects) && !errors.Is(err, ErrBlockedAddress) &&
+			!errors.Is(err, ErrInvalidURL)
 	}
 	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 }

@@ -174,3 +174,22 @@ func TestCircuitBreakerIgnoresHandlerPanics(t *testing.T) {
 		}
 	})
 }
+
+// The Fetcher's own limits say nothing of the host's health: bodies over
+// the cap and too many redirects do not open the default breaker.
+func TestCircuitBreakerIgnoresOwnLimits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/loop" {
+				http.Redirect(w, r, "/loop", http.StatusFound)
+				return
+			}
+			w.Write(make([]byte, 100))
+		}), WithMaxBodySize(10), WithCircuitBreaker(CircuitBreaker{ConsecutiveFailures: 2}))
+		for _, path := range []string{"/big", "/loop", "/big", "/loop"} {
+			if _, err := f.Get(context.Background(), "http://a.test"+path); errors.Is(err, ErrCircuitOpen) {
+				t.Fatalf("%s: %v; want the limit's own error: the host is healthy", path, err)
+			}
+		}
+	})
+}

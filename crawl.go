@@ -237,7 +237,9 @@ func (c *crawlConfig) inScope(u *url.URL) bool {
 
 // CrawlFrontier makes the crawl keep the URLs it has seen and queued in
 // fr instead of a new [NewMemoryFrontier] per run, so that a shared store
-// can back it; see [Frontier].
+// can back it; see [Frontier]. The crawl closes fr when its Run ends, so a
+// Crawler given fr serves one Run: the seeds of another come back with
+// [ErrCrawlDone]. fr's own caps apply; [CrawlMaxURLs] cannot be given too.
 func CrawlFrontier(fr Frontier) CrawlOption {
 	return func(c *crawlConfig) error {
 		if fr == nil {
@@ -259,6 +261,9 @@ func NewCrawler(f *Fetcher, opts ...CrawlOption) (*Crawler, error) {
 		if err := opt(&c); err != nil {
 			return nil, err
 		}
+	}
+	if c.frontier != nil && c.maxURLs > 0 {
+		return nil, errors.New("fetch: CrawlMaxURLs caps the crawl's own in-memory frontier; with CrawlFrontier, cap the frontier given (NewMemoryFrontier(n))")
 	}
 	return &Crawler{f: f, cfg: c}, nil
 }
@@ -362,7 +367,8 @@ func NormalizeURL(u *url.URL) string {
 //     for their host, come back with ctx's error; the URLs still waiting in
 //     the frontier are not yielded (a shared [Frontier] keeps them);
 //   - when the loop breaks, which cancels the requests in flight and
-//     returns once they have ended, without waiting for them to finish.
+//     returns once they have ended (at once: they are cancelled, not
+//     waited to finish).
 func (c *Crawler) Run(ctx context.Context, seeds ...string) iter.Seq[*Page] {
 	return func(yield func(*Page) bool) {
 		if ctx == nil {

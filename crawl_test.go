@@ -411,3 +411,24 @@ func TestCrawlBreakReturnsAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// A frontier given by CrawlFrontier serves one Run: a second Run's seeds
+// come back with ErrCrawlDone, not silently dropped; and CrawlMaxURLs,
+// which caps the crawl's own frontier, cannot be combined with it.
+func TestCrawlFrontierServesOneRun(t *testing.T) {
+	site := startSite(t, testsite.Config{Hosts: 1, Pages: 10})
+	c := newCrawler(t, newFetcher(t), fetch.CrawlFrontier(fetch.NewMemoryFrontier(0)))
+	if pages, failed := crawlAll(t, c, site.Seed()); len(pages) == 0 || len(failed) != 0 {
+		t.Fatalf("first Run: %d pages, %d failed", len(pages), len(failed))
+	}
+	var errs []error
+	for p := range c.Run(t.Context(), site.Seed()) {
+		errs = append(errs, p.Err)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], fetch.ErrCrawlDone) {
+		t.Errorf("second Run of a Crawler with its own frontier: %v; want its seed back with ErrCrawlDone", errs)
+	}
+	if _, err := fetch.NewCrawler(newFetcher(t), fetch.CrawlFrontier(fetch.NewMemoryFrontier(0)), fetch.CrawlMaxURLs(5)); err == nil {
+		t.Error("CrawlFrontier with CrawlMaxURLs: no error; the cap would be ignored")
+	}
+}

@@ -70,6 +70,9 @@ type memoryFrontier struct {
 func (m *memoryFrontier) Add(e CrawlEntry) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return false, fmt.Errorf("%w: its frontier is closed (a frontier given by CrawlFrontier serves one Run)", ErrCrawlDone)
+	}
 	if e.Key != "" {
 		if _, ok := m.seen[e.Key]; ok {
 			return false, nil

@@ -198,7 +198,8 @@ func WithLimiter(l Limiter) Option {
 
 // WithAdaptiveRate turns on adaptive throttling per host (off by default):
 // each host gets its own rate, starting at a.Initial, raised while the host
-// answers and cut when it answers 429 or 503 or an attempt times out, within
+// answers and cut when it signals overload (a 429, a 503 with Retry-After,
+// a 403 that is a rate limit, an attempt that times out), within
 // a.Floor and a.Ceiling (see [AdaptiveRate]). Use it against servers whose
 // limit you do not know; it applies on top of any fixed rate, global or per
 // host. The current rate of each host is in [Fetcher.Stats] and

@@ -23,9 +23,9 @@ import (
 // request of the call with an error that names it, before anything is sent.
 type RequestOption func(*http.Request) error
 
-// Header sets header key to value on each request of the call. It
-// replaces, where [WithHeader], a Fetcher's default, adds: a request that
-// sets a key gets none of the defaults for it. A Host header sets the
+// Header sets header key to value on each request of the call. Where a
+// Fetcher's default ([WithHeader]) has the same key, Header replaces it: a
+// request that sets a key gets none of the defaults for it. A Host header sets the
 // request's Host, which net/http sends in place of the URL's host (it
 // ignores a Host field in a request's Header), as curl -H "Host: ..." does.
 func Header(key, value string) RequestOption {

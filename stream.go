@@ -25,7 +25,8 @@ import (
 //
 // Breaking out of the loop returns at once, even while urls is blocked
 // (waiting on a channel, say): the requests under way are cancelled and
-// waited for, and so is the context the requests were made with, but the
+// waited for (which is at once, unless a [Handle] handler ignores its
+// response's context), and so is the context the requests were made with, but the
 // goroutine reading urls is not waited for. It ends when urls next yields,
 // which then returns false. Results are yielded on the caller's goroutine;
 // a panic in urls is raised there too, as a [*PanicError].

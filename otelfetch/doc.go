@@ -79,8 +79,11 @@
 // header_too_large, too_many_redirects, blocked_address,
 // limiter_unavailable, circuit_open (a [*fetch.CircuitOpenError]),
 // retry_budget (a [*fetch.RetryBudgetError]),
-// retry_after_past_deadline (a [*fetch.RetryAfterError]), closed,
-// invalid_url, panic (a hook panicked), and _OTHER.
+// retry_after_past_deadline (a [*fetch.RetryAfterError]), invalid_url (a
+// redirect to one), panic (a hook panicked), and _OTHER. A call refused
+// before it begins (after Shutdown, or whose own URL is invalid) runs no
+// hooks, so it has no span and is not in fetch.calls; [fetch.Stats]
+// counts it, as Failed.Refused.
 //
 // # Cardinality
 //
