@@ -22,7 +22,7 @@ type outcome struct {
 	start      mono          // when it was sent; zero unless somebody observes it (see Fetcher.timed)
 	took       time.Duration // from start to the end of the attempt, the body included if read
 	errBody    *[]byte       // the start of a non-2xx body that discardForRetry closed unread
-	retryAfter time.Duration // what a 429 or 503 asked for, clamped to MaxDelay
+	retryAfter time.Duration // what a 429, 503 or rate-limited 403 asked for (up to farWait)
 
 	sent          int16 // requests written to the call's own host (see call.sent)
 	hasRetryAfter bool
@@ -99,7 +99,7 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 		o.err = f.attemptError(c, actx, f.headerCap.check(o.err))
 		o.hopped, _ = hopFailed(o.err)
 	} else {
-		o.retryAfter, o.hasRetryAfter = retryAfter(o.resp, f.retry.MaxDelay)
+		o.retryAfter, o.hasRetryAfter = retryAfter(o.resp, farWait)
 	}
 	o.overload = overloaded(o)
 	if timed {

@@ -23,7 +23,7 @@ func fail(err error) decision { return decision{err: err} }
 //     not retryable or no attempts are left;
 //   - fail: the error is returned, when it is not retryable or no attempts
 //     are left; when the server's Retry-After would outlast the caller's
-//     deadline ([*RetryAfterError]); when a policy of the host the call was
+//     deadline, or the policy's MaxRetryAfter ([*RetryAfterError]); when a policy of the host the call was
 //     made to refuses the retry (the retry budget, with a [*RetryBudgetError]);
 //   - retry after the Retry-After the server asked for, or else after the
 //     policy's backoff, unless that wait would take the call past
@@ -37,6 +37,9 @@ func (f *Fetcher) decide(c *call, o *outcome, n int) decision {
 	d := f.retry.Backoff(n, c.delay)
 	if o.hasRetryAfter {
 		d = o.retryAfter
+		if limit := f.retry.MaxRetryAfter; d > limit {
+			return fail(&RetryAfterError{RetryAfter: d, Max: limit, Err: f.statusError(o)})
+		}
 		if deadline, ok := c.Deadline(); ok && time.Until(deadline) < d {
 			return fail(&RetryAfterError{RetryAfter: d, Remaining: time.Until(deadline), Err: f.statusError(o)})
 		}

@@ -98,8 +98,8 @@ type StatusError struct {
 	StatusCode int
 	Status     string // as in [http.Response.Status], e.g. "503 Service Unavailable"
 	URL        string // redacted
-	// RetryAfter is the delay the server asked for in its Retry-After header,
-	// clamped to the retry policy's maximum delay; 0 if there was none.
+	// RetryAfter is the delay the server asked for, with Retry-After or a
+	// rate-limit reset (see [DefaultRetryable]); 0 if there was none.
 	RetryAfter time.Duration
 	// Header is the response's header.
 	Header http.Header
@@ -164,23 +164,34 @@ func bodyText(body []byte) string {
 
 // RetryAfterError is returned when a server asked, through Retry-After or
 // its rate-limit headers (see [DefaultRetryable]), for a wait that would
-// outlast the caller's context deadline: the call fails at
-// once instead of sleeping into the deadline. It matches
-// [context.DeadlineExceeded] and unwraps to the [*StatusError] of the
-// response that asked.
+// outlast the caller's context deadline, or the retry policy's
+// MaxRetryAfter: the call fails at once, instead of sleeping into the
+// deadline or retrying before the server allows. It unwraps to the
+// [*StatusError] of the response that asked, and, when the deadline
+// refused the wait, matches [context.DeadlineExceeded].
 type RetryAfterError struct {
-	RetryAfter time.Duration // the wait asked for, after clamping
-	Remaining  time.Duration // time left before the caller's deadline
+	RetryAfter time.Duration // the wait asked for
+	Remaining  time.Duration // time left before the caller's deadline; 0 when Max refused the wait
+	Max        time.Duration // the policy's MaxRetryAfter, when the wait exceeded it; 0 when the deadline refused it
 	Err        error         // the response's *StatusError
 }
 
-// Error says what wait was asked for and how little time was left.
+// Error says what wait was asked for, and what refused it.
 func (e *RetryAfterError) Error() string {
+	if e.Max > 0 {
+		return fmt.Sprintf("server asked to retry after %v, more than MaxRetryAfter %v: %v", e.RetryAfter, e.Max, e.Err)
+	}
 	return fmt.Sprintf("server asked to retry after %v, past the deadline in %v: %v", e.RetryAfter, e.Remaining, e.Err)
 }
 
-// Unwrap returns [context.DeadlineExceeded] and the response's [*StatusError].
-func (e *RetryAfterError) Unwrap() []error { return []error{context.DeadlineExceeded, e.Err} }
+// Unwrap returns the response's [*StatusError], and
+// [context.DeadlineExceeded] if the deadline refused the wait.
+func (e *RetryAfterError) Unwrap() []error {
+	if e.Max > 0 {
+		return []error{e.Err}
+	}
+	return []error{context.DeadlineExceeded, e.Err}
+}
 
 // PanicError is a panic recovered from a task run by a [TaskGroup], or from
 // a [Hooks] callback; Stack is the panicking goroutine's stack trace.

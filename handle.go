@@ -137,7 +137,7 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 
 // retryAfterOf returns what resp's Retry-After asks for, clamped.
 func retryAfterOf(f *Fetcher, resp *http.Response) time.Duration {
-	d, _ := retryAfter(resp, f.retry.MaxDelay)
+	d, _ := retryAfter(resp, farWait)
 	return d
 }
 

@@ -213,7 +213,7 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 		}
 	}
 	if o.hasRetryAfter && o.retryAfter > 0 {
-		end := time.Now().Add(o.retryAfter)
+		end := time.Now().Add(min(o.retryAfter, f.retry.MaxRetryAfter))
 		o.h.pause(end)
 		o.h.startRamp(end)
 	}

@@ -54,9 +54,15 @@ type RetryPolicy struct {
 	// BaseDelay is the delay before the first retry, before jitter; it
 	// doubles with each further retry. Zero means the default, 100ms.
 	BaseDelay time.Duration
-	// MaxDelay caps every delay, including one asked for by Retry-After.
-	// Zero means the default, 10s.
+	// MaxDelay caps every backoff delay. Zero means the default, 10s (or
+	// BaseDelay, if that is more).
 	MaxDelay time.Duration
+	// MaxRetryAfter is the longest wait a server may ask for, with
+	// Retry-After or a rate-limit reset (see [DefaultRetryable]), that a
+	// retry waits out in full. A longer one is neither waited out nor cut
+	// short: the call fails at once with a [*RetryAfterError], and the
+	// host is paused for MaxRetryAfter. Zero means the default, 5 minutes.
+	MaxRetryAfter time.Duration
 	// Jitter randomises each delay; the zero value is FullJitter.
 	Jitter Jitter
 	// MaxElapsed, if positive, stops retrying once another wait would take
@@ -71,10 +77,12 @@ type RetryPolicy struct {
 }
 
 // DefaultRetryPolicy returns the policy a [Fetcher] uses unless told
-// otherwise: 4 attempts, 100ms base delay, 10s cap, full jitter, and
-// [DefaultRetryable] to classify outcomes.
+// otherwise: 4 attempts, 100ms base delay, 10s cap, full jitter, a server's
+// Retry-After waited out up to 5 minutes, and [DefaultRetryable] to classify
+// outcomes.
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{MaxAttempts: 4, BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second, Retryable: DefaultRetryable}
+	return RetryPolicy{MaxAttempts: 4, BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second,
+		MaxRetryAfter: 5 * time.Minute, Retryable: DefaultRetryable}
 }
 
 // withDefaults fills zero fields from DefaultRetryPolicy and checks ranges.
@@ -83,8 +91,9 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 	switch {
 	case p.MaxAttempts < 0:
 		return p, fmt.Errorf("fetch: RetryPolicy.MaxAttempts %d: must not be negative", p.MaxAttempts)
-	case p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxElapsed < 0:
-		return p, fmt.Errorf("fetch: RetryPolicy: negative duration (BaseDelay %v, MaxDelay %v, MaxElapsed %v)", p.BaseDelay, p.MaxDelay, p.MaxElapsed)
+	case p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxElapsed < 0 || p.MaxRetryAfter < 0:
+		return p, fmt.Errorf("fetch: RetryPolicy: negative duration (BaseDelay %v, MaxDelay %v, MaxElapsed %v, MaxRetryAfter %v)",
+			p.BaseDelay, p.MaxDelay, p.MaxElapsed, p.MaxRetryAfter)
 	case p.Jitter < FullJitter || p.Jitter > NoJitter:
 		return p, fmt.Errorf("fetch: RetryPolicy.Jitter %d: unknown", p.Jitter)
 	}
@@ -93,6 +102,12 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 	}
 	if p.BaseDelay == 0 {
 		p.BaseDelay = d.BaseDelay
+		if p.MaxDelay > 0 {
+			p.BaseDelay = min(p.BaseDelay, p.MaxDelay) // a small cap alone asks for quick retries
+		}
+	}
+	if p.MaxRetryAfter == 0 {
+		p.MaxRetryAfter = d.MaxRetryAfter
 	}
 	if p.MaxDelay == 0 {
 		p.MaxDelay = max(d.MaxDelay, p.BaseDelay)
@@ -364,6 +379,10 @@ func idempotent(req *http.Request) bool {
 func replayable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
+
+// farWait bounds the waits a response may ask for, as parsed, so that
+// nothing overflows: what a policy allows is MaxRetryAfter.
+const farWait = 100 * 365 * 24 * time.Hour
 
 // retryAfter returns the wait a response asks for before the next request
 // to its host, clamped to limit: a 429's or 503's Retry-After; or, for a

@@ -152,7 +152,7 @@ func TestRetryAfterHonouredAndClamped(t *testing.T) {
 	}{
 		{"seconds", func(time.Time) string { return "3" }, 3 * time.Second},
 		{"HTTP-date", func(now time.Time) string { return now.Add(5 * time.Second).UTC().Format(http.TimeFormat) }, 5 * time.Second},
-		{"clamped", func(time.Time) string { return "3600" }, 7 * time.Second},
+		{"beyond MaxDelay, which caps only the backoff", func(time.Time) string { return "60" }, time.Minute},
 		{"garbage falls back to backoff", func(time.Time) string { return "later" }, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -545,9 +545,9 @@ func TestRateLimitHeaders(t *testing.T) {
 		{"GitHub secondary limit: 403 with Retry-After", 403, func(time.Time) http.Header {
 			return http.Header{"Retry-After": {"2"}}
 		}, 2 * time.Second},
-		{"clamped to MaxDelay", 403, func(now time.Time) http.Header {
-			return http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {strconv.FormatInt(now.Unix()+3600, 10)}}
-		}, 7 * time.Second},
+		{"beyond MaxDelay", 403, func(now time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {strconv.FormatInt(now.Unix()+60, 10)}}
+		}, time.Minute},
 		{"a reset in the past: the backoff", 429, func(now time.Time) http.Header {
 			return http.Header{"X-Ratelimit-Reset": {strconv.FormatInt(now.Unix()-10, 10)}}
 		}, time.Second},
@@ -599,4 +599,30 @@ func TestRateLimitHeaders(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A wait longer than MaxRetryAfter is neither waited out nor cut short:
+// the call fails at once with a *RetryAfterError that names the limit (and
+// does not claim a deadline), and the host is paused for MaxRetryAfter.
+func TestRetryAfterBeyondMaxRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(failing(1, http.StatusTooManyRequests, http.Header{"Retry-After": {"3600"}}))
+		f := newMem(t, c, WithRetry(RetryPolicy{MaxRetryAfter: time.Minute}))
+		start := time.Now()
+		_, err := f.Get(context.Background(), "http://a.test/")
+		var rae *RetryAfterError
+		var se *StatusError
+		if !errors.As(err, &rae) || rae.RetryAfter != time.Hour || rae.Max != time.Minute || !errors.As(err, &se) || se.StatusCode != 429 {
+			t.Fatalf("err = %v; want a *RetryAfterError for 1h over a Max of 1m, wrapping the 429", err)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v matches DeadlineExceeded; the call had no deadline", err)
+		}
+		if time.Since(start) != 0 || c.n.Load() != 1 {
+			t.Errorf("returned after %v and %d requests; want at once, after 1", time.Since(start), c.n.Load())
+		}
+		if _, err := f.Get(context.Background(), "http://a.test/"); err != nil || time.Since(start) != time.Minute {
+			t.Errorf("next call: %v at %v; want it sent once the host's pause of MaxRetryAfter (1m) is over", err, time.Since(start))
+		}
+	})
 }

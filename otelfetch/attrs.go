@@ -78,6 +78,9 @@ func kind(err error) string {
 	case errors.As(err, &budgetErr):
 		return "retry_budget"
 	case errors.As(err, &afterErr):
+		if afterErr.Max > 0 {
+			return "retry_after_too_long"
+		}
 		return "retry_after_past_deadline"
 	case errors.Is(err, fetch.ErrAttemptTimeout):
 		return "attempt_timeout"

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/c989c033/fetch"
 )
@@ -53,6 +54,7 @@ func TestErrorType(t *testing.T) {
 		{wrap(context.DeadlineExceeded), 0, "deadline", "deadline"},
 		{wrap(fmt.Errorf("waiting 1s to retry: %w", context.Canceled)), 0, "canceled", "canceled"},
 		{wrap(&fetch.RetryAfterError{Err: status(503)}), 503, "retry_after_past_deadline", "retry_after_past_deadline"},
+		{wrap(&fetch.RetryAfterError{Max: time.Minute, Err: status(429)}), 429, "retry_after_too_long", "retry_after_too_long"},
 		{wrap(&fetch.RetryBudgetError{Err: status(503)}), 503, "retry_budget", "retry_budget"},
 		{wrap(&fetch.CircuitOpenError{Host: "a.test", Err: status(503)}), 503, "circuit_open", "circuit_open"},
 		{wrap(fetch.ErrBodyTooLarge), 200, "body_too_large", "body_too_large"},

@@ -79,7 +79,8 @@
 // header_too_large, too_many_redirects, blocked_address,
 // limiter_unavailable, circuit_open (a [*fetch.CircuitOpenError]),
 // retry_budget (a [*fetch.RetryBudgetError]),
-// retry_after_past_deadline (a [*fetch.RetryAfterError]), invalid_url (a
+// retry_after_past_deadline and retry_after_too_long (a
+// [*fetch.RetryAfterError], refused by the deadline or by MaxRetryAfter), invalid_url (a
 // redirect to one), panic (a hook panicked), and _OTHER. A call refused
 // before it begins (after Shutdown, or whose own URL is invalid) runs no
 // hooks, so it has no span and is not in fetch.calls; [fetch.Stats]
