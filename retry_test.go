@@ -626,3 +626,19 @@ func TestRetryAfterBeyondMaxRetryAfter(t *testing.T) {
 		}
 	})
 }
+
+// A policy that gives only a small MaxDelay asks for quick retries: its
+// BaseDelay defaults to no more than it, rather than being refused for
+// lying below the default BaseDelay.
+func TestRetryPolicySmallMaxDelayAlone(t *testing.T) {
+	p, err := RetryPolicy{MaxDelay: 50 * time.Millisecond}.withDefaults()
+	if err != nil {
+		t.Fatalf("RetryPolicy{MaxDelay: 50ms}: %v", err)
+	}
+	if p.BaseDelay != 50*time.Millisecond || p.Backoff(5, 0) > 50*time.Millisecond {
+		t.Errorf("BaseDelay %v, Backoff(5) %v; want 50ms and at most 50ms", p.BaseDelay, p.Backoff(5, 0))
+	}
+	if _, err := (RetryPolicy{BaseDelay: time.Second, MaxDelay: 50 * time.Millisecond}).withDefaults(); err == nil {
+		t.Error("BaseDelay 1s over MaxDelay 50ms, both given: no error")
+	}
+}
