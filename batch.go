@@ -8,7 +8,9 @@ import (
 	"sync"
 )
 
-var errNilContext = errors.New("fetch: nil context")
+// errNilContext is the error of a call given a nil context, which names
+// no request.
+var errNilContext error = &Error{Err: errors.New("nil context")}
 
 // GetAll fetches every URL (with GET, unless opts say otherwise), as many at a time as the Fetcher's
 // concurrency allows, and returns one [Result] per URL in input order, like

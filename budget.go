@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -60,7 +61,7 @@ type RetryBudgetError struct {
 
 // Error says which host's budget ran out and what the last attempt got.
 func (e *RetryBudgetError) Error() string {
-	return fmt.Sprintf("retry budget for %s spent (%d retries for %d calls): %v", e.Host, e.Retries, e.Calls, e.Err)
+	return fmt.Sprintf("retry budget for %s spent (%s for %s): %v", e.Host, plural(e.Retries, "retry", "retries"), plural(e.Calls, "call", "calls"), e.Err)
 }
 
 // Unwrap returns the last attempt's failure.
@@ -131,4 +132,12 @@ func (b *retryBudget) retry() (ok bool, calls, retries int) {
 	}
 	b.counts.add(now, 1)
 	return true, calls, retries + 1
+}
+
+// plural returns n with the word for one or for several.
+func plural(n int, one, several string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + several
 }

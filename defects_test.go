@@ -394,6 +394,9 @@ func TestGetJSONOfAWholeBadBodyNotRetried(t *testing.T) {
 			if n := calls.Load(); n != 1 {
 				t.Errorf("GetJSON of a whole body %q sent %d requests (err %v); want 1: the doc says a body that is not JSON of T's shape is not retried", body, n, err)
 			}
+			if body == "" && (errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "empty body")) {
+				t.Errorf("GetJSON of an empty body: %v; want it said, and not to match io.EOF (a cut)", err)
+			}
 		})
 	}
 }

@@ -81,10 +81,14 @@ func (e *Error) Error() string {
 	if what != "" {
 		what += ": "
 	}
-	if e.Attempts > 1 {
-		return fmt.Sprintf("fetch: %safter %d attempts: %v", what, e.Attempts, cause)
+	msg := "<nil>"
+	if cause != nil {
+		msg = strings.TrimPrefix(cause.Error(), "fetch: ") // said once, first
 	}
-	return fmt.Sprintf("fetch: %s%v", what, cause)
+	if e.Attempts > 1 {
+		return fmt.Sprintf("fetch: %safter %d attempts: %s", what, e.Attempts, msg)
+	}
+	return "fetch: " + what + msg
 }
 
 // Unwrap returns the last cause, for [errors.Is] and [errors.As].

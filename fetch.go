@@ -82,6 +82,8 @@ func New(opts ...Option) (*Fetcher, error) {
 		return nil, errors.New("fetch: WithBlockPrivateAddresses needs the client New builds; it cannot be combined with WithClient")
 	} else if c.tls != nil {
 		return nil, errors.New("fetch: WithTLSConfig configures the client New builds; it cannot be combined with WithClient (set TLSClientConfig on its transport)")
+	} else if len(c.clientOptions) > 0 {
+		return nil, fmt.Errorf("fetch: %s configures the client New builds; it cannot be combined with WithClient (set the client's CheckRedirect, or its transport's MaxResponseHeaderBytes)", c.clientOptions[0])
 	} else {
 		client := *c.client // the caller's stays as it is
 		f.client = &client

@@ -248,12 +248,17 @@ func TestInvalidInputCostsNoNetworkCall(t *testing.T) {
 				t.Errorf("Get(%q): err = %v; want ErrInvalidURL", u, err)
 			}
 		}
-		if _, err := f.Do(nil); !errors.Is(err, errNilRequest) {
-			t.Errorf("Do(nil): err = %v; want errNilRequest", err)
+		if _, err := f.Do(nil); !errors.Is(err, errNilRequest) || err.Error() != "fetch: nil *http.Request" {
+			t.Errorf("Do(nil): err = %v; want errNilRequest, said once", err)
 		}
 		//lint:ignore SA1012 the nil context is what is tested
 		if _, err := f.Get(nil, "http://a.test/"); err == nil {
 			t.Errorf("Get(nil ctx): err = nil; want an error")
+		}
+		//lint:ignore SA1012 the nil context is what is tested
+		rs, err := f.GetAllFailFast(nil, []string{"http://a.test/"})
+		if _, ok := err.(*Error); !ok || len(rs) != 1 || rs[0].Err != err || err.Error() != "fetch: nil context" {
+			t.Errorf("GetAllFailFast(nil ctx): %v (%T), results %v; want a *Error saying nil context, in each result too", err, err, rs)
 		}
 		if c.n.Load() != 0 {
 			t.Errorf("server saw %d requests; want 0", c.n.Load())

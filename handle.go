@@ -182,7 +182,11 @@ func (b *cappedBody) Close() error { return b.r.Close() }
 func decodeJSON[T any](_ struct{}, resp *http.Response) (T, error) {
 	var v T
 	dec := json.NewDecoder(resp.Body)
-	if err := dec.Decode(&v); err != nil {
+	if err := dec.Decode(&v); err == io.EOF {
+		// Nothing at all (a 204, say): not a cut, which would be an
+		// io.ErrUnexpectedEOF, so not one to match io.EOF either.
+		return v, fmt.Errorf("decoding JSON: empty body (status %s)", resp.Status)
+	} else if err != nil {
 		return v, fmt.Errorf("decoding JSON: %w", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {

@@ -51,6 +51,7 @@ type config struct {
 	maxBody         int64
 	maxHeader       int64
 	maxRedirects    int
+	clientOptions   []string // options given that configure the client New builds, by name
 	logger          *slog.Logger
 	hooks           Hooks
 	guard           bool           // refuse non-public addresses at dial time
@@ -294,22 +295,25 @@ func WithMaxBodySize(n int64) Option {
 // enforces it on the decoded fields, but reports a head over it as an
 // HTTP/2 error that does not say why (usually a connection error,
 // PROTOCOL_ERROR or COMPRESSION_ERROR), so that it does not match
-// [ErrHeaderTooLarge]. It applies to the client New builds; a client given
-// with [WithClient] keeps its transport's MaxResponseHeaderBytes.
+// [ErrHeaderTooLarge]. It configures the client New builds: [New] refuses
+// it together with [WithClient], whose transport's MaxResponseHeaderBytes
+// is the caller's.
 func WithMaxHeaderSize(n int64) Option {
 	return func(c *config) error {
 		if n < 1 {
 			return fmt.Errorf("fetch: WithMaxHeaderSize(%d): must be at least 1", n)
 		}
 		c.maxHeader = n
+		c.clientOptions = append(c.clientOptions, "WithMaxHeaderSize")
 		return nil
 	}
 }
 
 // WithMaxRedirects sets how many redirects a request may follow (default
 // [DefaultMaxRedirects]; 0 follows none) before failing with
-// [ErrTooManyRedirects]. It applies to the client New builds; a client given
-// with [WithClient] keeps its own CheckRedirect. Either way, every redirect
+// [ErrTooManyRedirects]. It configures the client New builds: [New]
+// refuses it together with [WithClient], whose CheckRedirect is the
+// caller's. Either way, every redirect
 // followed passes the gates of the host it goes to (see [Fetcher.Do]).
 func WithMaxRedirects(n int) Option {
 	return func(c *config) error {
@@ -317,6 +321,7 @@ func WithMaxRedirects(n int) Option {
 			return fmt.Errorf("fetch: WithMaxRedirects(%d): must not be negative", n)
 		}
 		c.maxRedirects = n
+		c.clientOptions = append(c.clientOptions, "WithMaxRedirects")
 		return nil
 	}
 }

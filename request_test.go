@@ -147,3 +147,19 @@ func TestWithTLSConfig(t *testing.T) {
 		t.Errorf("WithTLSConfig with WithClient: no error")
 	}
 }
+
+// Options that configure the client New builds are refused with
+// WithClient, whose client they would silently leave as it is.
+func TestClientOptionsRefusedWithWithClient(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"WithMaxRedirects":  WithMaxRedirects(0),
+		"WithMaxHeaderSize": WithMaxHeaderSize(1 << 10),
+	} {
+		if _, err := New(opt, WithClient(http.DefaultClient)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s with WithClient: %v; want an error naming it", name, err)
+		}
+		if _, err := New(opt); err != nil {
+			t.Errorf("%s alone: %v", name, err)
+		}
+	}
+}
