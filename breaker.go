@@ -39,10 +39,7 @@ type CircuitBreaker struct {
 	// must succeed for it to close. Zero means the default, 1.
 	Probes int
 	// IsFailure classifies an attempt's outcome; exactly one of resp and
-	// err is non-nil. Nil means a 429 or a 5xx fails, and so does an error,
-	// but for the Fetcher's own limits, which say nothing of the host's
-	// health: a body or header over the cap, too many redirects, an address
-	// the SSRF guard refuses, an invalid URL.
+	// err is non-nil. Nil means [DefaultIsFailure].
 	IsFailure func(resp *http.Response, err error) bool
 }
 
@@ -61,12 +58,17 @@ func (b CircuitBreaker) withDefaults() (CircuitBreaker, error) {
 	b.OpenFor = cmp.Or(b.OpenFor, 30*time.Second)
 	b.Probes = cmp.Or(b.Probes, 1)
 	if b.IsFailure == nil {
-		b.IsFailure = defaultIsFailure
+		b.IsFailure = DefaultIsFailure
 	}
 	return b, nil
 }
 
-func defaultIsFailure(resp *http.Response, err error) bool {
+// DefaultIsFailure is the classification a [CircuitBreaker] uses unless
+// told otherwise: a 429 or a 5xx fails, and so does an error, but for the
+// Fetcher's own limits, which say nothing of the host's health: a body or
+// header over the cap, too many redirects, an address the SSRF guard
+// refuses, an invalid URL. Exactly one of resp and err is non-nil.
+func DefaultIsFailure(resp *http.Response, err error) bool {
 	if err != nil {
 		return !errors.Is(err, ErrBodyTooLarge) && !errors.Is(err, ErrHeaderTooLarge) &&
 			!errors.Is(err, ErrTooManyRedirects) && !errors.Is(err, ErrBlockedAddress) &&

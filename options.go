@@ -140,7 +140,8 @@ func WithHostConcurrency(n int) Option {
 // WithRate limits attempts to r per second overall, with bursts of up to
 // burst, using a token bucket ([rate.Limiter]) that starts full. Every
 // attempt, retries included, takes a token. Use [PerMinute] for a
-// requests-per-minute quota; [rate.Inf] removes the limit.
+// requests-per-minute quota; [rate.Inf] removes the limit. WithRate and
+// [WithLimiter] set the same gate: the last one given counts.
 func WithRate(r rate.Limit, burst int) Option {
 	return func(c *config) error {
 		if err := checkRate("WithRate", r, burst); err != nil {
@@ -157,7 +158,8 @@ func WithRate(r rate.Limit, burst int) Option {
 // WithHostRate limits attempts to each host to r per second with bursts of up
 // to burst, with one token bucket per host. Buckets of hosts that have gone
 // idle (bucket full, nothing in flight) are dropped, so the per-host state
-// stays bounded however many hosts pass through.
+// stays bounded however many hosts pass through. WithHostRate and
+// [WithHostLimiter] set the same gate: the last one given counts.
 func WithHostRate(r rate.Limit, burst int) Option {
 	return func(c *config) error {
 		if err := checkRate("WithHostRate", r, burst); err != nil {
@@ -186,7 +188,8 @@ func checkRate(name string, r rate.Limit, burst int) error {
 
 // WithLimiter sets the global rate gate to l, in place of the token bucket
 // [WithRate] makes; use it to share a limit between processes. l.Wait is
-// called once per attempt.
+// called once per attempt. The last of WithLimiter and WithRate given
+// counts.
 func WithLimiter(l Limiter) Option {
 	return func(c *config) error {
 		if l == nil {
@@ -234,7 +237,8 @@ func WithRetryBudget(b RetryBudget) Option {
 // host the first time it is seen (and again after its state was dropped for
 // idleness), and the Limiter it returns gates every attempt to that host.
 // Limiters other than [*rate.Limiter] are dropped as soon as their host has
-// nothing in flight, so they should keep their state elsewhere.
+// nothing in flight, so they should keep their state elsewhere. The last
+// of WithHostLimiter and [WithHostRate] given counts.
 func WithHostLimiter(newLimiter func(host string) Limiter) Option {
 	return func(c *config) error {
 		if newLimiter == nil {
