@@ -278,19 +278,21 @@ func TestErrorRedactsPassword(t *testing.T) {
 
 func TestOptionsOutOfRange(t *testing.T) {
 	for name, opt := range map[string]Option{
-		"concurrency 0":       WithConcurrency(0),
-		"host concurrency -1": WithHostConcurrency(-1),
-		"rate 0":              WithRate(0, 1),
-		"burst 0":             WithRate(10, 0),
-		"host burst 0":        WithHostRate(10, 0),
-		"attempt timeout 0":   WithAttemptTimeout(0),
-		"body size 0":         WithMaxBodySize(0),
-		"redirects -1":        WithMaxRedirects(-1),
-		"nil client":          WithClient(nil),
-		"nil limiter":         WithLimiter(nil),
-		"negative attempts":   WithRetry(RetryPolicy{MaxAttempts: -1}),
-		"max below base":      WithRetry(RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Millisecond}),
-		"unknown jitter":      WithRetry(RetryPolicy{Jitter: 9}),
+		"concurrency 0":          WithConcurrency(0),
+		"concurrency 1e9":        WithConcurrency(1e9), // a worker each: out of memory before anything is sent
+		"negative MaxRetryAfter": WithRetry(RetryPolicy{MaxRetryAfter: -1}),
+		"host concurrency -1":    WithHostConcurrency(-1),
+		"rate 0":                 WithRate(0, 1),
+		"burst 0":                WithRate(10, 0),
+		"host burst 0":           WithHostRate(10, 0),
+		"attempt timeout 0":      WithAttemptTimeout(0),
+		"body size 0":            WithMaxBodySize(0),
+		"redirects -1":           WithMaxRedirects(-1),
+		"nil client":             WithClient(nil),
+		"nil limiter":            WithLimiter(nil),
+		"negative attempts":      WithRetry(RetryPolicy{MaxAttempts: -1}),
+		"max below base":         WithRetry(RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Millisecond}),
+		"unknown jitter":         WithRetry(RetryPolicy{Jitter: 9}),
 	} {
 		if f, err := New(opt); err == nil || f != nil {
 			t.Errorf("New(%s) = %v, %v; want nil and an error", name, f, err)

@@ -28,6 +28,11 @@ const (
 	DefaultMaxHeaderSize = 1 << 20
 )
 
+// MaxConcurrency is the most requests [WithConcurrency] lets a Fetcher have
+// in flight: the batch and streaming calls run a worker for each, so that
+// a larger number costs memory before anything is sent.
+const MaxConcurrency = 1 << 16
+
 // An Option configures a [Fetcher] at construction. Options are applied in
 // order; an option given a value out of range makes [New] fail with an error
 // that names it.
@@ -92,13 +97,13 @@ func PerSecond(n float64) rate.Limit { return rate.Limit(n) }
 func PerMinute(n float64) rate.Limit { return rate.Limit(n / 60) }
 
 // WithConcurrency caps the number of requests in flight at n (default
-// [DefaultConcurrency]). A request is in flight from the moment it takes its
-// slot until its response body is closed or read to EOF. The streaming and
-// batch calls run n workers.
+// [DefaultConcurrency]), at most [MaxConcurrency]. A request is in flight
+// from the moment it takes its slot until its response body is closed or
+// read to EOF. The streaming and batch calls run n workers.
 func WithConcurrency(n int) Option {
 	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("fetch: WithConcurrency(%d): must be at least 1", n)
+		if n < 1 || n > MaxConcurrency {
+			return fmt.Errorf("fetch: WithConcurrency(%d): must be between 1 and %d", n, MaxConcurrency)
 		}
 		c.concurrency = n
 		return nil

@@ -409,6 +409,9 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 		s.setReady(heap.Pop(&s.timed).(*hostQueue[P]))
 	}
 	if cancelled {
+		// The gates no longer count, nor does when the global bucket
+		// refills: a park must not wake for that time, which passes.
+		s.globalDue, s.globalBusy = time.Time{}, false
 		s.unstarve()
 		if s.ready.len() > 0 {
 			return s.dispatch(s.ready.pop(), false), false, true

@@ -372,3 +372,46 @@ func TestCallsLeaveNoWatchOnTheContext(t *testing.T) {
 		t.Errorf("%d watches registered on the context, %d stopped; want all stopped", ctx.watched, ctx.unwatched)
 	}
 }
+
+// Once a call's context has ended, a refusal of the global bucket no longer
+// counts: a worker that parks while the input is slow must sleep, not wake
+// for the bucket's due time, which has passed, and find nothing, again and
+// again. Spinning so, under synctest, the bubble never blocks and its clock
+// never reaches the input's release: the watchdog then fails the test.
+// Found by the randomized scheduler test (a Shutdown while a global rate
+// had refused and the input was slow).
+func TestCancelledCallDoesNotSpinOnGlobalDue(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		synctest.Test(t, func(t *testing.T) {
+			f := newMem(t, http.HandlerFunc(ok), WithConcurrency(4), WithRate(PerSecond(20), 1))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			release := make(chan struct{})
+			in := func(yield func(string) bool) {
+				// The second URL finds the global bucket empty: its due
+				// time is 50ms ahead.
+				if !yield("http://a.test/1") || !yield("http://b.test/2") {
+					return
+				}
+				<-release // a slow input, which does not watch ctx
+				yield("http://c.test/3")
+			}
+			time.AfterFunc(10*time.Millisecond, cancel)
+			time.AfterFunc(500*time.Millisecond, func() { close(release) })
+			n := 0
+			for range f.Stream(ctx, in) {
+				n++
+			}
+			if n != 3 {
+				t.Errorf("%d results; want 3", n)
+			}
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the cancelled call's workers spin: fake time never reached the input's release")
+	}
+}

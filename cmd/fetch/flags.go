@@ -91,7 +91,7 @@ each fetching its part; each returns once all are done. --enqueue FILE (- for
 standard input) adds URLs to the stream, each once however often it is added.
 
 Exit status: 0 if every URL succeeded, 1 if any failed, 2 for a usage error,
-130 if interrupted.
+130 if interrupted (Ctrl-C), 143 if terminated (SIGTERM).
 `
 }
 
@@ -105,7 +105,7 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		return o, nil, nil, err
 	}
 	if err := fs.Parse(argv); err != nil {
-		return o, nil, nil, err
+		return o, nil, nil, fmt.Errorf("%w (see -h)", err)
 	}
 	if o.help {
 		return o, nil, nil, errHelp
@@ -153,7 +153,7 @@ func (l limits) check() error {
 		flag, want string
 		value      any
 	}{
-		{l.conc < 1, "-c/--concurrency", "must be at least 1", l.conc},
+		{l.conc < 1 || l.conc > fetch.MaxConcurrency, "-c/--concurrency", fmt.Sprintf("must be between 1 and %d", fetch.MaxConcurrency), l.conc},
 		{l.hostConc < 0, "--host-concurrency", "must not be negative (0: no cap)", l.hostConc},
 		{!(l.rps >= 0) || math.IsInf(l.rps, 0), "--rate", "must be a number of at least 0 (0: no limit)", l.rps},
 		{!(l.hostRPS >= 0) || math.IsInf(l.hostRPS, 0), "--host-rate", "must be a number of at least 0 (0: no limit)", l.hostRPS},

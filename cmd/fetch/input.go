@@ -188,6 +188,9 @@ func lines(ctx context.Context, r io.Reader, name string) iter.Seq[line] {
 				}
 				text = nil // and never read it: the buffer has moved on
 			}
+			if n == 1 {
+				text = bytes.TrimPrefix(text, []byte("\ufeff")) // a byte-order mark, as Windows editors write
+			}
 			if u := strings.TrimSpace(string(text)); u != "" && !strings.HasPrefix(u, "#") {
 				if !yield(line{url: u}) {
 					return

@@ -27,6 +27,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -35,6 +36,7 @@ import (
 	"time"
 
 	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/internal/urlredact"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
 )
@@ -62,8 +64,18 @@ const (
 	exitOK          = 0
 	exitSomeFailed  = 1
 	exitUsage       = 2
-	exitInterrupted = 130
+	exitInterrupted = 130 // 128 + SIGINT
+	exitTerminated  = 143 // 128 + SIGTERM
 )
+
+// interrupted is the exit status for a run that ctx's signal stopped: 130
+// for Ctrl-C (SIGINT), 143 for SIGTERM.
+func interrupted(ctx context.Context) int {
+	if cause := context.Cause(ctx); cause != nil && strings.HasPrefix(cause.Error(), syscall.SIGTERM.String()) {
+		return exitTerminated
+	}
+	return exitInterrupted
+}
 
 var errBadInput = errors.New("bad input")
 
@@ -115,7 +127,7 @@ func run(argv []string, std stdio) int {
 	if o.body, err = readData(ctx, o.data, std.in, in.stdin); err != nil {
 		complain(std.err, err)
 		if ctx.Err() == context.Canceled {
-			return exitInterrupted
+			return interrupted(ctx)
 		}
 		return exitUsage
 	}
@@ -154,7 +166,7 @@ func (o options) fetchTo(ctx context.Context, fetcherOpts []fetch.Option, std st
 		return exitUsage
 	}
 	code := fetchAll(ctx, f, o, recs(f, save), total, file, "-o "+o.output, std)
-	if err := file.Close(); err != nil && code != exitInterrupted {
+	if err := file.Close(); err != nil && code != exitInterrupted && code != exitTerminated {
 		complain(std.err, fileError("-o", o.output, err))
 		code = exitSomeFailed
 	}
@@ -187,7 +199,7 @@ func complain(stderr io.Writer, err error) {
 // total if that is known (-1 if not), and a summary at the end. If a record
 // cannot be written, it says so and stops: the records would be lost.
 func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[record], total int64, out io.Writer, outName string, std stdio) int {
-	w := &output{w: bufio.NewWriter(out), eager: o.queue != ""}
+	w := newOutput(out, o.queue != "")
 	bar := newProgress(std.err, std.errTerminal && !o.quiet, total)
 	var t tally
 	start := time.Now()
@@ -217,7 +229,7 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 	case werr != nil && ctx.Err() != context.Canceled:
 		return exitSomeFailed
 	case ctx.Err() == context.Canceled:
-		return exitInterrupted
+		return interrupted(ctx)
 	case t.failed > 0 || ctx.Err() != nil:
 		return exitSomeFailed
 	}
@@ -228,12 +240,47 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 // read in full, and yields a record per input as each completes.
 func (o options) records(ctx context.Context, f *fetch.Fetcher, in iter.Seq[line]) iter.Seq[record] {
 	return func(yield func(record) bool) {
-		for r := range fetch.StreamFunc(ctx, f, in, o.newRequest) {
-			if !yield(o.record(r)) {
+		// Each record names its input as given (a Result names the URL
+		// as parsed): kept from when it is read until its result comes.
+		var mu sync.Mutex
+		given := make(map[int]string)
+		numbered := func(yield func(line) bool) {
+			n := 0
+			for l := range in {
+				mu.Lock()
+				given[n] = l.url
+				mu.Unlock()
+				n++
+				if !yield(l) {
+					return
+				}
+			}
+		}
+		for r := range fetch.StreamFunc(ctx, f, numbered, o.newRequest) {
+			mu.Lock()
+			u, ok := given[r.Index]
+			delete(given, r.Index)
+			mu.Unlock()
+			rec := o.record(r)
+			if ok && u != "" {
+				rec.URL = asGiven(u)
+			}
+			if !yield(rec) {
 				return
 			}
 		}
 	}
+}
+
+// asGiven is an input URL as a record names it: as given, so that records
+// can be joined back to the input, but with any password hidden.
+func asGiven(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		if _, secret := u.User.Password(); !secret {
+			return s
+		}
+	}
+	return urlredact.String(s)
 }
 
 // newRequest builds the request for one input line, with the -H headers,
@@ -257,42 +304,73 @@ func (o options) newRequest(ctx context.Context, l line) (*http.Request, error) 
 	return req, nil
 }
 
-// output writes records as JSON lines, buffered but flushed at least every
-// flushEvery, so that a reader sees results as they come. It is safe for
-// concurrent use, so that an interrupt can flush what was written while the
-// stream winds down.
+// output writes records as JSON lines, buffered, and flushed within
+// flushEvery of a record's write, so that a reader sees each result soon
+// after it comes, even while the next one is long in coming. It is safe
+// for concurrent use, so that an interrupt can flush what was written
+// while the stream winds down.
 //
 // An eager output flushes every record as it is written, so that with
 // --queue a record is written before its entry is acknowledged.
 type output struct {
-	mu        sync.Mutex
-	w         *bufio.Writer
-	eager     bool
-	lastFlush time.Time
+	mu      sync.Mutex
+	w       *bufio.Writer
+	enc     *json.Encoder // to w, without escaping & < > (a URL's query stays greppable)
+	eager   bool
+	pending *time.Timer // flushes what was written since the last flush
+	err     error       // a flush's failure, for the next write to return
 }
 
 const flushEvery = 100 * time.Millisecond
+
+func newOutput(w io.Writer, eager bool) *output {
+	o := &output{w: bufio.NewWriter(w), eager: eager}
+	o.enc = json.NewEncoder(o.w)
+	o.enc.SetEscapeHTML(false)
+	return o
+}
 
 // write writes r, and returns the error of a write that failed, this one's
 // or an earlier one's.
 func (o *output) write(r record) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	b, _ := json.Marshal(r)
-	if _, err := o.w.Write(append(b, '\n')); err != nil {
+	if o.err != nil {
+		return o.err
+	}
+	if err := o.enc.Encode(r); err != nil {
 		return err
 	}
-	if now := time.Now(); o.eager || now.Sub(o.lastFlush) >= flushEvery {
-		o.lastFlush = now
+	if o.eager {
 		return o.w.Flush()
 	}
+	if o.pending == nil {
+		o.pending = time.AfterFunc(flushEvery, o.flushPending)
+	}
 	return nil
+}
+
+// flushPending flushes what was written since the last flush.
+func (o *output) flushPending() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.pending = nil
+	if err := o.w.Flush(); err != nil && o.err == nil {
+		o.err = err
+	}
 }
 
 func (o *output) flush() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.w.Flush()
+	if o.pending != nil {
+		o.pending.Stop()
+		o.pending = nil
+	}
+	if err := o.w.Flush(); err != nil {
+		return err
+	}
+	return o.err
 }
 
 // flushOnInterrupt gives the stream a moment to wind down after ctx ends,
@@ -311,7 +389,7 @@ func (o *output) flushOnInterrupt(ctx context.Context, finished <-chan struct{})
 	}
 	o.flush()
 	if ctx.Err() == context.Canceled {
-		os.Exit(exitInterrupted)
+		os.Exit(interrupted(ctx))
 	}
 	os.Exit(exitSomeFailed)
 }

@@ -125,7 +125,7 @@ func TestOutputSchemaAndExitStatus(t *testing.T) {
 	if r := recs[missing]; r.Status != 404 || r.ErrorKind != "status" || r.Error == "" {
 		t.Errorf("record for %s = %+v; want a 404 status error", missing, r)
 	}
-	if r := recs["not%20a%20url"]; r.ErrorKind != "invalid_input" || r.Attempts != 0 {
+	if r := recs["not a url"]; r.ErrorKind != "invalid_input" || r.Attempts != 0 {
 		t.Errorf("record for a bad line = %+v; want invalid_input, no attempt", r)
 	}
 }

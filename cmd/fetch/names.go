@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/maphash"
 	"net/url"
 	"strconv"
 	"strings"
@@ -62,12 +63,20 @@ func safe(c byte) bool {
 // name with .1 after it, the third .2, and so on. Names that differ only in
 // case count as the same, as they are on some file systems. A names is not
 // safe for concurrent use.
+//
+// It keeps a 64-bit hash of each name handed out, not the name: some 30
+// bytes an input. Two names whose hashes collide (about one chance in
+// 10^10 among a million) only make the second one take a suffix it did not
+// need.
 type names struct {
-	taken map[string]bool // lower case
-	next  map[string]int  // the next suffix to try after a name, lower case
+	seed  maphash.Seed
+	taken map[uint64]struct{} // hashes of the names handed out, lower case
+	next  map[uint64]int      // after a name handed out more than once: the next suffix to try
 }
 
-func newNames() names { return names{taken: map[string]bool{}, next: map[string]int{}} }
+func newNames() names {
+	return names{seed: maphash.MakeSeed(), taken: map[uint64]struct{}{}, next: map[uint64]int{}}
+}
 
 // reserve returns the file name for l, or "" if l is not an http or https
 // URL with a host, which the Fetcher refuses.
@@ -80,15 +89,21 @@ func (n names) reserve(l line) string {
 		return ""
 	}
 	base := fileName(u)
-	key := strings.ToLower(base)
+	key := maphash.String(n.seed, strings.ToLower(base))
 	for i := n.next[key]; ; i++ {
 		name := base
 		if i > 0 {
 			name += "." + strconv.Itoa(i)
 		}
-		if lower := strings.ToLower(name); !n.taken[lower] {
-			n.taken[lower] = true
-			n.next[key] = i + 1
+		h := key
+		if i > 0 {
+			h = maphash.String(n.seed, strings.ToLower(name))
+		}
+		if _, taken := n.taken[h]; !taken {
+			n.taken[h] = struct{}{}
+			if i > 0 {
+				n.next[key] = i + 1
+			}
 			return name
 		}
 	}

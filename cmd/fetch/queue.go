@@ -135,7 +135,7 @@ func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, s
 	switch {
 	case errors.Is(err, context.Canceled):
 		complain(std.err, fmt.Errorf("--enqueue: interrupted after adding %d URLs to %s", added, o.stream))
-		return exitInterrupted
+		return interrupted(ctx)
 	case err != nil:
 		complain(std.err, fmt.Errorf("--enqueue: %w (after adding %d URLs)", err, added))
 		return exitSomeFailed

@@ -98,7 +98,7 @@ func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error)
 // record turns the outcome of one input into its line of output.
 func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 	rec := record{
-		URL:        h.URL,
+		URL:        asGiven(h.Input.url),
 		Status:     h.Status,
 		Attempts:   h.Attempts,
 		DurationMS: h.Duration.Milliseconds(),
