@@ -163,7 +163,9 @@ func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
 // burst that no try can take a token from, nor say when one is due: a
 // limit of 0, or a burst of 0 under a finite limit. Waiting for it fails
 // at once (as [rate.Limiter.Wait] does), or, if the caller changes it
-// meanwhile, passes as the caller meant.
+// meanwhile, passes as the caller meant. As with a [Limiter] of the
+// caller's, the requests of a batch or stream may reach it out of input
+// order.
 func waitOnly(l *rate.Limiter) bool {
 	if l == nil || l.Limit() == rate.Inf {
 		return false

@@ -592,8 +592,15 @@ func TestPortRateZeroLimit(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				defer cancel()
 				errs := caller.run(ctx, f, prgURLs("a.test", 2))
-				if errs[0] != nil || !errors.Is(errs[1], context.DeadlineExceeded) || c.n.Load() != 1 {
-					t.Errorf("errs %v, %d sent; want the first sent, the second DeadlineExceeded", errs, c.n.Load())
+				// A bucket that cannot be tried is waited for, as a Limiter
+				// of the caller's is: in the batch and streaming calls the
+				// two may reach it in either order.
+				sent, refused := errs[0], errs[1]
+				if caller.name != "Gets" && errs[0] != nil {
+					sent, refused = errs[1], errs[0]
+				}
+				if sent != nil || !errors.Is(refused, context.DeadlineExceeded) || c.n.Load() != 1 {
+					t.Errorf("errs %v, %d sent; want one sent (the first, for Gets), the other DeadlineExceeded", errs, c.n.Load())
 				}
 				if caller.name == "Gets" && time.Since(start) != 0 {
 					t.Errorf("Get refused after %v; want at once", time.Since(start))
@@ -639,8 +646,15 @@ func TestPortRateTinyLimit(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 				defer cancel()
 				errs := caller.run(ctx, f, prgURLs("a.test", 2))
-				if errs[0] != nil || !errors.Is(errs[1], context.DeadlineExceeded) || c.n.Load() != 1 {
-					t.Errorf("errs %v, %d sent; want the first sent, the second DeadlineExceeded", errs, c.n.Load())
+				// A bucket that cannot be tried is waited for, as a Limiter
+				// of the caller's is: in the batch and streaming calls the
+				// two may reach it in either order.
+				sent, refused := errs[0], errs[1]
+				if caller.name != "Gets" && errs[0] != nil {
+					sent, refused = errs[1], errs[0]
+				}
+				if sent != nil || !errors.Is(refused, context.DeadlineExceeded) || c.n.Load() != 1 {
+					t.Errorf("errs %v, %d sent; want one sent (the first, for Gets), the other DeadlineExceeded", errs, c.n.Load())
 				}
 				if caller.name == "Gets" && time.Since(start) != 0 {
 					t.Errorf("Get refused after %v; want at once", time.Since(start))
