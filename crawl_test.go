@@ -123,8 +123,12 @@ func TestCrawlSite(t *testing.T) {
 		if h.MaxInFlight > perHost {
 			t.Errorf("%s saw %d in flight; want at most %d", h.Host, h.MaxInFlight, perHost)
 		}
-		if h.MaxPerSecond > rate+burst {
-			t.Errorf("%s saw %d in a second; want at most %d", h.Host, h.MaxPerSecond, rate+burst)
+		// A redirect takes its token at the host it leads to, then waits
+		// for a slot there (gates.wait, then acquire): it may reach the
+		// server a moment after a token taken before a window began, so
+		// the server's windows allow one more a slot.
+		if h.MaxPerSecond > rate+burst+perHost {
+			t.Errorf("%s saw %d in a second; want at most %d", h.Host, h.MaxPerSecond, rate+burst+perHost)
 		}
 		if h.RobotsFetches != 1 {
 			t.Errorf("%s: robots.txt fetched %d times; want once", h.Host, h.RobotsFetches)
