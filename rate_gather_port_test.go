@@ -595,18 +595,26 @@ func TestPortRateZeroLimit(t *testing.T) {
 				// A bucket that cannot be tried is waited for, as a Limiter
 				// of the caller's is: in the batch and streaming calls the
 				// two may reach it in either order.
-				sent, refused := errs[0], errs[1]
-				if caller.name != "Gets" && errs[0] != nil {
-					sent, refused = errs[1], errs[0]
-				}
-				if sent != nil || !errors.Is(refused, context.DeadlineExceeded) || c.n.Load() != 1 {
-					t.Errorf("errs %v, %d sent; want one sent (the first, for Gets), the other DeadlineExceeded", errs, c.n.Load())
-				}
-				if caller.name == "Gets" && time.Since(start) != 0 {
-					t.Errorf("Get refused after %v; want at once", time.Since(start))
-				}
+				prgOneSentOneRefused(t, caller, errs, c, start, caller.name == "Gets")
 			})
 		})
+	}
+}
+
+// prgOneSentOneRefused checks the outcome of two inputs for one token: one
+// sent, the first if inOrder, and the other refused by the deadline, at
+// once for Gets.
+func prgOneSentOneRefused(t *testing.T, caller prgCaller, errs []error, c *counter, start time.Time, inOrder bool) {
+	t.Helper()
+	sent, refused := errs[0], errs[1]
+	if !inOrder && errs[0] != nil {
+		sent, refused = errs[1], errs[0]
+	}
+	if sent != nil || !errors.Is(refused, context.DeadlineExceeded) || c.n.Load() != 1 {
+		t.Errorf("errs %v, %d sent; want one sent (the first, in input order: %v), the other DeadlineExceeded", errs, c.n.Load(), inOrder)
+	}
+	if caller.name == "Gets" && time.Since(start) != 0 {
+		t.Errorf("Get refused after %v; want at once", time.Since(start))
 	}
 }
 
@@ -646,19 +654,7 @@ func TestPortRateTinyLimit(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 				defer cancel()
 				errs := caller.run(ctx, f, prgURLs("a.test", 2))
-				// A bucket that cannot be tried is waited for, as a Limiter
-				// of the caller's is: in the batch and streaming calls the
-				// two may reach it in either order.
-				sent, refused := errs[0], errs[1]
-				if caller.name != "Gets" && errs[0] != nil {
-					sent, refused = errs[1], errs[0]
-				}
-				if sent != nil || !errors.Is(refused, context.DeadlineExceeded) || c.n.Load() != 1 {
-					t.Errorf("errs %v, %d sent; want one sent (the first, for Gets), the other DeadlineExceeded", errs, c.n.Load())
-				}
-				if caller.name == "Gets" && time.Since(start) != 0 {
-					t.Errorf("Get refused after %v; want at once", time.Since(start))
-				}
+				prgOneSentOneRefused(t, caller, errs, c, start, true)
 			})
 		})
 	}
