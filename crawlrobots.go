@@ -66,7 +66,8 @@ var credentialHeaders = [...]string{"Authorization", "Proxy-Authorization", "Www
 // credentials (see credentialHeaders).
 func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 	e.once.Do(func() {
-		req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, e.scheme+"://"+e.host+"/robots.txt", nil)
+		robotsURL := &url.URL{Scheme: e.scheme, Host: e.host, Path: "/robots.txt"} // escapes a zone's %
+		req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, robotsURL.String(), nil)
 		if err != nil {
 			e.rules.Store(robots.FromResponse(r.cfg.agent, 0, nil, err))
 			return

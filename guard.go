@@ -44,7 +44,9 @@ var blockedPrefixes = []netip.Prefix{
 // among them), CGNAT, unspecified, multicast and other special ranges.
 // IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
 func blockedAddr(a netip.Addr) bool {
-	a = a.Unmap()
+	// A zone names an interface, not another address: without it, the
+	// prefixes below, which contain no zoned address, would all miss.
+	a = a.Unmap().WithZone("")
 	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsUnspecified() || a.IsMulticast() ||
 		a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() {
 		return true
@@ -68,6 +70,13 @@ func guardControl(allow []netip.Prefix) func(network, address string, c syscall.
 			return fmt.Errorf("%w: cannot parse dialled address %q", ErrBlockedAddress, address)
 		}
 		a := ap.Addr().Unmap()
+		if a.Zone() != "" {
+			// Only a link-local or loopback address needs a zone, and a
+			// zone on any other makes the kernel dial it all the same
+			// ("::%lo" is the local host): none is public, and no allow
+			// prefix holds one.
+			return fmt.Errorf("%w: %s has a zone, which only an address on this machine's links needs", ErrBlockedAddress, a)
+		}
 		for _, p := range allow {
 			if p.Contains(a) {
 				return nil

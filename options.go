@@ -365,8 +365,9 @@ func WithClient(client *http.Client) Option {
 //
 // The check is made on the address actually dialled, after DNS resolution,
 // for every connection, redirects included, so a name that resolves to a
-// private address, an address written as 127.1 or 0x7f.1, or an
-// IPv4-mapped IPv6 address are all caught. A refused connection fails with
+// private address, an IPv4-mapped IPv6 address, or an IPv6 address with a
+// zone ([::%25lo]) are all caught. (Go does not read 127.1 or 0x7f.1 as
+// addresses: it looks them up as names, refused if they resolve to one.) A refused connection fails with
 // [ErrBlockedAddress] and is not retried. Addresses within allow are let
 // through (for tests, or a known internal service). It needs the dialer of
 // the client New builds, so it cannot be combined with [WithClient].
