@@ -8,7 +8,7 @@ package fetch_test
 //
 // Mapping used for the asyncio cases: `async with TaskGroup() as g` is
 // NewTaskGroup + Wait; g.create_task is Go; a coroutine's cancellable
-// `await asyncio.sleep(d)` is portSleep(ctx, d) (returns the context's error
+// `await asyncio.sleep(d)` is ctxsleep.Sleep(ctx, d) (returns the context's error
 // when the group's context ends, as CancelledError would be raised);
 // `r.cancel()` of the task running the group is cancelling the parent
 // context; an ExceptionGroup is the errors.Join that Wait returns (compared
@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/internal/ctxsleep"
 )
 
 // portLeaves flattens the errors.Join tree of err into the errors it joins
@@ -91,19 +92,6 @@ func portAllLeaves(t *testing.T, err error, want error) {
 		if !errors.Is(l, want) {
 			t.Errorf("Wait = %q: leaf %q is not %v", err, l, want)
 		}
-	}
-}
-
-// portSleep is a cancellable asyncio.sleep: it waits d, or returns the
-// context's error when ctx ends first.
-func portSleep(ctx context.Context, d time.Duration) error {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
@@ -569,8 +557,8 @@ func TestPortAsyncio01(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g, ctx := fetch.NewTaskGroup(context.Background())
 		var r1, r2 int
-		g.Go(func() error { err := portSleep(ctx, 100*time.Millisecond); r1 = 42; return err })
-		g.Go(func() error { err := portSleep(ctx, 200*time.Millisecond); r2 = 11; return err })
+		g.Go(func() error { err := ctxsleep.Sleep(ctx, 100*time.Millisecond); r1 = 42; return err })
+		g.Go(func() error { err := ctxsleep.Sleep(ctx, 200*time.Millisecond); r2 = 11; return err })
 		if err := g.Wait(); err != nil || r1 != 42 || r2 != 11 {
 			t.Errorf("Wait = %v, results %d, %d; want nil, 42, 11", err, r1, r2)
 		}
@@ -582,12 +570,12 @@ func TestPortAsyncio02(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g, ctx := fetch.NewTaskGroup(context.Background())
 		var r1, r2 atomic.Int64
-		g.Go(func() error { err := portSleep(ctx, 100*time.Millisecond); r1.Store(42); return err })
+		g.Go(func() error { err := ctxsleep.Sleep(ctx, 100*time.Millisecond); r1.Store(42); return err })
 		time.Sleep(150 * time.Millisecond)
 		if r1.Load() != 42 {
 			t.Errorf("first task not done after 150ms")
 		}
-		g.Go(func() error { err := portSleep(ctx, 200*time.Millisecond); r2.Store(11); return err })
+		g.Go(func() error { err := ctxsleep.Sleep(ctx, 200*time.Millisecond); r2.Store(11); return err })
 		if err := g.Wait(); err != nil || r1.Load() != 42 || r2.Load() != 11 {
 			t.Errorf("Wait = %v, results %d, %d; want nil, 42, 11", err, r1.Load(), r2.Load())
 		}
@@ -613,7 +601,7 @@ func TestPortAsyncio03(t *testing.T) {
 			ctx1, cancel1 := context.WithCancel(ctx)
 			defer cancel1()
 			g.Go(func() error {
-				if err := portSleep(ctx1, time.Second); err != nil {
+				if err := ctxsleep.Sleep(ctx1, time.Second); err != nil {
 					if swallowOwnCancel && ctx.Err() == nil {
 						return nil
 					}
@@ -624,7 +612,7 @@ func TestPortAsyncio03(t *testing.T) {
 			time.Sleep(150 * time.Millisecond)
 			cancel1() // t1.cancel()
 			g.Go(func() error {
-				if err := portSleep(ctx, 200*time.Millisecond); err != nil {
+				if err := ctxsleep.Sleep(ctx, 200*time.Millisecond); err != nil {
 					return err
 				}
 				r2 = 11
@@ -655,7 +643,7 @@ func TestPortAsyncio04(t *testing.T) {
 		var t2Cancel bool
 		g.Go(func() error { time.Sleep(100 * time.Millisecond); return errPortZero })
 		g.Go(func() error {
-			if err := portSleep(ctx, time.Second); err != nil {
+			if err := ctxsleep.Sleep(ctx, time.Second); err != nil {
 				t2Cancel = true
 				return err
 			}
@@ -685,7 +673,7 @@ func TestPortAsyncioCancelChildrenOnChildError(t *testing.T) {
 		g.Go(foo1)
 		g.Go(foo1)
 		g.Go(func() error {
-			if err := portSleep(ctx, 5*time.Second); err != nil {
+			if err := ctxsleep.Sleep(ctx, 5*time.Second); err != nil {
 				t2Cancel.Store(true)
 				return err
 			}
@@ -693,7 +681,7 @@ func TestPortAsyncioCancelChildrenOnChildError(t *testing.T) {
 			return nil
 		})
 		g.Go(func() error {
-			if err := portSleep(ctx, 10*time.Second); err != nil {
+			if err := ctxsleep.Sleep(ctx, 10*time.Second); err != nil {
 				runnerCancel.Store(true)
 				return err
 			}
@@ -716,7 +704,7 @@ func TestPortAsyncioCancellation(t *testing.T) {
 		var num atomic.Int64
 		for range 5 {
 			g.Go(func() error {
-				if err := portSleep(ctx, 5*time.Second); err != nil {
+				if err := ctxsleep.Sleep(ctx, 5*time.Second); err != nil {
 					num.Add(1)
 					return err
 				}
@@ -743,7 +731,7 @@ func TestPortAsyncio07(t *testing.T) {
 		var num atomic.Int64
 		for range 5 {
 			g.Go(func() error {
-				if err := portSleep(ctx, 5*time.Second); err != nil {
+				if err := ctxsleep.Sleep(ctx, 5*time.Second); err != nil {
 					num.Add(1)
 					return err
 				}
@@ -751,7 +739,7 @@ func TestPortAsyncio07(t *testing.T) {
 			})
 		}
 		g.Go(func() error { // the body
-			if err := portSleep(ctx, 10*time.Second); err != nil {
+			if err := ctxsleep.Sleep(ctx, 10*time.Second); err != nil {
 				num.Add(10)
 				return err
 			}
@@ -777,11 +765,11 @@ func TestPortAsyncio08(t *testing.T) {
 		g, ctx := fetch.NewTaskGroup(parent)
 		for range 5 {
 			g.Go(func() error {
-				portSleep(ctx, 10*time.Second)
+				ctxsleep.Sleep(ctx, 10*time.Second)
 				return errPortZero // finally: 1 / 0
 			})
 		}
-		g.Go(func() error { return portSleep(ctx, 10*time.Second) }) // the body
+		g.Go(func() error { return ctxsleep.Sleep(ctx, 10*time.Second) }) // the body
 		time.Sleep(100 * time.Millisecond)
 		cancel()
 		err := g.Wait()
@@ -801,8 +789,8 @@ func TestPortAsyncio09And10(t *testing.T) {
 				// t.cancelled(): the task was cancelled, or (delay 0) skipped
 				// before it started; either way it did not complete.
 				var c1, c2 atomic.Bool
-				g.Go(func() error { err := portSleep(ctx, time.Second); c1.Store(err == nil); return err })
-				g.Go(func() error { err := portSleep(ctx, 2*time.Second); c2.Store(err == nil); return err })
+				g.Go(func() error { err := ctxsleep.Sleep(ctx, time.Second); c1.Store(err == nil); return err })
+				g.Go(func() error { err := ctxsleep.Sleep(ctx, 2*time.Second); c2.Store(err == nil); return err })
 				time.Sleep(delay)
 				g.Go(func() error { return errPortZero })
 				portWantLeaves(t, g.Wait(), errPortZero)
@@ -826,17 +814,17 @@ func TestPortAsyncio11And12(t *testing.T) {
 				parent, cancel := context.WithCancel(context.Background())
 				g1, ctx1 := fetch.NewTaskGroup(parent)
 				if sibling {
-					g1.Go(func() error { return portSleep(ctx1, 10*time.Second) })
+					g1.Go(func() error { return ctxsleep.Sleep(ctx1, 10*time.Second) })
 				}
 				g1.Go(func() error { // async with TaskGroup() as g2, inside g1's body
 					g2, ctx2 := fetch.NewTaskGroup(ctx1)
 					for range 5 {
 						g2.Go(func() error {
-							portSleep(ctx2, 10*time.Second)
+							ctxsleep.Sleep(ctx2, 10*time.Second)
 							return errPortZero
 						})
 					}
-					serr := portSleep(ctx2, 10*time.Second) // g2's body
+					serr := ctxsleep.Sleep(ctx2, 10*time.Second) // g2's body
 					if err := g2.Wait(); err != nil {
 						return err
 					}
@@ -858,7 +846,7 @@ func TestPortAsyncio13(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g1, ctx1 := fetch.NewTaskGroup(context.Background())
 		crashAfter := func(ctx context.Context, d time.Duration) error {
-			if err := portSleep(ctx, d); err != nil {
+			if err := ctxsleep.Sleep(ctx, d); err != nil {
 				return err
 			}
 			return fmt.Errorf("%w(%v)", errPortValue, d)
@@ -884,7 +872,7 @@ func TestPortAsyncio14(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g1, ctx1 := fetch.NewTaskGroup(context.Background())
 		crashAfter := func(ctx context.Context, d time.Duration) error {
-			if err := portSleep(ctx, d); err != nil {
+			if err := ctxsleep.Sleep(ctx, d); err != nil {
 				return err
 			}
 			return fmt.Errorf("%w(%v)", errPortValue, d)
@@ -919,7 +907,7 @@ func TestPortAsyncio15And16(t *testing.T) {
 					g1, ctx1 := fetch.NewTaskGroup(parent)
 					g1.Go(func() error { time.Sleep(300 * time.Millisecond); return errPortZero })
 					g1.Go(func() error { // the body
-						if err := portSleep(ctx1, 10*time.Second); err != nil {
+						if err := ctxsleep.Sleep(ctx1, 10*time.Second); err != nil {
 							time.Sleep(500 * time.Millisecond)
 							return err
 						}
@@ -957,7 +945,7 @@ func TestPortAsyncio17(t *testing.T) {
 		g, ctx := fetch.NewTaskGroup(parent)
 		var num atomic.Int64
 		g.Go(func() error {
-			if err := portSleep(ctx, 10*time.Second); err != nil {
+			if err := ctxsleep.Sleep(ctx, 10*time.Second); err != nil {
 				num.Add(10)
 				return err
 			}
@@ -982,7 +970,7 @@ func TestPortAsyncio18(t *testing.T) {
 		g, ctx := fetch.NewTaskGroup(parent)
 		var num atomic.Int64
 		g.Go(func() error {
-			if err := portSleep(ctx, 10*time.Second); err != nil {
+			if err := ctxsleep.Sleep(ctx, 10*time.Second); err != nil {
 				num.Add(10)
 				return errPortMyExc
 			}
@@ -1004,7 +992,7 @@ func TestPortAsyncio19(t *testing.T) {
 		start := time.Now()
 		g, ctx := fetch.NewTaskGroup(context.Background())
 		g.Go(func() error { time.Sleep(100 * time.Millisecond); return errPortZero })
-		g.Go(func() error { portSleep(ctx, 10*time.Second); return errPortMyExc })
+		g.Go(func() error { ctxsleep.Sleep(ctx, 10*time.Second); return errPortMyExc })
 		portWantLeaves(t, g.Wait(), errPortMyExc, errPortZero)
 		portElapsed(t, start, 100*time.Millisecond)
 	})
@@ -1027,15 +1015,15 @@ func TestPortAsyncio20And21a(t *testing.T) {
 	}{
 		{"20: KeyboardInterrupt in the body's finally",
 			func(context.Context) error { time.Sleep(100 * time.Millisecond); return errPortZero },
-			func(ctx context.Context) error { portSleep(ctx, 10*time.Second); panic("KeyboardInterrupt") },
+			func(ctx context.Context) error { ctxsleep.Sleep(ctx, 10*time.Second); panic("KeyboardInterrupt") },
 			errPortZero, "KeyboardInterrupt"},
 		{"20a: MyBaseExc in the body's finally",
 			func(context.Context) error { time.Sleep(100 * time.Millisecond); return errPortZero },
-			func(ctx context.Context) error { portSleep(ctx, 10*time.Second); panic(myBaseExc{"MyBaseExc"}) },
+			func(ctx context.Context) error { ctxsleep.Sleep(ctx, 10*time.Second); panic(myBaseExc{"MyBaseExc"}) },
 			errPortZero, myBaseExc{"MyBaseExc"}},
 		{"21a: the child raises MyBaseExc, the body TypeError",
 			func(context.Context) error { time.Sleep(100 * time.Millisecond); panic(myBaseExc{"MyBaseExc"}) },
-			func(ctx context.Context) error { portSleep(ctx, 10*time.Second); return errPortType },
+			func(ctx context.Context) error { ctxsleep.Sleep(ctx, 10*time.Second); return errPortType },
 			errPortType, myBaseExc{"MyBaseExc"}},
 	}
 	for _, tt := range tests {
@@ -1082,8 +1070,8 @@ func TestPortAsyncio22(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		parent, cancel := context.WithCancel(context.Background())
 		g, ctx := fetch.NewTaskGroup(parent)
-		g.Go(func() error { return portSleep(ctx, time.Second) })
-		g.Go(func() error { return portSleep(ctx, 2*time.Second) })
+		g.Go(func() error { return ctxsleep.Sleep(ctx, time.Second) })
+		g.Go(func() error { return ctxsleep.Sleep(ctx, 2*time.Second) })
 		time.Sleep(50 * time.Millisecond)
 		cancel()
 		if err := g.Wait(); err != context.Canceled {
@@ -1100,7 +1088,7 @@ func TestPortAsyncio24(t *testing.T) {
 		var done atomic.Int64
 		coro1 := func(d time.Duration) func() error {
 			return func() error {
-				err := portSleep(ctx, d)
+				err := ctxsleep.Sleep(ctx, d)
 				done.Add(1)
 				return err
 			}
@@ -1126,7 +1114,7 @@ func TestPortAsyncio25(t *testing.T) {
 		var hydra func() error
 		hydra = func() error {
 			nhydras.Add(1)
-			if err := portSleep(ctx, 10*time.Millisecond); err != nil {
+			if err := ctxsleep.Sleep(ctx, 10*time.Millisecond); err != nil {
 				return err
 			}
 			if nhydras.Load() >= 1000 { // the group was never cancelled: stop
@@ -1162,7 +1150,7 @@ func TestPortAsyncioNoCreateTaskAfterFailure(t *testing.T) {
 		var ranLate atomic.Int64
 		g.Go(func() error { time.Sleep(time.Millisecond); return errPortZero })
 		g.Go(func() error {
-			if err := portSleep(ctx, time.Second); err != nil {
+			if err := ctxsleep.Sleep(ctx, time.Second); err != nil {
 				late := func() error { ranLate.Add(1); return errPortZero }
 				g.Go(late)
 				if g.TryGo(late) {
@@ -1188,8 +1176,8 @@ func TestPortAsyncioContextManagerExitRaises(t *testing.T) {
 		parent, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		g, ctx := fetch.NewTaskGroup(parent)
-		g.Go(func() error { portSleep(ctx, time.Second); return errCustom }) // database()'s finally
-		synctest.Wait()                                                      // the body runs before the child fails
+		g.Go(func() error { ctxsleep.Sleep(ctx, time.Second); return errCustom }) // database()'s finally
+		synctest.Wait()                                                           // the body runs before the child fails
 		g.Go(func() error { return errCustom })
 		start := time.Now()
 		portWantLeaves(t, g.Wait(), errCustom, errCustom)
@@ -1304,7 +1292,7 @@ func TestPortAsyncioErrorAndCancel(t *testing.T) {
 		})
 		var bodyCancelled atomic.Bool
 		g.Go(func() error { // the body's sleep
-			err := portSleep(ctx, time.Second)
+			err := ctxsleep.Sleep(ctx, time.Second)
 			bodyCancelled.Store(err != nil)
 			return err
 		})
@@ -1330,7 +1318,7 @@ func TestPortAsyncioExpiredTimeout(t *testing.T) {
 		parent, cancel := context.WithTimeout(context.Background(), -1)
 		defer cancel()
 		g, ctx := fetch.NewTaskGroup(parent)
-		g.Go(func() error { return portSleep(ctx, 0) })
+		g.Go(func() error { return ctxsleep.Sleep(ctx, 0) })
 		if err := g.Wait(); err != context.DeadlineExceeded {
 			t.Errorf("Wait = %v; want context.DeadlineExceeded", err)
 		}
@@ -1347,7 +1335,7 @@ func TestPortAsyncioCancelsTaskCreatedDuringCreation(t *testing.T) {
 		var ran atomic.Bool
 		g.Go(func() error {
 			g.Go(func() error { return errMy })
-			err := portSleep(ctx, time.Hour)
+			err := ctxsleep.Sleep(ctx, time.Hour)
 			if err == nil {
 				t.Errorf("the second task was not cancelled")
 			}
@@ -1368,7 +1356,7 @@ func TestPortAsyncioChildSwallowsCancellation(t *testing.T) {
 		g, ctx := fetch.NewTaskGroup(context.Background())
 		var swallowed atomic.Bool
 		g.Go(func() error {
-			if portSleep(ctx, time.Hour) != nil {
+			if ctxsleep.Sleep(ctx, time.Hour) != nil {
 				swallowed.Store(true)
 			}
 			return nil
@@ -1391,7 +1379,7 @@ func TestPortAsyncioParentCancelledAllChildrenSwallow(t *testing.T) {
 		parent, cancel := context.WithCancel(context.Background())
 		g, ctx := fetch.NewTaskGroup(parent)
 		for range 3 {
-			g.Go(func() error { portSleep(ctx, time.Hour); return nil })
+			g.Go(func() error { ctxsleep.Sleep(ctx, time.Hour); return nil })
 		}
 		synctest.Wait()
 		cancel()
@@ -1418,12 +1406,12 @@ func TestPortWaitTwice(t *testing.T) {
 			g.Go(func() error { return nil })
 		}, nil},
 		{"failures", func(ctx context.Context, g *fetch.TaskGroup, _ context.CancelFunc) {
-			g.Go(func() error { portSleep(ctx, time.Hour); return errPortMyExc })
+			g.Go(func() error { ctxsleep.Sleep(ctx, time.Hour); return errPortMyExc })
 			synctest.Wait() // running before the failure, so not skipped
 			g.Go(func() error { return errPortZero })
 		}, []error{errPortZero, errPortMyExc}},
 		{"cancelled from outside", func(ctx context.Context, g *fetch.TaskGroup, cancel context.CancelFunc) {
-			g.Go(func() error { return portSleep(ctx, time.Hour) })
+			g.Go(func() error { return ctxsleep.Sleep(ctx, time.Hour) })
 			synctest.Wait()
 			cancel()
 		}, []error{context.Canceled}},
