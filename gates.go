@@ -93,18 +93,19 @@ const (
 // bucket's line (see [tokenWaits]): the reservation the first of them holds
 // keeps the bucket below one token until the line is gone.
 //
-// Only [*rate.Limiter] buckets can be tried, and only those with a
+// Only [*rate.Limiter] buckets can be tried, and only while they have a
 // positive limit and burst (see waitOnly); a host or global gate that is
-// some other [Limiter], or such a bucket, makes try refuse with mustWait,
-// and the attempt must wait for its gates with wait and acquire.
+// some other [Limiter], or a bucket without a token that is not such,
+// makes try refuse with mustWait, and the attempt must wait for its gates
+// with wait and acquire.
 func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
 	if until := h.pausedUntil.Load(); until != 0 && until > c.now().UnixNano() {
 		return hostLater, time.Unix(0, until)
 	}
-	hostRate, globalRate := h.rate.bucket, g.rate.bucket
-	if h.rate.other != nil || g.rate.other != nil || waitOnly(hostRate) || waitOnly(globalRate) {
+	if h.rate.other != nil || g.rate.other != nil {
 		return mustWait, time.Time{}
 	}
+	hostRate, globalRate := h.rate.bucket, g.rate.bucket
 	if h.slots != nil && !h.slots.try() {
 		return hostBusy, time.Time{}
 	}
@@ -124,6 +125,9 @@ func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
 		// reservation to give back.
 		if due, ok := tokenDue(one, c.now()); (ok && due.After(c.now())) || !one.AllowN(c.now(), 1) {
 			g.giveBack(h)
+			if waitOnly(one) {
+				return mustWait, time.Time{}
+			}
 			if !ok || !due.After(c.now()) {
 				due = c.now().Add(time.Millisecond) // lost a race for the token: look again soon
 			}
@@ -141,9 +145,13 @@ func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
 			continue
 		}
 		if taken[i], due = takeToken(l, c.now()); taken[i] == nil {
-			why = hostLater
-			if i == 2 {
+			switch {
+			case waitOnly(l):
+				why, due = mustWait, time.Time{}
+			case i == 2:
 				why = globalLater
+			default:
+				why = hostLater
 			}
 			break
 		}
