@@ -95,6 +95,11 @@ func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 			// is unavailable, not unreachable (RFC 9309 §2.3.1.2).
 			status, body, err = http.StatusFound, nil, nil
 		}
+		if err != nil {
+			// Only its text is kept, as the reason every page of the host
+			// then gives, inside a *Error of its own that says "fetch:".
+			err = errors.New(strings.TrimPrefix(err.Error(), "fetch: "))
+		}
 		rules := robots.FromResponse(r.cfg.agent, status, body, err)
 		if d := rules.CrawlDelay(); d > 0 {
 			// The robots.txt request itself was the first: the next
