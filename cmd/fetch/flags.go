@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,22 @@ import (
 
 // errHelp is returned by parseFlags for -h and --help.
 var errHelp = pflag.ErrHelp
+
+// errVersion is returned by parseFlags for --version.
+var errVersion = errors.New("version")
+
+// version is the module version the command was built from, as go install
+// records it, or "devel" for a build from a checkout.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return strings.TrimPrefix(bi.Main.Version, "v")
+	}
+	return "devel"
+}
+
+// userAgent is the User-Agent the command sends unless -H sets one, as
+// curl sends curl/VERSION.
+func userAgent() string { return "fetch/" + version() + " (+https://github.com/c989c033/fetch)" }
 
 // limits are the flags that become the Fetcher's options.
 type limits struct {
@@ -58,6 +75,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.BoolFuncP("quiet", "q", "no progress bar or summary", setBool(&o.quiet))
 	fs.BoolFunc("demo", "fetch 3,000 URLs from a local test server", setBool(&o.demo))
 	fs.BoolFuncP("help", "h", "print this help and exit", setBool(&o.help))
+	fs.BoolFunc("version", "print the version and exit", setBool(&o.version))
 	return fs
 }
 
@@ -110,6 +128,9 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	if o.help {
 		return o, nil, nil, errHelp
 	}
+	if o.version {
+		return o, nil, nil, errVersion
+	}
 	if o.demo && !fs.Changed("retries") {
 		l.retries = demoRetries
 	}
@@ -136,6 +157,9 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	opts := l.options()
 	if o.queue != "" {
 		opts = append(opts, o.header.options()...)
+	}
+	if _, set := o.header["User-Agent"]; !set {
+		opts = append(opts, fetch.WithHeader("User-Agent", userAgent()))
 	}
 	switch {
 	case (o.input != "" || o.demo) && len(urls) > 0:

@@ -88,6 +88,7 @@ type options struct {
 	data                             []dataPart // -d and --data-binary, in order
 	body                             string     // what data makes
 	title, quiet, demo, help         bool
+	version                          bool
 	total                            time.Duration
 	concurrency                      int
 	maxBody                          int64
@@ -98,6 +99,9 @@ func run(argv []string, std stdio) int {
 	switch {
 	case errors.Is(err, errHelp):
 		io.WriteString(std.out, usage())
+		return exitOK
+	case errors.Is(err, errVersion):
+		fmt.Fprintln(std.out, "fetch", version())
 		return exitOK
 	case err != nil:
 		complain(std.err, err)

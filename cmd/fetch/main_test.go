@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -336,5 +337,30 @@ func TestBadInputErrorReads(t *testing.T) {
 				t.Errorf("fetch %q: record %+v; want invalid_input and an error that reads as one", args, r)
 			}
 		}
+	}
+}
+
+// The command says who it is: --version prints it, and every request
+// carries User-Agent fetch/VERSION unless -H sets another, as curl sends
+// curl/VERSION (Go-http-client/1.1 says nothing of the tool).
+func TestVersionAndUserAgent(t *testing.T) {
+	code, out, _ := runCmd(t, "", "--version")
+	if code != exitOK || !strings.HasPrefix(out, "fetch ") {
+		t.Errorf("--version: exit %d, %q; want 0 and \"fetch VERSION\"", code, out)
+	}
+	var mu sync.Mutex
+	var agents []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		agents = append(agents, r.UserAgent())
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	runCmd(t, "", "-q", srv.URL+"/a")
+	runCmd(t, "", "-q", "-H", "User-Agent: mine/1", srv.URL+"/b")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(agents) != 2 || !strings.HasPrefix(agents[0], "fetch/") || agents[1] != "mine/1" {
+		t.Errorf("User-Agents %q; want fetch/VERSION, then the one -H gave", agents)
 	}
 }
