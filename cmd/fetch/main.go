@@ -229,6 +229,17 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 	if !o.quiet {
 		t.print(std.err, time.Since(start))
 	}
+	if o.total > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// Input is read only while the run lasts: say what it left.
+		done := t.ok + t.failed
+		msg := fmt.Sprintf("--total %v reached after %d results: ", o.total, done)
+		if total >= 0 {
+			msg += fmt.Sprintf("%d of the %d URLs not tried", max(total-done, 0), total)
+		} else {
+			msg += "the rest of the input was not read"
+		}
+		complain(std.err, errors.New(msg))
+	}
 	switch {
 	case werr != nil && ctx.Err() != context.Canceled:
 		return exitSomeFailed

@@ -364,3 +364,20 @@ func TestVersionAndUserAgent(t *testing.T) {
 		t.Errorf("User-Agents %q; want fetch/VERSION, then the one -H gave", agents)
 	}
 }
+
+// --total says what the run left when it ends: the input is read only while
+// the run lasts, so the URLs after those in flight get no record.
+func TestTotalSaysWhatItLeft(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers: the run ends at its --total
+	}))
+	defer srv.Close()
+	var in strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&in, "%s/%d\n", srv.URL, i)
+	}
+	code, _, stderr := runCmd(t, in.String(), "-q", "-c", "2", "--retries", "0", "--total", "100ms", "-")
+	if code != exitSomeFailed || !strings.Contains(stderr, "--total 100ms reached after") {
+		t.Errorf("exit %d, stderr %q; want 1 and a line saying what --total left", code, stderr)
+	}
+}
