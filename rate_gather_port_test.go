@@ -124,26 +124,22 @@ var prgCallers = []prgCaller{
 // Peer: TestSimultaneousRequests (limit 1, burst 5, 15 simultaneous requests:
 // exactly 5 get through at once); the rest then go one a second.
 func TestPortRateSimultaneousRequests(t *testing.T) {
-	for _, caller := range prgCallers {
-		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := count(ok)
-				f := newMem(t, c, WithRate(PerSecond(1), 5))
-				start := time.Now()
-				for _, err := range caller.run(context.Background(), f, prgURLs("a.test", 15)) {
-					if err != nil {
-						t.Error(err)
-					}
-				}
-				if got := slices.Index(prgOffsets(c, start), time.Second); got != 5 {
-					t.Errorf("%d requests went out at once; want the burst, 5", got)
-				}
-				if got, want := prgOffsets(c, start), prgEvery(15, 5, time.Second); !slices.Equal(got, want) {
-					t.Errorf("arrivals %v; want %v", got, want)
-				}
-			})
-		})
-	}
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		c := count(ok)
+		f := newMem(t, c, WithRate(PerSecond(1), 5))
+		start := time.Now()
+		for _, err := range caller.run(context.Background(), f, prgURLs("a.test", 15)) {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		if got := slices.Index(prgOffsets(c, start), time.Second); got != 5 {
+			t.Errorf("%d requests went out at once; want the burst, 5", got)
+		}
+		if got, want := prgOffsets(c, start), prgEvery(15, 5, time.Second); !slices.Equal(got, want) {
+			t.Errorf("arrivals %v; want %v", got, want)
+		}
+	})
 }
 
 // Peer: TestLongRunningQPS (limit 100, burst 100, 5 s: never more than
@@ -180,23 +176,19 @@ func TestPortRateLongRunningQPS(t *testing.T) {
 // t0, then one per d = 100ms; after an idle spell of 5d the bucket is full
 // again, and three more go at once).
 func TestPortRateBurst3(t *testing.T) {
-	for _, caller := range prgCallers {
-		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := count(ok)
-				f := newMem(t, c, WithRate(PerSecond(10), 3))
-				start := time.Now()
-				caller.run(context.Background(), f, prgURLs("a.test", 5)) // t0 ×3, t1, t2
-				time.Sleep(time.Until(start.Add(900 * time.Millisecond))) // t9: full again
-				caller.run(context.Background(), f, prgURLs("a.test", 4)) // t9 ×3, t10
-				d := 100 * time.Millisecond
-				want := []time.Duration{0, 0, 0, d, 2 * d, 9 * d, 9 * d, 9 * d, 10 * d}
-				if got := prgOffsets(c, start); !slices.Equal(got, want) {
-					t.Errorf("arrivals %v; want %v", got, want)
-				}
-			})
-		})
-	}
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		c := count(ok)
+		f := newMem(t, c, WithRate(PerSecond(10), 3))
+		start := time.Now()
+		caller.run(context.Background(), f, prgURLs("a.test", 5)) // t0 ×3, t1, t2
+		time.Sleep(time.Until(start.Add(900 * time.Millisecond))) // t9: full again
+		caller.run(context.Background(), f, prgURLs("a.test", 4)) // t9 ×3, t10
+		d := 100 * time.Millisecond
+		want := []time.Duration{0, 0, 0, d, 2 * d, 9 * d, 9 * d, 9 * d, 10 * d}
+		if got := prgOffsets(c, start); !slices.Equal(got, want) {
+			t.Errorf("arrivals %v; want %v", got, want)
+		}
+	})
 }
 
 // Peer: TestLimiter_noTruncationErrors (limit 0.7692307692307693 = 1/1.3 s,
@@ -261,27 +253,23 @@ func TestPortRatePerMinute(t *testing.T) {
 // burst 2) is its own; a global bucket on top (limit 2, burst 4) caps the
 // sum. A request waiting for its host takes no global token.
 func TestPortRateHostBuckets(t *testing.T) {
-	for _, caller := range prgCallers {
-		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				hosts := map[string]*counter{"a.test": count(ok), "b.test": count(ok)}
-				f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					hosts[r.Host].ServeHTTP(w, r)
-				}), WithHostRate(PerSecond(1), 2), WithRate(PerSecond(2), 4))
-				start := time.Now()
-				var urls []string
-				for i := range 3 {
-					urls = append(urls, fmt.Sprintf("http://a.test/%d", i), fmt.Sprintf("http://b.test/%d", i))
-				}
-				caller.run(context.Background(), f, urls)
-				for name, c := range hosts {
-					if got, want := prgOffsets(c, start), prgEvery(3, 2, time.Second); !slices.Equal(got, want) {
-						t.Errorf("%s: arrivals %v; want %v", name, got, want)
-					}
-				}
-			})
-		})
-	}
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		hosts := map[string]*counter{"a.test": count(ok), "b.test": count(ok)}
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hosts[r.Host].ServeHTTP(w, r)
+		}), WithHostRate(PerSecond(1), 2), WithRate(PerSecond(2), 4))
+		start := time.Now()
+		var urls []string
+		for i := range 3 {
+			urls = append(urls, fmt.Sprintf("http://a.test/%d", i), fmt.Sprintf("http://b.test/%d", i))
+		}
+		caller.run(context.Background(), f, urls)
+		for name, c := range hosts {
+			if got, want := prgOffsets(c, start), prgEvery(3, 2, time.Second); !slices.Equal(got, want) {
+				t.Errorf("%s: arrivals %v; want %v", name, got, want)
+			}
+		}
+	})
 }
 
 // Peer: TestWaitSimple "already-cancelled" (a wait whose context has ended
@@ -289,48 +277,40 @@ func TestPortRateHostBuckets(t *testing.T) {
 // context.Canceled, send nothing, and leave the bucket full, so that three
 // calls made next (burst 3) all go at once.
 func TestPortRateWaitAlreadyCancelled(t *testing.T) {
-	for _, caller := range prgCallers {
-		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := count(ok)
-				f := newMem(t, c, WithRate(PerSecond(10), 3))
-				start := time.Now()
-				ctx, cancel := context.WithCancel(context.Background())
-				cancel()
-				for i, err := range caller.run(ctx, f, prgURLs("a.test", 3)) {
-					if !errors.Is(err, context.Canceled) {
-						t.Errorf("already-cancelled: call %d: err = %v; want context.Canceled", i, err)
-					}
-				}
-				if time.Since(start) != 0 || c.n.Load() != 0 {
-					t.Fatalf("already-cancelled: returned after %v with %d sent; want at once, none", time.Since(start), c.n.Load())
-				}
-				caller.run(context.Background(), f, prgURLs("a.test", 3))
-				if got := prgOffsets(c, start); !slices.Equal(got, make([]time.Duration, 3)) {
-					t.Errorf("arrivals after the cancelled calls %v; want [0 0 0]: they took tokens", got)
-				}
-			})
-		})
-	}
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		c := count(ok)
+		f := newMem(t, c, WithRate(PerSecond(10), 3))
+		start := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		for i, err := range caller.run(ctx, f, prgURLs("a.test", 3)) {
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("already-cancelled: call %d: err = %v; want context.Canceled", i, err)
+			}
+		}
+		if time.Since(start) != 0 || c.n.Load() != 0 {
+			t.Fatalf("already-cancelled: returned after %v with %d sent; want at once, none", time.Since(start), c.n.Load())
+		}
+		caller.run(context.Background(), f, prgURLs("a.test", 3))
+		if got := prgOffsets(c, start); !slices.Equal(got, make([]time.Duration, 3)) {
+			t.Errorf("arrivals after the cancelled calls %v; want [0 0 0]: they took tokens", got)
+		}
+	})
 }
 
 // Peer: TestWaitSimple "act-now" (burst 3: three at once) and "act-later"
 // (the fourth waits one d).
 func TestPortRateWaitSimple(t *testing.T) {
-	for _, caller := range prgCallers {
-		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := count(ok)
-				f := newMem(t, c, WithRate(PerSecond(10), 3))
-				start := time.Now()
-				caller.run(context.Background(), f, prgURLs("a.test", 4))
-				want := []time.Duration{0, 0, 0, 100 * time.Millisecond}
-				if got := prgOffsets(c, start); !slices.Equal(got, want) {
-					t.Errorf("act-now/act-later: arrivals %v; want %v", got, want)
-				}
-			})
-		})
-	}
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		c := count(ok)
+		f := newMem(t, c, WithRate(PerSecond(10), 3))
+		start := time.Now()
+		caller.run(context.Background(), f, prgURLs("a.test", 4))
+		want := []time.Duration{0, 0, 0, 100 * time.Millisecond}
+		if got := prgOffsets(c, start); !slices.Equal(got, want) {
+			t.Errorf("act-now/act-later: arrivals %v; want %v", got, want)
+		}
+	})
 }
 
 // Peer: TestWaitCancel and TestCancelLast (a wait cancelled before its time
@@ -338,31 +318,27 @@ func TestPortRateWaitSimple(t *testing.T) {
 // burst 3 spent at t0; a call waiting for t1 is cancelled at t0.5; the next
 // call, made then, goes at t1, not t2.
 func TestPortRateWaitCancel(t *testing.T) {
-	for _, caller := range prgCallers {
-		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := count(ok)
-				f := newMem(t, c, WithRate(PerSecond(10), 3))
-				start := time.Now()
-				caller.run(context.Background(), f, prgURLs("a.test", 3))
-				ctx, cancel := context.WithCancel(context.Background())
-				time.AfterFunc(50*time.Millisecond, cancel)
-				for i, err := range caller.run(ctx, f, prgURLs("a.test", 2)) {
-					if !errors.Is(err, context.Canceled) {
-						t.Errorf("will-cancel: call %d: err = %v; want context.Canceled", i, err)
-					}
-				}
-				if d := time.Since(start); d != 50*time.Millisecond {
-					t.Errorf("will-cancel returned after %v; want 50ms", d)
-				}
-				caller.run(context.Background(), f, prgURLs("a.test", 1))
-				want := []time.Duration{0, 0, 0, 100 * time.Millisecond}
-				if got := prgOffsets(c, start); !slices.Equal(got, want) {
-					t.Errorf("arrivals %v; want %v (the cancelled waits left debt)", got, want)
-				}
-			})
-		})
-	}
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		c := count(ok)
+		f := newMem(t, c, WithRate(PerSecond(10), 3))
+		start := time.Now()
+		caller.run(context.Background(), f, prgURLs("a.test", 3))
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		for i, err := range caller.run(ctx, f, prgURLs("a.test", 2)) {
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("will-cancel: call %d: err = %v; want context.Canceled", i, err)
+			}
+		}
+		if d := time.Since(start); d != 50*time.Millisecond {
+			t.Errorf("will-cancel returned after %v; want 50ms", d)
+		}
+		caller.run(context.Background(), f, prgURLs("a.test", 1))
+		want := []time.Duration{0, 0, 0, 100 * time.Millisecond}
+		if got := prgOffsets(c, start); !slices.Equal(got, want) {
+			t.Errorf("arrivals %v; want %v (the cancelled waits left debt)", got, want)
+		}
+	})
 }
 
 // Peer: TestCancelMulti and TestCancel0Tokens (reservations cancelled out of
@@ -447,41 +423,37 @@ func TestPortRateCancelTooLate(t *testing.T) {
 // says only that inputs not yet fetched when ctx ends come back with ctx's
 // error. They fail those inputs at the deadline, which the test allows.
 func TestPortRateWaitTimeout(t *testing.T) {
-	for _, caller := range prgCallers {
-		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := count(ok)
-				f := newMem(t, c, WithRate(PerSecond(10), 1))
-				start := time.Now()
-				caller.run(context.Background(), f, prgURLs("a.test", 1))
-				deadline := start.Add(100*time.Millisecond - 1)
-				ctx, cancel := context.WithDeadline(context.Background(), deadline)
-				defer cancel()
-				for i, err := range caller.run(ctx, f, prgURLs("a.test", 2)) {
-					if !errors.Is(err, context.DeadlineExceeded) {
-						t.Errorf("w-timeout-err: call %d: err = %v; want DeadlineExceeded", i, err)
-					}
-				}
-				if caller.name == "Gets" && time.Since(start) != 0 {
-					t.Errorf("w-timeout-err: Get failed after %v; want at once", time.Since(start))
-				}
-				if time.Now().After(deadline) {
-					t.Errorf("w-timeout-err: returned after the deadline, at %v", time.Since(start))
-				}
-				ctx, cancel = context.WithDeadline(context.Background(), start.Add(100*time.Millisecond+1))
-				defer cancel()
-				for i, err := range caller.run(ctx, f, prgURLs("a.test", 1)) {
-					if err != nil {
-						t.Errorf("reserve within max: call %d: %v", i, err)
-					}
-				}
-				want := []time.Duration{0, 100 * time.Millisecond}
-				if got := prgOffsets(c, start); !slices.Equal(got, want) {
-					t.Errorf("arrivals %v; want %v", got, want)
-				}
-			})
-		})
-	}
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		c := count(ok)
+		f := newMem(t, c, WithRate(PerSecond(10), 1))
+		start := time.Now()
+		caller.run(context.Background(), f, prgURLs("a.test", 1))
+		deadline := start.Add(100*time.Millisecond - 1)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		for i, err := range caller.run(ctx, f, prgURLs("a.test", 2)) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("w-timeout-err: call %d: err = %v; want DeadlineExceeded", i, err)
+			}
+		}
+		if caller.name == "Gets" && time.Since(start) != 0 {
+			t.Errorf("w-timeout-err: Get failed after %v; want at once", time.Since(start))
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("w-timeout-err: returned after the deadline, at %v", time.Since(start))
+		}
+		ctx, cancel = context.WithDeadline(context.Background(), start.Add(100*time.Millisecond+1))
+		defer cancel()
+		for i, err := range caller.run(ctx, f, prgURLs("a.test", 1)) {
+			if err != nil {
+				t.Errorf("reserve within max: call %d: %v", i, err)
+			}
+		}
+		want := []time.Duration{0, 100 * time.Millisecond}
+		if got := prgOffsets(c, start); !slices.Equal(got, want) {
+			t.Errorf("arrivals %v; want %v", got, want)
+		}
+	})
 }
 
 // Peer: TestWaitInf ("exceed-burst-no-error": an infinite limit ignores the
@@ -583,20 +555,26 @@ func TestPortRateZeroLimit(t *testing.T) {
 	if _, err := New(WithRate(0, 1)); err == nil || !strings.Contains(err.Error(), "positive") {
 		t.Errorf("New(WithRate(0, 1)): %v; want an error saying the rate must be positive", err)
 	}
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		c := count(ok)
+		f := newMem(t, c, WithLimiter(rate.NewLimiter(0, 1)))
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		errs := caller.run(ctx, f, prgURLs("a.test", 2))
+		// A bucket that cannot be tried is waited for, as a Limiter
+		// of the caller's is: in the batch and streaming calls the
+		// two may reach it in either order.
+		prgOneSentOneRefused(t, caller, errs, c, start, caller.name == "Gets")
+	})
+}
+
+// prgForEachCaller runs test once per caller, each in a subtest of its
+// own in a synctest bubble.
+func prgForEachCaller(t *testing.T, test func(t *testing.T, caller prgCaller)) {
 	for _, caller := range prgCallers {
 		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := count(ok)
-				f := newMem(t, c, WithLimiter(rate.NewLimiter(0, 1)))
-				start := time.Now()
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				errs := caller.run(ctx, f, prgURLs("a.test", 2))
-				// A bucket that cannot be tried is waited for, as a Limiter
-				// of the caller's is: in the batch and streaming calls the
-				// two may reach it in either order.
-				prgOneSentOneRefused(t, caller, errs, c, start, caller.name == "Gets")
-			})
+			synctest.Test(t, func(t *testing.T) { test(t, caller) })
 		})
 	}
 }
@@ -622,42 +600,34 @@ func prgOneSentOneRefused(t *testing.T, caller prgCaller, errs []error, c *count
 // comes 100ms later). SetLimit is reachable only on a *rate.Limiter the
 // caller gives with WithLimiter.
 func TestPortRateSetAfterZeroLimit(t *testing.T) {
-	for _, caller := range prgCallers {
-		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := count(ok)
-				lim := rate.NewLimiter(0, 1)
-				f := newMem(t, c, WithLimiter(lim))
-				start := time.Now()
-				caller.run(context.Background(), f, prgURLs("a.test", 1))
-				lim.SetLimit(10)
-				caller.run(context.Background(), f, prgURLs("a.test", 1))
-				want := []time.Duration{0, 100 * time.Millisecond}
-				if got := prgOffsets(c, start); !slices.Equal(got, want) {
-					t.Errorf("arrivals %v; want %v", got, want)
-				}
-			})
-		})
-	}
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		c := count(ok)
+		lim := rate.NewLimiter(0, 1)
+		f := newMem(t, c, WithLimiter(lim))
+		start := time.Now()
+		caller.run(context.Background(), f, prgURLs("a.test", 1))
+		lim.SetLimit(10)
+		caller.run(context.Background(), f, prgURLs("a.test", 1))
+		want := []time.Duration{0, 100 * time.Millisecond}
+		if got := prgOffsets(c, start); !slices.Equal(got, want) {
+			t.Errorf("arrivals %v; want %v", got, want)
+		}
+	})
 }
 
 // Peer: TestTinyLimit (limit 1e-10, burst 1: the first event is allowed, the
 // second not; no overflow): the first request goes at once; the second,
 // whose token is centuries away, is refused by its deadline.
 func TestPortRateTinyLimit(t *testing.T) {
-	for _, caller := range prgCallers {
-		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := count(ok)
-				f := newMem(t, c, WithRate(1e-10, 1))
-				start := time.Now()
-				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-				defer cancel()
-				errs := caller.run(ctx, f, prgURLs("a.test", 2))
-				prgOneSentOneRefused(t, caller, errs, c, start, true)
-			})
-		})
-	}
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		c := count(ok)
+		f := newMem(t, c, WithRate(1e-10, 1))
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		errs := caller.run(ctx, f, prgURLs("a.test", 2))
+		prgOneSentOneRefused(t, caller, errs, c, start, true)
+	})
 }
 
 // Peer: TestCancelLast, where the token waited for is a later gate's. The
@@ -669,29 +639,25 @@ func TestPortRateTinyLimit(t *testing.T) {
 // C to b goes at t2 (x/time/rate's Cancel would have let it go at t1). The
 // batch calls take both tokens or neither, so there C goes at t1.
 func TestPortRateLaterGateKeepsToken(t *testing.T) {
-	for _, caller := range prgCallers {
-		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				hosts := map[string]*counter{"a.test": count(ok), "b.test": count(ok)}
-				f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					hosts[r.Host].ServeHTTP(w, r)
-				}), WithHostRate(PerSecond(0.5), 1), WithRate(PerSecond(1), 1))
-				start := time.Now()
-				caller.run(context.Background(), f, []string{"http://a.test/A"})
-				ctx, cancel := context.WithCancel(context.Background())
-				time.AfterFunc(500*time.Millisecond, cancel)
-				caller.run(ctx, f, []string{"http://b.test/B"})
-				caller.run(context.Background(), f, []string{"http://b.test/C"})
-				want := time.Second
-				if caller.name == "Gets" {
-					want = 2 * time.Second // documented: the host token is spent
-				}
-				if got := prgOffsets(hosts["b.test"], start); !slices.Equal(got, []time.Duration{want}) {
-					t.Errorf("b.test arrivals %v; want [%v]", got, want)
-				}
-			})
-		})
-	}
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		hosts := map[string]*counter{"a.test": count(ok), "b.test": count(ok)}
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hosts[r.Host].ServeHTTP(w, r)
+		}), WithHostRate(PerSecond(0.5), 1), WithRate(PerSecond(1), 1))
+		start := time.Now()
+		caller.run(context.Background(), f, []string{"http://a.test/A"})
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(500*time.Millisecond, cancel)
+		caller.run(ctx, f, []string{"http://b.test/B"})
+		caller.run(context.Background(), f, []string{"http://b.test/C"})
+		want := time.Second
+		if caller.name == "Gets" {
+			want = 2 * time.Second // documented: the host token is spent
+		}
+		if got := prgOffsets(hosts["b.test"], start); !slices.Equal(got, []time.Duration{want}) {
+			t.Errorf("b.test arrivals %v; want [%v]", got, want)
+		}
+	})
 }
 
 // ---------------------------------------------------------------------------
@@ -1240,31 +1206,27 @@ func TestPortGatherOneCancellation(t *testing.T) {
 // context lasts): the second input fails at once, as a Get does, and
 // sends nothing.
 func TestPortRateZeroLimitFailsAtOnce(t *testing.T) {
-	for _, caller := range prgCallers {
-		t.Run(caller.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := count(ok)
-				f := newMem(t, c, WithLimiter(rate.NewLimiter(0, 1)))
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				start := time.Now()
-				errs := caller.run(ctx, f, prgURLs("a.test", 2))
-				if n := c.n.Load(); n != 1 || time.Since(start) != 0 {
-					t.Errorf("%d sent, returned after %v; want 1, at once", n, time.Since(start))
+	prgForEachCaller(t, func(t *testing.T, caller prgCaller) {
+		c := count(ok)
+		f := newMem(t, c, WithLimiter(rate.NewLimiter(0, 1)))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		start := time.Now()
+		errs := caller.run(ctx, f, prgURLs("a.test", 2))
+		if n := c.n.Load(); n != 1 || time.Since(start) != 0 {
+			t.Errorf("%d sent, returned after %v; want 1, at once", n, time.Since(start))
+		}
+		failed := 0
+		for _, err := range errs {
+			if err != nil {
+				failed++
+				if errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "rate") {
+					t.Errorf("err %v; want the bucket's refusal, not the context's end", err)
 				}
-				failed := 0
-				for _, err := range errs {
-					if err != nil {
-						failed++
-						if errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "rate") {
-							t.Errorf("err %v; want the bucket's refusal, not the context's end", err)
-						}
-					}
-				}
-				if failed != 1 {
-					t.Errorf("errors %v; want one input refused", errs)
-				}
-			})
-		})
-	}
+			}
+		}
+		if failed != 1 {
+			t.Errorf("errors %v; want one input refused", errs)
+		}
+	})
 }
