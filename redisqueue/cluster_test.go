@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// On Redis Cluster, a queue's two keys must share a slot: New refuses a
+// On Redis Cluster, a queue's keys must share a slot: New refuses a
 // cluster client and a stream name without a hash tag, naming the fix; a
 // name with one works end to end; and a plain client pointed at a cluster
 // gets a clear, final error instead of waiting for Redis forever.

@@ -139,10 +139,7 @@ func (c *consumer) read(ctx context.Context, n int) ([]entry, error) {
 	cursor := c.cursor
 	c.mu.Unlock()
 	if scan {
-		msgs, next, err := q.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-			Stream: q.stream, Group: q.group, Consumer: c.name,
-			MinIdle: q.cfg.visibility, Start: cursor, Count: int64(n),
-		}).Result()
+		msgs, next, err := c.takeOver(ctx, cursor, n)
 		if err != nil {
 			return nil, c.readError(ctx, err)
 		}
@@ -169,7 +166,64 @@ func (c *consumer) read(ctx context.Context, n int) ([]entry, error) {
 	for _, s := range streams {
 		msgs = append(msgs, s.Messages...)
 	}
-	return c.take(msgs, false), nil
+	taken := make([]takenOver, len(msgs))
+	for i, m := range msgs {
+		taken[i] = takenOver{XMessage: m, deliveries: 1}
+	}
+	return c.take(taken, false), nil
+}
+
+// takenOver is an entry takeOver took over.
+type takenOver struct {
+	redis.XMessage
+	deliveries int64
+	dead       bool // set aside: delivered more than MaxDeliveries times
+}
+
+// takeOver takes over up to n entries held past the visibility timeout,
+// scanning from cursor, and returns them with where the scan goes on
+// ("0-0" once it has gone round). Those delivered too many times come
+// back set aside (see takeOverScript).
+func (c *consumer) takeOver(ctx context.Context, cursor string, n int) ([]takenOver, string, error) {
+	q := c.q
+	v, err := takeOverScript.Run(ctx, q.rdb, []string{q.stream, q.dead}, q.group, c.name,
+		q.cfg.visibility.Milliseconds(), cursor, n, q.cfg.maxDeliver).Slice()
+	if err != nil {
+		if unknownInScript(err.Error()) {
+			err = fmt.Errorf("XAUTOCLAIM: %w", err) // the script's error does not name it
+		}
+		return nil, "", err
+	}
+	bad := func() ([]takenOver, string, error) {
+		return nil, "", fmt.Errorf("redisqueue: unexpected answer to a take-over: %v", v)
+	}
+	if len(v) != 2 {
+		return bad()
+	}
+	next, ok1 := v[0].(string)
+	list, ok2 := v[1].([]any)
+	if !ok1 || !ok2 {
+		return bad()
+	}
+	msgs := make([]takenOver, 0, len(list))
+	for _, x := range list {
+		m, ok := x.([]any)
+		if !ok || len(m) != 4 {
+			return bad()
+		}
+		id, _ := m[0].(string)
+		fields, _ := m[1].([]any)
+		count, _ := m[2].(int64)
+		dead, _ := m[3].(int64)
+		values := make(map[string]any, len(fields)/2)
+		for i := 0; i+1 < len(fields); i += 2 {
+			if k, ok := fields[i].(string); ok {
+				values[k] = fields[i+1]
+			}
+		}
+		msgs = append(msgs, takenOver{XMessage: redis.XMessage{ID: id, Values: values}, deliveries: count, dead: dead == 1})
+	}
+	return msgs, next, nil
 }
 
 // readError makes the group again if Redis lost it, and returns err, or
@@ -183,8 +237,9 @@ func (c *consumer) readError(ctx context.Context, err error) error {
 	return err
 }
 
-// take marks msgs held and parses them.
-func (c *consumer) take(msgs []redis.XMessage, reclaimed bool) []entry {
+// take marks msgs held and parses them. An entry set aside is not held:
+// the take-over acknowledged it.
+func (c *consumer) take(msgs []takenOver, reclaimed bool) []entry {
 	es := make([]entry, 0, len(msgs))
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -192,8 +247,15 @@ func (c *consumer) take(msgs []redis.XMessage, reclaimed bool) []entry {
 		if _, ok := c.held[m.ID]; ok && reclaimed {
 			continue // its own, renewals having failed: it is being handled
 		}
-		c.held[m.ID] = struct{}{}
-		es = append(es, parseEntry(m, reclaimed))
+		e := parseEntry(m.XMessage, reclaimed)
+		if m.dead {
+			e.dead = true
+			e.err = fmt.Errorf("%w: entry %s, handed out %d times and never acknowledged, is set aside in %q",
+				ErrDeliveryLimit, m.ID, m.deliveries-1, c.q.dead)
+		} else {
+			c.held[m.ID] = struct{}{}
+		}
+		es = append(es, e)
 	}
 	return es
 }
@@ -260,13 +322,18 @@ func (c *consumer) heldIDs() []string {
 const claimBatch = 500
 
 // claim sets the idle time of the entries the consumer still holds in
-// Redis to idle: 0 renews them, the visibility timeout releases them.
+// Redis to idle: 0 renews them, the visibility timeout releases them
+// (and takes back their last delivery, which did them no harm).
 func (c *consumer) claim(ctx context.Context, ids []string, idle time.Duration) error {
 	q := c.q
+	release := "0"
+	if idle > 0 {
+		release = "1"
+	}
 	for len(ids) > 0 {
 		n := min(len(ids), claimBatch)
-		args := make([]any, 0, 3+n)
-		args = append(args, q.group, c.name, idle.Milliseconds())
+		args := make([]any, 0, 4+n)
+		args = append(args, q.group, c.name, idle.Milliseconds(), release)
 		for _, id := range ids[:n] {
 			args = append(args, id)
 		}
@@ -292,6 +359,19 @@ func (c *consumer) renew(ctx context.Context) {
 		if err := c.claim(ctx, c.heldIDs(), 0); err != nil && ctx.Err() == nil {
 			c.q.cfg.logger.Debug("redisqueue: renewing held entries", "consumer", c.name, "err", err)
 		}
+		c.trim(ctx)
+	}
+}
+
+// trim deletes the entries every group has had delivered and
+// acknowledged, unless KeepAcknowledged. A failure is only logged: the
+// next trim deletes them.
+func (c *consumer) trim(ctx context.Context) {
+	if c.q.cfg.keep {
+		return
+	}
+	if err := trimScript.Run(ctx, c.q.rdb, []string{c.q.stream}).Err(); err != nil && ctx.Err() == nil {
+		c.q.cfg.logger.Debug("redisqueue: deleting acknowledged entries", "consumer", c.name, "err", err)
 	}
 }
 
@@ -304,6 +384,9 @@ func (c *consumer) leave(ctx context.Context) {
 	err := c.claim(ctx, c.heldIDs(), q.cfg.visibility)
 	if err == nil {
 		err = leaveScript.Run(ctx, q.rdb, []string{q.stream}, q.group, c.name).Err()
+	}
+	if err == nil {
+		c.trim(ctx)
 	}
 	if err != nil {
 		q.cfg.logger.Warn("redisqueue: leaving the group", "consumer", c.name, "err", err)

@@ -32,6 +32,16 @@
 // writes its last acknowledgements and releases the entries it still
 // holds, which other workers take at once.
 //
+// An entry whose fetch kills every worker that takes it (a poison entry)
+// is handed out at most [MaxDeliveries] times without an acknowledgement;
+// then it is set aside in the dead-letter stream stream+":dead" and
+// reported, not handed out again. An entry released by a worker that
+// stops does not count.
+//
+// Workers delete acknowledged entries from the stream as they go, never
+// one that is pending or not yet delivered to some group of the stream, so
+// the stream holds what is left to do ([KeepAcknowledged] keeps them).
+//
 // # Deduplication
 //
 // Every URL added, by [Queue.Add] or by a crawl's links, is deduplicated
@@ -40,7 +50,8 @@
 // stream+":seen", in the same atomic script that queues it. Measured on
 // Redis 7.0 with URLs of about 40 bytes, a key costs about 100 bytes in
 // the set (the key's length plus about 60), and an entry about 50 bytes in
-// the stream: 100 million URLs need about 15 GB. A Bloom filter would
+// the stream until it is acknowledged and deleted: 100 million URLs need
+// about 10 GB, plus the entries not yet done. A Bloom filter would
 // need about 1.2 bytes per URL at a 1% false-positive rate, but it would
 // silently skip 1% of new URLs, and it needs a Redis module (RedisBloom)
 // that stock Redis lacks; the set is exact, and used.

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/internal/urlredact"
 )
 
 // A Frontier is a [fetch.Frontier] kept in the queue's stream, so that
@@ -144,6 +145,12 @@ func (fr *Frontier) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
 		if len(fr.buf) > 0 {
 			e := fr.buf[0]
 			fr.buf = fr.buf[1:]
+			if e.dead {
+				// Not held: the take-over acknowledged it.
+				fr.mu.Unlock()
+				fr.wk.q.cfg.logger.Warn("redisqueue: entry set aside", "url", urlredact.String(e.url), "err", e.err)
+				continue
+			}
 			ce := fetch.CrawlEntry{URL: e.url, Depth: e.depth, Referrer: e.ref, Redelivered: e.reclaimed}
 			if e.err != nil {
 				fr.wk.q.cfg.logger.Warn("redisqueue: malformed entry", "err", e.err)

@@ -24,6 +24,10 @@ const (
 	// to write its last acknowledgements, and to release what it held,
 	// while Redis does not answer.
 	DefaultFlushTimeout = 5 * time.Second
+	// DefaultMaxDeliveries is how many times an entry is handed to a
+	// worker that neither acknowledges nor releases it (see
+	// [MaxDeliveries]).
+	DefaultMaxDeliveries = 5
 )
 
 type config struct {
@@ -35,6 +39,8 @@ type config struct {
 	logger     *slog.Logger
 	poll       time.Duration // XREADGROUP's BLOCK: how often an idle worker looks again
 	flush      time.Duration
+	maxDeliver int  // 0: no limit
+	keep       bool // do not trim acknowledged entries
 }
 
 func defaultConfig() config {
@@ -47,6 +53,7 @@ func defaultConfig() config {
 		logger:     slog.New(slog.DiscardHandler),
 		poll:       250 * time.Millisecond,
 		flush:      DefaultFlushTimeout,
+		maxDeliver: DefaultMaxDeliveries,
 	}
 }
 
@@ -144,6 +151,43 @@ func FlushTimeout(d time.Duration) Option {
 			return fmt.Errorf("redisqueue: FlushTimeout(%v): must be positive", d)
 		}
 		c.flush = d
+		return nil
+	}
+}
+
+// MaxDeliveries sets how many times an entry may be handed to a worker
+// that then neither acknowledges nor releases it (it died holding it, or
+// was cut off from Redis past the visibility timeout) before it is set
+// aside rather than handed out again (default [DefaultMaxDeliveries]). So
+// an entry whose fetch kills its worker every time (a poison entry) stops
+// at n workers' deaths.
+//
+// An entry set aside is copied to the dead-letter stream stream+":dead",
+// with its ID and deliveries, and acknowledged. [Queue.Run] yields it as a
+// Result whose Err matches [ErrDeliveryLimit]; a crawl's [Frontier] logs it
+// and goes on. [Stats] counts them. An entry a worker releases (its Run
+// ends, or breaks out of the loop, holding it) is not counted. n 0 lifts
+// the limit.
+func MaxDeliveries(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("redisqueue: MaxDeliveries(%d): must be at least 0 (0: no limit)", n)
+		}
+		c.maxDeliver = n
+		return nil
+	}
+}
+
+// KeepAcknowledged keeps acknowledged entries in the stream. By default a
+// worker deletes them (XTRIM MINID) as it goes, every third of the
+// visibility timeout and when it stops, so that the stream holds only the
+// entries not yet done and a long-running queue does not grow without
+// bound; the set of keys seen, which deduplicates, keeps every key
+// either way. An entry is deleted only once every consumer group of the
+// stream has had it delivered and acknowledged.
+func KeepAcknowledged() Option {
+	return func(c *config) error {
+		c.keep = true
 		return nil
 	}
 }

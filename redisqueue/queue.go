@@ -20,6 +20,11 @@ import (
 // once, not retried.
 var ErrMalformed = errors.New("redisqueue: malformed entry")
 
+// ErrDeliveryLimit marks the result of an entry handed out more times
+// than [MaxDeliveries] allows without being acknowledged: it was set aside
+// in the dead-letter stream, not fetched again.
+var ErrDeliveryLimit = errors.New("redisqueue: entry delivered too many times")
+
 // A Queue is a list of URLs in a Redis stream, read by a consumer group:
 // any number of processes add URLs with [Queue.Add] and fetch them with
 // [Queue.Run] (or crawl with [Queue.Frontier]), each URL delivered to one
@@ -27,13 +32,16 @@ var ErrMalformed = errors.New("redisqueue: malformed entry")
 // guarantees.
 //
 // The stream is the key named stream; the keys of the URLs queued so far
-// are kept in the set stream+":seen". On Redis Cluster the two must share
-// a slot, so the stream's name must hold a hash tag, as "{crawl}" does.
+// are kept in the set stream+":seen", and entries set aside (see
+// [MaxDeliveries]) in the stream stream+":dead". On Redis Cluster the
+// three must share a slot, so the stream's name must hold a hash tag, as
+// "{crawl}" does.
 // A Queue is safe for concurrent use.
 type Queue struct {
 	rdb    redis.UniversalClient
 	stream string
 	seen   string
+	dead   string
 	group  string
 	cfg    config
 	runs   atomic.Int64 // consumers made, for their names
@@ -53,9 +61,9 @@ func New(rdb redis.UniversalClient, stream, group string, opts ...Option) (*Queu
 		return nil, errors.New("redisqueue: New: empty group name")
 	}
 	if _, ok := rdb.(*redis.ClusterClient); ok && !hasHashTag(stream) {
-		return nil, fmt.Errorf("redisqueue: New: stream %q: on Redis Cluster the name needs a hash tag, as in %q, so that the stream and its set %q share a slot", stream, "{"+stream+"}", stream+":seen")
+		return nil, fmt.Errorf("redisqueue: New: stream %q: on Redis Cluster the name needs a hash tag, as in %q, so that the stream and its keys %q and %q share a slot", stream, "{"+stream+"}", stream+":seen", stream+":dead")
 	}
-	q := &Queue{rdb: rdb, stream: stream, seen: stream + ":seen", group: group, cfg: defaultConfig()}
+	q := &Queue{rdb: rdb, stream: stream, seen: stream + ":seen", dead: stream + ":dead", group: group, cfg: defaultConfig()}
 	for _, opt := range opts {
 		if err := opt(&q.cfg); err != nil {
 			return nil, err
@@ -181,14 +189,14 @@ func permanent(err error) bool {
 			return true
 		}
 	}
-	return false
+	return unknownInScript(msg)
 }
 
 // hint is what to add to err's message to say what to do about it.
 func hint(err error) string {
 	switch {
 	case err == nil:
-	case strings.Contains(err.Error(), "unknown command"):
+	case strings.Contains(err.Error(), "unknown command"), unknownInScript(err.Error()):
 		return " (redisqueue needs Redis 6.2 or later)"
 	case strings.HasPrefix(err.Error(), "CROSSSLOT"):
 		return " (on Redis Cluster, give the stream a name with a hash tag, as in {name})"
@@ -196,6 +204,12 @@ func hint(err error) string {
 		return " (this Redis is a cluster: use a redis.ClusterClient, and a stream name with a hash tag, as in {name})"
 	}
 	return ""
+}
+
+// unknownInScript reports whether msg is Redis's refusal of a command a
+// script called that the server does not have.
+func unknownInScript(msg string) bool {
+	return strings.Contains(msg, "Unknown Redis command called from")
 }
 
 // hasHashTag reports whether key holds a Redis Cluster hash tag: a "{"
@@ -218,9 +232,13 @@ func isNoGroup(err error) bool {
 
 // Stats is a snapshot of a queue, as [Queue.Stats] returns it.
 type Stats struct {
-	Entries int64 // entries in the stream, acknowledged or not
+	// Entries counts the entries in the stream: those not yet delivered,
+	// those pending, and acknowledged ones not yet deleted (workers delete
+	// them as they go, unless [KeepAcknowledged]).
+	Entries int64
 	Pending int64 // delivered to a worker and not yet acknowledged
 	Seen    int64 // keys in the deduplication set
+	Dead    int64 // entries set aside in the dead-letter stream (see [MaxDeliveries])
 	Drained bool  // nothing pending and nothing left to deliver
 }
 
@@ -228,20 +246,21 @@ type Stats struct {
 // changes nothing: a queue that does not exist (never added to, or
 // deleted) has no entries and is drained.
 func (q *Queue) Stats(ctx context.Context) (Stats, error) {
-	vals, err := statsScript.Run(ctx, q.rdb, []string{q.stream, q.seen}, q.group).Int64Slice()
-	if err == nil && len(vals) != 4 {
-		err = fmt.Errorf("%d values, want 4", len(vals))
+	vals, err := statsScript.Run(ctx, q.rdb, []string{q.stream, q.seen, q.dead}, q.group).Int64Slice()
+	if err == nil && len(vals) != 5 {
+		err = fmt.Errorf("%d values, want 5", len(vals))
 	}
 	if err != nil {
 		return Stats{}, fmt.Errorf("redisqueue: stats of %q: %w", q.stream, err)
 	}
-	return Stats{Entries: vals[0], Pending: vals[1], Seen: vals[2], Drained: vals[3] == 1}, nil
+	return Stats{Entries: vals[0], Pending: vals[1], Seen: vals[2], Drained: vals[3] == 1, Dead: vals[4]}, nil
 }
 
-// Delete removes the stream, with its groups, and the set of keys seen:
-// the queue starts empty again. Do it only when no worker uses it.
+// Delete removes the stream, with its groups, the set of keys seen and
+// the dead-letter stream: the queue starts empty again. Do it only when no
+// worker uses it.
 func (q *Queue) Delete(ctx context.Context) error {
-	if err := q.rdb.Del(ctx, q.stream, q.seen).Err(); err != nil {
+	if err := q.rdb.Del(ctx, q.stream, q.seen, q.dead).Err(); err != nil {
 		return fmt.Errorf("redisqueue: deleting %q: %w", q.stream, err)
 	}
 	return nil
@@ -253,8 +272,9 @@ type entry struct {
 	url       string
 	depth     int
 	ref       string
-	err       error // the entry is malformed
+	err       error // the entry is malformed, or set aside
 	reclaimed bool  // taken over after the visibility timeout
+	dead      bool  // set aside: handed out too many times (see MaxDeliveries)
 }
 
 // String is the entry's URL, which a Result reports.

@@ -83,8 +83,8 @@ func TestRedisRestart(t *testing.T) {
 	}
 	t.Logf("%d results for %d URLs, %d duplicates, across a Redis restart", n, total, dups)
 	st, err := q.Stats(t.Context())
-	if err != nil || st.Pending != 0 || !st.Drained || st.Entries != total {
-		t.Errorf("Stats = %+v, %v; want %d entries, none pending, drained", st, err, total)
+	if err != nil || st.Pending != 0 || !st.Drained || st.Entries != 0 || st.Seen != total {
+		t.Errorf("Stats = %+v, %v; want %d keys seen, no entry left (all acknowledged and deleted), drained", st, err, total)
 	}
 }
 

@@ -52,19 +52,22 @@ return drained(KEYS[1], ARGV[1], delivered)
 
 // statsScript reads a queue's counts at one instant, without changing
 // anything: the entries in the stream, those pending, the keys in the
-// set, and 1 if the group is drained. A stream or group that does not
-// exist has nothing. KEYS: the stream, the seen set. ARGV[1]: the group.
+// set, 1 if the group is drained, and the entries in the dead-letter
+// stream. A stream or group that does not exist has nothing. KEYS: the
+// stream, the seen set, the dead-letter stream. ARGV[1]: the group.
 var statsScript = redis.NewScript(groupInfo + `
 local seen = redis.call('SCARD', KEYS[2])
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, seen, 1} end
+local dead = 0
+if redis.call('EXISTS', KEYS[3]) == 1 then dead = redis.call('XLEN', KEYS[3]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, seen, 1, dead} end
 local len = redis.call('XLEN', KEYS[1])
 local delivered = lastDelivered(KEYS[1], ARGV[1])
 if not delivered then
-  if len == 0 then return {0, 0, seen, 1} end
-  return {len, 0, seen, 0}
+  if len == 0 then return {0, 0, seen, 1, dead} end
+  return {len, 0, seen, 0, dead}
 end
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
-return {len, pending, seen, drained(KEYS[1], ARGV[1], delivered)}
+return {len, pending, seen, drained(KEYS[1], ARGV[1], delivered), dead}
 `)
 
 // groupInfo is the Lua functions drainedScript and statsScript share.
@@ -95,24 +98,100 @@ local function drained(stream, group, delivered)
 end
 `
 
-// claimScript renews the entries in ARGV[4:] that consumer ARGV[2] still
+// claimScript renews the entries in ARGV[5:] that consumer ARGV[2] still
 // holds, setting their idle time to ARGV[3] milliseconds: 0 renews them,
 // the visibility timeout releases them to the next worker that looks.
-// Entries another consumer has taken over are left alone. KEYS: the
-// stream. ARGV[1]: the group. It returns how many it touched.
+// Entries another consumer has taken over are left alone. With ARGV[4]
+// "1" (a release), each entry's delivery count is lowered by one, so that
+// an entry handed back unharmed does not count toward the delivery limit
+// when another worker takes it (see takeOverScript). KEYS: the stream.
+// ARGV[1]: the group. It returns how many it touched.
 var claimScript = redis.NewScript(`
-local args = {KEYS[1], ARGV[1], ARGV[2], 0}
-for i = 4, #ARGV do
+local held = {KEYS[1], ARGV[1], ARGV[2], 0}
+for i = 5, #ARGV do
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
-  if #p > 0 then args[#args+1] = ARGV[i] end
+  if #p > 0 then
+    if ARGV[4] == '1' then
+      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'IDLE', ARGV[3],
+        'RETRYCOUNT', math.max(p[1][4] - 1, 0), 'JUSTID')
+    end
+    held[#held+1] = ARGV[i]
+  end
 end
-local n = #args - 4
-if n == 0 then return 0 end
-args[#args+1] = 'IDLE'
-args[#args+1] = ARGV[3]
-args[#args+1] = 'JUSTID'
-redis.call('XCLAIM', unpack(args))
+local n = #held - 4
+if n == 0 or ARGV[4] == '1' then return n end
+held[#held+1] = 'IDLE'
+held[#held+1] = ARGV[3]
+held[#held+1] = 'JUSTID'
+redis.call('XCLAIM', unpack(held))
 return n
+`)
+
+// takeOverScript takes over, for consumer ARGV[2], up to ARGV[5] entries
+// pending for at least ARGV[3] milliseconds, scanning from ARGV[4]
+// (XAUTOCLAIM), and returns {next scan start, entries}, each entry
+// {id, fields, deliveries, dead}. An entry delivered more than ARGV[6]
+// times (if that is above 0), counting this time, is not handed out: it
+// is copied to the dead-letter stream KEYS[2], with its ID and the times
+// it was handed out ("deliveries"), and acknowledged, and comes back with
+// dead 1. KEYS: the stream, the
+// dead-letter stream. ARGV[1]: the group.
+var takeOverScript = redis.NewScript(`
+local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local max = tonumber(ARGV[6])
+local out = {}
+for _, m in ipairs(r[2]) do
+  local id, fields = m[1], m[2]
+  if fields then
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+    local n = 1
+    if #p > 0 then n = p[1][4] end
+    local dead = 0
+    if max > 0 and n > max then
+      local f = {'id', id, 'deliveries', n - 1}
+      for j = 1, #fields do f[#f+1] = fields[j] end
+      redis.call('XADD', KEYS[2], '*', unpack(f))
+      redis.call('XACK', KEYS[1], ARGV[1], id)
+      dead = 1
+    end
+    out[#out+1] = {id, fields, n, dead}
+  end
+end
+return {r[1], out}
+`)
+
+// trimScript deletes from the stream the entries every group of it has
+// had delivered and acknowledged: those below the oldest entry pending
+// with any group and up to the last delivered to every group. An entry not
+// yet delivered, or pending, is never deleted. KEYS: the stream. It
+// returns how many it deleted.
+var trimScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
+if #groups == 0 then return 0 end
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local lm, ls
+for _, g in ipairs(groups) do
+  local name, delivered, pending
+  for j = 1, #g, 2 do
+    if g[j] == 'name' then name = g[j+1]
+    elseif g[j] == 'last-delivered-id' then delivered = g[j+1]
+    elseif g[j] == 'pending' then pending = g[j+1] end
+  end
+  local m, s
+  if pending > 0 then
+    m, s = parse(redis.call('XPENDING', KEYS[1], name)[2])
+  else
+    m, s = parse(delivered)
+    s = s + 1
+  end
+  if not lm or m < lm or (m == lm and s < ls) then lm, ls = m, s end
+end
+if lm == 0 and ls == 0 then return 0 end
+return redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', lm, ls))
 `)
 
 // leaveScript removes consumer ARGV[2] from the group if it holds nothing.
