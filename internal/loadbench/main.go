@@ -36,6 +36,7 @@ import (
 	"log"
 	"maps"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -53,6 +54,7 @@ func main() {
 		out     = flag.String("o", "", "write BENCHMARKS.md here (default: the tables to stdout)")
 		benches = flag.Bool("micro", true, "also run the go test micro-benchmarks")
 		cpuprof = flag.String("cpuprofile", "", "with -client: write a CPU profile of the measurement here")
+		memprof = flag.String("memprofile", "", "with -client: write an allocation profile of the measurement here")
 		turns   = flag.Bool("turns", false, "with -client: warm up, print a line, then measure once for each request count read from stdin, one JSON line each (how the driver runs a load variant)")
 		only    = flag.String("only", "", `"loopback", "bodies", "ablation", "goodput", "goodput2", "hosts", "limiter" or "micro": run only that section's measurements, and replace the section in -o`)
 		hostRds = flag.Int("hostrounds", 0, "rounds of the many-hosts section (default 3, or 1 under -quick)")
@@ -71,6 +73,10 @@ func main() {
 			}
 			pprof.StartCPUProfile(f)
 			defer pprof.StopCPUProfile()
+		}
+		if *memprof != "" {
+			runtime.MemProfileRate = 4096
+			defer writeHeapProfile(*memprof)
 		}
 		var err error
 		if *turns {
@@ -98,5 +104,17 @@ func main() {
 			fmt.Fprintln(os.Stderr, "loadbench:", err)
 			os.Exit(1)
 		}
+	}
+}
+
+// writeHeapProfile writes the allocation profile to path.
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		log.Fatal(err)
 	}
 }
