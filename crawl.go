@@ -528,10 +528,14 @@ func (r *crawl) run(yield func(*Page) bool) {
 			}
 		})
 	}
+	var yielding *Page // set while the loop body runs
 	defer func() {
 		r.ended.Store(true)
 		s.stop()
 		r.cancel() // the requests in flight end now, not when they are done
+		if fq, ok := r.queue.(interface{ Failed(CrawlEntry) }); ok && yielding != nil && yielding.queued {
+			fq.Failed(yielding.entry) // the loop body panicked on it
+		}
 		r.queue.Close()
 		for range results {
 		}
@@ -541,7 +545,9 @@ func (r *crawl) run(yield func(*Page) bool) {
 	n := 0
 	for p := range results {
 		p.Index, n = n, n+1
+		yielding = p
 		more := yield(p)
+		yielding = nil
 		if p.queued {
 			r.queue.Done(p.entry)
 		}
@@ -555,6 +561,9 @@ func (r *crawl) run(yield func(*Page) bool) {
 // first if it is not known yet. It reports false once the scheduler has
 // stopped.
 func (r *crawl) schedule(e CrawlEntry) bool {
+	if e.Err != nil {
+		return r.sched.push(job[crawlJob]{text: urlredact.String(e.URL), err: e.Err, data: crawlJob{entry: e, queued: true}})
+	}
 	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, e.URL, nil)
 	if err != nil {
 		return r.sched.push(job[crawlJob]{text: urlredact.String(e.URL), err: invalidURL(err), data: crawlJob{entry: e, queued: true}})

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -434,5 +436,72 @@ func TestCrawlFrontierServesOneRun(t *testing.T) {
 	}
 	if _, err := fetch.NewCrawler(newFetcher(t), fetch.CrawlFrontier(fetch.NewMemoryFrontier(0)), fetch.CrawlMaxURLs(5)); err == nil {
 		t.Error("CrawlFrontier with CrawlMaxURLs: no error; the cap would be ignored")
+	}
+}
+
+// errFrontier is a memory Frontier that hands out one URL with an error,
+// as a shared store hands out an entry it will not have fetched, and
+// counts the Done calls for it.
+type errFrontier struct {
+	fetch.Frontier
+	bad  string
+	err  error
+	done int
+}
+
+func (f *errFrontier) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
+	e, ok, err := f.Frontier.Next(ctx)
+	if ok && e.URL == f.bad {
+		e.Err = f.err
+	}
+	return e, ok, err
+}
+
+func (f *errFrontier) Done(e fetch.CrawlEntry) {
+	if e.URL == f.bad {
+		f.done++
+	}
+	f.Frontier.Done(e)
+}
+
+// A Frontier's entry with Err set is yielded as a page with that error,
+// unfetched, and is then done; the crawl goes on.
+func TestCrawlEntryErr(t *testing.T) {
+	var mu sync.Mutex
+	var requested []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requested = append(requested, r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/" {
+			fmt.Fprint(w, `<a href="/bad">bad</a> <a href="/good">good</a>`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	errSetAside := errors.New("set aside")
+	fr := &errFrontier{Frontier: fetch.NewMemoryFrontier(0), bad: srv.URL + "/bad", err: errSetAside}
+	c := newCrawler(t, newFetcher(t, fetch.WithConcurrency(1)), fetch.CrawlFrontier(fr), fetch.CrawlIgnoreRobots())
+	got := map[string]error{}
+	for p := range c.Run(t.Context(), srv.URL+"/") {
+		got[p.URL] = p.Err
+		if p.Err == nil {
+			p.Follow(p.Links()...)
+		}
+	}
+	if err := got[srv.URL+"/bad"]; !errors.Is(err, errSetAside) {
+		t.Errorf("/bad: Err %v; want one matching the entry's", err)
+	}
+	if len(got) != 3 || got[srv.URL+"/good"] != nil {
+		t.Errorf("pages %v; want /, /bad and /good, only /bad failing", got)
+	}
+	if fr.done != 1 {
+		t.Errorf("Done called %d times for /bad; want 1", fr.done)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range requested {
+		if p == "/bad" {
+			t.Errorf("/bad was requested; want it unfetched")
+		}
 	}
 }

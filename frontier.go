@@ -17,6 +17,13 @@ type CrawlEntry struct {
 	// marked seen the URLs the entry's redirects lead to: the crawl
 	// follows them again rather than refusing them with [ErrAlreadySeen].
 	Redelivered bool
+	// Err, if not nil, says why a Frontier hands out an entry that is not
+	// to be fetched (a shared store's malformed entry, or one it set
+	// aside): the crawl yields it as a page with this error, unfetched,
+	// and then calls Done. As CrawlEntry values are compared, its dynamic
+	// type must be comparable (a pointer, as errors.New and fmt.Errorf
+	// make, is).
+	Err error
 }
 
 // A Frontier holds what a [Crawler] has seen and what it has still to
@@ -47,6 +54,11 @@ type Frontier interface {
 	// Close ends the crawl's use of the frontier: a Next waiting returns.
 	Close()
 }
+
+// A Frontier may also have a method Failed(e CrawlEntry): a crawl whose
+// loop body panics on e's page calls it, before Close, so that a shared
+// store can count the handling of e as one that failed, as it counts a
+// worker that died holding it (redisqueue's MaxDeliveries does).
 
 // NewMemoryFrontier returns a [Frontier] that keeps everything in memory,
 // holding at most maxURLs entries seen or queued (0: no cap); an Add past

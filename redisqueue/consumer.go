@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,7 +15,7 @@ import (
 )
 
 // consumer is one worker's reading side: it takes entries from the group,
-// new ones with XREADGROUP and abandoned ones with XAUTOCLAIM, never holding
+// new ones with XREADGROUP and abandoned ones with takeOverScript, never holding
 // more than MaxHeld, renews those it holds, and waits out Redis failures.
 type consumer struct {
 	q    *Queue
@@ -23,10 +24,11 @@ type consumer struct {
 
 	mu       sync.Mutex
 	held     map[string]struct{} // read and not yet acknowledged in Redis
+	suspect  string              // the held entry taken over from a worker that did not release it, if any (see takeOverScript)
 	freed    chan struct{}       // kicked when held shrinks or retry grows
 	retry    []retryEntry        // held entries to hand out again
-	claimed  time.Time           // when the last XAUTOCLAIM scan ended
-	cursor   string              // where the XAUTOCLAIM scan goes on
+	claimed  time.Time           // when the last take-over scan ended
+	cursor   string              // where the take-over scan goes on
 	failures int                 // Redis calls failed in a row
 }
 
@@ -186,11 +188,17 @@ type takenOver struct {
 // back set aside (see takeOverScript).
 func (c *consumer) takeOver(ctx context.Context, cursor string, n int) ([]takenOver, string, error) {
 	q := c.q
+	c.mu.Lock()
+	suspects := 0
+	if c.suspect == "" {
+		suspects = 1
+	}
+	c.mu.Unlock()
 	v, err := takeOverScript.Run(ctx, q.rdb, []string{q.stream, q.dead}, q.group, c.name,
-		q.cfg.visibility.Milliseconds(), cursor, n, q.cfg.maxDeliver).Slice()
+		q.cfg.visibility.Milliseconds(), cursor, n, q.cfg.maxDeliver, suspects).Slice()
 	if err != nil {
-		if unknownInScript(err.Error()) {
-			err = fmt.Errorf("XAUTOCLAIM: %w", err) // the script's error does not name it
+		if unknownInScript(err.Error()) { // its text does not name the command
+			err = fmt.Errorf("taking over abandoned entries (XPENDING IDLE, XCLAIM): %w", err)
 		}
 		return nil, "", err
 	}
@@ -248,11 +256,19 @@ func (c *consumer) take(msgs []takenOver, reclaimed bool) []entry {
 			continue // its own, renewals having failed: it is being handled
 		}
 		e := parseEntry(m.XMessage, reclaimed)
-		if m.dead {
+		switch {
+		case m.dead:
 			e.dead = true
-			e.err = fmt.Errorf("%w: entry %s, handed out %d times and never acknowledged, is set aside in %q",
-				ErrDeliveryLimit, m.ID, m.deliveries-1, c.q.dead)
-		} else {
+			times := "times"
+			if m.deliveries == 1 {
+				times = "time"
+			}
+			e.err = fmt.Errorf("%w: %s was handed out %d %s, and each time its worker stopped without acknowledging or releasing it; set aside in %q",
+				ErrDeliveryLimit, m.ID, m.deliveries, times, c.q.dead)
+		case m.deliveries > 1:
+			c.suspect = m.ID
+			fallthrough
+		default:
 			c.held[m.ID] = struct{}{}
 		}
 		es = append(es, e)
@@ -302,6 +318,10 @@ func (c *consumer) acked(ids []string) {
 	c.mu.Lock()
 	for _, id := range ids {
 		delete(c.held, id)
+		if id == c.suspect {
+			// Done with it: another may be taken, at once.
+			c.suspect, c.claimed = "", time.Time{}
+		}
 	}
 	c.mu.Unlock()
 	c.kick()
@@ -322,12 +342,14 @@ func (c *consumer) heldIDs() []string {
 const claimBatch = 500
 
 // claim sets the idle time of the entries the consumer still holds in
-// Redis to idle: 0 renews them, the visibility timeout releases them
-// (and takes back their last delivery, which did them no harm).
-func (c *consumer) claim(ctx context.Context, ids []string, idle time.Duration) error {
+// Redis to idle: 0 renews them, the visibility timeout releases them. A
+// release also takes back their last delivery, which did them no harm,
+// unless harmed: that of an entry whose handling failed (its loop body
+// panicked) counts toward the delivery limit.
+func (c *consumer) claim(ctx context.Context, ids []string, idle time.Duration, harmed bool) error {
 	q := c.q
 	release := "0"
-	if idle > 0 {
+	if idle > 0 && !harmed {
 		release = "1"
 	}
 	for len(ids) > 0 {
@@ -356,7 +378,7 @@ func (c *consumer) renew(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := c.claim(ctx, c.heldIDs(), 0); err != nil && ctx.Err() == nil {
+		if err := c.claim(ctx, c.heldIDs(), 0, false); err != nil && ctx.Err() == nil {
 			c.q.cfg.logger.Debug("redisqueue: renewing held entries", "consumer", c.name, "err", err)
 		}
 		c.trim(ctx)
@@ -377,11 +399,19 @@ func (c *consumer) trim(ctx context.Context) {
 
 // leave releases what the consumer still holds to the other workers, at
 // once, and removes the consumer from the group if it then holds nothing.
-// It gives up when ctx ends; what it held is then taken over after the
-// visibility timeout.
-func (c *consumer) leave(ctx context.Context) {
+// The delivery of harmed, if not "" (the entry whose loop body panicked),
+// still counts. It gives up when ctx ends; what it held is then taken over
+// after the visibility timeout.
+func (c *consumer) leave(ctx context.Context, harmed string) {
 	q := c.q
-	err := c.claim(ctx, c.heldIDs(), q.cfg.visibility)
+	ids := c.heldIDs()
+	if i := slices.Index(ids, harmed); harmed != "" && i >= 0 {
+		ids = slices.Delete(ids, i, i+1)
+		if err := c.claim(ctx, []string{harmed}, q.cfg.visibility, true); err != nil {
+			q.cfg.logger.Warn("redisqueue: releasing an entry whose handling panicked", "consumer", c.name, "err", err)
+		}
+	}
+	err := c.claim(ctx, ids, q.cfg.visibility, false)
 	if err == nil {
 		err = leaveScript.Run(ctx, q.rdb, []string{q.stream}, q.group, c.name).Err()
 	}

@@ -22,7 +22,7 @@
 // returned for it, or, in a crawl, the loop body has returned for its page
 // and the links it followed have been written. A worker renews the entries
 // it holds every third of the visibility timeout ([Visibility]); those of
-// a worker that died are taken over by another with XAUTOCLAIM once the
+// a worker that died are taken over by another (XPENDING, XCLAIM) once the
 // timeout has passed since their last renewal, and fetched again. So the
 // only duplicates are entries a dead worker held (fetched, or yielded and
 // not yet acknowledged), and entries of a worker cut off from Redis for
@@ -32,11 +32,13 @@
 // writes its last acknowledgements and releases the entries it still
 // holds, which other workers take at once.
 //
-// An entry whose fetch kills every worker that takes it (a poison entry)
-// is handed out at most [MaxDeliveries] times without an acknowledgement;
-// then it is set aside in the dead-letter stream stream+":dead" and
-// reported, not handed out again. An entry released by a worker that
-// stops does not count.
+// An entry whose handling kills every worker that takes it (a poison
+// entry) is handed out at most [MaxDeliveries] times without an
+// acknowledgement; then it is set aside in the dead-letter stream
+// stream+":dead" and reported, not handed out again. A worker that dies
+// counts for the entries it held, which are then taken over one at a time,
+// so that a poison entry takes no other with it; a worker that stops
+// unharmed does not count.
 //
 // Workers delete acknowledged entries from the stream as they go, never
 // one that is pending or not yet delivered to some group of the stream, so

@@ -50,6 +50,7 @@ type Frontier struct {
 	reader sync.Mutex                    // held by a Next under way
 	once   sync.Once
 	known  map[string]struct{} // keys known to be in the set, up to knownMax
+	harmed string              // the entry whose page the crawl's loop body panicked on (see Failed)
 }
 
 // knownMax is how many keys a Frontier remembers to be in the crawl's
@@ -132,8 +133,9 @@ func (fr *Frontier) Seen(key string) bool {
 // process, when ctx ends or when the Frontier is closed. Its only error
 // says that Redis refuses the crawl's commands for good (see [Queue.Run]).
 //
-// A malformed stream entry is returned with an empty URL, which the crawl
-// reports as a page whose Err matches [fetch.ErrInvalidURL].
+// A malformed stream entry, and one set aside (see [MaxDeliveries]), is
+// returned with its Err set, which the crawl reports as a page with that
+// error, unfetched: [ErrMalformed] or [ErrDeliveryLimit].
 func (fr *Frontier) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
 	fr.reader.Lock()
 	defer fr.reader.Unlock()
@@ -145,16 +147,9 @@ func (fr *Frontier) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
 		if len(fr.buf) > 0 {
 			e := fr.buf[0]
 			fr.buf = fr.buf[1:]
+			ce := fetch.CrawlEntry{URL: e.url, Depth: e.depth, Referrer: e.ref, Redelivered: e.reclaimed, Err: e.err}
 			if e.dead {
-				// Not held: the take-over acknowledged it.
-				fr.mu.Unlock()
 				fr.wk.q.cfg.logger.Warn("redisqueue: entry set aside", "url", urlredact.String(e.url), "err", e.err)
-				continue
-			}
-			ce := fetch.CrawlEntry{URL: e.url, Depth: e.depth, Referrer: e.ref, Redelivered: e.reclaimed}
-			if e.err != nil {
-				fr.wk.q.cfg.logger.Warn("redisqueue: malformed entry", "err", e.err)
-				ce = fetch.CrawlEntry{}
 			}
 			fr.ids[ce] = append(fr.ids[ce], e.id)
 			fr.mu.Unlock()
@@ -194,6 +189,17 @@ func (fr *Frontier) Done(e fetch.CrawlEntry) {
 	fr.wk.w.push(op{kind: 'k', arg: id})
 }
 
+// Failed says that handling e, which Next returned, failed: the crawl's
+// loop body panicked on its page. When Close releases e, its delivery
+// counts toward [MaxDeliveries], as if this process had died holding it.
+func (fr *Frontier) Failed(e fetch.CrawlEntry) {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if ids := fr.ids[e]; len(ids) > 0 {
+		fr.harmed = ids[len(ids)-1]
+	}
+}
+
 // Close ends the Frontier: a Next waiting returns, the writes made so far
 // are applied (waiting up to [FlushTimeout] for Redis), and the entries
 // still held are released to the other processes at once.
@@ -202,6 +208,9 @@ func (fr *Frontier) Close() {
 		fr.end()
 		fr.reader.Lock() // no Next reads any more
 		defer fr.reader.Unlock()
-		fr.wk.stop(context.Background())
+		fr.mu.Lock()
+		harmed := fr.harmed
+		fr.mu.Unlock()
+		fr.wk.stop(context.Background(), harmed)
 	})
 }

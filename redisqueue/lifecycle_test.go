@@ -246,9 +246,9 @@ func TestKeepAcknowledged(t *testing.T) {
 	}
 }
 
-// In a crawl, an entry set aside is not a page: the Frontier logs it, and
-// the crawl fetches the rest and ends.
-func TestFrontierSkipsPoison(t *testing.T) {
+// In a crawl, an entry set aside is a page with that error, unfetched; the
+// Frontier logs it too, and the crawl fetches the rest and ends.
+func TestFrontierReportsPoison(t *testing.T) {
 	rdb := newClient(t, redisAddr(t))
 	srv := newCountingServer(t)
 	var logs strings.Builder
@@ -273,6 +273,12 @@ func TestFrontierSkipsPoison(t *testing.T) {
 	defer cancel()
 	var pages []string
 	for p := range c.Run(ctx) {
+		if p.URL == list[0] {
+			if !errors.Is(p.Err, ErrDeliveryLimit) || p.Status != 0 {
+				t.Errorf("poison page: status %d, Err %v; want no status and an error matching ErrDeliveryLimit", p.Status, p.Err)
+			}
+			continue
+		}
 		if p.Err != nil {
 			t.Errorf("%s: %v", p.URL, p.Err)
 		}
@@ -293,5 +299,62 @@ func TestFrontierSkipsPoison(t *testing.T) {
 	}
 	if st, err := q.Stats(t.Context()); err != nil || st.Dead != 1 || !st.Drained {
 		t.Errorf("Stats = %+v, %v; want 1 dead, drained", st, err)
+	}
+}
+
+// A panic in a loop body, whether Run's or a crawl's, counts the delivery
+// of the entry it panicked on, as a worker's death would: its delivery
+// count is not taken back when the entries still held are released (theirs
+// are).
+func TestPanicCountsDelivery(t *testing.T) {
+	for _, crawl := range []bool{false, true} {
+		name := "Run"
+		if crawl {
+			name = "crawl"
+		}
+		t.Run(name, func(t *testing.T) {
+			rdb := newClient(t, redisAddr(t))
+			srv := newCountingServer(t)
+			q := newQueue(t, rdb, Visibility(time.Second))
+			list := urls(srv.URL, 20)
+			if _, err := q.Add(t.Context(), slices.Values(list)); err != nil {
+				t.Fatal(err)
+			}
+			poison := list[0]
+			func() {
+				defer func() {
+					if v := recover(); v != "poison" {
+						t.Errorf("recovered %v; want the loop body's panic", v)
+					}
+				}()
+				if crawl {
+					c, err := fetch.NewCrawler(newFetcher(t, fetch.WithConcurrency(1)), fetch.CrawlFrontier(q.Frontier()), fetch.CrawlIgnoreRobots())
+					if err != nil {
+						t.Fatal(err)
+					}
+					for p := range c.Run(t.Context()) {
+						if p.URL == poison {
+							panic("poison")
+						}
+					}
+				} else {
+					for r := range q.Run(t.Context(), newFetcher(t, fetch.WithConcurrency(1))) {
+						if r.URL == poison {
+							panic("poison")
+						}
+					}
+				}
+			}()
+			id := firstID(t, rdb, q, poison)
+			counts := deliveries(t, rdb, q)
+			if counts[id] != 1 {
+				t.Errorf("poison entry's delivery count %d after the panic; want 1", counts[id])
+			}
+			for other, n := range counts {
+				if other != id && n != 0 {
+					t.Errorf("entry %s, released unharmed: delivery count %d; want 0", other, n)
+				}
+			}
+		})
 	}
 }

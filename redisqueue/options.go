@@ -156,18 +156,27 @@ func FlushTimeout(d time.Duration) Option {
 }
 
 // MaxDeliveries sets how many times an entry may be handed to a worker
-// that then neither acknowledges nor releases it (it died holding it, or
-// was cut off from Redis past the visibility timeout) before it is set
-// aside rather than handed out again (default [DefaultMaxDeliveries]). So
-// an entry whose fetch kills its worker every time (a poison entry) stops
-// at n workers' deaths.
+// that then neither acknowledges nor releases it before it is set aside
+// rather than handed out again (default [DefaultMaxDeliveries]); 0 lifts
+// the limit. So an entry whose handling kills its worker every time (a
+// poison entry) stops at n deaths.
+//
+// A delivery counts when its worker dies holding the entry, is cut off
+// from Redis past the visibility timeout, or panics in the loop body on
+// its result (or page); not when the worker releases it unharmed (its Run
+// ends, breaks out of the loop, or a crawl ends, while holding it). The
+// entries a worker held when it died are taken over as suspects, one at
+// a time by each worker, so that one which kills its worker again takes
+// no other with it: an entry merely held alongside a poison one is counted
+// once or twice, not n times.
 //
 // An entry set aside is copied to the dead-letter stream stream+":dead",
-// with its ID and deliveries, and acknowledged. [Queue.Run] yields it as a
-// Result whose Err matches [ErrDeliveryLimit]; a crawl's [Frontier] logs it
-// and goes on. [Stats] counts them. An entry a worker releases (its Run
-// ends, or breaks out of the loop, holding it) is not counted. n 0 lifts
-// the limit.
+// with its ID, the group and its deliveries (fields "id", "group",
+// "deliveries", then the entry's own), and acknowledged. [Queue.Run]
+// yields it as a Result whose Err matches [ErrDeliveryLimit], and a crawl
+// as a page with that error, unfetched; [Stats] counts them. To try one
+// again, add its fields back to the stream with XADD ([Queue.Add] would
+// not: its key is seen).
 func MaxDeliveries(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
@@ -185,6 +194,11 @@ func MaxDeliveries(n int) Option {
 // bound; the set of keys seen, which deduplicates, keeps every key
 // either way. An entry is deleted only once every consumer group of the
 // stream has had it delivered and acknowledged.
+//
+// Trimming takes the stream to be the queue's: a reader outside its
+// consumer groups (XREAD), or a group created later to read from the
+// start, does not see what was deleted. Every worker that does not have
+// this option trims, for all of them.
 func KeepAcknowledged() Option {
 	return func(c *config) error {
 		c.keep = true

@@ -174,7 +174,7 @@ func (q *Queue) ensureGroup(ctx context.Context) error {
 
 // permanent reports whether err is an answer of Redis that asking again
 // will not change: the key holds another type, a command the server does
-// not have (before Redis 6.2, XAUTOCLAIM) or the user may not run, or
+// not have (before Redis 6.2, XPENDING IDLE) or the user may not run, or
 // credentials it refuses. Any other error (no connection, a server
 // loading its data or failing over, a group lost in a restart) is waited
 // out.
@@ -207,9 +207,10 @@ func hint(err error) string {
 }
 
 // unknownInScript reports whether msg is Redis's refusal of a command a
-// script called that the server does not have.
+// script called that the server does not have, or of an argument a server
+// older than 6.2 does not know (XPENDING's IDLE, an exclusive range).
 func unknownInScript(msg string) bool {
-	return strings.Contains(msg, "Unknown Redis command called from")
+	return strings.Contains(msg, "Unknown Redis command called from") || strings.Contains(msg, "Invalid stream ID specified")
 }
 
 // hasHashTag reports whether key holds a Redis Cluster hash tag: a "{"

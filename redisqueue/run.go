@@ -54,7 +54,7 @@ type Result struct {
 // worker. Before it returns it writes its acknowledgements, waiting up to
 // [FlushTimeout] for Redis. If Redis refuses the queue's commands for good
 // (the stream's key holds another type, the user lacks a permission, the
-// server is older than Redis 6.2, which lacks XAUTOCLAIM), Run stops
+// server is older than Redis 6.2, which lacks XPENDING IDLE), Run stops
 // taking entries and, last, yields a Result whose Err says so, with no ID.
 func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 	return func(yield func(Result) bool) {
@@ -90,11 +90,14 @@ func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 			}
 		}
 		broke := false
+		harmed := "" // the entry being yielded: set while the loop body runs
 		defer func() {
 			cancel()
 			<-reading // started by StreamFunc at once; ends within a poll
-			w.stop(ctx)
-			if err := w.failure(); err != nil && !broke {
+			// harmed is still set if the loop body panicked (or called
+			// runtime.Goexit): its delivery counts toward MaxDeliveries.
+			w.stop(ctx, harmed)
+			if err := w.failure(); err != nil && !broke && harmed == "" {
 				yield(Result{Result: fetch.Result{Err: err}})
 			}
 		}()
@@ -112,7 +115,10 @@ func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 				continue
 			}
 			delete(tries, e.id)
-			if !yield(Result{Result: r, ID: e.id, Reclaimed: e.reclaimed}) {
+			harmed = e.id
+			more := yield(Result{Result: r, ID: e.id, Reclaimed: e.reclaimed})
+			harmed = ""
+			if !more {
 				broke = true
 				return
 			}
@@ -187,9 +193,10 @@ func (q *Queue) startWorker(ctx context.Context, onFail func()) *worker {
 }
 
 // stop writes what is left, waiting for Redis up to FlushTimeout, then
-// releases the entries still held and leaves the group. Nothing reads
-// entries any more.
-func (wk *worker) stop(ctx context.Context) {
+// releases the entries still held and leaves the group; the delivery of
+// harmed, if not "", counts (see consumer.leave). Nothing reads entries
+// any more.
+func (wk *worker) stop(ctx context.Context, harmed string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wk.q.cfg.flush)
 	defer cancel()
 	wk.w.stop()
@@ -201,6 +208,6 @@ func (wk *worker) stop(ctx context.Context) {
 	}
 	wk.unrenew()
 	wk.renewing.Wait()
-	wk.c.leave(ctx)
+	wk.c.leave(ctx, harmed)
 	wk.abandon()
 }

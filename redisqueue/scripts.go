@@ -127,37 +127,51 @@ redis.call('XCLAIM', unpack(held))
 return n
 `)
 
-// takeOverScript takes over, for consumer ARGV[2], up to ARGV[5] entries
-// pending for at least ARGV[3] milliseconds, scanning from ARGV[4]
-// (XAUTOCLAIM), and returns {next scan start, entries}, each entry
-// {id, fields, deliveries, dead}. An entry delivered more than ARGV[6]
-// times (if that is above 0), counting this time, is not handed out: it
-// is copied to the dead-letter stream KEYS[2], with its ID and the times
-// it was handed out ("deliveries"), and acknowledged, and comes back with
-// dead 1. KEYS: the stream, the
-// dead-letter stream. ARGV[1]: the group.
+// takeOverScript takes over, for consumer ARGV[2], entries pending for at
+// least ARGV[3] milliseconds, looking at up to ARGV[5] of them from ARGV[4]
+// on (an ID, or "(ID" for after it), and returns {where the scan goes on,
+// "0-0" once it has gone round; entries}, each entry {id, fields,
+// deliveries, dead}.
+//
+// An entry its last worker released (a delivery count of 0, see
+// claimScript) is taken at once. One that was handed out and neither
+// acknowledged nor released (its worker died, or lost Redis past the
+// visibility timeout) is a suspect: it may be what killed its worker. At
+// most ARGV[7] suspects are taken (a worker holds one at a time), so that
+// one which kills its worker again takes no other with it. A suspect
+// already handed out ARGV[6] times (if that is above 0) is not handed out
+// again: it is copied to the dead-letter stream KEYS[2], with its ID, the
+// group and the times it was handed out ("id", "group", "deliveries"),
+// acknowledged, and returned with dead 1. KEYS: the stream, the dead-letter stream. ARGV[1]: the group.
 var takeOverScript = redis.NewScript(`
-local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
-local max = tonumber(ARGV[6])
+local group, consumer, idle = ARGV[1], ARGV[2], ARGV[3]
+local scan, max, suspects = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local p = redis.call('XPENDING', KEYS[1], group, 'IDLE', idle, ARGV[4], '+', scan)
+local nxt = '0-0'
+if #p == scan then nxt = '(' .. p[#p][1] end
 local out = {}
-for _, m in ipairs(r[2]) do
-  local id, fields = m[1], m[2]
-  if fields then
-    local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
-    local n = 1
-    if #p > 0 then n = p[1][4] end
-    local dead = 0
-    if max > 0 and n > max then
-      local f = {'id', id, 'deliveries', n - 1}
+for _, e in ipairs(p) do
+  local id, n = e[1], e[4]
+  if n == 0 or suspects > 0 then
+    if max > 0 and n >= max then
+      local m = redis.call('XRANGE', KEYS[1], id, id)
+      local fields = {}
+      if #m > 0 then fields = m[1][2] end
+      local f = {'id', id, 'group', group, 'deliveries', n}
       for j = 1, #fields do f[#f+1] = fields[j] end
       redis.call('XADD', KEYS[2], '*', unpack(f))
-      redis.call('XACK', KEYS[1], ARGV[1], id)
-      dead = 1
+      redis.call('XACK', KEYS[1], group, id)
+      out[#out+1] = {id, fields, n, 1}
+    else
+      local m = redis.call('XCLAIM', KEYS[1], group, consumer, idle, id)
+      if #m > 0 and m[1] then
+        out[#out+1] = {id, m[1][2], n + 1, 0}
+        if n > 0 then suspects = suspects - 1 end
+      end
     end
-    out[#out+1] = {id, fields, n, dead}
   end
 end
-return {r[1], out}
+return {nxt, out}
 `)
 
 // trimScript deletes from the stream the entries every group of it has
