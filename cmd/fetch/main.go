@@ -161,18 +161,27 @@ func (o options) fetchTo(ctx context.Context, fetcherOpts []fetch.Option, std st
 		complain(std.err, err)
 		return exitUsage
 	}
-	if o.output == "" {
-		return fetchAll(ctx, f, o, recs(f, save), total, std.out, "standard output", std)
+	out, outName := io.Writer(std.out), "standard output"
+	var file *os.File
+	if o.output != "" {
+		if file, err = os.Create(o.output); err != nil {
+			complain(std.err, fileError("-o", o.output, err))
+			return exitUsage
+		}
+		out, outName = file, "-o "+o.output
 	}
-	file, err := os.Create(o.output)
-	if err != nil {
-		complain(std.err, fileError("-o", o.output, err))
-		return exitUsage
+	code := fetchAll(ctx, f, o, recs(f, save), total, out, outName, std)
+	if file != nil {
+		if err := file.Close(); err != nil && code != exitInterrupted && code != exitTerminated {
+			complain(std.err, fileError("-o", o.output, err))
+			code = exitSomeFailed
+		}
 	}
-	code := fetchAll(ctx, f, o, recs(f, save), total, file, "-o "+o.output, std)
-	if err := file.Close(); err != nil && code != exitInterrupted && code != exitTerminated {
-		complain(std.err, fileError("-o", o.output, err))
-		code = exitSomeFailed
+	if save != nil {
+		if err := save.failure(); err != nil {
+			complain(std.err, err)
+			code = exitSomeFailed
+		}
 	}
 	return code
 }

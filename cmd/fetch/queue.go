@@ -160,8 +160,10 @@ func (o options) queueRecords(ctx context.Context, q *redisqueue.Queue, f *fetch
 		for r := range q.Run(ctx, f) {
 			rec := o.record(r.Result)
 			rec.ID, rec.Reclaimed = r.ID, r.Reclaimed
-			if save != nil && r.Err == nil {
-				save.keep(r.Result, &rec)
+			if save != nil && r.Err == nil && !save.keep(r.Result, &rec) && save.failure() != nil {
+				// The directory is full: stop with the entry unacknowledged,
+				// for a worker with room to fetch again.
+				return
 			}
 			if !yield(rec) {
 				return

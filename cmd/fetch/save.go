@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"syscall"
 
 	"github.com/c989c033/fetch"
 	"github.com/c989c033/fetch/internal/htmltitle"
@@ -21,10 +23,18 @@ import (
 // a body cut short is retried as it is without -O. It writes through an
 // [os.Root], so that nothing in a URL can put a file outside the
 // directory, by its name or through a symbolic link found there.
+//
+// Once the directory can take no more (its disk or quota is full, or it is
+// read-only), the run stops: fetching on would only fail every body.
 type saver struct {
 	dir   string // as given, for the records
 	root  *os.Root
 	names names // used by the goroutine reading the input only
+	// open is saveOpen on root.
+	open func(name string, flag int, perm os.FileMode) (*os.File, error)
+
+	mu   sync.Mutex
+	full error // why the directory can take no more, once it cannot
 }
 
 func newSaver(dir string) (*saver, error) {
@@ -35,7 +45,24 @@ func newSaver(dir string) (*saver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-O %s: %w", dir, err)
 	}
-	return &saver{dir: dir, root: root, names: newNames()}, nil
+	open := func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		return saveOpen(root, name, flag, perm)
+	}
+	return &saver{dir: dir, root: root, names: newNames(), open: open}, nil
+}
+
+// saveOpen opens the files a saver writes; tests replace it.
+var saveOpen = (*os.Root).OpenFile
+
+// failure returns why the run stopped early, if it did: the directory
+// could take no more.
+func (s *saver) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.full == nil {
+		return nil
+	}
+	return fmt.Errorf("-O %s: stopped: %w", s.dir, s.full)
 }
 
 func (s *saver) close() { s.root.Close() }
@@ -71,7 +98,7 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 	save := func(n named, resp *http.Response) (saved, error) { return s.save(n, resp, o.maxBody) }
 	return func(yield func(record) bool) {
 		for h := range fetch.Handle(ctx, f, inputs, newRequest, save) {
-			if !yield(s.record(h, o.title)) {
+			if !yield(s.record(h, o.title)) || s.failure() != nil {
 				return
 			}
 		}
@@ -123,18 +150,20 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 
 // keep saves the body of r, a 2xx result read in full, as --queue fetches,
 // in the file named for its URL, and fills in rec. With no input order to
-// go by, the names go to the results in the order they come.
-func (s *saver) keep(r fetch.Result, rec *record) {
+// go by, the names go to the results in the order they come. It reports
+// whether it saved the body.
+func (s *saver) keep(r fetch.Result, rec *record) bool {
 	name := s.names.reserve(line{url: r.URL})
 	if name == "" {
 		rec.Error, rec.ErrorKind = fmt.Sprintf("fetch: GET %s: no file name for it", r.URL), "invalid_input"
-		return
+		return false
 	}
 	if _, err := s.write(bytes.NewReader(r.Body), name); err != nil {
 		rec.Error, rec.ErrorKind = fmt.Sprintf("fetch: GET %s: %v", r.URL, err), errorKind(err)
-		return
+		return false
 	}
 	rec.File = filepath.Join(s.dir, name)
+	return true
 }
 
 // write streams body into the file name. It writes a temporary file and
@@ -144,8 +173,9 @@ func (s *saver) keep(r fetch.Result, rec *record) {
 // body cut short; an error writing names the file.
 func (s *saver) write(body io.Reader, name string) (int64, error) {
 	tmp := fmt.Sprintf(".%s.%d.part", name, os.Getpid()) // names never start with a dot
-	file, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	file, err := s.open(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
+		s.noteFull(err)
 		return 0, fmt.Errorf("saving %s: %w", filepath.Join(s.dir, name), err)
 	}
 	r := &readErr{r: body}
@@ -163,9 +193,24 @@ func (s *saver) write(body io.Reader, name string) (int64, error) {
 	}
 	if err != nil {
 		s.root.Remove(tmp)
+		if err != r.err {
+			s.noteFull(err)
+		}
 		return 0, err
 	}
 	return n, nil
+}
+
+// noteFull records err if it says the directory can take no more.
+func (s *saver) noteFull(err error) {
+	if !noRoom(err) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.full == nil {
+		s.full = err
+	}
 }
 
 // readErr remembers the error its reader returned, other than io.EOF.
@@ -191,4 +236,11 @@ func (s *saver) title(name string) string {
 	defer file.Close()
 	t, _ := htmltitle.Find(file)
 	return t
+}
+
+// noRoom reports whether err says the -O directory can take no more:
+// its disk or quota is full, or its file system is read-only. Every file
+// after would fail the same way.
+func noRoom(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS)
 }
