@@ -69,9 +69,10 @@ func (o *outcome) discardForRetry() {
 // returns its outcome, kept in the call (which is allocated anyway): it
 // sends the request under the attempt's own timeout. The attempt's timeout
 // keeps running (o.cancel ends it), so that read can read the body under it.
-func (f *Fetcher) attempt(c *call, n int) *outcome {
+// A panic in the transport is the attempt's final error (see recoverSend).
+func (f *Fetcher) attempt(c *call, n int) (o *outcome) {
 	c.n = int32(n)
-	o := &c.last
+	o = &c.last // named, so that it is what attempt returns after recoverSend
 	*o = outcome{cancel: noop}
 	r, actx, err := f.prepare(c, n, o)
 	if err != nil {
@@ -86,6 +87,7 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 	if timed {
 		o.start = monoNow()
 	}
+	defer f.recoverSend(c, n, o, r)
 	o.resp, o.err = f.client.Do(r)
 	o.req, o.h, o.sent = r, c.h, c.sent()
 	if o.resp != nil && o.resp.Request == nil {
@@ -106,6 +108,29 @@ func (f *Fetcher) attempt(c *call, n int) *outcome {
 		o.took = o.start.since()
 	}
 	return o
+}
+
+// recoverSend, deferred by attempt, makes a panic while attempt n of call c
+// sent r (in a RoundTripper of the caller's, say) the attempt's outcome: a
+// *PanicError, final, so that the call fails with it, gives back its slot,
+// and tells its host's policies (a half-open circuit breaker waits for its
+// probe's outcome), as for any other attempt. Like a handler's panic, it
+// says nothing of the host.
+func (f *Fetcher) recoverSend(c *call, n int, o *outcome, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if o.resp != nil {
+		closeBody(o.resp)
+	}
+	o.resp, o.req, o.h, o.sent = nil, r, c.h, c.sent()
+	f.count(c, n, o)
+	o.err, o.judged = fmt.Errorf("sending the request: %w", &PanicError{Value: v, Stack: debug.Stack()}), true
+	o.overload = false
+	if o.start != 0 {
+		o.took = o.start.since()
+	}
 }
 
 // count counts attempt n of call c, whose outcome o says how many times

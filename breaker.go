@@ -132,9 +132,10 @@ func newBreaker(b *CircuitBreaker) *breaker {
 			Interval:    b.Interval,
 			Timeout:     b.OpenFor,
 			ReadyToTrip: func(c gobreaker.Counts) bool {
+				counted := c.Requests - c.TotalExclusions // an excluded attempt counts neither way
 				return c.ConsecutiveFailures >= uint32(b.ConsecutiveFailures) ||
-					b.FailureRatio > 0 && c.Requests >= uint32(b.MinRequests) &&
-						float64(c.TotalFailures) >= b.FailureRatio*float64(c.Requests)
+					b.FailureRatio > 0 && counted >= uint32(b.MinRequests) &&
+						float64(c.TotalFailures) >= b.FailureRatio*float64(counted)
 			},
 			IsExcluded: func(err error) bool { return err == errExcluded },
 		}),
