@@ -251,7 +251,11 @@ func CrawlFrontier(fr Frontier) CrawlOption {
 }
 
 // NewCrawler returns a Crawler that fetches through f, configured by opts,
-// or an error naming the first option whose value is out of range.
+// or an error naming the first option whose value is out of range. The
+// crawl is as polite as f: its per-host cap and rate
+// ([WithHostConcurrency], [WithHostRate]) bound each host, with
+// robots.txt's Crawl-delay on top; f without them sends a host as many
+// requests at once as its concurrency.
 func NewCrawler(f *Fetcher, opts ...CrawlOption) (*Crawler, error) {
 	if f == nil {
 		return nil, errors.New("fetch: NewCrawler(nil Fetcher)")
