@@ -17,8 +17,10 @@ import (
 // half-open: Probes attempts go through, and if they all succeed it closes,
 // while one failure opens it again. See [WithCircuitBreaker].
 //
-// An attempt that fails because the caller's context ended, or because the
-// caller's body handler panicked, counts neither way. The breaker is [github.com/sony/gobreaker/v2]'s two-step breaker.
+// An attempt that fails because the caller's context ended, because a
+// [Handle] handler returned an error or panicked, or because the transport
+// panicked, counts neither way. The breaker is
+// [github.com/sony/gobreaker/v2]'s two-step breaker.
 type CircuitBreaker struct {
 	// ConsecutiveFailures opens the breaker after this many failed attempts
 	// in a row. Zero means the default, 5.

@@ -345,7 +345,7 @@ func cmpOr(a, b string) string {
 
 // NormalizeURL is the default key a [Crawler] deduplicates URLs by: the
 // URL with its scheme and host lower-cased, the scheme's default port
-// dropped, an empty path made "/", and the fragment dropped.
+// dropped, an empty path made "/", and the user info and fragment dropped.
 func NormalizeURL(u *url.URL) string {
 	n := *u
 	n.Scheme = strings.ToLower(n.Scheme)

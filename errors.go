@@ -197,8 +197,10 @@ func (e *RetryAfterError) Unwrap() []error {
 	return []error{context.DeadlineExceeded, e.Err}
 }
 
-// PanicError is a panic recovered from a task run by a [TaskGroup], or from
-// a [Hooks] callback; Stack is the panicking goroutine's stack trace.
+// PanicError is a panic recovered from a task run by a [TaskGroup], a
+// [Hooks] callback, a [Handle] handler, the transport (a RoundTripper given
+// with [WithClient]), or a streaming call's input iterator; Stack is the
+// panicking goroutine's stack trace.
 type PanicError struct {
 	Value any
 	Stack []byte

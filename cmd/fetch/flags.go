@@ -73,7 +73,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.Var(dataFlag{&o.data, true}, "data-binary", "request body, as curl --data-binary sends it")
 	fs.BoolFunc("title", "report the <title> of HTML pages", setBool(&o.title))
 	fs.BoolFuncP("quiet", "q", "no progress bar or summary", setBool(&o.quiet))
-	fs.BoolFunc("demo", "fetch 3,000 URLs from a local test server", setBool(&o.demo))
+	fs.BoolFunc("demo", "fetch 3,000 URLs from a local test server (--retries 6 unless given)", setBool(&o.demo))
 	fs.BoolFuncP("help", "h", "print this help and exit", setBool(&o.help))
 	fs.BoolFunc("version", "print the version and exit", setBool(&o.version))
 	return fs
