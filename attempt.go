@@ -171,7 +171,10 @@ func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) 
 	}
 	if _, ok := err.(*StatusError); ok {
 		o.err, o.judged = err, true
-	} else if h, ok := err.(*handlerError); ok && o.req.Context().Err() == nil {
+	} else if h, ok := err.(*handlerError); ok && !errors.Is(h.err, o.req.Context().Err()) {
+		// The handler's own verdict, though the attempt's time may have
+		// run out meanwhile: only an error that is the context's is the
+		// attempt's end.
 		o.err, o.judged = h.err, true
 	} else {
 		if ok {

@@ -29,13 +29,21 @@ type Handled[In, Out any] struct {
 // body as a stream and returns a value: the Fetcher never buffers the body. It yields a
 // [Handled] per input, carrying the input and the value, as each completes.
 //
-// handle runs inside the attempt: the attempt's timeout covers it, and a
-// body cut short while it reads is retried like any other attempt. An error
-// it returns fails the attempt; wrap it with [RetryableError] to have it
-// retried (an invalid page a flaky server sometimes sends, say), otherwise
-// it fails the input at once. handle need not read the body to its end or
-// close it. A body over [WithMaxBodySize] makes its reads fail with
-// [ErrBodyTooLarge]. handle runs on many goroutines at once.
+// handle runs inside the attempt: the attempt's timeout covers its reads,
+// and a body cut short while it reads is retried like any other attempt,
+// whatever handle makes of the failed read. An error it returns fails the
+// attempt; wrap it with [RetryableError] to have it retried (an invalid
+// page a flaky server sometimes sends, say), otherwise it fails the input
+// at once, even if the attempt's time ran out meanwhile (unless it is the
+// context's error). A body over [WithMaxBodySize] makes its reads fail
+// with [ErrBodyTooLarge], and fails the input even if handle drops that
+// error. handle runs on many goroutines at once.
+//
+// handle need not read the body to its end or close it. What it leaves is
+// read, so that the connection can be reused, if its Content-Length says
+// no more than 4 KiB is left, or, if its length is unknown (a feed that
+// may go on for ever), for as long as bytes come at once (10 ms at most);
+// otherwise the body is closed, and with it the connection.
 //
 // A non-2xx final status is not handed to handle: the input fails with a
 // [*StatusError] carrying the start of the body.
@@ -107,26 +115,38 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 	start := time.Since(epoch)
 	consume := func(resp *http.Response) error {
 		defer resp.Body.Close()
-		h.Status = resp.StatusCode
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return f.statusError(&outcome{resp: resp, retryAfter: retryAfterOf(f, resp)})
 		}
 		body := &cappedBody{r: resp.Body, left: f.maxBody, limit: f.maxBody}
 		resp.Body = body
 		v, err := handle(in, resp)
-		if err != nil {
-			if body.failed || markedRetryable(err) {
-				return err // the body was cut short, or the handler asks for a retry
+		switch {
+		case body.failed && !errors.Is(err, body.err):
+			// The body was cut short or too slow: that is what the retry
+			// decision judges, whatever the handler made of it.
+			if err == nil {
+				err = errTruncated
 			}
+			return fmt.Errorf("%w (reading the body: %w)", err, body.err)
+		case body.failed || markedRetryable(err):
+			return err // the body was cut short, or the handler asks for a retry
+		case err != nil:
+			body.drain(resp)
 			return &handlerError{err} // the handler's own verdict on a body that came whole: final
+		case body.left < 0:
+			// The handler went on without the error its last read gave.
+			return &handlerError{fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, body.limit)}
 		}
-		if !body.eof {
-			io.CopyN(io.Discard, body, maxDrain) // let the connection be reused
-		}
+		body.drain(resp)
 		h.Value = v
 		return nil
 	}
-	_, h.Attempts, h.Err = f.do(req, consume, held)
+	var resp *http.Response
+	resp, h.Attempts, h.Err = f.do(req, consume, held)
+	if resp != nil {
+		h.Status = resp.StatusCode
+	}
 	if h.Err != nil {
 		var zero Out
 		h.Value = zero
@@ -154,8 +174,37 @@ func (e *handlerError) Unwrap() error { return e.err }
 type cappedBody struct {
 	r           io.ReadCloser
 	left, limit int64
-	eof         bool // the body has been read to its end
-	failed      bool // a read from the connection failed: the body was cut short, or too slow
+	eof         bool  // the body has been read to its end
+	failed      bool  // a read from the connection failed: the body was cut short, or too slow
+	err         error // that read's error
+}
+
+// errTruncated stands for a handler's nil error about a body cut short.
+var errTruncated = errors.New("the handler returned no error")
+
+// drainWait bounds how long drain waits for the rest of a body of unknown
+// length.
+const drainWait = 10 * time.Millisecond
+
+// drain reads what is left of a 2xx body the handler did not read to its
+// end, so that its connection can be reused: up to maxDrain bytes, if its
+// length says that little is left; if its length is unknown (a stream that
+// may go on for ever: a feed, a long poll), only while its bytes come at
+// once, then it closes the body. A body with more left is closed, as
+// net/http does, which closes its connection.
+func (b *cappedBody) drain(resp *http.Response) {
+	if b.eof || b.failed || b.left < 0 {
+		return
+	}
+	read := b.limit - b.left
+	switch {
+	case resp.ContentLength >= 0 && resp.ContentLength-read <= maxDrain:
+		io.CopyN(io.Discard, b.r, maxDrain)
+	case resp.ContentLength < 0:
+		t := time.AfterFunc(drainWait, func() { b.r.Close() })
+		io.CopyN(io.Discard, b.r, maxDrain)
+		t.Stop()
+	}
 }
 
 func (b *cappedBody) Read(p []byte) (int, error) {
@@ -167,7 +216,9 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.eof = err == io.EOF
-	b.failed = b.failed || err != nil && !b.eof
+	if err != nil && !b.eof && !b.failed {
+		b.failed, b.err = true, err
+	}
 	b.left -= int64(n)
 	if b.left < 0 {
 		return n, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, b.limit)

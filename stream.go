@@ -137,10 +137,14 @@ func read[T any](ctx context.Context, s *scheduler[T], in iter.Seq[T], newReques
 	i := 0
 	for v := range in {
 		if s.isStopped() {
+			if req, ok := any(v).(*http.Request); ok {
+				closeUnsent(req) // a request yielded to StreamRequests, never to be sent
+			}
 			return
 		}
 		req, text, err := newRequest(ctx, v)
 		if !s.push(job[T]{index: i, req: req, text: text, err: err, data: v}) {
+			closeUnsent(req) // the call has stopped: it will never be sent
 			return
 		}
 		i++
