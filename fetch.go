@@ -216,7 +216,7 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 		resp = o.resp
 	}
 	err := d.err
-	f.stats.count(resp, err, c.attempts)
+	counted := f.stats.count(resp, err, c.attempts)
 	switch {
 	case err != nil:
 		if o != nil {
@@ -240,6 +240,8 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 	if herr := f.done(c, resp, err); herr != nil {
 		// A panic in OnDone fails the call; it never vanishes.
 		if err == nil {
+			counted.Add(-1) // counted as it ended, before OnDone: now a failure
+			f.stats.other.Add(1)
 			if !c.reads {
 				closeBody(resp)
 				resp = nil

@@ -129,7 +129,7 @@ type Failures struct {
 	Canceled int64 // the caller cancelled
 	Network  int64 // the connection failed: refused, reset, cut short, DNS, TLS
 	Refused  int64 // refused before it was sent, or before a retry was: invalid input, Shutdown, the SSRF guard, an open circuit breaker, a spent retry budget, a limiter that failed closed
-	Other    int64 // anything else: a body over the cap, too many redirects, a panicking hook, ...
+	Other    int64 // anything else: a body or header over the cap, too many redirects, a redirect a crawl refuses, a panic (a hook's, a handler's, the transport's), ...
 }
 
 // Total is the number of failed calls.
@@ -172,29 +172,62 @@ func (f *Fetcher) Stats() Stats {
 	return s
 }
 
-// count counts a call that ended with resp or err, and, if it sent
-// nothing, whether that was because it was refused.
-func (c *counters) count(resp *http.Response, err error, attempts int) {
+// count counts a call that ended with resp or err, having made attempts,
+// and returns the counter it went to.
+func (c *counters) count(resp *http.Response, err error, attempts int) *atomic.Int64 {
+	n := c.bucket(resp, err, attempts)
+	n.Add(1)
+	return n
+}
+
+// bucket returns the counter of a call that ended with resp or err, having
+// made attempts: its outcome, and, if it sent nothing, whether that was
+// because it was refused.
+func (c *counters) bucket(resp *http.Response, err error, attempts int) *atomic.Int64 {
 	switch {
 	case err == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299:
-		c.succeeded.Add(1)
+		return &c.succeeded
 	case errors.Is(err, ErrCircuitOpen) || errors.As(err, new(*RetryBudgetError)):
-		c.refused.Add(1) // a policy refused the call, or its retry: whatever failed before
+		return &c.refused // a policy refused the call, or its retry: whatever failed before
 	case err == nil || errors.As(err, new(*StatusError)):
-		c.status.Add(1)
+		return &c.status
+	case errors.As(err, new(*PanicError)):
+		return &c.other // a hook, a handler or the transport panicked
 	case errors.Is(err, context.Canceled):
-		c.canceled.Add(1)
+		return &c.canceled
 	case errors.Is(err, context.DeadlineExceeded):
-		c.timeout.Add(1)
+		return &c.timeout
 	case attempts == 0 || errors.Is(err, ErrBlockedAddress) || errors.Is(err, ErrLimiterUnavailable):
-		c.refused.Add(1)
-	case errors.As(err, new(net.Error)) || errors.As(err, new(*net.OpError)) || cutShort(err) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.As(err, new(*tls.CertificateVerificationError)) || errors.As(err, new(tls.RecordHeaderError)):
-		c.network.Add(1)
-	default:
-		c.other.Add(1)
+		return &c.refused
+	case ownLimit(err):
+		return &c.other
+	case networkFailure(err):
+		return &c.network
 	}
+	return &c.other
+}
+
+// ownLimit reports whether err is one of the Fetcher's own limits on what
+// it takes in or follows, which net/http may report wrapped in a
+// *url.Error like a network failure: a redirect refused (too many, out of
+// the crawl's scope, seen already, disallowed by robots.txt), a body or
+// header over its cap.
+func ownLimit(err error) bool {
+	for _, e := range []error{ErrTooManyRedirects, ErrOutOfScope, ErrAlreadySeen, ErrDisallowed, ErrBodyTooLarge, ErrHeaderTooLarge} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// networkFailure reports whether err is the network's: a connection
+// refused, reset or cut short, a DNS or TLS failure, or anything else
+// net/http's transport reported (a *url.Error is a net.Error).
+func networkFailure(err error) bool {
+	return errors.As(err, new(net.Error)) || errors.As(err, new(*net.OpError)) || cutShort(err) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.As(err, new(*tls.CertificateVerificationError)) || errors.As(err, new(tls.RecordHeaderError))
 }
 
 // observe is the one place that learns from attempt o of call c, which
