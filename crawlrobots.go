@@ -135,6 +135,9 @@ type sendCheck struct {
 // nor another redirect fetches it again. Then it has a redirect or a
 // retry wait out the host's Crawl-delay. It runs on the call's goroutine.
 func (c *sendCheck) check(req *http.Request) error {
+	if c.f.closed.Load() {
+		return ErrClosed // not robots.txt's doing: nothing more is sent
+	}
 	redirect := req.Response != nil // net/http sets the response that led to a redirect
 	if redirect && !c.cfg.inScope(req.URL) {
 		return fmt.Errorf("%w: %s", ErrOutOfScope, req.URL.Redacted())

@@ -75,6 +75,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		readAhead:       cmp.Or(c.readAhead, max(DefaultReadAhead, 16*c.concurrency)),
 		gates:           gates{rate: gateOf(c.limiter), slots: make(slots, c.concurrency)},
 	}
+	f.gates.closing = f.closing
 	if f.client == nil {
 		f.client, f.ownsClient = newClient(c), true
 		f.headerCap = newHeaderCap(int64(c.maxHeader))
@@ -171,7 +172,7 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 		}
 		o.discardForRetry()
 		c.restart()
-		if err := sleep(c, d.delay); err != nil {
+		if err := sleepOrClose(c, f.closing, d.delay); err != nil {
 			return f.finish(c, nil, fail(fmt.Errorf("waiting %v to retry: %w", d.delay, err)))
 		}
 	}
@@ -209,7 +210,8 @@ func (f *Fetcher) begin(req *http.Request, held *host) (*call, error) {
 // timeout until it is closed. A call that reads bodies and fails after a
 // response came (a non-2xx status, a body cut short, a retry refused)
 // returns the response, its body closed, with the error, so that its
-// status, header and URL say what failed.
+// status, header and URL say what failed. A call that gives up everything
+// here leaves the Fetcher (Shutdown waits for it) only once OnDone has run.
 func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, error) {
 	var resp *http.Response
 	if o != nil {
@@ -217,6 +219,7 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 	}
 	err := d.err
 	counted := f.stats.count(resp, err, c.attempts)
+	ended := true // the call gives up everything now, not when its body is closed
 	switch {
 	case err != nil:
 		if o != nil {
@@ -225,15 +228,16 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 		if c.n == 0 {
 			closeUnsent(c.req) // no attempt: the transport, which closes it, never had it
 		}
-		c.end()
+		c.restart()
 		err = f.fail(c.caller, c.attempts, err)
 		if !c.reads {
 			resp = nil // Do: no response with an error (net/http's CheckRedirect case aside, as http.Client.Do documents)
 		}
 	case o.read:
 		o.cancel()
-		c.end()
+		c.restart()
 	default:
+		ended = false
 		c.body.rc, c.body.c, c.body.cancel = resp.Body, c, o.cancel
 		resp.Body = &c.body
 	}
@@ -250,6 +254,9 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 		} else if e, ok := err.(*Error); ok {
 			e.Err = errors.Join(e.Err, herr)
 		}
+	}
+	if ended {
+		f.exit(c.origin)
 	}
 	return resp, c.attempts, err
 }

@@ -18,33 +18,36 @@ type gates struct {
 	hosts *hostTable // per-host gates and pauses
 	freed notifier   // notified whenever a slot, global or per host, is freed
 	waits tokenWaits // the calls waiting for a token, per bucket
+	// closing is closed by Shutdown: a call waiting at a gate then fails
+	// with ErrClosed, having sent nothing more.
+	closing <-chan struct{}
 }
 
 // wait waits out h's pause, takes a rate token for h (if any), then a
 // global one.
 func (g *gates) wait(ctx context.Context, h *host) error {
-	if err := h.waitPause(ctx); err != nil {
+	if err := h.waitPause(ctx, g.closing); err != nil {
 		return err
 	}
-	if err := h.rate.wait(ctx, &g.waits, "host"); err != nil {
+	if err := h.rate.wait(ctx, g, "host"); err != nil {
 		return err
 	}
 	if p := h.pace(); p != nil {
-		if err := (rateGate{bucket: p.lim}).wait(ctx, &g.waits, "host's adaptive"); err != nil {
+		if err := (rateGate{bucket: p.lim}).wait(ctx, g, "host's adaptive"); err != nil {
 			return err
 		}
 	}
-	return g.rate.wait(ctx, &g.waits, "global")
+	return g.rate.wait(ctx, g, "global")
 }
 
 // acquire takes an in-flight slot for h (if capped), then a global one.
 func (g *gates) acquire(ctx context.Context, h *host) error {
 	if h.slots != nil {
-		if err := h.slots.acquire(ctx, "host"); err != nil {
+		if err := h.slots.acquire(ctx, g.closing, "host"); err != nil {
 			return err
 		}
 	}
-	if err := g.slots.acquire(ctx, "global"); err != nil {
+	if err := g.slots.acquire(ctx, g.closing, "global"); err != nil {
 		if h.slots != nil {
 			h.slots.release()
 		}

@@ -55,14 +55,15 @@ func (h *host) paused() bool {
 	return until != 0 && time.Now().UnixNano() < until
 }
 
-// waitPause waits out h's pause, if any, or until ctx is done.
-func (h *host) waitPause(ctx context.Context) error {
+// waitPause waits out h's pause, if any, or until ctx is done or closing
+// is closed.
+func (h *host) waitPause(ctx context.Context, closing <-chan struct{}) error {
 	until := h.pausedUntil.Load()
 	if until == 0 {
 		return nil
 	}
 	if d := time.Until(time.Unix(0, until)); d > 0 {
-		if err := sleep(ctx, d); err != nil {
+		if err := sleepOrClose(ctx, closing, d); err != nil {
 			return fmt.Errorf("waiting %v for the host's Retry-After: %w", d.Round(time.Millisecond), err)
 		}
 	}

@@ -9,12 +9,24 @@ import (
 )
 
 // Shutdown stops the Fetcher admitting new calls, which fail with
-// [ErrClosed] from then on, and waits until every call already admitted has
-// finished, its response body included, or until ctx is done, whichever
-// comes first, like [http.Server.Shutdown]. It then closes the idle
-// connections of the client the Fetcher built for itself (never those of a
-// client passed with [WithClient]). It returns ctx's error if ctx ended
-// first. Shutdown may be called more than once and from any goroutine.
+// [ErrClosed] from then on. A call admitted but not on the wire fails at
+// once with ErrClosed, sending nothing more: one waiting at a gate (a
+// Retry-After pause, a token of the Fetcher's own rate limits, an in-flight
+// slot), waiting to retry, or queued by a batch, stream or crawl. (A wait
+// for a [Limiter] of yours goes on until it returns.) Shutdown waits until
+// every call on the wire has finished, its response body and its OnDone
+// hook included, or until ctx is done, whichever comes first, like
+// [http.Server.Shutdown]. It then closes the idle connections of the client
+// the Fetcher built for itself (never those of a client passed with
+// [WithClient]).
+//
+// It returns ctx's error if ctx ended first; the calls still running go on
+// (their own contexts end them), and the idle connections stay open until
+// a later Shutdown. Called from inside a call (a hook, a [Handle] handler,
+// or holding a [Fetcher.Do] response body), Shutdown waits for that call
+// too, so until ctx ends: call it from another goroutine. Shutdown may be
+// called more than once and from any goroutine. A Fetcher never shut down
+// keeps its idle connections until they time out.
 func (f *Fetcher) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		return errors.New("fetch: Shutdown(nil context)")
@@ -25,9 +37,13 @@ func (f *Fetcher) Shutdown(ctx context.Context) error {
 		f.drainOnce.Do(func() { close(f.drained) })
 	}
 	select {
-	case <-f.drained:
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-f.drained: // first, so that an idle Fetcher shuts down whatever ctx says
+	default:
+		select {
+		case <-f.drained:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if f.ownsClient {
 		f.client.CloseIdleConnections()

@@ -54,14 +54,14 @@ func gateOf(l Limiter) rateGate {
 // context.DeadlineExceeded. A token bucket gives a token that is already
 // there with its Allow; otherwise the call waits in the bucket's line in
 // waits, so that a cancelled wait gives its token back.
-func (g rateGate) wait(ctx context.Context, waits *tokenWaits, what string) error {
+func (g rateGate) wait(ctx context.Context, gs *gates, what string) error {
 	var err error
 	switch {
 	case g.bucket != nil:
 		if ctx.Err() == nil && g.bucket.Allow() {
 			return nil
 		}
-		err = waits.wait(ctx, g.bucket)
+		err = gs.waits.wait(ctx, gs.closing, g.bucket)
 	case g.other != nil:
 		err = g.other.Wait(ctx)
 	default:
@@ -76,7 +76,7 @@ func (g rateGate) wait(ctx context.Context, waits *tokenWaits, what string) erro
 // slots is a counting semaphore: a send takes a slot, a receive frees one.
 type slots chan struct{}
 
-func (s slots) acquire(ctx context.Context, what string) error {
+func (s slots) acquire(ctx context.Context, closing <-chan struct{}, what string) error {
 	select {
 	case s <- struct{}{}:
 		return nil
@@ -87,6 +87,8 @@ func (s slots) acquire(ctx context.Context, what string) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for %s in-flight slot: %w", what, ctx.Err())
+	case <-closing:
+		return fmt.Errorf("waiting for %s in-flight slot: %w", what, ErrClosed)
 	}
 }
 

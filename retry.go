@@ -16,8 +16,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/c989c033/fetch/internal/ctxsleep"
 )
 
 // Jitter selects how a retry delay is randomised, so that clients that failed
@@ -490,6 +488,22 @@ func seconds(v string) (float64, bool) {
 }
 
 // sleep waits for d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error { return ctxsleep.Sleep(ctx, d) }
+// sleepOrClose is sleep that also ends, with ErrClosed, once closing is
+// closed (by Shutdown).
+func sleepOrClose(ctx context.Context, closing <-chan struct{}, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-closing:
+		return ErrClosed
+	}
+}
 
 func noop() {}

@@ -65,6 +65,9 @@ type scheduler[P any] struct {
 	// cancelled is set once the call's context has ended: from then on,
 	// queued jobs go at once, without the gates, to fail.
 	cancelled atomic.Bool
+	// sawClosed is set once next has seen the Fetcher shut down, and so let
+	// every queued job go: from then on a park need not wake for it.
+	sawClosed bool
 	unwatch   func() bool // stops the watch that sets cancelled
 	wantSpace bool        // push is waiting for the queue to drain
 	// setAside is set when a host is set aside (timed or starved) and
@@ -358,8 +361,10 @@ func (s *scheduler[P]) park(freed <-chan struct{}) {
 	if s.ctx.Err() == nil {
 		ctxDone = s.ctx.Done()
 	}
-	if !s.f.closed.Load() {
-		closing = s.f.closing // Shutdown: queued jobs are to fail at once
+	if !s.sawClosed {
+		// Shutdown: queued jobs are to fail at once. Even if it began
+		// since next last looked, a park must wake for it.
+		closing = s.f.closing
 	}
 	s.parked++
 	s.setAside = false // this worker's timer and wake-ups cover them all
@@ -398,7 +403,9 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 	}
 	// Once the call's context has ended or the Fetcher is shut down, every
 	// job left will fail at once: let them all go without the gates.
-	cancelled := s.cancelled.Load() || s.f.closed.Load()
+	closed := s.f.closed.Load()
+	s.sawClosed = s.sawClosed || closed
+	cancelled := s.cancelled.Load() || closed
 	if !cancelled && s.ctx.Err() != nil {
 		// Ended before the watch has run (it runs on a goroutine of its
 		// own): no job may take a token or a slot now.

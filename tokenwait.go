@@ -42,7 +42,7 @@ type tokenWaits struct {
 // never waited. A wait that would end after ctx's deadline is refused at
 // once with an error matching [context.DeadlineExceeded], as
 // [rate.Limiter.Wait] refuses it.
-func (w *tokenWaits) wait(ctx context.Context, lim *rate.Limiter) error {
+func (w *tokenWaits) wait(ctx context.Context, closing <-chan struct{}, lim *rate.Limiter) error {
 	if err := ctx.Err(); err != nil {
 		return err // ended already: say so, not that a token is due too late
 	}
@@ -50,7 +50,7 @@ func (w *tokenWaits) wait(ctx context.Context, lim *rate.Limiter) error {
 	if due, ok := tokenDue(lim, now); ok && pastDeadline(ctx, due) {
 		return waitTooLong(due.Sub(now))
 	}
-	if err := w.enter(ctx, lim); err != nil {
+	if err := w.enter(ctx, closing, lim); err != nil {
 		return err
 	}
 	defer w.leave(lim)
@@ -67,7 +67,7 @@ func (w *tokenWaits) wait(ctx context.Context, lim *rate.Limiter) error {
 		r.CancelAt(now)
 		return waitTooLong(d)
 	}
-	if err := sleep(ctx, d); err != nil {
+	if err := sleepOrClose(ctx, closing, d); err != nil {
 		r.Cancel() // the last reservation on lim: its token comes back
 		return err
 	}
@@ -75,8 +75,8 @@ func (w *tokenWaits) wait(ctx context.Context, lim *rate.Limiter) error {
 }
 
 // enter returns when the call is at the front of lim's line, or with ctx's
-// error when ctx ends first.
-func (w *tokenWaits) enter(ctx context.Context, lim *rate.Limiter) error {
+// error when ctx ends first, or ErrClosed when closing is closed first.
+func (w *tokenWaits) enter(ctx context.Context, closing <-chan struct{}, lim *rate.Limiter) error {
 	w.mu.Lock()
 	line := w.lines[lim]
 	if line == nil {
@@ -90,10 +90,13 @@ func (w *tokenWaits) enter(ctx context.Context, lim *rate.Limiter) error {
 	turn := make(chan struct{})
 	e := line.PushBack(turn)
 	w.mu.Unlock()
+	err := ErrClosed
 	select {
 	case <-turn:
 		return nil
 	case <-ctx.Done():
+		err = ctx.Err()
+	case <-closing:
 	}
 	w.mu.Lock()
 	select {
@@ -104,7 +107,7 @@ func (w *tokenWaits) enter(ctx context.Context, lim *rate.Limiter) error {
 		line.Remove(e)
 		w.mu.Unlock()
 	}
-	return ctx.Err()
+	return err
 }
 
 // leave hands the front of lim's line to the next call in it, or ends the

@@ -166,7 +166,7 @@ func TestWaitAfterTheDeadlineSaysSo(t *testing.T) {
 		defer cancel()
 		time.Sleep(time.Second) // past the deadline; the token is due now
 		var w tokenWaits
-		err := w.wait(ctx, lim)
+		err := w.wait(ctx, nil, lim)
 		if err != ctx.Err() {
 			t.Errorf("wait after the deadline = %v; want the context's own error, %v", err, ctx.Err())
 		}
