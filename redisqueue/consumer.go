@@ -25,6 +25,8 @@ type consumer struct {
 	mu       sync.Mutex
 	held     map[string]struct{} // read and not yet acknowledged in Redis
 	suspect  string              // the held entry taken over from a worker that did not release it, if any (see takeOverScript)
+	seen     bool                // a read of the group has worked
+	lost     error               // the group vanished after a read had worked (see noteLost)
 	freed    chan struct{}       // kicked when held shrinks or retry grows
 	retry    []retryEntry        // held entries to hand out again
 	claimed  time.Time           // when the last take-over scan ended
@@ -85,6 +87,9 @@ func (c *consumer) next(ctx context.Context, follow bool, busy func() bool) (es 
 			continue
 		}
 		c.recovered()
+		c.mu.Lock()
+		c.seen = true
+		c.mu.Unlock()
 		if len(es) > 0 {
 			return es, true
 		}
@@ -238,11 +243,34 @@ func (c *consumer) takeOver(ctx context.Context, cursor string, n int) ([]takenO
 // the error of making the group.
 func (c *consumer) readError(ctx context.Context, err error) error {
 	if isNoGroup(err) {
+		c.noteLost(err)
 		if gerr := c.q.ensureGroup(ctx); gerr != nil {
 			return gerr
 		}
 	}
 	return err
+}
+
+// noteLost records err, Redis saying the group is missing, as the group's
+// loss if a read of it had worked: the queue's entries are gone, which
+// Run and the Frontier report when they end, rather than ending drained
+// as if all were done.
+func (c *consumer) noteLost(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.seen || c.lost != nil {
+		return
+	}
+	c.lost = fmt.Errorf("%w while this worker ran (Redis restarted without persistence, or %q was deleted): the entries queued before are lost (%v)",
+		ErrGroupLost, c.q.stream, err)
+	c.q.cfg.logger.Error("redisqueue: consumer group lost", "consumer", c.name, "err", c.lost)
+}
+
+// lostErr returns the group's loss, if noteLost saw it.
+func (c *consumer) lostErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lost
 }
 
 // take marks msgs held and parses them. An entry set aside is not held:

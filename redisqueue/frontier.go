@@ -1,6 +1,7 @@
 package redisqueue
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -130,8 +131,9 @@ func (fr *Frontier) Seen(key string) bool {
 // Next returns the next entry for this process to fetch, waiting while
 // none is free but some are pending with any process, and while Redis is
 // unavailable. It returns ok false when the crawl is over in every
-// process, when ctx ends or when the Frontier is closed. Its only error
-// says that Redis refuses the crawl's commands for good (see [Queue.Run]).
+// process, when ctx ends or when the Frontier is closed. Its errors say
+// that Redis refuses the crawl's commands for good, or that the crawl's
+// consumer group vanished while it ran ([ErrGroupLost]): see [Queue.Run].
 //
 // A malformed stream entry, and one set aside (see [MaxDeliveries]), is
 // returned with its Err set, which the crawl reports as a page with that
@@ -164,7 +166,7 @@ func (fr *Frontier) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
 		fr.buf = append(fr.buf, es...)
 		fr.mu.Unlock()
 	}
-	if err := fr.wk.failure(); err != nil {
+	if err := cmp.Or(fr.wk.failure(), fr.wk.c.lostErr()); err != nil {
 		return fetch.CrawlEntry{}, false, err
 	}
 	return fetch.CrawlEntry{}, false, nil

@@ -358,3 +358,31 @@ func TestPanicCountsDelivery(t *testing.T) {
 		})
 	}
 }
+
+// A consumer group that vanishes while a worker runs (Redis restarted
+// without persistence, or the stream deleted) is not a queue drained:
+// Run's last result says the entries were lost.
+func TestGroupLostIsReported(t *testing.T) {
+	rdb := newClient(t, redisAddr(t))
+	srv := newCountingServer(t)
+	q := newQueue(t, rdb, Visibility(time.Second))
+	list := urls(srv.URL, 20)
+	if _, err := q.Add(t.Context(), slices.Values(list)); err != nil {
+		t.Fatal(err)
+	}
+	var last Result
+	n := 0
+	for r := range q.Run(t.Context(), newFetcher(t, fetch.WithConcurrency(1))) {
+		if n == 0 {
+			// What a Redis restarted empty does to the queue.
+			if err := rdb.Del(t.Context(), q.stream).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n++
+		last = r
+	}
+	if !errors.Is(last.Err, ErrGroupLost) || last.ID != "" {
+		t.Errorf("last of %d results: ID %q, Err %v; want no ID and an error matching ErrGroupLost", n, last.ID, last.Err)
+	}
+}

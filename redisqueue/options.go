@@ -41,6 +41,7 @@ type config struct {
 	flush      time.Duration
 	maxDeliver int  // 0: no limit
 	keep       bool // do not trim acknowledged entries
+	noDedup    bool // Key(nil): nothing is deduplicated
 }
 
 func defaultConfig() config {
@@ -120,7 +121,7 @@ func Follow() Option {
 func Key(key func(*url.URL) string) Option {
 	return func(c *config) error {
 		if key == nil {
-			key = func(*url.URL) string { return "" }
+			key, c.noDedup = func(*url.URL) string { return "" }, true
 		}
 		c.key = key
 		return nil

@@ -20,6 +20,11 @@ import (
 // once, not retried.
 var ErrMalformed = errors.New("redisqueue: malformed entry")
 
+// ErrGroupLost says that the consumer group vanished while a worker used
+// it: Redis restarted without persistence, or the stream was deleted. The
+// entries queued before are lost; the group is made again, empty.
+var ErrGroupLost = errors.New("redisqueue: the consumer group vanished")
+
 // ErrDeliveryLimit marks the result of an entry handed out more times
 // than [MaxDeliveries] allows without being acknowledged: it was set aside
 // in the dead-letter stream, not fetched again.
@@ -114,8 +119,8 @@ const addBatch = 500
 // returns how many it queued. A URL is deduplicated by its key (see
 // [Key]) against every URL ever added to the stream, by any process, so
 // Add is safe to run again after a failure: it queues only what is
-// missing. A string that is not a URL is queued too, without
-// deduplication, and its [Queue.Run] result carries the error.
+// missing. A string that is not an absolute URL is queued too,
+// deduplicated by its text, and its [Queue.Run] result carries the error.
 //
 // URLs are sent in batches of a few hundred, each queued atomically. On an
 // error (Redis unreachable, ctx done) Add returns it with the number
@@ -153,11 +158,17 @@ func (q *Queue) Add(ctx context.Context, urls iter.Seq[string]) (int, error) {
 	return added, send()
 }
 
-// keyOf is the key raw is deduplicated by: "" if it is not a URL.
+// keyOf is the key raw is deduplicated by: the queue's key of the URL, or,
+// for a string that is not an absolute URL, the string itself after a
+// NUL, which no URL's key starts with; "" if deduplication is off.
 func (q *Queue) keyOf(raw string) string {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	t := strings.TrimSpace(raw)
+	u, err := url.Parse(t)
 	if err != nil || u.Host == "" {
-		return ""
+		if q.cfg.noDedup {
+			return ""
+		}
+		return "\x00" + t
 	}
 	return q.cfg.key(u)
 }

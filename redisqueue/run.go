@@ -1,6 +1,7 @@
 package redisqueue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,9 @@ type Result struct {
 // (the stream's key holds another type, the user lacks a permission, the
 // server is older than Redis 6.2, which lacks XPENDING IDLE), Run stops
 // taking entries and, last, yields a Result whose Err says so, with no ID.
+// So does a Run whose consumer group vanished while it ran (Redis
+// restarted without persistence, or the stream was deleted): its last
+// Result, with no ID, has an Err matching [ErrGroupLost].
 func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 	return func(yield func(Result) bool) {
 		if ctx == nil || f == nil {
@@ -97,7 +101,7 @@ func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 			// harmed is still set if the loop body panicked (or called
 			// runtime.Goexit): its delivery counts toward MaxDeliveries.
 			w.stop(ctx, harmed)
-			if err := w.failure(); err != nil && !broke && harmed == "" {
+			if err := cmp.Or(w.failure(), w.c.lostErr()); err != nil && !broke && harmed == "" {
 				yield(Result{Result: fetch.Result{Err: err}})
 			}
 		}()

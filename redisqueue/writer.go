@@ -213,6 +213,7 @@ func (w *writer) run(ctx context.Context) {
 				return
 			}
 			if isNoGroup(err) {
+				w.c.noteLost(err)
 				q.ensureGroup(ctx)
 			}
 			failures++

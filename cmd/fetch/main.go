@@ -15,7 +15,8 @@
 //
 // Flags may come before or after the URLs. Blank lines and lines starting
 // with # are skipped. Exit status: 0 if every URL succeeded, 1 if any
-// failed, 2 for a usage error, 130 if interrupted. See fetch -h.
+// failed, 2 for a usage error, 130 if interrupted (SIGINT), 143 if
+// terminated (SIGTERM). See fetch -h.
 package main
 
 import (
@@ -219,8 +220,12 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 	finished := make(chan struct{})
 	defer close(finished)
 	go w.flushOnInterrupt(ctx, finished)
-	var werr error
+	var werr, fatal error
 	for rec := range recs {
+		if rec.fatal != nil {
+			fatal = rec.fatal
+			continue
+		}
 		if werr = w.write(rec); werr != nil {
 			break
 		}
@@ -234,6 +239,9 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 	f.Shutdown(context.Background())
 	if werr != nil {
 		complain(std.err, fmt.Errorf("writing the records to %s: %w", outName, werr))
+	}
+	if fatal != nil {
+		complain(std.err, fatal)
 	}
 	if !o.quiet {
 		t.print(std.err, time.Since(start))
@@ -250,7 +258,7 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 		complain(std.err, errors.New(msg))
 	}
 	switch {
-	case werr != nil && ctx.Err() != context.Canceled:
+	case (werr != nil || fatal != nil) && ctx.Err() != context.Canceled:
 		return exitSomeFailed
 	case ctx.Err() == context.Canceled:
 		return interrupted(ctx)

@@ -79,6 +79,9 @@ func runQueue(ctx context.Context, o options, fetcherOpts []fetch.Option, std st
 	q, closeQueue, err := o.openQueue(ctx, std.err)
 	if err != nil {
 		complain(std.err, err)
+		if ctx.Err() != nil {
+			return interrupted(ctx) // a signal while connecting, not a usage error
+		}
 		return exitUsage
 	}
 	defer closeQueue()
@@ -101,7 +104,8 @@ func (o options) openQueue(ctx context.Context, stderr io.Writer) (*redisqueue.Q
 		rdb.Close()
 		return nil, nil, fmt.Errorf("--queue %s: %w", redact(o.queue), err)
 	}
-	q, err := redisqueue.New(rdb, o.stream, o.group, redisqueue.Logger(slog.New(slog.NewTextHandler(stderr, nil))))
+	q, err := redisqueue.New(rdb, o.stream, o.group, redisqueue.Logger(slog.New(slog.NewTextHandler(stderr, nil))),
+		redisqueue.FlushTimeout(queueFlush))
 	if err != nil {
 		rdb.Close()
 		return nil, nil, err
@@ -109,14 +113,35 @@ func (o options) openQueue(ctx context.Context, stderr io.Writer) (*redisqueue.Q
 	return q, func() { rdb.Close() }, nil
 }
 
+// queueFlush bounds how long a worker that stops keeps writing its last
+// acknowledgements and releasing what it holds: within the time an
+// interrupted run is given to end (see flushOnInterrupt).
+const queueFlush = 2 * time.Second
+
 // add queues the URLs in list, one a line, and says how many were new:
 // the stream takes each URL once, however often it is added. A line that
-// is not usable is reported, and the exit status is then 1.
+// is not usable is reported, and the exit status is then 1. A signal ends
+// it even while it waits for a line of standard input.
 func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, std stdio) int {
 	name := o.enqueue
 	if name == "-" {
 		name = "standard input"
 	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		select {
+		case <-done: // add returned: it said what it added
+		case <-time.After(time.Second): // blocked reading the list
+			complain(std.err, fmt.Errorf("--enqueue: interrupted while reading %s", name))
+			os.Exit(interrupted(ctx))
+		}
+	}()
 	read, bad := 0, 0
 	urls := func(yield func(string) bool) {
 		for l := range lines(ctx, list, name) {
@@ -158,6 +183,11 @@ func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, s
 func (o options) queueRecords(ctx context.Context, q *redisqueue.Queue, f *fetch.Fetcher, save *saver) iter.Seq[record] {
 	return func(yield func(record) bool) {
 		for r := range q.Run(ctx, f) {
+			if r.ID == "" && r.Err != nil {
+				// Not an entry's result: Redis refuses the queue for good.
+				yield(record{fatal: r.Err})
+				return
+			}
 			rec := o.record(r.Result)
 			rec.ID, rec.Reclaimed = r.ID, r.Reclaimed
 			if save != nil && r.Err == nil && !save.keep(r.Result, &rec) && save.failure() != nil {

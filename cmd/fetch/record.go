@@ -29,7 +29,8 @@ type record struct {
 	ID         string `json:"id,omitempty"`        // the stream entry, with --queue
 	Reclaimed  bool   `json:"reclaimed,omitempty"` // taken over from a worker that may have fetched it too
 
-	dur time.Duration // for the summary, which DurationMS would round
+	dur   time.Duration // for the summary, which DurationMS would round
+	fatal error         // not a record: why the run cannot go on (said on stderr)
 }
 
 // errorText returns err as a record's error: as the Fetcher words it,
