@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+
+	"github.com/c989c033/fetch/internal/urlredact"
 )
 
 // errNilContext is the error of a call given a nil context, which names
@@ -56,6 +58,17 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 	if ctx == nil {
 		for i := range results {
 			results[i] = Result{Index: i, Err: errNilContext}
+			switch v := any(in[i]).(type) {
+			case *http.Request: // never to be sent: closed, as Do promises
+				if v != nil {
+					closeUnsent(v)
+					if v.URL != nil {
+						results[i].URL = v.URL.Redacted()
+					}
+				}
+			case string:
+				results[i].URL = urlredact.String(v)
+			}
 		}
 		return results, errNilContext
 	}
@@ -73,17 +86,17 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 		wg       sync.WaitGroup
 	)
 	s := newScheduler[T](ctx, f, 1)
-	for range min(cap(f.gates.slots), n) {
-		wg.Go(func() {
-			s.work(func(j *job[T], held *host) {
-				r := &results[j.index]
-				fetchJob(f, j, r, held)
-				if failed := r.Err; failFast && failed != nil {
-					failOnce.Do(func() { first = failed; cancel(failed) })
-				}
-			})
-		})
+	run := func(j *job[T], held *host) {
+		r := &results[j.index]
+		fetchJob(f, j, r, held)
+		if failed := r.Err; failFast && failed != nil {
+			failOnce.Do(func() { first = failed; cancel(failed) })
+		}
 	}
+	for range min(cap(f.gates.slots), n) {
+		wg.Go(func() { s.work(run) })
+	}
+	wg.Go(func() { s.standby(run) })
 	func() {
 		defer func() {
 			if v := recover(); v != nil { // a request option panicked: no worker is left behind

@@ -512,21 +512,26 @@ func (r *crawl) run(yield func(*Page) bool) {
 		}
 	})
 	var pool sync.WaitGroup
+	run := func(j *job[crawlJob], held *host) {
+		if j.data.robots != nil {
+			r.loadRobots(j.data.robots)
+			s.unblock(j.data.robots.key, j.data.robots.pace)
+			return
+		}
+		e := j.data.entry
+		p := &Page{crawl: r, entry: e, queued: j.data.queued, Depth: e.Depth, Referrer: e.Referrer}
+		fetchJob(f, j, &p.Result, held)
+		results <- p
+	}
 	var running atomic.Int64
-	running.Store(int64(workers))
-	for range workers {
+	running.Store(int64(workers) + 1)
+	for i := range workers + 1 {
 		pool.Go(func() {
-			s.work(func(j *job[crawlJob], held *host) {
-				if j.data.robots != nil {
-					r.loadRobots(j.data.robots)
-					s.unblock(j.data.robots.key, j.data.robots.pace)
-					return
-				}
-				e := j.data.entry
-				p := &Page{crawl: r, entry: e, queued: j.data.queued, Depth: e.Depth, Referrer: e.Referrer}
-				fetchJob(f, j, &p.Result, held)
-				results <- p
-			})
+			if i < workers {
+				s.work(run)
+			} else {
+				s.standby(run) // see scheduler.standby
+			}
 			if running.Add(-1) == 0 {
 				close(results)
 			}

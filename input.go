@@ -69,14 +69,24 @@ func invalidURL(err error) error {
 
 // sendRequest is the requester of the calls given requests, DoAll and
 // StreamRequests: each request is sent with the call's context in place of
-// its own. A nil request is left for do to refuse.
+// its own, and, if its body can be rewound (GetBody), with a body of its
+// own, so that a request given as several inputs sends its whole body each
+// time (the one it came with is closed). A nil request is left for do to
+// refuse.
 func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string, error) {
 	if req == nil {
 		return nil, "", nil
 	}
 	c := preparedCall(ctx)
 	c.sharedHeader = true // the caller's request's header map
-	return req.WithContext(c), "", nil
+	r := req.WithContext(c)
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody != nil {
+		if body, err := req.GetBody(); err == nil {
+			req.Body.Close()
+			r.Body = body
+		}
+	}
+	return r, "", nil
 }
 
 // funcRequester is the requester of StreamFunc, which makes each request

@@ -78,6 +78,8 @@ type scheduler[P any] struct {
 	wake  chan struct{} // cap 1: a parked worker should look again
 	space chan struct{} // cap 1: push may go on
 	done  chan struct{} // closed by stop
+	over  chan struct{} // closed when the call has no job left to give out, or stop is called (see standby)
+	ended bool          // over is closed
 }
 
 // A job is one input, made into a request and queued for its host.
@@ -129,6 +131,7 @@ func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[
 		wake:      make(chan struct{}, 1),
 		space:     make(chan struct{}, 1),
 		done:      make(chan struct{}),
+		over:      make(chan struct{}),
 	}
 	s.unwatch = context.AfterFunc(ctx, func() {
 		s.cancelled.Store(true)
@@ -201,6 +204,9 @@ func (s *scheduler[P]) queue(name string) *hostQueue[P] {
 func (s *scheduler[P]) release() {
 	s.mu.Lock()
 	s.holds--
+	if s.holds == 0 && s.queued == 0 {
+		s.end() // nothing was queued, or all was given out: no take may come to see it
+	}
 	s.mu.Unlock()
 	s.kick()
 }
@@ -241,6 +247,7 @@ func (s *scheduler[P]) stop() {
 	}
 	s.queues = nil
 	close(s.done)
+	s.end()
 }
 
 // isStopped reports whether stop has been called.
@@ -284,6 +291,7 @@ func (s *scheduler[P]) take(done *job[P]) (j job[P], held *host, ok bool) {
 			return j, held, true
 		}
 		if s.holds == 0 && s.queued == 0 {
+			s.end()
 			s.mu.Unlock()
 			s.kick() // the next parked worker sees the end too
 			return j, nil, false
@@ -297,6 +305,27 @@ func (s *scheduler[P]) take(done *job[P]) (j job[P], held *host, ok bool) {
 		}
 		s.park(freed)
 		armed, freed = false, nil
+	}
+}
+
+// end closes over, once. s.mu is held.
+func (s *scheduler[P]) end() {
+	if !s.ended {
+		s.ended = true
+		close(s.over)
+	}
+}
+
+// standby is one worker more than the call's, for when Shutdown begins
+// while every worker is on the wire: it sleeps until then, and then works
+// as the others do, so that the call's queued jobs fail at once with
+// ErrClosed rather than when a request on the wire ends. It returns once
+// the call has no job left to give out.
+func (s *scheduler[P]) standby(run func(j *job[P], held *host)) {
+	select {
+	case <-s.f.closing:
+		s.work(run)
+	case <-s.over:
 	}
 }
 

@@ -101,13 +101,16 @@ func run[T, R any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 		results := make(chan R, workers)
 		var pool sync.WaitGroup
 		var running atomic.Int64
-		running.Store(int64(workers))
-		for range workers {
+		running.Store(int64(workers) + 1)
+		for i := range workers + 1 {
 			pool.Go(func() {
 				work := newWorker()
-				s.work(func(j *job[T], held *host) {
-					results <- work(j, held)
-				})
+				run := func(j *job[T], held *host) { results <- work(j, held) }
+				if i < workers {
+					s.work(run)
+				} else {
+					s.standby(run)
+				}
 				if running.Add(-1) == 0 {
 					close(results)
 				}

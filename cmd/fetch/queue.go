@@ -157,6 +157,9 @@ func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, s
 		}
 	}
 	added, err := q.Add(ctx, urls)
+	if err == nil {
+		err = ctx.Err() // a signal that ended the list before Add saw a URL
+	}
 	switch {
 	case errors.Is(err, context.Canceled):
 		complain(std.err, fmt.Errorf("--enqueue: interrupted after adding %d URLs to %s", added, o.stream))
