@@ -35,6 +35,11 @@ type Result struct {
 	// host. A server that closed a connection as the request was written
 	// on it may not have read it: the client cannot tell.
 	Attempts int
+	// Duration is how long the call took, retries and their waits
+	// included: for the calls that run many requests, from when its first
+	// attempt passed its host's gates (the time it was queued for its host
+	// is not in it); for Get and Fetch, from the call, the wait at the
+	// gates included.
 	Duration time.Duration
 	Err      error
 
