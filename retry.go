@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/c989c033/fetch/internal/ctxsleep"
 )
 
 // Jitter selects how a retry delay is randomised, so that clients that failed
@@ -488,22 +490,10 @@ func seconds(v string) (float64, bool) {
 }
 
 // sleep waits for d, or until ctx is done.
-// sleepOrClose is sleep that also ends, with ErrClosed, once closing is
-// closed (by Shutdown).
+// sleepOrClose waits for d, or until ctx is done or closing is closed (by
+// Shutdown), when it returns ErrClosed.
 func sleepOrClose(ctx context.Context, closing <-chan struct{}, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-closing:
-		return ErrClosed
-	}
+	return ctxsleep.SleepOr(ctx, closing, ErrClosed, d)
 }
 
 func noop() {}

@@ -11,7 +11,11 @@ import (
 // Sleep waits for d, or until ctx is done, and returns ctx's error if ctx
 // ended first. A d of zero or less returns at once, with ctx's error if it
 // has ended already.
-func Sleep(ctx context.Context, d time.Duration) error {
+func Sleep(ctx context.Context, d time.Duration) error { return SleepOr(ctx, nil, nil, d) }
+
+// SleepOr is Sleep that also ends, returning stopErr, once stop is closed
+// (a nil stop never is).
+func SleepOr(ctx context.Context, stop <-chan struct{}, stopErr error, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -22,5 +26,7 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-stop:
+		return stopErr
 	}
 }
