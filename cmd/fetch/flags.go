@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/redisqueue"
 	"github.com/spf13/pflag"
 )
 
@@ -55,6 +56,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.StringVar(&o.queue, "queue", "", "read URLs from the Redis stream at `URL` (below)")
 	fs.StringVar(&o.group, "group", "fetch", "consumer group `NAME` of --queue")
 	fs.StringVar(&o.enqueue, "enqueue", "", "add the URLs in `FILE` to the stream, and exit")
+	fs.DurationVar(&o.visibility, "visibility", redisqueue.DefaultVisibility, "with --queue: how long a dead worker's entries wait to be taken over")
 	fs.StringVarP(&o.output, "output", "o", "", "write the JSON lines to `FILE`, not stdout")
 	fs.StringVarP(&o.outputDir, "output-dir", "O", "", "save each 2xx body to its own file in `DIR`")
 	fs.IntVarP(&l.conc, "concurrency", "c", 32, "most requests in flight")

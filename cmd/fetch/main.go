@@ -83,6 +83,7 @@ var errBadInput = errors.New("bad input")
 type options struct {
 	input, output, outputDir, method string
 	queue, group, enqueue            string         // --queue, --group, --enqueue
+	visibility                       time.Duration  // --visibility
 	redis                            *redis.Options // where --queue is
 	stream                           string         // and its stream
 	header                           headers

@@ -392,13 +392,11 @@ func TestOpsSignalWritesAcksAndReleases(t *testing.T) {
 
 // A SIGKILLed worker loses nothing: the entries it held stay pending (not
 // acknowledged, not released), and another worker takes them over once
-// the visibility timeout has passed (30s; no flag sets it), with
+// the visibility timeout has passed (--visibility, 3s here), with
 // "reclaimed": true, and fetches them. Any URL with two records has
 // "reclaimed" on the second.
 func TestOpsSIGKILLLosesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits out the 30s visibility timeout")
-	}
+	const visibility = 3 * time.Second
 	t.Parallel()
 	queue, q := newQueue(t, redisAddr(t))
 	site := opsNewSite(t)
@@ -407,7 +405,7 @@ func TestOpsSIGKILLLosesNothing(t *testing.T) {
 	opsEnqueue(t, queue, urls)
 	dir := t.TempDir()
 	outA, outB := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
-	a := opsStart(t, "worker A", nil, "-q", "-c", "4", "--retries", "0", "--queue", queue, "--group", "workers", "-o", outA)
+	a := opsStart(t, "worker A", nil, "-q", "-c", "4", "--retries", "0", "--queue", queue, "--group", "workers", "--visibility", visibility.String(), "-o", outA)
 	opsPoll(t, 30*time.Second, "the fast records written and the slow requests in flight", func() bool {
 		return opsLines(outA) == nFast && site.waiting.Load() == nSlow
 	})
@@ -417,7 +415,7 @@ func TestOpsSIGKILLLosesNothing(t *testing.T) {
 	recsA := opsRecords(t, outA)
 	slowPending := 0
 	for _, p := range opsPending(t, queue) {
-		if p.Idle >= redisqueue.DefaultVisibility {
+		if p.Idle >= visibility {
 			t.Errorf("entry %s idle %v right after SIGKILL: a dead worker cannot have released it", p.ID, p.Idle)
 		}
 		slowPending++
@@ -427,12 +425,12 @@ func TestOpsSIGKILLLosesNothing(t *testing.T) {
 	}
 
 	site.open()
-	b := opsStart(t, "worker B", nil, "-q", "--queue", queue, "--group", "workers", "--total", "120s", "-o", outB)
+	b := opsStart(t, "worker B", nil, "-q", "--queue", queue, "--group", "workers", "--visibility", visibility.String(), "--total", "120s", "-o", outB)
 	if code := b.wait(150 * time.Second); code != exitOK {
 		t.Errorf("worker B: exit %d; want 0\n%s", code, b.stderr)
 	}
-	if took := time.Since(killed); took < redisqueue.DefaultVisibility*2/3 {
-		t.Errorf("worker B done %v after the kill; the entries should not be taken over before the visibility timeout (%v)", took, redisqueue.DefaultVisibility)
+	if took := time.Since(killed); took < visibility*2/3 {
+		t.Errorf("worker B done %v after the kill; the entries should not be taken over before the visibility timeout (%v)", took, visibility)
 	}
 	recsB := opsRecords(t, outB)
 	perURL := map[string][]record{}

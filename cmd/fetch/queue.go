@@ -36,6 +36,8 @@ func (o *options) checkQueue(fs *pflag.FlagSet, urls []string) error {
 		switch {
 		case fs.Changed("group"):
 			return errors.New("--group: only with --queue redis://HOST:PORT/STREAM")
+		case fs.Changed("visibility"):
+			return errors.New("--visibility: only with --queue redis://HOST:PORT/STREAM")
 		case o.enqueue != "":
 			return errors.New("--enqueue: only with --queue redis://HOST:PORT/STREAM, the stream to add to")
 		}
@@ -48,6 +50,8 @@ func (o *options) checkQueue(fs *pflag.FlagSet, urls []string) error {
 	switch {
 	case o.group == "":
 		return errors.New("--group: must not be empty")
+	case o.visibility < 100*time.Millisecond:
+		return fmt.Errorf("--visibility %v: must be at least 100ms", o.visibility)
 	case len(urls) > 0:
 		return fmt.Errorf("--queue reads the URLs from the stream, not from arguments (%d): add them with --enqueue FILE", len(urls))
 	case o.input != "":
@@ -105,7 +109,7 @@ func (o options) openQueue(ctx context.Context, stderr io.Writer) (*redisqueue.Q
 		return nil, nil, fmt.Errorf("--queue %s: %w", redact(o.queue), err)
 	}
 	q, err := redisqueue.New(rdb, o.stream, o.group, redisqueue.Logger(slog.New(slog.NewTextHandler(stderr, nil))),
-		redisqueue.FlushTimeout(queueFlush))
+		redisqueue.FlushTimeout(queueFlush), redisqueue.Visibility(o.visibility))
 	if err != nil {
 		rdb.Close()
 		return nil, nil, err

@@ -215,6 +215,8 @@ func TestQueueUsageErrors(t *testing.T) {
 		{[]string{"--queue", "redis://127.0.0.1:1"}, "no stream name"},
 		{[]string{"--queue", "redis://127.0.0.1:1/urls?db=x"}, "--queue: redisqueue: ParseURL"},
 		{[]string{"--queue", addr, "--group", ""}, "--group: must not be empty"},
+		{[]string{"--visibility", "5s", "http://127.0.0.1:1/"}, "--visibility: only with --queue"},
+		{[]string{"--queue", addr, "--visibility", "10ms"}, "--visibility 10ms: must be at least 100ms"},
 		{[]string{"--queue", addr, "http://127.0.0.1:1/"}, "--queue reads the URLs from the stream"},
 		{[]string{"--queue", addr, "-i", "urls.txt"}, "-i and --queue"},
 		{[]string{"--queue", addr, "--demo"}, "--demo and --queue"},
