@@ -122,14 +122,14 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 		resp.Body = body
 		v, err := handle(in, resp)
 		switch {
-		case body.failed && !errors.Is(err, body.err):
+		case body.err != nil && !errors.Is(err, body.err):
 			// The body was cut short or too slow: that is what the retry
 			// decision judges, whatever the handler made of it.
 			if err == nil {
 				err = errTruncated
 			}
 			return fmt.Errorf("%w (reading the body: %w)", err, body.err)
-		case body.failed || markedRetryable(err):
+		case body.err != nil || markedRetryable(err):
 			return err // the body was cut short, or the handler asks for a retry
 		case err != nil:
 			body.drain(resp)
@@ -175,8 +175,7 @@ type cappedBody struct {
 	r           io.ReadCloser
 	left, limit int64
 	eof         bool  // the body has been read to its end
-	failed      bool  // a read from the connection failed: the body was cut short, or too slow
-	err         error // that read's error
+	err         error // the first read from the connection that failed: the body was cut short, or too slow
 }
 
 // errTruncated stands for a handler's nil error about a body cut short.
@@ -193,7 +192,7 @@ const drainWait = 10 * time.Millisecond
 // once, then it closes the body. A body with more left is closed, as
 // net/http does, which closes its connection.
 func (b *cappedBody) drain(resp *http.Response) {
-	if b.eof || b.failed || b.left < 0 {
+	if b.eof || b.err != nil || b.left < 0 {
 		return
 	}
 	read := b.limit - b.left
@@ -216,8 +215,8 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.eof = err == io.EOF
-	if err != nil && !b.eof && !b.failed {
-		b.failed, b.err = true, err
+	if err != nil && !b.eof && b.err == nil {
+		b.err = err
 	}
 	b.left -= int64(n)
 	if b.left < 0 {

@@ -213,13 +213,16 @@ func (c *counters) bucket(resp *http.Response, err error, attempts int) *atomic.
 // the crawl's scope, seen already, disallowed by robots.txt), a body or
 // header over its cap.
 func ownLimit(err error) bool {
-	for _, e := range []error{ErrTooManyRedirects, ErrOutOfScope, ErrAlreadySeen, ErrDisallowed, ErrBodyTooLarge, ErrHeaderTooLarge} {
+	for _, e := range ownLimits {
 		if errors.Is(err, e) {
 			return true
 		}
 	}
 	return false
 }
+
+// ownLimits are the errors ownLimit matches.
+var ownLimits = []error{ErrTooManyRedirects, ErrOutOfScope, ErrAlreadySeen, ErrDisallowed, ErrBodyTooLarge, ErrHeaderTooLarge}
 
 // networkFailure reports whether err is the network's: a connection
 // refused, reset or cut short, a DNS or TLS failure, or anything else

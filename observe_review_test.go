@@ -793,14 +793,8 @@ func TestObserveReviewMixedMem(t *testing.T) {
 		}
 		led.f.Store(f)
 		var outs obsOuts
-		var id atomic.Int64
-		u := func(host, path string, extra ...string) string {
-			s := fmt.Sprintf("http://%s%s?id=%d", host, path, id.Add(1))
-			for _, e := range extra {
-				s += "&" + e
-			}
-			return s
-		}
+		hosts := obsURLs()
+		u := func(host, path string, extra ...string) string { return hosts("http://"+host, path, extra...) }
 		ctx := t.Context()
 		var wg sync.WaitGroup
 
@@ -1107,14 +1101,7 @@ func TestObserveReviewMixedLoopback(t *testing.T) {
 	led.f.Store(f)
 	defer f.Shutdown(context.Background())
 	var outs obsOuts
-	var id atomic.Int64
-	u := func(base, path string, extra ...string) string {
-		s := fmt.Sprintf("%s%s?id=%d", base, path, id.Add(1))
-		for _, e := range extra {
-			s += "&" + e
-		}
-		return s
-	}
+	u := obsURLs()
 	ctx := t.Context()
 	var wg sync.WaitGroup
 	paths := []string{"/ok", "/nf", "/flaky", "/reset", "/resetall", "/cut", "/slow", "/same", "/cross"}
@@ -1286,4 +1273,17 @@ func TestObserveReviewOnDonePanicCountedAsFailure(t *testing.T) {
 			t.Errorf("2 calls that returned a *PanicError: Stats Succeeded %d, Failed %+v; want Succeeded 0, Other 2", s.Succeeded, s.Failed)
 		}
 	})
+}
+
+// obsURLs returns a maker of URLs, base+path, each with an id of its own in
+// its query (so that every call is told apart), then the extra parameters.
+func obsURLs() func(base, path string, extra ...string) string {
+	var id atomic.Int64
+	return func(base, path string, extra ...string) string {
+		s := fmt.Sprintf("%s%s?id=%d", base, path, id.Add(1))
+		for _, e := range extra {
+			s += "&" + e
+		}
+		return s
+	}
 }

@@ -150,11 +150,11 @@ func (fr *Frontier) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
 			e := fr.buf[0]
 			fr.buf = fr.buf[1:]
 			ce := fetch.CrawlEntry{URL: e.url, Depth: e.depth, Referrer: e.ref, Redelivered: e.reclaimed, Err: e.err}
+			fr.ids[ce] = append(fr.ids[ce], e.id)
+			fr.mu.Unlock()
 			if e.dead {
 				fr.wk.q.cfg.logger.Warn("redisqueue: entry set aside", "url", urlredact.String(e.url), "err", e.err)
 			}
-			fr.ids[ce] = append(fr.ids[ce], e.id)
-			fr.mu.Unlock()
 			return ce, true, nil
 		}
 		fr.mu.Unlock()
