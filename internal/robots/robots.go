@@ -108,14 +108,15 @@ func FromResponse(agent string, status int, body []byte, err error) *Rules {
 // not "/a/b". Matching is case-sensitive and starts at the first octet of
 // the path; a pattern matches a path that begins with it. In a pattern '*'
 // matches any run of octets and a final '$' the end of the path; elsewhere
-// '$' is itself. Of the rules that match, the one with the longest pattern
+// '$' is itself, and "%2A" and "%24" match a literal '*' and '$' (RFC 9309
+// §2.2.3). Of the rules that match, the one with the longest pattern
 // (in octets, percent-encoded, counting '*' and '$') wins, Allow winning a
 // tie. A path no rule matches is allowed.
 func (r *Rules) Allowed(path string) bool {
 	if path == "" || path[0] == '?' {
 		path = "/" + path
 	}
-	path = canon(path)
+	path = canonPath(path)
 	if path == "/robots.txt" {
 		return true
 	}
@@ -245,7 +246,7 @@ func (g *group) add(key, value string) {
 	if value[0] != '/' && value[0] != '*' {
 		value = "/" + value
 	}
-	g.rules = append(g.rules, rule{pattern: canon(value), allow: key == "allow"})
+	g.rules = append(g.rules, rule{pattern: canonPattern(value), allow: key == "allow"})
 }
 
 // parseDelay returns the Crawl-delay value v, in seconds, as a duration: 0 if
@@ -262,11 +263,19 @@ func parseDelay(v string) time.Duration {
 	return time.Duration(ns)
 }
 
-// canon returns s in the form RFC 9309 §2.2.2 compares: octets that are
-// neither unreserved nor reserved URI characters percent-encoded (a '%' not
-// starting an escape included), escapes of unreserved characters decoded,
-// and hex digits upper case.
-func canon(s string) string {
+// canonPath and canonPattern return a path and a rule's pattern in the
+// form RFC 9309 §2.2.2 compares: octets that are neither unreserved nor
+// reserved URI characters percent-encoded (a '%' not starting an escape
+// included), escapes of unreserved characters decoded, and hex digits upper
+// case. A path's '*' and '$' are encoded too, and so is a pattern's '$'
+// anywhere but at its end, so that a pattern's "%2A" and "%24" match a
+// literal '*' and '$' in a path (§2.2.3), while its own '*' and final '$'
+// keep their special meaning.
+func canonPath(s string) string { return canon(s, true) }
+
+func canonPattern(s string) string { return canon(s, false) }
+
+func canon(s string, path bool) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(s))
@@ -280,6 +289,8 @@ func canon(s string) string {
 				b.WriteString("%" + string(hex[v>>4]) + string(hex[v&15]))
 			}
 			i += 2
+		case c == '*' && path, c == '$' && (path || i < len(s)-1):
+			b.WriteString("%" + string(hex[c>>4]) + string(hex[c&15]))
 		case isUnreserved(c) || strings.IndexByte(":/?#[]@!$&'()*+,;=", c) >= 0:
 			b.WriteByte(c)
 		default:
