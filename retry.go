@@ -125,7 +125,9 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 // Backoff returns how long to wait before retry number retry (1 for the first
 // retry), given the previous delay (used by DecorrelatedJitter; 0 before the
 // first retry). The result is never negative and never above MaxDelay, for
-// any retry number. It is safe for concurrent use and does not allocate.
+// any retry number. It reads the policy's fields as they are, without the
+// defaults [WithRetry] fills in for zero fields: on a zero RetryPolicy it
+// returns 0. It is safe for concurrent use and does not allocate.
 func (p RetryPolicy) Backoff(retry int, prev time.Duration) time.Duration {
 	return p.backoff(retry, prev, rand.Int64N)
 }
@@ -169,6 +171,7 @@ func (p RetryPolicy) backoff(retry int, prev time.Duration, randN func(int64) in
 // malformed value: negative, a fraction, a number too large for 64 bits, or
 // anything else.
 func parseRetryAfter(v string, now time.Time, limit time.Duration) (d time.Duration, ok bool) {
+	v = strings.Trim(v, " \t") // a field value's optional white space (RFC 9110 §5.5)
 	if v == "" {
 		return 0, false
 	}
@@ -176,7 +179,7 @@ func parseRetryAfter(v string, now time.Time, limit time.Duration) (d time.Durat
 		var secs uint64
 		for i := 0; i < len(v); i++ {
 			c := v[i]
-			if c < '0' || c > '9' || secs > (1<<63-1)/10 {
+			if c < '0' || c > '9' || secs > (math.MaxUint64-uint64(c-'0'))/10 {
 				return 0, false // not digits, or too many of them
 			}
 			secs = secs*10 + uint64(c-'0')
@@ -189,11 +192,39 @@ func parseRetryAfter(v string, now time.Time, limit time.Duration) (d time.Durat
 	if !dateShaped(v) {
 		return 0, false // spare http.ParseTime its error values
 	}
-	t, err := http.ParseTime(v)
+	t, err := parseHTTPDate(v, now)
 	if err != nil {
 		return 0, false
 	}
 	return min(max(t.Sub(now), 0), limit), true
+}
+
+// parseHTTPDate parses an HTTP-date in any of its three formats as RFC 9110
+// §5.6.7 requires, read at now: it accepts a leap second (23:59:60, taken
+// as the next second), and reads an RFC 850 date's two-digit year as the
+// year with those digits that is neither more than 50 years ahead of now
+// nor 50 or more behind it, where [http.ParseTime] reads 69 to 99 as 19xx
+// and 00 to 68 as 20xx whenever it is read.
+func parseHTTPDate(v string, now time.Time) (time.Time, error) {
+	var leap time.Duration
+	if i := strings.Index(v, ":60"); i >= 0 && (i+3 == len(v) || v[i+3] == ' ') {
+		v, leap = v[:i]+":59"+v[i+3:], time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return t, err
+	}
+	if strings.IndexByte(v, '-') >= 0 { // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
+		y := now.Year() - now.Year()%100 + t.Year()%100
+		switch {
+		case y > now.Year()+50:
+			y -= 100
+		case y <= now.Year()-50:
+			y += 100
+		}
+		t = t.AddDate(y-t.Year(), 0, 0)
+	}
+	return t.Add(leap), nil
 }
 
 // The shortest and longest HTTP-dates (RFC 9110 §5.6.7), all of which a

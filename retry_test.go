@@ -80,11 +80,15 @@ func TestParseRetryAfter(t *testing.T) {
 		{"0", 0, true},
 		{"60", time.Minute, true},
 		{"61", limit, true},
-		{"1000000000000000000", limit, true}, // 19 digits: fits in 64 bits, clamped
-		{"99999999999999999999", 0, false},   // 20 digits: ignored
+		{"1000000000000000000", limit, true},  // 19 digits: fits in 64 bits, clamped
+		{"18446744073709551615", limit, true}, // the most 64 bits hold: clamped
+		{"18446744073709551616", 0, false},    // one more: ignored
+		{"99999999999999999999", 0, false},    // 20 digits: ignored
 		{"-1", 0, false},
 		{"1.5", 0, false},
-		{" 3", 0, false},
+		{" 3", 3 * time.Second, true},   // optional white space around a field value (RFC 9110 §5.5)
+		{"\t3 ", 3 * time.Second, true}, // as net/http trims it, for a transport that does not
+		{"3 3", 0, false},
 		{"3s", 0, false},
 		{"soon", 0, false},
 		{"", 0, false},
