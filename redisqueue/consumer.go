@@ -410,6 +410,24 @@ func (c *consumer) renew(ctx context.Context) {
 			c.q.cfg.logger.Debug("redisqueue: renewing held entries", "consumer", c.name, "err", err)
 		}
 		c.trim(ctx)
+		c.forget(ctx)
+	}
+}
+
+// forgetAfter is how long, in visibility timeouts, a consumer that holds
+// nothing may go unheard of before the live workers remove it from the
+// group (see forget).
+const forgetAfter = 10
+
+// forget removes from the group the consumers of workers that died, once
+// their entries have been taken over and they have been silent for
+// forgetAfter visibility timeouts, so that the group's list of consumers
+// (XINFO CONSUMERS) does not grow with every worker ever started. A
+// failure is only logged: the next renewal tries again.
+func (c *consumer) forget(ctx context.Context) {
+	after := forgetAfter * c.q.cfg.visibility
+	if err := forgetScript.Run(ctx, c.q.rdb, []string{c.q.stream}, c.q.group, after.Milliseconds()).Err(); err != nil && ctx.Err() == nil {
+		c.q.cfg.logger.Debug("redisqueue: removing dead consumers", "consumer", c.name, "err", err)
 	}
 }
 

@@ -386,3 +386,87 @@ func TestGroupLostIsReported(t *testing.T) {
 		t.Errorf("last of %d results: ID %q, Err %v; want no ID and an error matching ErrGroupLost", n, last.ID, last.Err)
 	}
 }
+
+// The consumers of workers that died are removed from the group once they
+// hold nothing and have been silent long enough; one that holds entries
+// never is, however long silent.
+func TestForgetRemovesOnlySilentEmptyConsumers(t *testing.T) {
+	rdb := newClient(t, redisAddr(t))
+	ctx := t.Context()
+	q := newQueue(t, rdb)
+	if _, err := q.Add(ctx, slices.Values([]string{"http://a.test/1", "http://a.test/2"})); err != nil {
+		t.Fatal(err)
+	}
+	held := deadWorker(t, rdb, q, "holder")
+	if err := rdb.XGroupCreateConsumer(ctx, q.stream, q.group, "empty").Err(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := forgetScript.Run(ctx, rdb, []string{q.stream}, q.group, 0).Int()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := consumerNames(t, rdb, q); n != 1 || !slices.Equal(got, []string{"holder"}) {
+		t.Errorf("after forget: removed %d, consumers %q; want 1 removed, [holder] left", n, got)
+	}
+	if got := deliveries(t, rdb, q); len(got) != len(held) {
+		t.Errorf("pending after forget: %v; want %d entries, still held", got, len(held))
+	}
+	// A group that does not exist: nothing to do, no error.
+	if n, err := forgetScript.Run(ctx, rdb, []string{q.stream}, "no-such-group", 0).Int(); err != nil || n != 0 {
+		t.Errorf("forget on a missing group: %d, %v; want 0, nil", n, err)
+	}
+}
+
+// A worker that dies leaves its consumer in the group; a live worker takes
+// its entries over and, once the dead consumer has been silent for
+// forgetAfter visibility timeouts, removes it.
+func TestDeadWorkersConsumerIsRemoved(t *testing.T) {
+	rdb := newClient(t, redisAddr(t))
+	srv := newCountingServer(t)
+	const visibility = 100 * time.Millisecond
+	q := newQueue(t, rdb, Visibility(visibility), Follow())
+	if _, err := q.Add(t.Context(), slices.Values(urls(srv.URL, 5))); err != nil {
+		t.Fatal(err)
+	}
+	deadWorker(t, rdb, q, "dead")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	results := 0
+	for r := range q.Run(ctx, newFetcher(t)) {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.URL, r.Err)
+		}
+		results++
+		if results < 5 {
+			continue
+		}
+		// Every entry taken over: wait, with the worker running, for the
+		// dead consumer to go.
+		for slices.Contains(consumerNames(t, rdb, q), "dead") {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("the dead worker's consumer is still in the group after %v: %q", 30*time.Second, consumerNames(t, rdb, q))
+			case <-time.After(visibility):
+			}
+		}
+		break
+	}
+	if results != 5 {
+		t.Errorf("%d results; want 5", results)
+	}
+}
+
+// consumerNames lists the group's consumers.
+func consumerNames(t *testing.T, rdb *redis.Client, q *Queue) []string {
+	t.Helper()
+	cs, err := rdb.XInfoConsumers(context.Background(), q.stream, q.group).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range cs {
+		names = append(names, c.Name)
+	}
+	slices.Sort(names)
+	return names
+}

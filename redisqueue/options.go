@@ -79,7 +79,9 @@ func Consumer(name string) Option {
 // [DefaultVisibility]). A live worker renews the entries it holds every
 // third of d, so only a worker that died, or that cannot reach Redis for
 // longer than d, loses its entries to another; those entries are then
-// fetched twice. A shorter d recovers from a dead worker sooner.
+// fetched twice. A shorter d recovers from a dead worker sooner. A dead
+// worker's consumer, once it holds nothing and has been silent for 10 × d,
+// is removed from the group by the live workers.
 func Visibility(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 100*time.Millisecond {

@@ -208,6 +208,32 @@ if lm == 0 and ls == 0 then return 0 end
 return redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', lm, ls))
 `)
 
+// forgetScript removes from the group the consumers that hold nothing and
+// have not been heard of (read, claimed) for ARGV[2] milliseconds: those of
+// workers that died, whose entries were taken over. A live consumer removed
+// so loses nothing: it holds nothing, and its next read adds it again. The
+// check and the removal are one atomic step, so no entry is delivered to a
+// consumer in between. KEYS: the stream. ARGV[1]: the group. It returns how
+// many it removed; 0 if the group does not exist.
+var forgetScript = redis.NewScript(`
+local cs = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if type(cs) ~= 'table' or cs.err then return 0 end
+local after, n = tonumber(ARGV[2]), 0
+for _, c in ipairs(cs) do
+  local name, pending, idle
+  for j = 1, #c, 2 do
+    if c[j] == 'name' then name = c[j+1]
+    elseif c[j] == 'pending' then pending = c[j+1]
+    elseif c[j] == 'idle' then idle = c[j+1] end
+  end
+  if pending == 0 and idle >= after then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    n = n + 1
+  end
+end
+return n
+`)
+
 // leaveScript removes consumer ARGV[2] from the group if it holds nothing.
 // KEYS: the stream. ARGV[1]: the group.
 var leaveScript = redis.NewScript(`
