@@ -346,6 +346,12 @@ func cmpOr(a, b string) string {
 // NormalizeURL is the default key a [Crawler] deduplicates URLs by: the
 // URL with its scheme and host lower-cased, the scheme's default port
 // dropped, an empty path made "/", and the user info and fragment dropped.
+// In the path and query, percent-escapes of unreserved characters (letters,
+// digits, "-._~") are decoded and other escapes' hex digits upper-cased,
+// and the path's "." and ".." segments are removed: URLs that RFC 3986
+// §6.2.2 says are equivalent ("/%7Euser", "/%7euser" and "/a/../~user")
+// have one key. Query arguments keep their order, and "%2F" stays apart
+// from "/".
 func NormalizeURL(u *url.URL) string {
 	n := *u
 	n.Scheme = strings.ToLower(n.Scheme)
@@ -353,12 +359,95 @@ func NormalizeURL(u *url.URL) string {
 	if port := n.Port(); (n.Scheme == "http" && port == "80") || (n.Scheme == "https" && port == "443") {
 		n.Host = strings.TrimSuffix(n.Host, ":"+port)
 	}
-	if n.Path == "" && n.Opaque == "" {
-		n.Path = "/"
+	if n.Opaque == "" {
+		p := removeDotSegments(normalizeEscapes(n.EscapedPath()))
+		if p == "" {
+			p = "/"
+		}
+		if p != n.EscapedPath() {
+			n.Path, _ = url.PathUnescape(p)
+			n.RawPath = p
+		}
 	}
+	n.RawQuery = normalizeEscapes(n.RawQuery)
 	n.Fragment, n.RawFragment = "", ""
 	n.User = nil
 	return n.String()
+}
+
+// normalizeEscapes decodes s's percent-escapes of unreserved characters and
+// upper-cases the hex digits of the others (RFC 3986 §6.2.2.1-2).
+func normalizeEscapes(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' || i+2 >= len(s) || !isHexDigit(s[i+1]) || !isHexDigit(s[i+2]) {
+			b.WriteByte(c)
+			continue
+		}
+		v := unhexDigit(s[i+1])<<4 | unhexDigit(s[i+2])
+		if 'a' <= v && v <= 'z' || 'A' <= v && v <= 'Z' || '0' <= v && v <= '9' || v == '-' || v == '.' || v == '_' || v == '~' {
+			b.WriteByte(v)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[v>>4])
+			b.WriteByte(hex[v&15])
+		}
+		i += 2
+	}
+	return b.String()
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhexDigit(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// removeDotSegments removes the "." and ".." segments of an absolute path,
+// as RFC 3986 §5.2.4 does when it resolves a reference.
+func removeDotSegments(p string) string {
+	if !strings.HasPrefix(p, "/") || !strings.Contains(p, "/.") {
+		return p
+	}
+	var out []string // the output's segments, each with its leading "/"
+	for in := p; in != ""; {
+		// The input's first segment, with its leading "/", and the rest.
+		seg, rest := in, ""
+		if i := strings.IndexByte(in[1:], '/'); i >= 0 {
+			seg, rest = in[:i+1], in[i+1:]
+		}
+		switch seg {
+		case "/.":
+			if rest == "" {
+				out = append(out, "/")
+			}
+		case "/..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+			if rest == "" {
+				out = append(out, "/")
+			}
+		default:
+			out = append(out, seg)
+		}
+		in = rest
+	}
+	return strings.Join(out, "")
 }
 
 // Run crawls from seeds and yields a [Page] for every URL it takes in, in

@@ -640,11 +640,10 @@ func portDedupe(t *testing.T, opts []fetch.CrawlOption, seeds ...string) int {
 // tests/test_dupefilters.py — which pairs of URLs are one request. Scrapy
 // canonicalises with w3lib's canonicalize_url (query arguments sorted,
 // percent-escapes normalised, fragment dropped); fetch's NormalizeURL
-// does less, on purpose: it is documented as "scheme and host lower-cased,
-// the scheme's default port dropped, an empty path made "/", and the
-// fragment dropped", and internal/testsite's doc says "A query string is
-// thus part of a page's identity". The cases where Scrapy merges and fetch
-// does not are marked.
+// does less, on purpose: it normalises escapes and dot segments as RFC 3986
+// §6.2.2 does, but keeps query arguments in their order, and
+// internal/testsite's doc says "A query string is thus part of a page's
+// identity". The cases where Scrapy merges and fetch does not are marked.
 func TestPortScrapyFingerprintCanonicalisation(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -666,9 +665,9 @@ func TestPortScrapyFingerprintCanonicalisation(t *testing.T) {
 		// canonicalize_url lower-cases the host
 		{"host case", "http://WWW.Example.com/a", "http://www.example.com/a", true, true},
 		// canonicalize_url normalises escapes of unreserved characters
-		{"escaped unreserved", "http://www.example.com/a%7Eb", "http://www.example.com/a~b", true, false},
+		{"escaped unreserved", "http://www.example.com/a%7Eb", "http://www.example.com/a~b", true, true},
 		// and the case of escapes' hex digits
-		{"escape case", "http://www.example.com/a%2fb", "http://www.example.com/a%2Fb", true, false},
+		{"escape case", "http://www.example.com/a%2fb", "http://www.example.com/a%2Fb", true, true},
 		// w3lib keeps an explicit port; fetch drops the default one
 		{"default port", "http://www.example.com:80/a", "http://www.example.com/a", false, true},
 		{"empty path", "http://www.example.com", "http://www.example.com/", true, true},

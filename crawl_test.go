@@ -369,6 +369,27 @@ func TestNormalizeURL(t *testing.T) {
 		"http://x.test:8080/a?b=1#c":   "http://x.test:8080/a?b=1",
 		"http://user:pw@x.test/":       "http://x.test/",
 		"https://x.test:80/":           "https://x.test:80/",
+		// RFC 3986 §6.2.2: escapes of unreserved characters decoded, the
+		// others' hex upper-cased, dot segments removed.
+		"http://x.test/%7Euser":            "http://x.test/~user",
+		"http://x.test/%7euser":            "http://x.test/~user",
+		"http://x.test/%41%2d%5F":          "http://x.test/A-_",
+		"http://x.test/a%2fb":              "http://x.test/a%2Fb",
+		"http://x.test/a%2Fb":              "http://x.test/a%2Fb",
+		"http://x.test/a b":                "http://x.test/a%20b",
+		"http://x.test/a%20b":              "http://x.test/a%20b",
+		"http://x.test/caf%c3%a9":          "http://x.test/caf%C3%A9",
+		"http://x.test/a/./b/../c":         "http://x.test/a/c",
+		"http://x.test/a/b/..":             "http://x.test/a/",
+		"http://x.test/a/.":                "http://x.test/a/",
+		"http://x.test/..":                 "http://x.test/",
+		"http://x.test/../../a":            "http://x.test/a",
+		"http://x.test/a/%2E%2E/b":         "http://x.test/b",
+		"http://x.test/a//b/./c":           "http://x.test/a//b/c",
+		"http://x.test/.a/..b/...":         "http://x.test/.a/..b/...",
+		"http://x.test/?q=%7e&r=%2f&s=a+b": "http://x.test/?q=~&r=%2F&s=a+b",
+		"http://x.test/?b=2&a=1":           "http://x.test/?b=2&a=1",
+		"http://x.test/a?%zz":              "http://x.test/a?%zz",
 	} {
 		u, err := url.Parse(in)
 		if err != nil {
