@@ -217,7 +217,8 @@ func (c *call) sendCheck() func(*http.Request) error {
 
 // redirectPolicy returns the CheckRedirect of the Fetcher's client: policy
 // (net/http's default if nil) says whether req may be followed, and hop
-// then moves the call to req's host.
+// then moves the call to req's host. A redirect from https to http loses
+// the credentials the first request carried (see stripOnDowngrade).
 func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	if policy == nil {
 		policy = defaultCheckRedirect
@@ -226,7 +227,25 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 		if err := policy(req, via); err != nil {
 			return err
 		}
+		stripOnDowngrade(req, via)
 		return f.hop(req)
+	}
+}
+
+// sensitiveHeaders are the headers net/http forwards on a redirect only to
+// the first request's host or its subdomains.
+var sensitiveHeaders = []string{"Authorization", "Www-Authenticate", "Cookie", "Cookie2"}
+
+// stripOnDowngrade removes the sensitive headers from req, a redirect, if
+// the call began over https and req goes over http: net/http forwards them
+// to the same host whatever the scheme, which would send a bearer token or
+// a session cookie in clear text. curl and Python's requests drop them too.
+func stripOnDowngrade(req *http.Request, via []*http.Request) {
+	if len(via) == 0 || via[0].URL.Scheme != "https" || req.URL.Scheme != "http" {
+		return
+	}
+	for _, k := range sensitiveHeaders {
+		req.Header.Del(k)
 	}
 }
 

@@ -2,6 +2,8 @@ package fetch
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -452,4 +454,84 @@ func TestRedirectLoopback(t *testing.T) {
 		t.Errorf("most in flight: a %d, b %d; want 1 each", ac.maxSeen.Load(), bc.maxSeen.Load())
 	}
 	checkIdle(t, f)
+}
+
+// A redirect from https to http, even to the same host, does not carry the
+// first request's credentials in clear text: not the Fetcher's
+// (WithBearerToken, WithHeader), nor the call's (Header), nor the caller's
+// own request's. net/http alone would forward them, comparing host names
+// only. A redirect that stays on https keeps them, as net/http does.
+func TestRedirectDowngradeDropsCredentials(t *testing.T) {
+	mustNew := func(t *testing.T, opts ...Option) *Fetcher {
+		f, err := New(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	type seen struct{ auth, cookie string }
+	got := make(chan seen, 10)
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.Header.Get("Authorization"), r.Header.Get("Cookie")}
+	}))
+	t.Cleanup(plain.Close)
+	var secure *httptest.Server
+	secure = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/down": // same host name, 127.0.0.1, other scheme and port
+			http.Redirect(w, r, plain.URL+"/landed", http.StatusFound)
+		case "/stay":
+			http.Redirect(w, r, secure.URL+"/landed", http.StatusFound)
+		default:
+			got <- seen{r.Header.Get("Authorization"), r.Header.Get("Cookie")}
+		}
+	}))
+	t.Cleanup(secure.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(secure.Certificate())
+	tlsOpt := WithTLSConfig(&tls.Config{RootCAs: pool})
+
+	for _, tc := range []struct {
+		name string
+		f    *Fetcher
+		send func(f *Fetcher, url string) error
+		keep seen // what a redirect that stays on https carries
+	}{
+		{"WithBearerToken and WithHeader", mustNew(t, tlsOpt, WithBearerToken("s3cret"), WithHeader("Cookie", "sid=1")),
+			func(f *Fetcher, url string) error { _, err := f.Get(t.Context(), url); return err },
+			seen{"Bearer s3cret", "sid=1"}},
+		{"Header", mustNew(t, tlsOpt),
+			func(f *Fetcher, url string) error {
+				_, err := f.Get(t.Context(), url, Header("Authorization", "Bearer call"), Header("Cookie", "sid=2"))
+				return err
+			},
+			seen{"Bearer call", "sid=2"}},
+		{"Do", mustNew(t, tlsOpt),
+			func(f *Fetcher, url string) error {
+				req := mustGet(t, url)
+				req.Header.Set("Authorization", "Basic dTpw")
+				req.Header.Set("Cookie", "sid=3")
+				resp, err := f.Do(req)
+				if err == nil {
+					resp.Body.Close()
+				}
+				return err
+			},
+			seen{"Basic dTpw", "sid=3"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.send(tc.f, secure.URL+"/down"); err != nil {
+				t.Fatal(err)
+			}
+			if s := <-got; s != (seen{}) {
+				t.Errorf("https to http: the http server saw Authorization %q, Cookie %q; want neither", s.auth, s.cookie)
+			}
+			if err := tc.send(tc.f, secure.URL+"/stay"); err != nil {
+				t.Fatal(err)
+			}
+			if s := <-got; s != tc.keep {
+				t.Errorf("https to https: the server saw %+v; want %+v", s, tc.keep)
+			}
+		})
+	}
 }

@@ -95,7 +95,8 @@ func checkHeader(key, value string) error {
 // unless the request sets key itself: a User-Agent, an API key. It may be
 // given more than once; values for one key accumulate. Like any header a
 // request carries, an Authorization or Cookie header is not sent on to a
-// redirect to another domain (see [http.Client]). A Host header sets the
+// redirect to another domain (see [http.Client]), nor, unlike net/http, to
+// a redirect from https to http. A Host header sets the
 // Host of every request whose own Host is its URL's (see [Header]); given
 // more than once, the last one counts.
 func WithHeader(key, value string) Option {
