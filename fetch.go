@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,7 +40,8 @@ type Fetcher struct {
 	// brings active to zero closes drained.
 	active    atomic.Int64
 	closed    atomic.Bool
-	closing   chan struct{} // closed when closed is set, to wake schedulers
+	closing   chan struct{}      // closed when closed is set, to wake schedulers
+	shut      context.CancelFunc // ends gates.shut, with closing
 	closeOnce sync.Once
 	drained   chan struct{}
 	drainOnce sync.Once
@@ -76,6 +78,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		gates:           gates{rate: gateOf(c.limiter), slots: make(slots, c.concurrency)},
 	}
 	f.gates.closing = f.closing
+	f.gates.shut, f.shut = context.WithCancel(context.Background())
 	if f.client == nil {
 		f.client, f.ownsClient = newClient(c), true
 		f.headerCap = newHeaderCap(int64(c.maxHeader))

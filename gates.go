@@ -19,8 +19,11 @@ type gates struct {
 	freed notifier   // notified whenever a slot, global or per host, is freed
 	waits tokenWaits // the calls waiting for a token, per bucket
 	// closing is closed by Shutdown: a call waiting at a gate then fails
-	// with ErrClosed, having sent nothing more.
+	// with ErrClosed, having sent nothing more. shut is a context ended
+	// at the same moment, for the waits that only a context can end (a
+	// Limiter's).
 	closing <-chan struct{}
+	shut    context.Context
 }
 
 // wait waits out h's pause, takes a rate token for h (if any), then a

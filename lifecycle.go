@@ -11,9 +11,9 @@ import (
 // Shutdown stops the Fetcher admitting new calls, which fail with
 // [ErrClosed] from then on. A call admitted but not on the wire fails at
 // once with ErrClosed, sending nothing more: one waiting at a gate (a
-// Retry-After pause, a token of the Fetcher's own rate limits, an in-flight
-// slot), waiting to retry, or queued by a batch, stream or crawl. (A wait
-// for a [Limiter] of yours goes on until it returns.) Shutdown waits until
+// Retry-After pause, a rate token, an in-flight slot), waiting to retry, or
+// queued by a batch, stream or crawl. A [Limiter] of yours is waited for
+// under a context that Shutdown cancels. Shutdown waits until
 // every call on the wire has finished, its response body and its OnDone
 // hook included, or until ctx is done, whichever comes first, like
 // [http.Server.Shutdown]. It then closes the idle connections of the client
@@ -32,7 +32,10 @@ func (f *Fetcher) Shutdown(ctx context.Context) error {
 		return errors.New("fetch: Shutdown(nil context)")
 	}
 	f.closed.Store(true)
-	f.closeOnce.Do(func() { close(f.closing) })
+	f.closeOnce.Do(func() {
+		close(f.closing)
+		f.shut()
+	})
 	if f.active.Load() == 0 {
 		f.drainOnce.Do(func() { close(f.drained) })
 	}

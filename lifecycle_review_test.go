@@ -446,6 +446,52 @@ func TestLRShutdownFailsCallsWaitingAtGates(t *testing.T) {
 	})
 }
 
+// The same for a Limiter of the caller's own (WithLimiter, WithHostLimiter:
+// a Redis-backed one, say), which sees only a context: Shutdown cancels the
+// context its Wait was given, and the call fails with ErrClosed, unsent.
+func TestShutdownEndsOwnLimiterWait(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  func(Limiter) Option
+	}{
+		{"WithLimiter", WithLimiter},
+		{"WithHostLimiter", func(l Limiter) Option { return WithHostLimiter(func(string) Limiter { return l }) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var hits atomic.Int64
+				f := newMem(t, count(func(w http.ResponseWriter, r *http.Request) { hits.Add(1); ok(w, r) }), tc.opt(hourLimiter{}))
+				got := make(chan error, 1)
+				go func() { _, err := f.Get(context.Background(), "http://a.test/"); got <- err }()
+				synctest.Wait() // in the limiter's Wait, an hour from a token
+				start := time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if err := f.Shutdown(ctx); err != nil {
+					t.Errorf("Shutdown = %v; want nil: the only call was never sent", err)
+				}
+				err, _ := lrRecv(t, got, 2*lrFakeBound, "Get")
+				if !errors.Is(err, ErrClosed) || time.Since(start) > 0 || hits.Load() != 0 {
+					t.Errorf("Get waiting for its Limiter: err = %v after %v, %d requests sent; want ErrClosed at once, unsent", err, time.Since(start), hits.Load())
+				}
+			})
+		})
+	}
+}
+
+// hourLimiter gives a token an hour after it is asked for one, or fails
+// with its context's error.
+type hourLimiter struct{}
+
+func (hourLimiter) Wait(ctx context.Context) error {
+	select {
+	case <-time.After(time.Hour):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // OnDone runs "when the call ends, as it returns"; Shutdown waits "until
 // every call already admitted has finished". For the calls that read the
 // body, the call leaves the Fetcher's count before OnDone runs, so Shutdown

@@ -63,7 +63,7 @@ func (g rateGate) wait(ctx context.Context, gs *gates, what string) error {
 		}
 		err = gs.waits.wait(ctx, gs.closing, g.bucket)
 	case g.other != nil:
-		err = g.other.Wait(ctx)
+		err = waitLimiter(ctx, gs.shut, g.other)
 	default:
 		return nil
 	}
@@ -71,6 +71,24 @@ func (g rateGate) wait(ctx context.Context, gs *gates, what string) error {
 		return nil
 	}
 	return fmt.Errorf("waiting for %s rate token: %w", what, err)
+}
+
+// waitLimiter waits for a token from l under ctx, ended early by shut (see
+// gates): a Limiter sees only a context, so Shutdown cancels the one it is
+// given, and the wait fails with ErrClosed.
+func waitLimiter(ctx, shut context.Context, l Limiter) error {
+	if shut.Err() != nil {
+		return ErrClosed
+	}
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(shut, func() { cancel(ErrClosed) })
+	defer stop()
+	err := l.Wait(wctx)
+	if err != nil && ctx.Err() == nil && context.Cause(wctx) == ErrClosed {
+		return ErrClosed
+	}
+	return err
 }
 
 // slots is a counting semaphore: a send takes a slot, a receive frees one.
