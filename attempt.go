@@ -43,26 +43,53 @@ func (o *outcome) status() int {
 
 // discard closes what the attempt left open: it drains a little of the
 // response body, so that its connection can be reused, closes it, and ends
-// the attempt's timeout.
-func (o *outcome) discard() {
+// the attempt's timeout. A panic in the body (a transport's bug) is
+// returned as a *PanicError.
+func (o *outcome) discard() (err error) {
+	defer o.cancel()
+	defer recoverBody(o, &err)
 	if !o.read {
 		drainBody(o.resp)
 	}
-	o.cancel()
+	return nil
 }
 
 // discardForRetry is discard for an outcome the call retries. It keeps the
 // start of a non-2xx body, in case a StatusError is made of the response
 // after it is closed: when the retry is refused before it is sent (see
-// breaker.refusal).
-func (o *outcome) discardForRetry() {
+// breaker.refusal). A panic in the body is returned as a *PanicError: the
+// call fails with it rather than retry.
+func (o *outcome) discardForRetry() (err error) {
 	if !o.read && o.resp != nil {
 		if c := o.resp.StatusCode; c < 200 || c > 299 {
+			defer recoverBody(o, &err) // before discard: a panic here leaves the body open
 			b, _ := io.ReadAll(io.LimitReader(o.resp.Body, MaxErrorBody))
 			o.errBody = &b
 		}
 	}
-	o.discard()
+	return o.discard()
+}
+
+// recoverBody, deferred, turns a panic in o's response body into *err, a
+// *PanicError, and closes the body, which may panic again, unless it is
+// closed already.
+func recoverBody(o *outcome, err *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	*err = fmt.Errorf("discarding the response body: %w", &PanicError{Value: v, Stack: debug.Stack()})
+	if o.resp != nil {
+		closeQuietly(o.resp.Body)
+	}
+	o.cancel()
+}
+
+// closeQuietly closes body, whose Close may panic (a transport's bug): the
+// panic is dropped, the body's first panic being the one reported.
+func closeQuietly(body io.Closer) {
+	defer func() { recover() }()
+	body.Close()
 }
 
 // attempt makes attempt number n of call c, which holds its gates, and
@@ -155,7 +182,7 @@ func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) 
 	o.read = true
 	defer func() {
 		if v := recover(); v != nil {
-			o.resp.Body.Close()
+			closeQuietly(o.resp.Body)
 			o.err = fmt.Errorf("reading the body: %w", &PanicError{Value: v, Stack: debug.Stack()})
 			o.judged = true // final: not retried
 			failed = true

@@ -14,6 +14,10 @@ import (
 // no request.
 var errNilContext error = &Error{Err: errors.New("nil context")}
 
+// errOptionPanicked cancels a fail-fast batch whose request option
+// panicked, before the panic is raised on the caller's goroutine.
+var errOptionPanicked = errors.New("fetch: a request option panicked")
+
 // GetAll fetches every URL (with GET, unless opts say otherwise), as many at a time as the Fetcher's
 // concurrency allows, and returns one [Result] per URL in input order, like
 // Python's asyncio.gather with return_exceptions: a failed URL has its
@@ -21,6 +25,11 @@ var errNilContext error = &Error{Err: errors.New("nil context")}
 // closes every body. Like every Fetcher method, GetAll is safe for
 // concurrent use. If ctx ends, the URLs
 // not yet fetched come back with an error matching ctx's.
+//
+// A panic in one of opts is raised on the caller's goroutine once the
+// requests already under way have ended, as sourcegraph/conc's pool raises
+// a task's panic: GetAll cancels nothing, so that a request's context costs
+// nothing to cancel (the fail-fast calls cancel them first).
 func (f *Fetcher) GetAll(ctx context.Context, urls []string, opts ...RequestOption) []Result {
 	results, _ := batch(ctx, f, urls, false, getURL(opts))
 	return results
@@ -100,6 +109,9 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 	func() {
 		defer func() {
 			if v := recover(); v != nil { // a request option panicked: no worker is left behind
+				if cancel != nil {
+					cancel(errOptionPanicked) // fail-fast: what is under way is cancelled, not waited out
+				}
 				s.stop()
 				wg.Wait()
 				panic(v)

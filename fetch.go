@@ -173,7 +173,9 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 		if !d.retry {
 			return f.finish(c, o, d)
 		}
-		o.discardForRetry()
+		if err := o.discardForRetry(); err != nil {
+			return f.finish(c, nil, fail(err))
+		}
 		c.restart()
 		if err := sleepOrClose(c, f.closing, d.delay); err != nil {
 			return f.finish(c, nil, fail(fmt.Errorf("waiting %v to retry: %w", d.delay, err)))
@@ -226,7 +228,9 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 	switch {
 	case err != nil:
 		if o != nil {
-			o.discard()
+			if perr := o.discard(); perr != nil {
+				err = errors.Join(err, perr)
+			}
 		}
 		if c.n == 0 {
 			closeUnsent(c.req) // no attempt: the transport, which closes it, never had it
