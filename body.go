@@ -79,9 +79,14 @@ func readPrefix(resp *http.Response, limit int64) []byte {
 
 // readBody reads and closes resp's body, failing with ErrBodyTooLarge as soon
 // as it is known to exceed limit bytes: from Content-Length before reading,
-// or after reading limit+1 bytes of it (after any decompression).
+// or after reading limit+1 bytes of it (after any decompression). The
+// response to a HEAD request has no body, whatever its Content-Length says
+// (net/http keeps the header's value there).
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	defer resp.Body.Close()
+	if resp.Request != nil && resp.Request.Method == http.MethodHead {
+		return nil, nil
+	}
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", ErrBodyTooLarge, resp.ContentLength, limit)
 	}

@@ -55,6 +55,7 @@ func newGet(ctx context.Context, rawURL string) (*http.Request, error) {
 	if err != nil {
 		return nil, invalidURL(err)
 	}
+	requote(req.URL) // a space in the query would make no request line
 	return req, nil
 }
 

@@ -7,6 +7,9 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -217,8 +220,10 @@ func (c *call) sendCheck() func(*http.Request) error {
 
 // redirectPolicy returns the CheckRedirect of the Fetcher's client: policy
 // (net/http's default if nil) says whether req may be followed, and hop
-// then moves the call to req's host. A redirect from https to http loses
-// the credentials the first request carried (see stripOnDowngrade).
+// then moves the call to req's host. Before that, req, made by net/http
+// from a Location, is checked as a first request is (see validateURL) and
+// requoted (see requote), and its URL and headers are made what RFC 9110
+// and a careful client ask (see redirectFixes).
 func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	if policy == nil {
 		policy = defaultCheckRedirect
@@ -227,21 +232,56 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 		if err := policy(req, via); err != nil {
 			return err
 		}
-		stripOnDowngrade(req, via)
+		keepEscapes(req, via)
+		if err := validateURL(req.URL); err != nil {
+			return err
+		}
+		requote(req.URL)
+		redirectFixes(req, via)
 		return f.hop(req)
 	}
 }
 
-// sensitiveHeaders are the headers net/http forwards on a redirect only to
-// the first request's host or its subdomains.
-var sensitiveHeaders = []string{"Authorization", "Www-Authenticate", "Cookie", "Cookie2"}
+// keepEscapes resolves req's Location again, as net/http did, if its path
+// holds a byte a request-target may not (a space, say) beside an escape
+// net/http would lose: it resolves a path it cannot keep as written from
+// its decoded form, so "/a%2Fb c" became "/a/b%20c", another resource.
+func keepEscapes(req *http.Request, via []*http.Request) {
+	if req.Response == nil || len(via) == 0 {
+		return
+	}
+	ref, err := url.Parse(req.Response.Header.Get("Location"))
+	if err != nil || ref.RawPath == "" || ref.RawPath == quoteInvalid(ref.RawPath) {
+		return
+	}
+	requote(ref)
+	req.URL = via[len(via)-1].URL.ResolveReference(ref)
+}
 
-// stripOnDowngrade removes the sensitive headers from req, a redirect, if
-// the call began over https and req goes over http: net/http forwards them
-// to the same host whatever the scheme, which would send a bearer token or
-// a session cookie in clear text. curl and Python's requests drop them too.
-func stripOnDowngrade(req *http.Request, via []*http.Request) {
-	if len(via) == 0 || via[0].URL.Scheme != "https" || req.URL.Scheme != "http" {
+// sensitiveHeaders are the headers net/http forwards on a redirect only to
+// the first request's host or its subdomains, and Proxy-Authorization.
+var sensitiveHeaders = []string{"Authorization", "Www-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization"}
+
+// redirectFixes makes req, a redirect, what RFC 9110 asks where net/http
+// does otherwise:
+//   - a Location without a fragment inherits the one of the URL it came
+//     from (§10.2.2), so that the final URL has it (no fragment is sent);
+//   - the Referer net/http sets holds no fragment (§10.1.3);
+//   - after any hop over https, a request over http carries none of the
+//     sensitive headers: net/http forwards them to the same host whatever
+//     the scheme, which would send a bearer token or a session cookie in
+//     clear text (curl and Python's requests drop them too).
+func redirectFixes(req *http.Request, via []*http.Request) {
+	if len(via) == 0 {
+		return
+	}
+	if prev := via[len(via)-1].URL; req.URL.Fragment == "" && prev.Fragment != "" {
+		req.URL.Fragment, req.URL.RawFragment = prev.Fragment, prev.RawFragment
+	}
+	if ref := req.Header.Get("Referer"); strings.IndexByte(ref, '#') >= 0 {
+		req.Header.Set("Referer", ref[:strings.IndexByte(ref, '#')])
+	}
+	if req.URL.Scheme != "http" || !slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" }) {
 		return
 	}
 	for _, k := range sensitiveHeaders {

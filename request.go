@@ -88,6 +88,10 @@ func checkHeader(key, value string) error {
 	if strings.ContainsFunc(value, isCTL) {
 		return fmt.Errorf("fetch: header %s: value %q holds a character a header may not", key, value)
 	}
+	if strings.Trim(value, " \t") != value {
+		// RFC 9110 §5.5: net/http would trim it, and send another value.
+		return fmt.Errorf("fetch: header %s: value %q begins or ends with white space", key, value)
+	}
 	return nil
 }
 

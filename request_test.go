@@ -163,3 +163,31 @@ func TestClientOptionsRefusedWithWithClient(t *testing.T) {
 		}
 	}
 }
+
+// A URL given as a string with characters a request line may not hold is
+// sent with them percent-encoded, its escapes kept: a space in the query
+// made a request line the server refused.
+func TestURLStringRequoted(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.RequestURI }))
+	t.Cleanup(srv.Close)
+	f, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"/t?a b":         "/t?a%20b",
+		"/t?name=é":      "/t?name=%C3%A9",
+		"/a%2Fb c?q=%26": "/a%2Fb%20c?q=%26",
+		"/plain?x=1&y=2": "/plain?x=1&y=2",
+	} {
+		r := f.Fetch(t.Context(), srv.URL+in)
+		if r.Err != nil {
+			t.Errorf("%s: %v", in, r.Err)
+			continue
+		}
+		if uri := <-got; uri != want {
+			t.Errorf("%s: server saw %q; want %q", in, uri, want)
+		}
+	}
+}
