@@ -369,21 +369,29 @@ func (c *consumer) heldIDs() []string {
 // claimBatch is how many entries one call renews or releases.
 const claimBatch = 500
 
+// releasedConsumer holds in the group the entries workers released (see
+// claim) until another worker takes them over; no worker is named so.
+const releasedConsumer = "(released)"
+
 // claim sets the idle time of the entries the consumer still holds in
-// Redis to idle: 0 renews them, the visibility timeout releases them. A
-// release also takes back their last delivery, which did them no harm,
-// unless harmed: that of an entry whose handling failed (its loop body
-// panicked) counts toward the delivery limit.
+// Redis to idle: 0 renews them; the visibility timeout releases them,
+// handing them to releasedConsumer, so that the consumer holds nothing
+// and can leave the group. A release also takes back their last delivery,
+// which did them no harm, unless harmed: that of an entry whose handling
+// failed (its loop body panicked) counts toward the delivery limit.
 func (c *consumer) claim(ctx context.Context, ids []string, idle time.Duration, harmed bool) error {
 	q := c.q
-	release := "0"
-	if idle > 0 && !harmed {
-		release = "1"
+	release, to := "0", c.name
+	if idle > 0 {
+		to = releasedConsumer
+		if !harmed {
+			release = "1"
+		}
 	}
 	for len(ids) > 0 {
 		n := min(len(ids), claimBatch)
-		args := make([]any, 0, 4+n)
-		args = append(args, q.group, c.name, idle.Milliseconds(), release)
+		args := make([]any, 0, 5+n)
+		args = append(args, q.group, c.name, idle.Milliseconds(), release, to)
 		for _, id := range ids[:n] {
 			args = append(args, id)
 		}
@@ -459,7 +467,7 @@ func (c *consumer) leave(ctx context.Context, harmed string) {
 	}
 	err := c.claim(ctx, ids, q.cfg.visibility, false)
 	if err == nil {
-		err = leaveScript.Run(ctx, q.rdb, []string{q.stream}, q.group, c.name).Err()
+		err = leaveScript.Run(ctx, q.rdb, []string{q.stream}, q.group, c.name, releasedConsumer).Err()
 	}
 	if err == nil {
 		c.trim(ctx)

@@ -98,21 +98,23 @@ local function drained(stream, group, delivered)
 end
 `
 
-// claimScript renews the entries in ARGV[5:] that consumer ARGV[2] still
-// holds, setting their idle time to ARGV[3] milliseconds: 0 renews them,
-// the visibility timeout releases them to the next worker that looks.
+// claimScript moves the entries in ARGV[6:] that consumer ARGV[2] still
+// holds to consumer ARGV[5], setting their idle time to ARGV[3]
+// milliseconds: to itself with 0 renews them; to releasedConsumer with the
+// visibility timeout releases them to the next worker that looks, and
+// leaves the consumer holding nothing, so that it can leave the group.
 // Entries another consumer has taken over are left alone. With ARGV[4]
 // "1" (a release), each entry's delivery count is lowered by one, so that
 // an entry handed back unharmed does not count toward the delivery limit
 // when another worker takes it (see takeOverScript). KEYS: the stream.
 // ARGV[1]: the group. It returns how many it touched.
 var claimScript = redis.NewScript(`
-local held = {KEYS[1], ARGV[1], ARGV[2], 0}
-for i = 5, #ARGV do
+local held = {KEYS[1], ARGV[1], ARGV[5], 0}
+for i = 6, #ARGV do
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
   if #p > 0 then
     if ARGV[4] == '1' then
-      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'IDLE', ARGV[3],
+      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[5], 0, ARGV[i], 'IDLE', ARGV[3],
         'RETRYCOUNT', math.max(p[1][4] - 1, 0), 'JUSTID')
     end
     held[#held+1] = ARGV[i]
@@ -234,10 +236,14 @@ end
 return n
 `)
 
-// leaveScript removes consumer ARGV[2] from the group if it holds nothing.
-// KEYS: the stream. ARGV[1]: the group.
+// leaveScript removes consumer ARGV[2] from the group if it holds nothing,
+// and so does it with consumer ARGV[3] (releasedConsumer) once the entries
+// released to it have all been taken. KEYS: the stream. ARGV[1]: the group.
 var leaveScript = redis.NewScript(`
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
-if #p > 0 then return 0 end
-return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+local n = 0
+for i = 2, 3 do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[i])
+  if #p == 0 then n = n + redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[i]) end
+end
+return n
 `)
