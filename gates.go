@@ -252,6 +252,11 @@ func (f *Fetcher) admit(c *call) error {
 		}
 	}
 	if c.held {
+		// The scheduler took the gates for the call; its context may have
+		// ended since, as pass checks once it holds them.
+		if err := c.Err(); err != nil {
+			return err
+		}
 		c.waited = 0
 	} else {
 		var t time.Time
