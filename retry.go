@@ -153,7 +153,7 @@ func (p RetryPolicy) backoff(retry int, prev time.Duration, randN func(int64) in
 		return base + uniform(hi-base)
 	}
 	d := ceil
-	if shift := max(retry, 1) - 1; shift < 63 && base <= ceil>>shift {
+	if shift := max(retry, 1) - 1; base == 0 || shift < 63 && base <= ceil>>shift {
 		d = base << shift
 	}
 	switch p.Jitter {
