@@ -418,9 +418,10 @@ func unhexDigit(c byte) byte {
 }
 
 // removeDotSegments removes the "." and ".." segments of an absolute path,
-// as RFC 3986 §5.2.4 does when it resolves a reference.
+// as RFC 3986 §5.2.4 does when it resolves a reference, taking "%2e" for
+// "." in them, as the URL Standard does.
 func removeDotSegments(p string) string {
-	if !strings.HasPrefix(p, "/") || !strings.Contains(p, "/.") {
+	if !strings.HasPrefix(p, "/") || !strings.Contains(p, "/.") && !strings.Contains(strings.ToLower(p), "/%2e") {
 		return p
 	}
 	var out []string // the output's segments, each with its leading "/"
@@ -429,6 +430,11 @@ func removeDotSegments(p string) string {
 		seg, rest := in, ""
 		if i := strings.IndexByte(in[1:], '/'); i >= 0 {
 			seg, rest = in[:i+1], in[i+1:]
+		}
+		if strings.IndexByte(seg, '%') >= 0 {
+			if d := strings.ReplaceAll(strings.ToLower(seg), "%2e", "."); d == "/." || d == "/.." {
+				seg = d
+			}
 		}
 		switch seg {
 		case "/.":

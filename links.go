@@ -3,10 +3,12 @@ package fetch
 import (
 	"bytes"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+	"golang.org/x/net/idna"
 )
 
 // htmlLinks returns the href of every <a> and <area> element of an HTML
@@ -42,7 +44,7 @@ func htmlLinks(base *url.URL, body []byte) []string {
 				hrefs = append(hrefs, string(val))
 			} else if !found {
 				found = true
-				if u, err := base.Parse(cleanURL(string(val))); err == nil {
+				if u, ok := resolveLink(base, string(val)); ok {
 					docBase = u
 				}
 			}
@@ -51,11 +53,139 @@ func htmlLinks(base *url.URL, body []byte) []string {
 	}
 	var links []string
 	for _, href := range hrefs {
-		if u, err := docBase.Parse(cleanURL(href)); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		if u, ok := resolveLink(docBase, href); ok {
 			links = append(links, u.String())
 		}
 	}
 	return links
+}
+
+// resolveLink resolves href, as written in a page, against base as a
+// browser's URL parser (the WHATWG URL Standard) does for http and https
+// URLs, where net/url, an RFC 3986 parser, reads some otherwise:
+//   - a backslash before the query is a slash;
+//   - "http:foo" and "http:/foo" are relative to an http base, and
+//     "https:foo" against an http base is "https://foo";
+//   - a first path segment with a colon but no scheme before it is a path;
+//   - the host is lower-cased and, if not ASCII, mapped by IDNA (a
+//     full-width "Ｇｏ.com" is "go.com"); a default or empty port is
+//     dropped, and leading zeros of a port;
+//   - "%2e" counts as "." in dot segments, an empty path is "/", and the
+//     path and query have the bytes a request line may not hold
+//     percent-encoded (see requote);
+//   - empty user info is dropped, and an empty password.
+//
+// It reports false for a link that does not parse, or that is not an http
+// or https URL with a host.
+func resolveLink(base *url.URL, href string) (*url.URL, bool) {
+	s := cleanURL(href)
+	scheme, rest, hasScheme := splitScheme(s)
+	if !hasScheme || scheme == "http" || scheme == "https" {
+		end := strings.IndexAny(s, "?#")
+		if end < 0 {
+			end = len(s)
+		}
+		if strings.IndexByte(s[:end], '\\') >= 0 {
+			s = strings.ReplaceAll(s[:end], "\\", "/") + s[end:]
+			scheme, rest, hasScheme = splitScheme(s)
+		}
+	}
+	if (scheme == "http" || scheme == "https") && !strings.HasPrefix(rest, "//") {
+		if scheme == base.Scheme {
+			s, hasScheme = rest, false
+		} else {
+			s = scheme + "://" + strings.TrimLeft(rest, "/")
+		}
+	}
+	u, err := base.Parse(s)
+	if err != nil && !hasScheme {
+		u, err = base.Parse("./" + s) // ":a" or "1a:b": a path, not a scheme
+	}
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Host == "" {
+		return nil, false
+	}
+	if !canonHost(u) {
+		return nil, false
+	}
+	if u.User != nil { // "@host" and "a:@host" are "host" and "a@host"
+		if pw, set := u.User.Password(); u.User.Username() == "" && !set {
+			u.User = nil
+		} else if set && pw == "" {
+			u.User = url.User(u.User.Username())
+		}
+	}
+	requote(u)
+	if p := removeDotSegments(u.EscapedPath()); p != u.EscapedPath() {
+		u.Path, _ = url.PathUnescape(p)
+		u.RawPath = p
+	}
+	if u.Path == "" {
+		u.Path, u.RawPath = "/", ""
+	}
+	return u, true
+}
+
+// splitScheme splits s at the colon after its scheme, if it begins with one
+// (a letter, then letters, digits, "+", "-" or "."), lower-casing it.
+func splitScheme(s string) (scheme, rest string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && c == ':':
+			return strings.ToLower(s[:i]), s[i+1:], true
+		default:
+			return "", s, false
+		}
+	}
+	return "", s, false
+}
+
+// linkIDNA maps a host as the URL Standard's domain-to-ASCII does.
+var linkIDNA = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false),
+	idna.CheckHyphens(false), idna.VerifyDNSLength(false), idna.BidiRule(), idna.CheckJoiners(true))
+
+// canonHost lower-cases u's host, maps it by IDNA if it is not ASCII, and
+// drops an empty or default port and a port's leading zeros. It reports
+// false for a host IDNA refuses, or a port that is not a number below 65536.
+func canonHost(u *url.URL) bool {
+	host, port := u.Hostname(), u.Port()
+	if strings.HasSuffix(u.Host, ":") {
+		port = "" // "http://h:/": no port
+	}
+	if !strings.Contains(host, ":") { // not an IPv6 address
+		h := strings.ToLower(host)
+		for i := 0; i < len(h); i++ {
+			if h[i] >= 0x80 {
+				a, err := linkIDNA.ToASCII(h)
+				if err != nil || a == "" {
+					return false
+				}
+				h = a
+				break
+			}
+		}
+		host = h
+	}
+	if port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return false
+		}
+		port = strconv.FormatUint(n, 10)
+		if u.Scheme == "http" && n == 80 || u.Scheme == "https" && n == 443 {
+			port = ""
+		}
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	u.Host = host
+	return true
 }
 
 // cleanURL readies a URL written in a page for parsing, as the URL
