@@ -234,6 +234,10 @@ func protocolVersion(resp *http.Response) string {
 	switch {
 	case resp == nil || resp.ProtoMajor <= 0:
 		return ""
+	case resp.Proto != "" && !strings.HasPrefix(resp.Proto, "HTTP/"):
+		// Another protocol (SPDY/3.1): its version without its name, which
+		// this adapter does not record, would read as HTTP's.
+		return ""
 	case resp.ProtoMajor >= 2 && resp.ProtoMinor == 0:
 		return strconv.Itoa(resp.ProtoMajor)
 	}
