@@ -40,7 +40,7 @@ const readBufferSize = 32 << 10
 // cap as ErrHeaderTooLarge (see headerCap). With the guard on, it
 // checks every address it dials and refuses to send through a proxy (see
 // guardProxy).
-func newClient(c config) *http.Client {
+func newClient(c config) (*http.Client, *http.Transport) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	perHost := c.concurrency
 	if c.hostConcurrency > 0 {
@@ -65,7 +65,11 @@ func newClient(c config) *http.Client {
 	t.MaxConnsPerHost = perHost
 	t.MaxIdleConns = max(t.MaxIdleConns, c.concurrency)
 	t.MaxResponseHeaderBytes = c.maxHeader
-	return &http.Client{Transport: t, CheckRedirect: checkRedirect(c.maxRedirects)}
+	var rt http.RoundTripper = t
+	if c.wrapTransport != nil {
+		rt = c.wrapTransport(t)
+	}
+	return &http.Client{Transport: rt, CheckRedirect: checkRedirect(c.maxRedirects)}, t
 }
 
 // A headerCap recognises net/http's refusal of a response head longer

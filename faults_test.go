@@ -112,7 +112,7 @@ func newReal(t *testing.T, opts ...Option) *Fetcher {
 		if err := f.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v (a call is still registered)", err)
 		}
-		if n := live.settled(5 * time.Second); n != 0 && f.ownsClient {
+		if n := live.settled(5 * time.Second); n != 0 && f.ownTransport != nil {
 			t.Errorf("%d client connections still open after Shutdown; want 0", n)
 		}
 	})

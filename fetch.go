@@ -21,8 +21,8 @@ import (
 // shared too.
 type Fetcher struct {
 	client          *http.Client
-	ownsClient      bool // built by New: Shutdown may close its idle connections
-	hostConcurrency int  // 0: no per-host cap
+	ownTransport    *http.Transport // the transport of the client New built (nil with WithClient): Shutdown closes its idle connections
+	hostConcurrency int             // 0: no per-host cap
 	headerCap       headerCap
 	readAhead       int // inputs the many-request calls queue ahead
 	gates           gates
@@ -80,7 +80,7 @@ func New(opts ...Option) (*Fetcher, error) {
 	f.gates.closing = f.closing
 	f.gates.shut, f.shut = context.WithCancel(context.Background())
 	if f.client == nil {
-		f.client, f.ownsClient = newClient(c), true
+		f.client, f.ownTransport = newClient(c)
 		f.headerCap = newHeaderCap(int64(c.maxHeader))
 	} else if c.guard {
 		return nil, errors.New("fetch: WithBlockPrivateAddresses needs the client New builds; it cannot be combined with WithClient")

@@ -48,8 +48,9 @@ func (f *Fetcher) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	if f.ownsClient {
-		f.client.CloseIdleConnections()
+	if f.ownTransport != nil {
+		f.client.CloseIdleConnections()       // a wrapper's (WithTransportWrapper), if it has any
+		f.ownTransport.CloseIdleConnections() // whether or not a wrapper passes it on
 	}
 	return nil
 }

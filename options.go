@@ -57,6 +57,7 @@ type config struct {
 	maxHeader       int64
 	maxRedirects    int
 	clientOptions   []string // options given that configure the client New builds, by name
+	wrapTransport   func(http.RoundTripper) http.RoundTripper
 	logger          *slog.Logger
 	hooks           Hooks
 	guard           bool           // refuse non-public addresses at dial time

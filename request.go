@@ -162,6 +162,24 @@ func WithTLSConfig(cfg *tls.Config) Option {
 	}
 }
 
+// WithTransportWrapper wraps the transport of the client New builds (its
+// tuned pooling, TLS settings and SSRF guard kept underneath) with wrap,
+// called once: a RoundTripper that records or changes each request as it
+// is sent, such as otelhttp.NewTransport, which injects trace context. Each
+// request passes through it once per attempt and once per redirect,
+// already past the Fetcher's gates. wrap must not return nil. New refuses
+// it together with [WithClient]: wrap that client's transport yourself.
+func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option {
+	return func(c *config) error {
+		if wrap == nil {
+			return errors.New("fetch: WithTransportWrapper(nil)")
+		}
+		c.wrapTransport = wrap
+		c.clientOptions = append(c.clientOptions, "WithTransportWrapper")
+		return nil
+	}
+}
+
 // applyDefaults adds the Fetcher's default headers to r, which the call
 // owns, for each key r does not set itself, and its default Host unless
 // r's Host is set to other than its URL's host.

@@ -191,3 +191,60 @@ func TestURLStringRequoted(t *testing.T) {
 		}
 	}
 }
+
+// WithTransportWrapper puts a RoundTripper around the transport New builds:
+// it sees every attempt and redirect, already past the gates, with the
+// Fetcher's own settings (here the SSRF guard) still underneath; and
+// Shutdown still closes the idle connections underneath it. New refuses it
+// with WithClient, and refuses nil.
+func TestWithTransportWrapper(t *testing.T) {
+	var seen []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/from" {
+			http.Redirect(w, r, "/to", http.StatusFound)
+			return
+		}
+		w.Write([]byte(r.Header.Get("X-Wrapped")))
+	}))
+	t.Cleanup(srv.Close)
+	wrap := func(next http.RoundTripper) http.RoundTripper {
+		return hrRT(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			seen = append(seen, r.URL.Path)
+			mu.Unlock()
+			r = r.Clone(r.Context())
+			r.Header.Set("X-Wrapped", "yes")
+			return next.RoundTrip(r)
+		})
+	}
+	f, err := New(WithTransportWrapper(wrap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.Fetch(t.Context(), srv.URL+"/from")
+	if r.Err != nil || string(r.Body) != "yes" {
+		t.Fatalf("Fetch = %q, %v; want the wrapper's header to reach the server", r.Body, r.Err)
+	}
+	if want := []string{"/from", "/to"}; !slices.Equal(seen, want) {
+		t.Errorf("the wrapper saw %q; want %q", seen, want)
+	}
+	if f.ownTransport == nil || f.client.Transport == http.RoundTripper(f.ownTransport) {
+		t.Errorf("the client's transport is not the wrapper around the one New built")
+	}
+
+	guarded, err := New(WithTransportWrapper(wrap), WithBlockPrivateAddresses())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := guarded.Fetch(t.Context(), srv.URL+"/to"); !errors.Is(r.Err, ErrBlockedAddress) {
+		t.Errorf("with the guard, a loopback server: %v; want ErrBlockedAddress (the guard under the wrapper)", r.Err)
+	}
+
+	if _, err := New(WithTransportWrapper(wrap), WithClient(&http.Client{})); err == nil || !strings.Contains(err.Error(), "WithTransportWrapper") {
+		t.Errorf("with WithClient: %v; want an error naming WithTransportWrapper", err)
+	}
+	if _, err := New(WithTransportWrapper(nil)); err == nil {
+		t.Error("WithTransportWrapper(nil): no error")
+	}
+}

@@ -158,8 +158,10 @@
 // that failed), fetch.retry.delay (the backoff, in seconds),
 // http.response.status_code (if there was a response) and error.type.
 //
-// Trace context is not injected into the requests' headers: hooks may not
-// change requests. To propagate it, send through a transport that injects
-// it, such as otelhttp.NewTransport, with [fetch.WithClient]; its spans
-// become children of the call's span.
+// Hooks may not change requests, so they inject no trace context into the
+// requests' headers. To propagate it, give the Fetcher [Propagate] too: it
+// wraps the transport the Fetcher builds and injects the call's span
+// context into every attempt and redirect. With [fetch.WithClient], send
+// through a transport that injects it, such as otelhttp.NewTransport; its
+// spans become children of the call's span.
 package otelfetch

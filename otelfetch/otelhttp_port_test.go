@@ -30,10 +30,11 @@ package otelfetch_test
 //     "attempt" span per attempt (redirects included), made when the
 //     attempt has ended; it has no span name formatter.
 //   - otelhttp injects the trace context into each request (WithPropagators,
-//     or the global propagator); otelfetch injects nothing (hooks may not
-//     change requests) and has no propagator option: an injecting transport
-//     given with fetch.WithClient sees the call's span in each attempt's
-//     context, and so names it the parent, for every attempt.
+//     or the global propagator); otelfetch's hooks inject nothing (hooks
+//     may not change requests): otelfetch.Propagate (propagate_test.go), or
+//     an injecting transport given with fetch.WithClient, sees the call's
+//     span in each attempt's context, and so names it the parent, for
+//     every attempt.
 //   - otelhttp ends its span when the response body is read to EOF or
 //     closed, and records http.client.request.duration then; for Do,
 //     otelfetch ends the call's span and records the attempt's duration
