@@ -150,7 +150,11 @@ func (c *sendCheck) check(req *http.Request) error {
 		}
 	}
 	if redirect {
-		if key := c.cfg.key(req.URL); key != "" && !slices.Contains(c.keys, key) {
+		key := c.cfg.key(req.URL)
+		if key != "" && inChain(c.cfg.key, req, key) {
+			return fmt.Errorf("%w: %s (a redirect loop)", ErrAlreadySeen, req.URL.Redacted())
+		}
+		if key != "" && !slices.Contains(c.keys, key) {
 			if !c.queue.Seen(key) && !c.again {
 				return fmt.Errorf("%w: %s", ErrAlreadySeen, req.URL.Redacted())
 			}
@@ -163,6 +167,21 @@ func (c *sendCheck) check(req *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// inChain reports whether a request of req's redirect chain in this
+// attempt, before req (a redirect), has the key key: the chain loops.
+func inChain(keyOf func(*url.URL) string, req *http.Request, key string) bool {
+	for r := req.Response.Request; r != nil; {
+		if keyOf(r.URL) == key {
+			return true
+		}
+		if r.Response == nil {
+			return false
+		}
+		r = r.Response.Request
+	}
+	return false
 }
 
 // disallowed returns an error matching ErrDisallowed if rules do not allow

@@ -63,9 +63,9 @@ func htmlLinks(base *url.URL, body []byte) []string {
 // resolveLink resolves href, as written in a page, against base as a
 // browser's URL parser (the WHATWG URL Standard) does for http and https
 // URLs, where net/url, an RFC 3986 parser, reads some otherwise:
-//   - a backslash before the query is a slash;
-//   - "http:foo" and "http:/foo" are relative to an http base, and
-//     "https:foo" against an http base is "https://foo";
+//   - a backslash before the query is a slash, "http:foo" is relative to
+//     an http base, and extra slashes before a host are dropped (see
+//     browserRef);
 //   - a first path segment with a colon but no scheme before it is a path;
 //   - the host is lower-cased and, if not ASCII, mapped by IDNA (a
 //     full-width "Ｇｏ.com" is "go.com"); a default or empty port is
@@ -78,25 +78,7 @@ func htmlLinks(base *url.URL, body []byte) []string {
 // It reports false for a link that does not parse, or that is not an http
 // or https URL with a host.
 func resolveLink(base *url.URL, href string) (*url.URL, bool) {
-	s := cleanURL(href)
-	scheme, rest, hasScheme := splitScheme(s)
-	if !hasScheme || scheme == "http" || scheme == "https" {
-		end := strings.IndexAny(s, "?#")
-		if end < 0 {
-			end = len(s)
-		}
-		if strings.IndexByte(s[:end], '\\') >= 0 {
-			s = strings.ReplaceAll(s[:end], "\\", "/") + s[end:]
-			scheme, rest, hasScheme = splitScheme(s)
-		}
-	}
-	if (scheme == "http" || scheme == "https") && !strings.HasPrefix(rest, "//") {
-		if scheme == base.Scheme {
-			s, hasScheme = rest, false
-		} else {
-			s = scheme + "://" + strings.TrimLeft(rest, "/")
-		}
-	}
+	s, hasScheme := browserRef(cleanURL(href), base.Scheme)
 	u, err := base.Parse(s)
 	if err != nil && !hasScheme {
 		u, err = base.Parse("./" + s) // ":a" or "1a:b": a path, not a scheme
@@ -123,6 +105,42 @@ func resolveLink(base *url.URL, href string) (*url.URL, bool) {
 		u.Path, u.RawPath = "/", ""
 	}
 	return u, true
+}
+
+// browserRef rewrites s, a URL reference found against a base of scheme
+// baseScheme (http or https), into what net/url parses as the URL
+// Standard's parser reads s for a special (http, https) URL:
+//   - a backslash before the query is a slash;
+//   - "http:foo" and "http:/foo" are relative to an http base, and
+//     "https:foo" against an http base is "https://foo";
+//   - any run of two or more slashes before a host is two: "///h/p" and
+//     "http:///h/p" go to host h.
+//
+// It reports whether the result begins with a scheme.
+func browserRef(s, baseScheme string) (string, bool) {
+	scheme, rest, hasScheme := splitScheme(s)
+	if hasScheme && scheme != "http" && scheme != "https" {
+		return s, true
+	}
+	end := strings.IndexAny(s, "?#")
+	if end < 0 {
+		end = len(s)
+	}
+	if strings.IndexByte(s[:end], '\\') >= 0 {
+		s = strings.ReplaceAll(s[:end], "\\", "/") + s[end:]
+		scheme, rest, hasScheme = splitScheme(s)
+	}
+	switch {
+	case !hasScheme:
+		if strings.HasPrefix(s, "///") {
+			s = "//" + strings.TrimLeft(s, "/")
+		}
+	case strings.HasPrefix(rest, "//") || scheme != baseScheme:
+		s = scheme + "://" + strings.TrimLeft(rest, "/")
+	default:
+		s, hasScheme = rest, false
+	}
+	return s, hasScheme
 }
 
 // splitScheme splits s at the colon after its scheme, if it begins with one

@@ -242,20 +242,26 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 	}
 }
 
-// keepEscapes resolves req's Location again, as net/http did, if its path
-// holds a byte a request-target may not (a space, say) beside an escape
-// net/http would lose: it resolves a path it cannot keep as written from
-// its decoded form, so "/a%2Fb c" became "/a/b%20c", another resource.
+// keepEscapes resolves req's Location again, as net/http did, where
+// net/http reads it unlike a browser: written as browserRef reads it
+// ("///host/p" goes to host, not to a path on the redirecting host; "\"
+// is "/"); or with a byte a request-target may not hold (a space, say)
+// beside an escape net/http would lose, since it resolves a path it cannot
+// keep as written from its decoded form ("/a%2Fb c" became "/a/b%20c",
+// another resource).
 func keepEscapes(req *http.Request, via []*http.Request) {
 	if req.Response == nil || len(via) == 0 {
 		return
 	}
-	ref, err := url.Parse(req.Response.Header.Get("Location"))
-	if err != nil || ref.RawPath == "" || ref.RawPath == quoteInvalid(ref.RawPath) {
+	prev := via[len(via)-1].URL
+	loc := strings.TrimSpace(req.Response.Header.Get("Location"))
+	fixed, _ := browserRef(loc, prev.Scheme)
+	ref, err := url.Parse(fixed)
+	if err != nil || fixed == loc && (ref.RawPath == "" || ref.RawPath == quoteInvalid(ref.RawPath)) {
 		return
 	}
 	requote(ref)
-	req.URL = via[len(via)-1].URL.ResolveReference(ref)
+	req.URL = prev.ResolveReference(ref)
 }
 
 // sensitiveHeaders are the headers net/http forwards on a redirect only to
