@@ -835,14 +835,14 @@ func TestPortBOMaxTriesZero(t *testing.T) {
 
 // From TestContext (v4: a backoff bound to a cancelled context returns
 // Stop) and v5's Retry, which waits for the next backoff or ctx.Done(),
-// whichever comes first, and then returns the context's error. fetch's
-// context "governs ... every wait between attempts": a deadline shorter
-// than the next delay ends the wait at the deadline, not after the delay,
-// with context.DeadlineExceeded (the caller's, so not ErrAttemptTimeout),
-// and no further attempt; a cancellation during an hour's wait ends it
-// when it comes. (Unlike a Retry-After past the deadline, which fails at
-// once with a *RetryAfterError, a backoff past the deadline is slept into,
-// as both peers do.)
+// whichever comes first, and then returns the context's error. fetch
+// does not sleep into a deadline it knows the wait would pass: a deadline
+// shorter than the next delay fails the call at once, as a Retry-After
+// past the deadline does, with an error matching context.DeadlineExceeded
+// (the caller's, so not ErrAttemptTimeout) and carrying the last attempt's
+// *StatusError, and no further attempt. Both peers sleep until the
+// deadline and return the bare context error. A cancellation during an
+// hour's wait ends it when it comes.
 func TestPortBOContext(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -860,12 +860,16 @@ func TestPortBOContext(t *testing.T) {
 				defer cancel()
 				start := time.Now()
 				r := f.Fetch(ctx, boURL)
-				if !errors.Is(r.Err, context.DeadlineExceeded) || errors.Is(r.Err, ErrAttemptTimeout) {
-					t.Errorf("err %v; want the caller's context.DeadlineExceeded", r.Err)
+				var se *StatusError
+				if !errors.Is(r.Err, context.DeadlineExceeded) || errors.Is(r.Err, ErrAttemptTimeout) || !errors.As(r.Err, &se) || se.StatusCode != 503 {
+					t.Errorf("err %v; want the caller's context.DeadlineExceeded, with the last attempt's 503", r.Err)
 				}
-				if took := time.Since(start); took != tc.deadline || r.Attempts != tc.attempts || c.n.Load() != int64(tc.attempts) {
-					t.Errorf("returned after %v and %d attempts (%d requests); want at the deadline, %v, after %d",
-						took, r.Attempts, c.n.Load(), tc.deadline, tc.attempts)
+				// The last attempt went at (attempts-1) seconds: the call
+				// fails then, not at the deadline.
+				want := time.Duration(tc.attempts-1) * time.Second
+				if took := time.Since(start); took != want || r.Attempts != tc.attempts || c.n.Load() != int64(tc.attempts) {
+					t.Errorf("returned after %v and %d attempts (%d requests); want at once after the last attempt, %v, after %d",
+						took, r.Attempts, c.n.Load(), want, tc.attempts)
 				}
 			})
 		})

@@ -1,6 +1,8 @@
 package fetch
 
 import (
+	"context"
+	"fmt"
 	"time"
 )
 
@@ -23,7 +25,9 @@ func fail(err error) decision { return decision{err: err} }
 //     not retryable or no attempts are left;
 //   - fail: the error is returned, when it is not retryable or no attempts
 //     are left; when the server's Retry-After would outlast the caller's
-//     deadline, or the policy's MaxRetryAfter ([*RetryAfterError]); when a policy of the host the call was
+//     deadline, or the policy's MaxRetryAfter ([*RetryAfterError]); when
+//     the backoff would outlast the caller's deadline (an error matching
+//     context.DeadlineExceeded and the last attempt's error); when a policy of the host the call was
 //     made to refuses the retry (the retry budget, with a [*RetryBudgetError]);
 //   - retry after the Retry-After the server asked for, or else after the
 //     policy's backoff, unless that wait would take the call past
@@ -46,6 +50,15 @@ func (f *Fetcher) decide(c *call, o *outcome, n int) decision {
 	}
 	if f.retry.MaxElapsed > 0 && c.start.since()+d > f.retry.MaxElapsed {
 		return decision{err: o.err}
+	}
+	if deadline, ok := c.Deadline(); ok && !o.hasRetryAfter && time.Until(deadline) < d {
+		// Waiting would end at the deadline with nothing more learnt: fail
+		// now, with what the last attempt found.
+		err := o.err
+		if err == nil {
+			err = f.statusError(o)
+		}
+		return fail(&backoffPastDeadline{delay: d, remaining: time.Until(deadline), err: err})
 	}
 	for _, p := range c.origin.policies { // the host the call was made to
 		if err := p.allowRetry(c, o); err != nil {
@@ -75,3 +88,18 @@ func (f *Fetcher) retryable(c *call, o *outcome, n int) bool {
 		(p.RetryNonIdempotent || idempotent(req)) && replayable(req) &&
 		(markedRetryable(err) || p.Retryable(resp, err))
 }
+
+// backoffPastDeadline is the error of a call that is not retried because
+// its backoff would outlast the caller's deadline: it matches
+// [context.DeadlineExceeded] and unwraps to the last attempt's error (for a
+// status, its [*StatusError]).
+type backoffPastDeadline struct {
+	delay, remaining time.Duration
+	err              error
+}
+
+func (e *backoffPastDeadline) Error() string {
+	return fmt.Sprintf("not retried: the backoff of %v would pass the deadline in %v: %v", e.delay, e.remaining, e.err)
+}
+
+func (e *backoffPastDeadline) Unwrap() []error { return []error{context.DeadlineExceeded, e.err} }
