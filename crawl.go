@@ -661,6 +661,23 @@ func (r *crawl) run(yield func(*Page) bool) {
 	}
 }
 
+// referer is the Referer a crawl's request for to carries, found on the
+// page from, as browsers send it by default (Referrer-Policy
+// strict-origin-when-cross-origin): from's URL within its origin, its
+// origin alone to another, nothing from https to http, and never a
+// fragment or user info. A seed (from "") has none.
+func referer(from string, to *url.URL) string {
+	u, err := url.Parse(from)
+	if from == "" || err != nil || u.Host == "" || u.Scheme == "https" && to.Scheme == "http" {
+		return ""
+	}
+	u.User, u.Fragment, u.RawFragment = nil, "", ""
+	if u.Scheme != to.Scheme || !strings.EqualFold(u.Host, to.Host) {
+		return u.Scheme + "://" + u.Host + "/"
+	}
+	return u.String()
+}
+
 // schedule makes e into a job for its host, fetching the host's robots.txt
 // first if it is not known yet. It reports false once the scheduler has
 // stopped.
@@ -673,6 +690,9 @@ func (r *crawl) schedule(e CrawlEntry) bool {
 		return r.sched.push(job[crawlJob]{text: urlredact.String(e.URL), err: invalidURL(err), data: crawlJob{entry: e, queued: true}})
 	}
 	req.Header.Set("User-Agent", r.cfg.agent)
+	if ref := referer(e.Referrer, req.URL); ref != "" && r.f.header.Get("Referer") == "" {
+		req.Header.Set("Referer", ref)
+	}
 	check := &sendCheck{crawl: r, again: e.Redelivered}
 	if e.Key != "" {
 		check.keys = []string{e.Key}

@@ -526,3 +526,46 @@ func TestCrawlEntryErr(t *testing.T) {
 		}
 	}
 }
+
+// A crawl's requests carry a Referer for the page their link was found on,
+// as a browser's default policy sends it: the page's URL within its
+// origin, its origin alone to another, none for a seed.
+func TestCrawlReferer(t *testing.T) {
+	var mu sync.Mutex
+	refs := map[string]string{}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		refs["other"+r.URL.Path] = r.Header.Get("Referer")
+		mu.Unlock()
+	}))
+	t.Cleanup(other.Close)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		refs[r.URL.Path] = r.Header.Get("Referer")
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html")
+		if r.URL.Path == "/start" {
+			fmt.Fprintf(w, `<a href="/same#frag">same</a> <a href="%s/away">away</a>`, other.URL)
+		}
+	}))
+	t.Cleanup(site.Close)
+	c := newCrawler(t, newFetcher(t), fetch.CrawlIgnoreRobots())
+	for p := range c.Run(t.Context(), site.URL+"/start#top") {
+		if p.Err != nil {
+			t.Errorf("%s: %v", p.URL, p.Err)
+		}
+		p.Follow(p.Links()...)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]string{
+		"/start":     "",
+		"/same":      site.URL + "/start",
+		"other/away": site.URL + "/",
+	}
+	for k, v := range want {
+		if got, ok := refs[k]; !ok || got != v {
+			t.Errorf("%s: Referer %q (requested %v); want %q", k, got, ok, v)
+		}
+	}
+}
