@@ -261,7 +261,16 @@ func keepEscapes(req *http.Request, via []*http.Request) {
 		return
 	}
 	requote(ref)
+	resolved := req.URL
 	req.URL = prev.ResolveReference(ref)
+	if !strings.EqualFold(req.URL.Host, resolved.Host) {
+		// net/http chose the headers and Host to send for the host it
+		// resolved: to another one, send no credentials, and its own Host.
+		req.Host = ""
+		for _, k := range sensitiveHeaders {
+			req.Header.Del(k)
+		}
+	}
 }
 
 // sensitiveHeaders are the headers net/http forwards on a redirect only to

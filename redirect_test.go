@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -533,5 +535,37 @@ func TestRedirectDowngradeDropsCredentials(t *testing.T) {
 				t.Errorf("https to https: the server saw %+v; want %+v", s, tc.keep)
 			}
 		})
+	}
+}
+
+// A Location net/http reads as a path on the redirecting host but a
+// browser reads as another host ("///other/p") is followed to that host,
+// and, net/http having decided what to forward for the same host, without
+// the first request's credentials.
+func TestRedirectSlashesToOtherHostDropsCredentials(t *testing.T) {
+	got := make(chan string, 1)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization") + "|" + r.Header.Get("Cookie")
+	}))
+	t.Cleanup(other.Close)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(other.URL, "http://"))
+	first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "///localhost:"+port+"/landed")
+		w.WriteHeader(http.StatusFound)
+	}))
+	t.Cleanup(first.Close)
+	f, err := New(WithBearerToken("s3cret"), WithHeader("Cookie", "sid=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.Fetch(t.Context(), first.URL+"/start")
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if want := "http://localhost:" + port + "/landed"; r.FinalURL != want {
+		t.Errorf("FinalURL %q; want %q", r.FinalURL, want)
+	}
+	if s := <-got; s != "|" {
+		t.Errorf("the other host saw Authorization|Cookie %q; want neither", s)
 	}
 }
