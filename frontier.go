@@ -61,11 +61,13 @@ type Frontier interface {
 // worker that died holding it (redisqueue's MaxDeliveries does).
 
 // NewMemoryFrontier returns a [Frontier] that keeps everything in memory,
-// holding at most maxURLs entries seen or queued (0: no cap); an Add past
-// the cap fails with [ErrCrawlFull]. Its memory grows with the URLs seen,
+// holding at most maxURLs entries taken in by Add (0: no cap); an Add past
+// the cap fails with [ErrCrawlFull]. The URLs redirects lead to, which a
+// crawl marks seen (Seen), are recorded beyond the cap: at most the
+// redirects followed per page. Next may be called from several goroutines. Its memory grows with the URLs seen,
 // by about each URL's length plus a hundred bytes.
 func NewMemoryFrontier(maxURLs int) Frontier {
-	return &memoryFrontier{max: maxURLs, seen: make(map[string]struct{}), wake: make(chan struct{}, 1)}
+	return &memoryFrontier{max: maxURLs, seen: make(map[string]struct{}), wake: make(chan struct{})}
 }
 
 type memoryFrontier struct {
@@ -74,9 +76,10 @@ type memoryFrontier struct {
 	seen    map[string]struct{}
 	taken   int // entries taken in, keyed or not, for the cap
 	queue   deque[CrawlEntry]
-	pending int  // entries added and not yet done
-	closed  bool //
-	wake    chan struct{}
+	pending int // entries added and not yet done
+	closed  bool
+	wake    chan struct{} // closed, and replaced, to wake every Next waiting
+	waiting int           // Nexts waiting on wake
 }
 
 func (m *memoryFrontier) Add(e CrawlEntry) (bool, error) {
@@ -132,11 +135,16 @@ func (m *memoryFrontier) Next(ctx context.Context) (CrawlEntry, bool, error) {
 			m.mu.Unlock()
 			return CrawlEntry{}, false, nil
 		}
+		wake := m.wake
+		m.waiting++
 		m.mu.Unlock()
 		select {
-		case <-m.wake:
+		case <-wake:
 		case <-ctx.Done():
 		}
+		m.mu.Lock()
+		m.waiting--
+		m.mu.Unlock()
 	}
 }
 
@@ -154,10 +162,11 @@ func (m *memoryFrontier) Close() {
 	m.kick()
 }
 
-// kick wakes a Next that waits. m.mu is held.
+// kick wakes every Next that waits: an entry added, the last one done,
+// or Close may each end the wait of all of them. m.mu is held.
 func (m *memoryFrontier) kick() {
-	select {
-	case m.wake <- struct{}{}:
-	default:
+	if m.waiting > 0 {
+		close(m.wake)
+		m.wake = make(chan struct{})
 	}
 }
