@@ -73,7 +73,10 @@ type RetryPolicy struct {
 	// are not idempotent, for servers known to tolerate duplicates.
 	RetryNonIdempotent bool
 	// Retryable classifies the outcome of one attempt: exactly one of resp
-	// and err is non-nil. Nil means [DefaultRetryable].
+	// and err is non-nil. Nil means [DefaultRetryable]. It may read resp's
+	// header, not its body: a response it does not retry is the call's,
+	// body whole. (Read an error body from the *StatusError a failed call
+	// returns, or decide on it in a [Handle] handler with [RetryableError].)
 	Retryable func(resp *http.Response, err error) bool
 }
 
