@@ -293,8 +293,8 @@ func redirectFixes(req *http.Request, via []*http.Request) {
 	if prev := via[len(via)-1].URL; req.URL.Fragment == "" && prev.Fragment != "" {
 		req.URL.Fragment, req.URL.RawFragment = prev.Fragment, prev.RawFragment
 	}
-	if ref := req.Header.Get("Referer"); strings.IndexByte(ref, '#') >= 0 {
-		req.Header.Set("Referer", ref[:strings.IndexByte(ref, '#')])
+	if ref, _, cut := strings.Cut(req.Header.Get("Referer"), "#"); cut {
+		req.Header.Set("Referer", ref)
 	}
 	if req.URL.Scheme != "http" || !slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" }) {
 		return

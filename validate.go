@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 )
 
 var errNilRequest = errors.New("fetch: nil *http.Request")
@@ -39,43 +38,4 @@ func validateURL(u *url.URL) error {
 		}
 	}
 	return nil
-}
-
-// requote percent-encodes, in u's path and query as written, the bytes a
-// request-target may not hold (a space, a control, a non-ASCII byte, and
-// "<>`{} as browsers do), keeping every escape already there, so that the
-// request line is one and "%2F" stays apart from "/". net/http sends a
-// query as written, and re-escapes a path it cannot keep from its decoded
-// form, which turns "%2F" into "/".
-func requote(u *url.URL) {
-	u.RawQuery = quoteInvalid(u.RawQuery)
-	if u.RawPath != "" {
-		u.RawPath = quoteInvalid(u.RawPath)
-	}
-}
-
-// quoteInvalid returns s with the bytes requote encodes percent-encoded.
-func quoteInvalid(s string) string {
-	i := strings.IndexFunc(s, func(r rune) bool { return r > 0x7e || invalidInTarget(byte(r)) })
-	if i < 0 {
-		return s
-	}
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	b.WriteString(s[:i])
-	for j := i; j < len(s); j++ {
-		if c := s[j]; c > 0x7e || invalidInTarget(c) {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		} else {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-func invalidInTarget(c byte) bool {
-	return c <= ' ' || strings.IndexByte("\"<>`{}", c) >= 0
 }
