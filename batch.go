@@ -102,7 +102,7 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 			failOnce.Do(func() { first = failed; cancel(failed) })
 		}
 	}
-	for range min(cap(f.gates.slots), n) {
+	for range min(f.gates.slots.size, n) {
 		wg.Go(func() { s.work(run) })
 	}
 	wg.Go(func() { s.standby(run) })

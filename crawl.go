@@ -508,7 +508,7 @@ func (r *crawl) follow(base *url.URL, depth int, referrer string, links []string
 // crawl ends.
 func (r *crawl) run(yield func(*Page) bool) {
 	f, s := r.f, r.sched
-	workers := cap(f.gates.slots)
+	workers := f.gates.slots.size
 	results := make(chan *Page, workers)
 	var reader sync.WaitGroup
 	reader.Go(func() {

@@ -76,28 +76,64 @@ func TestDefectMaxElapsedGetJSON(t *testing.T) {
 }
 
 // F2. A call handed over by the scheduler with its gates held (held != nil)
-// that begin refuses because Shutdown has begun never gives the held
-// slots back (3ea14bf released them in do). Here the white-box path is the
-// one take → worker → fetch → do follows when Shutdown lands between them.
+// that begin refuses because Shutdown has begun never gave the held slots
+// back (3ea14bf released them in do). The scheduler now registers the call
+// (enter) as it passes its gates, so Shutdown cannot land between take and
+// do: it waits for the call, which runs, and its slots come back. Here the
+// white-box path is the one take → worker → fetch → do follows.
 func TestDefectHeldSlotsLeakWhenClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newMem(t, http.HandlerFunc(ok), WithConcurrency(2), WithHostConcurrency(1))
+		c := count(ok)
+		f := newMem(t, c, WithConcurrency(2), WithHostConcurrency(1))
 		h := f.gates.hosts.get("a.test") // the scheduler's queue reference
 		if err := f.gates.acquire(context.Background(), h); err != nil {
 			t.Fatal(err)
 		}
-		if err := shutdownWithin(f, time.Second); err != nil {
-			t.Fatal(err)
+		if !f.enter() { // as the scheduler does once it holds the gates
+			t.Fatal("enter refused before Shutdown")
+		}
+		shut := make(chan error, 1)
+		go func() { shut <- f.Shutdown(context.Background()) }()
+		synctest.Wait()
+		select {
+		case err := <-shut:
+			t.Fatalf("Shutdown returned (%v) before the handed-over call ran", err)
+		default:
 		}
 		req, _ := http.NewRequest("GET", "http://a.test/", nil)
-		_, _, err := f.do(req, nil, h)
-		if !errors.Is(err, ErrClosed) {
-			t.Fatalf("do after Shutdown: %v; want ErrClosed", err)
+		resp, _, err := f.do(req, nil, h)
+		if err != nil {
+			t.Fatalf("do of a call registered before Shutdown: %v", err)
 		}
-		if n := len(f.gates.slots); n != 0 {
+		resp.Body.Close()
+		if err := <-shut; err != nil {
+			t.Fatal(err)
+		}
+		if n := f.gates.slots.inFlight(); n != 0 {
+			t.Errorf("global slots held after the handed-over call: %d; want 0", n)
+		}
+		if n := h.slots.inFlight(); n != 0 {
+			t.Errorf("host slots held after the handed-over call: %d; want 0", n)
+		}
+		// A held call refused by validation gives back its slots and its
+		// registration: Shutdown has returned, and an invalid request is
+		// still refused as such.
+		if err := f.gates.acquire(context.Background(), h); err != nil {
+			t.Fatal(err)
+		}
+		f.active.Add(1) // registered, as by the scheduler before Shutdown
+		bad, _ := http.NewRequest("GET", "http://a.test/", nil)
+		bad.URL.Host = ""
+		if _, _, err := f.do(bad, nil, h); !errors.Is(err, ErrInvalidURL) {
+			t.Errorf("do of an invalid held request: %v; want ErrInvalidURL", err)
+		}
+		if n := f.active.Load(); n != 0 {
+			t.Errorf("calls registered after the refusal: %d; want 0", n)
+		}
+		if n := f.gates.slots.inFlight(); n != 0 {
 			t.Errorf("global slots held after a refused held call: %d; want 0", n)
 		}
-		if n := len(h.slots); n != 0 {
+		if n := h.slots.inFlight(); n != 0 {
 			t.Errorf("host slots held after a refused held call: %d; want 0", n)
 		}
 	})

@@ -75,7 +75,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		closing:         make(chan struct{}),
 		hostConcurrency: c.hostConcurrency,
 		readAhead:       cmp.Or(c.readAhead, max(DefaultReadAhead, 16*c.concurrency)),
-		gates:           gates{rate: gateOf(c.limiter), slots: make(slots, c.concurrency)},
+		gates:           gates{rate: gateOf(c.limiter), slots: newSlots(c.concurrency)},
 	}
 	f.gates.closing = f.closing
 	f.gates.shut, f.shut = context.WithCancel(context.Background())
@@ -184,16 +184,18 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 }
 
 // begin validates req and starts its call on req's host (or on held: the
-// host whose gates a scheduler passed for req, which the call then holds).
+// host whose gates a scheduler passed for req, which the call then holds,
+// having been registered by the scheduler with enter).
 func (f *Fetcher) begin(req *http.Request, held *host) (*call, error) {
 	err := validate(req)
-	if err == nil && !f.enter() {
+	switch {
+	case held != nil && err != nil:
+		f.gates.release(held) // the slots the scheduler took for req
+		f.exit(nil)
+	case held == nil && err == nil && !f.enter():
 		err = ErrClosed
 	}
 	if err != nil {
-		if held != nil {
-			f.gates.release(held) // the slots the scheduler took for req
-		}
 		closeUnsent(req)
 		return nil, f.refuse(req, err)
 	}

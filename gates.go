@@ -14,9 +14,8 @@ import (
 // to another host could use.
 type gates struct {
 	rate  rateGate   // global rate; zero: unlimited
-	slots slots      // global in-flight cap
+	slots *slots     // global in-flight cap
 	hosts *hostTable // per-host gates and pauses
-	freed notifier   // notified whenever a slot, global or per host, is freed
 	waits tokenWaits // the calls waiting for a token, per bucket
 	// closing is closed by Shutdown: a call waiting at a gate then fails
 	// with ErrClosed, having sent nothing more. shut is a context ended
@@ -59,17 +58,9 @@ func (g *gates) acquire(ctx context.Context, h *host) error {
 	return nil
 }
 
-// release frees the slots acquire took.
+// release frees the slots acquire or try took. Each goes to the first in
+// its line, if anybody waits.
 func (g *gates) release(h *host) {
-	g.giveBack(h)
-	g.freed.notify()
-}
-
-// giveBack frees the slots try took a moment ago, without waking anybody,
-// so that schedulers whose tries fail cannot wake each other in turn for
-// ever. A scheduler whose try failed on a slot that was given back so is
-// woken by the next slot freed.
-func (g *gates) giveBack(h *host) {
 	g.slots.release()
 	if h.slots != nil {
 		h.slots.release()
@@ -81,86 +72,128 @@ func (g *gates) giveBack(h *host) {
 type refusal int
 
 const (
-	granted     refusal = iota // every gate let the attempt through
-	hostBusy                   // the host's slots are all taken
-	hostLater                  // the host is paused, or out of tokens, until a known time
-	globalBusy                 // the global slots are all taken
-	globalLater                // the global bucket is out of tokens until a known time
-	mustWait                   // a Limiter that can only be waited for gates the host
+	granted      refusal = iota // every gate let the attempt through
+	hostInLine                  // a seat waits in line at a gate of the host's
+	hostLater                   // the host is paused, or out of tokens, until a known time
+	globalInLine                // a seat waits in line at a global gate
+	globalLater                 // the global bucket is out of tokens until a known time
+	mustWait                    // a Limiter that can only be waited for gates the host
 )
 
 // try takes, without waiting, everything one attempt to h needs: h's slot
-// and a global one, then h's tokens and a global one. If a gate refuses,
-// try gives back what it took and says which refused and, for a gate that
-// opens at a known time, when. Tokens are looked at before they are taken,
-// and a token taken before a later gate refuses is handed back by
-// cancelling its reservation, so that a refused try leaves every bucket as
-// it found it. Nor does try take a token ahead of the calls waiting in a
-// bucket's line (see [tokenWaits]): the reservation the first of them holds
-// keeps the bucket below one token until the line is gone.
+// and a global one, then h's tokens (its rate's and its adaptive rate's)
+// and a global one. The seats are the scheduler's: hs for h's gates, gs
+// for the global ones (see [hostSeats]).
+//
+// A slot that is not free, or that others wait for, the seat waits for in
+// the slots' line, and is given at its turn; a token likewise, when calls
+// wait in the bucket's line (see [tokenWaits]). try then refuses with
+// hostInLine or globalInLine, and the scheduler tries again once the seat
+// is given what it waited for, which wakes it. A bucket without a token
+// and without a line refuses with hostLater or globalLater and the time
+// its next token is due. What a seat was given in line it keeps until the
+// attempt it is for passes every gate; what try took itself it gives back
+// when a later gate refuses: a slot, and a token, by cancelling its
+// reservation, so that such a refused try leaves every bucket as it found
+// it, and a token taken is sent at once. Once every gate lets the attempt
+// through, it holds the slots, and the seats are empty.
 //
 // Only [*rate.Limiter] buckets can be tried, and only while they have a
 // positive limit and burst (see waitOnly); a host or global gate that is
 // some other [Limiter], or a bucket without a token that is not such,
 // makes try refuse with mustWait, and the attempt must wait for its gates
 // with wait and acquire.
-func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
+func (g *gates) try(h *host, hs *hostSeats, gs *globalSeats, c *clock) (refusal, time.Time) {
 	if until := h.pausedUntil.Load(); until != 0 && until > c.now().UnixNano() {
 		return hostLater, time.Unix(0, until)
 	}
 	if h.rate.other != nil || g.rate.other != nil {
 		return mustWait, time.Time{}
 	}
-	hostRate, globalRate := h.rate.bucket, g.rate.bucket
-	if h.slots != nil && !h.slots.try() {
-		return hostBusy, time.Time{}
-	}
-	if !g.slots.try() {
-		if h.slots != nil {
-			h.slots.release()
+	var tookHost bool
+	if h.slots != nil {
+		took, ok := hs.slot.claim(h.slots)
+		if !ok {
+			return hostInLine, time.Time{}
 		}
-		return globalBusy, time.Time{}
+		tookHost = took
 	}
+	tookGlobal, ok := gs.slot.claim(g.slots)
+	if !ok {
+		if tookHost {
+			hs.slot.leave(h.slots)
+		}
+		return globalInLine, time.Time{}
+	}
+	if why, due := g.tryTokens(h, hs, gs, c); why != granted {
+		if tookHost {
+			hs.slot.leave(h.slots)
+		}
+		if tookGlobal {
+			gs.slot.leave(g.slots)
+		}
+		return why, due
+	}
+	hs.passed(h)
+	gs.passed(g)
+	return granted, time.Time{}
+}
+
+// tryTokens takes the tokens of try's attempt: h's, then the adaptive
+// rate's or ramp's, then a global one. A seat that was given its bucket's
+// token in line takes none.
+func (g *gates) tryTokens(h *host, hs *hostSeats, gs *globalSeats, c *clock) (why refusal, due time.Time) {
 	var adaptive *rate.Limiter
 	if p := h.pace(); p != nil {
 		adaptive = p.lim
 	}
-	buckets := [3]*rate.Limiter{hostRate, adaptive, globalRate}
-	if one, i := onlyBucket(buckets); one != nil {
-		// One bucket: take its token with AllowN, which needs no
-		// reservation to give back.
-		if due, ok := tokenDue(one, c.now()); (ok && due.After(c.now())) || !one.AllowN(c.now(), 1) {
-			g.giveBack(h)
-			if waitOnly(one) {
-				return mustWait, time.Time{}
-			}
-			if !ok || !due.After(c.now()) {
-				due = c.now().Add(time.Millisecond) // lost a race for the token: look again soon
-			}
-			if i == 2 {
-				return globalLater, due
-			}
-			return hostLater, due
-		}
-		return granted, time.Time{}
-	}
+	buckets := [3]*rate.Limiter{h.rate.bucket, adaptive, g.rate.bucket}
+	seats := [3]*tokenSeat{&hs.rate, &hs.adaptive, &gs.rate}
 	var taken [3]*rate.Reservation
-	why, due := granted, time.Time{}
+	one := onlyBucket(buckets)
 	for i, l := range buckets {
 		if l == nil {
 			continue
 		}
-		if taken[i], due = takeToken(l, c.now()); taken[i] == nil {
-			switch {
-			case waitOnly(l):
-				why, due = mustWait, time.Time{}
-			case i == 2:
-				why = globalLater
-			default:
-				why = hostLater
+		st := seats[i]
+		if st.sit(); st.state == seated {
+			continue
+		}
+		if st.state == inLine {
+			why = hostInLine
+			if i == 2 {
+				why = globalInLine
 			}
 			break
 		}
+		if l == one {
+			// One bucket: take its token with AllowN, which needs no
+			// reservation to give back.
+			var ok bool
+			if due, ok = tokenDue(l, c.now()); (!ok || !due.After(c.now())) && l.AllowN(c.now(), 1) {
+				continue
+			}
+			if ok && !due.After(c.now()) {
+				due = c.now().Add(time.Millisecond) // lost a race for the token: look again soon
+			}
+		} else if taken[i], due = takeToken(l, c.now()); taken[i] != nil {
+			continue
+		}
+		switch {
+		case waitOnly(l):
+			why, due = mustWait, time.Time{}
+		case g.waits.queue(l, &st.ticket):
+			st.state = inLine
+			why, due = hostInLine, time.Time{}
+			if i == 2 {
+				why = globalInLine
+			}
+		case i == 2:
+			why = globalLater
+		default:
+			why = hostLater
+		}
+		break
 	}
 	if why != granted {
 		for i := len(taken) - 1; i >= 0; i-- {
@@ -168,9 +201,23 @@ func (g *gates) try(h *host, c *clock) (refusal, time.Time) {
 				taken[i].CancelAt(c.now())
 			}
 		}
-		g.giveBack(h)
 	}
 	return why, due
+}
+
+// onlyBucket returns the one bucket of buckets that is not nil, or nil if
+// none or several are.
+func onlyBucket(buckets [3]*rate.Limiter) *rate.Limiter {
+	var one *rate.Limiter
+	for _, l := range buckets {
+		if l != nil {
+			if one != nil {
+				return nil
+			}
+			one = l
+		}
+	}
+	return one
 }
 
 // waitOnly reports whether l, a bucket of the caller's, has a limit or
@@ -196,22 +243,6 @@ func (c *clock) now() time.Time {
 		c.t = time.Now()
 	}
 	return c.t
-}
-
-// onlyBucket returns the one bucket of buckets that is not nil, with its
-// index, or nil if none or several are.
-func onlyBucket(buckets [3]*rate.Limiter) (*rate.Limiter, int) {
-	var one *rate.Limiter
-	at := -1
-	for i, l := range buckets {
-		if l != nil {
-			if one != nil {
-				return nil, -1
-			}
-			one, at = l, i
-		}
-	}
-	return one, at
 }
 
 // takeToken takes a token from l if one is there at now, returning its

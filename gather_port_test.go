@@ -286,7 +286,7 @@ func gpRequests(t testing.TB, urls []string) []*http.Request {
 
 func gpGroupRun(ctx context.Context, f *Fetcher, urls []string) ([]Result, error) {
 	g, gctx := NewTaskGroup(ctx)
-	g.SetLimit(cap(f.gates.slots))
+	g.SetLimit(f.gates.slots.size)
 	rs := make([]Result, len(urls))
 	for i, u := range urls {
 		g.Go(func() error {

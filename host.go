@@ -16,7 +16,7 @@ import (
 type host struct {
 	name     string
 	rate     rateGate                 // the host's rate; zero: none
-	slots    slots                    // nil: no per-host cap
+	slots    *slots                   // nil: no per-host cap
 	throttle *throttle                // the adaptive rate, whose bucket is one of the gates; nil if none
 	ramp     atomic.Pointer[throttle] // paces the host after a pause when it has no adaptive rate (see pacing.go)
 	policies []policy                 // the host's chain: adaptive rate, retry budget, circuit breaker
@@ -143,7 +143,7 @@ func (t *hostTable) get(name string) *host {
 			h.rate = gateOf(t.newLimiter(name))
 		}
 		if t.slotsPerHost > 0 {
-			h.slots = make(slots, t.slotsPerHost)
+			h.slots = newSlots(t.slotsPerHost)
 		}
 		if t.adaptive != nil || len(t.policies) > 0 {
 			h.policies = make([]policy, 0, len(t.policies)+1)

@@ -90,34 +90,3 @@ func waitLimiter(ctx, shut context.Context, l Limiter) error {
 	}
 	return err
 }
-
-// slots is a counting semaphore: a send takes a slot, a receive frees one.
-type slots chan struct{}
-
-func (s slots) acquire(ctx context.Context, closing <-chan struct{}, what string) error {
-	select {
-	case s <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case s <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for %s in-flight slot: %w", what, ctx.Err())
-	case <-closing:
-		return fmt.Errorf("waiting for %s in-flight slot: %w", what, ErrClosed)
-	}
-}
-
-func (s slots) release() { <-s }
-
-// try takes a slot if one is free now.
-func (s slots) try() bool {
-	select {
-	case s <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}

@@ -165,7 +165,7 @@ func (f *Fetcher) Stats() Stats {
 		Waiting:  c.waiting.Load(),
 		Attempts: c.attempts.Load(),
 		Retries:  c.retries.Load(),
-		InFlight: int64(len(f.gates.slots)), // each attempt in flight holds one global slot
+		InFlight: int64(f.gates.slots.inFlight()), // each attempt in flight holds one global slot
 		Hosts:    f.gates.hosts.stats(),
 	}
 	s.Calls = s.Succeeded + s.Failed.Total()

@@ -26,9 +26,12 @@ const DefaultReadAhead = 4096
 // waiting for its host holds no worker, no goroutine and no global slot or
 // token that a request to another host could use. A host that refuses is
 // set aside until it may accept: until the time its next token is due or
-// its pause ends, until one of this call's requests to it finishes, or
-// until a slot is freed anywhere in the Fetcher. A worker that finds no
-// host ready sleeps until the earliest of those, or a new input.
+// its pause ends, until one of this call's requests to it finishes, or,
+// when a slot held elsewhere refused it, until its seat in that slot's
+// line is given a slot (see [seat]): so the scheduler waits its turn with
+// the calls of other goroutines, and is neither starved by them nor
+// starves them. A worker that finds no host ready sleeps until the
+// earliest of those, or a new input.
 //
 // Requests within one host go in input order. Memory is bounded by the
 // read-ahead. Inputs are read ahead only as far as needed: a buffer of
@@ -51,12 +54,17 @@ type scheduler[P any] struct {
 	queues  map[string]*hostQueue[P] // hosts with jobs queued or running
 	ready   deque[*hostQueue[P]]     // hosts to try, in round-robin order
 	timed   timedQueues[P]           // hosts refused until a known time
-	starved []*hostQueue[P]          // hosts refused for want of a host slot held elsewhere
+	starved []*hostQueue[P]          // hosts with a seat waiting in line (see [hostSeats])
 	direct  deque[job[P]]            // jobs that pass no gates: bad inputs and vetoed ones
 	// globalDue and globalBusy record that a global gate refused: no host
-	// can go until globalDue, or until a slot frees.
+	// can go until globalDue, or until the global seat, which waits in
+	// line, is given what it waits for.
 	globalDue  time.Time
 	globalBusy bool
+	global     globalSeats
+	given      atomic.Bool // a seat's ticket was given a slot or token since next looked
+	give       func()      // every ticket's give: sets given and kicks
+	unseated   bool        // the seats were left for good: the call's jobs go without the gates
 	queued     int         // jobs queued, in host queues and direct
 	holds      int         // sources that may still add jobs; the call ends when none is left and nothing is queued
 	parked     int         // workers asleep in take
@@ -106,6 +114,7 @@ type hostQueue[P any] struct {
 	// every job to the host takes from (a crawl's Crawl-delay).
 	pace    *rate.Limiter
 	blocked bool // set by block: no job is dispatched until unblock
+	seats   hostSeats
 }
 
 type queueState uint8
@@ -125,7 +134,7 @@ func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[
 		ctx:       ctx,
 		hostCap:   f.hostConcurrency,
 		readAhead: f.readAhead,
-		buffer:    min(f.readAhead, 2*cap(f.gates.slots)),
+		buffer:    min(f.readAhead, 2*f.gates.slots.size),
 		queues:    make(map[string]*hostQueue[P]),
 		holds:     holds,
 		wake:      make(chan struct{}, 1),
@@ -133,6 +142,11 @@ func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[
 		done:      make(chan struct{}),
 		over:      make(chan struct{}),
 	}
+	s.give = func() {
+		s.given.Store(true)
+		s.kick()
+	}
+	s.global.setGive(s.give)
 	s.unwatch = context.AfterFunc(ctx, func() {
 		s.cancelled.Store(true)
 		s.kick()
@@ -194,6 +208,7 @@ func (s *scheduler[P]) queue(name string) *hostQueue[P] {
 	q := s.queues[name]
 	if q == nil {
 		q = &hostQueue[P]{name: name, h: s.f.gates.hosts.get(name), index: -1}
+		q.seats.setGive(s.give)
 		s.queues[name] = q
 	}
 	return q
@@ -230,6 +245,7 @@ func (s *scheduler[P]) stop() {
 	s.unwatch()
 	s.f.stats.waiting.Add(-int64(s.queued))
 	s.queued = 0
+	s.unseat()
 	for _, q := range s.queues {
 		if q.running == 0 { // else the last finish puts it
 			s.f.gates.hosts.put(q.h)
@@ -263,8 +279,6 @@ func (s *scheduler[P]) take(done *job[P]) (j job[P], held *host, ok bool) {
 	if done != nil {
 		s.finish(done)
 	}
-	armed := false // freed is taken: a slot freed from now on wakes us
-	var freed <-chan struct{}
 	for {
 		if s.stopped {
 			s.mu.Unlock()
@@ -296,15 +310,7 @@ func (s *scheduler[P]) take(done *job[P]) (j job[P], held *host, ok bool) {
 			s.kick() // the next parked worker sees the end too
 			return j, nil, false
 		}
-		if (len(s.starved) > 0 || s.globalBusy) && !armed {
-			// Refused for want of a slot: look once more after taking
-			// freed, so that a slot freed in between is not missed.
-			freed, armed = s.f.gates.freed.wait(), true
-			s.unstarve()
-			continue
-		}
-		s.park(freed)
-		armed, freed = false, nil
+		s.park()
 	}
 }
 
@@ -372,10 +378,10 @@ func (s *scheduler[P]) room() {
 }
 
 // park sleeps, with s.mu held on entry and exit, until something may have
-// made a host ready: a kick, a freed slot (if freed is not nil), the
-// earliest due time, or the end of the call's context. While it sleeps,
-// push may read ahead up to the read-ahead.
-func (s *scheduler[P]) park(freed <-chan struct{}) {
+// made a host ready: a kick (a new job, a seat given a slot), the earliest
+// due time, or the end of the call's context. While it sleeps, push may
+// read ahead up to the read-ahead.
+func (s *scheduler[P]) park() {
 	var timer <-chan time.Time
 	due := s.globalDue
 	if s.timed.Len() > 0 && (due.IsZero() || s.timed.top().due.Before(due)) {
@@ -403,7 +409,6 @@ func (s *scheduler[P]) park(freed <-chan struct{}) {
 	s.mu.Unlock()
 	select {
 	case <-s.wake:
-	case <-freed:
 	case <-timer:
 	case <-ctxDone:
 	case <-closing:
@@ -411,18 +416,41 @@ func (s *scheduler[P]) park(freed <-chan struct{}) {
 	}
 	s.mu.Lock()
 	s.parked--
-	s.unstarve() // whatever woke us, a slot may have come free
 }
 
-// unstarve puts the hosts refused for want of a slot back in line. s.mu is
-// held.
-func (s *scheduler[P]) unstarve() {
+// seated puts the hosts whose seats were given a slot back in line, and
+// lets the hosts try again if the global seat was. s.mu is held.
+func (s *scheduler[P]) seated() {
+	if !s.given.Swap(false) {
+		return
+	}
+	s.globalBusy = s.global.waiting()
+	kept := s.starved[:0]
+	for _, q := range s.starved {
+		if q.seats.waiting() {
+			kept = append(kept, q)
+		} else {
+			s.setReady(q)
+		}
+	}
+	clear(s.starved[len(kept):])
+	s.starved = kept
+}
+
+// unseat gives up every seat's claim: places in line and the slots given
+// to them. It is for when no job will pass the gates here again: the call
+// is stopped, or its jobs go to fail without them. s.mu is held.
+func (s *scheduler[P]) unseat() {
+	s.global.leave(&s.f.gates)
+	s.globalBusy = false
+	for _, q := range s.queues {
+		q.seats.leave(&s.f.gates, q.h)
+	}
 	for _, q := range s.starved {
 		s.setReady(q)
 	}
 	clear(s.starved)
 	s.starved = s.starved[:0]
-	s.globalBusy = false
 }
 
 // next picks the job to run now, if any. s.mu is held.
@@ -447,17 +475,29 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 	if cancelled {
 		// The gates no longer count, nor does when the global bucket
 		// refills: a park must not wake for that time, which passes.
-		s.globalDue, s.globalBusy = time.Time{}, false
-		s.unstarve()
+		s.globalDue = time.Time{}
+		if !s.unseated {
+			s.unseat()
+			s.unseated = true
+		}
 		if s.ready.len() > 0 {
 			return s.dispatch(s.ready.pop(), false), false, true
 		}
 		return j, false, false
 	}
+	s.seated()
 	if s.globalBusy || !s.globalDue.IsZero() && s.globalDue.After(c.now()) {
 		return j, false, false
 	}
 	s.globalDue = time.Time{}
+	// A global slot held by the global seat is for this pass: if no host
+	// can use it now, it goes to whoever is next in line. (A global token
+	// is kept: it is spent.)
+	defer func() {
+		if s.global.slot.state == seated {
+			s.global.slot.leave(s.f.gates.slots)
+		}
+	}()
 	for n := s.ready.len(); n > 0; n-- {
 		q := s.ready.pop()
 		if s.hostCap > 0 && q.running >= s.hostCap {
@@ -479,25 +519,33 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 				continue
 			}
 		}
-		why, due := s.f.gates.try(q.h, c)
+		why, due := s.f.gates.try(q.h, &q.seats, &s.global, c)
 		if paced != nil && why != granted && why != mustWait {
 			paced.CancelAt(c.now())
 		}
 		switch why {
 		case granted:
+			// The job's call is registered now, while it holds its
+			// slots, so that Shutdown waits for it (see begin); if
+			// Shutdown has begun, it goes without them, to fail.
+			if !s.f.enter() {
+				s.f.gates.release(q.h)
+				return s.dispatch(q, false), false, true
+			}
 			return s.dispatch(q, true), true, true
 		case mustWait:
+			q.seats.leave(&s.f.gates, q.h) // the job waits in the gates' own lines
 			return s.dispatch(q, false), false, true
-		case hostBusy:
+		case hostInLine:
 			q.state = starved
 			s.starved = append(s.starved, q)
 			s.setAside = true
 		case hostLater:
 			s.setTimed(q, due)
-		case globalBusy, globalLater:
+		case globalInLine, globalLater:
 			s.ready.pushFront(q)
 			q.state = ready
-			s.globalBusy, s.globalDue = why == globalBusy, due
+			s.globalBusy, s.globalDue = why == globalInLine, due
 			return j, false, false
 		}
 	}
@@ -511,6 +559,8 @@ func (s *scheduler[P]) dispatch(q *hostQueue[P], admitted bool) job[P] {
 	q.state = idle
 	if q.jobs.len() > 0 {
 		s.setReady(q)
+	} else {
+		q.seats.leave(&s.f.gates, q.h) // nothing left to use what they hold
 	}
 	return j
 }
@@ -555,6 +605,7 @@ func (s *scheduler[P]) block(name string) {
 	if q.state == starved {
 		s.starved = slices.DeleteFunc(s.starved, func(r *hostQueue[P]) bool { return r == q })
 	}
+	q.seats.leave(&s.f.gates, q.h)
 	q.state = held
 }
 

@@ -77,7 +77,7 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 // which returns false.
 func run[T, R any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest requester[T],
 	newWorker func() func(j *job[T], held *host) R) iter.Seq[R] {
-	workers := cap(f.gates.slots)
+	workers := f.gates.slots.size
 	return func(yield func(R) bool) {
 		if ctx == nil {
 			var j job[T]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -30,11 +31,102 @@ import (
 // front's token and its successor's reservation (at rates of over some
 // 100,000 a second), which delays the line by that one token.
 //
+// A scheduler waits in the same lines, with a [tokenTicket] for each of its
+// hosts' buckets and one for the global bucket, so that its requests and
+// the calls of other goroutines are served in turn.
+//
 // A line exists only while calls wait on its bucket. The zero tokenWaits
 // is ready to use; it is safe for concurrent use.
 type tokenWaits struct {
-	mu    sync.Mutex
-	lines map[*rate.Limiter]*list.List // of chan struct{}: the calls behind the front, each closed at that call's turn
+	mu sync.Mutex
+	// lines holds, for each bucket waited on, who waits behind the front:
+	// a call's chan struct{}, closed at its turn, or a *tokenTicket.
+	lines map[*rate.Limiter]*list.List
+}
+
+// A tokenTicket is a place in a bucket's line that waits without a
+// goroutine: a scheduler's. At its turn it reserves its token, as a call
+// at the front does; once the token is due, the ticket holds it, give is
+// called, and the turn passes on.
+type tokenTicket struct {
+	give func()      // called when the ticket holds its token; must not block
+	held atomic.Bool // the token is the ticket's; its owner clears it
+
+	// Guarded by the tokenWaits' mu.
+	lim   *rate.Limiter
+	at    *list.Element     // its place in line, while behind the front
+	r     *rate.Reservation // its token, while it waits at the front
+	timer *time.Timer       // fires when r is due
+	turns uint64            // counts its turns, so that a timer of an earlier one does nothing
+}
+
+// queue puts t at the back of lim's line, if calls wait in it, and reports
+// whether it did. At t's turn its owner is given the token, with t.give,
+// once it is due, unless t leaves the line first (see cancel).
+func (w *tokenWaits) queue(lim *rate.Limiter, t *tokenTicket) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	line := w.lines[lim]
+	if line == nil {
+		return false
+	}
+	t.lim = lim
+	t.held.Store(false)
+	t.at = line.PushBack(t)
+	return true
+}
+
+// turn starts t's turn at the front of its bucket's line: it reserves t's
+// token and reports true if the token is there now. Otherwise t keeps the
+// turn until the token is due, when due gives it the token and passes the
+// turn on. w.mu is held.
+func (w *tokenWaits) turn(t *tokenTicket) bool {
+	now := time.Now()
+	r := t.lim.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	if !r.OK() || d <= 0 {
+		// Not OK: the bucket's burst was set to 0 since the scheduler
+		// looked; the request goes to the gates' own refusal.
+		return true
+	}
+	t.r = r
+	t.turns++
+	turn := t.turns
+	t.timer = time.AfterFunc(d, func() { w.due(t, turn) })
+	return false
+}
+
+// due gives t the token it reserved at its turn'th turn, and passes the
+// turn on.
+func (w *tokenWaits) due(t *tokenTicket, turn uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t.r == nil || t.turns != turn {
+		return // cancelled as the timer fired
+	}
+	t.r, t.timer = nil, nil
+	t.held.Store(true)
+	t.give()
+	w.passOn(t.lim)
+}
+
+// cancel takes t out of its line. A token t reserved and is not due yet
+// goes back to the bucket; one that is due is spent. It does nothing to a
+// ticket that is in no line.
+func (w *tokenWaits) cancel(t *tokenTicket) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case t.at != nil:
+		w.lines[t.lim].Remove(t.at)
+		t.at = nil
+	case t.r != nil:
+		if t.timer.Stop() {
+			t.r.CancelAt(time.Now()) // the last reservation on the bucket: its token comes back
+		}
+		t.r, t.timer = nil, nil
+		w.passOn(t.lim)
+	}
 }
 
 // wait takes one token from lim, waiting its turn in lim's line, or returns
@@ -115,10 +207,27 @@ func (w *tokenWaits) enter(ctx context.Context, closing <-chan struct{}, lim *ra
 func (w *tokenWaits) leave(lim *rate.Limiter) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.passOn(lim)
+}
+
+// passOn hands the front of lim's line to the next in it, or ends the line
+// if nobody is behind. A ticket whose token is there at its turn takes it
+// and passes the turn on at once. w.mu is held.
+func (w *tokenWaits) passOn(lim *rate.Limiter) {
 	line := w.lines[lim]
-	if e := line.Front(); e != nil {
-		close(line.Remove(e).(chan struct{}))
-		return
+	for e := line.Front(); e != nil; e = line.Front() {
+		switch next := line.Remove(e).(type) {
+		case chan struct{}:
+			close(next)
+			return
+		case *tokenTicket:
+			next.at = nil
+			if !w.turn(next) {
+				return
+			}
+			next.held.Store(true)
+			next.give()
+		}
 	}
 	delete(w.lines, lim)
 }

@@ -119,8 +119,10 @@ func TestCancelledWaitsLeaveNoDebt(t *testing.T) {
 }
 
 // While calls wait in a bucket's line, gates.try takes no token ahead of
-// them: the scheduler gets the bucket's tokens only once the line is gone.
-func TestTryYieldsToWaitingCalls(t *testing.T) {
+// them: the scheduler's seat waits in the line behind them, and is given
+// the token after theirs, at the time it would have been had it waited as
+// a call does.
+func TestTryWaitsInLineWithCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := count(ok)
 		f := newMem(t, c, WithRate(PerSecond(1), 1))
@@ -132,17 +134,39 @@ func TestTryYieldsToWaitingCalls(t *testing.T) {
 		}
 		h := f.gates.hosts.get("a.test")
 		defer f.gates.hosts.put(h)
-		for at := time.Duration(0); at < 3*time.Second; at += 500 * time.Millisecond {
-			time.Sleep(time.Until(start.Add(at)))
-			synctest.Wait() // the line moves before try is asked
-			if why, due := f.gates.try(h, new(clock)); why != globalLater || !due.After(time.Now()) {
-				t.Errorf("try at %v: %v, due %v; want globalLater, due later", at, why, due.Sub(start))
+		var hs hostSeats
+		var gs globalSeats
+		var mu sync.Mutex // give runs on the timer's goroutine
+		var givenAt []time.Duration
+		give := func() {
+			mu.Lock()
+			defer mu.Unlock()
+			givenAt = append(givenAt, time.Since(start))
+		}
+		hs.setGive(give)
+		gs.setGive(give)
+		time.Sleep(500 * time.Millisecond)
+		for range 2 { // asking again keeps the seat's place
+			if why, _ := f.gates.try(h, &hs, &gs, new(clock)); why != globalInLine {
+				t.Fatalf("try at 0.5s, two calls in line: %v; want globalInLine", why)
 			}
 		}
 		wg.Wait()
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(givenAt) != 0 {
+			t.Errorf("the seat was given its token at %v, while calls were ahead of it", givenAt)
+		}
+		mu.Unlock()
 		time.Sleep(time.Until(start.Add(3 * time.Second)))
-		if why, _ := f.gates.try(h, new(clock)); why != granted {
-			t.Errorf("try at 3s, the line gone: %v; want granted", why)
+		synctest.Wait()
+		mu.Lock()
+		if want := []time.Duration{3 * time.Second}; !slices.Equal(givenAt, want) {
+			t.Errorf("the seat was given its token at %v; want %v, after the calls ahead of it", givenAt, want)
+		}
+		if why, _ := f.gates.try(h, &hs, &gs, new(clock)); why != granted {
+			t.Errorf("try at 3s, the token given: %v; want granted", why)
 		} else {
 			f.gates.release(h)
 		}
@@ -152,6 +176,45 @@ func TestTryYieldsToWaitingCalls(t *testing.T) {
 		}
 		if want := []time.Duration{0, time.Second, 2 * time.Second}; !slices.Equal(got, want) {
 			t.Errorf("calls sent at %v; want %v", got, want)
+		}
+	})
+}
+
+// A seat that leaves the line while it waits at its front, its token
+// reserved and not due, gives the token back: the call behind it goes when
+// it would have had the seat never waited, and the bucket is in no debt.
+func TestSeatLeavingGivesTokenBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := count(ok)
+		f := newMem(t, c, WithRate(PerSecond(1), 1))
+		start := time.Now()
+		if _, err := f.Get(context.Background(), "http://a.test/"); err != nil { // takes the token
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { f.Get(context.Background(), "http://a.test/") }) // waits at the front, for 1s
+		synctest.Wait()
+		h := f.gates.hosts.get("a.test")
+		defer f.gates.hosts.put(h)
+		var hs hostSeats
+		var gs globalSeats
+		hs.setGive(func() {})
+		gs.setGive(func() {})
+		if why, _ := f.gates.try(h, &hs, &gs, new(clock)); why != globalInLine {
+			t.Fatalf("try, a call waiting: %v; want globalInLine", why)
+		}
+		wg.Go(func() { f.Get(context.Background(), "http://a.test/") }) // behind the seat
+		synctest.Wait()
+		time.Sleep(1500 * time.Millisecond) // the seat has its turn from 1s, for its token at 2s
+		gs.leave(&f.gates)
+		hs.leave(&f.gates, h)
+		wg.Wait()
+		var got []time.Duration
+		for _, at := range c.times() {
+			got = append(got, at.Sub(start))
+		}
+		if want := []time.Duration{0, time.Second, 2 * time.Second}; !slices.Equal(got, want) {
+			t.Errorf("calls sent at %v; want %v: the seat's token was not given back", got, want)
 		}
 	})
 }

@@ -1,0 +1,119 @@
+package fetch
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// slots caps the attempts in flight, to one host or in all.
+//
+// Whoever waits for a slot is served first come, first served: a call
+// blocked in acquire, or a scheduler's ticket, which holds a place in line
+// without a goroutine (see [slots.join]). A slot freed while anybody waits
+// goes straight to the first of them, and nobody takes one ahead of the
+// line, so neither kind of waiter can starve the other.
+type slots struct {
+	size   int
+	mu     sync.Mutex
+	taken  int          // slots held, by attempts in flight or by tickets given one
+	line   list.List    // of *slotWaiter
+	ticket atomic.Int64 // slots held by tickets, for no attempt yet (see seat)
+}
+
+func newSlots(n int) *slots { return &slots{size: n} }
+
+// A slotWaiter is a place in a slots' line. A call blocked in acquire waits
+// for its turn channel; a scheduler's ticket has a give function instead.
+type slotWaiter struct {
+	turn  chan struct{} // closed when the slot is given, if give is nil
+	give  func()        // called, with the slots' lock held, when the slot is given; must not block
+	given atomic.Bool
+	at    *list.Element // its place in the line; nil while not in one
+}
+
+// acquire takes a slot, waiting its turn in line, or returns an error
+// naming what it waited for if ctx ends or closing is closed first.
+func (s *slots) acquire(ctx context.Context, closing <-chan struct{}, what string) error {
+	s.mu.Lock()
+	if s.taken < s.size && s.line.Len() == 0 {
+		s.taken++
+		s.mu.Unlock()
+		return nil
+	}
+	w := &slotWaiter{turn: make(chan struct{})}
+	w.at = s.line.PushBack(w)
+	s.mu.Unlock()
+	var err error
+	select {
+	case <-w.turn:
+		return nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-closing:
+		err = ErrClosed
+	}
+	if s.leave(w) {
+		s.release() // given as ctx ended: pass it on
+	}
+	return fmt.Errorf("waiting for %s in-flight slot: %w", what, err)
+}
+
+// join takes a slot for w's owner if one is free and nobody waits, and
+// reports true; otherwise it puts w at the back of the line, where it is
+// given the first slot freed after those ahead of it, and reports false.
+// A ticket in line, given or not, is ended with leave.
+func (s *slots) join(w *slotWaiter) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.taken < s.size && s.line.Len() == 0 {
+		s.taken++
+		s.ticket.Add(1)
+		return true
+	}
+	w.given.Store(false)
+	w.at = s.line.PushBack(w)
+	return false
+}
+
+// leave takes w out of the line, and reports whether it was given a slot
+// before it left, which its owner then holds (and must release).
+func (s *slots) leave(w *slotWaiter) (given bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w.at != nil {
+		s.line.Remove(w.at)
+		w.at = nil
+		return false
+	}
+	return w.given.Load()
+}
+
+// release frees a slot: the first in line is given it, if anybody waits.
+func (s *slots) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.line.Front()
+	if e == nil {
+		s.taken--
+		return
+	}
+	w := s.line.Remove(e).(*slotWaiter)
+	w.at = nil
+	w.given.Store(true)
+	if w.give != nil {
+		s.ticket.Add(1)
+		w.give()
+	} else {
+		close(w.turn)
+	}
+}
+
+// inFlight returns how many slots are held by attempts.
+func (s *slots) inFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.taken - int(s.ticket.Load())
+}
