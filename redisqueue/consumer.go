@@ -138,12 +138,16 @@ func (c *consumer) waitFree(ctx context.Context) int {
 }
 
 // read takes up to n entries: abandoned ones first, if a scan for them is
-// due, then new ones, waiting up to the poll interval for some.
+// due, then new ones, waiting up to the poll interval for some. While it
+// holds a suspect, it waits for new ones not in Redis but here, where the
+// suspect's acknowledgement ends the wait (see acked), so that the next
+// suspect is taken over at once.
 func (c *consumer) read(ctx context.Context, n int) ([]entry, error) {
 	q := c.q
 	c.mu.Lock()
 	scan := c.cursor != "0-0" || time.Since(c.claimed) >= q.cfg.visibility/4
 	cursor := c.cursor
+	vetting := c.suspect != ""
 	c.mu.Unlock()
 	if scan {
 		msgs, next, err := c.takeOver(ctx, cursor, n)
@@ -159,11 +163,18 @@ func (c *consumer) read(ctx context.Context, n int) ([]entry, error) {
 			return c.take(msgs, true), nil
 		}
 	}
+	block := q.cfg.poll
+	if vetting {
+		block = -1 // no BLOCK: Redis would not answer before the poll ends
+	}
 	streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: q.group, Consumer: c.name, Streams: []string{q.stream, ">"},
-		Count: int64(n), Block: q.cfg.poll,
+		Count: int64(n), Block: block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
+		if vetting {
+			c.pause(ctx, q.cfg.poll)
+		}
 		return nil, nil
 	}
 	if err != nil {
@@ -317,6 +328,17 @@ func (c *consumer) kick() {
 	select {
 	case c.freed <- struct{}{}:
 	default:
+	}
+}
+
+// pause waits up to d, or until kicked (see kick), or until ctx ends.
+func (c *consumer) pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.freed:
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 

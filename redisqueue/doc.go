@@ -37,8 +37,9 @@
 // acknowledgement; then it is set aside in the dead-letter stream
 // stream+":dead" and reported, not handed out again. A worker that dies
 // counts for the entries it held, which are then taken over one at a time,
-// so that a poison entry takes no other with it; a worker that stops
-// unharmed does not count.
+// so that a poison entry takes no other with it: a worker holds at most
+// one of them, and takes the next as soon as that one is acknowledged. A
+// worker that stops unharmed does not count.
 //
 // Workers delete acknowledged entries from the stream as they go, never
 // one that is pending or not yet delivered to some group of the stream, so

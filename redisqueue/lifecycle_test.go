@@ -470,3 +470,47 @@ func consumerNames(t *testing.T, rdb *redis.Client, q *Queue) []string {
 	slices.Sort(names)
 	return names
 }
+
+// A dead worker's entries are taken over one at a time, each as soon as
+// the one before it has been acknowledged, not a poll later: 64 of them
+// are all fetched within 16 polls, and the worker that takes them over
+// never holds two of them at once.
+func TestTakeOverNextOnAcknowledgement(t *testing.T) {
+	const n = 64
+	rdb := newClient(t, redisAddr(t))
+	srv := newCountingServer(t)
+	q := newQueue(t, rdb)
+	if _, err := q.Add(t.Context(), slices.Values(urls(srv.URL, n))); err != nil {
+		t.Fatal(err)
+	}
+	deadWorker(t, rdb, q, "dead/1")
+	limit := n * q.cfg.poll / 4
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
+	defer cancel()
+	start := time.Now()
+	got := 0
+	for r := range q.Run(ctx, newFetcher(t)) {
+		if r.Err != nil || !r.Reclaimed {
+			t.Errorf("%s: reclaimed %v, Err %v; want fetched after its take-over", r.URL, r.Reclaimed, r.Err)
+		}
+		got++
+		ps, err := rdb.XPendingExt(t.Context(), &redis.XPendingExtArgs{Stream: q.stream, Group: q.group, Start: "-", End: "+", Count: n}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken := 0
+		for _, p := range ps {
+			if p.Consumer != "dead/1" {
+				taken++
+			}
+		}
+		if taken > 1 {
+			t.Errorf("after %d results: %d entries taken over and not acknowledged; want 1 at a time", got, taken)
+		}
+	}
+	elapsed := time.Since(start)
+	t.Logf("%d entries of a dead worker taken over and fetched in %v (poll %v)", got, elapsed.Round(time.Millisecond), q.cfg.poll)
+	if got != n {
+		t.Errorf("%d of %d entries fetched in %v; want all within %v, a quarter of a poll each", got, n, elapsed.Round(time.Millisecond), limit)
+	}
+}

@@ -1602,9 +1602,8 @@ func TestPortAsynqProcessorRetry(t *testing.T) {
 // reclaimed; every URL gets a result; duplicates are only entries the
 // killed worker held.
 func TestPortAsynqRecovererKilledWorker(t *testing.T) {
-	// The survivor takes the killed worker's entries over one at a time
-	// (documented), each after a poll of up to a quarter of the timeout:
-	// a short timeout keeps the test short.
+	// The survivor takes the killed worker's entries over once the
+	// timeout has passed: a short timeout keeps the test short.
 	const (
 		total = 200
 		vis   = 2 * portVis
