@@ -519,19 +519,25 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 				continue
 			}
 		}
+		// The job's call is registered before it may take its slots, so
+		// that Shutdown, which waits for the calls registered, cannot
+		// return while it holds them (see begin). If Shutdown has begun,
+		// it goes without them, to fail.
+		if !s.f.enter() {
+			if paced != nil {
+				paced.CancelAt(c.now())
+			}
+			return s.dispatch(q, false), false, true
+		}
 		why, due := s.f.gates.try(q.h, &q.seats, &s.global, c)
+		if why != granted {
+			s.f.exit(nil)
+		}
 		if paced != nil && why != granted && why != mustWait {
 			paced.CancelAt(c.now())
 		}
 		switch why {
 		case granted:
-			// The job's call is registered now, while it holds its
-			// slots, so that Shutdown waits for it (see begin); if
-			// Shutdown has begun, it goes without them, to fail.
-			if !s.f.enter() {
-				s.f.gates.release(q.h)
-				return s.dispatch(q, false), false, true
-			}
 			return s.dispatch(q, true), true, true
 		case mustWait:
 			q.seats.leave(&s.f.gates, q.h) // the job waits in the gates' own lines

@@ -72,12 +72,10 @@ func (st *seat) leave(s *slots) {
 	switch st.state {
 	case inLine:
 		if s.leave(&st.ticket) {
-			s.ticket.Add(-1)
-			s.release()
+			s.releaseTicket()
 		}
 	case seated:
-		s.ticket.Add(-1)
-		s.release()
+		s.releaseTicket()
 	}
 	st.state = unseated
 }

@@ -95,6 +95,19 @@ func (s *slots) leave(w *slotWaiter) (given bool) {
 func (s *slots) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.free()
+}
+
+// releaseTicket frees a slot a ticket held for no attempt.
+func (s *slots) releaseTicket() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ticket.Add(-1) // under the lock, so that inFlight never counts it
+	s.free()
+}
+
+// free frees a slot, as release does. s.mu is held.
+func (s *slots) free() {
 	e := s.line.Front()
 	if e == nil {
 		s.taken--
