@@ -62,14 +62,19 @@ type scheduler[P any] struct {
 	globalDue  time.Time
 	globalBusy bool
 	global     globalSeats
-	given      atomic.Bool // a seat's ticket was given a slot or token since next looked
-	give       func()      // every ticket's give: sets given and kicks
-	unseated   bool        // the seats were left for good: the call's jobs go without the gates
-	queued     int         // jobs queued, in host queues and direct
-	holds      int         // sources that may still add jobs; the call ends when none is left and nothing is queued
-	parked     int         // workers asleep in take
-	stopped    bool        // stop was called: every worker leaves and queued jobs are dropped
-	halted     atomic.Bool // stopped, for reading without the lock
+	given      atomic.Bool  // a seat's ticket had its turn since next looked
+	give       func()       // a token ticket's give: sets given and kicks
+	takeSlot   func() bool  // a slot ticket's give: takes the slot if a worker is parked
+	idle       atomic.Int32 // parked, for the slots' tickets to read
+	// holding lists the queues whose seats may hold a host slot given at
+	// their turn, kept while a later gate refused: see dropHeld.
+	holding  []*hostQueue[P]
+	unseated bool        // the seats were left for good: the call's jobs go without the gates
+	queued   int         // jobs queued, in host queues and direct
+	holds    int         // sources that may still add jobs; the call ends when none is left and nothing is queued
+	parked   int         // workers asleep in take
+	stopped  bool        // stop was called: every worker leaves and queued jobs are dropped
+	halted   atomic.Bool // stopped, for reading without the lock
 	// cancelled is set once the call's context has ended: from then on,
 	// queued jobs go at once, without the gates, to fail.
 	cancelled atomic.Bool
@@ -115,6 +120,7 @@ type hostQueue[P any] struct {
 	pace    *rate.Limiter
 	blocked bool // set by block: no job is dispatched until unblock
 	seats   hostSeats
+	holding bool // in the scheduler's holding list
 }
 
 type queueState uint8
@@ -146,7 +152,17 @@ func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[
 		s.given.Store(true)
 		s.kick()
 	}
-	s.global.setGive(s.give)
+	// A slot is taken at its turn only while a worker is parked, to be
+	// woken to use it. While every worker is out, one may be waiting for
+	// the very slot in its own gates (a retry, a redirect, robots.txt), and
+	// the seat would keep it from it: the slot goes to the next in line,
+	// and the seat lines up again when a worker is back.
+	s.takeSlot = func() bool {
+		s.given.Store(true)
+		s.kick()
+		return s.idle.Load() > 0
+	}
+	s.global.setGive(s.takeSlot, s.give)
 	s.unwatch = context.AfterFunc(ctx, func() {
 		s.cancelled.Store(true)
 		s.kick()
@@ -208,7 +224,7 @@ func (s *scheduler[P]) queue(name string) *hostQueue[P] {
 	q := s.queues[name]
 	if q == nil {
 		q = &hostQueue[P]{name: name, h: s.f.gates.hosts.get(name), index: -1}
-		q.seats.setGive(s.give)
+		q.seats.setGive(s.takeSlot, s.give)
 		s.queues[name] = q
 	}
 	return q
@@ -287,6 +303,9 @@ func (s *scheduler[P]) take(done *job[P]) (j job[P], held *host, ok bool) {
 		}
 		var admitted bool
 		if j, admitted, ok = s.next(new(clock)); ok {
+			if s.parked == 0 {
+				s.dropHeld()
+			}
 			s.queued--
 			s.f.stats.waiting.Add(-1)
 			if s.queued <= s.buffer/2 || s.starving() && s.queued < s.readAhead {
@@ -402,6 +421,7 @@ func (s *scheduler[P]) park() {
 		closing = s.f.closing
 	}
 	s.parked++
+	s.idle.Add(1)
 	s.setAside = false // this worker's timer and wake-ups cover them all
 	if s.queued < s.readAhead {
 		s.room()
@@ -416,6 +436,7 @@ func (s *scheduler[P]) park() {
 	}
 	s.mu.Lock()
 	s.parked--
+	s.idle.Add(-1)
 }
 
 // seated puts the hosts whose seats were given a slot back in line, and
@@ -432,9 +453,34 @@ func (s *scheduler[P]) seated() {
 		} else {
 			s.setReady(q)
 		}
+		s.hold(q)
 	}
 	clear(s.starved[len(kept):])
 	s.starved = kept
+}
+
+// hold notes that q's seats may hold a slot. s.mu is held.
+func (s *scheduler[P]) hold(q *hostQueue[P]) {
+	if q.seats.slot.state == seated && !q.holding {
+		q.holding = true
+		s.holding = append(s.holding, q)
+	}
+}
+
+// dropHeld gives back the host slots that seats hold for a later try. It
+// is called when a worker leaves with a job and none is parked: no worker
+// is then left to use such a slot, and one of the call's own may be about
+// to wait for it in the gates (a retry, a redirect, a robots.txt fetch).
+// s.mu is held.
+func (s *scheduler[P]) dropHeld() {
+	for _, q := range s.holding {
+		if q.seats.slot.state == seated {
+			q.seats.slot.leave(q.h.slots)
+		}
+		q.holding = false
+	}
+	clear(s.holding)
+	s.holding = s.holding[:0]
 }
 
 // unseat gives up every seat's claim: places in line and the slots given
@@ -532,6 +578,7 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 		why, due := s.f.gates.try(q.h, &q.seats, &s.global, c)
 		if why != granted {
 			s.f.exit(nil)
+			s.hold(q)
 		}
 		if paced != nil && why != granted && why != mustWait {
 			paced.CancelAt(c.now())

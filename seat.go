@@ -40,11 +40,17 @@ type seat struct {
 	state  seatState
 }
 
-// sit moves a seat whose ticket was given its slot from inLine to seated.
+// sit moves a seat whose ticket was given its slot from inLine to seated,
+// and one whose ticket declined its turn back to unseated.
 func (st *seat) sit() {
-	if st.state == inLine && st.ticket.given.Load() {
+	switch {
+	case st.state != inLine:
+	case st.ticket.given.Load():
 		st.ticket.given.Store(false)
 		st.state = seated
+	case st.ticket.declined.Load():
+		st.ticket.declined.Store(false)
+		st.state = unseated
 	}
 }
 
@@ -154,12 +160,13 @@ func (gs *globalSeats) leave(g *gates) {
 	gs.slot.leave(g.slots)
 }
 
-// setGive sets the function every ticket of the seats calls when it is
-// given what it waits for.
-func (hs *hostSeats) setGive(give func()) {
-	hs.rate.ticket.give, hs.adaptive.ticket.give, hs.slot.ticket.give = give, give, give
+// setGive sets the functions the tickets of the seats call at their turn:
+// takeSlot, at a slot's, which reports whether the seat takes it, and give,
+// once a token is given.
+func (hs *hostSeats) setGive(takeSlot func() bool, give func()) {
+	hs.rate.ticket.give, hs.adaptive.ticket.give, hs.slot.ticket.give = give, give, takeSlot
 }
 
-func (gs *globalSeats) setGive(give func()) {
-	gs.rate.ticket.give, gs.slot.ticket.give = give, give
+func (gs *globalSeats) setGive(takeSlot func() bool, give func()) {
+	gs.rate.ticket.give, gs.slot.ticket.give = give, takeSlot
 }

@@ -28,10 +28,15 @@ func newSlots(n int) *slots { return &slots{size: n} }
 // A slotWaiter is a place in a slots' line. A call blocked in acquire waits
 // for its turn channel; a scheduler's ticket has a give function instead.
 type slotWaiter struct {
-	turn  chan struct{} // closed when the slot is given, if give is nil
-	give  func()        // called, with the slots' lock held, when the slot is given; must not block
-	given atomic.Bool
-	at    *list.Element // its place in the line; nil while not in one
+	turn chan struct{} // closed when the slot is given, if give is nil
+	// give is called, with the slots' lock held, at the ticket's turn; it
+	// must not block. It reports whether its owner takes the slot: one
+	// that could not use it now declines it, and the slot goes to the next
+	// in line.
+	give     func() bool
+	given    atomic.Bool   // the slot is the waiter's
+	declined atomic.Bool   // a ticket's owner declined its turn: it is out of line, with nothing
+	at       *list.Element // its place in the line; nil while not in one
 }
 
 // acquire takes a slot, waiting its turn in line, or returns an error
@@ -74,6 +79,7 @@ func (s *slots) join(w *slotWaiter) bool {
 		return true
 	}
 	w.given.Store(false)
+	w.declined.Store(false)
 	w.at = s.line.PushBack(w)
 	return false
 }
@@ -108,20 +114,22 @@ func (s *slots) releaseTicket() {
 
 // free frees a slot, as release does. s.mu is held.
 func (s *slots) free() {
-	e := s.line.Front()
-	if e == nil {
-		s.taken--
-		return
+	for e := s.line.Front(); e != nil; e = s.line.Front() {
+		w := s.line.Remove(e).(*slotWaiter)
+		w.at = nil
+		if w.give == nil {
+			w.given.Store(true)
+			close(w.turn)
+			return
+		}
+		if w.give() {
+			s.ticket.Add(1)
+			w.given.Store(true)
+			return
+		}
+		w.declined.Store(true)
 	}
-	w := s.line.Remove(e).(*slotWaiter)
-	w.at = nil
-	w.given.Store(true)
-	if w.give != nil {
-		s.ticket.Add(1)
-		w.give()
-	} else {
-		close(w.turn)
-	}
+	s.taken--
 }
 
 // inFlight returns how many slots are held by attempts.
