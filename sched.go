@@ -63,8 +63,8 @@ type scheduler[P any] struct {
 	globalBusy bool
 	global     globalSeats
 	given      atomic.Bool  // a seat's ticket had its turn since next looked
-	give       func()       // a token ticket's give: sets given and kicks
-	takeSlot   func() bool  // a slot ticket's give: takes the slot if a worker is parked
+	give       func()       // every ticket's wake-up: sets given and kicks
+	takeSlot   func() bool  // a slot ticket's take: takes the slot if a worker is parked
 	idle       atomic.Int32 // parked, for the slots' tickets to read
 	// holding lists the queues whose seats may hold a host slot given at
 	// their turn, kept while a later gate refused: see dropHeld.
@@ -157,11 +157,7 @@ func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[
 	// the very slot in its own gates (a retry, a redirect, robots.txt), and
 	// the seat would keep it from it: the slot goes to the next in line,
 	// and the seat lines up again when a worker is back.
-	s.takeSlot = func() bool {
-		s.given.Store(true)
-		s.kick()
-		return s.idle.Load() > 0
-	}
+	s.takeSlot = func() bool { return s.idle.Load() > 0 }
 	s.global.setGive(s.takeSlot, s.give)
 	s.unwatch = context.AfterFunc(ctx, func() {
 		s.cancelled.Store(true)

@@ -161,12 +161,15 @@ func (gs *globalSeats) leave(g *gates) {
 }
 
 // setGive sets the functions the tickets of the seats call at their turn:
-// takeSlot, at a slot's, which reports whether the seat takes it, and give,
-// once a token is given.
-func (hs *hostSeats) setGive(takeSlot func() bool, give func()) {
-	hs.rate.ticket.give, hs.adaptive.ticket.give, hs.slot.ticket.give = give, give, takeSlot
+// takeSlot, at a slot's, which reports whether the seat takes it, and
+// wake, which wakes the scheduler once the seat has what it waited for or
+// has been passed over.
+func (hs *hostSeats) setGive(takeSlot func() bool, wake func()) {
+	hs.rate.ticket.give, hs.adaptive.ticket.give = wake, wake
+	hs.slot.ticket.take, hs.slot.ticket.wake = takeSlot, wake
 }
 
-func (gs *globalSeats) setGive(takeSlot func() bool, give func()) {
-	gs.rate.ticket.give, gs.slot.ticket.give = give, takeSlot
+func (gs *globalSeats) setGive(takeSlot func() bool, wake func()) {
+	gs.rate.ticket.give = wake
+	gs.slot.ticket.take, gs.slot.ticket.wake = takeSlot, wake
 }

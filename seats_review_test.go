@@ -598,3 +598,52 @@ func TestSeatsStreamBreakLeavesNothingHeld(t *testing.T) {
 		assertGatesIdle(t, f)
 	})
 }
+
+// Many short runs of every kind of caller at once on the same slots, so
+// that a seat's turn lands at every point of a worker's take and park. A
+// wake-up lost between a ticket's turn and the scheduler looking at its
+// seat leaves every worker parked with work queued: synctest reports the
+// deadlock. (A ticket's flag set after the wake-up did so about once in
+// 200 runs.)
+func TestSeatsManyRunsNoLostWakeUp(t *testing.T) {
+	for run := range 300 {
+		synctest.Test(t, func(t *testing.T) {
+			srv := newSeatSrv()
+			f := newMem(t, srv, WithConcurrency(3), WithHostConcurrency(1))
+			defer f.Shutdown(context.Background())
+			urls := func(kind string, n int) []string {
+				var us []string
+				for i := range n {
+					us = append(us, fmt.Sprintf("http://h%d.test/%s%d", (i*7+run+len(kind))%5, kind, i))
+				}
+				return us
+			}
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for _, r := range f.GetAll(context.Background(), urls("getall", 12)) {
+					if r.Err != nil {
+						t.Error(r.Err)
+					}
+				}
+			})
+			wg.Go(func() {
+				for r := range f.Stream(context.Background(), slices.Values(urls("stream", 12))) {
+					if r.Err != nil {
+						t.Error(r.Err)
+					}
+				}
+			})
+			for _, u := range urls("get", 6) {
+				wg.Go(func() {
+					if _, err := f.Get(context.Background(), u); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			if got := srv.arrived.Load(); got != 30 {
+				t.Errorf("run %d: %d requests arrived; want 30", run, got)
+			}
+		})
+	}
+}

@@ -26,14 +26,15 @@ type slots struct {
 func newSlots(n int) *slots { return &slots{size: n} }
 
 // A slotWaiter is a place in a slots' line. A call blocked in acquire waits
-// for its turn channel; a scheduler's ticket has a give function instead.
+// for its turn channel; a scheduler's ticket has take and wake instead.
 type slotWaiter struct {
-	turn chan struct{} // closed when the slot is given, if give is nil
-	// give is called, with the slots' lock held, at the ticket's turn; it
-	// must not block. It reports whether its owner takes the slot: one
-	// that could not use it now declines it, and the slot goes to the next
-	// in line.
-	give     func() bool
+	turn chan struct{} // closed when the slot is given, if a ticket's funcs are nil
+	// A ticket's take reports, at its turn, whether its owner takes the
+	// slot: one that could not use it now declines it, and the slot goes
+	// to the next in line. Then, given or declined set, wake tells the
+	// owner. Both are called with the slots' lock held, and must not block.
+	take     func() bool
+	wake     func()
 	given    atomic.Bool   // the slot is the waiter's
 	declined atomic.Bool   // a ticket's owner declined its turn: it is out of line, with nothing
 	at       *list.Element // its place in the line; nil while not in one
@@ -117,17 +118,22 @@ func (s *slots) free() {
 	for e := s.line.Front(); e != nil; e = s.line.Front() {
 		w := s.line.Remove(e).(*slotWaiter)
 		w.at = nil
-		if w.give == nil {
+		if w.take == nil {
 			w.given.Store(true)
 			close(w.turn)
 			return
 		}
-		if w.give() {
+		took := w.take()
+		if took {
 			s.ticket.Add(1)
 			w.given.Store(true)
+		} else {
+			w.declined.Store(true)
+		}
+		w.wake() // once the flag is set: the owner looks at it when woken
+		if took {
 			return
 		}
-		w.declined.Store(true)
 	}
 	s.taken--
 }
