@@ -33,6 +33,16 @@ func (b *slotBody) Close() error {
 	return err
 }
 
+// A writableBody is a slotBody whose body is also an io.Writer: that of a
+// 101 Switching Protocols response, the connection itself, which net/http
+// hands over as an io.ReadWriteCloser.
+type writableBody struct {
+	*slotBody
+	w io.Writer
+}
+
+func (b writableBody) Write(p []byte) (int, error) { return b.w.Write(p) }
+
 // finish gives up what the body holds, once, whichever of EOF and Close
 // comes first.
 func (b *slotBody) finish() {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -118,7 +119,9 @@ func New(opts ...Option) (*Fetcher, error) {
 //
 // The caller must close the response body. Until it is closed or read to
 // EOF, the request keeps its in-flight slot, global and per host (of the
-// host that answered). As with [http.Client.Do], req's body, if any, is
+// host that answered). The body of a 101 Switching Protocols response is
+// the connection, an [io.ReadWriteCloser] as net/http documents, and keeps
+// its slot, and any attempt timeout, until closed. As with [http.Client.Do], req's body, if any, is
 // closed whatever happens, even when the request is never sent; so is the
 // body of every request given to [Fetcher.DoAll] or
 // [Fetcher.StreamRequests], including those a cancellation or an early
@@ -248,7 +251,11 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 	default:
 		ended = false
 		c.body.rc, c.body.c, c.body.cancel = resp.Body, c, o.cancel
-		resp.Body = &c.body
+		if w, ok := c.body.rc.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+			resp.Body = writableBody{&c.body, w} // the upgraded connection: writable, as net/http gives it
+		} else {
+			resp.Body = &c.body
+		}
 	}
 	if herr := f.done(c, resp, err); herr != nil {
 		// A panic in OnDone fails the call; it never vanishes.
