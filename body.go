@@ -80,11 +80,10 @@ func closeUnsent(req *http.Request) {
 }
 
 // readPrefix reads and closes resp's body, returning what it read of its
-// first limit bytes: the rest, and a failure to read it, are left out.
-func readPrefix(resp *http.Response, limit int64) []byte {
+// first limit bytes, and the error that cut the read short, if one did.
+func readPrefix(resp *http.Response, limit int64) ([]byte, error) {
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, limit))
-	return b
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
 }
 
 // readBody reads and closes resp's body, failing with ErrBodyTooLarge as soon

@@ -116,7 +116,13 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 	consume := func(resp *http.Response) error {
 		defer resp.Body.Close()
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return f.statusError(&outcome{resp: resp, retryAfter: retryAfterOf(f, resp)})
+			serr := f.statusError(&outcome{resp: resp, retryAfter: retryAfterOf(f, resp)})
+			if err := req.Context().Err(); err != nil {
+				// Ended by the caller while the start of the body was
+				// read: its cancellation or deadline is the failure.
+				return fmt.Errorf("reading the body of a %s: %w", resp.Status, err)
+			}
+			return serr
 		}
 		body := &cappedBody{r: resp.Body, left: f.maxBody, limit: f.maxBody}
 		resp.Body = body

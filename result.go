@@ -3,6 +3,7 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -72,9 +73,15 @@ func (f *Fetcher) fetch(req *http.Request, text string, index int, r *Result, he
 	}
 	consume := func(resp *http.Response) error {
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			// The status is the call's failure, whatever becomes of the
-			// body: it is kept as far as it reads, up to the cap.
-			r.Body = readPrefix(resp, f.maxBody)
+			// The status is the call's failure, whatever else becomes of
+			// the body: it is kept as far as it reads, up to the cap. But
+			// a read cut short by the caller ending the call fails it as
+			// the caller's cancellation or deadline, as a wait does.
+			var rerr error
+			r.Body, rerr = readPrefix(resp, f.maxBody)
+			if rerr != nil && req.Context().Err() != nil {
+				return fmt.Errorf("reading the body of a %s: %w", resp.Status, rerr)
+			}
 			return newStatusError(resp, retryAfterOf(f, resp), r.Body, false)
 		}
 		body, err := readBody(resp, f.maxBody)
