@@ -95,9 +95,9 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 		wg       sync.WaitGroup
 	)
 	s := newScheduler[T](ctx, f, 1)
-	run := func(j *job[T], held *host) {
+	run := func(j *job[T], from handOff) {
 		r := &results[j.index]
-		fetchJob(f, j, r, held)
+		fetchJob(f, j, r, from)
 		if failed := r.Err; failFast && failed != nil {
 			failOnce.Do(func() { first = failed; cancel(failed) })
 		}

@@ -526,16 +526,22 @@ func (r *crawl) run(yield func(*Page) bool) {
 		}
 	})
 	var pool sync.WaitGroup
-	run := func(j *job[crawlJob], held *host) {
+	run := func(j *job[crawlJob], from handOff) {
 		if j.data.robots != nil {
-			r.loadRobots(j.data.robots)
+			func() {
+				from.watch.atGates(true) // its fetch waits at the gates, maybe behind this crawl's seats
+				defer from.watch.atGates(false)
+				r.loadRobots(j.data.robots)
+			}()
 			s.unblock(j.data.robots.key, j.data.robots.pace)
 			return
 		}
 		e := j.data.entry
 		p := &Page{crawl: r, entry: e, queued: j.data.queued, Depth: e.Depth, Referrer: e.Referrer}
-		fetchJob(f, j, &p.Result, held)
+		fetchJob(f, j, &p.Result, from)
+		s.atGates(true) // as Stream's workers do: the loop body may wait at the gates
 		results <- p
+		s.atGates(false)
 	}
 	var running atomic.Int64
 	running.Store(int64(workers) + 1)

@@ -85,7 +85,7 @@ func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 			body, err = io.ReadAll(io.LimitReader(resp.Body, robots.MaxSize+1))
 			return err
 		}
-		resp, _, err := r.f.do(req, read, nil)
+		resp, _, err := r.f.do(req, read, handOff{})
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode

@@ -101,7 +101,7 @@ func TestDefectHeldSlotsLeakWhenClosed(t *testing.T) {
 		default:
 		}
 		req, _ := http.NewRequest("GET", "http://a.test/", nil)
-		resp, _, err := f.do(req, nil, h)
+		resp, _, err := f.do(req, nil, handOff{held: h})
 		if err != nil {
 			t.Fatalf("do of a call registered before Shutdown: %v", err)
 		}
@@ -124,7 +124,7 @@ func TestDefectHeldSlotsLeakWhenClosed(t *testing.T) {
 		f.active.Add(1) // registered, as by the scheduler before Shutdown
 		bad, _ := http.NewRequest("GET", "http://a.test/", nil)
 		bad.URL.Host = ""
-		if _, _, err := f.do(bad, nil, h); !errors.Is(err, ErrInvalidURL) {
+		if _, _, err := f.do(bad, nil, handOff{held: h}); !errors.Is(err, ErrInvalidURL) {
 			t.Errorf("do of an invalid held request: %v; want ErrInvalidURL", err)
 		}
 		if n := f.active.Load(); n != 0 {

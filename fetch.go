@@ -132,7 +132,7 @@ func New(opts ...Option) (*Fetcher, error) {
 // them: net/http's own resends on a new connection included, the requests
 // that follow a redirect not.
 func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
-	resp, _, err := f.do(req, nil, nil)
+	resp, _, err := f.do(req, nil, handOff{})
 	return resp, err
 }
 
@@ -157,8 +157,8 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 // it the returned body keeps the slot until the caller closes it. do returns
 // the number of requests sent to req's host, counted as [Error.Attempts]
 // documents (see call.sent).
-func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held *host) (*http.Response, int, error) {
-	c, err := f.begin(req, held)
+func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, from handOff) (*http.Response, int, error) {
+	c, err := f.begin(req, from)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -189,7 +189,8 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, held
 // begin validates req and starts its call on req's host (or on held: the
 // host whose gates a scheduler passed for req, which the call then holds,
 // having been registered by the scheduler with enter).
-func (f *Fetcher) begin(req *http.Request, held *host) (*call, error) {
+func (f *Fetcher) begin(req *http.Request, from handOff) (*call, error) {
+	held := from.held
 	err := validate(req)
 	switch {
 	case held != nil && err != nil:
@@ -210,7 +211,9 @@ func (f *Fetcher) begin(req *http.Request, held *host) (*call, error) {
 	} else {
 		h = f.host(req)
 	}
-	return f.newCall(req, h, held != nil), nil
+	c := f.newCall(req, h, held != nil)
+	c.watch = from.watch
+	return c, nil
 }
 
 // finish ends call c with decision d about its last attempt's outcome o

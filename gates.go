@@ -294,7 +294,14 @@ func (f *Fetcher) admit(c *call) error {
 		if f.timed {
 			t = time.Now()
 		}
-		if err := f.pass(c, c.h); err != nil {
+		if c.watch != nil {
+			c.watch.atGates(true)
+		}
+		err := f.pass(c, c.h)
+		if c.watch != nil {
+			c.watch.atGates(false)
+		}
+		if err != nil {
 			return err
 		}
 		if f.timed {

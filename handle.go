@@ -52,9 +52,9 @@ type Handled[In, Out any] struct {
 func Handle[In, Out any](ctx context.Context, f *Fetcher, in iter.Seq[In],
 	newRequest func(context.Context, In) (*http.Request, error),
 	handle func(In, *http.Response) (Out, error)) iter.Seq[Handled[In, Out]] {
-	return run(ctx, f, in, funcRequester(newRequest), func() func(j *job[In], held *host) Handled[In, Out] {
-		return func(j *job[In], held *host) Handled[In, Out] {
-			h := handleOne(f, j.req, j.text, j.err, held, j.data, handle)
+	return run(ctx, f, in, funcRequester(newRequest), func() func(j *job[In], from handOff) Handled[In, Out] {
+		return func(j *job[In], from handOff) Handled[In, Out] {
+			h := handleOne(f, j.req, j.text, j.err, from, j.data, handle)
 			h.Index = j.index
 			return h
 		}
@@ -67,9 +67,9 @@ func Handle[In, Out any](ctx context.Context, f *Fetcher, in iter.Seq[In],
 // matches [ErrInvalidURL].
 func HandleURLs[Out any](ctx context.Context, f *Fetcher, urls iter.Seq[string],
 	handle func(url string, resp *http.Response) (Out, error), opts ...RequestOption) iter.Seq[Handled[string, Out]] {
-	return run(ctx, f, urls, getURL(opts), func() func(j *job[string], held *host) Handled[string, Out] {
-		return func(j *job[string], held *host) Handled[string, Out] {
-			h := handleOne(f, j.req, j.text, j.err, held, j.data, handle)
+	return run(ctx, f, urls, getURL(opts), func() func(j *job[string], from handOff) Handled[string, Out] {
+		return func(j *job[string], from handOff) Handled[string, Out] {
+			h := handleOne(f, j.req, j.text, j.err, from, j.data, handle)
 			h.Index = j.index
 			return h
 		}
@@ -102,7 +102,7 @@ func markedRetryable(err error) bool {
 
 // handleOne sends req (or reports err, for input in that could not be made
 // into one) and hands its 2xx response to handle inside the attempt.
-func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err error, held *host,
+func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err error, from handOff,
 	in In, handle func(In, *http.Response) (Out, error)) Handled[In, Out] {
 	h := Handled[In, Out]{Input: in, URL: text}
 	if err != nil {
@@ -149,7 +149,7 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 		return nil
 	}
 	var resp *http.Response
-	resp, h.Attempts, h.Err = f.do(req, consume, held)
+	resp, h.Attempts, h.Err = f.do(req, consume, from)
 	if resp != nil {
 		h.Status = resp.StatusCode
 	}

@@ -36,6 +36,7 @@ type call struct {
 	body slotBody      // the response body, when the caller reads it
 
 	caller   *http.Request         // the request the caller gave
+	watch    gateWatcher           // the scheduler whose worker runs the call, if any: told when it waits at the gates
 	attempts int                   // requests sent to origin so far, as Error.Attempts counts them
 	delay    time.Duration         // the last retry's delay, for the backoff's next
 	start    mono                  // when the call began; zero unless MaxElapsed or a hook needs it
@@ -360,6 +361,10 @@ func (f *Fetcher) hop(req *http.Request) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, c.last.start.time().Add(t))
 		defer cancel()
+	}
+	if c.watch != nil {
+		c.watch.atGates(true)
+		defer c.watch.atGates(false)
 	}
 	if err := f.pass(ctx, c.h); err != nil {
 		return f.hopRefused(c, ctx, req, err)

@@ -52,20 +52,20 @@ type Result struct {
 // input could not be made into a request reports that instead. held, if not
 // nil, is the host whose gates the scheduler has already passed for the
 // first attempt.
-func fetchJob[T any](f *Fetcher, j *job[T], r *Result, held *host) {
+func fetchJob[T any](f *Fetcher, j *job[T], r *Result, from handOff) {
 	if j.err != nil {
 		closeUnsent(j.req)
 		*r = Result{Index: j.index, URL: j.text, Err: f.refuseJob(j.req, j.text, j.err)}
 		return
 	}
-	f.fetch(j.req, j.text, j.index, r, held)
+	f.fetch(j.req, j.text, j.index, r, from)
 }
 
 // fetch runs req through do, reading the body inside the attempt, and
 // reports the outcome in *r, which it overwrites, as the index'th input of
 // its call. text, if not "", is the URL to report, as the caller gave it
 // (see requester).
-func (f *Fetcher) fetch(req *http.Request, text string, index int, r *Result, held *host) {
+func (f *Fetcher) fetch(req *http.Request, text string, index int, r *Result, from handOff) {
 	start := time.Since(epoch)
 	*r = Result{Index: index, URL: text}
 	if r.URL == "" && req != nil && req.URL != nil {
@@ -88,7 +88,7 @@ func (f *Fetcher) fetch(req *http.Request, text string, index int, r *Result, he
 		r.Body = body
 		return err
 	}
-	resp, attempts, err := f.do(req, consume, held)
+	resp, attempts, err := f.do(req, consume, from)
 	r.Attempts, r.Err = attempts, err
 	if resp != nil {
 		r.Status, r.Header, r.FinalURL, r.final = resp.StatusCode, resp.Header, r.URL, resp.Request.URL
@@ -175,7 +175,7 @@ func newStatusError(resp *http.Response, retryAfter time.Duration, body []byte, 
 func (f *Fetcher) fetchURL(ctx context.Context, rawURL string, opts []RequestOption) Result {
 	var r Result
 	req, text, err := newURLRequest(ctx, rawURL, opts)
-	fetchJob(f, &job[struct{}]{req: req, text: text, err: err}, &r, nil)
+	fetchJob(f, &job[struct{}]{req: req, text: text, err: err}, &r, handOff{})
 	return r
 }
 
@@ -208,6 +208,6 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, opts ...RequestOptio
 // [*json.SyntaxError], a [*json.UnmarshalTypeError]), which is not retried.
 func GetJSON[T any](ctx context.Context, f *Fetcher, rawURL string, opts ...RequestOption) (T, error) {
 	req, text, err := newURLRequest(ctx, rawURL, opts)
-	h := handleOne(f, req, text, err, nil, struct{}{}, decodeJSON[T])
+	h := handleOne(f, req, text, err, handOff{}, struct{}{}, decodeJSON[T])
 	return h.Value, h.Err
 }

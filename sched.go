@@ -66,6 +66,9 @@ type scheduler[P any] struct {
 	give       func()       // every ticket's wake-up: sets given and kicks
 	takeSlot   func() bool  // a slot ticket's take: takes the slot if a worker is parked
 	idle       atomic.Int32 // parked, for the slots' tickets to read
+	workers    atomic.Int32 // in work
+	waiting    atomic.Int32 // workers whose call waits at the gates (see atGates)
+	mayHold    atomic.Bool  // a seat may hold a slot: set as one is taken at its turn, cleared by dropHeld
 	// holding lists the queues whose seats may hold a host slot given at
 	// their turn, kept while a later gate refused: see dropHeld.
 	holding  []*hostQueue[P]
@@ -93,6 +96,22 @@ type scheduler[P any] struct {
 	done  chan struct{} // closed by stop
 	over  chan struct{} // closed when the call has no job left to give out, or stop is called (see standby)
 	ended bool          // over is closed
+}
+
+// A handOff is what a scheduler's worker gives the call it runs a job as:
+// the host whose gates the scheduler passed for the job's first attempt
+// (nil if none), and the scheduler, to tell when the call waits at the
+// gates on the worker.
+type handOff struct {
+	held  *host
+	watch gateWatcher
+}
+
+// A gateWatcher is told when a call run by one of its workers starts and
+// stops waiting at the gates (a retry, a redirect's hop, a first attempt
+// that must wait, a crawl's robots.txt fetch).
+type gateWatcher interface {
+	atGates(waiting bool)
 }
 
 // A job is one input, made into a request and queued for its host.
@@ -151,13 +170,24 @@ func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[
 	s.give = func() {
 		s.given.Store(true)
 		s.kick()
+		if s.mayHold.Load() && s.stuck() {
+			go s.unstick() // rare: a seat given a slot as the last worker came to wait at the gates
+		}
 	}
 	// A slot is taken at its turn only while a worker is parked, to be
-	// woken to use it. While every worker is out, one may be waiting for
-	// the very slot in its own gates (a retry, a redirect, robots.txt), and
-	// the seat would keep it from it: the slot goes to the next in line,
-	// and the seat lines up again when a worker is back.
-	s.takeSlot = func() bool { return s.idle.Load() > 0 }
+	// woken to use it, or one will be back to take: a worker not waiting
+	// at the gates (see atGates). A worker waiting there may be waiting
+	// for the very slot, and the seat would keep it from it: while every
+	// worker is out waiting so, the slot goes to the next in line, and the
+	// seat lines up again when a worker is back. (unstick gives back the
+	// slots seats already hold then.)
+	s.takeSlot = func() bool {
+		if s.idle.Load() > 0 || s.waiting.Load() < s.workers.Load() {
+			s.mayHold.Store(true)
+			return true
+		}
+		return false
+	}
 	s.global.setGive(s.takeSlot, s.give)
 	s.unwatch = context.AfterFunc(ctx, func() {
 		s.cancelled.Store(true)
@@ -299,9 +329,6 @@ func (s *scheduler[P]) take(done *job[P]) (j job[P], held *host, ok bool) {
 		}
 		var admitted bool
 		if j, admitted, ok = s.next(new(clock)); ok {
-			if s.parked == 0 {
-				s.dropHeld()
-			}
 			s.queued--
 			s.f.stats.waiting.Add(-1)
 			if s.queued <= s.buffer/2 || s.starving() && s.queued < s.readAhead {
@@ -342,7 +369,7 @@ func (s *scheduler[P]) end() {
 // as the others do, so that the call's queued jobs fail at once with
 // ErrClosed rather than when a request on the wire ends. It returns once
 // the call has no job left to give out.
-func (s *scheduler[P]) standby(run func(j *job[P], held *host)) {
+func (s *scheduler[P]) standby(run func(j *job[P], from handOff)) {
 	select {
 	case <-s.f.closing:
 		s.work(run)
@@ -353,7 +380,9 @@ func (s *scheduler[P]) standby(run func(j *job[P], held *host)) {
 // work runs the call's jobs on the calling goroutine, one of the call's
 // workers, until the call is over: run gets each job and, if the gates for
 // its first attempt are already passed, its host (see take).
-func (s *scheduler[P]) work(run func(j *job[P], held *host)) {
+func (s *scheduler[P]) work(run func(j *job[P], from handOff)) {
+	s.workers.Add(1)
+	defer s.workers.Add(-1)
 	var j job[P] // outside the loop: done points at it
 	var done *job[P]
 	for {
@@ -363,7 +392,7 @@ func (s *scheduler[P]) work(run func(j *job[P], held *host)) {
 			return
 		}
 		done = &j
-		run(&j, held)
+		run(&j, handOff{held: held, watch: s})
 	}
 }
 
@@ -463,12 +492,49 @@ func (s *scheduler[P]) hold(q *hostQueue[P]) {
 	}
 }
 
-// dropHeld gives back the host slots that seats hold for a later try. It
-// is called when a worker leaves with a job and none is parked: no worker
-// is then left to use such a slot, and one of the call's own may be about
-// to wait for it in the gates (a retry, a redirect, a robots.txt fetch).
-// s.mu is held.
+// atGates counts the workers that wait where the scheduler's seats may be
+// in their way: their call at the gates (a retry, a redirect's hop, a first
+// attempt that must wait, a robots.txt fetch), or for a loop body, which
+// may itself be waiting at the gates, to take their result. When the last
+// worker comes to wait so, with none parked, no worker is left to use a
+// slot the seats hold, and the waiters may be waiting for it: the seats
+// give their slots back (see unstick).
+func (s *scheduler[P]) atGates(waiting bool) {
+	if !waiting {
+		s.waiting.Add(-1)
+		return
+	}
+	s.waiting.Add(1)
+	if s.mayHold.Load() && s.stuck() {
+		s.unstick()
+	}
+}
+
+// stuck reports whether every worker is out, its call waiting at the gates.
+func (s *scheduler[P]) stuck() bool {
+	return s.idle.Load() == 0 && s.waiting.Load() >= s.workers.Load()
+}
+
+// unstick gives back the slots the seats hold, if every worker is still
+// out waiting at the gates.
+func (s *scheduler[P]) unstick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stopped && s.parked == 0 && s.stuck() {
+		s.dropHeld()
+	}
+}
+
+// dropHeld gives back the slots that seats hold for a later try, given at
+// their turn, the global one included. s.mu is held.
 func (s *scheduler[P]) dropHeld() {
+	s.mayHold.Store(false) // before looking: a slot taken from now on sets it again
+	// A ticket given its slot since next last looked (next hands out a
+	// direct job before it looks at the seats) holds it too.
+	s.seated()
+	if s.global.slot.sit(); s.global.slot.state == seated {
+		s.global.slot.leave(s.f.gates.slots)
+	}
 	for _, q := range s.holding {
 		if q.seats.slot.state == seated {
 			q.seats.slot.leave(q.h.slots)

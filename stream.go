@@ -56,10 +56,10 @@ func (f *Fetcher) StreamRequests(ctx context.Context, reqs iter.Seq[*http.Reques
 // a scheduler (see [scheduler]) with as many workers as f lets requests be
 // in flight, and yields the results as they complete.
 func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest requester[T]) iter.Seq[Result] {
-	return run(ctx, f, in, newRequest, func() func(j *job[T], held *host) Result {
+	return run(ctx, f, in, newRequest, func() func(j *job[T], from handOff) Result {
 		r := new(Result) // one per worker, reused: fetch's pointer escapes
-		return func(j *job[T], held *host) Result {
-			fetchJob(f, j, r, held)
+		return func(j *job[T], from handOff) Result {
+			fetchJob(f, j, r, from)
 			return *r
 		}
 	})
@@ -76,13 +76,13 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 // it. On an early break it is not waited for: it ends at in's next yield,
 // which returns false.
 func run[T, R any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest requester[T],
-	newWorker func() func(j *job[T], held *host) R) iter.Seq[R] {
+	newWorker func() func(j *job[T], from handOff) R) iter.Seq[R] {
 	workers := f.gates.slots.size
 	return func(yield func(R) bool) {
 		if ctx == nil {
 			var j job[T]
 			j.err = errNilContext
-			yield(newWorker()(&j, nil))
+			yield(newWorker()(&j, handOff{}))
 			return
 		}
 		ctx, cancel := context.WithCancel(ctx)
@@ -105,7 +105,15 @@ func run[T, R any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 		for i := range workers + 1 {
 			pool.Go(func() {
 				work := newWorker()
-				run := func(j *job[T], held *host) { results <- work(j, held) }
+				run := func(j *job[T], from handOff) {
+					r := work(j, from)
+					// Handing r over may wait for the loop body, which may
+					// itself wait at the gates: the worker counts as
+					// waiting there (see scheduler.atGates).
+					s.atGates(true)
+					results <- r
+					s.atGates(false)
+				}
 				if i < workers {
 					s.work(run)
 				} else {
