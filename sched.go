@@ -71,13 +71,13 @@ type scheduler[P any] struct {
 	mayHold    atomic.Bool  // a seat may hold a slot: set as one is taken at its turn, cleared by dropHeld
 	// holding lists the queues whose seats may hold a host slot given at
 	// their turn, kept while a later gate refused: see dropHeld.
-	holding  []*hostQueue[P]
-	unseated bool        // the seats were left for good: the call's jobs go without the gates
-	queued   int         // jobs queued, in host queues and direct
-	holds    int         // sources that may still add jobs; the call ends when none is left and nothing is queued
-	parked   int         // workers asleep in take
-	stopped  bool        // stop was called: every worker leaves and queued jobs are dropped
-	halted   atomic.Bool // stopped, for reading without the lock
+	holding   []*hostQueue[P]
+	seatsLeft bool        // the seats were left for good: the call's jobs go without the gates
+	queued    int         // jobs queued, in host queues and direct
+	holds     int         // sources that may still add jobs; the call ends when none is left and nothing is queued
+	parked    int         // workers asleep in take
+	stopped   bool        // stop was called: every worker leaves and queued jobs are dropped
+	halted    atomic.Bool // stopped, for reading without the lock
 	// cancelled is set once the call's context has ended: from then on,
 	// queued jobs go at once, without the gates, to fail.
 	cancelled atomic.Bool
@@ -584,9 +584,9 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 		// The gates no longer count, nor does when the global bucket
 		// refills: a park must not wake for that time, which passes.
 		s.globalDue = time.Time{}
-		if !s.unseated {
+		if !s.seatsLeft {
 			s.unseat()
-			s.unseated = true
+			s.seatsLeft = true
 		}
 		if s.ready.len() > 0 {
 			return s.dispatch(s.ready.pop(), false), false, true
