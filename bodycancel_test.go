@@ -29,7 +29,7 @@ func TestGetCancelledWhileReadingErrorBody(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	f, err := New(WithTransportWrapper(func(next http.RoundTripper) http.RoundTripper {
-		return rtFunc(func(req *http.Request) (*http.Response, error) {
+		return aioRT(func(req *http.Request) (*http.Response, error) {
 			resp, err := next.RoundTrip(req)
 			if err == nil {
 				resp.Body = &cancelOnRead{ReadCloser: resp.Body, cancel: cancel}
@@ -53,10 +53,6 @@ func TestGetCancelledWhileReadingErrorBody(t *testing.T) {
 		t.Errorf("GetJSON: err = %v; want it to match context.Canceled", err)
 	}
 }
-
-type rtFunc func(*http.Request) (*http.Response, error)
-
-func (f rtFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // cancelOnRead cancels the call once its body has begun to be read: the
 // second Read, after "partial", ends the call while the body is read.
