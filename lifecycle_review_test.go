@@ -558,6 +558,9 @@ func TestLRShutdownFromLoopBody(t *testing.T) {
 			var errs []error
 			for r := range f.Stream(context.Background(), slices.Values(lrURLs(10))) {
 				if len(idx) == 0 {
+					// Let /1 reach the wire: a call not yet on it fails
+					// with ErrClosed, as Shutdown's doc says.
+					synctest.Wait()
 					shutdownIn(t, f)
 				}
 				idx, errs = append(idx, r.Index), append(errs, r.Err)
@@ -576,6 +579,9 @@ func TestLRShutdownFromLoopBody(t *testing.T) {
 				return len(b), err
 			}) {
 				if len(idx) == 0 {
+					// Let /1 reach the wire: a call not yet on it fails
+					// with ErrClosed, as Shutdown's doc says.
+					synctest.Wait()
 					shutdownIn(t, f)
 				}
 				idx, errs = append(idx, h.Index), append(errs, h.Err)
