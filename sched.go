@@ -65,6 +65,7 @@ type scheduler[P any] struct {
 	given      atomic.Bool  // a seat's ticket had its turn since next looked
 	give       func()       // every ticket's wake-up: sets given and kicks
 	takeSlot   func() bool  // a slot ticket's take: takes the slot if a worker is parked
+	slotWake   func(bool)   // a slot ticket's wake
 	idle       atomic.Int32 // parked, for the slots' tickets to read
 	workers    atomic.Int32 // in work
 	waiting    atomic.Int32 // workers whose call waits at the gates (see atGates)
@@ -188,7 +189,15 @@ func newScheduler[P any](ctx context.Context, f *Fetcher, holds int) *scheduler[
 		}
 		return false
 	}
-	s.global.setGive(s.takeSlot, s.give)
+	// mayHold is set again once the ticket's given flag is: a dropHeld
+	// between takeSlot and then, which cleared it, did not see the slot.
+	s.slotWake = func(took bool) {
+		if took {
+			s.mayHold.Store(true)
+		}
+		s.give()
+	}
+	s.global.setGive(s.takeSlot, s.give, s.slotWake)
 	s.unwatch = context.AfterFunc(ctx, func() {
 		s.cancelled.Store(true)
 		s.kick()
@@ -250,7 +259,7 @@ func (s *scheduler[P]) queue(name string) *hostQueue[P] {
 	q := s.queues[name]
 	if q == nil {
 		q = &hostQueue[P]{name: name, h: s.f.gates.hosts.get(name), index: -1}
-		q.seats.setGive(s.takeSlot, s.give)
+		q.seats.setGive(s.takeSlot, s.give, s.slotWake)
 		s.queues[name] = q
 	}
 	return q

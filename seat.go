@@ -161,15 +161,15 @@ func (gs *globalSeats) leave(g *gates) {
 }
 
 // setGive sets the functions the tickets of the seats call at their turn:
-// takeSlot, at a slot's, which reports whether the seat takes it, and
-// wake, which wakes the scheduler once the seat has what it waited for or
-// has been passed over.
-func (hs *hostSeats) setGive(takeSlot func() bool, wake func()) {
+// takeSlot, at a slot's, which reports whether the seat takes it; wake,
+// which wakes the scheduler once a token seat has what it waited for; and
+// slotWake, once a slot seat has its slot or has been passed over.
+func (hs *hostSeats) setGive(takeSlot func() bool, wake func(), slotWake func(took bool)) {
 	hs.rate.ticket.give, hs.adaptive.ticket.give = wake, wake
-	hs.slot.ticket.take, hs.slot.ticket.wake = takeSlot, wake
+	hs.slot.ticket.take, hs.slot.ticket.wake = takeSlot, slotWake
 }
 
-func (gs *globalSeats) setGive(takeSlot func() bool, wake func()) {
+func (gs *globalSeats) setGive(takeSlot func() bool, wake func(), slotWake func(took bool)) {
 	gs.rate.ticket.give = wake
-	gs.slot.ticket.take, gs.slot.ticket.wake = takeSlot, wake
+	gs.slot.ticket.take, gs.slot.ticket.wake = takeSlot, slotWake
 }

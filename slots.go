@@ -32,9 +32,10 @@ type slotWaiter struct {
 	// A ticket's take reports, at its turn, whether its owner takes the
 	// slot: one that could not use it now declines it, and the slot goes
 	// to the next in line. Then, given or declined set, wake tells the
-	// owner. Both are called with the slots' lock held, and must not block.
+	// owner which (took is take's answer). Both are called with the slots'
+	// lock held, and must not block.
 	take     func() bool
-	wake     func()
+	wake     func(took bool)
 	given    atomic.Bool   // the slot is the waiter's
 	declined atomic.Bool   // a ticket's owner declined its turn: it is out of line, with nothing
 	at       *list.Element // its place in the line; nil while not in one
@@ -130,7 +131,7 @@ func (s *slots) free() {
 		} else {
 			w.declined.Store(true)
 		}
-		w.wake() // once the flag is set: the owner looks at it when woken
+		w.wake(took) // once the flag is set: the owner looks at it when woken
 		if took {
 			return
 		}

@@ -143,8 +143,8 @@ func TestTryWaitsInLineWithCalls(t *testing.T) {
 			defer mu.Unlock()
 			givenAt = append(givenAt, time.Since(start))
 		}
-		hs.setGive(func() bool { give(); return true }, give)
-		gs.setGive(func() bool { give(); return true }, give)
+		hs.setGive(func() bool { give(); return true }, give, func(bool) {})
+		gs.setGive(func() bool { give(); return true }, give, func(bool) {})
 		time.Sleep(500 * time.Millisecond)
 		for range 2 { // asking again keeps the seat's place
 			if why, _ := f.gates.try(h, &hs, &gs, new(clock)); why != globalInLine {
@@ -198,8 +198,8 @@ func TestSeatLeavingGivesTokenBack(t *testing.T) {
 		defer f.gates.hosts.put(h)
 		var hs hostSeats
 		var gs globalSeats
-		hs.setGive(func() bool { return true }, func() {})
-		gs.setGive(func() bool { return true }, func() {})
+		hs.setGive(func() bool { return true }, func() {}, func(bool) {})
+		gs.setGive(func() bool { return true }, func() {}, func(bool) {})
 		if why, _ := f.gates.try(h, &hs, &gs, new(clock)); why != globalInLine {
 			t.Fatalf("try, a call waiting: %v; want globalInLine", why)
 		}
