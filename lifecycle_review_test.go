@@ -1172,6 +1172,7 @@ func TestLRBreakStreamWhileShutdown(t *testing.T) {
 		}), WithConcurrency(3))
 		shut := make(chan error, 1)
 		for range f.Stream(context.Background(), slices.Values(lrURLs(10))) {
+			synctest.Wait() // /1 and /2 are on the wire, as Shutdown begins
 			go func() { shut <- f.Shutdown(context.Background()) }()
 			synctest.Wait()
 			if !lrNotYet(shut) {
