@@ -99,17 +99,44 @@ func drive(cfg config, out string) error {
 			return err
 		}
 	}
-	var w io.Writer = os.Stdout
-	if out != "" {
-		f, err := os.Create(out)
+	// The head-to-head section needs a base: without one, the section the
+	// file has is kept as it was.
+	var versus string
+	if baseBinary != "" {
+		_, versus, err = sections["versus"](self, addr, cfg)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		w = f
+	} else if out != "" {
+		if old, err := os.ReadFile(out); err == nil {
+			versus = section(string(old), versusHeading)
+		}
 	}
-	report(w, cfg, samples, ratios, bodies.String(), toBase, toFrom, lim, good, pacing.String(), hosts, micro)
-	return nil
+	var doc strings.Builder
+	report(&doc, cfg, samples, ratios, bodies.String(), toBase, toFrom, lim, good, pacing.String(), hosts, micro)
+	text := doc.String()
+	if versus != "" {
+		text = replaceSection(text, versusHeading, versus)
+	}
+	if out == "" {
+		_, err = io.WriteString(os.Stdout, text)
+		return err
+	}
+	return os.WriteFile(out, []byte(text), 0o644)
+}
+
+// section returns the section of doc under heading, up to the next "## "
+// heading, or "" if doc has none.
+func section(doc, heading string) string {
+	start := strings.Index(doc, heading)
+	if start < 0 {
+		return ""
+	}
+	end := strings.Index(doc[start+len(heading):], "\n## ")
+	if end < 0 {
+		return doc[start:]
+	}
+	return doc[start : start+len(heading)+end+1]
 }
 
 // runLoopback measures every variant at every body size and concurrency,
@@ -247,6 +274,14 @@ var sections = map[string]func(self, addr string, cfg config) (heading, text str
 		limiterSection(&b, lim)
 		return limiterHeading, b.String(), err
 	},
+	"versus": func(self, addr string, cfg config) (string, string, error) {
+		res, err := runVersus(self, addr, cfg)
+		var b strings.Builder
+		if err == nil {
+			versusSection(&b, cfg, res)
+		}
+		return versusHeading, b.String(), err
+	},
 	"micro": func(_, _ string, _ config) (string, string, error) {
 		micro, err := runMicro()
 		var b strings.Builder
@@ -350,7 +385,8 @@ type clientProcess struct {
 }
 
 func startClient(self, variant, url string, conc int) (*clientProcess, error) {
-	cmd := pinned(1, self, "-client", variant, "-url", url, "-c", strconv.Itoa(conc), "-turns")
+	bin, name := clientBinary(self, variant)
+	cmd := pinned(1, bin, "-client", name, "-url", url, "-c", strconv.Itoa(conc), "-turns")
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

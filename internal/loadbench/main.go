@@ -56,10 +56,12 @@ func main() {
 		cpuprof = flag.String("cpuprofile", "", "with -client: write a CPU profile of the measurement here")
 		memprof = flag.String("memprofile", "", "with -client: write an allocation profile of the measurement here")
 		turns   = flag.Bool("turns", false, "with -client: warm up, print a line, then measure once for each request count read from stdin, one JSON line each (how the driver runs a load variant)")
-		only    = flag.String("only", "", `"loopback", "bodies", "ablation", "goodput", "goodput2", "hosts", "limiter" or "micro": run only that section's measurements, and replace the section in -o`)
+		only    = flag.String("only", "", `"loopback", "bodies", "ablation", "goodput", "goodput2", "hosts", "limiter", "versus" (with -base) or "micro": run only that section's measurements, and replace the section in -o`)
 		hostRds = flag.Int("hostrounds", 0, "rounds of the many-hosts section (default 3, or 1 under -quick)")
 		ablRds  = flag.Int("ablationrounds", 0, "rounds of the ablation (default 60, or 1 under -quick)")
 	)
+	flag.StringVar(&baseBinary, "base", "", `with -only versus: a loadbench binary built from the revision to compare with`)
+	flag.StringVar(&baseLabel, "baselabel", "the base", `with -base: the base revision's name, for the report`)
 	flag.Parse()
 	log.SetFlags(0)
 	switch {
@@ -92,7 +94,7 @@ func main() {
 		if *quick {
 			cfg = config{n: 500, rounds: 1, turns: 5, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, pacingN429: 80, pacingFailN: 200, ablationRounds: cmp.Or(*ablRds, 1), hosts: hostsQuick, hostsRounds: cmp.Or(*hostRds, 1), only: *only}
 		}
-		if turns := cfg.only == "" || cfg.only == "loopback" || cfg.only == "bodies" || cfg.only == "ablation"; turns && (cfg.n < cfg.turns || cfg.n%cfg.turns != 0) {
+		if turns := cfg.only == "" || cfg.only == "loopback" || cfg.only == "bodies" || cfg.only == "ablation" || cfg.only == "versus"; turns && (cfg.n < cfg.turns || cfg.n%cfg.turns != 0) {
 			fmt.Fprintf(os.Stderr, "loadbench: -n %d: must be a positive multiple of the %d turns a round\n", cfg.n, cfg.turns)
 			os.Exit(2)
 		}

@@ -20,6 +20,7 @@ const (
 	hostsHeading    = "## Many hosts"
 	bodiesHeading   = "## Handler path and kept bodies"
 	pacingHeading   = "## Goodput after Retry-After, and with background failures"
+	versusHeading   = "## Head to head with another revision"
 )
 
 // report writes the whole of BENCHMARKS.md; bodies and pacing are those
@@ -60,6 +61,7 @@ func howToRun(w io.Writer) {
 | the goodput-after-Retry-After section alone, rewriting it in this file (about 4 minutes; each run stops at 60 s) | `+"`go run ./internal/loadbench -only goodput2 -o BENCHMARKS.md`"+` |
 | the many-hosts section alone, rewriting it in this file (about 2 minutes) | `+"`go run ./internal/loadbench -only hosts -o BENCHMARKS.md`"+` |
 | the limiter section alone, rewriting it in this file (10 seconds) | `+"`go run ./internal/loadbench -only limiter -o BENCHMARKS.md`"+` |
+| this tree's Stream and GetAll head to head with revision REV's, rewriting that section in this file (about 8 minutes; a full run keeps the section as it was) | `+"`rm -rf /tmp/base && mkdir /tmp/base && git archive REV | tar -x -C /tmp/base && (cd /tmp/base && go build -o /tmp/loadbench-base ./internal/loadbench) && go run ./internal/loadbench -only versus -base /tmp/loadbench-base -baselabel REV -rounds 10 -o BENCHMARKS.md`"+` |
 | the micro-benchmarks section alone, rewriting it in this file (about 3 minutes) | `+"`go run ./internal/loadbench -only micro -o BENCHMARKS.md`"+` |
 | the micro-benchmarks, to the terminal | `+"`go test -run '^$' -bench . -benchmem -count 5 .`"+` |
 | every benchmark once, as CI does | `+"`go test -run '^$' -bench . -benchtime=1x ./...`"+` |
