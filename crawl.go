@@ -204,7 +204,11 @@ func CrawlHosts(hosts ...string) CrawlOption {
 			if h == "" || strings.ContainsAny(h, "/:@?# ") && !strings.HasPrefix(h, "[") {
 				return fmt.Errorf("fetch: CrawlHosts(%q): must be a bare host name, such as example.com, without scheme, port or path", h)
 			}
-			names[i] = strings.ToLower(strings.Trim(h, "[]"))
+			name, ok := asciiHostname(strings.Trim(h, "[]"))
+			if !ok {
+				return fmt.Errorf("fetch: CrawlHosts(%q): not a valid host name", h)
+			}
+			names[i] = name
 		}
 		c.scopes = append(c.scopes, func(u *url.URL) bool {
 			name := strings.ToLower(u.Hostname())
@@ -278,7 +282,7 @@ func NewCrawler(f *Fetcher, opts ...CrawlOption) (*Crawler, error) {
 type Page struct {
 	Result
 	Depth    int    // 0 for a seed; one more than the page it was found on
-	Referrer string // the URL of the page it was found on; "" for a seed
+	Referrer string // the URL of the page it was found on, after its redirects; "" for a seed
 
 	crawl  *crawl
 	entry  CrawlEntry
@@ -303,7 +307,18 @@ func (p *Page) Follow(links ...string) error {
 	if base == nil {
 		return nil
 	}
-	return p.crawl.follow(base, p.Depth+1, p.URL, links)
+	return p.crawl.follow(base, p.Depth+1, p.foundOn(), links)
+}
+
+// foundOn is the Referrer of the links found on p: its final URL after
+// redirects, without user info, or else the URL it was fetched from.
+func (p *Page) foundOn() string {
+	if p.final == nil {
+		return p.URL
+	}
+	u := *p.final
+	u.User = nil
+	return u.String()
 }
 
 // base is what p's links are resolved against: its final URL, or else the
@@ -344,7 +359,8 @@ func cmpOr(a, b string) string {
 }
 
 // NormalizeURL is the default key a [Crawler] deduplicates URLs by: the
-// URL with its scheme and host lower-cased, the scheme's default port
+// URL with its scheme and host lower-cased (a host name that is not ASCII
+// in its IDNA form, as a browser sends it), the scheme's default port
 // dropped, an empty path made "/", and the user info and fragment dropped.
 // In the path and query, percent-escapes of unreserved characters (letters,
 // digits, "-._~") are decoded and other escapes' hex digits upper-cased,
@@ -356,6 +372,7 @@ func NormalizeURL(u *url.URL) string {
 	n := *u
 	n.Scheme = strings.ToLower(n.Scheme)
 	n.Host = strings.ToLower(n.Host)
+	asciiHost(&n)
 	if port := n.Port(); (n.Scheme == "http" && port == "80") || (n.Scheme == "https" && port == "443") {
 		n.Host = strings.TrimSuffix(n.Host, ":"+port)
 	}
@@ -407,13 +424,14 @@ func (c *Crawler) Run(ctx context.Context, seeds ...string) iter.Seq[*Page] {
 // crawl is one run of a Crawler.
 type crawl struct {
 	*Crawler
-	ctx    context.Context
-	cancel context.CancelFunc // ends ctx: on break, before waiting for the workers
-	queue  Frontier
-	sched  *scheduler[crawlJob]
-	pages  atomic.Int64 // URLs taken in, for CrawlMaxPages
-	ended  atomic.Bool
-	robots robotsCache
+	ctx       context.Context
+	cancel    context.CancelFunc // ends ctx: on break, before waiting for the workers
+	queue     Frontier
+	sched     *scheduler[crawlJob]
+	pagesTurn chan struct{} // held while a URL is taken in under CrawlMaxPages
+	pages     int           // URLs taken in, for CrawlMaxPages; while holding pagesTurn
+	ended     atomic.Bool
+	robots    robotsCache
 }
 
 // crawlJob is what a crawl keeps with each scheduled job.
@@ -428,7 +446,7 @@ func newCrawl(ctx context.Context, c *Crawler) *crawl {
 	if q == nil {
 		q = NewMemoryFrontier(c.cfg.maxURLs)
 	}
-	r := &crawl{Crawler: c, ctx: ctx, queue: q}
+	r := &crawl{Crawler: c, ctx: ctx, queue: q, pagesTurn: make(chan struct{}, 1)}
 	r.sched = newScheduler[crawlJob](ctx, c.f, 1)
 	if c.cfg.robots {
 		r.sched.check = r.vet
@@ -441,6 +459,8 @@ func (r *crawl) add(rawURL string, depth int, referrer string) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		err = fmt.Errorf("%w: %q: must be an absolute http or https URL", ErrInvalidURL, urlredact.String(rawURL))
+	} else if !asciiHost(u) {
+		err = fmt.Errorf("%w: %q: not a valid host name", ErrInvalidURL, urlredact.String(rawURL))
 	}
 	if err == nil && !r.cfg.inScope(u) {
 		err = fmt.Errorf("%w: %s", ErrOutOfScope, u.Redacted())
@@ -454,23 +474,23 @@ func (r *crawl) add(rawURL string, depth int, referrer string) {
 
 // enqueue hands u to the queue, unless a limit says otherwise.
 func (r *crawl) enqueue(u *url.URL, depth int, referrer string) {
-	if limit := int64(r.cfg.maxPages); limit > 0 {
-		for { // take a place below the limit, or give up
-			n := r.pages.Load()
-			if n >= limit {
-				return
-			}
-			if r.pages.CompareAndSwap(n, n+1) {
-				break
-			}
-		}
-	}
 	key := r.cfg.key(u)
 	u.Fragment, u.RawFragment = "", "" // never sent: a page is fetched without it
 	e := CrawlEntry{URL: u.String(), Key: key, Depth: depth, Referrer: referrer}
-	added, err := r.queue.Add(e)
-	if !added && r.cfg.maxPages > 0 {
-		r.pages.Add(-1) // seen before, or refused: it takes no place
+	var added bool
+	var err error
+	if limit := r.cfg.maxPages; limit > 0 {
+		// One at a time: a URL seen before, which takes no place, must
+		// not keep a new one out while the queue says so.
+		r.pagesTurn <- struct{}{}
+		if r.pages < limit {
+			if added, err = r.queue.Add(e); added {
+				r.pages++
+			}
+		}
+		<-r.pagesTurn
+	} else {
+		_, err = r.queue.Add(e)
 	}
 	if err != nil {
 		r.reject(e.URL, depth, referrer, err)
@@ -493,7 +513,7 @@ func (r *crawl) follow(base *url.URL, depth int, referrer string, links []string
 	}
 	for _, link := range links {
 		u, err := base.Parse(cleanURL(link))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !r.cfg.inScope(u) {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !asciiHost(u) || !r.cfg.inScope(u) {
 			continue
 		}
 		r.enqueue(u, depth, referrer)

@@ -104,6 +104,7 @@ func TestCrawlSite(t *testing.T) {
 	byURL := map[string]*fetch.Page{}
 	for _, p := range pages {
 		byURL[p.URL] = p
+		byURL[p.FinalURL] = p // a link's Referrer is the page's URL after redirects
 	}
 	for _, p := range pages {
 		if p.Referrer == "" {

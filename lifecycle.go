@@ -86,6 +86,11 @@ func (f *Fetcher) host(req *http.Request) *host {
 // that HTTP://A.test:80/ and http://a.test/ share one host's limits.
 func hostKey(u *url.URL) string {
 	h := u.Host
+	if nonASCII(h) { // one host, however its name is written
+		if a := *u; asciiHost(&a) {
+			h = a.Host
+		}
+	}
 	if strings.HasSuffix(h, ":80") && strings.EqualFold(u.Scheme, "http") ||
 		strings.HasSuffix(h, ":443") && strings.EqualFold(u.Scheme, "https") {
 		h = h[:strings.LastIndexByte(h, ':')]

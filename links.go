@@ -164,6 +164,50 @@ func splitScheme(s string) (scheme, rest string, ok bool) {
 var linkIDNA = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false),
 	idna.CheckHyphens(false), idna.VerifyDNSLength(false), idna.BidiRule(), idna.CheckJoiners(true))
 
+// asciiHostname returns host, a URL's host name, lower-cased and, if it is
+// not ASCII, mapped by IDNA to its ASCII form ("bücher.test" becomes
+// "xn--bcher-kva.test"), as a browser sends it; ok is false for a name IDNA
+// refuses. An IPv6 address is only lower-cased.
+func asciiHostname(host string) (string, bool) {
+	h := strings.ToLower(host)
+	if strings.Contains(h, ":") || !nonASCII(h) {
+		return h, true
+	}
+	a, err := linkIDNA.ToASCII(h)
+	if err != nil || a == "" {
+		return "", false
+	}
+	return a, true
+}
+
+// asciiHost puts u's host name in its ASCII form, lower-cased, if it is
+// not ASCII (see asciiHostname), keeping the port; it reports false,
+// changing nothing, for a name IDNA refuses. An ASCII host is left as
+// written.
+func asciiHost(u *url.URL) bool {
+	if !nonASCII(u.Host) {
+		return true
+	}
+	name, ok := asciiHostname(u.Hostname())
+	if !ok {
+		return false
+	}
+	if port := u.Port(); port != "" {
+		name += ":" + port
+	}
+	u.Host = name
+	return true
+}
+
+func nonASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
 // canonHost lower-cases u's host, maps it by IDNA if it is not ASCII, and
 // drops an empty or default port and a port's leading zeros. It reports
 // false for a host IDNA refuses, or a port that is not a number below 65536.
@@ -172,19 +216,9 @@ func canonHost(u *url.URL) bool {
 	if strings.HasSuffix(u.Host, ":") {
 		port = "" // "http://h:/": no port
 	}
-	if !strings.Contains(host, ":") { // not an IPv6 address
-		h := strings.ToLower(host)
-		for i := 0; i < len(h); i++ {
-			if h[i] >= 0x80 {
-				a, err := linkIDNA.ToASCII(h)
-				if err != nil || a == "" {
-					return false
-				}
-				h = a
-				break
-			}
-		}
-		host = h
+	host, ok := asciiHostname(host)
+	if !ok {
+		return false
 	}
 	if port != "" {
 		n, err := strconv.ParseUint(port, 10, 16)
