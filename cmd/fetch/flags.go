@@ -110,8 +110,9 @@ machines, share the URLs in a Redis stream as workers of one consumer group,
 each fetching its part; each returns once all are done. --enqueue FILE (- for
 standard input) adds URLs to the stream, each once however often it is added.
 
-Exit status: 0 if every URL succeeded, 1 if any failed, 2 for a usage error,
-130 if interrupted (Ctrl-C), 143 if terminated (SIGTERM).
+Exit status: 0 if every URL succeeded, 1 if any failed, 2 for a usage error
+or an input with no URLs, 130 if interrupted (Ctrl-C), 143 if terminated
+(SIGTERM).
 `
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // input is where the URLs come from.
@@ -19,7 +20,17 @@ type input struct {
 	total int64       // how many lines urls yields, or -1 if not known
 	stdin bool        // whether urls reads standard input
 	file  os.FileInfo // the file urls reads, if it reads one
+	name  string      // what urls reads, for a message that it holds no URL ("" for arguments)
 	close func()
+}
+
+// noURLs is the error for an input that holds no URL: only blank lines and
+// comments, or nothing at all.
+func (in input) noURLs() error {
+	if in.stdin {
+		return errors.New("no URLs on standard input")
+	}
+	return fmt.Errorf("no URLs in %s", in.name)
 }
 
 // openInput opens the URLs' source: the demo's server, the arguments, the
@@ -27,7 +38,7 @@ type input struct {
 // arguments with standard input not a terminal). The total is counted
 // first for a regular file if the progress bar will show it.
 func openInput(ctx context.Context, o options, urls []string, std stdio) (input, error) {
-	counted := std.errTerminal && !o.quiet
+	counted := o.showProgress(std)
 	switch {
 	case o.demo:
 		srv, demoURLs := startDemo()
@@ -73,7 +84,7 @@ func fileError(flag, name string, err error) error {
 // fromReader reads URLs from r, a line each, counting them first if
 // counted and r is a regular file.
 func fromReader(ctx context.Context, r io.Reader, name string, counted bool, closer func()) (input, error) {
-	in := input{urls: lines(ctx, r, name), total: -1, close: closer}
+	in := input{urls: lines(ctx, r, name), total: -1, name: name, close: closer}
 	f, ok := r.(*os.File)
 	if !counted || !ok {
 		return in, nil
@@ -86,9 +97,11 @@ func fromReader(ctx context.Context, r io.Reader, name string, counted bool, clo
 		return in, nil
 	}
 	in.total = 0
-	for range lines(ctx, f, name) {
+	// On this goroutine, not lines': the file is rewound once it is read.
+	scan(f, name, func(line) bool {
 		in.total++
-	}
+		return ctx.Err() == nil
+	}, func() {})
 	if _, err := f.Seek(start, io.SeekStart); err != nil {
 		closer()
 		return input{}, fmt.Errorf("rewinding %s after counting its lines: %w", name, err)
@@ -174,35 +187,97 @@ func (l line) String() string { return l.url }
 // lines yields the URLs in r, one per line, skipping blank lines and lines
 // starting with '#', until r ends, a read fails, or ctx is done. It reads
 // as it goes, so an input of any length takes constant memory.
+//
+// The lines are read on a goroutine of their own, so that the iterator
+// ends as soon as ctx is done even while a read waits for a pipe or a
+// terminal that stays open: the read is left to end with the process.
+// (The Fetcher reads its input on after ctx ends, so that every input
+// yields a result; an input that ends with ctx ends the run at once.)
 func lines(ctx context.Context, r io.Reader, name string) iter.Seq[line] {
 	return func(yield func(line) bool) {
-		br := bufio.NewReaderSize(r, maxLine)
-		for n := 1; ctx.Err() == nil; n++ {
-			text, err := br.ReadSlice('\n')
-			if errors.Is(err, bufio.ErrBufferFull) {
-				if !yield(line{err: fmt.Errorf("%s:%d: line longer than %d bytes", name, n, maxLine)}) {
+		ch, done := make(chan line), make(chan struct{})
+		defer close(done)
+		go scan(r, name, func(l line) bool {
+			select {
+			case ch <- l:
+				return true
+			case <-done:
+				return false
+			}
+		}, func() { close(ch) })
+		for ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case l, ok := <-ch:
+				if !ok || !yield(l) {
 					return
 				}
-				for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of it
-					_, err = br.ReadSlice('\n')
-				}
-				text = nil // and never read it: the buffer has moved on
 			}
-			if n == 1 {
-				text = bytes.TrimPrefix(text, []byte("\ufeff")) // a byte-order mark, as Windows editors write
-			}
-			if u := strings.TrimSpace(string(text)); u != "" && !strings.HasPrefix(u, "#") {
-				if !yield(line{url: u}) {
-					return
-				}
-			}
-			if err == io.EOF {
+		}
+	}
+}
+
+// scan reads the lines of r as [lines] yields them, passing each to yield
+// until r ends, a read fails, or yield returns false, and then calls end.
+func scan(r io.Reader, name string, yield func(line) bool, end func()) {
+	defer end()
+	br := bufio.NewReaderSize(r, maxLine)
+	for n := 1; ; n++ {
+		text, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if !yield(line{err: fmt.Errorf("%s:%d: line longer than %d bytes", name, n, maxLine)}) {
 				return
 			}
-			if err != nil {
-				yield(line{err: fmt.Errorf("reading %s: %w", name, err)})
+			for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of it
+				_, err = br.ReadSlice('\n')
+			}
+			text = nil // and never read it: the buffer has moved on
+		}
+		if n == 1 {
+			text = bytes.TrimPrefix(text, []byte("\ufeff")) // a byte-order mark, as Windows editors write
+		}
+		if u := strings.TrimSpace(string(text)); u != "" && !strings.HasPrefix(u, "#") {
+			if !yield(line{url: u}) {
 				return
 			}
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			yield(line{err: fmt.Errorf("reading %s: %w", name, err)})
+			return
+		}
+	}
+}
+
+// peek waits for the first value of seq, for seq to end, or for ctx to end,
+// and returns seq as it was, that first value included, and whether it
+// ended with no value before ctx did. release ends seq if it was never
+// ranged over; it must be called once seq will not be.
+func peek[T any](ctx context.Context, seq iter.Seq[T]) (_ iter.Seq[T], empty bool, release func()) {
+	next, stop := iter.Pull(seq)
+	first, ok := next()
+	if !ok {
+		stop()
+		return func(func(T) bool) {}, ctx.Err() == nil, func() {}
+	}
+	var started atomic.Bool // by the first range over seq, or by release
+	all := func(yield func(T) bool) {
+		if started.Swap(true) {
+			return
+		}
+		defer stop()
+		for v, ok := first, true; ok; v, ok = next() {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+	return all, false, func() {
+		if !started.Swap(true) {
+			stop()
 		}
 	}
 }

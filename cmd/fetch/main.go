@@ -15,8 +15,8 @@
 //
 // Flags may come before or after the URLs. Blank lines and lines starting
 // with # are skipped. Exit status: 0 if every URL succeeded, 1 if any
-// failed, 2 for a usage error, 130 if interrupted (SIGINT), 143 if
-// terminated (SIGTERM). See fetch -h.
+// failed, 2 for a usage error or an input with no URLs, 130 if interrupted
+// (SIGINT), 143 if terminated (SIGTERM). See fetch -h.
 package main
 
 import (
@@ -44,18 +44,21 @@ import (
 
 func main() {
 	redis.SetLogger(quietRedis{})
+	// A write to a closed stdout (fetch … | head -1) fails with EPIPE,
+	// rather than SIGPIPE killing the process: the run then stops as on any
+	// failure to write the records, and removes its temporary files.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	os.Exit(run(os.Args[1:], stdio{
 		in: os.Stdin, out: os.Stdout, err: os.Stderr,
-		inTerminal: isTerminal(os.Stdin), errTerminal: isTerminal(os.Stderr),
+		inTerminal: isTerminal(os.Stdin), outTerminal: isTerminal(os.Stdout), errTerminal: isTerminal(os.Stderr),
 	}))
 }
 
-// stdio is the command's standard streams, and whether standard input and
-// standard error are terminals.
+// stdio is the command's standard streams, and whether each is a terminal.
 type stdio struct {
-	in                      io.Reader
-	out, err                io.Writer
-	inTerminal, errTerminal bool
+	in                                   io.Reader
+	out, err                             io.Writer
+	inTerminal, outTerminal, errTerminal bool
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
@@ -64,7 +67,7 @@ func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 const (
 	exitOK          = 0
 	exitSomeFailed  = 1
-	exitUsage       = 2
+	exitUsage       = 2   // a usage error, or an input with no URL
 	exitInterrupted = 130 // 128 + SIGINT
 	exitTerminated  = 143 // 128 + SIGTERM
 )
@@ -92,6 +95,7 @@ type options struct {
 	title, quiet, demo, help         bool
 	version                          bool
 	total                            time.Duration
+	start                            time.Time // when the run began, if before fetchAll
 	concurrency                      int
 	maxBody                          int64
 }
@@ -111,6 +115,9 @@ func run(argv []string, std stdio) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Once a signal has stopped the run, a second one kills the process at
+	// once, as the signal's default does, whatever the run is waiting on.
+	context.AfterFunc(ctx, stop)
 	if o.total > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.total)
@@ -137,8 +144,21 @@ func run(argv []string, std stdio) int {
 		}
 		return exitUsage
 	}
+	if in.name != "" {
+		o.start = time.Now() // the wait is part of the run, for the summary
+		// Wait for the first URL: an input that ends with none is an error,
+		// as for wget -i, not a run that fetched nothing.
+		var empty bool
+		var release func()
+		in.urls, empty, release = peek(ctx, in.urls)
+		defer release()
+		if empty {
+			complain(std.err, in.noURLs())
+			return exitUsage
+		}
+	}
 	o.title = o.title || o.demo
-	return o.fetchTo(ctx, fetcherOpts, std, in.total, func(f *fetch.Fetcher, save *saver) iter.Seq[record] {
+	return o.fetchTo(ctx, fetcherOpts, std, in.total, func(ctx context.Context, f *fetch.Fetcher, save *saver) iter.Seq[record] {
 		if save != nil {
 			return save.all(ctx, f, o, in.urls)
 		}
@@ -148,7 +168,8 @@ func run(argv []string, std stdio) int {
 
 // fetchTo makes the saver of -O, the Fetcher and the output, and writes the
 // records that recs makes with them, of total if that is known (-1 if not).
-func (o options) fetchTo(ctx context.Context, fetcherOpts []fetch.Option, std stdio, total int64, recs func(*fetch.Fetcher, *saver) iter.Seq[record]) int {
+// The context recs is given ends with ctx, or once the output fails.
+func (o options) fetchTo(ctx context.Context, fetcherOpts []fetch.Option, std stdio, total int64, recs func(context.Context, *fetch.Fetcher, *saver) iter.Seq[record]) int {
 	var save *saver
 	var err error
 	if o.outputDir != "" {
@@ -172,7 +193,9 @@ func (o options) fetchTo(ctx context.Context, fetcherOpts []fetch.Option, std st
 		}
 		out, outName = file, "-o "+o.output
 	}
-	code := fetchAll(ctx, f, o, recs(f, save), total, out, outName, std)
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	code := fetchAll(ctx, f, o, recs(runCtx, f, save), total, out, outName, std, save, stopRun)
 	if file != nil {
 		if err := file.Close(); err != nil && code != exitInterrupted && code != exitTerminated {
 			complain(std.err, fileError("-o", o.output, err))
@@ -210,17 +233,30 @@ func complain(stderr io.Writer, err error) {
 	fmt.Fprintln(stderr, msg)
 }
 
+// showProgress reports whether the progress bar is shown: when stderr is a
+// terminal, unless -q, or the records go to stdout and it is a terminal
+// too, as curl hides its meter when the data goes to the screen: the bar
+// would share it with the records.
+func (o options) showProgress(std stdio) bool {
+	return std.errTerminal && !o.quiet && !(std.outTerminal && o.output == "")
+}
+
 // fetchAll writes each record as it comes to out, which is outName, of
 // total if that is known (-1 if not), and a summary at the end. If a record
-// cannot be written, it says so and stops: the records would be lost.
-func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[record], total int64, out io.Writer, outName string, std stdio) int {
-	w := newOutput(out, o.queue != "")
-	bar := newProgress(std.err, std.errTerminal && !o.quiet, total)
+// cannot be written, it says so and stops: the records would be lost; a
+// write that fails in the background (a flush) calls stopRun, which must
+// end the context recs was made with. save is -O's saver, or nil.
+func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[record], total int64, out io.Writer, outName string, std stdio, save *saver, stopRun context.CancelCauseFunc) int {
+	w := newOutput(out, o.queue != "", stopRun)
+	bar := newProgress(std.err, o.showProgress(std), total)
 	var t tally
-	start := time.Now()
+	start := o.start
+	if start.IsZero() {
+		start = time.Now()
+	}
 	finished := make(chan struct{})
 	defer close(finished)
-	go w.flushOnInterrupt(ctx, finished)
+	go w.flushOnInterrupt(ctx, finished, save)
 	var werr, fatal error
 	for rec := range recs {
 		if rec.fatal != nil {
@@ -352,12 +388,15 @@ type output struct {
 	eager   bool
 	pending *time.Timer // flushes what was written since the last flush
 	err     error       // a flush's failure, for the next write to return
+	failed  func(error) // called with that failure: the run is to stop
 }
 
 const flushEvery = 100 * time.Millisecond
 
-func newOutput(w io.Writer, eager bool) *output {
-	o := &output{w: bufio.NewWriter(w), eager: eager}
+// newOutput returns the output to w, which calls failed when a flush fails
+// between writes, so that the run stops then, not at the next record.
+func newOutput(w io.Writer, eager bool, failed func(error)) *output {
+	o := &output{w: bufio.NewWriter(w), eager: eager, failed: failed}
 	o.enc = json.NewEncoder(o.w)
 	o.enc.SetEscapeHTML(false)
 	return o
@@ -390,6 +429,7 @@ func (o *output) flushPending() {
 	o.pending = nil
 	if err := o.w.Flush(); err != nil && o.err == nil {
 		o.err = err
+		o.failed(err)
 	}
 }
 
@@ -407,9 +447,9 @@ func (o *output) flush() error {
 }
 
 // flushOnInterrupt gives the stream a moment to wind down after ctx ends,
-// then, if it has not finished, flushes what was written and exits: the
-// input may be a terminal or a pipe whose read cannot be interrupted.
-func (o *output) flushOnInterrupt(ctx context.Context, finished <-chan struct{}) {
+// then, if it has not finished, removes save's temporary files (save may
+// be nil), flushes what was written and exits.
+func (o *output) flushOnInterrupt(ctx context.Context, finished <-chan struct{}, save *saver) {
 	select {
 	case <-finished:
 		return
@@ -420,6 +460,7 @@ func (o *output) flushOnInterrupt(ctx context.Context, finished <-chan struct{})
 		return
 	case <-time.After(3 * time.Second):
 	}
+	save.abandon()
 	o.flush()
 	if ctx.Err() == context.Canceled {
 		os.Exit(interrupted(ctx))

@@ -92,7 +92,7 @@ func runQueue(ctx context.Context, o options, fetcherOpts []fetch.Option, std st
 	if list != nil {
 		return o.add(ctx, q, list, std)
 	}
-	return o.fetchTo(ctx, fetcherOpts, std, -1, func(f *fetch.Fetcher, save *saver) iter.Seq[record] {
+	return o.fetchTo(ctx, fetcherOpts, std, -1, func(ctx context.Context, f *fetch.Fetcher, save *saver) iter.Seq[record] {
 		return o.queueRecords(ctx, q, f, save)
 	})
 }

@@ -35,6 +35,10 @@ type saver struct {
 
 	mu   sync.Mutex
 	full error // why the directory can take no more, once it cannot
+
+	tempMu    sync.Mutex
+	temps     map[string]bool // the temporary files being written
+	abandoned bool            // the process is exiting: write no more
 }
 
 func newSaver(dir string) (*saver, error) {
@@ -48,7 +52,7 @@ func newSaver(dir string) (*saver, error) {
 	open := func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		return saveOpen(root, name, flag, perm)
 	}
-	return &saver{dir: dir, root: root, names: newNames(), open: open}, nil
+	return &saver{dir: dir, root: root, names: newNames(), open: open, temps: make(map[string]bool)}, nil
 }
 
 // saveOpen opens the files a saver writes; tests replace it.
@@ -66,6 +70,45 @@ func (s *saver) failure() error {
 }
 
 func (s *saver) close() { s.root.Close() }
+
+// abandon removes the temporary files being written, and makes every write
+// after fail, for a process about to exit with saves under way. s may be
+// nil.
+func (s *saver) abandon() {
+	if s == nil {
+		return
+	}
+	s.tempMu.Lock()
+	defer s.tempMu.Unlock()
+	s.abandoned = true
+	for tmp := range s.temps {
+		s.root.Remove(tmp)
+	}
+}
+
+// errAbandoned fails a write begun after [saver.abandon].
+var errAbandoned = errors.New("the run is ending")
+
+// openTemp creates the temporary file tmp, and notes it for abandon.
+func (s *saver) openTemp(tmp string) (*os.File, error) {
+	s.tempMu.Lock()
+	defer s.tempMu.Unlock()
+	if s.abandoned {
+		return nil, errAbandoned
+	}
+	file, err := s.open(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err == nil {
+		s.temps[tmp] = true
+	}
+	return file, err
+}
+
+// doneTemp notes that the temporary file tmp is renamed or removed.
+func (s *saver) doneTemp(tmp string) {
+	s.tempMu.Lock()
+	defer s.tempMu.Unlock()
+	delete(s.temps, tmp)
+}
 
 // named is one input of -O: its line, and the file name chosen for it.
 type named struct {
@@ -170,14 +213,16 @@ func (s *saver) keep(r fetch.Result, rec *record) bool {
 // renames it once the body is read in full, so that name never holds part
 // of a body, and a symbolic link there is replaced, never followed. An
 // error reading body is returned as it is, so that the Fetcher can tell a
-// body cut short; an error writing names the file.
+// body cut short; an error writing names the file. The temporary file is
+// removed on every failure, and by abandon if the process exits first.
 func (s *saver) write(body io.Reader, name string) (int64, error) {
 	tmp := fmt.Sprintf(".%s.%d.part", name, os.Getpid()) // names never start with a dot
-	file, err := s.open(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	file, err := s.openTemp(tmp)
 	if err != nil {
 		s.noteFull(err)
 		return 0, fmt.Errorf("saving %s: %w", filepath.Join(s.dir, name), err)
 	}
+	defer s.doneTemp(tmp)
 	r := &readErr{r: body}
 	n, err := io.Copy(file, r)
 	if err != nil && err != r.err {
