@@ -56,6 +56,14 @@ type Fetcher struct {
 // host as requests it lets in flight to one host, so that connections are
 // reused rather than churned, and reading each connection through a 32 KiB
 // buffer, so that a response of a few KiB takes one read.
+// clientAdvice says, for each option that configures the client New
+// builds, how to get its effect on a client given with WithClient.
+var clientAdvice = map[string]string{
+	"WithMaxHeaderSize":    "set its transport's MaxResponseHeaderBytes",
+	"WithMaxRedirects":     "set the client's CheckRedirect",
+	"WithTransportWrapper": "wrap the client's Transport yourself",
+}
+
 func New(opts ...Option) (*Fetcher, error) {
 	c := defaultConfig()
 	for _, opt := range opts {
@@ -88,7 +96,7 @@ func New(opts ...Option) (*Fetcher, error) {
 	} else if c.tls != nil {
 		return nil, errors.New("fetch: WithTLSConfig configures the client New builds; it cannot be combined with WithClient (set TLSClientConfig on its transport)")
 	} else if len(c.clientOptions) > 0 {
-		return nil, fmt.Errorf("fetch: %s configures the client New builds; it cannot be combined with WithClient (set the client's CheckRedirect, or its transport's MaxResponseHeaderBytes)", c.clientOptions[0])
+		return nil, fmt.Errorf("fetch: %s configures the client New builds; it cannot be combined with WithClient (%s)", c.clientOptions[0], clientAdvice[c.clientOptions[0]])
 	} else {
 		client := *c.client // the caller's stays as it is
 		f.client = &client
@@ -180,7 +188,10 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, from
 			return f.finish(c, nil, fail(err))
 		}
 		c.restart()
-		if err := sleepOrClose(c, f.closing, d.delay); err != nil {
+		f.stats.waiting.Add(1)
+		err := sleepOrClose(c, f.closing, d.delay)
+		f.stats.waiting.Add(-1)
+		if err != nil {
 			return f.finish(c, nil, fail(fmt.Errorf("waiting %v to retry: %w", d.delay, err)))
 		}
 	}

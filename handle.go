@@ -233,15 +233,47 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 
 func (b *cappedBody) Close() error { return b.r.Close() }
 
+// jsonEnded is json.Unmarshal's error for JSON that ends inside a value
+// ("unexpected end of JSON input"), copied with the offset of the body at
+// hand.
+var jsonEnded = func() json.SyntaxError {
+	var se *json.SyntaxError
+	if !errors.As(json.Unmarshal([]byte("{"), new(any)), &se) {
+		panic("encoding/json: no SyntaxError for JSON that ends inside a value")
+	}
+	return *se
+}()
+
+// endReader reads r, noting whether it ended (io.EOF): a body read to its
+// end, not cut short.
+type endReader struct {
+	r     io.Reader
+	ended bool
+}
+
+func (e *endReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.ended = e.ended || err == io.EOF
+	return n, err
+}
+
 // decodeJSON is GetJSON's handler. As [json.Unmarshal] does, it refuses
 // a body that holds anything but one JSON value and white space.
 func decodeJSON[T any](_ struct{}, resp *http.Response) (T, error) {
 	var v T
-	dec := json.NewDecoder(resp.Body)
+	body := &endReader{r: resp.Body}
+	dec := json.NewDecoder(body)
 	if err := dec.Decode(&v); err == io.EOF {
 		// Nothing at all (a 204, say): not a cut, which would be an
 		// io.ErrUnexpectedEOF, so not one to match io.EOF either.
 		return v, fmt.Errorf("decoding JSON: empty body (status %s)", resp.Status)
+	} else if err == io.ErrUnexpectedEOF && body.ended {
+		// The whole body came, and the JSON in it ends inside a value: the
+		// server's bad JSON, not a body cut on the wire (which would be
+		// retried), though the Decoder says io.ErrUnexpectedEOF for both.
+		se := jsonEnded
+		se.Offset = dec.InputOffset()
+		return v, fmt.Errorf("decoding JSON: %w", &se)
 	} else if err != nil {
 		return v, fmt.Errorf("decoding JSON: %w", err)
 	}

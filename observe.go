@@ -108,7 +108,7 @@ type Stats struct {
 	Calls     int64
 	Succeeded int64    // calls that ended with a 2xx response
 	Failed    Failures // calls that did not, by why
-	Waiting   int64    // calls waiting now for a Retry-After pause, a rate token or a slot, or queued for their host by a batch, stream or crawl
+	Waiting   int64    // calls waiting now: to retry (its backoff or Retry-After), for a host's Retry-After pause, a rate token or a slot, or queued for their host by a batch, stream or crawl
 
 	Attempts int64 // attempts made, each counted as it ends, retries included, as [Error.Attempts] counts them
 	Retries  int64 // attempts that were retries: made after a call's first; a retry decided but never sent is not one

@@ -85,14 +85,26 @@ func checkHeader(key, value string) error {
 	if !token(key) {
 		return fmt.Errorf("fetch: header name %q: not a valid field name", key)
 	}
-	if strings.ContainsFunc(value, isCTL) {
-		return fmt.Errorf("fetch: header %s: value %q holds a character a header may not", key, value)
+	if problem := valueProblem(value); problem != "" {
+		shown := fmt.Sprintf("%q", value)
+		if slices.ContainsFunc(sensitiveHeaders, func(k string) bool { return strings.EqualFold(k, key) }) {
+			shown = "(a credential, not shown)" // errors get logged
+		}
+		return fmt.Errorf("fetch: header %s: value %s %s", key, shown, problem)
+	}
+	return nil
+}
+
+// valueProblem says what makes value one a header may not have, or "".
+func valueProblem(value string) string {
+	if i := strings.IndexFunc(value, isCTL); i >= 0 {
+		return fmt.Sprintf("holds a control character, %q at byte %d, which a header may not", value[i], i)
 	}
 	if strings.Trim(value, " \t") != value {
 		// RFC 9110 §5.5: net/http would trim it, and send another value.
-		return fmt.Errorf("fetch: header %s: value %q begins or ends with white space", key, value)
+		return "begins or ends with white space"
 	}
-	return nil
+	return ""
 }
 
 // WithHeader adds a header that every request the Fetcher sends carries,
@@ -130,6 +142,10 @@ func WithBearerToken(token string) Option {
 		if token == "" {
 			return errors.New("fetch: WithBearerToken: empty token")
 		}
+		if problem := valueProblem(token); problem != "" {
+			// A token read from a file often ends with a newline.
+			return fmt.Errorf("fetch: WithBearerToken: the token (not shown) %s", problem)
+		}
 		return WithHeader("Authorization", "Bearer "+token)(c)
 	}
 }
@@ -142,7 +158,7 @@ func WithBasicAuth(username, password string) Option {
 			return fmt.Errorf("fetch: WithBasicAuth: username %q holds a colon", username)
 		}
 		cred := base64.StdEncoding.EncodeToString([]byte(username + ":" + password))
-		return WithHeader("Authorization", "Basic "+cred)(c)
+		return WithHeader("Authorization", "Basic "+cred)(c) // base64 is always a valid value
 	}
 }
 

@@ -80,9 +80,18 @@ func run[T, R any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 	workers := f.gates.slots.size
 	return func(yield func(R) bool) {
 		if ctx == nil {
-			var j job[T]
-			j.err = errNilContext
-			yield(newWorker()(&j, handOff{}))
+			// Every input still yields one result, as GetAll's do: its
+			// error, and nothing sent.
+			work, i := newWorker(), 0
+			for v := range in {
+				if req, ok := any(v).(*http.Request); ok {
+					closeUnsent(req)
+				}
+				if !yield(work(&job[T]{index: i, err: errNilContext, data: v}, handOff{})) {
+					return
+				}
+				i++
+			}
 			return
 		}
 		ctx, cancel := context.WithCancel(ctx)

@@ -58,8 +58,8 @@
 //     the attempt's, as on http.client.request.duration; that of
 //     fetch.calls and fetch.retries is the call's, as on its span.
 //   - fetch.in_flight is [fetch.Stats] InFlight, the attempts holding an
-//     in-flight slot; fetch.waiting is its Waiting, the calls waiting at a
-//     gate or queued for their host.
+//     in-flight slot; fetch.waiting is its Waiting, the calls waiting to
+//     retry, at a gate, or queued for their host.
 //   - fetch.host.rate is the rate pacing each host, [fetch.HostStats.Rate]:
 //     its adaptive rate (see [fetch.WithAdaptiveRate]), or the ramp after
 //     a Retry-After pause, for the hosts the Fetcher remembers; hosts

@@ -105,7 +105,7 @@ func (in *Instrumentation) instruments() error {
 	in.inFlight, err[4] = m.Int64ObservableUpDownCounter("fetch.in_flight",
 		metric.WithDescription("Attempts holding an in-flight slot, their response body still open."), metric.WithUnit("{request}"))
 	in.waiting, err[5] = m.Int64ObservableUpDownCounter("fetch.waiting",
-		metric.WithDescription("Calls waiting at a gate, or queued for their host by a batch, stream or crawl."), metric.WithUnit("{call}"))
+		metric.WithDescription("Calls waiting to retry, at a gate, or queued for their host by a batch, stream or crawl."), metric.WithUnit("{call}"))
 	in.hostRate, err[6] = m.Float64ObservableGauge("fetch.host.rate",
 		metric.WithDescription("Each host's adaptive rate."), metric.WithUnit("{request}/s"))
 	return errors.Join(err[:]...)
