@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -48,7 +49,7 @@ func newURLRequest(ctx context.Context, rawURL string, opts []RequestOption) (*h
 
 func newGet(ctx context.Context, rawURL string) (*http.Request, error) {
 	if ctx == nil {
-		return nil, fmt.Errorf("fetch: nil context for %q", urlredact.String(rawURL))
+		return nil, errors.New("nil context") // the call's error names the URL
 	}
 	// The request carries its call from the start (see preparedCall).
 	req, err := http.NewRequestWithContext(preparedCall(ctx), http.MethodGet, rawURL, nil)

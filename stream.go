@@ -18,7 +18,7 @@ import (
 // busy or rate-limited host never holds up another (see the README's "Many
 // hosts"). Memory and goroutines stay bounded however
 // many URLs there are: the Fetcher's concurrency in workers, plus one
-// goroutine that reads urls.
+// goroutine that reads urls and a standby worker for Shutdown.
 //
 // If ctx ends, the URLs not yet fetched are still read and come back with
 // an error matching ctx's, so every input yields exactly one Result.

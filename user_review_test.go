@@ -151,3 +151,13 @@ func TestTransportWrapperWithClientAdvice(t *testing.T) {
 		t.Errorf("misleading advice for WithTransportWrapper: %v", err)
 	}
 }
+
+// A call given a nil context names its URL once: "fetch: URL: nil context".
+func TestNilContextErrorNamesURLOnce(t *testing.T) {
+	f := newMem(t, http.HandlerFunc(ok))
+	//lint:ignore SA1012 the point of the test
+	_, err := f.Get(nil, "http://a.test/x")
+	if err == nil || strings.Count(err.Error(), "a.test/x") != 1 || !strings.Contains(err.Error(), "nil context") {
+		t.Errorf("Get(nil, url) = %v; want the URL once and \"nil context\"", err)
+	}
+}
