@@ -297,8 +297,11 @@ type Page struct {
 // The crawl counts p as in progress until the loop body that received it
 // returns, so links followed before then, from the loop body or from
 // goroutines it waits for, are never too late. Follow is safe for
-// concurrent use; called after that, it may find the crawl ended and
-// return [ErrCrawlDone], having added nothing.
+// concurrent use; called after that, it either adds the links, which the
+// crawl then fetches, or finds the crawl ended and returns
+// [ErrCrawlDone], having added nothing. (If the crawl's context ends, or
+// its loop is broken out of, links it had not yet taken in are not
+// fetched, whenever they were added.)
 func (p *Page) Follow(links ...string) error {
 	if p.crawl == nil {
 		return ErrCrawlDone
@@ -430,6 +433,7 @@ type crawl struct {
 	sched     *scheduler[crawlJob]
 	pagesTurn chan struct{} // held while a URL is taken in under CrawlMaxPages
 	pages     int           // URLs taken in, for CrawlMaxPages; while holding pagesTurn
+	endMu     sync.RWMutex  // held by follow while it adds links, and taken to end the crawl
 	ended     atomic.Bool
 	robots    robotsCache
 }
@@ -503,8 +507,17 @@ func (r *crawl) reject(rawURL string, depth int, referrer string, err error) {
 	r.sched.pushNow(job[crawlJob]{text: urlredact.String(rawURL), err: err, data: crawlJob{entry: e}})
 }
 
+// end marks the crawl ended: Follow adds nothing from then on.
+func (r *crawl) end() {
+	r.endMu.Lock()
+	defer r.endMu.Unlock()
+	r.ended.Store(true)
+}
+
 // follow resolves links against base and adds them at depth.
 func (r *crawl) follow(base *url.URL, depth int, referrer string, links []string) error {
+	r.endMu.RLock() // the crawl does not end while links are added
+	defer r.endMu.RUnlock()
 	if r.ended.Load() {
 		return ErrCrawlDone
 	}
@@ -518,9 +531,6 @@ func (r *crawl) follow(base *url.URL, depth int, referrer string, links []string
 		}
 		r.enqueue(u, depth, referrer)
 	}
-	if r.ended.Load() {
-		return ErrCrawlDone // what was added may never be read
-	}
 	return nil
 }
 
@@ -533,9 +543,18 @@ func (r *crawl) run(yield func(*Page) bool) {
 	var reader sync.WaitGroup
 	reader.Go(func() {
 		defer s.release()
-		defer r.ended.Store(true) // nothing Follow adds from now on would be read
+		defer r.end() // nothing Follow adds from now on would be read
 		for {
 			e, ok, err := r.queue.Next(r.ctx)
+			if err == nil && !ok && r.ctx.Err() == nil {
+				// A Follow may have added links since Next looked: look
+				// again, with Follow held off, before the crawl ends.
+				r.endMu.Lock()
+				if e, ok, err = r.queue.Next(r.ctx); err == nil && !ok {
+					r.ended.Store(true)
+				}
+				r.endMu.Unlock()
+			}
 			if err != nil {
 				s.push(job[crawlJob]{text: "", err: fmt.Errorf("fetch: crawl queue: %w", err)})
 				return
