@@ -58,7 +58,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.StringVar(&o.enqueue, "enqueue", "", "add the URLs in `FILE` to the stream, and exit")
 	fs.DurationVar(&o.visibility, "visibility", redisqueue.DefaultVisibility, "with --queue: how long a dead worker's entries wait to be taken over")
 	fs.StringVarP(&o.output, "output", "o", "", "write the JSON lines to `FILE`, not stdout")
-	fs.StringVarP(&o.outputDir, "output-dir", "O", "", "save each 2xx body to its own file in `DIR`")
+	fs.StringVarP(&o.outputDir, "output-dir", "O", "", "save each 2xx body to its own file in `DIR` (none for -X HEAD)")
 	fs.IntVarP(&l.conc, "concurrency", "c", 32, "most requests in flight")
 	fs.IntVar(&l.hostConc, "host-concurrency", 0, "most requests in flight to one host (0: no cap)")
 	fs.Float64Var(&l.rps, "rate", 0, "most requests per second (0: no limit)")
@@ -98,8 +98,10 @@ func usage() string {
 
 Fetches every URL, given as arguments, in a file (-i FILE) or on standard
 input (- or -i -, or when there are no URL arguments and standard input is
-not a terminal), one per line, and writes one JSON line per URL. Flags may
-come before or after the URLs.
+not a terminal), one per line, and writes one JSON line per URL. A URL
+without a scheme is fetched over http, as curl and wget take it:
+example.com/a is http://example.com/a. Flags may come before or after the
+URLs.
 
 ` + fs.FlagUsages() + `
 With -d and --data-binary, @FILE sends the content of FILE (-d without its

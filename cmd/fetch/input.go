@@ -8,10 +8,16 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"net"
+	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"unicode"
+
+	"github.com/c989c033/fetch"
 )
 
 // input is where the URLs come from.
@@ -176,8 +182,111 @@ const maxLine = 64 << 10
 
 // line is one input URL, or the reason the input at that place is unusable.
 type line struct {
-	url string
+	url string // as written: see [withScheme] for the URL fetched
+	n   int    // its line number in a file or standard input; 0 for an argument
 	err error
+}
+
+// withScheme returns the URL fetched for s, an input URL as written: s
+// itself if it starts with a scheme followed by ":/" (ftp://x and
+// file:///etc/passwd included, which the Fetcher refuses), or else s after
+// "http://", as curl and wget take a URL given without a scheme:
+// example.com/a, localhost:8080/x, 127.0.0.1:8080, [::1]:8080/x and
+// user:password@host are all http URLs.
+func withScheme(s string) string {
+	if scheme, rest, ok := strings.Cut(s, ":"); ok && isScheme(scheme) && strings.HasPrefix(rest, "/") {
+		return s
+	}
+	return "http://" + s
+}
+
+// isScheme reports whether s is a URL scheme: a letter, then letters,
+// digits, +, - and . (RFC 3986).
+func isScheme(s string) bool {
+	for i, r := range s {
+		letter := 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+		if !letter && (i == 0 || !('0' <= r && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// badLine is the error for an input that is not a URL the Fetcher can
+// fetch. It quotes the input as written, any password hidden, after its
+// line number if it came from a file or standard input (the records come
+// in completion order): line 3: "not a url": invalid URL: … It matches
+// [fetch.ErrInvalidURL].
+type badLine struct {
+	line
+	reason string
+}
+
+func (e *badLine) Error() string {
+	msg := fmt.Sprintf("%q: invalid URL: %s", asGiven(e.url), e.reason)
+	if e.n > 0 {
+		msg = fmt.Sprintf("line %d: %s", e.n, msg)
+	}
+	return msg
+}
+
+func (e *badLine) Unwrap() error { return fetch.ErrInvalidURL }
+
+// isHostName reports whether h is an IP address, or a host name: labels
+// of letters (any script's, for an internationalized name), digits, - and
+// _, separated by dots, none starting or ending with -, and a final dot
+// allowed.
+func isHostName(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	labels := strings.Split(strings.TrimSuffix(h, "."), ".")
+	for _, label := range labels {
+		if label == "" || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") ||
+			strings.ContainsFunc(label, func(r rune) bool {
+				return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' && r != '_'
+			}) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseError returns the badLine for l, whose URL err, an error of
+// url.Parse, says does not parse: err's cause, without the URL it quotes,
+// which may hold a password.
+func parseError(l line, err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		err = ue.Err
+	}
+	return &badLine{l, err.Error()}
+}
+
+// checkURL returns the error for l, whose URL to fetch is target, if target
+// is not one the Fetcher can fetch: it does not parse, or it is not an
+// http or https URL with a host and a port in range, as the Fetcher checks
+// (so that its refusal names the line). For a URL given without a scheme,
+// the host must also be an IP address or a host name, so that what is no
+// URL at all (-q, given after --) is not looked up as a host.
+func checkURL(l line, target string) error {
+	u, err := url.Parse(target)
+	if err != nil {
+		return parseError(l, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return &badLine{l, "scheme must be http or https"}
+	case u.Hostname() == "":
+		return &badLine{l, "no host"}
+	case target != l.url && !isHostName(u.Hostname()):
+		return &badLine{l, fmt.Sprintf("no scheme, and %q is not a host name", u.Hostname())}
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return &badLine{l, fmt.Sprintf("port %s out of range", p)}
+		}
+	}
+	return nil
 }
 
 // String returns the line's URL, so that a line that cannot be fetched is
@@ -238,7 +347,7 @@ func scan(r io.Reader, name string, yield func(line) bool, end func()) {
 			text = bytes.TrimPrefix(text, []byte("\ufeff")) // a byte-order mark, as Windows editors write
 		}
 		if u := strings.TrimSpace(string(text)); u != "" && !strings.HasPrefix(u, "#") {
-			if !yield(line{url: u}) {
+			if !yield(line{url: u, n: n}) {
 				return
 			}
 		}

@@ -342,29 +342,40 @@ func (o options) records(ctx context.Context, f *fetch.Fetcher, in iter.Seq[line
 }
 
 // asGiven is an input URL as a record names it: as given, so that records
-// can be joined back to the input, but with any password hidden.
+// can be joined back to the input, but with any password hidden, that of
+// a URL given without a scheme (user:password@host) included.
 func asGiven(s string) string {
-	if u, err := url.Parse(s); err == nil {
+	target := withScheme(s)
+	if u, err := url.Parse(target); err == nil {
 		if _, secret := u.User.Password(); !secret {
 			return s
 		}
 	}
-	return urlredact.String(s)
+	if target == s {
+		return urlredact.String(s)
+	}
+	return strings.TrimPrefix(urlredact.String(target), "http://")
 }
 
 // newRequest builds the request for one input line, with the -H headers,
-// and the body if -d or --data-binary gave one.
+// and the body if -d or --data-binary gave one. A URL without a scheme is
+// fetched over http (see [withScheme]); one that cannot be fetched is
+// refused with a [badLine] error.
 func (o options) newRequest(ctx context.Context, l line) (*http.Request, error) {
 	if l.err != nil {
 		return nil, fmt.Errorf("%w: %w", errBadInput, l.err)
+	}
+	target := withScheme(l.url)
+	if err := checkURL(l, target); err != nil {
+		return nil, err
 	}
 	var body io.Reader
 	if len(o.data) > 0 {
 		body = strings.NewReader(o.body) // NewRequest sets GetBody: replayable
 	}
-	req, err := http.NewRequestWithContext(ctx, o.method, l.url, body)
+	req, err := http.NewRequestWithContext(ctx, o.method, target, body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", fetch.ErrInvalidURL, err)
+		return nil, parseError(l, err)
 	}
 	o.header.apply(req)
 	if _, set := o.header["Content-Type"]; len(o.data) > 0 && !set {

@@ -78,13 +78,14 @@ func newNames() names {
 	return names{seed: maphash.MakeSeed(), taken: map[uint64]struct{}{}, next: map[uint64]int{}}
 }
 
-// reserve returns the file name for l, or "" if l is not an http or https
+// reserve returns the file name for l's URL (with http:// before it if it
+// has no scheme, see [withScheme]), or "" if that is not an http or https
 // URL with a host, which the Fetcher refuses.
 func (n names) reserve(l line) string {
 	if l.err != nil {
 		return ""
 	}
-	u, err := url.Parse(l.url)
+	u, err := url.Parse(withScheme(l.url))
 	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return ""
 	}

@@ -123,9 +123,10 @@ func (o options) openQueue(ctx context.Context, stderr io.Writer) (*redisqueue.Q
 const queueFlush = 2 * time.Second
 
 // add queues the URLs in list, one a line, and says how many were new:
-// the stream takes each URL once, however often it is added. A line that
-// is not usable is reported, and the exit status is then 1. A signal ends
-// it even while it waits for a line of standard input.
+// the stream takes each URL once, however often it is added. A URL
+// without a scheme is queued with http:// before it (see [withScheme]). A
+// line that is not usable is reported, and the exit status is then 1. A
+// signal ends it even while it waits for a line of standard input.
 func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, std stdio) int {
 	name := o.enqueue
 	if name == "-" {
@@ -155,7 +156,11 @@ func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, s
 				continue
 			}
 			read++
-			if !yield(l.url) {
+			u := withScheme(l.url) // queued as it is to be fetched,
+			if checkURL(l, u) != nil {
+				u = l.url // or as written, for the worker to report
+			}
+			if !yield(u) {
 				return
 			}
 		}

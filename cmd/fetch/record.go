@@ -35,9 +35,12 @@ type record struct {
 
 // errorText returns err as a record's error: as the Fetcher words it,
 // but for an input refused before it became a request, which the Fetcher
-// words with an empty method and URL, by its cause alone.
+// words with an empty method and URL, by its cause alone, and for an input
+// that is not a URL, as its [badLine] error words it.
 func errorText(err error) string {
-	if fe, ok := err.(*fetch.Error); ok && fe.Method == "" && fe.URL == "" && fe.Err != nil {
+	if bl, ok := errors.AsType[*badLine](err); ok {
+		err = bl
+	} else if fe, ok := err.(*fetch.Error); ok && fe.Method == "" && fe.URL == "" && fe.Err != nil {
 		err = fe.Err
 	}
 	msg := err.Error()

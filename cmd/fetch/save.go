@@ -116,9 +116,11 @@ type named struct {
 	name string
 }
 
-// saved is what saving a body gives: its size, the URL it came from after
-// redirects, and whether it is HTML.
+// saved is what saving a body gives: the file it is in ("" for the
+// response to a HEAD, which has no body), its size, the URL it came from
+// after redirects, and whether it is HTML.
 type saved struct {
+	file     string
 	bytes    int64
 	finalURL string
 	html     bool
@@ -151,21 +153,30 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 // save streams the body of resp, a 2xx response to n, into n's file. It
 // runs inside the attempt: a body cut short fails the attempt, to be
 // retried, and a body past maxBody fails it with [fetch.ErrBodyTooLarge].
+// The response to a HEAD has no body: it makes no file, and leaves one an
+// earlier run saved as it was.
 func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error) {
 	if n.name == "" {
 		return saved{}, fmt.Errorf("%w: no file name for %s", errBadInput, resp.Request.URL.Redacted())
 	}
-	if resp.Request.Method != http.MethodHead && resp.ContentLength > maxBody {
+	done := saved{finalURL: resp.Request.URL.Redacted(), html: isHTML(resp.Header)}
+	if resp.Request.Method == http.MethodHead {
+		return done, nil
+	}
+	if resp.ContentLength > maxBody {
 		return saved{}, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, maxBody)
 	}
 	size, err := s.write(resp.Body, n.name)
 	if err != nil {
 		return saved{}, err
 	}
-	return saved{bytes: size, finalURL: resp.Request.URL.Redacted(), html: isHTML(resp.Header)}, nil
+	done.file, done.bytes = n.name, size
+	return done, nil
 }
 
-// record turns the outcome of one input into its line of output.
+// record turns the outcome of one input into its line of output. Its
+// final_url is the URL the response came from if that is not the URL
+// fetched for the input (see [withScheme]): if it was redirected.
 func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 	rec := record{
 		URL:        asGiven(h.Input.url),
@@ -174,19 +185,24 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 		DurationMS: h.Duration.Milliseconds(),
 		dur:        h.Duration,
 	}
+	fetched := redact(withScheme(h.Input.url))
 	if h.Err != nil {
 		rec.Error, rec.ErrorKind = errorText(h.Err), errorKind(h.Err)
-		if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && se.URL != rec.URL {
+		if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && se.URL != fetched && se.URL != rec.URL {
 			rec.FinalURL = se.URL
 		}
 		return rec
 	}
-	rec.Bytes, rec.File = int(h.Value.bytes), filepath.Join(s.dir, h.Input.name)
-	if h.Value.finalURL != rec.URL {
+	rec.Bytes = int(h.Value.bytes)
+	if h.Value.finalURL != fetched && h.Value.finalURL != rec.URL {
 		rec.FinalURL = h.Value.finalURL
 	}
+	if h.Value.file == "" {
+		return rec // a HEAD: no body, no file
+	}
+	rec.File = filepath.Join(s.dir, h.Value.file)
 	if title && h.Value.html {
-		rec.Title = s.title(h.Input.name)
+		rec.Title = s.title(h.Value.file)
 	}
 	return rec
 }
