@@ -616,13 +616,24 @@ func (r *crawl) run(yield func(*Page) bool) {
 		yielding = p
 		more := yield(p)
 		yielding = nil
-		if p.queued {
+		if p.queued && !r.unfinished(p) {
 			r.queue.Done(p.entry)
 		}
 		if !more {
 			return
 		}
 	}
+}
+
+// unfinished reports whether p's page failed only because the crawl's
+// context ended, or because it was refused, unsent, as the context's
+// deadline comes first: its frontier is not told it is done, so that a
+// shared frontier gives it to another process when the crawl closes it.
+func (r *crawl) unfinished(p *Page) bool {
+	if !errors.Is(p.Err, context.Canceled) && !errors.Is(p.Err, context.DeadlineExceeded) {
+		return false
+	}
+	return r.ctx.Err() != nil || p.Attempts == 0
 }
 
 // referer is the Referer a crawl's request for to carries, found on the

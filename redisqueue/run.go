@@ -38,7 +38,8 @@ type Result struct {
 // out of the loop leaves the result it broke on unacknowledged; that entry
 // and the others still held are released to the other workers at once.
 // When ctx ends, Run returns without yielding more, releasing what it
-// holds the same way.
+// holds the same way; so it does once a fetch is refused, unsent, because
+// ctx's deadline would pass first (a limiter's next token is due after it).
 //
 // A malformed entry yields a Result whose Err matches [ErrMalformed]; a
 // string that is not a URL, one whose Err matches [fetch.ErrInvalidURL].
@@ -111,6 +112,13 @@ func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 			delete(byIndex, r.Index)
 			mu.Unlock()
 			if ctx.Err() != nil {
+				return
+			}
+			if r.Attempts == 0 && errors.Is(r.Err, context.DeadlineExceeded) {
+				// Refused before it was sent, as ctx's deadline comes
+				// first (a limiter does not wait past it): this worker will
+				// fetch nothing more in time. As when ctx ends, the entry
+				// and the others held go back to the other workers.
 				return
 			}
 			if errors.Is(r.Err, fetch.ErrLimiterUnavailable) {
