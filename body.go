@@ -13,16 +13,23 @@ import (
 // references and attempt timeout until it is closed or read to EOF, as
 // net/http's cancelTimerBody holds a client timeout.
 type slotBody struct {
-	rc     io.ReadCloser
-	c      *call
-	cancel context.CancelFunc
-	done   atomic.Bool
+	rc      io.ReadCloser
+	c       *call
+	cancel  context.CancelFunc
+	attempt context.Context // under WithAttemptTimeout, the attempt's context
+	done    atomic.Bool
 }
 
+// Read reads the body. A read that fails as the attempt's own time runs
+// out, the caller's context still live, matches ErrAttemptTimeout, as the
+// attempt's error would have.
 func (b *slotBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		b.finish()
+	case err != nil && b.attempt != nil && b.attempt.Err() != nil && b.c.Err() == nil:
+		err = &attemptTimeoutError{after: b.c.f.attemptTimeout, err: err}
 	}
 	return n, err
 }

@@ -264,7 +264,10 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 		c.restart()
 	default:
 		ended = false
-		c.body.rc, c.body.c, c.body.cancel = resp.Body, c, o.cancel
+		c.body.rc, c.body.c, c.body.cancel, c.body.attempt = resp.Body, c, o.cancel, nil
+		if f.attemptTimeout > 0 && resp.Request != nil {
+			c.body.attempt = resp.Request.Context()
+		}
 		if w, ok := c.body.rc.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
 			resp.Body = writableBody{&c.body, w} // the upgraded connection: writable, as net/http gives it
 		} else {

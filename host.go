@@ -63,6 +63,11 @@ func (h *host) waitPause(ctx context.Context, closing <-chan struct{}) error {
 		return nil
 	}
 	if d := time.Until(time.Unix(0, until)); d > 0 {
+		if deadline, ok := ctx.Deadline(); ok && deadline.Before(time.Unix(0, until)) {
+			// Fail now, not at the deadline, as a Retry-After past it does.
+			return fmt.Errorf("the host's Retry-After pause ends in %v, after the context deadline: %w",
+				d.Round(time.Millisecond), context.DeadlineExceeded)
+		}
 		if err := sleepOrClose(ctx, closing, d); err != nil {
 			return fmt.Errorf("waiting %v for the host's Retry-After: %w", d.Round(time.Millisecond), err)
 		}

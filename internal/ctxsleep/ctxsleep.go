@@ -14,10 +14,19 @@ import (
 func Sleep(ctx context.Context, d time.Duration) error { return SleepOr(ctx, nil, nil, d) }
 
 // SleepOr is Sleep that also ends, returning stopErr, once stop is closed
-// (a nil stop never is).
+// (a nil stop never is). A d of zero or less returns at once, with ctx's
+// error if it has ended already, or else stopErr if stop is closed.
 func SleepOr(ctx context.Context, stop <-chan struct{}, stopErr error, d time.Duration) error {
 	if d <= 0 {
-		return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return stopErr
+		default:
+			return nil
+		}
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
