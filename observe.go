@@ -56,11 +56,15 @@ type CallInfo struct {
 type AttemptInfo struct {
 	// Request is the request as sent. Its context is the call's (carrying
 	// what OnCall returned), bounded by the attempt's timeout.
-	Request  *http.Request
-	Host     string // the host that answered it: the request's, or a redirect's
-	Attempt  int    // 1 for the first attempt; net/http's own resends are part of it (see [Result.Attempts])
+	Request *http.Request
+	Host    string // the host that answered it: the request's, or a redirect's
+	Attempt int    // 1 for the first attempt; net/http's own resends are part of it (see [Result.Attempts])
+	// Response is the attempt's response, nil if the attempt failed (Err
+	// is set: a status the call treats as failed, a body cut short).
+	// Status is the status the attempt was answered with, even then; 0 if
+	// it got no answer.
 	Response *http.Response
-	Status   int // Response's status code; 0 if none
+	Status   int
 	Err      error
 	// Start is when the attempt was sent. Duration runs from Start to the
 	// end of the attempt, its body included when the call reads it.
@@ -84,7 +88,7 @@ type RetryInfo struct {
 	Request *http.Request // the failed attempt's request, as in [AttemptInfo]
 	Attempt int           // the attempt that failed
 	Delay   time.Duration // the wait before the next attempt
-	Status  int           // the failed attempt's status, or 0 for an error
+	Status  int           // the status the failed attempt was answered with (a body cut short keeps it), or 0 if none
 	Err     error         // the failed attempt's error, if any
 }
 
