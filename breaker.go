@@ -166,21 +166,22 @@ func (b *breaker) admit(c *call) error {
 	if err != nil {
 		return b.refusal(c)
 	}
-	c.report = func(o *outcome) {
+	at := c.h.name // the call's own host, or a redirect's (see Fetcher.hop)
+	c.reports = append(c.reports, func(o *outcome) {
 		resp, err := o.answer()
 		switch {
 		case err != nil && (c.Err() != nil || errors.Is(err, context.Canceled)):
 			done(errExcluded) // the caller gave up: nothing learnt of the host
 		case o.judged && err != nil:
 			done(errExcluded) // the caller's handler failed or panicked: not the host's doing
-		case o.h != c.origin:
+		case o.h.name != at:
 			done(nil) // the host answered with a redirect; the other host's answer is not its doing
 		case b.isFailure(resp, err):
 			done(errFailed)
 		default:
 			done(nil)
 		}
-	}
+	})
 	return nil
 }
 

@@ -91,9 +91,10 @@ func (b *retryBudget) forgettable() bool {
 	return retries == 0
 }
 
-// admit counts a call to the host, at its first attempt.
+// admit counts a call to the host, at its first attempt (not at a
+// redirect's hop to the host: the budget is spent by the call's own host).
 func (b *retryBudget) admit(c *call) error {
-	if c.n == 0 {
+	if c.n == 0 && c.h == c.origin {
 		b.call()
 	}
 	return nil

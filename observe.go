@@ -257,10 +257,11 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 		o.h.pause(end)
 		o.h.startRamp(end)
 	}
-	if c.report != nil { // a policy of the call's own host let this attempt through
-		c.report(o)
-		c.report = nil
+	for i, report := range c.reports { // policies that let this attempt or its hops through
+		report(o)
+		c.reports[i] = nil
 	}
+	c.reports = c.reports[:0]
 	if f.hooks.OnAttempt != nil && !o.unsent {
 		info := AttemptInfo{Request: o.req, Host: o.h.name, Attempt: int(c.n), Response: o.resp, Status: o.status(),
 			Err: o.err, Start: o.start.time(), Duration: o.took, Waited: c.waited}

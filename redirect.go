@@ -43,7 +43,7 @@ type call struct {
 	waited   time.Duration         // how long the current attempt waited at the gates; zero unless timed
 	panicked error                 // the OnCall hook's panic, which fails the call
 	last     outcome               // the outcome of the current attempt (see Fetcher.attempt)
-	report   func(*outcome)        // tells the policy that let the attempt through what became of it
+	reports  []func(*outcome)      // tell the policies that let the attempt, or a hop of it, through what became of it
 	trace    httptrace.ClientTrace // the request's trace: counts its writes in wrote
 
 	wrote        atomic.Int32 // times net/http wrote a request of the current attempt on a connection
@@ -370,6 +370,16 @@ func (f *Fetcher) hop(req *http.Request) error {
 		return f.hopRefused(c, ctx, req, err)
 	}
 	c.held = true
+	if c.h != c.origin {
+		// The host's policies admit the hop as they admit an attempt:
+		// its circuit breaker counts what the host answers, and a
+		// half-open breaker's probes include hops.
+		for _, p := range c.h.policies {
+			if err := p.admit(c); err != nil {
+				return &hopError{url: req.URL.Redacted(), err: err, final: true}
+			}
+		}
+	}
 	return nil
 }
 
