@@ -194,15 +194,36 @@ func TestSecondInterruptKills(t *testing.T) {
 	}
 	os.WriteFile(list, []byte(b.String()), 0o644)
 	cmd := reviewCommand(t, "-q", "-i", list)
-	if _, err := cmd.StdoutPipe(); err != nil { // never read: the writes block
+	r, w, err := os.Pipe() // never read: the writes block once it is full
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close()
+	cmd.Stdout = w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	w.Close()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	time.Sleep(time.Second) // the records fill the pipe
+	// Wait until the records fill the pipe: the kernel holds most of its
+	// 64 KiB, and the count has stopped moving (the writer is blocked).
+	deadline := time.Now().Add(10 * time.Second)
+	for last, same := -1, 0; same < 5; {
+		n, err := pipeFill(r)
+		if err != nil {
+			t.Skipf("cannot tell how full a pipe is here: %v", err)
+		}
+		if n == last && n >= 32<<10 {
+			same++
+		} else {
+			last, same = n, 0
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the records filled %d bytes of the pipe in 10s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-done:
