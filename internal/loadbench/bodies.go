@@ -28,12 +28,12 @@ var (
 	}
 )
 
-// bodiesRounds are one cell's rounds: what each variant measured in each.
-type bodiesRounds []map[string]sample
+// roundSamples are one cell's rounds: what each variant measured in each.
+type roundSamples []map[string]sample
 
 // ratios returns the per-round ratios of a to b: throughput, CPU per
 // request.
-func (rs bodiesRounds) ratios(a, b string) (tput, cpu []float64) {
+func (rs roundSamples) ratios(a, b string) (tput, cpu []float64) {
 	for _, r := range rs {
 		tput = append(tput, r[a].reqPerSec()/r[b].reqPerSec())
 		cpu = append(cpu, r[a].cpuPer10k()/r[b].cpuPer10k())
@@ -42,7 +42,7 @@ func (rs bodiesRounds) ratios(a, b string) (tput, cpu []float64) {
 }
 
 // median returns the median over rounds of f of variant v's sample.
-func (rs bodiesRounds) median(v string, f func(sample) float64) float64 {
+func (rs roundSamples) median(v string, f func(sample) float64) float64 {
 	var xs []float64
 	for _, r := range rs {
 		xs = append(xs, f(r[v]))
@@ -52,8 +52,8 @@ func (rs bodiesRounds) median(v string, f func(sample) float64) float64 {
 
 // runBodies measures every bodies variant at every concurrency, taking
 // turns over cfg.rounds rounds as runLoopback does.
-func runBodies(self, addr string, cfg config) (map[int]bodiesRounds, error) {
-	res := map[int]bodiesRounds{}
+func runBodies(self, addr string, cfg config) (map[int]roundSamples, error) {
+	res := map[int]roundSamples{}
 	url := fmt.Sprintf("http://%s/%d", addr, bodiesSize)
 	for round := 1; round <= cfg.rounds; round++ {
 		for _, conc := range bodiesConcs {
@@ -68,7 +68,7 @@ func runBodies(self, addr string, cfg config) (map[int]bodiesRounds, error) {
 	return res, nil
 }
 
-func bodiesSection(w io.Writer, cfg config, res map[int]bodiesRounds) {
+func bodiesSection(w io.Writer, cfg config, res map[int]roundSamples) {
 	fmt.Fprintf(w, bodiesHeading+`
 
 %d-byte bodies, %d requests a variant in each of %d round(s), taking turns as in the loopback load (server on CPU 0,

@@ -42,11 +42,11 @@ func clientBinary(self, variant string) (bin, name string) {
 
 // runVersus measures every versus variant in every cell, taking turns over
 // cfg.rounds rounds as runLoopback does.
-func runVersus(self, addr string, cfg config) (map[[2]int]bodiesRounds, error) {
+func runVersus(self, addr string, cfg config) (map[[2]int]roundSamples, error) {
 	if baseBinary == "" {
 		return nil, fmt.Errorf("the versus section needs -base, a loadbench binary built from the revision to compare with")
 	}
-	res := map[[2]int]bodiesRounds{}
+	res := map[[2]int]roundSamples{}
 	for round := 1; round <= cfg.rounds; round++ {
 		for _, size := range versusSizes {
 			for _, conc := range versusConcs {
@@ -63,7 +63,7 @@ func runVersus(self, addr string, cfg config) (map[[2]int]bodiesRounds, error) {
 	return res, nil
 }
 
-func versusSection(w io.Writer, cfg config, res map[[2]int]bodiesRounds) {
+func versusSection(w io.Writer, cfg config, res map[[2]int]roundSamples) {
 	fmt.Fprintf(w, versusHeading+`
 
 This tree's `+"`Stream`"+` and `+"`GetAll`"+` against the same calls built from **%s** (the base), %d requests a
