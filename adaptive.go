@@ -18,7 +18,10 @@ import (
 // [DefaultRetryable]), or an attempt timeout. Other 5xx,
 // and a 503 without Retry-After, are failures, not overload, and do not cut
 // it. It is then cut to 90% of the rate the host was seen to accept over the
-// last second (or by 30% when there is too little to go on), and grows
+// last second (or by 30% when there is too little to go on; the first cut,
+// which ends the doubling, takes the rate accepted over the last half
+// second instead if that is higher, as the rate was then closest to the
+// host's limit), and grows
 // again in a straight line: quickly when the host accepted far less than was
 // sent (the estimate is poor), slowly when it accepted nearly all (the rate
 // is close to the host's limit), and past 97% of what the host accepted by
@@ -26,8 +29,10 @@ import (
 // rate was still doubling). A cut is made once per round: the answers to
 // requests sent before the last cut, or at its instant, do not cut again.
 // The rate grows only while it is used: gaps of over a second between
-// successes do not count. A 429 or 503 with Retry-After also pauses the
-// host, as it always does.
+// successes do not count. A 429 or 503 with Retry-After pauses the host
+// only when the host was answering nothing at this rate; while it answers,
+// the cut is the answer, and the refused request alone waits out its
+// Retry-After (see the package documentation's Retry-After section).
 type AdaptiveRate struct {
 	// Floor and Ceiling bound every host's rate, in requests per second.
 	// Floor must be positive; Ceiling must be finite and at least Floor.
@@ -99,6 +104,7 @@ type throttle struct {
 	done           window        // recent answers that were not overload (kind 0), to estimate what the host accepts
 	cutsFrom       time.Time     // attempts sent before it do not cut (see startRamp)
 	accepted       float64       // what the host was seen to accept before the last cut; 0 if unknown
+	doubling       time.Duration // how often the rate doubles before the first cut
 }
 
 func newThrottle(a AdaptiveRate) *throttle {
@@ -108,13 +114,14 @@ func newThrottle(a AdaptiveRate) *throttle {
 	}
 	now := time.Now()
 	return &throttle{
-		lim:     rate.NewLimiter(initial, 1),
-		done:    newWindow(estimateOver),
-		floor:   float64(a.Floor),
-		ceiling: float64(a.Ceiling),
-		start:   float64(initial),
-		epoch:   now,
-		resumed: now,
+		lim:      rate.NewLimiter(initial, 1),
+		done:     newWindow(estimateOver),
+		floor:    float64(a.Floor),
+		ceiling:  float64(a.Ceiling),
+		start:    float64(initial),
+		doubling: slowStartDoubling,
+		epoch:    now,
+		resumed:  now,
 	}
 }
 
@@ -155,7 +162,7 @@ func (t *throttle) answered() {
 }
 
 // grow counts a success and raises the rate for the time since the last
-// cut: doubling every slowStartDoubling before the first, then linearly.
+// cut: doubling every t.doubling before the first, then linearly.
 func (t *throttle) grow() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -178,7 +185,7 @@ func (t *throttle) grow() {
 	t.last = now
 	s := (now.Sub(t.epoch) - t.idle).Seconds()
 	if t.cuts == 0 {
-		t.set(t.start * math.Exp2(s/slowStartDoubling.Seconds()))
+		t.set(t.start * math.Exp2(s/t.doubling.Seconds()))
 		return
 	}
 	r := t.start * (1 + t.growth*s)
@@ -193,6 +200,24 @@ func (t *throttle) grow() {
 		r = knee * (1 + creep*past)
 	}
 	t.set(r)
+}
+
+// absorbs reports whether an overload signal for an attempt sent at sent
+// is one this rate answers by itself, by the cut it makes (see cut),
+// without the host being paused: the host was still taking requests at
+// this rate (it answered one with a success since the rate last changed
+// course, within idleGap), or the attempt went out before the last cut or
+// the ramp's start, in a round that has been answered already. An
+// overload signal that finds the host taking nothing at the rate it is
+// paced to (a probe refused, a quota spent) is not absorbed: the host is
+// paused for its Retry-After.
+func (t *throttle) absorbs(sent time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cuts > 0 && !sent.After(t.epoch) || !t.cutsFrom.IsZero() && !sent.After(t.cutsFrom) {
+		return true
+	}
+	return !t.last.IsZero() && t.last.After(t.epoch) && time.Since(t.last) <= idleGap
 }
 
 // later returns the later of a and b.
@@ -223,6 +248,16 @@ func (t *throttle) cut(sent time.Time) {
 	t.accepted = 0
 	if n, _ := t.done.since(from); !t.resumed.IsZero() && now.Sub(from) >= estimateOver/2 && n >= minEstimate {
 		accepted := float64(n) / now.Sub(from).Seconds()
+		if t.cuts == 0 {
+			// The rate was still doubling: over most of the last second it
+			// was far below where the host refused, so the last doubling's
+			// worth of answers, when it was closest, is the better
+			// estimate if it is higher.
+			last := t.done.bucketStart(now.Add(-t.doubling))
+			if m, _ := t.done.since(last); last.After(from) && m >= minEstimate {
+				accepted = max(accepted, float64(m)/now.Sub(last).Seconds())
+			}
+		}
 		r = min(cur, holdAt*accepted)
 		growth = min(max((cur/accepted-1)/2, minGrowth), maxGrowth)
 		t.accepted = accepted

@@ -293,14 +293,21 @@ func TestAdaptiveCreepsFasterAfterTheFirstCut(t *testing.T) {
 			return float64(r)
 		}
 		// growth is how far the rate rose, as a share of the knee (97% of
-		// the 100/s accepted), in 10 s of successes after a cut.
+		// the about 100/s the cut saw accepted), in 10 s of successes after
+		// a cut.
 		growth := func() float64 {
+			th.mu.Lock()
+			accepted := th.accepted
+			th.mu.Unlock()
+			if accepted < 95 || accepted > 105 {
+				t.Errorf("the cut estimated %.1f/s accepted; the host took 100/s", accepted)
+			}
 			for range 1000 {
 				time.Sleep(10 * time.Millisecond)
 				th.observe(nil, testOutcome(time.Now(), ok, nil))
 			}
 			r, _ := th.snapshot()
-			return float64(r)/(kneeAt*100) - 1
+			return float64(r)/(kneeAt*accepted) - 1
 		}
 		round(2 * time.Second)
 		first := growth()

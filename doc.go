@@ -57,12 +57,19 @@
 // an adaptive rate ([WithAdaptiveRate]) is paced by a ramp, which lets one
 // request through (a probe), then starts at 10 requests a second, or at
 // half the rate the host carried before the pause if that was more
-// (measured over a second or more), and doubles every half second while
-// the host answers. An overload signal
-// during the ramp (another 429, say) pauses the host again and cuts the
-// ramp to what the host was seen to accept. The ramp ends at 10,000 a
-// second. While it lasts, its rate is the host's [HostStats.Rate] and
+// (measured over a second or more), and doubles every tenth of a second
+// while the host answers. The ramp ends at 10,000 a second. While it
+// lasts, its rate is the host's [HostStats.Rate] and
 // [AttemptInfo.HostRate].
+//
+// A host paced by a ramp or by its adaptive rate is not paused again while
+// it is still answering at that pace: an overload signal (another 429,
+// say) for a host that answered a success within the last second, since
+// its rate last changed course, means the pace went past the host's limit.
+// The pace is cut to what the host was seen to accept, and the refused
+// request alone waits out its Retry-After. An overload signal that finds
+// the host answering nothing at its pace (a probe refused, a quota spent)
+// pauses it, as above.
 //
 // # Errors
 //

@@ -243,7 +243,11 @@ func networkFailure(err error) bool {
 // rate and the circuit breaker take in the outcome), the hooks, the stats
 // and the logger. It returns d, or a failure if a hook panicked.
 func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
+	absorbed := false // an overload the host's pace answers by a cut, without a pause
 	if !o.hopped && !o.unsent {
+		if p := o.h.pace(); p != nil && o.overload {
+			absorbed = p.absorbs(o.start.time())
+		}
 		for _, p := range o.h.policies {
 			p.observe(c, o)
 		}
@@ -252,7 +256,7 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 			o.h.answered() // for a ramp after a pause to start from (see startRamp)
 		}
 	}
-	if o.hasRetryAfter && o.retryAfter > 0 {
+	if o.hasRetryAfter && o.retryAfter > 0 && !absorbed {
 		end := time.Now().Add(min(o.retryAfter, f.retry.MaxRetryAfter))
 		o.h.pause(end)
 		o.h.startRamp(end)

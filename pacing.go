@@ -11,15 +11,16 @@ import (
 // paced from the pause's end by a ramp, an adaptive rate of its own. The
 // first request, a probe, goes at once; then the ramp starts at rampStart
 // requests a second, or at half what the host carried before the pause if
-// that is more (see startRamp), and doubles every half second while the
-// host answers. An overload signal during the ramp (another 429, say)
-// pauses the host again and cuts the ramp, as it cuts an adaptive rate, so
-// that the requests after the next pause go at about what the host was
-// seen to accept. The ramp ends, and the host is unpaced again, once it
-// reaches rampEnd.
+// that is more (see startRamp), and doubles every rampDoubling while the
+// host answers. An overload signal during the ramp (another 429, say) cuts
+// it, as it cuts an adaptive rate, to about what the host was seen to
+// accept; it pauses the host again only if the host was answering nothing
+// at the ramp's rate (see throttle.absorbs). The ramp ends, and the host
+// is unpaced again, once it reaches rampEnd.
 const (
-	rampStart = 10
-	rampEnd   = 10_000
+	rampStart    = 10
+	rampDoubling = 100 * time.Millisecond
+	rampEnd      = 10_000
 )
 
 // pace returns the adaptive bucket that gates h's requests: its adaptive
@@ -55,6 +56,7 @@ func (h *host) startRamp(end time.Time) {
 	// before the ramp began (the rest of the round that caused the pause)
 	// do not cut it.
 	r.cutsFrom = time.Now()
+	r.doubling = rampDoubling
 	r.epoch, r.resumed = end, end
 	h.ramp.CompareAndSwap(nil, r)
 }

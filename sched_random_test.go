@@ -342,15 +342,52 @@ type rsServer struct {
 	cancelledAt atomic.Int64 // since start, +1; 0 until the context is cancelled
 	shutAt      atomic.Int64 // since start, +1; 0 until Shutdown is called
 
-	pauses []rsPause
-	notify func() // called on every change the monitor looks at; nil: none
+	pauses  []rsPause
+	answers []rsAnswer // every answer, in the order they came
+	notify  func()     // called on every change the monitor looks at; nil: none
 }
 
-// rsPause is a Retry-After a host answered: it pauses the host from from
-// until until.
+// rsPause is a Retry-After a host answered (answers[answer]): it pauses the
+// host from from until until, unless the host's pace absorbs it (see
+// absorbed).
 type rsPause struct {
 	host        string
 	from, until time.Duration
+	answer      int
+}
+
+// rsAnswer is an answer a host gave: to a request sent at sent, at at.
+type rsAnswer struct {
+	host     string
+	sent, at time.Duration
+	status   int
+	overload bool // a 429, or a 503 with Retry-After
+}
+
+// absorbed reports whether a Retry-After p may have been taken by its
+// host's pace as a cut, without a pause (see throttle.absorbs): the host
+// is paced (an adaptive rate, or a ramp after an earlier pause) and
+// answered a success within the second before, or the request went out
+// before an earlier overload answer from the host, whose round it belongs
+// to. It errs towards absorbing: the Fetcher absorbs less.
+func (s *rsServer) absorbed(p rsPause) bool {
+	me := s.answers[p.answer]
+	paced := s.sc.adaptive != nil
+	for i, a := range s.answers {
+		if i == p.answer || a.host != p.host || a.at > me.at {
+			continue
+		}
+		if a.overload && a.at >= me.sent {
+			return true
+		}
+		paced = paced || a.overload
+	}
+	for i, a := range s.answers {
+		if i != p.answer && a.host == p.host && !a.overload && a.status < 500 && a.at <= me.at && a.at >= me.at-time.Second && paced {
+			return true
+		}
+	}
+	return false
 }
 
 func newRSServer(sc *rsScenario) *rsServer {
@@ -448,17 +485,21 @@ func (s *rsServer) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
 	}
 	resp, err := s.mem.RoundTrip(req)
-	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		if secs, _ := strconv.Atoi(resp.Header.Get("Retry-After")); secs > 0 {
+	if resp != nil {
+		end := time.Since(s.start)
+		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		a := rsAnswer{host: host, sent: now, at: end, status: resp.StatusCode,
+			overload: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable && secs > 0}
+		s.mu.Lock()
+		s.answers = append(s.answers, a)
+		if a.overload && secs > 0 {
 			maxDelay := DefaultRetryPolicy().MaxDelay
 			if s.sc.retry != nil {
 				maxDelay = s.sc.retry.MaxDelay
 			}
-			end := time.Since(s.start)
-			s.mu.Lock()
-			s.pauses = append(s.pauses, rsPause{host: host, from: end, until: end + min(time.Duration(secs)*time.Second, maxDelay)})
-			s.mu.Unlock()
+			s.pauses = append(s.pauses, rsPause{host: host, from: end, until: end + min(time.Duration(secs)*time.Second, maxDelay), answer: len(s.answers) - 1})
 		}
+		s.mu.Unlock()
 	}
 	return resp, err
 }
@@ -1051,7 +1092,7 @@ func rsRun(t *testing.T, sc *rsScenario) {
 		// pause ends (requests sent at the very instant of the answer may
 		// have been on their way).
 		srv.mu.Lock()
-		pauses := slices.Clone(srv.pauses)
+		pauses := slices.DeleteFunc(slices.Clone(srv.pauses), srv.absorbed)
 		srv.mu.Unlock()
 	pauseCheck:
 		for _, p := range pauses {

@@ -66,6 +66,12 @@ func (w *window) since(from time.Time) (a, b int) {
 	return a, b
 }
 
+// bucketStart returns the start of the bucket that holds t: since(t)
+// counts the events from then.
+func (w *window) bucketStart(t time.Time) time.Time {
+	return time.Unix(0, t.UnixNano()/int64(w.width)*int64(w.width))
+}
+
 // total returns the events of each kind within the span before now.
 func (w *window) total(now time.Time) (a, b int) {
 	return w.since(now.Add(-w.width * (windowBuckets - 1)))
