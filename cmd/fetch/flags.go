@@ -142,6 +142,9 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	if err := l.check(); err != nil {
 		return o, nil, nil, err
 	}
+	if fs.Changed("burst") && l.rps == 0 && l.hostRPS == 0 {
+		return o, nil, nil, fmt.Errorf("--burst %d: applies only with --rate or --host-rate", l.burst)
+	}
 	if o.total < 0 {
 		return o, nil, nil, fmt.Errorf("--total %v: must not be negative", o.total)
 	}

@@ -101,6 +101,7 @@ func TestRangeErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--total", "-1s"}, "--total"},
 		{[]string{"--max-body", "0"}, "--max-body"},
 		{[]string{"--max-redirects", "-1"}, "--max-redirects"},
+		{[]string{"--burst", "5"}, "--burst"}, // without a rate to apply to, not ignored
 	} {
 		args := append(tc.args, "http://127.0.0.1:1/")
 		code, out, stderr := runCmd(t, "", args...)
