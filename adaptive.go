@@ -13,26 +13,28 @@ import (
 // rate limit is unknown: each host's rate starts at Initial and follows what
 // the host answers. See [WithAdaptiveRate].
 //
-// A host's rate doubles every half second until the first sign of
-// overload: a 429, a 503 with Retry-After, a 403 that is a rate limit (see
-// [DefaultRetryable]), or an attempt timeout. Other 5xx,
-// and a 503 without Retry-After, are failures, not overload, and do not cut
-// it. It is then cut to 90% of the rate the host was seen to accept over the
-// last second (or by 30% when there is too little to go on; the first cut,
+// A host's rate doubles every half second, staying within twice the rate
+// of the host's answers, until the first sign of overload: a 429, a 503
+// with Retry-After, a 403 that is a rate limit (see [DefaultRetryable]), or
+// an attempt timeout. Other 5xx, and a 503 without Retry-After, are
+// failures, not overload, and do not cut it. It is then cut to 90% of the
+// rate the host was seen to accept over the last second (the first cut,
 // which ends the doubling, takes the rate accepted over the last half
 // second instead if that is higher, as the rate was then closest to the
-// host's limit), and grows
-// again in a straight line: quickly when the host accepted far less than was
-// sent (the estimate is poor), slowly when it accepted nearly all (the rate
-// is close to the host's limit), and past 97% of what the host accepted by
-// 1% a second (3% after the first cut, whose estimate was taken while the
-// rate was still doubling). A cut is made once per round: the answers to
+// host's limit), or by 30% when there is too little to go on. It grows
+// again in a straight line: quickly when the host accepted far less than
+// was sent (the estimate is poor), slowly when it accepted nearly all (the
+// rate is close to the host's limit), and past 97% of what the host
+// accepted (without an estimate, of 90% of the rate it refused) by 1% a
+// second (3% after the first cut, whose estimate was taken while the rate
+// was still doubling). A cut is made once per round: the answers to
 // requests sent before the last cut, or at its instant, do not cut again.
 // The rate grows only while it is used: gaps of over a second between
 // successes do not count. A 429 or 503 with Retry-After pauses the host
-// only when the host was answering nothing at this rate; while it answers,
-// the cut is the answer, and the refused request alone waits out its
-// Retry-After (see the package documentation's Retry-After section).
+// only when the host was answering nothing at this rate, or the rate is at
+// its Floor; while it answers, the cut is the answer, and the refused
+// request alone waits out its Retry-After (see the package documentation's
+// Retry-After section).
 type AdaptiveRate struct {
 	// Floor and Ceiling bound every host's rate, in requests per second.
 	// Floor must be positive; Ceiling must be finite and at least Floor.
@@ -49,8 +51,8 @@ const (
 	// last estimateOver, that a cut goes down to.
 	holdAt = 0.9
 	// cutTo is what a cut leaves of the rate when there is no estimate:
-	// less than estimateOver/2 since the last cut, or fewer than
-	// minEstimate successes.
+	// less than estimateOver/2 (or two doublings, if shorter: a ramp's)
+	// since the last cut, or fewer than minEstimate successes.
 	cutTo       = 0.7
 	minEstimate = 4
 	// After a cut the rate grows by this share of the rate the cut left,
@@ -70,6 +72,9 @@ const (
 	idleGap = time.Second
 	// estimateOver is how far back a cut looks to see what the host accepted.
 	estimateOver = time.Second
+	// confirmOver is the longest a doubling rate looks back to see what the
+	// host answered: within the span of the window (estimateOver).
+	confirmOver = estimateOver * 3 / 4
 	// throttleMemory is how long an idle host's learned rate is kept.
 	throttleMemory = 10 * time.Minute
 )
@@ -97,6 +102,7 @@ type throttle struct {
 	start          float64   // the rate at the start of the epoch
 	growth         float64   // after a cut: growth per second, as a share of start
 	epoch          time.Time // when the current growth began: the last cut
+	prevEpoch      time.Time // the epoch before it; zero before the first cut
 	cuts           int
 	resumed        time.Time     // the first success after the last cut
 	last           time.Time     // the last success
@@ -142,7 +148,7 @@ func (t *throttle) observe(_ *call, o *outcome) {
 	resp, _ := o.answer()
 	switch {
 	case o.overload:
-		t.cut(o.start.time())
+		t.cut(o.sentAt.time())
 	case resp != nil && resp.StatusCode < 500:
 		t.grow()
 	case resp != nil:
@@ -162,7 +168,8 @@ func (t *throttle) answered() {
 }
 
 // grow counts a success and raises the rate for the time since the last
-// cut: doubling every t.doubling before the first, then linearly.
+// cut: doubling every t.doubling before the first (up to twice what the
+// host answered lately), then linearly.
 func (t *throttle) grow() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -185,7 +192,14 @@ func (t *throttle) grow() {
 	t.last = now
 	s := (now.Sub(t.epoch) - t.idle).Seconds()
 	if t.cuts == 0 {
-		t.set(t.start * math.Exp2(s/t.doubling.Seconds()))
+		// The rate doubles no faster than the host's answers bear it out:
+		// it stays within twice what the host answered over the last two
+		// doublings, as TCP's slow start doubles once a round trip. A slow
+		// host's first answer, long after the rate began, does not let
+		// everything waiting through at once.
+		from := t.done.bucketStart(now.Add(-min(2*t.doubling, confirmOver)))
+		n, _ := t.done.since(from)
+		t.set(min(t.start*math.Exp2(s/t.doubling.Seconds()), max(t.start, 2*float64(n)/now.Sub(from).Seconds())))
 		return
 	}
 	r := t.start * (1 + t.growth*s)
@@ -205,19 +219,25 @@ func (t *throttle) grow() {
 // absorbs reports whether an overload signal for an attempt sent at sent
 // is one this rate answers by itself, by the cut it makes (see cut),
 // without the host being paused: the host was still taking requests at
-// this rate (it answered one with a success since the rate last changed
-// course, within idleGap), or the attempt went out before the last cut or
-// the ramp's start, in a round that has been answered already. An
+// this rate (it answered one with a success within idleGap, and since the
+// cut before the last: right after a cut, the host's own allowance is still
+// spent, so a round refused then is the overshoot's too), or the attempt
+// went out before the last cut or the ramp's start, in a round that has
+// been answered already. An
 // overload signal that finds the host taking nothing at the rate it is
-// paced to (a probe refused, a quota spent) is not absorbed: the host is
-// paused for its Retry-After.
+// paced to (a probe refused, a quota spent), or finds the rate at its floor,
+// where a cut cannot lower it, is not absorbed: the host is paused for its
+// Retry-After.
 func (t *throttle) absorbs(sent time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if float64(t.lim.Limit()) <= t.floor {
+		return false // no cut can answer it: the host is slower than the floor
+	}
 	if t.cuts > 0 && !sent.After(t.epoch) || !t.cutsFrom.IsZero() && !sent.After(t.cutsFrom) {
 		return true
 	}
-	return !t.last.IsZero() && t.last.After(t.epoch) && time.Since(t.last) <= idleGap
+	return !t.last.IsZero() && t.last.After(t.prevEpoch) && time.Since(t.last) <= idleGap
 }
 
 // later returns the later of a and b.
@@ -245,8 +265,10 @@ func (t *throttle) cut(sent time.Time) {
 	if t.resumed.After(from) {
 		from = t.resumed
 	}
-	t.accepted = 0
-	if n, _ := t.done.since(from); !t.resumed.IsZero() && now.Sub(from) >= estimateOver/2 && n >= minEstimate {
+	// Without an estimate, the host refused at cur: it accepts less, and
+	// the rate creeps up on that, as on an estimate, once it is near.
+	t.accepted = holdAt * cur
+	if n, _ := t.done.since(from); !t.resumed.IsZero() && now.Sub(from) >= min(2*t.doubling, estimateOver/2) && n >= minEstimate {
 		accepted := float64(n) / now.Sub(from).Seconds()
 		if t.cuts == 0 {
 			// The rate was still doubling: over most of the last second it
@@ -265,7 +287,7 @@ func (t *throttle) cut(sent time.Time) {
 	t.growth = growth
 	t.cuts++
 	t.start = t.set(r)
-	t.epoch = now
+	t.prevEpoch, t.epoch = t.epoch, now
 	t.resumed = time.Time{}
 	t.idle = 0
 }

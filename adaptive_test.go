@@ -116,8 +116,8 @@ func TestAdaptiveRateBounds(t *testing.T) {
 			t.Fatalf("initial rate %v; want the floor, 5", r)
 		}
 		ok := &http.Response{StatusCode: http.StatusOK}
-		for range 100 {
-			time.Sleep(100 * time.Millisecond)
+		for range 1000 { // 100 a second: the doubling rate stays within twice that
+			time.Sleep(10 * time.Millisecond)
 			th.observe(nil, testOutcome(time.Now(), ok, nil))
 		}
 		if r, _ := th.snapshot(); r != 50 {
@@ -245,7 +245,7 @@ func TestAdaptiveRateDoesNotGrowWhileIdle(t *testing.T) {
 // testOutcome is the outcome of an attempt sent at start that got resp or
 // err.
 func testOutcome(start time.Time, resp *http.Response, err error) *outcome {
-	o := &outcome{start: mono(start.Sub(epoch)), resp: resp, err: err}
+	o := &outcome{start: mono(start.Sub(epoch)), sentAt: mono(start.Sub(epoch)), resp: resp, err: err}
 	if resp != nil {
 		o.retryAfter, o.hasRetryAfter = retryAfter(resp, time.Minute)
 	}

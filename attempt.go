@@ -20,6 +20,7 @@ type outcome struct {
 	h      *host              // the host that answered: the call's own, or a redirect's
 
 	start      mono          // when it was sent; zero unless somebody observes it (see Fetcher.timed)
+	sentAt     mono          // when it went to h: start, or when its last redirect passed h's gates; zero if neither was timed
 	took       time.Duration // from start to the end of the attempt, the body included if read
 	errBody    *[]byte       // the start of a non-2xx body that discardForRetry closed unread
 	retryAfter time.Duration // what a 429, 503 or rate-limited 403 asked for (up to farWait)
@@ -124,6 +125,9 @@ func (f *Fetcher) attempt(c *call, n int) (o *outcome) {
 		o.resp.Request = r
 	}
 	f.count(c, n, o)
+	if o.sentAt == 0 {
+		o.sentAt = o.start // no redirect passed other gates
+	}
 	if o.err != nil {
 		o.err = f.attemptError(c, actx, f.headerCap.check(o.err))
 		o.hopped, _ = hopFailed(o.err)

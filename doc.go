@@ -58,7 +58,9 @@
 // request through (a probe), then starts at 10 requests a second, or at
 // half the rate the host carried before the pause if that was more
 // (measured over a second or more), and doubles every tenth of a second
-// while the host answers. The ramp ends at 10,000 a second. While it
+// while the host answers, staying within twice the rate of its answers
+// (a slow host's ramp doubles once a round trip). The ramp ends at 10,000
+// a second. While it
 // lasts, its rate is the host's [HostStats.Rate] and
 // [AttemptInfo.HostRate].
 //
@@ -68,8 +70,9 @@
 // its rate last changed course, means the pace went past the host's limit.
 // The pace is cut to what the host was seen to accept, and the refused
 // request alone waits out its Retry-After. An overload signal that finds
-// the host answering nothing at its pace (a probe refused, a quota spent)
-// pauses it, as above.
+// the host answering nothing at its pace (a probe refused), or the pace at
+// its floor, pauses it as above; so does one that says the client's quota
+// is spent (no requests remaining) or asks for a wait past MaxRetryAfter.
 //
 // # Errors
 //

@@ -237,6 +237,17 @@ func networkFailure(err error) bool {
 		errors.As(err, new(*tls.CertificateVerificationError)) || errors.As(err, new(tls.RecordHeaderError))
 }
 
+// absorbable reports whether overload o may be answered by a cut of its
+// host's pace alone, without a pause (see throttle.absorbs): not when the
+// host said its quota is spent, or asked for a wait past MaxRetryAfter,
+// which pause it however it has been answering.
+func (f *Fetcher) absorbable(o *outcome) bool {
+	if o.hasRetryAfter && o.retryAfter > f.retry.MaxRetryAfter {
+		return false
+	}
+	return o.resp == nil || !quotaSpent(o.resp.Header)
+}
+
 // observe is the one place that learns from attempt o of call c, which
 // decide has judged d: the host that answered and its policies (a
 // Retry-After pauses it, whether or not this call retries; the adaptive
@@ -245,13 +256,16 @@ func networkFailure(err error) bool {
 func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 	absorbed := false // an overload the host's pace answers by a cut, without a pause
 	if !o.hopped && !o.unsent {
-		if p := o.h.pace(); p != nil && o.overload {
-			absorbed = p.absorbs(o.start.time())
+		// The ramp is read once: the one that absorbs an overload is the
+		// one that cuts for it, though another call may end it meanwhile.
+		ramp := o.h.ramp.Load()
+		if p := cmp.Or(o.h.throttle, ramp); p != nil && o.overload && f.absorbable(o) {
+			absorbed = p.absorbs(o.sentAt.time())
 		}
 		for _, p := range o.h.policies {
 			p.observe(c, o)
 		}
-		o.h.observeRamp(c, o)
+		o.h.observeRamp(c, o, ramp)
 		if o.h.throttle == nil && o.err == nil && !o.overload {
 			o.h.answered() // for a ramp after a pause to start from (see startRamp)
 		}

@@ -63,8 +63,7 @@ func (h *host) startRamp(end time.Time) {
 
 // observeRamp feeds the outcome o of an attempt h answered to its ramp, if
 // it is ramping, and ends the ramp once it has reached rampEnd.
-func (h *host) observeRamp(c *call, o *outcome) {
-	r := h.ramp.Load()
+func (h *host) observeRamp(c *call, o *outcome, r *throttle) {
 	if r == nil {
 		return
 	}

@@ -370,6 +370,7 @@ func (f *Fetcher) hop(req *http.Request) error {
 		return f.hopRefused(c, ctx, req, err)
 	}
 	c.held = true
+	c.last.sentAt = monoNow() // what h answers is about its pace from now
 	if c.h != c.origin {
 		// The host's policies admit the hop as they admit an attempt:
 		// its circuit breaker counts what the host answers, and a

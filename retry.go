@@ -449,9 +449,13 @@ func retryAfter(resp *http.Response, limit time.Duration) (d time.Duration, ok b
 // client's quota (X-RateLimit-Remaining: 0, RateLimit-Remaining: 0, or a
 // RateLimit field whose r is 0).
 func rateLimited(h http.Header) bool {
-	if h.Get("Retry-After") != "" {
-		return true
-	}
+	return h.Get("Retry-After") != "" || quotaSpent(h)
+}
+
+// quotaSpent reports whether h says that no requests remain in the
+// client's quota: X-RateLimit-Remaining: 0, RateLimit-Remaining: 0, or a
+// RateLimit field whose r is 0.
+func quotaSpent(h http.Header) bool {
 	for _, k := range [...]string{"X-Ratelimit-Remaining", "Ratelimit-Remaining"} {
 		if v, ok := h[k]; ok && len(v) > 0 && strings.TrimSpace(v[0]) == "0" {
 			return true

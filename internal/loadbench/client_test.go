@@ -146,17 +146,27 @@ func TestPacingSectionJudgesRequiredRows(t *testing.T) {
 		pacingRuns[0]: {{Seconds: 4, Done: 300, Refused: 40, Rounds: 2, Attempts: 340}}, // ideal 2.9 s: 1.38 ×
 		pacingRuns[1]: {{Seconds: 9, Done: 300, Attempts: 300}},
 		pacingRuns[2]: {{Seconds: 30, Done: 1800, Failed: 0, Attempts: 2000}}, // 60/s: below 75
+		// 80/s, with one URL failed on four 503s: the server's draw, met
+		pacingRuns[3]: {{Seconds: 22.5, Done: 1799, Failed: 1, OutOfAttempts: 1, On503: 1, Attempts: 2000}},
 	}
 	var b strings.Builder
 	pacingSection(&b, cfg, res)
 	for _, want := range []string{
 		"| 429 beyond the rate | default ✱ | 1 | 300 | 4.0 s | 1.38 | 75.0 | 40 | 2 | 0 | 1.13 | 0 (0) | met |",
 		"| 429 beyond the rate | adaptive | 1 | 300 | 9.0 s | 3.10 | 33.3 | 0 | 0 | 0 | 1.00 | 0 (0) |  |",
-		"| 429 beyond the rate, 10% 503 | adaptive ✱ | 1 | 1800 | 30.0 s | 1.51 | 60.0 | 0 | 0 | 0 | 1.11 | 0 (0) | **not met** |",
+		"| 429 beyond the rate, 10% 503 | adaptive ✱ | 1 | 1800 | 30.0 s | 1.51 | 60.0 | 0 | 0 | 0 | 1.11 | 0 (0, 0 on a 503) | **not met** |",
+		"| 429 beyond the rate, 10% 503 | default | 1 | 1800 | 22.5 s | 1.13 | 80.0 | 0 | 0 | 0 | 1.11 | 1 (1, 1 on a 503) |  |",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("section lacks %q:\n%s", want, b.String())
 		}
+	}
+	// The adaptive row's target is its rate: a URL that drew four 503s is
+	// the server's doing.
+	b.Reset()
+	pacingSection(&b, cfg, map[pacingRun][]pacingSample{pacingRuns[2]: res[pacingRuns[3]]})
+	if want := "| 429 beyond the rate, 10% 503 | adaptive ✱ | 1 | 1800 | 22.5 s | 1.13 | 80.0 | 0 | 0 | 0 | 1.11 | 1 (1, 1 on a 503) | met |"; !strings.Contains(b.String(), want) {
+		t.Errorf("section lacks %q:\n%s", want, b.String())
 	}
 }
 
