@@ -13,8 +13,10 @@ import (
 // rate limit is unknown: each host's rate starts at Initial and follows what
 // the host answers. See [WithAdaptiveRate].
 //
-// A host's rate doubles every half second, staying within twice the rate
-// of the host's answers, until the first sign of overload: a 429, a 503
+// A host's rate doubles every half second while the host answers at about
+// that rate (each success raises it by a step, as TCP's slow start grows,
+// so a slow host's doubles once a round trip), until the first sign of
+// overload: a 429, a 503
 // with Retry-After, a 403 that is a rate limit (see [DefaultRetryable]), or
 // an attempt timeout. Other 5xx, and a 503 without Retry-After, are
 // failures, not overload, and do not cut it. It is then cut to 90% of the
@@ -72,9 +74,6 @@ const (
 	idleGap = time.Second
 	// estimateOver is how far back a cut looks to see what the host accepted.
 	estimateOver = time.Second
-	// confirmOver is the longest a doubling rate looks back to see what the
-	// host answered: within the span of the window (estimateOver).
-	confirmOver = estimateOver * 3 / 4
 	// throttleMemory is how long an idle host's learned rate is kept.
 	throttleMemory = 10 * time.Minute
 )
@@ -167,9 +166,9 @@ func (t *throttle) answered() {
 	t.done.add(time.Now(), 0)
 }
 
-// grow counts a success and raises the rate for the time since the last
-// cut: doubling every t.doubling before the first (up to twice what the
-// host answered lately), then linearly.
+// grow counts a success and raises the rate: before the first cut, by a
+// step a success, so that it doubles every t.doubling while the host
+// answers at about the rate; after it, linearly in the time since the cut.
 func (t *throttle) grow() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -192,14 +191,13 @@ func (t *throttle) grow() {
 	t.last = now
 	s := (now.Sub(t.epoch) - t.idle).Seconds()
 	if t.cuts == 0 {
-		// The rate doubles no faster than the host's answers bear it out:
-		// it stays within twice what the host answered over the last two
-		// doublings, as TCP's slow start doubles once a round trip. A slow
-		// host's first answer, long after the rate began, does not let
-		// everything waiting through at once.
-		from := t.done.bucketStart(now.Add(-min(2*t.doubling, confirmOver)))
-		n, _ := t.done.since(from)
-		t.set(min(t.start*math.Exp2(s/t.doubling.Seconds()), max(t.start, 2*float64(n)/now.Sub(from).Seconds())))
+		// Each success raises the rate by ln 2 / t.doubling, as TCP's slow
+		// start grows by one segment an acknowledgement: the rate doubles
+		// every t.doubling while the host answers at about that rate, and
+		// no faster than its answers come. A slow host's ramp doubles once
+		// a round trip, and time without answers (before the first, or
+		// idle) neither raises the rate nor lowers it.
+		t.set(float64(t.lim.Limit()) + math.Ln2/t.doubling.Seconds())
 		return
 	}
 	r := t.start * (1 + t.growth*s)

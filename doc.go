@@ -58,9 +58,9 @@
 // request through (a probe), then starts at 10 requests a second, or at
 // half the rate the host carried before the pause if that was more
 // (measured over a second or more), and doubles every tenth of a second
-// while the host answers, staying within twice the rate of its answers
-// (a slow host's ramp doubles once a round trip). The ramp ends at 10,000
-// a second. While it
+// while the host answers at about that rate (each success raises it by a
+// step, so a slow host's ramp doubles once a round trip). The ramp ends at
+// 10,000 a second. While it
 // lasts, its rate is the host's [HostStats.Rate] and
 // [AttemptInfo.HostRate].
 //
