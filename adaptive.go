@@ -149,7 +149,7 @@ func (t *throttle) observe(_ *call, o *outcome) {
 	case o.overload:
 		t.cut(o.sentAt.time())
 	case resp != nil && resp.StatusCode < 500:
-		t.grow()
+		t.grow(o.took)
 	case resp != nil:
 		t.answered() // a failure, but one the host took in: it counts toward what it accepts
 	}
@@ -166,10 +166,11 @@ func (t *throttle) answered() {
 	t.done.add(time.Now(), 0)
 }
 
-// grow counts a success and raises the rate: before the first cut, by a
-// step a success, so that it doubles every t.doubling while the host
+// grow counts a success, whose attempt took took (zero if untimed), and
+// raises the rate: before the first cut, by a step a success, so that it
+// doubles every t.doubling (or round trip, if longer) while the host
 // answers at about the rate; after it, linearly in the time since the cut.
-func (t *throttle) grow() {
+func (t *throttle) grow(took time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
@@ -191,13 +192,13 @@ func (t *throttle) grow() {
 	t.last = now
 	s := (now.Sub(t.epoch) - t.idle).Seconds()
 	if t.cuts == 0 {
-		// Each success raises the rate by ln 2 / t.doubling, as TCP's slow
-		// start grows by one segment an acknowledgement: the rate doubles
-		// every t.doubling while the host answers at about that rate, and
-		// no faster than its answers come. A slow host's ramp doubles once
-		// a round trip, and time without answers (before the first, or
-		// idle) neither raises the rate nor lowers it.
-		t.set(float64(t.lim.Limit()) + math.Ln2/t.doubling.Seconds())
+		// Each success raises the rate by ln 2 / t.doubling, or by ln 2 /
+		// the attempt's time if longer, as TCP's slow start grows by one
+		// segment an acknowledgement: the rate doubles every t.doubling
+		// while the host answers at about that rate, and no faster than
+		// once a round trip for a slow host. Time without answers (before
+		// the first, or idle) neither raises the rate nor lowers it.
+		t.set(float64(t.lim.Limit()) + math.Ln2/max(t.doubling, took).Seconds())
 		return
 	}
 	r := t.start * (1 + t.growth*s)
