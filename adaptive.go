@@ -190,7 +190,6 @@ func (t *throttle) grow(took time.Duration) {
 		t.idle += gap
 	}
 	t.last = now
-	s := (now.Sub(t.epoch) - t.idle).Seconds()
 	if t.cuts == 0 {
 		// Each success raises the rate by ln 2 / t.doubling, or by ln 2 /
 		// the attempt's time if longer, as TCP's slow start grows by one
@@ -201,10 +200,11 @@ func (t *throttle) grow(took time.Duration) {
 		t.set(float64(t.lim.Limit()) + math.Ln2/max(t.doubling, took).Seconds())
 		return
 	}
+	s := (now.Sub(t.epoch) - t.idle).Seconds()
 	r := t.start * (1 + t.growth*s)
 	if knee := kneeAt * t.accepted; t.accepted > 0 && r > knee && t.start < knee {
 		// Close to where the host refused last time: creep up on it, so
-		// that the next overshoot, and the pause it brings, comes late.
+		// that the next overshoot, and the refusals it brings, come late.
 		past := s - (knee/t.start-1)/t.growth
 		creep := minGrowth
 		if t.cuts == 1 {
