@@ -16,9 +16,8 @@ import (
 // A host's rate doubles every half second while the host answers at about
 // that rate (each success raises it by a step, as TCP's slow start grows,
 // so a slow host's doubles once a round trip), until the first sign of
-// overload: a 429, a 503
-// with Retry-After, a 403 that is a rate limit (see [DefaultRetryable]), or
-// an attempt timeout. Other 5xx, and a 503 without Retry-After, are
+// overload: a 429, a 503 with Retry-After, a 403 that is a rate limit (see
+// [DefaultRetryable]), or an attempt timeout. Other 5xx, and a 503 without Retry-After, are
 // failures, not overload, and do not cut it. It is then cut to 90% of the
 // rate the host was seen to accept over the last second (the first cut,
 // which ends the doubling, takes the rate accepted over the last half
@@ -222,11 +221,11 @@ func (t *throttle) grow(took time.Duration) {
 // cut before the last: right after a cut, the host's own allowance is still
 // spent, so a round refused then is the overshoot's too), or the attempt
 // went out before the last cut or the ramp's start, in a round that has
-// been answered already. An
-// overload signal that finds the host taking nothing at the rate it is
-// paced to (a probe refused, a quota spent), or finds the rate at its floor,
-// where a cut cannot lower it, is not absorbed: the host is paused for its
-// Retry-After.
+// been answered already. An overload signal that finds the host taking
+// nothing at the rate it is paced to (a probe refused), or the rate at its
+// floor, where a cut cannot lower it, is not absorbed: the host is paused
+// for its Retry-After (as it is for a spent quota: see
+// Fetcher.absorbable).
 func (t *throttle) absorbs(sent time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()

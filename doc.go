@@ -66,8 +66,8 @@
 //
 // A host paced by a ramp or by its adaptive rate is not paused again while
 // it is still answering at that pace: an overload signal (another 429,
-// say) for a host that answered a success within the last second, since
-// its rate last changed course, means the pace went past the host's limit.
+// say) for a host that answered a success within the last second (and
+// since the cut before the last) means the pace went past the host's limit.
 // The pace is cut to what the host was seen to accept, and the refused
 // request alone waits out its Retry-After. An overload signal that finds
 // the host answering nothing at its pace (a probe refused), or the pace at

@@ -12,7 +12,7 @@ import (
 // first request, a probe, goes at once; then the ramp starts at rampStart
 // requests a second, or at half what the host carried before the pause if
 // that is more (see startRamp), and doubles every rampDoubling while the
-// host answers. An overload signal during the ramp (another 429, say) cuts
+// host answers at about that rate (see throttle.grow). An overload signal during the ramp (another 429, say) cuts
 // it, as it cuts an adaptive rate, to about what the host was seen to
 // accept; it pauses the host again only if the host was answering nothing
 // at the ramp's rate (see throttle.absorbs). The ramp ends, and the host
