@@ -41,7 +41,9 @@ type CircuitBreaker struct {
 	// must succeed for it to close. Zero means the default, 1.
 	Probes int
 	// IsFailure classifies an attempt's outcome; exactly one of resp and
-	// err is non-nil. Nil means [DefaultIsFailure].
+	// err is non-nil. Nil means [DefaultIsFailure]. A 429 it does not call
+	// a failure counts neither way: it neither ends a run of failures nor
+	// adds to the successes of FailureRatio.
 	IsFailure func(resp *http.Response, err error) bool
 }
 
@@ -66,17 +68,19 @@ func (b CircuitBreaker) withDefaults() (CircuitBreaker, error) {
 }
 
 // DefaultIsFailure is the classification a [CircuitBreaker] uses unless
-// told otherwise: a 429 or a 5xx fails, and so does an error, but for the
-// Fetcher's own limits, which say nothing of the host's health: a body or
-// header over the cap, too many redirects, an address the SSRF guard
-// refuses, an invalid URL. Exactly one of resp and err is non-nil.
+// told otherwise: a 5xx fails, and so does an error, but for the Fetcher's
+// own limits, which say nothing of the host's health: a body or header over
+// the cap, too many redirects, an address the SSRF guard refuses, an
+// invalid URL. A 429 does not: the host is up, and asks its callers to slow
+// down, which the host's pause after Retry-After (and an adaptive rate)
+// does. Exactly one of resp and err is non-nil.
 func DefaultIsFailure(resp *http.Response, err error) bool {
 	if err != nil {
 		return !errors.Is(err, ErrBodyTooLarge) && !errors.Is(err, ErrHeaderTooLarge) &&
 			!errors.Is(err, ErrTooManyRedirects) && !errors.Is(err, ErrBlockedAddress) &&
 			!errors.Is(err, ErrInvalidURL)
 	}
-	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+	return resp.StatusCode >= 500
 }
 
 // ErrCircuitOpen is matched by the [*CircuitOpenError] of a call refused by
@@ -178,6 +182,8 @@ func (b *breaker) admit(c *call) error {
 			done(nil) // the host answered with a redirect; the other host's answer is not its doing
 		case b.isFailure(resp, err):
 			done(errFailed)
+		case resp != nil && resp.StatusCode == http.StatusTooManyRequests:
+			done(errExcluded) // not a failure, nor a sign the host is well: it is busy
 		default:
 			done(nil)
 		}

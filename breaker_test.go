@@ -193,3 +193,47 @@ func TestCircuitBreakerIgnoresOwnLimits(t *testing.T) {
 		}
 	})
 }
+
+// A host that answers a burst of callers with 429 is up and asking them to
+// slow down, which the host's pause after Retry-After does: by default the
+// breaker counts a 429 neither way, so a rate-limited burst neither opens
+// it nor breaks a run of real failures.
+func TestCircuitBreakerLeaves429ToThePause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(10 * time.Millisecond) // latency: the first requests are in flight together
+			if time.Since(start) < time.Second { // the first second's burst is over the server's quota
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(http.StatusTooManyRequests)
+			}
+		}), WithConcurrency(64), WithCircuitBreaker(CircuitBreaker{}))
+		urls := slices.Repeat([]string{"http://a.test/"}, 200)
+		for i, r := range f.GetAll(context.Background(), urls) {
+			if r.Err != nil {
+				t.Fatalf("GetAll result %d: %v; want every URL fetched once the pause is over", i, r.Err)
+			}
+		}
+		for _, h := range f.Stats().Hosts {
+			if h.Breaker != "" {
+				t.Errorf("Stats().Hosts has %+v; want the breaker closed", h)
+			}
+		}
+
+		// 429s do not reset a run of failures either: 4 500s, a 429, a 500 open it.
+		statuses := []int{500, 500, 500, 500, 429, 500}
+		var n atomic.Int64
+		g := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(statuses[min(int(n.Add(1))-1, len(statuses)-1)])
+		}), WithRetry(RetryPolicy{MaxAttempts: 1}), WithCircuitBreaker(CircuitBreaker{}))
+		for range statuses {
+			g.Get(context.Background(), "http://b.test/")
+		}
+		if _, err := g.Get(context.Background(), "http://b.test/"); !errors.Is(err, ErrCircuitOpen) {
+			t.Errorf("after 500 ×4, 429, 500: %v; want the breaker open (5 failures in a row, the 429 counted neither way)", err)
+		}
+		if DefaultIsFailure(&http.Response{StatusCode: http.StatusTooManyRequests}, nil) {
+			t.Error("DefaultIsFailure(429) = true; want false")
+		}
+	})
+}
