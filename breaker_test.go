@@ -202,7 +202,7 @@ func TestCircuitBreakerLeaves429ToThePause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			time.Sleep(10 * time.Millisecond) // latency: the first requests are in flight together
+			time.Sleep(10 * time.Millisecond)    // latency: the first requests are in flight together
 			if time.Since(start) < time.Second { // the first second's burst is over the server's quota
 				w.Header().Set("Retry-After", "1")
 				w.WriteHeader(http.StatusTooManyRequests)
