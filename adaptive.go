@@ -30,8 +30,14 @@ import (
 // second (3% after the first cut, whose estimate was taken while the rate
 // was still doubling). A cut is made once per round: the answers to
 // requests sent before the last cut, or at its instant, do not cut again.
-// The rate grows only while it is used: gaps of over a second between
-// successes do not count. A 429 or 503 with Retry-After pauses the host
+// The rate grows only while it is used, as TCP's congestion window does
+// (RFC 7661): before the first cut, only while the host answered at least
+// a third of the rate over the last two doublings (or round trips, if
+// longer); after it, time counts only while the host answered at least
+// half the rate over the last second, and gaps of over a second between
+// successes never count. So a caller that sends less than the rate allows
+// (one request at a time, say) leaves it near what it uses, and a burst
+// later meets a rate near what the host was seen to take. A 429 or 503 with Retry-After pauses the host
 // only when the host was answering nothing at this rate, or the rate is at
 // its Floor; while it answers, the cut is the answer, and the refused
 // request alone waits out its Retry-After (see the package documentation's
@@ -71,6 +77,13 @@ const (
 	// idleGap is the longest gap between successes that still counts as
 	// time the rate was in use.
 	idleGap = time.Second
+	// usedToDouble and usedAfterCut are the shares of the rate the host
+	// must have answered lately for the rate to be in use (see used), and
+	// grow: before the first cut, over the last two doublings (when the
+	// rate doubles under full demand, the answers over that span come to
+	// 54% of the rate at its end), and after it over the last second.
+	usedToDouble = 1.0 / 3
+	usedAfterCut = 0.5
 	// estimateOver is how far back a cut looks to see what the host accepted.
 	estimateOver = time.Second
 	// throttleMemory is how long an idle host's learned rate is kept.
@@ -109,6 +122,7 @@ type throttle struct {
 	cutsFrom       time.Time     // attempts sent before it do not cut (see startRamp)
 	accepted       float64       // what the host was seen to accept before the last cut; 0 if unknown
 	doubling       time.Duration // how often the rate doubles before the first cut
+	ramp           bool          // a ramp after a pause (see startRamp): it grows whether used or not
 }
 
 func newThrottle(a AdaptiveRate) *throttle {
@@ -185,11 +199,15 @@ func (t *throttle) grow(took time.Duration) {
 	// The rate grows only while it is used: time without successes does
 	// not count, so that an idle spell does not end in a burst. Time
 	// before the epoch (a pause a ramp waited out) is not such a spell.
-	if gap := now.Sub(later(t.last, t.epoch)); !t.last.IsZero() && gap > idleGap {
+	gap := now.Sub(later(t.last, t.epoch))
+	if !t.last.IsZero() && (gap > idleGap || t.cuts > 0 && !t.used(now, estimateOver, usedAfterCut)) {
 		t.idle += gap
 	}
 	t.last = now
 	if t.cuts == 0 {
+		if !t.used(now, 2*max(t.doubling, took), usedToDouble) {
+			return // the caller sends less than the rate allows: it holds nobody back
+		}
 		// Each success raises the rate by ln 2 / t.doubling, or by ln 2 /
 		// the attempt's time if longer, as TCP's slow start grows by one
 		// segment an acknowledgement: the rate doubles every t.doubling
@@ -212,6 +230,24 @@ func (t *throttle) grow(took time.Duration) {
 		r = knee * (1 + creep*past)
 	}
 	t.set(r)
+}
+
+// used reports whether the rate is in use, as TCP's congestion window is
+// (RFC 7661): whether the host answered at least share of the rate over the
+// last w (at most estimateOver), or, before the first cut, since the rate
+// began if that is later. A ramp is always in use: it paces requests that
+// waited out a pause. t.mu is held.
+func (t *throttle) used(now time.Time, w time.Duration, share float64) bool {
+	if t.ramp {
+		return true
+	}
+	from := now.Add(-min(w, estimateOver))
+	if t.cuts == 0 && t.resumed.After(from) {
+		from = t.resumed
+	}
+	from = t.done.bucketStart(from)
+	n, _ := t.done.since(from)
+	return float64(n) >= share*float64(t.lim.Limit())*now.Sub(from).Seconds()
 }
 
 // absorbs reports whether an overload signal for an attempt sent at sent

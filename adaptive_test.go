@@ -321,3 +321,44 @@ func TestAdaptiveCreepsFasterAfterTheFirstCut(t *testing.T) {
 		}
 	})
 }
+
+// The adaptive rate grows only while requests use it, as TCP's window
+// does (RFC 7661): a caller sending one request at a time to a host that
+// answers in 20 ms (50 a second) does not raise the host's rate far past
+// that, so that a burst later meets a rate near what the host was seen to
+// take, not one grown by every success (10 + 300 steps of 1.39: 426/s).
+// Under demand it still doubles.
+func TestAdaptiveRateGrowsOnlyWhileUsed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(20 * time.Millisecond)
+		}), WithConcurrency(32), WithAdaptiveRate(AdaptiveRate{Floor: 1, Ceiling: 100000, Initial: 10}))
+		ctx := context.Background()
+		for i := range 300 {
+			if _, err := f.Get(ctx, "http://a.test/"+strconv.Itoa(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r := hostRate(f, "a.test"); r > 3.5*50 {
+			t.Errorf("after 300 Gets one at a time (50/s), the rate is %.0f/s; want at most 3.5 × 50/s", r)
+		}
+		for i, r := range f.GetAll(ctx, urlsFor("a.test", 2000)) {
+			if r.Err != nil {
+				t.Fatalf("GetAll result %d: %v", i, r.Err)
+			}
+		}
+		if r := hostRate(f, "a.test"); r < 400 {
+			t.Errorf("after 2000 URLs at concurrency 32 (up to 1600/s), the rate is %.0f/s; want it to have grown past 400/s", r)
+		}
+	})
+}
+
+// hostRate returns host's adaptive rate in f's Stats.
+func hostRate(f *Fetcher, host string) float64 {
+	for _, h := range f.Stats().Hosts {
+		if h.Host == host {
+			return float64(h.Rate)
+		}
+	}
+	return 0
+}

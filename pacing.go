@@ -56,7 +56,7 @@ func (h *host) startRamp(end time.Time) {
 	// before the ramp began (the rest of the round that caused the pause)
 	// do not cut it.
 	r.cutsFrom = time.Now()
-	r.doubling = rampDoubling
+	r.doubling, r.ramp = rampDoubling, true
 	r.epoch, r.resumed = end, end
 	h.ramp.CompareAndSwap(nil, r)
 }
