@@ -41,9 +41,11 @@ type CircuitBreaker struct {
 	// must succeed for it to close. Zero means the default, 1.
 	Probes int
 	// IsFailure classifies an attempt's outcome; exactly one of resp and
-	// err is non-nil. Nil means [DefaultIsFailure]. A 429 it does not call
-	// a failure counts neither way: it neither ends a run of failures nor
-	// adds to the successes of FailureRatio.
+	// err is non-nil. Nil means [DefaultIsFailure]. An answer that asks
+	// the caller to slow down (a 429, a 503 with Retry-After, a 403 that is
+	// a rate limit: see [DefaultRetryable]) that it does not call a failure
+	// counts neither way: it neither ends a run of failures nor adds to the
+	// successes of FailureRatio.
 	IsFailure func(resp *http.Response, err error) bool
 }
 
@@ -71,14 +73,18 @@ func (b CircuitBreaker) withDefaults() (CircuitBreaker, error) {
 // told otherwise: a 5xx fails, and so does an error, but for the Fetcher's
 // own limits, which say nothing of the host's health: a body or header over
 // the cap, too many redirects, an address the SSRF guard refuses, an
-// invalid URL. A 429 does not: the host is up, and asks its callers to slow
-// down, which the host's pause after Retry-After (and an adaptive rate)
-// does. Exactly one of resp and err is non-nil.
+// invalid URL. A 429, or a 503 with Retry-After, does not: the host asks
+// its callers to slow down or come back later, which the host's pause
+// after Retry-After (and an adaptive rate) does, for as long as it asked.
+// Exactly one of resp and err is non-nil.
 func DefaultIsFailure(resp *http.Response, err error) bool {
 	if err != nil {
 		return !errors.Is(err, ErrBodyTooLarge) && !errors.Is(err, ErrHeaderTooLarge) &&
 			!errors.Is(err, ErrTooManyRedirects) && !errors.Is(err, ErrBlockedAddress) &&
 			!errors.Is(err, ErrInvalidURL)
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" {
+		return false
 	}
 	return resp.StatusCode >= 500
 }
@@ -182,8 +188,8 @@ func (b *breaker) admit(c *call) error {
 			done(nil) // the host answered with a redirect; the other host's answer is not its doing
 		case b.isFailure(resp, err):
 			done(errFailed)
-		case resp != nil && resp.StatusCode == http.StatusTooManyRequests:
-			done(errExcluded) // not a failure, nor a sign the host is well: it is busy
+		case resp != nil && o.overload:
+			done(errExcluded) // a 429 or the like: not a failure, nor a sign the host is well
 		default:
 			done(nil)
 		}

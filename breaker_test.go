@@ -220,17 +220,29 @@ func TestCircuitBreakerLeaves429ToThePause(t *testing.T) {
 			}
 		}
 
-		// 429s do not reset a run of failures either: 4 500s, a 429, a 500 open it.
-		statuses := []int{500, 500, 500, 500, 429, 500}
+		// Nor do they reset a run of failures: 3 500s, a 429, a 500, a
+		// 503 with Retry-After, a 500 open it.
+		statuses := []int{500, 500, 500, 429, 500, 503, 500}
 		var n atomic.Int64
 		g := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(statuses[min(int(n.Add(1))-1, len(statuses)-1)])
+			code := statuses[min(int(n.Add(1))-1, len(statuses)-1)]
+			if code != 500 {
+				w.Header().Set("Retry-After", "1")
+			}
+			w.WriteHeader(code)
 		}), WithRetry(RetryPolicy{MaxAttempts: 1}), WithCircuitBreaker(CircuitBreaker{}))
 		for range statuses {
 			g.Get(context.Background(), "http://b.test/")
+			time.Sleep(time.Second) // the pause a Retry-After causes
 		}
 		if _, err := g.Get(context.Background(), "http://b.test/"); !errors.Is(err, ErrCircuitOpen) {
-			t.Errorf("after 500 ×4, 429, 500: %v; want the breaker open (5 failures in a row, the 429 counted neither way)", err)
+			t.Errorf("after 500 ×3, 429, 500, 503, 500: %v; want the breaker open (5 failures in a row, the 429 and 503 counted neither way)", err)
+		}
+		if DefaultIsFailure(&http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"1"}}}, nil) {
+			t.Error("DefaultIsFailure(503 with Retry-After) = true; want false")
+		}
+		if !DefaultIsFailure(&http.Response{StatusCode: http.StatusServiceUnavailable}, nil) {
+			t.Error("DefaultIsFailure(503) = false; want true")
 		}
 		if DefaultIsFailure(&http.Response{StatusCode: http.StatusTooManyRequests}, nil) {
 			t.Error("DefaultIsFailure(429) = true; want false")
