@@ -34,6 +34,18 @@ type outcome struct {
 	overload      bool // the host said it is overloaded (see overloaded)
 }
 
+// failure describes in a few words why the attempt is retried: its
+// response's status, or its error.
+func (o *outcome) failure() string {
+	if o.err != nil {
+		return o.err.Error()
+	}
+	if o.resp != nil {
+		return "status " + o.resp.Status
+	}
+	return "a failure"
+}
+
 // status returns the response's status code, or 0 if there is none.
 func (o *outcome) status() int {
 	if o.resp == nil {

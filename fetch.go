@@ -192,7 +192,9 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, from
 		err := sleepOrClose(c, f.closing, d.delay)
 		f.stats.waiting.Add(-1)
 		if err != nil {
-			return f.finish(c, nil, fail(fmt.Errorf("waiting %v to retry: %w", d.delay, err)))
+			// Say what was being retried: the caller's log of a call
+			// cancelled (or shut down) mid-backoff names the host's failure.
+			return f.finish(c, nil, fail(fmt.Errorf("waiting %v to retry after %s: %w", d.delay, o.failure(), err)))
 		}
 	}
 }

@@ -646,3 +646,27 @@ func TestRetryPolicySmallMaxDelayAlone(t *testing.T) {
 		t.Error("BaseDelay 1s over MaxDelay 50ms, both given: no error")
 	}
 }
+
+// A call cancelled while it waits to retry fails with the cancellation,
+// counted as cancelled, and its error says what it was waiting to retry:
+// a service's log of a call cut short at shutdown names the upstream's
+// failure, not only "context canceled".
+func TestCancelledBackoffSaysWhatFailed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadGateway)
+		}), WithRetry(RetryPolicy{BaseDelay: time.Minute, Jitter: NoJitter}))
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			time.Sleep(time.Second) // into the first backoff
+			cancel()
+		}()
+		_, err := f.Get(ctx, "http://a.test/")
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "502 Bad Gateway") {
+			t.Errorf("Get cancelled in its backoff: %v; want context.Canceled, naming the 502 it was to retry", err)
+		}
+		if n := f.Stats().Failed.Canceled; n != 1 {
+			t.Errorf("Stats: %d calls failed cancelled; want 1", n)
+		}
+	})
+}
