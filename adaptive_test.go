@@ -362,3 +362,26 @@ func hostRate(f *Fetcher, host string) float64 {
 	}
 	return 0
 }
+
+// A host that answers with redirects (a URL shortener, an old domain)
+// answers: its adaptive rate grows on them as on successes, rather than
+// staying at Initial (10/s: 500 URLs took 50 s behind it).
+func TestAdaptiveRateGrowsOnRedirects(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(5 * time.Millisecond)
+			if r.Host == "short.test" {
+				http.Redirect(w, r, "http://long.test"+r.URL.Path, http.StatusFound)
+			}
+		}), WithConcurrency(32), WithAdaptiveRate(AdaptiveRate{Floor: 1, Ceiling: 100000, Initial: 10}))
+		start := time.Now()
+		for i, r := range f.GetAll(context.Background(), urlsFor("short.test", 500)) {
+			if r.Err != nil {
+				t.Fatalf("GetAll result %d: %v", i, r.Err)
+			}
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("500 URLs through a redirecting host took %v; want its rate to grow (at Initial, 50 s)", d)
+		}
+	})
+}

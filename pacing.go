@@ -72,3 +72,22 @@ func (h *host) observeRamp(c *call, o *outcome, r *throttle) {
 		h.ramp.CompareAndSwap(r, nil)
 	}
 }
+
+// redirected tells h that it answered an attempt, taking took (zero if
+// untimed), with a redirect: an answer it took in, which grows its pace
+// (its adaptive rate, or its ramp) as a success does. A host that only
+// redirects (a URL shortener) would otherwise stay at its first rate.
+func (h *host) redirected(took time.Duration) {
+	if h.throttle != nil {
+		h.throttle.grow(took)
+		return
+	}
+	if r := h.ramp.Load(); r != nil {
+		r.grow(took)
+		if r.rate() >= rampEnd {
+			h.ramp.CompareAndSwap(r, nil)
+		}
+		return
+	}
+	h.answered()
+}

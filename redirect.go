@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -342,6 +343,13 @@ func (f *Fetcher) hop(req *http.Request) error {
 	}
 	if !c.hopped {
 		c.hopped, c.first = true, c.wrote.Load()
+	}
+	if sent := cmp.Or(c.last.sentAt, c.last.start); req.Response != nil {
+		var took time.Duration
+		if sent != 0 {
+			took = sent.since()
+		}
+		c.h.redirected(took)
 	}
 	c.release()
 	if check := c.sendCheck(); check != nil {
