@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,7 +171,7 @@ The server (`+"`-serve`"+`, CPU 0) allows %d req/s per client with a token bucke
 `+"`Retry-After: 1`"+` beyond it; the client (CPU 1) streams %d requests at concurrency %d and is not told the
 rate. **plain** is the default Fetcher with a 20-attempt retry policy (exponential backoff, full jitter) and
 the host pause every Retry-After causes; **adaptive** adds
-`+"`WithAdaptiveRate(AdaptiveRate{Floor: 1, Ceiling: 100000, Initial: 10})`"+`. Ideal completion is N / R = %.0f s. A figure is the median over rounds; a run still
+`+"`WithAdaptiveRate(AdaptiveRate{Floor: 1, Ceiling: 100000, Initial: 10})`"+`. Ideal completion is N / R = %.0f s. A figure is the median over rounds, with the range over rounds in brackets for completion (this shared machine's noise); a run still
 going after %v is stopped and reported as far as it got. The issue's target applies to the first server:
 adaptive completion ≤ 1.15 × ideal with 429s ≤ 10%% of N. The second, with a tenth of the burst, shows how
 the figures move when the server punishes overshoot sooner.
@@ -193,7 +194,7 @@ the figures move when the server punishes overshoot sooner.
 				}
 			}
 			name := strings.TrimPrefix(goodRun{adaptive, burst}.variant(), "goodput-")
-			completion, times, failures := fmt.Sprintf("%.1f s", median(secs)), fmt.Sprintf("%.2f", median(secs)/ideal), fmt.Sprintf("%.0f", median(failed))
+			completion, times, failures := fmt.Sprintf("%.1f s%s", median(secs), spanOf(secs)), fmt.Sprintf("%.2f", median(secs)/ideal), fmt.Sprintf("%.0f", median(failed))
 			if capped > 0 {
 				completion = fmt.Sprintf("stopped at %.0f s with %d of %d done", median(secs), ss[0].Done, n)
 				times, failures = "≥ "+times, fmt.Sprintf("%.0f (unfinished)", median(failed))
@@ -204,4 +205,13 @@ the figures move when the server punishes overshoot sooner.
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// spanOf returns " (lo–hi)", the range of xs in seconds, or "" for fewer
+// than two.
+func spanOf(xs []float64) string {
+	if len(xs) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.1f–%.1f)", slices.Min(xs), slices.Max(xs))
 }
