@@ -27,8 +27,11 @@ var (
 	ErrCrawlFull = errors.New("fetch: crawl is full")
 
 	// ErrAlreadySeen marks the page of a URL that redirects to a URL the
-	// crawl has seen before (fetched, or queued to be): the redirect is not
-	// followed, so that no page is fetched twice.
+	// crawl has seen before (fetched, or queued to be), or back to a URL of
+	// its own redirect chain (a loop): the redirect is not followed, so
+	// that no page is fetched twice. A redirect to a URL with the page's
+	// own key (see [CrawlKey]), such as a server's canonical spelling of
+	// it ("/%7Euser" to "/~user"), leads to the same page: it is followed.
 	ErrAlreadySeen = errors.New("fetch: redirect to a URL the crawl has already seen")
 
 	// ErrOutOfScope marks the page of a seed outside the crawl's scope, or
@@ -50,24 +53,32 @@ const DefaultCrawlAgent = "fetch (+https://github.com/c989c033/fetch)"
 //
 // It deduplicates URLs by a key (see [CrawlKey]), honours robots.txt (see
 // [CrawlIgnoreRobots]) and stops at optional limits on depth and pages.
-// Nothing it is given is dropped silently: a URL it will not fetch (robots
-// disallows it, the crawl is full, it is outside the crawl's scope, it
-// redirects to a URL seen before) comes back as a [Page] whose Err says
-// why. The exceptions are the limits asked for: links past
-// [CrawlMaxDepth], beyond [CrawlMaxPages] or outside [CrawlScope] are not
-// followed, and links that are not http or https URLs (mailto:,
-// javascript:) are skipped.
+// Each URL is taken in once: a seed or a link whose key the crawl has
+// seen before adds nothing and yields no page of its own, so
+// Run(ctx, u, u+"#top") yields one page, as Follow adds nothing for a
+// link already found. Nothing else it is given is dropped silently: a URL
+// it will not fetch (robots disallows it, the crawl is full, it is
+// outside the crawl's scope, it redirects to a URL seen before) comes back
+// as a [Page] whose Err says why. The exceptions are the limits asked
+// for: links past [CrawlMaxDepth], beyond [CrawlMaxPages] or outside
+// [CrawlScope] are not followed, and links that are not http or https
+// URLs (mailto:, javascript:) are skipped.
 //
 // # robots.txt
 //
-// Unless [CrawlIgnoreRobots] is given, the crawler fetches each host's
-// /robots.txt once, through the same gates, before any other URL of that
-// host, and follows it as RFC 9309 says: a 4xx, or more redirects than
-// the Fetcher follows, means everything is allowed; a 5xx or no answer
-// means nothing is, and the host's URLs come back with [ErrDisallowed]
-// naming the reason. Its Crawl-delay spaces that
-// host's requests in this crawl. A redirect is checked against the robots.txt
-// of the host it leads to before it is followed.
+// Unless [CrawlIgnoreRobots] is given, the crawler fetches each origin's
+// /robots.txt (per scheme, host and port: http://a.test/ and
+// https://a.test/ each have their own) once, through the same gates,
+// before any other URL of that host, and follows it as RFC 9309 says: a
+// 4xx, or more redirects than the Fetcher follows, means everything is
+// allowed; a 5xx or no answer means nothing is, and the origin's URLs come
+// back with [ErrDisallowed] naming the reason. Its Crawl-delay spaces that
+// host's requests in this crawl, whatever their scheme (the longest of
+// the host's robots.txt files' delays): a URL whose turn would come after
+// the crawl's context's deadline comes back at once with an error naming
+// the Crawl-delay and matching [context.DeadlineExceeded]. A redirect is
+// checked against the robots.txt of the origin it leads to before it is
+// followed.
 //
 // # Memory
 //
@@ -397,8 +408,10 @@ func NormalizeURL(u *url.URL) string {
 
 // Run crawls from seeds and yields a [Page] for every URL it takes in, in
 // the order they complete (Page.Index counts them), on the caller's
-// goroutine. Call [Page.Follow] from the loop body to crawl the links you
-// want. The crawl ends:
+// goroutine. Seeds are deduplicated as links are: a seed whose key (see
+// [CrawlKey]) an earlier seed has, such as u+"#top" after u, is taken in
+// once, and yields no page of its own. Call [Page.Follow] from the loop
+// body to crawl the links you want. The crawl ends:
 //   - when no URL is queued or being fetched and the loop body has
 //     returned for every page;
 //   - when ctx ends: the pages being fetched, and those already scheduled
@@ -572,7 +585,7 @@ func (r *crawl) run(yield func(*Page) bool) {
 				defer from.watch.atGates(false)
 				r.loadRobots(j.data.robots)
 			}()
-			s.unblock(j.data.robots.key, j.data.robots.pace)
+			s.unblock(j.data.robots.key, r.robots.pace(j.data.robots.key))
 			return
 		}
 		e := j.data.entry

@@ -921,10 +921,9 @@ func TestPortScrapyRobotsUserAgent(t *testing.T) {
 }
 
 // scrapy: the robots middleware keys parsers by netloc, colly by host; RFC
-// 9309 §2.3 scopes robots.txt to scheme, host and port. fetch keeps one
-// robots.txt per host key, "fetched once, with the scheme of the first URL
-// seen there" (crawlrobots.go), so http://a.test and https://a.test share
-// one, as in Scrapy and colly.
+// 9309 §2.3 scopes robots.txt to scheme, host and port. fetch follows the
+// RFC: http://a.test and https://a.test each have their own robots.txt
+// (Scrapy and colly would apply http's to both).
 func TestPortScrapyRobotsPerSchemeHost(t *testing.T) {
 	robots := func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Scheme == "https" {
@@ -932,11 +931,11 @@ func TestPortScrapyRobotsPerSchemeHost(t *testing.T) {
 		}
 	}
 	pages, sent := portRobotsCrawl(t, robots, nil, "http://a.test/x", "https://a.test/y")
-	if n := sent["a.test/robots.txt"]; n != 1 {
-		t.Errorf("robots.txt fetched %d times; want once per host", n)
+	if n := sent["a.test/robots.txt"]; n != 2 {
+		t.Errorf("robots.txt fetched %d times; want once per scheme", n)
 	}
-	if pages["http://a.test/x"].Err != nil || pages["https://a.test/y"].Err != nil {
-		t.Errorf("http %v, https %v: want both under http's robots.txt (deliberate; RFC 9309 would disallow https)",
+	if pages["http://a.test/x"].Err != nil || !errors.Is(pages["https://a.test/y"].Err, fetch.ErrDisallowed) {
+		t.Errorf("http %v, https %v: want each under its own robots.txt (RFC 9309 §2.3)",
 			pages["http://a.test/x"].Err, pages["https://a.test/y"].Err)
 	}
 }

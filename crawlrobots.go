@@ -10,50 +10,83 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/c989c033/fetch/internal/robots"
 	"golang.org/x/time/rate"
 )
 
-// robotsCache holds a crawl's robots.txt rules, one entry per host (by
-// hostKey: the scheduler and the Fetcher's gates know hosts so too), each
-// fetched once, with the scheme of the first URL seen there.
+// robotsCache holds a crawl's robots.txt rules, one entry per scheme and
+// host (by hostKey: the scheduler and the Fetcher's gates know hosts so
+// too), each fetched once: RFC 9309 §2.3 has the rules at
+// scheme://host:port/robots.txt apply to that protocol, host and port
+// only, so http://a.test/ and https://a.test/ each have their own.
+//
+// The Crawl-delay pace is kept per hostKey, as the scheduler's queues and
+// the Fetcher's gates are: one server, whichever scheme reaches it, is
+// spaced by the longest Crawl-delay of its robots.txt files (see setDelay).
 type robotsCache struct {
 	mu      sync.Mutex
-	entries map[string]*robotsEntry
+	entries map[string]*robotsEntry  // by scheme and hostKey
+	paces   map[string]*rate.Limiter // by hostKey: hosts with a Crawl-delay
 }
 
-// A robotsEntry is one host's robots.txt: loaded once, by whichever comes
-// first of the job the crawl schedules for it and a redirect to the host.
+// A robotsEntry is one origin's robots.txt: loaded once, by whichever comes
+// first of the job the crawl schedules for it and a redirect to it.
 type robotsEntry struct {
-	key          string // the host's hostKey
-	scheme, host string // of the first URL seen: where robots.txt is fetched
+	key          string // the host's hostKey, its scheduler queue's name
+	scheme, host string // where robots.txt is fetched: the scheme, and the host of the first URL seen
 	scheduled    bool   // the crawl has scheduled the job that loads it; under robotsCache.mu
 	once         sync.Once
 	rules        atomic.Pointer[robots.Rules] // set once loaded
-	// pace spaces the crawl's requests to the host by its Crawl-delay:
-	// scheduled ones and redirects alike. Set once loaded; nil if none.
-	pace *rate.Limiter
 }
 
-// get returns the entry for u's host. If schedule is set, it also reports
-// whether the caller is the first to schedule the entry's loading, and so
-// must.
+// get returns the entry for u's scheme and host. If schedule is set, it
+// also reports whether the caller is the first to schedule the entry's
+// loading, and so must.
 func (c *robotsCache) get(u *url.URL, schedule bool) (e *robotsEntry, first bool) {
-	key := hostKey(u)
+	key, scheme := hostKey(u), strings.ToLower(u.Scheme)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e = c.entries[key]; e == nil {
+	if e = c.entries[scheme+"://"+key]; e == nil {
 		if c.entries == nil {
 			c.entries = make(map[string]*robotsEntry)
 		}
-		e = &robotsEntry{key: key, scheme: strings.ToLower(u.Scheme), host: u.Host}
-		c.entries[key] = e
+		e = &robotsEntry{key: key, scheme: scheme, host: u.Host}
+		c.entries[scheme+"://"+key] = e
 	}
 	if schedule && !e.scheduled {
 		e.scheduled, first = true, true
 	}
 	return e, first
+}
+
+// pace returns the limiter that spaces the crawl's requests to host key
+// by its Crawl-delay, scheduled ones and redirects alike; nil if none of
+// its robots.txt files loaded so far gives one.
+func (c *robotsCache) pace(key string) *rate.Limiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paces[key]
+}
+
+// setDelay records a Crawl-delay of d for host key, read from one of its
+// robots.txt files, whose request was one to the host: the next waits a
+// whole delay. The host's pace is the longest delay of its files.
+func (c *robotsCache) setDelay(key string, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.paces[key]
+	if l == nil {
+		if c.paces == nil {
+			c.paces = make(map[string]*rate.Limiter)
+		}
+		l = rate.NewLimiter(rate.Every(d), 1)
+		c.paces[key] = l
+	} else if every := rate.Every(d); every < l.Limit() {
+		l.SetLimit(every)
+	}
+	l.Allow()
 }
 
 // credentialHeaders are the headers net/http does not send on to a
@@ -102,10 +135,7 @@ func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 		}
 		rules := robots.FromResponse(r.cfg.agent, status, body, err)
 		if d := rules.CrawlDelay(); d > 0 {
-			// The robots.txt request itself was the first: the next
-			// waits a whole delay.
-			e.pace = rate.NewLimiter(rate.Every(d), 1)
-			e.pace.Allow()
+			r.robots.setDelay(e.key, d)
 		}
 		e.rules.Store(rules)
 	})
@@ -151,9 +181,12 @@ func (c *sendCheck) check(req *http.Request) error {
 	}
 	if redirect {
 		key := c.cfg.key(req.URL)
-		if key != "" && inChain(c.cfg.key, req, key) {
+		if key != "" && inChain(req) {
 			return fmt.Errorf("%w: %s (a redirect loop)", ErrAlreadySeen, req.URL.Redacted())
 		}
+		// A redirect to a key the request has claimed (its own: a server
+		// canonicalising "/%7Euser" to "/~user", or a CrawlKey blind to
+		// what the redirect changes) is the same page: it is followed.
 		if key != "" && !slices.Contains(c.keys, key) {
 			if !c.queue.Seen(key) && !c.again {
 				return fmt.Errorf("%w: %s", ErrAlreadySeen, req.URL.Redacted())
@@ -161,19 +194,26 @@ func (c *sendCheck) check(req *http.Request) error {
 			c.keys = append(c.keys, key) // a retry that follows it again is not refused
 		}
 	}
-	if robotsEntry != nil && robotsEntry.pace != nil {
-		if err := robotsEntry.pace.Wait(req.Context()); err != nil {
+	if robotsEntry == nil {
+		return nil
+	}
+	if pace := c.robots.pace(robotsEntry.key); pace != nil {
+		if err := pace.Wait(req.Context()); err != nil {
 			return fmt.Errorf("waiting for the host's Crawl-delay: %w", err)
 		}
 	}
 	return nil
 }
 
-// inChain reports whether a request of req's redirect chain in this
-// attempt, before req (a redirect), has the key key: the chain loops.
-func inChain(keyOf func(*url.URL) string, req *http.Request, key string) bool {
+// inChain reports whether req (a redirect) leads back to the very URL of a
+// request before it in its redirect chain in this attempt, fragments
+// aside: the chain loops. URLs that differ in spelling only (a key the
+// chain's requests share) are not a loop: a server canonicalising a URL
+// redirects to an equivalent one, which is then fetched.
+func inChain(req *http.Request) bool {
+	to := withoutFragment(req.URL)
 	for r := req.Response.Request; r != nil; {
-		if keyOf(r.URL) == key {
+		if withoutFragment(r.URL) == to {
 			return true
 		}
 		if r.Response == nil {
@@ -182,6 +222,13 @@ func inChain(keyOf func(*url.URL) string, req *http.Request, key string) bool {
 		r = r.Response.Request
 	}
 	return false
+}
+
+// withoutFragment returns u as a string, without its fragment.
+func withoutFragment(u *url.URL) string {
+	v := *u
+	v.Fragment, v.RawFragment = "", ""
+	return v.String()
 }
 
 // disallowed returns an error matching ErrDisallowed if rules do not allow

@@ -3,6 +3,7 @@ package fetch
 import (
 	"container/heap"
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -138,7 +139,7 @@ type hostQueue[P any] struct {
 	// pace, set by unblock, is a token bucket of this call's own that
 	// every job to the host takes from (a crawl's Crawl-delay).
 	pace    *rate.Limiter
-	blocked bool // set by block: no job is dispatched until unblock
+	blocks  int // block calls not yet matched by unblock: no job is dispatched while any is
 	seats   hostSeats
 	holding bool // in the scheduler's holding list
 }
@@ -598,7 +599,18 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 			s.seatsLeft = true
 		}
 		if s.ready.len() > 0 {
-			return s.dispatch(s.ready.pop(), false), false, true
+			q := s.ready.pop()
+			j = s.dispatch(q, false)
+			if q.pace == nil || j.req == nil {
+				return j, false, true
+			}
+			if err := j.req.Context().Err(); err != nil {
+				if due, ok := tokenDue(q.pace, c.now()); ok && due.After(c.now()) {
+					// Its context ended while it waited for the pace.
+					j.err = fmt.Errorf("waiting for the host's Crawl-delay: %w", err)
+				}
+			}
+			return j, false, true
 		}
 		return j, false, false
 	}
@@ -632,6 +644,13 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 		if q.pace != nil {
 			var due time.Time
 			if paced, due = takeToken(q.pace, c.now()); paced == nil {
+				if front := q.jobs.front(); front.req != nil && pastDeadline(front.req.Context(), due) {
+					// Fail now, not at the deadline, as a Retry-After
+					// past it does.
+					j = s.dispatch(q, false)
+					j.err = paceTooLate(due.Sub(c.now()))
+					return j, false, true
+				}
 				s.setTimed(q, due)
 				continue
 			}
@@ -676,6 +695,13 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 	return j, false, false
 }
 
+// paceTooLate is the refusal of a job whose host's pace (a crawl's
+// Crawl-delay) has its next token due in d, after the job's context's
+// deadline. It matches [context.DeadlineExceeded].
+func paceTooLate(d time.Duration) error {
+	return deadlineError{fmt.Errorf("waiting for the host's Crawl-delay: the next request to it is due in %v, after the context's deadline", d.Round(time.Millisecond))}
+}
+
 // dispatch takes q's first job, which is to run now. s.mu is held.
 func (s *scheduler[P]) dispatch(q *hostQueue[P], admitted bool) job[P] {
 	j := q.jobs.pop()
@@ -711,7 +737,9 @@ func (s *scheduler[P]) finish(j *job[P]) {
 	}
 }
 
-// block stops jobs to host name from being dispatched until unblock.
+// block stops jobs to host name from being dispatched until unblock has
+// been called as many times as block (a crawl blocks a host once per
+// robots.txt of it being loaded: http's and https's).
 func (s *scheduler[P]) block(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -719,7 +747,7 @@ func (s *scheduler[P]) block(name string) {
 		return
 	}
 	q := s.queue(name)
-	q.blocked = true
+	q.blocks++
 	if q.state == ready {
 		s.ready.remove(func(r *hostQueue[P]) bool { return r == q })
 	}
@@ -733,8 +761,9 @@ func (s *scheduler[P]) block(name string) {
 	q.state = held
 }
 
-// unblock lets host name's jobs be dispatched again, each taking a token
-// from pace if it is not nil.
+// unblock undoes one block of host name: once none is left, its jobs are
+// dispatched again. From now on each takes a token from pace, if it is not
+// nil.
 func (s *scheduler[P]) unblock(name string, pace *rate.Limiter) {
 	s.mu.Lock()
 	if s.stopped {
@@ -742,8 +771,8 @@ func (s *scheduler[P]) unblock(name string, pace *rate.Limiter) {
 		return
 	}
 	q := s.queue(name)
-	q.blocked, q.pace = false, pace
-	if q.state == held {
+	q.blocks, q.pace = max(q.blocks-1, 0), pace
+	if q.blocks == 0 && q.state == held {
 		q.state = idle
 		if q.jobs.len() > 0 {
 			s.setReady(q)
@@ -755,7 +784,7 @@ func (s *scheduler[P]) unblock(name string, pace *rate.Limiter) {
 
 // setReady puts q, which has jobs, in line to be tried. s.mu is held.
 func (s *scheduler[P]) setReady(q *hostQueue[P]) {
-	if q.blocked {
+	if q.blocks > 0 {
 		q.state = held
 		return
 	}
