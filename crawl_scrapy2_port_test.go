@@ -402,7 +402,7 @@ func TestPortScrapy2RedirectSchemes(t *testing.T) {
 // number of slashes after a special scheme): Scrapy follows it to
 // http://i8n.example2.com/302. RFC 3986 reads it as an empty host, which
 // RFC 9110 §4.2.1 says to reject as invalid, as fetch's CHANGELOG says it
-// rejects a redirect to a URL without a host (ErrInvalidURL). Either way,
+// rejects a redirect to a URL without a host (ErrTooManyRedirects). Either way,
 // nothing may be requested from the redirecting host's "///i8n.example2.com/302".
 func TestPortScrapy2Redirect302Relative(t *testing.T) {
 	t.Run("Location", func(t *testing.T) {

@@ -29,8 +29,9 @@ var (
 	ErrBodyTooLarge = errors.New("fetch: response body too large")
 
 	// ErrTooManyRedirects is returned when a request is redirected more times
-	// than allowed (see [WithMaxRedirects]), or to a scheme other than http or
-	// https. It is never retried.
+	// than allowed (see [WithMaxRedirects]), or to a URL that is not an
+	// http or https URL with a host (and a port in range): a refused
+	// redirect. It is never retried.
 	ErrTooManyRedirects = errors.New("fetch: too many redirects")
 
 	// ErrBlockedAddress is returned when the guard set by

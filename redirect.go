@@ -236,7 +236,9 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 		}
 		keepEscapes(req, via)
 		if err := validateURL(req.URL); err != nil {
-			return err
+			// Not the caller's URL, which was sent: a refused redirect,
+			// as one to another scheme is (see checkRedirect).
+			return fmt.Errorf("%w: redirect to %s", ErrTooManyRedirects, strings.TrimPrefix(err.Error(), ErrInvalidURL.Error()+": "))
 		}
 		requote(req.URL)
 		redirectFixes(req, via)

@@ -569,3 +569,30 @@ func TestRedirectSlashesToOtherHostDropsCredentials(t *testing.T) {
 		t.Errorf("the other host saw Authorization|Cookie %q; want neither", s)
 	}
 }
+
+// A redirect whose Location is no valid http(s) URL ("http://:80/x", a port
+// out of range) is a refused redirect, as one to another scheme is: an
+// error matching ErrTooManyRedirects, not ErrInvalidURL, which says the
+// caller's own URL was bad and nothing was sent.
+func TestRedirectToInvalidURLIsARefusedRedirect(t *testing.T) {
+	for _, loc := range []string{"http://:80/x", "http://h:99999/x", "ftp://h/x"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Location", loc)
+			w.WriteHeader(http.StatusFound)
+		}))
+		defer srv.Close()
+		for _, opt := range []Option{WithRetry(RetryPolicy{MaxAttempts: 1}), WithClient(&http.Client{})} {
+			f, err := New(opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := f.Fetch(context.Background(), srv.URL+"/")
+			if r.Attempts != 1 || errors.Is(r.Err, ErrInvalidURL) || !errors.Is(r.Err, ErrTooManyRedirects) || !strings.Contains(r.Err.Error(), loc) {
+				t.Errorf("redirect to %q: %d attempts, %v; want 1 attempt and a refused redirect (ErrTooManyRedirects, not ErrInvalidURL) naming it", loc, r.Attempts, r.Err)
+			}
+			if st := f.Stats(); st.Failed.Other != 1 {
+				t.Errorf("redirect to %q: Stats.Failed %+v; want it counted as Other, as other refused redirects", loc, st.Failed)
+			}
+		}
+	}
+}

@@ -1023,16 +1023,18 @@ func TestPortRQSResolveRedirectsRequotesLocation(t *testing.T) {
 }
 
 // test_redirecting_to_bad_url: a Location with no host ("http://:1") fails
-// with InvalidURL in requests. fetch refuses a first request with no host
-// with ErrInvalidURL before any network call; a redirect to one must fail
-// the same way, not be dialled (Go dials ":1" on the local machine).
+// with InvalidURL in requests. fetch refuses it too, not dialled (Go dials
+// ":1" on the local machine), but as a refused redirect, matching
+// ErrTooManyRedirects as a redirect to another scheme does (a deliberate
+// difference: ErrInvalidURL says the caller's own URL was bad, before any
+// network call).
 func TestPortRQSRedirectingToBadURL(t *testing.T) {
 	b := newRQSBin(t, false)
 	var dials rqsDialLog
 	f := rqsNew(t, dials.option())
 	r := f.Fetch(t.Context(), b.url(rqsRedirectTo("http://:1", 0)))
-	if !errors.Is(r.Err, ErrInvalidURL) {
-		t.Errorf("err = %v; want ErrInvalidURL", r.Err)
+	if !errors.Is(r.Err, ErrTooManyRedirects) || errors.Is(r.Err, ErrInvalidURL) {
+		t.Errorf("err = %v; want a refused redirect (ErrTooManyRedirects)", r.Err)
 	}
 	if n := len(b.take()); n != 1 || r.Attempts != 1 {
 		t.Errorf("server saw %d requests in %d attempts; want 1 (not retried)", n, r.Attempts)
