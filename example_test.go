@@ -187,7 +187,8 @@ func ExampleWithAdaptiveRate() {
 	srv := server()
 	defer srv.Close()
 	// Each host starts at 10 requests a second and finds its own limit,
-	// between 1 and 500 a second, from the 429s and 503s it answers.
+	// between 1 and 500 a second, from the 429s (and 503s with Retry-After)
+	// it answers.
 	f, _ := fetch.New(
 		fetch.WithAdaptiveRate(fetch.AdaptiveRate{Floor: 1, Ceiling: 500, Initial: 10}),
 		fetch.WithRetryBudget(fetch.RetryBudget{}), // 20% of calls + 10 retries per 10 s, per host
@@ -205,7 +206,7 @@ func ExampleWithAdaptiveRate() {
 }
 
 // A polite crawl: two requests in flight per host, robots.txt honoured,
-// every link followed to depth 2. The site links three pages to each
+// every link followed to depth 2. The site links four pages to each
 // other, with a fragment and a relative link that lead to pages already
 // seen.
 func ExampleCrawler() {

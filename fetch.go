@@ -48,14 +48,6 @@ type Fetcher struct {
 	drainOnce sync.Once
 }
 
-// New returns a Fetcher configured by opts, or an error naming the first
-// option whose value is out of range.
-//
-// Unless [WithClient] supplies one, the Fetcher builds its own client on a
-// clone of [http.DefaultTransport], keeping as many idle connections per
-// host as requests it lets in flight to one host, so that connections are
-// reused rather than churned, and reading each connection through a 32 KiB
-// buffer, so that a response of a few KiB takes one read.
 // clientAdvice says, for each option that configures the client New
 // builds, how to get its effect on a client given with WithClient.
 var clientAdvice = map[string]string{
@@ -64,6 +56,14 @@ var clientAdvice = map[string]string{
 	"WithTransportWrapper": "wrap the client's Transport yourself",
 }
 
+// New returns a Fetcher configured by opts, or an error naming the first
+// option whose value is out of range.
+//
+// Unless [WithClient] supplies one, the Fetcher builds its own client on a
+// clone of [http.DefaultTransport], keeping as many idle connections per
+// host as requests it lets in flight to one host, so that connections are
+// reused rather than churned, and reading each connection through a 32 KiB
+// buffer, so that a response of a few KiB takes one read.
 func New(opts ...Option) (*Fetcher, error) {
 	c := defaultConfig()
 	for _, opt := range opts {

@@ -143,7 +143,7 @@ func (f Failures) Total() int64 {
 
 // HostStats is the state of one host's gates.
 type HostStats struct {
-	Host        string     // host:port, as in the request's URL
+	Host        string     // the URL's host[:port], lower-cased, without the scheme's default port
 	Rate        rate.Limit // the rate pacing the host, as in [AttemptInfo.HostRate]; zero if none
 	Cuts        int        // times the rate pacing the host was cut for overload
 	PausedUntil time.Time  // when the host's Retry-After pause ends; zero if none

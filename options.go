@@ -132,7 +132,7 @@ func WithReadAhead(n int) Option {
 }
 
 // WithHostConcurrency caps the requests in flight to any one host (the URL's
-// host:port) at n. By default there is no per-host cap beyond the global one.
+// host[:port], lower-cased, without the scheme's default port) at n. By default there is no per-host cap beyond the global one.
 func WithHostConcurrency(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
@@ -417,7 +417,8 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithHooks installs callbacks run on every attempt and retry; see [Hooks].
+// WithHooks installs callbacks run as each call starts, after every
+// attempt, before every retry, and as each call ends; see [Hooks].
 func WithHooks(h Hooks) Option {
 	return func(c *config) error {
 		c.hooks = h

@@ -11,7 +11,7 @@ import (
 )
 
 // A Result is the outcome of one request made by the batch and streaming
-// calls. Its body has already been read in full and closed by the Fetcher;
+// calls, and by [Fetcher.Fetch]. Its body has already been read in full and closed by the Fetcher;
 // the Result, Body included, belongs to the caller, who may keep it: so the
 // Fetcher cannot reuse body buffers from one Result to the next. To read
 // bodies as streams, with nothing buffered, use [Handle]. Err is nil only for a 2xx response whose body was read in full;

@@ -15,8 +15,8 @@ import (
 //
 // URLs are read ahead into a queue per host, at most the read-ahead (see
 // [WithReadAhead]) at a time, and sent as their hosts can take them, so a
-// busy or rate-limited host never holds up another (see the README's "Many
-// hosts"). Memory and goroutines stay bounded however
+// busy or rate-limited host never holds up another (see "Many hosts" in
+// the package documentation). Memory and goroutines stay bounded however
 // many URLs there are: the Fetcher's concurrency in workers, plus one
 // goroutine that reads urls and a standby worker for Shutdown.
 //
