@@ -26,6 +26,7 @@ type consumer struct {
 	held     map[string]struct{} // read and not yet acknowledged in Redis
 	suspect  string              // the held entry taken over from a worker that did not release it, if any (see takeOverScript)
 	seen     bool                // a read of the group has worked
+	epoch    string              // the token of the group joined (see joinGroup); "" before joining
 	lost     error               // the group vanished after a read had worked (see noteLost)
 	freed    chan struct{}       // kicked when held shrinks or retry grows
 	retry    []retryEntry        // held entries to hand out again
@@ -70,9 +71,12 @@ func (c *consumer) next(ctx context.Context, follow bool, busy func() bool) (es 
 		es, err := c.read(ctx, free)
 		if err == nil && len(es) == 0 && !follow && !busy() {
 			var n int
-			n, err = drainedScript.Run(ctx, c.q.rdb, []string{c.q.stream}, c.q.group).Int()
+			n, err = drainedScript.Run(ctx, c.q.rdb, []string{c.q.stream, c.q.epoch}, c.q.group, c.epochOf()).Int()
 			if err == nil && n == 1 {
 				return nil, false
+			}
+			if err != nil {
+				err = c.readError(ctx, err)
 			}
 		}
 		if err != nil {
@@ -144,6 +148,11 @@ func (c *consumer) waitFree(ctx context.Context) int {
 // suspect is taken over at once.
 func (c *consumer) read(ctx context.Context, n int) ([]entry, error) {
 	q := c.q
+	if c.epochOf() == "" {
+		if err := c.rejoin(ctx); err != nil {
+			return nil, err
+		}
+	}
 	c.mu.Lock()
 	scan := c.cursor != "0-0" || time.Since(c.claimed) >= q.cfg.visibility/4
 	cursor := c.cursor
@@ -255,11 +264,61 @@ func (c *consumer) takeOver(ctx context.Context, cursor string, n int) ([]takenO
 func (c *consumer) readError(ctx context.Context, err error) error {
 	if isNoGroup(err) {
 		c.noteLost(err)
-		if gerr := c.q.ensureGroup(ctx); gerr != nil {
+		if gerr := c.rejoin(ctx); gerr != nil {
 			return gerr
 		}
 	}
 	return err
+}
+
+// rejoin makes the group if it does not exist and takes its token as
+// that of the group joined (see joinGroup).
+func (c *consumer) rejoin(ctx context.Context) error {
+	epoch, err := c.q.joinGroup(ctx)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.epoch = epoch
+	c.mu.Unlock()
+	return nil
+}
+
+// epochOf is the token of the group joined; "" before joining.
+func (c *consumer) epochOf() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch
+}
+
+// checkGroup notes the group's loss (see noteLost) if its token is not
+// that of the group joined: another worker found the group missing (Redis
+// restarted without persistence, or the stream was deleted) and made it
+// again, empty, before this one saw it gone. A failure is only logged:
+// the next renewal checks again.
+func (c *consumer) checkGroup(ctx context.Context) {
+	joined := c.epochOf()
+	if joined == "" {
+		return
+	}
+	epoch, err := c.q.rdb.HGet(ctx, c.q.epoch, c.q.group).Result()
+	if errors.Is(err, redis.Nil) {
+		epoch, err = "", nil // the group is missing: lost too
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			c.q.cfg.logger.Debug("redisqueue: checking the group", "consumer", c.name, "err", err)
+		}
+		return
+	}
+	if epoch != joined {
+		c.noteLost(fmt.Errorf("NOGROUP consumer group %s was made again since this worker joined it", c.q.group))
+		if epoch != "" {
+			c.mu.Lock()
+			c.epoch = epoch // the group now read from
+			c.mu.Unlock()
+		}
+	}
 }
 
 // noteLost records err, Redis saying the group is missing, as the group's
@@ -426,7 +485,8 @@ func (c *consumer) claim(ctx context.Context, ids []string, idle time.Duration, 
 }
 
 // renew renews the entries held, every third of the visibility timeout,
-// until ctx ends, so that no other worker takes them over.
+// until ctx ends, so that no other worker takes them over, and checks that
+// the group is still the one joined (see checkGroup).
 func (c *consumer) renew(ctx context.Context) {
 	t := time.NewTicker(c.q.cfg.visibility / 3)
 	defer t.Stop()
@@ -439,6 +499,7 @@ func (c *consumer) renew(ctx context.Context) {
 		if err := c.claim(ctx, c.heldIDs(), 0, false); err != nil && ctx.Err() == nil {
 			c.q.cfg.logger.Debug("redisqueue: renewing held entries", "consumer", c.name, "err", err)
 		}
+		c.checkGroup(ctx)
 		c.trim(ctx)
 		c.forget(ctx)
 	}

@@ -71,7 +71,10 @@
 // survives a Redis restart is Redis's business: with appendonly yes and
 // appendfsync always, every entry, acknowledgement and key written is on
 // disk before Redis answers; without persistence, a restart loses the
-// queue.
+// queue, and each worker that had read from it ends with an error matching
+// [ErrGroupLost], whichever worker makes the group again. An error reply
+// that waiting will not cure (a wrong type, a permission, a database the
+// server does not have) is not waited out: [Queue.Run] ends with it.
 //
 // # Entries
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math/rand/v2"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,7 +23,9 @@ var ErrMalformed = errors.New("redisqueue: malformed entry")
 
 // ErrGroupLost says that the consumer group vanished while a worker used
 // it: Redis restarted without persistence, or the stream was deleted. The
-// entries queued before are lost; the group is made again, empty.
+// entries queued before are lost; the group is made again, empty. A
+// worker knows it too when another worker made the group again first: the
+// group it finds has another token (see [Queue]).
 var ErrGroupLost = errors.New("redisqueue: the consumer group vanished")
 
 // ErrDeliveryLimit marks the result of an entry handed out more times
@@ -37,9 +40,12 @@ var ErrDeliveryLimit = errors.New("redisqueue: entry delivered too many times")
 // guarantees.
 //
 // The stream is the key named stream; the keys of the URLs queued so far
-// are kept in the set stream+":seen", and entries set aside (see
-// [MaxDeliveries]) in the stream stream+":dead". On Redis Cluster the
-// three must share a slot, so the stream's name must hold a hash tag, as
+// are kept in the set stream+":seen", entries set aside (see
+// [MaxDeliveries]) in the stream stream+":dead", and a random token naming
+// each consumer group, written when the group is made, in the hash
+// stream+":epoch", so that a worker can tell the group it joined from one
+// made again after a loss (see [ErrGroupLost]). On Redis Cluster the four
+// must share a slot, so the stream's name must hold a hash tag, as
 // "{crawl}" does.
 // A Queue is safe for concurrent use.
 type Queue struct {
@@ -47,6 +53,7 @@ type Queue struct {
 	stream string
 	seen   string
 	dead   string
+	epoch  string // the hash of each group's token, written when it is made
 	group  string
 	cfg    config
 	runs   atomic.Int64 // consumers made, for their names
@@ -66,9 +73,9 @@ func New(rdb redis.UniversalClient, stream, group string, opts ...Option) (*Queu
 		return nil, errors.New("redisqueue: New: empty group name")
 	}
 	if _, ok := rdb.(*redis.ClusterClient); ok && !hasHashTag(stream) {
-		return nil, fmt.Errorf("redisqueue: New: stream %q: on Redis Cluster the name needs a hash tag, as in %q, so that the stream and its keys %q and %q share a slot", stream, "{"+stream+"}", stream+":seen", stream+":dead")
+		return nil, fmt.Errorf("redisqueue: New: stream %q: on Redis Cluster the name needs a hash tag, as in %q, so that the stream and its keys %q, %q and %q share a slot", stream, "{"+stream+"}", stream+":seen", stream+":dead", stream+":epoch")
 	}
-	q := &Queue{rdb: rdb, stream: stream, seen: stream + ":seen", dead: stream + ":dead", group: group, cfg: defaultConfig()}
+	q := &Queue{rdb: rdb, stream: stream, seen: stream + ":seen", dead: stream + ":dead", epoch: stream + ":epoch", group: group, cfg: defaultConfig()}
 	for _, opt := range opts {
 		if err := opt(&q.cfg); err != nil {
 			return nil, err
@@ -176,32 +183,75 @@ func (q *Queue) keyOf(raw string) string {
 // ensureGroup creates the stream and the group, reading from the start,
 // if they do not exist.
 func (q *Queue) ensureGroup(ctx context.Context) error {
-	err := q.rdb.XGroupCreateMkStream(ctx, q.stream, q.group, "0").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("redisqueue: creating group %q of %q: %w%s", q.group, q.stream, err, hint(err))
+	_, err := q.joinGroup(ctx)
+	return err
+}
+
+// joinGroup creates the stream and the group, reading from the start, if
+// they do not exist, and returns the group's token: a random string
+// written when the group is made (see groupScript), so that a worker that
+// finds another token later knows that the group it read from was lost
+// and made again, by whichever worker saw it missing first.
+func (q *Queue) joinGroup(ctx context.Context) (string, error) {
+	token := strconv.FormatUint(rand.Uint64(), 36) + strconv.FormatUint(rand.Uint64(), 36)
+	epoch, err := groupScript.Run(ctx, q.rdb, []string{q.stream, q.epoch}, q.group, token).Text()
+	if err != nil {
+		return "", fmt.Errorf("redisqueue: creating group %q of %q: %w%s", q.group, q.stream, err, hint(err))
 	}
-	return nil
+	return epoch, nil
 }
 
 // permanent reports whether err is an answer of Redis that asking again
-// will not change: the key holds another type, a command the server does
-// not have (before Redis 6.2, XPENDING IDLE) or the user may not run, or
-// credentials it refuses. Any other error (no connection, a server
-// loading its data or failing over, a group lost in a restart) is waited
-// out.
+// will not change: any error reply (the key holds another type, a command
+// the server does not have, such as XPENDING IDLE before Redis 6.2, a
+// permission or credentials it refuses, a database it does not have)
+// except those that say to wait (see waitCodes). An error that is not
+// Redis's answer (no connection, a timeout) is waited out too.
 func permanent(err error) bool {
 	var rerr redis.Error
-	if !errors.As(err, &rerr) {
+	if !errors.As(err, &rerr) || errors.Is(err, redis.Nil) {
 		return false
 	}
 	msg := rerr.Error()
-	for _, p := range []string{"WRONGTYPE", "NOPERM", "WRONGPASS", "NOAUTH", "ERR unknown command", "ERR unknown subcommand", "CROSSSLOT", "MOVED"} {
-		if strings.HasPrefix(msg, p) {
-			return true
+	if unknownInScript(msg) {
+		return true
+	}
+	code, rest, _ := strings.Cut(msg, " ")
+	if code == "ERR" && strings.HasPrefix(rest, "Error running script") {
+		// Redis before 7.0 reports an error of a command a script called
+		// within its own: "ERR Error running script (...): ...: -CODE ...".
+		if i := strings.Index(rest, ": -"); i >= 0 {
+			msg = rest[i+3:]
+			code, _, _ = strings.Cut(msg, " ")
 		}
 	}
-	return unknownInScript(msg)
+	if waitCodes[code] {
+		return false
+	}
+	for _, p := range waitMessages {
+		if strings.HasPrefix(msg, p) {
+			return false
+		}
+	}
+	return true
 }
+
+// waitCodes are the error codes with which Redis says that the command may
+// work later: the server is loading its data, busy with a script, a
+// replica or cluster failing over or refusing writes for now, out of
+// memory or unable to persist, or short of replicas. NOGROUP, the stream
+// or group missing, is waited out too: where the workers meet it, Redis
+// lost them (a restart), and they make the group again (see noteLost), as
+// they do after UNBLOCKED, a blocked read whose stream was deleted.
+var waitCodes = map[string]bool{
+	"LOADING": true, "BUSY": true, "MASTERDOWN": true, "TRYAGAIN": true,
+	"CLUSTERDOWN": true, "READONLY": true, "NOGROUP": true, "OOM": true,
+	"MISCONF": true, "NOREPLICAS": true, "UNBLOCKED": true,
+}
+
+// waitMessages are the generic errors (code ERR) that say to wait: too
+// many clients are connected for now.
+var waitMessages = []string{"ERR max number of clients reached"}
 
 // hint is what to add to err's message to say what to do about it.
 func hint(err error) string {
@@ -268,11 +318,11 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	return Stats{Entries: vals[0], Pending: vals[1], Seen: vals[2], Drained: vals[3] == 1, Dead: vals[4]}, nil
 }
 
-// Delete removes the stream, with its groups, the set of keys seen and
-// the dead-letter stream: the queue starts empty again. Do it only when no
-// worker uses it.
+// Delete removes the stream, with its groups, the set of keys seen, the
+// dead-letter stream and the groups' tokens: the queue starts empty again.
+// Do it only when no worker uses it.
 func (q *Queue) Delete(ctx context.Context) error {
-	if err := q.rdb.Del(ctx, q.stream, q.seen, q.dead).Err(); err != nil {
+	if err := q.rdb.Del(ctx, q.stream, q.seen, q.dead, q.epoch).Err(); err != nil {
 		return fmt.Errorf("redisqueue: deleting %q: %w", q.stream, err)
 	}
 	return nil

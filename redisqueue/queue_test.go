@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -210,6 +211,81 @@ func TestParseURL(t *testing.T) {
 	for _, bad := range []string{"redis://127.0.0.1:6379", "redis://127.0.0.1:6379/", "http://h/s", "::"} {
 		if _, _, err := ParseURL(bad); err == nil {
 			t.Errorf("ParseURL(%q): no error", bad)
+		}
+	}
+}
+
+// redisReply is an error reply of Redis, as the client returns it.
+type redisReply string
+
+func (e redisReply) Error() string { return string(e) }
+func (redisReply) RedisError()     {}
+
+// Every error reply of Redis is for good, except those that say to wait;
+// an error that is not a reply (no connection) is waited out.
+func TestPermanentReplies(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{redisReply("ERR DB index is out of range"), true},
+		{redisReply("WRONGTYPE Operation against a key holding the wrong kind of value"), true},
+		{redisReply("NOPERM this user has no permissions to run the 'xreadgroup' command"), true},
+		{redisReply("ERR unknown command 'XAUTOCLAIM'"), true},
+		{redisReply("MOVED 3999 127.0.0.1:6381"), true},
+		{fmt.Errorf("redisqueue: creating group: %w", redisReply("ERR syntax error")), true},
+		{redisReply("ERR Error running script (call to f_1): @user_script:3: user_script:3: Unknown Redis command called from Lua script"), true},
+		{redisReply("LOADING Redis is loading the dataset in memory"), false},
+		{redisReply("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."), false},
+		{redisReply("BUSYGROUP Consumer Group name already exists"), true},
+		{redisReply("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."), false},
+		{redisReply("TRYAGAIN Multiple keys request during rehashing of slot"), false},
+		{redisReply("CLUSTERDOWN The cluster is down"), false},
+		{redisReply("READONLY You can't write against a read only replica."), false},
+		{redisReply("NOGROUP No such key 'urls' or consumer group 'workers'"), false},
+		{redisReply("OOM command not allowed when used memory > 'maxmemory'."), false},
+		{redisReply("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk."), false},
+		{redisReply("ERR max number of clients reached"), false},
+		{redisReply("ERR Error running script (call to f_1): @user_script:7: @user_script: 7: -READONLY You can't write against a read only replica."), false},
+		{redisReply("ERR Error running script (call to f_1): @user_script:7: @user_script: 7: -ERR DB index is out of range"), true},
+		{redis.Nil, false},
+		{errors.New("dial tcp 127.0.0.1:6379: connect: connection refused"), false},
+		{context.DeadlineExceeded, false},
+	} {
+		if got := permanent(tc.err); got != tc.want {
+			t.Errorf("permanent(%q) = %v; want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// A Result's URL is the entry's as queued, not the request's re-encoding
+// of it, so that results can be joined with the list; a password in it is
+// hidden, as the Fetcher hides it.
+func TestRunResultURLAsQueued(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	q := newQueue(t, newClient(t, redisAddr(t)))
+	want := map[string]string{
+		srv.URL + "/café":                    srv.URL + "/café",
+		srv.URL + "/a b?q=x y":               srv.URL + "/a b?q=x y",
+		"http://user:secret@" + host + "/é":  "http://user:xxxxx@" + host + "/%C3%A9",
+		"http://user:sec ret@" + host + "/é": "http://user:xxxxx@" + host + "/é",
+		"not a url":                          "not a url",
+	}
+	if _, err := q.Add(t.Context(), maps.Keys(want)); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, r := range runOnce(t, q, newFetcher(t)) {
+		got[r.URL] = true
+		if strings.Contains(r.URL, "secret") || strings.Contains(r.URL, "sec ret") {
+			t.Errorf("result URL %q shows the password", r.URL)
+		}
+	}
+	for queued, u := range want {
+		if !got[u] {
+			t.Errorf("queued %q: no result with URL %q in %q", queued, u, slices.Collect(maps.Keys(got)))
 		}
 	}
 }

@@ -7,15 +7,22 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/internal/urlredact"
 )
 
 // A Result is the outcome of fetching one entry of the queue.
 type Result struct {
-	fetch.Result        // Index counts the results of this Run
-	ID           string // the stream entry's ID
+	// Index counts the results of this Run. URL is the entry's URL as
+	// stored in the stream (as given to [Queue.Add]), any password hidden,
+	// not the request's re-encoding of it ("http://h/café", not
+	// "http://h/caf%C3%A9"), so that results can be joined with the list
+	// queued.
+	fetch.Result
+	ID string // the stream entry's ID
 	// Reclaimed is true for an entry taken over from a worker that held it
 	// past the visibility timeout: that worker may have fetched it too.
 	Reclaimed bool
@@ -55,12 +62,20 @@ type Result struct {
 // is drained: no entry is left to deliver and none is pending with any
 // worker. Before it returns it writes its acknowledgements, waiting up to
 // [FlushTimeout] for Redis. If Redis refuses the queue's commands for good
-// (the stream's key holds another type, the user lacks a permission, the
-// server is older than Redis 6.2, which lacks XPENDING IDLE), Run stops
-// taking entries and, last, yields a Result whose Err says so, with no ID.
-// So does a Run whose consumer group vanished while it ran (Redis
-// restarted without persistence, or the stream was deleted): its last
-// Result, with no ID, has an Err matching [ErrGroupLost].
+// (any error reply but those that say to wait, as LOADING, READONLY or
+// OOM do: the stream's key holds another type, the user lacks a
+// permission, the database does not exist, the server is older than Redis
+// 6.2, which lacks XPENDING IDLE), Run stops taking entries and, last,
+// yields a Result whose Err says so, with no ID. So does a Run whose
+// consumer group vanished while it ran (Redis restarted without
+// persistence, or the stream was deleted): its last Result, with no ID,
+// has an Err matching [ErrGroupLost]. That holds too when another worker
+// found the group missing first and made it again: the group made anew
+// has a token of its own (see [Queue]), which the worker checks when it
+// finds the queue drained and when it renews its entries.
+//
+// A Result's URL is the entry's URL as stored in the stream, any password
+// hidden (see [Result]).
 func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 	return func(yield func(Result) bool) {
 		if ctx == nil || f == nil {
@@ -127,6 +142,9 @@ func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 				continue
 			}
 			delete(tries, e.id)
+			if e.url != "" {
+				r.URL = asQueued(e.url)
+			}
 			harmed = e.id
 			more := yield(Result{Result: r, ID: e.id, Reclaimed: e.reclaimed})
 			harmed = ""
@@ -137,6 +155,17 @@ func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 			w.w.push(op{kind: 'k', arg: e.id})
 		}
 	}
+}
+
+// asQueued is the URL of an entry as its Result names it: as stored, so
+// that results can be joined with the list queued, but with any password
+// hidden, as the Fetcher names a URL it was given (a URL with an "@" may
+// hold one, and is redacted).
+func asQueued(raw string) string {
+	if !strings.Contains(raw, "@") {
+		return raw
+	}
+	return urlredact.String(raw)
 }
 
 // newRequest makes e into its GET request, or says why it cannot.

@@ -41,12 +41,35 @@ end
 return table.concat(added)
 `)
 
+// groupScript makes the stream and the group, reading from the start, if
+// they do not exist, and returns the group's token: the one in the hash
+// KEYS[2] under the group's name, or ARGV[2], written there when the group
+// is made now (or was made without one, by an older version). A group
+// made again after a loss (Redis restarted without persistence, the
+// stream deleted) so gets a token of its own, whichever worker makes it.
+// KEYS: the stream, the hash of tokens. ARGV[1]: the group.
+var groupScript = redis.NewScript(`
+local made = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+if type(made) == 'table' and made.err then
+  if string.sub(made.err, 1, 9) ~= 'BUSYGROUP' then return made end
+  local token = redis.call('HGET', KEYS[2], ARGV[1])
+  if token then return token end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return ARGV[2]
+`)
+
 // drainedScript reports 1 when the group has nothing left: no entry
-// pending (delivered and not acknowledged) and none not yet delivered.
-// KEYS: the stream. ARGV[1]: the group.
+// pending (delivered and not acknowledged) and none not yet delivered. A
+// group that does not exist, or whose token in the hash KEYS[2] is not
+// ARGV[2] (it was made again since the worker joined it), is a NOGROUP
+// error. KEYS: the stream, the hash of tokens. ARGV[1]: the group.
 var drainedScript = redis.NewScript(groupInfo + `
 local delivered = lastDelivered(KEYS[1], ARGV[1])
 if not delivered then return redis.error_reply('NOGROUP no consumer group ' .. ARGV[1]) end
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
+  return redis.error_reply('NOGROUP consumer group ' .. ARGV[1] .. ' was made again since this worker joined it')
+end
 return drained(KEYS[1], ARGV[1], delivered)
 `)
 

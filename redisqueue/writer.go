@@ -213,8 +213,7 @@ func (w *writer) run(ctx context.Context) {
 				return
 			}
 			if isNoGroup(err) {
-				w.c.noteLost(err)
-				q.ensureGroup(ctx)
+				w.c.readError(ctx, err) // notes the loss and makes the group again
 			}
 			failures++
 			if failures == 1 {

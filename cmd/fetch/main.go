@@ -256,7 +256,9 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 	}
 	finished := make(chan struct{})
 	defer close(finished)
-	go w.flushOnInterrupt(ctx, finished, save)
+	go w.flushOnInterrupt(ctx, finished, save, func(done int64) {
+		complain(std.err, o.cutShort(ctx, done, total))
+	})
 	var werr, fatal error
 	for rec := range recs {
 		if rec.fatal != nil {
@@ -283,16 +285,10 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 	if !o.quiet {
 		t.print(std.err, time.Since(start))
 	}
-	if o.total > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		// Input is read only while the run lasts: say what it left.
-		done := t.ok + t.failed
-		msg := fmt.Sprintf("--total %v reached after %d results: ", o.total, done)
-		if total >= 0 {
-			msg += fmt.Sprintf("%d of the %d URLs not tried", max(total-done, 0), total)
-		} else {
-			msg += "the rest of the input was not read"
-		}
-		complain(std.err, errors.New(msg))
+	if ctx.Err() != nil {
+		// Input is read only while the run lasts: say what it left, even
+		// with -q, as the exit status may be lost in a pipeline.
+		complain(std.err, o.cutShort(ctx, t.ok+t.failed, total))
 	}
 	switch {
 	case (werr != nil || fatal != nil) && ctx.Err() != context.Canceled:
@@ -303,6 +299,29 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 		return exitSomeFailed
 	}
 	return exitOK
+}
+
+// cutShort is the error of a run that ctx ended, --total's deadline or a
+// signal, after done results of total (-1 if not known): why it ended,
+// and what it left, so that a rerun knows the list was not done.
+func (o options) cutShort(ctx context.Context, done, total int64) error {
+	why := "interrupted"
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		why = fmt.Sprintf("--total %v reached", o.total)
+	case interrupted(ctx) == exitTerminated:
+		why = "terminated"
+	}
+	msg := fmt.Sprintf("%s after %d results: ", why, done)
+	switch {
+	case o.queue != "":
+		msg += "the entries not fetched stay in the queue"
+	case total >= 0:
+		msg += fmt.Sprintf("%d of the %d URLs not tried", max(total-done, 0), total)
+	default:
+		msg += "the rest of the input was not read"
+	}
+	return errors.New(msg)
 }
 
 // records fetches every input with [fetch.StreamFunc], whose bodies are
@@ -398,6 +417,7 @@ type output struct {
 	enc     *json.Encoder // to w, without escaping & < > (a URL's query stays greppable)
 	eager   bool
 	pending *time.Timer // flushes what was written since the last flush
+	written int64       // records written
 	err     error       // a flush's failure, for the next write to return
 	failed  func(error) // called with that failure: the run is to stop
 }
@@ -424,6 +444,7 @@ func (o *output) write(r record) error {
 	if err := o.enc.Encode(r); err != nil {
 		return err
 	}
+	o.written++
 	if o.eager {
 		return o.w.Flush()
 	}
@@ -459,8 +480,9 @@ func (o *output) flush() error {
 
 // flushOnInterrupt gives the stream a moment to wind down after ctx ends,
 // then, if it has not finished, removes save's temporary files (save may
-// be nil), flushes what was written and exits.
-func (o *output) flushOnInterrupt(ctx context.Context, finished <-chan struct{}, save *saver) {
+// be nil), flushes what was written, tells left how many records that
+// was, for it to say what the run left, and exits.
+func (o *output) flushOnInterrupt(ctx context.Context, finished <-chan struct{}, save *saver, left func(done int64)) {
 	select {
 	case <-finished:
 		return
@@ -473,6 +495,10 @@ func (o *output) flushOnInterrupt(ctx context.Context, finished <-chan struct{},
 	}
 	save.abandon()
 	o.flush()
+	o.mu.Lock()
+	done := o.written
+	o.mu.Unlock()
+	left(done)
 	if ctx.Err() == context.Canceled {
 		os.Exit(interrupted(ctx))
 	}

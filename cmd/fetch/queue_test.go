@@ -188,7 +188,7 @@ func TestQueueWorkerReportsEveryEntry(t *testing.T) {
 	if code != exitSomeFailed || len(recs) != 4 || !strings.Contains(stderr, "fetched 4 in") {
 		t.Fatalf("worker: exit %d, %d records, stderr %q; want 1, 4 records and a summary:\n%s", code, len(recs), stderr, out)
 	}
-	for u, kind := range map[string]string{ok: "", missing: "status", "not%20a%20url": "invalid_input", "": "invalid_input"} {
+	for u, kind := range map[string]string{ok: "", missing: "status", "not a url": "invalid_input", "": "invalid_input"} {
 		if r := recs[u]; r.ErrorKind != kind || r.ID == "" || (kind == "") != (r.File != "") {
 			t.Errorf("record for %q: %+v; want error_kind %q, an entry ID, a file only for a success", u, r, kind)
 		}
