@@ -71,6 +71,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.IntVar(&l.redirects, "max-redirects", fetch.DefaultMaxRedirects, "most redirects followed")
 	fs.StringVarP(&o.method, "request", "X", "", "HTTP `METHOD` (default GET, or POST with -d)")
 	fs.VarP(o.header, "header", "H", "header for every request (repeatable)")
+	fs.StringVarP(&o.user, "user", "u", "", "basic auth `USER:PASSWORD` for every request, as curl -u (unless -H sets Authorization)")
 	fs.VarP(dataFlag{&o.data, false}, "data", "d", "request body, as curl -d sends it (repeatable)")
 	fs.Var(dataFlag{&o.data, true}, "data-binary", "request body, as curl --data-binary sends it")
 	fs.BoolFunc("title", "report the <title> of HTML pages", setBool(&o.title))
@@ -165,6 +166,14 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	opts := l.options()
 	if o.queue != "" {
 		opts = append(opts, o.header.options()...)
+	}
+	if fs.Changed("user") {
+		// The value is a secret: the error does not repeat it.
+		user, pass, ok := strings.Cut(o.user, ":")
+		if !ok {
+			return o, nil, nil, errors.New("-u/--user: want USER:PASSWORD, with a colon")
+		}
+		opts = append(opts, fetch.WithBasicAuth(user, pass))
 	}
 	if _, set := o.header["User-Agent"]; !set {
 		opts = append(opts, fetch.WithHeader("User-Agent", userAgent()))

@@ -90,6 +90,7 @@ type options struct {
 	redis                            *redis.Options // where --queue is
 	stream                           string         // and its stream
 	header                           headers
+	user                             string     // -u USER:PASSWORD
 	data                             []dataPart // -d and --data-binary, in order
 	body                             string     // what data makes
 	title, quiet, demo, help         bool

@@ -249,3 +249,33 @@ func TestDataFromStdinInterrupted(t *testing.T) {
 		t.Fatal("readData still reading standard input 10s after the interrupt")
 	}
 }
+
+// -u USER:PASSWORD sends basic auth with every request, as curl -u does,
+// unless -H sets Authorization; a value without a colon is a usage error
+// that does not repeat the secret.
+func TestUserBasicAuth(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	if code, _, stderr := runCmd(t, "", "-q", "-u", "ann:s3cr:et", srv.URL+"/a", srv.URL+"/b"); code != exitOK {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "", "-q", "--user", "ann:x", "-H", "Authorization: Bearer t", srv.URL+"/c"); code != exitOK {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	mu.Lock()
+	want := []string{"Basic YW5uOnMzY3I6ZXQ=", "Basic YW5uOnMzY3I6ZXQ=", "Bearer t"} // ann:s3cr:et
+	if len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Errorf("Authorization headers %q; want %q", got, want)
+	}
+	mu.Unlock()
+	code, out, stderr := runCmd(t, "", "-u", "secretvalue", srv.URL)
+	if code != exitUsage || out != "" || !strings.Contains(stderr, "-u") || strings.Contains(stderr, "secretvalue") {
+		t.Errorf("-u without a colon: exit %d, stdout %q, stderr %q; want 2 and one line naming -u, without the value", code, out, stderr)
+	}
+}
