@@ -465,6 +465,7 @@ func newCrawl(ctx context.Context, c *Crawler) *crawl {
 	}
 	r := &crawl{Crawler: c, ctx: ctx, queue: q, pagesTurn: make(chan struct{}, 1)}
 	r.sched = newScheduler[crawlJob](ctx, c.f, 1)
+	r.sched.paceOf = r.robots.pace // a host's Crawl-delay outlives its queue
 	if c.cfg.robots {
 		r.sched.check = r.vet
 	}

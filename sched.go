@@ -93,11 +93,23 @@ type scheduler[P any] struct {
 	// timers and wake-ups may not cover every host set aside.
 	setAside bool
 
+	// paceOf, if set, returns the pace of host name's queue when it is
+	// made (see hostQueue.pace): a queue left empty is dropped, and its
+	// host's pace outlives it there.
+	paceOf func(name string) *rate.Limiter
+
 	wake  chan struct{} // cap 1: a parked worker should look again
 	space chan struct{} // cap 1: push may go on
 	done  chan struct{} // closed by stop
 	over  chan struct{} // closed when the call has no job left to give out, or stop is called (see standby)
 	ended bool          // over is closed
+
+	// alarm kicks one parked worker at alarmAt, the earliest time a host
+	// or the global gate is due (see park): one timer for all of them, so
+	// that a due time wakes one worker, not every parked one. alarmAt is
+	// zero while it is not set.
+	alarm   *time.Timer
+	alarmAt time.Time
 }
 
 // A handOff is what a scheduler's worker gives the call it runs a job as:
@@ -136,8 +148,9 @@ type hostQueue[P any] struct {
 	state   queueState
 	due     time.Time // in timed: when to try again
 	index   int       // in timed: its place in the heap
-	// pace, set by unblock, is a token bucket of this call's own that
-	// every job to the host takes from (a crawl's Crawl-delay).
+	// pace, set by unblock or, for a queue made again, by the scheduler's
+	// paceOf, is a token bucket of this call's own that every job to the
+	// host takes from (a crawl's Crawl-delay).
 	pace    *rate.Limiter
 	blocks  int // block calls not yet matched by unblock: no job is dispatched while any is
 	seats   hostSeats
@@ -260,6 +273,9 @@ func (s *scheduler[P]) queue(name string) *hostQueue[P] {
 	q := s.queues[name]
 	if q == nil {
 		q = &hostQueue[P]{name: name, h: s.f.gates.hosts.get(name), index: -1}
+		if s.paceOf != nil {
+			q.pace = s.paceOf(name)
+		}
 		q.seats.setGive(s.takeSlot, s.give, s.slotWake)
 		s.queues[name] = q
 	}
@@ -371,6 +387,9 @@ func (s *scheduler[P]) end() {
 	if !s.ended {
 		s.ended = true
 		close(s.over)
+		if s.alarm != nil {
+			s.alarm.Stop()
+		}
 	}
 }
 
@@ -436,16 +455,11 @@ func (s *scheduler[P]) room() {
 // due time, or the end of the call's context. While it sleeps, push may
 // read ahead up to the read-ahead.
 func (s *scheduler[P]) park() {
-	var timer <-chan time.Time
 	due := s.globalDue
 	if s.timed.Len() > 0 && (due.IsZero() || s.timed.top().due.Before(due)) {
 		due = s.timed.top().due
 	}
-	if !due.IsZero() {
-		t := time.NewTimer(time.Until(due))
-		defer t.Stop()
-		timer = t.C
-	}
+	s.setAlarm(due)
 	var ctxDone, closing <-chan struct{}
 	if s.ctx.Err() == nil {
 		ctxDone = s.ctx.Done()
@@ -464,7 +478,6 @@ func (s *scheduler[P]) park() {
 	s.mu.Unlock()
 	select {
 	case <-s.wake:
-	case <-timer:
 	case <-ctxDone:
 	case <-closing:
 	case <-s.done:
@@ -472,6 +485,32 @@ func (s *scheduler[P]) park() {
 	s.mu.Lock()
 	s.parked--
 	s.idle.Add(-1)
+}
+
+// setAlarm has a parked worker woken at due, unless it is zero or the
+// alarm is set for earlier. The worker woken finds the hosts due then
+// ready, and kicks another if there is more to do (see take); if none is
+// ready, it parks again and sets the alarm for the next due time. s.mu is
+// held.
+func (s *scheduler[P]) setAlarm(due time.Time) {
+	if due.IsZero() || !s.alarmAt.IsZero() && !due.Before(s.alarmAt) {
+		return
+	}
+	s.alarmAt = due
+	if s.alarm == nil {
+		s.alarm = time.AfterFunc(time.Until(due), s.ring)
+		return
+	}
+	s.alarm.Reset(time.Until(due))
+}
+
+// ring is the alarm going off: it is no longer set, and one parked worker
+// is kicked.
+func (s *scheduler[P]) ring() {
+	s.mu.Lock()
+	s.alarmAt = time.Time{}
+	s.mu.Unlock()
+	s.kick()
 }
 
 // seated puts the hosts whose seats were given a slot back in line, and
@@ -730,8 +769,9 @@ func (s *scheduler[P]) finish(j *job[P]) {
 		}
 	case q.state == capped:
 		s.setReady(q)
-	case q.state == idle && q.running == 0 && q.pace == nil:
-		// A paced queue is kept, so that its spacing outlives a lull.
+	case q.state == idle && q.running == 0:
+		// Dropped, with its reference to the host's gates, so that the
+		// Fetcher may forget an idle host; a pace outlives it in paceOf.
 		delete(s.queues, q.name)
 		s.f.gates.hosts.put(q.h)
 	}
