@@ -37,11 +37,11 @@ import (
 // half the rate over the last second, and gaps of over a second between
 // successes never count. So a caller that sends less than the rate allows
 // (one request at a time, say) leaves it near what it uses, and a burst
-// later meets a rate near what the host was seen to take. A 429 or 503 with Retry-After pauses the host
-// only when the host was answering nothing at this rate, or the rate is at
-// its Floor; while it answers, the cut is the answer, and the refused
-// request alone waits out its Retry-After (see the package documentation's
-// Retry-After section).
+// later meets a rate near what the host was seen to take. A 429 or 503
+// with Retry-After pauses the host only when the host was answering
+// nothing at this rate, or the rate is at its Floor; while it answers, the
+// cut is the answer, and the refused request alone waits out its
+// Retry-After (see the package documentation's Retry-After section).
 type AdaptiveRate struct {
 	// Floor and Ceiling bound every host's rate, in requests per second.
 	// Floor must be positive; Ceiling must be finite and at least Floor.
