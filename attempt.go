@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"time"
+
+	"github.com/c989c033/fetch/internal/urlredact"
 )
 
 // An outcome is what became of one attempt. It is made once, by attempt,
@@ -141,6 +144,12 @@ func (f *Fetcher) attempt(c *call, n int) (o *outcome) {
 		o.sentAt = o.start // no redirect passed other gates
 	}
 	if o.err != nil {
+		if ue, ok := o.err.(*url.Error); ok {
+			// net/http names a redirect it refused by its raw Location,
+			// password and all: every log line, hook and error says it
+			// redacted.
+			ue.URL = urlredact.String(ue.URL)
+		}
 		o.err = f.attemptError(c, actx, f.headerCap.check(o.err))
 		o.hopped, _ = hopFailed(o.err)
 	} else {

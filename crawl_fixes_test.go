@@ -270,10 +270,10 @@ func TestCrawlDelayPastDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		site := &memSite{serve: func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/robots.txt" {
-				fmt.Fprint(w, "User-agent: *\nCrawl-delay: 86400\n")
+				fmt.Fprint(w, "User-agent: *\nCrawl-delay: 86400\n") // capped at MaxRetryAfter, 5 minutes
 			}
 		}}
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		start := time.Now()
 		pages := map[string]*fetch.Page{}

@@ -96,7 +96,8 @@ var credentialHeaders = [...]string{"Authorization", "Proxy-Authorization", "Www
 // loadRobots fetches e's robots.txt through the Fetcher's gates, once;
 // other callers wait for the first. It reads at most robots.MaxSize bytes
 // of it, whatever the Fetcher's body cap, and sends none of the Fetcher's
-// credentials (see credentialHeaders).
+// credentials (see credentialHeaders), nor its default headers but the
+// public ones (see publicHeaders).
 func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 	e.once.Do(func() {
 		robotsURL := &url.URL{Scheme: e.scheme, Host: e.host, Path: "/robots.txt"} // escapes a zone's %
@@ -106,10 +107,11 @@ func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 			return
 		}
 		req.Header.Set("User-Agent", r.cfg.agent)
-		for _, k := range credentialHeaders {
+		for _, k := range slices.Concat(credentialHeaders[:], r.f.private) {
 			// Set, to nothing: the Fetcher's defaults are not added. The
-			// host may be one only a redirect led to, which net/http
-			// spares them, and robots.txt is public.
+			// host may be one only a redirect led to, which is spared
+			// them, and robots.txt is public: no credential goes, nor any
+			// default header that may be one (see publicHeaders).
 			req.Header[k] = nil
 		}
 		var body []byte
@@ -135,7 +137,9 @@ func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 		}
 		rules := robots.FromResponse(r.cfg.agent, status, body, err)
 		if d := rules.CrawlDelay(); d > 0 {
-			r.robots.setDelay(e.key, d)
+			// A server may make the crawl wait between its requests no
+			// longer than it may make a retry wait.
+			r.robots.setDelay(e.key, min(d, r.f.retry.MaxRetryAfter))
 		}
 		e.rules.Store(rules)
 	})

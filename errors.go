@@ -84,7 +84,9 @@ func (e *Error) Error() string {
 	}
 	msg := "<nil>"
 	if cause != nil {
-		msg = strings.TrimPrefix(cause.Error(), "fetch: ") // said once, first
+		// "fetch: " is said once, first: not again where a cause wraps
+		// one of the package's errors ("reading the body: fetch: panic").
+		msg = strings.ReplaceAll(strings.TrimPrefix(cause.Error(), "fetch: "), ": fetch: ", ": ")
 	}
 	if e.Attempts > 1 {
 		return fmt.Sprintf("fetch: %safter %d attempts: %s", what, e.Attempts, msg)

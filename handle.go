@@ -274,6 +274,8 @@ func decodeJSON[T any](_ struct{}, resp *http.Response) (T, error) {
 		se := jsonEnded
 		se.Offset = dec.InputOffset()
 		return v, fmt.Errorf("decoding JSON: %w", &se)
+	} else if errors.Is(err, ErrBodyTooLarge) {
+		return v, err // the size cap, not the JSON: said as Get says it
 	} else if err != nil {
 		return v, fmt.Errorf("decoding JSON: %w", err)
 	}

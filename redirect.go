@@ -47,6 +47,7 @@ type call struct {
 	reports  []func(*outcome)      // tell the policies that let the attempt, or a hop of it, through what became of it
 	trace    httptrace.ClientTrace // the request's trace: counts its writes in wrote
 
+	defaulted    uint64       // bit i: the Fetcher added its default header private[i] to req (see applyDefaults)
 	wrote        atomic.Int32 // times net/http wrote a request of the current attempt on a connection
 	first        int32        // wrote when the current attempt followed its first redirect
 	n            int32        // the current attempt, from 1
@@ -71,7 +72,7 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 	c, ok := req.Context().(*call)
 	if ok && c.f == nil {
 		c.req = req
-		f.applyDefaults(req, c.sharedHeader)
+		c.defaulted = f.applyDefaults(req, c.sharedHeader)
 	} else {
 		// The call and the copy of req it sends, in one allocation.
 		cr := &struct {
@@ -81,7 +82,7 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 		c = &cr.call
 		cr.req = *req.WithContext(c)
 		c.req = &cr.req
-		f.applyDefaults(c.req, true)
+		c.defaulted = f.applyDefaults(c.req, true)
 	}
 	c.f, c.origin, c.h, c.held, c.caller = f, h, h, held, req
 	if f.retry.MaxElapsed > 0 || f.timed {
@@ -242,6 +243,7 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 		}
 		requote(req.URL)
 		redirectFixes(req, via)
+		f.keepDefaults(req, via)
 		return f.hop(req)
 	}
 }

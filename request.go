@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -109,10 +110,15 @@ func valueProblem(value string) string {
 
 // WithHeader adds a header that every request the Fetcher sends carries,
 // unless the request sets key itself: a User-Agent, an API key. It may be
-// given more than once; values for one key accumulate. Like any header a
-// request carries, an Authorization or Cookie header is not sent on to a
-// redirect to another domain (see [http.Client]), nor, unlike net/http, to
-// a redirect from https to http. A Host header sets the
+// given more than once; values for one key accumulate. A default header
+// that may be a credential, which is any but the content-negotiation ones
+// (User-Agent, Accept, Accept-Language, Accept-Charset, Cache-Control,
+// Pragma, DNT, Upgrade-Insecure-Requests, Referer), is sent on a redirect
+// only where net/http sends Authorization: not to another domain (the
+// host name or a subdomain of it, ports aside) nor back after one, and,
+// unlike net/http, not from https to http. A header the request sets
+// itself follows net/http's rules: only Authorization, Cookie and the like
+// are held back. A Host header sets the
 // Host of every request whose own Host is its URL's (see [Header]); given
 // more than once, the last one counts.
 func WithHeader(key, value string) Option {
@@ -136,7 +142,10 @@ func WithHeader(key, value string) Option {
 // as [WithHeader] does: to every host the Fetcher sends to (only a
 // redirect's other host is spared, and a crawl's robots.txt requests). A Fetcher that also fetches URLs from
 // elsewhere (a crawler, links from a page) would hand them the token: give
-// it per call instead, with [Header], on the requests to the API.
+// it per call instead, with [Header], on the requests to the API. Of
+// several auth options ([WithBasicAuth], or WithHeader("Authorization",
+// ...)) the last wins: a request carries one credential. A request that
+// sets Authorization itself, in any spelling of the name, keeps its own.
 func WithBearerToken(token string) Option {
 	return func(c *config) error {
 		if token == "" {
@@ -146,19 +155,31 @@ func WithBearerToken(token string) Option {
 			// A token read from a file often ends with a newline.
 			return fmt.Errorf("fetch: WithBearerToken: the token (not shown) %s", problem)
 		}
-		return WithHeader("Authorization", "Bearer "+token)(c)
+		return setAuthorization(c, "Bearer "+token)
 	}
 }
 
+// setAuthorization makes value the Authorization every request carries,
+// replacing one an earlier option set: the field carries one credential
+// (RFC 9110 §11.6.2), so of several auth options the last wins.
+func setAuthorization(c *config, value string) error {
+	if c.header == nil {
+		c.header = make(http.Header)
+	}
+	c.header.Set("Authorization", value)
+	return nil
+}
+
 // WithBasicAuth sends HTTP Basic credentials with every request, as
-// [WithHeader] does, to every host (see [WithBearerToken]).
+// [WithHeader] does, to every host (see [WithBearerToken]); of several auth
+// options the last wins.
 func WithBasicAuth(username, password string) Option {
 	return func(c *config) error {
 		if strings.Contains(username, ":") {
 			return fmt.Errorf("fetch: WithBasicAuth: username %q holds a colon", username)
 		}
 		cred := base64.StdEncoding.EncodeToString([]byte(username + ":" + password))
-		return WithHeader("Authorization", "Basic "+cred)(c) // base64 is always a valid value
+		return setAuthorization(c, "Basic "+cred) // base64 is always a valid value
 	}
 }
 
@@ -198,13 +219,14 @@ func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option
 
 // applyDefaults adds the Fetcher's default headers to r, which the call
 // owns, for each key r does not set itself, and its default Host unless
-// r's Host is set to other than its URL's host.
-func (f *Fetcher) applyDefaults(r *http.Request, shared bool) {
+// r's Host is set to other than its URL's host. It returns which of the
+// private defaults it added: bit i for f.private[i] (see keepDefaults).
+func (f *Fetcher) applyDefaults(r *http.Request, shared bool) (added uint64) {
 	if f.hostHeader != "" && (r.Host == "" || r.URL != nil && r.Host == r.URL.Host) {
 		r.Host = f.hostHeader
 	}
 	if len(f.header) == 0 {
-		return
+		return 0
 	}
 	if shared { // the caller's map: copy before adding to it
 		r.Header = r.Header.Clone()
@@ -213,8 +235,94 @@ func (f *Fetcher) applyDefaults(r *http.Request, shared bool) {
 		r.Header = make(http.Header, len(f.header))
 	}
 	for k, vs := range f.header {
-		if _, ok := r.Header[k]; !ok {
+		if !hasKey(r.Header, k) {
 			r.Header[k] = slices.Clone(vs)
+			if i, private := slices.BinarySearch(f.private, k); private {
+				added |= 1 << i
+			}
 		}
 	}
+	return added
+}
+
+// sameDomain reports whether dest's host is initial's, or a subdomain of
+// it, as net/http decides whether to send Authorization on a redirect.
+func sameDomain(initial, dest *url.URL) bool {
+	parent, _ := asciiHostname(initial.Hostname())
+	sub, _ := asciiHostname(dest.Hostname())
+	if sub == parent {
+		return true
+	}
+	if strings.ContainsAny(sub, ":%") { // an IPv6 address, not a name
+		return false
+	}
+	return strings.HasSuffix(sub, "."+parent)
+}
+
+// publicHeaders are the default headers that say nothing secret (content
+// negotiation, caching, the client's name), which follow a call's
+// redirects wherever they go; every other default header may be a
+// credential (an API key, a tenant's token) and goes only to the host the
+// call was made to (see keepDefaults).
+var publicHeaders = map[string]bool{
+	"User-Agent": true, "Accept": true, "Accept-Language": true, "Accept-Charset": true,
+	"Cache-Control": true, "Pragma": true, "Dnt": true, "Upgrade-Insecure-Requests": true, "Referer": true,
+}
+
+// privateDefaults returns the keys of header that are not publicHeaders,
+// sorted.
+func privateDefaults(header http.Header) []string {
+	var keys []string
+	for k := range header {
+		if !publicHeaders[k] {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// keepDefaults removes from req, a redirect of call c, the private default
+// headers the Fetcher added to c's request (see applyDefaults) where
+// net/http removes Authorization: when req goes to another domain than the
+// call's first request (neither its host name nor a subdomain of it; ports
+// aside), or comes back after a hop to one (the way back was another
+// host's to name); and, as the Fetcher does for Authorization, over http
+// after a hop over https. A default header may be a credential, which the
+// caller gave for the hosts it sends to, not for those a redirect names.
+// A header the caller's request set itself is left to net/http's rule.
+func (f *Fetcher) keepDefaults(req *http.Request, via []*http.Request) {
+	c, ok := req.Context().Value(callKey{}).(*call)
+	if !ok || c.defaulted == 0 {
+		return
+	}
+	if len(via) == 0 {
+		return
+	}
+	first := via[0].URL
+	away := func(r *http.Request) bool { return !sameDomain(first, r.URL) }
+	downgrade := req.URL.Scheme == "http" && slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" })
+	if !downgrade && !away(req) && !slices.ContainsFunc(via, away) {
+		return
+	}
+	for i, k := range f.private {
+		if c.defaulted&(1<<i) != 0 {
+			req.Header.Del(k)
+		}
+	}
+}
+
+// hasKey reports whether h holds canonical key k under any spelling: a
+// header map built by hand, or copied from HTTP/2, may hold "authorization",
+// which net/http sends as it is.
+func hasKey(h http.Header, k string) bool {
+	if _, ok := h[k]; ok {
+		return true
+	}
+	for hk := range h {
+		if strings.EqualFold(hk, k) {
+			return true
+		}
+	}
+	return false
 }

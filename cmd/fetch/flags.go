@@ -129,6 +129,11 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		return o, nil, nil, err
 	}
 	if err := fs.Parse(argv); err != nil {
+		if _, why, ok := strings.Cut(err.Error(), `for "-H, --header" flag: `); ok {
+			// pflag quotes the argument, which may hold a credential: say
+			// only what is wrong with it.
+			return o, nil, nil, fmt.Errorf("-H: %s (see -h)", why)
+		}
 		return o, nil, nil, fmt.Errorf("%w (see -h)", err)
 	}
 	if o.help {
@@ -324,15 +329,17 @@ func (h headers) Set(v string) error {
 	if !ok { // curl's "Name;": Name, with no value
 		k, empty = strings.CutSuffix(strings.TrimSpace(v), ";")
 		if !empty {
-			return fmt.Errorf("header %q: want \"Name: value\" (or \"Name;\" for an empty value, \"Name:\" for none)", v)
+			// What was given may be a token without its name: not repeated.
+			return errors.New("want \"Name: value\" (or \"Name;\" for an empty value, \"Name:\" for none)")
 		}
 	}
 	k, val = strings.TrimSpace(k), strings.TrimSpace(val)
 	switch {
 	case !isToken(k):
-		return fmt.Errorf("header %q: %q is not a valid header name", v, k)
+		return fmt.Errorf("%q is not a valid header name", k)
 	case strings.ContainsFunc(val, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }):
-		return fmt.Errorf("header %q: the value holds a control character", v)
+		// The value, which may be a credential, is not repeated.
+		return fmt.Errorf("header %s: the value holds a control character", k)
 	}
 	k = http.CanonicalHeaderKey(k)
 	if val == "" && !empty {
