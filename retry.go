@@ -469,7 +469,8 @@ func quotaSpent(h http.Header) bool {
 // rate-limit headers in use: a RateLimit field's t of a policy with none
 // remaining (draft-ietf-httpapi-ratelimit-headers), RateLimit-Reset
 // (delta-seconds, the draft's earlier form), or X-RateLimit-Reset (a Unix
-// time, as GitHub sends, or delta-seconds if too small to be one), clamped
+// time, as GitHub sends, in milliseconds if too large to be seconds, or
+// delta-seconds if too small to be one), clamped
 // to [0, limit]. ok is false if none says, or the reset is not in the
 // future.
 func quotaReset(h http.Header, now time.Time, limit time.Duration) (time.Duration, bool) {
@@ -479,6 +480,9 @@ func quotaReset(h http.Header, now time.Time, limit time.Duration) (time.Duratio
 	} else if t, ok := seconds(h.Get("Ratelimit-Reset")); ok {
 		secs = t
 	} else if t, ok := seconds(h.Get("X-Ratelimit-Reset")); ok {
+		if t >= 1e11 { // a Unix time in milliseconds, as some APIs send it: in seconds, the year 5138
+			t /= 1000
+		}
 		if secs = t; t >= 1e8 { // a Unix time: no wait is 3 years
 			secs = t - float64(now.UnixNano())/1e9
 		}

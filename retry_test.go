@@ -534,6 +534,9 @@ func TestRateLimitHeaders(t *testing.T) {
 		{"GitHub: 403, none remaining, reset at a Unix time", 403, func(now time.Time) http.Header {
 			return http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {strconv.FormatInt(now.Unix()+5, 10)}}
 		}, 5 * time.Second},
+		{"X-RateLimit-Reset a Unix time in milliseconds", 429, func(now time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Reset": {strconv.FormatInt(now.UnixMilli()+3000, 10)}}
+		}, 3 * time.Second},
 		{"429 with X-RateLimit-Reset in seconds", 429, func(time.Time) http.Header {
 			return http.Header{"X-Ratelimit-Reset": {"3"}}
 		}, 3 * time.Second},
