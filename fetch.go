@@ -33,7 +33,7 @@ type Fetcher struct {
 	logger          *slog.Logger // nil: silent
 	hooks           Hooks
 	header          http.Header // added to every request that does not set the key itself
-	private         []string    // header's keys that may be credentials (see privateDefaults), at most 64
+	private         []string    // header's keys that may be credentials (see privateDefaults)
 	hostHeader      string      // sent as the Host of every request whose Host is its URL's; "": none
 	timed           bool        // somebody reads attempts' times: a hook, or the adaptive rate
 	stats           counters
@@ -87,9 +87,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		readAhead:       cmp.Or(c.readAhead, max(DefaultReadAhead, 16*c.concurrency)),
 		gates:           gates{rate: gateOf(c.limiter), slots: newSlots(c.concurrency)},
 	}
-	if f.private = privateDefaults(c.header); len(f.private) > 64 {
-		return nil, fmt.Errorf("fetch: WithHeader: %d header names besides the content-negotiation ones; at most 64", len(f.private))
-	}
+	f.private = privateDefaults(c.header)
 	f.gates.closing = f.closing
 	f.gates.shut, f.shut = context.WithCancel(context.Background())
 	if f.client == nil {

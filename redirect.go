@@ -47,7 +47,7 @@ type call struct {
 	reports  []func(*outcome)      // tell the policies that let the attempt, or a hop of it, through what became of it
 	trace    httptrace.ClientTrace // the request's trace: counts its writes in wrote
 
-	defaulted    uint64       // bit i: the Fetcher added its default header private[i] to req (see applyDefaults)
+	defaulted    uint64       // bit i: the Fetcher added its default header private[i] to req; bit 63: one of private[63:] (see applyDefaults)
 	wrote        atomic.Int32 // times net/http wrote a request of the current attempt on a connection
 	first        int32        // wrote when the current attempt followed its first redirect
 	n            int32        // the current attempt, from 1
@@ -232,6 +232,7 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 		policy = defaultCheckRedirect
 	}
 	return func(req *http.Request, via []*http.Request) error {
+		had := f.heldDefaults(req)
 		if err := policy(req, via); err != nil {
 			return err
 		}
@@ -243,7 +244,7 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 		}
 		requote(req.URL)
 		redirectFixes(req, via)
-		f.keepDefaults(req, via)
+		f.keepDefaults(req, via, had)
 		return f.hop(req)
 	}
 }

@@ -110,7 +110,9 @@ func valueProblem(value string) string {
 
 // WithHeader adds a header that every request the Fetcher sends carries,
 // unless the request sets key itself: a User-Agent, an API key. It may be
-// given more than once; values for one key accumulate. A default header
+// given more than once; values for one key accumulate, but for
+// Authorization and Proxy-Authorization, one credential each, where the
+// last option wins. A default header
 // that may be a credential, which is any but the content-negotiation ones
 // (User-Agent, Accept, Accept-Language, Accept-Charset, Cache-Control,
 // Pragma, DNT, Upgrade-Insecure-Requests, Referer), is sent on a redirect
@@ -129,6 +131,9 @@ func WithHeader(key, value string) Option {
 		if isHost(key) {
 			c.host = value
 			return nil
+		}
+		if k := http.CanonicalHeaderKey(key); k == "Authorization" || k == "Proxy-Authorization" {
+			return setHeader(c, k, value) // one credential: the last option wins
 		}
 		if c.header == nil {
 			c.header = make(http.Header)
@@ -162,11 +167,14 @@ func WithBearerToken(token string) Option {
 // setAuthorization makes value the Authorization every request carries,
 // replacing one an earlier option set: the field carries one credential
 // (RFC 9110 §11.6.2), so of several auth options the last wins.
-func setAuthorization(c *config, value string) error {
+func setAuthorization(c *config, value string) error { return setHeader(c, "Authorization", value) }
+
+// setHeader makes value the only value of default header key.
+func setHeader(c *config, key, value string) error {
 	if c.header == nil {
 		c.header = make(http.Header)
 	}
-	c.header.Set("Authorization", value)
+	c.header.Set(key, value)
 	return nil
 }
 
@@ -220,7 +228,8 @@ func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option
 // applyDefaults adds the Fetcher's default headers to r, which the call
 // owns, for each key r does not set itself, and its default Host unless
 // r's Host is set to other than its URL's host. It returns which of the
-// private defaults it added: bit i for f.private[i] (see keepDefaults).
+// private defaults it added: bit i for f.private[i], bit 63 for any of
+// f.private[63:] (see keepDefaults).
 func (f *Fetcher) applyDefaults(r *http.Request, shared bool) (added uint64) {
 	if f.hostHeader != "" && (r.Host == "" || r.URL != nil && r.Host == r.URL.Host) {
 		r.Host = f.hostHeader
@@ -238,7 +247,7 @@ func (f *Fetcher) applyDefaults(r *http.Request, shared bool) (added uint64) {
 		if !hasKey(r.Header, k) {
 			r.Header[k] = slices.Clone(vs)
 			if i, private := slices.BinarySearch(f.private, k); private {
-				added |= 1 << i
+				added |= 1 << min(i, 63)
 			}
 		}
 	}
@@ -291,12 +300,13 @@ func privateDefaults(header http.Header) []string {
 // after a hop over https. A default header may be a credential, which the
 // caller gave for the hosts it sends to, not for those a redirect names.
 // A header the caller's request set itself is left to net/http's rule.
-func (f *Fetcher) keepDefaults(req *http.Request, via []*http.Request) {
+//
+// A header the caller's CheckRedirect (see [WithClient]) put back, where
+// net/http had held it back, is the caller's to send: had says which
+// private defaults req held before that policy ran (see heldDefaults).
+func (f *Fetcher) keepDefaults(req *http.Request, via []*http.Request, had uint64) {
 	c, ok := req.Context().Value(callKey{}).(*call)
-	if !ok || c.defaulted == 0 {
-		return
-	}
-	if len(via) == 0 {
+	if !ok || c.defaulted&had == 0 || len(via) == 0 {
 		return
 	}
 	first := via[0].URL
@@ -306,10 +316,21 @@ func (f *Fetcher) keepDefaults(req *http.Request, via []*http.Request) {
 		return
 	}
 	for i, k := range f.private {
-		if c.defaulted&(1<<i) != 0 {
+		if bit := uint64(1) << min(i, 63); c.defaulted&had&bit != 0 && (i < 63 || slices.Equal(req.Header[k], f.header[k])) {
 			req.Header.Del(k)
 		}
 	}
+}
+
+// heldDefaults returns which of the private defaults req holds, a bit
+// each as applyDefaults counts them.
+func (f *Fetcher) heldDefaults(req *http.Request) (had uint64) {
+	for i, k := range f.private {
+		if len(req.Header[k]) > 0 {
+			had |= 1 << min(i, 63)
+		}
+	}
+	return had
 }
 
 // hasKey reports whether h holds canonical key k under any spelling: a

@@ -363,6 +363,11 @@ func (s *scheduler[P]) take(done *job[P]) (j job[P], held *host, ok bool) {
 			// Wake another worker if it may find work, or if hosts were
 			// set aside that no parked worker knows when to try again.
 			more := s.parked > 0 && (s.ready.len() > 0 || s.direct.len() > 0 || s.setAside)
+			if s.parked > 0 {
+				// The alarm may have woken this worker: it rings again for
+				// the workers left parked at the next due time.
+				s.setAlarm(s.due())
+			}
 			s.mu.Unlock()
 			if more {
 				s.kick() // another worker may find work too
@@ -455,11 +460,7 @@ func (s *scheduler[P]) room() {
 // due time, or the end of the call's context. While it sleeps, push may
 // read ahead up to the read-ahead.
 func (s *scheduler[P]) park() {
-	due := s.globalDue
-	if s.timed.Len() > 0 && (due.IsZero() || s.timed.top().due.Before(due)) {
-		due = s.timed.top().due
-	}
-	s.setAlarm(due)
+	s.setAlarm(s.due())
 	var ctxDone, closing <-chan struct{}
 	if s.ctx.Err() == nil {
 		ctxDone = s.ctx.Done()
@@ -485,6 +486,16 @@ func (s *scheduler[P]) park() {
 	s.mu.Lock()
 	s.parked--
 	s.idle.Add(-1)
+}
+
+// due returns the earliest time a host set aside, or the global gate, is
+// due; zero if none is. s.mu is held.
+func (s *scheduler[P]) due() time.Time {
+	due := s.globalDue
+	if s.timed.Len() > 0 && (due.IsZero() || s.timed.top().due.Before(due)) {
+		due = s.timed.top().due
+	}
+	return due
 }
 
 // setAlarm has a parked worker woken at due, unless it is zero or the
@@ -678,6 +689,9 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 				j.err = err
 				return j, false, true
 			}
+		}
+		if q.pace == nil && s.paceOf != nil {
+			q.pace = s.paceOf(q.name) // a Crawl-delay learnt since the queue was made (a redirect's robots.txt)
 		}
 		var paced *rate.Reservation
 		if q.pace != nil {

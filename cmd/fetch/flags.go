@@ -178,7 +178,9 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		if !ok {
 			return o, nil, nil, errors.New("-u/--user: want USER:PASSWORD, with a colon")
 		}
-		opts = append(opts, fetch.WithBasicAuth(user, pass))
+		if _, set := o.header["Authorization"]; !set { // -H wins, as with curl
+			opts = append(opts, fetch.WithBasicAuth(user, pass))
+		}
 	}
 	if _, set := o.header["User-Agent"]; !set {
 		opts = append(opts, fetch.WithHeader("User-Agent", userAgent()))

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c989c033/fetch"
 	"github.com/c989c033/fetch/internal/testserver"
 )
 
@@ -277,5 +278,29 @@ func TestUserBasicAuth(t *testing.T) {
 	code, out, stderr := runCmd(t, "", "-u", "secretvalue", srv.URL)
 	if code != exitUsage || out != "" || !strings.Contains(stderr, "-u") || strings.Contains(stderr, "secretvalue") {
 		t.Errorf("-u without a colon: exit %d, stdout %q, stderr %q; want 2 and one line naming -u, without the value", code, out, stderr)
+	}
+}
+
+// With --queue the -H headers are the Fetcher's defaults too: -H
+// Authorization still wins over -u, as without it.
+func TestUserBasicAuthWithQueueHeader(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Values("Authorization")
+	}))
+	defer srv.Close()
+	_, opts, _, err := parseFlags([]string{"--queue", "redis://127.0.0.1:1/s", "-u", "ann:x", "-H", "Authorization: Bearer t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fetch.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Get(context.Background(), srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "Bearer t" {
+		t.Errorf("--queue -u ann:x -H 'Authorization: Bearer t' sent Authorization %q; want only the -H one", got)
 	}
 }
