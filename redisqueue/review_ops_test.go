@@ -48,30 +48,7 @@ func TestReviewOpsGroupRemadeByAnotherWorkerIsReported(t *testing.T) {
 	rs := startRedis(t) // no persistence: a restart empties it
 	rdb := newClient(t, rs.Addr)
 
-	gate := make(chan struct{})
-	arrived := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/u/0" {
-			select {
-			case arrived <- struct{}{}:
-			default:
-			}
-			select {
-			case <-gate:
-			case <-r.Context().Done():
-			}
-		}
-		io.WriteString(w, "ok")
-	}))
-	t.Cleanup(srv.Close)
-	opened := false
-	open := func() {
-		if !opened {
-			opened = true
-			close(gate)
-		}
-	}
-	t.Cleanup(open) // before srv.Close: cleanups run last first
+	srv, arrived, open := heldServer(t)
 
 	q := newQueue(t, rdb, MaxHeld(1))
 	list := urls(srv.URL, 20)
@@ -193,30 +170,7 @@ func TestReviewOpsGroupRemadeIsReportedWithFollow(t *testing.T) {
 	rs := startRedis(t) // no persistence: a restart empties it
 	rdb := newClient(t, rs.Addr)
 
-	gate := make(chan struct{})
-	arrived := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/u/0" {
-			select {
-			case arrived <- struct{}{}:
-			default:
-			}
-			select {
-			case <-gate:
-			case <-r.Context().Done():
-			}
-		}
-		io.WriteString(w, "ok")
-	}))
-	t.Cleanup(srv.Close)
-	opened := false
-	open := func() {
-		if !opened {
-			opened = true
-			close(gate)
-		}
-	}
-	t.Cleanup(open)
+	srv, arrived, open := heldServer(t)
 
 	warned := make(warnings, 64)
 	q := newQueue(t, rdb, MaxHeld(1), Follow(), Visibility(300*time.Millisecond), Logger(slog.New(warned)))
@@ -266,4 +220,34 @@ func TestReviewOpsGroupRemadeIsReportedWithFollow(t *testing.T) {
 	if len(got) == 0 || !errors.Is(got[len(got)-1].Err, ErrGroupLost) || got[len(got)-1].ID != "" {
 		t.Errorf("worker A: results %+v; want a last Result with no ID and an Err matching ErrGroupLost", got)
 	}
+}
+
+// heldServer is a server that answers "ok", but holds /u/0 until open is
+// called (or the test ends), telling arrived when that request comes.
+func heldServer(t *testing.T) (srv *httptest.Server, arrived <-chan struct{}, open func()) {
+	gate := make(chan struct{})
+	came := make(chan struct{}, 1)
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/u/0" {
+			select {
+			case came <- struct{}{}:
+			default:
+			}
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+			}
+		}
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	opened := false
+	open = func() {
+		if !opened {
+			opened = true
+			close(gate)
+		}
+	}
+	t.Cleanup(open) // before srv.Close: cleanups run last first
+	return srv, came, open
 }
