@@ -349,3 +349,36 @@ func TestCrawlDuplicateSeeds(t *testing.T) {
 		t.Errorf("/ requested %d times; want once", n)
 	}
 }
+
+// A redirect into a host whose Crawl-delay turn comes after the crawl's
+// deadline fails at once as a scheduled page does: an error naming the
+// Crawl-delay and matching context.DeadlineExceeded (the rate limiter's
+// own "would exceed context deadline" matched nothing), nothing sent.
+func TestCrawlDelayPastDeadlineOnARedirect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		site := &memSite{serve: func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.URL.Path == "/robots.txt" && r.Host == "b.test":
+				fmt.Fprint(w, "User-agent: *\nCrawl-delay: 60\n")
+			case r.Host == "a.test" && r.URL.Path == "/go":
+				http.Redirect(w, r, "http://b.test/there", http.StatusFound)
+			}
+		}}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		start := time.Now()
+		var page *fetch.Page
+		for p := range newCrawler(t, site.fetcher(t)).Run(ctx, "http://a.test/go") {
+			page = p
+			if d := time.Since(start); d != 0 {
+				t.Errorf("%s yielded after %v; want it failed at once", p.URL, d)
+			}
+		}
+		if page == nil || !errors.Is(page.Err, context.DeadlineExceeded) || !strings.Contains(page.Err.Error(), "Crawl-delay") {
+			t.Errorf("page %v; want an error naming the Crawl-delay, matching context.DeadlineExceeded", page)
+		}
+		if n := site.count("http://b.test/there"); n != 0 {
+			t.Errorf("http://b.test/there sent %d times; want none", n)
+		}
+	})
+}

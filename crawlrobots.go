@@ -202,8 +202,16 @@ func (c *sendCheck) check(req *http.Request) error {
 		return nil
 	}
 	if pace := c.robots.pace(robotsEntry.key); pace != nil {
-		if err := pace.Wait(req.Context()); err != nil {
-			return fmt.Errorf("waiting for the host's Crawl-delay: %w", err)
+		ctx, now := req.Context(), time.Now()
+		if due, ok := tokenDue(pace, now); ok && pastDeadline(ctx, due) {
+			return paceTooLate(due.Sub(now)) // as a scheduled page's (see scheduler.next)
+		}
+		if err := pace.Wait(ctx); err != nil {
+			err = fmt.Errorf("waiting for the host's Crawl-delay: %w", err)
+			if ctx.Err() == nil { // refused up front: the turn came due past the deadline meanwhile
+				return deadlineError{err}
+			}
+			return err
 		}
 	}
 	return nil
