@@ -29,6 +29,7 @@ type robotsCache struct {
 	mu      sync.Mutex
 	entries map[string]*robotsEntry  // by scheme and hostKey
 	paces   map[string]*rate.Limiter // by hostKey: hosts with a Crawl-delay
+	anyPace atomic.Bool              // paces is not empty: pace, asked on every dispatch, takes no lock until then
 }
 
 // A robotsEntry is one origin's robots.txt: loaded once, by whichever comes
@@ -65,6 +66,9 @@ func (c *robotsCache) get(u *url.URL, schedule bool) (e *robotsEntry, first bool
 // by its Crawl-delay, scheduled ones and redirects alike; nil if none of
 // its robots.txt files loaded so far gives one.
 func (c *robotsCache) pace(key string) *rate.Limiter {
+	if !c.anyPace.Load() {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.paces[key]
@@ -83,6 +87,7 @@ func (c *robotsCache) setDelay(key string, d time.Duration) {
 		}
 		l = rate.NewLimiter(rate.Every(d), 1)
 		c.paces[key] = l
+		c.anyPace.Store(true)
 	} else if every := rate.Every(d); every < l.Limit() {
 		l.SetLimit(every)
 	}

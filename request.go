@@ -160,16 +160,14 @@ func WithBearerToken(token string) Option {
 			// A token read from a file often ends with a newline.
 			return fmt.Errorf("fetch: WithBearerToken: the token (not shown) %s", problem)
 		}
-		return setAuthorization(c, "Bearer "+token)
+		return setHeader(c, "Authorization", "Bearer "+token)
 	}
 }
 
-// setAuthorization makes value the Authorization every request carries,
-// replacing one an earlier option set: the field carries one credential
-// (RFC 9110 §11.6.2), so of several auth options the last wins.
-func setAuthorization(c *config, value string) error { return setHeader(c, "Authorization", value) }
-
-// setHeader makes value the only value of default header key.
+// setHeader makes value the only value of default header key, replacing
+// one an earlier option set: for Authorization, which carries one
+// credential (RFC 9110 §11.6.2), so that of several auth options the last
+// wins.
 func setHeader(c *config, key, value string) error {
 	if c.header == nil {
 		c.header = make(http.Header)
@@ -187,7 +185,7 @@ func WithBasicAuth(username, password string) Option {
 			return fmt.Errorf("fetch: WithBasicAuth: username %q holds a colon", username)
 		}
 		cred := base64.StdEncoding.EncodeToString([]byte(username + ":" + password))
-		return setAuthorization(c, "Basic "+cred) // base64 is always a valid value
+		return setHeader(c, "Authorization", "Basic "+cred) // base64 is always a valid value
 	}
 }
 

@@ -59,18 +59,7 @@ func TestReviewOpsGroupRemadeByAnotherWorkerIsReported(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	var got []Result
-	aDone := make(chan struct{})
-	go func() {
-		defer close(aDone)
-		for r := range q.Run(ctx, newFetcher(t, fetch.WithConcurrency(1), fetch.WithRetry(fetch.RetryPolicy{MaxAttempts: 1}))) {
-			got = append(got, r)
-		}
-	}()
-	select {
-	case <-arrived:
-	case <-time.After(30 * time.Second): // a bound on failure
-		t.Fatal("worker A never fetched its first entry")
-	}
+	aDone := runUntilHeld(t, ctx, q, arrived, &got)
 
 	// Redis crashes and comes back empty.
 	rs.Stop()
@@ -181,18 +170,7 @@ func TestReviewOpsGroupRemadeIsReportedWithFollow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	var got []Result
-	aDone := make(chan struct{})
-	go func() {
-		defer close(aDone)
-		for r := range q.Run(ctx, newFetcher(t, fetch.WithConcurrency(1), fetch.WithRetry(fetch.RetryPolicy{MaxAttempts: 1}))) {
-			got = append(got, r)
-		}
-	}()
-	select {
-	case <-arrived:
-	case <-time.After(30 * time.Second): // a bound on failure
-		t.Fatal("worker A never fetched its first entry")
-	}
+	aDone := runUntilHeld(t, ctx, q, arrived, &got)
 
 	rs.Stop()
 	if err := rs.Restart(); err != nil {
@@ -250,4 +228,24 @@ func heldServer(t *testing.T) (srv *httptest.Server, arrived <-chan struct{}, op
 	}
 	t.Cleanup(open) // before srv.Close: cleanups run last first
 	return srv, came, open
+}
+
+// runUntilHeld runs worker A on q, one request at a time, appending its
+// results to got, and returns once A's first request has reached the
+// server (arrived); the channel it returns is closed when Run has ended,
+// after which got may be read.
+func runUntilHeld(t *testing.T, ctx context.Context, q *Queue, arrived <-chan struct{}, got *[]Result) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for r := range q.Run(ctx, newFetcher(t, fetch.WithConcurrency(1), fetch.WithRetry(fetch.RetryPolicy{MaxAttempts: 1}))) {
+			*got = append(*got, r)
+		}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second): // a bound on failure
+		t.Fatal("worker A never fetched its first entry")
+	}
+	return done
 }
