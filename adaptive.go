@@ -34,10 +34,11 @@ import (
 // (RFC 7661): before the first cut, only while the host answered at least
 // a third of the rate over the last two doublings (or round trips, if
 // longer); after it, time counts only while the host answered at least
-// half the rate over the last second, and gaps of over a second between
-// successes never count. So a caller that sends less than the rate allows
-// (one request at a time, say) leaves it near what it uses, and a burst
-// later meets a rate near what the host was seen to take. A 429 or 503
+// half the rate over the last second, and gaps between successes of over a
+// second (or of over two intervals at the rate, if longer) never count. So
+// a caller that sends less than the rate allows (one request at a time,
+// say) leaves it near what it uses, and a burst later meets a rate near
+// what the host was seen to take. A 429 or 503
 // with Retry-After pauses the host only when the host was answering
 // nothing at this rate, or the rate is at its Floor; while it answers, the
 // cut is the answer, and the refused request alone waits out its
@@ -75,7 +76,8 @@ const (
 	// creeps past it faster.
 	firstCreep = 0.03
 	// idleGap is the longest gap between successes that still counts as
-	// time the rate was in use.
+	// time the rate was in use, at rates of two a second or more (see
+	// idleAfter).
 	idleGap = time.Second
 	// usedToDouble and usedAfterCut are the shares of the rate the host
 	// must have answered lately for the rate to be in use (see used), and
@@ -200,7 +202,7 @@ func (t *throttle) grow(took time.Duration) {
 	// not count, so that an idle spell does not end in a burst. Time
 	// before the epoch (a pause a ramp waited out) is not such a spell.
 	gap := now.Sub(later(t.last, t.epoch))
-	if !t.last.IsZero() && (gap > idleGap || t.cuts > 0 && !t.used(now, estimateOver, usedAfterCut)) {
+	if !t.last.IsZero() && (gap > t.idleAfter() || t.cuts > 0 && !t.used(now, estimateOver, usedAfterCut)) {
 		t.idle += gap
 	}
 	t.last = now
@@ -271,7 +273,16 @@ func (t *throttle) absorbs(sent time.Time) bool {
 	if t.cuts > 0 && !sent.After(t.epoch) || !t.cutsFrom.IsZero() && !sent.After(t.cutsFrom) {
 		return true
 	}
-	return !t.last.IsZero() && t.last.After(t.prevEpoch) && time.Since(t.last) <= idleGap
+	return !t.last.IsZero() && t.last.After(t.prevEpoch) && time.Since(t.last) <= t.idleAfter()
+}
+
+// idleAfter returns the longest gap between successes that still counts as
+// time the rate was in use: idleGap, or two intervals at the rate if that
+// is longer, so that a host paced slower than one request every half
+// second (an API allowing 30 a minute) still grows while it is used. t.mu
+// is held.
+func (t *throttle) idleAfter() time.Duration {
+	return max(idleGap, time.Duration(min(2/float64(t.lim.Limit()), 1e9)*float64(time.Second)))
 }
 
 // later returns the later of a and b.

@@ -385,3 +385,32 @@ func TestAdaptiveRateGrowsOnRedirects(t *testing.T) {
 		}
 	})
 }
+
+// A host paced slower than one request every half second (an API that
+// allows 30 a minute) still grows after a cut while it is used: its
+// successes come more than idleGap apart, and they counted as idle, so a
+// rate cut to 0.35/s stayed there for good.
+func TestAdaptiveRateGrowsBelowOneASecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := newThrottle(AdaptiveRate{Floor: 0.01, Ceiling: 100, Initial: 0.5})
+		ok := &http.Response{StatusCode: http.StatusOK}
+		tooMany := &http.Response{StatusCode: http.StatusTooManyRequests}
+		th.observe(nil, testOutcome(time.Now(), tooMany, nil))
+		cut, cuts := th.snapshot()
+		if cuts != 1 || cut >= 0.5 {
+			t.Fatalf("after a 429: rate %v, %d cuts; want a cut below 0.5/s", cut, cuts)
+		}
+		// Ten minutes of successes, each at the rate's interval: every
+		// request the rate allows is sent and answered.
+		for end := time.Now().Add(10 * time.Minute); time.Now().Before(end); {
+			r, _ := th.snapshot()
+			time.Sleep(time.Duration(float64(time.Second) / float64(r)))
+			th.observe(nil, testOutcome(time.Now(), ok, nil))
+		}
+		r, _ := th.snapshot()
+		t.Logf("%.3g/s after 10 minutes; the cut left %.3g/s", r, cut)
+		if r < 2*cut {
+			t.Errorf("after 10 minutes answered at its rate, the rate is %.3g/s; the cut left %.3g/s; want it at least doubled", r, cut)
+		}
+	})
+}
