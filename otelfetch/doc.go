@@ -35,11 +35,15 @@
 // In detail:
 //
 //   - http.client.request.duration is the semantic convention's metric: one
-//     value per request sent, from sending it to the end of its body when
-//     the call reads the body, with the convention's bucket boundaries. Its
-//     server.address and server.port are those of the request that the
-//     attempt ended with (a redirect's, if it led to one), as the spans
-//     have them (see below); network.protocol.version is the response's
+//     value per attempt, from sending it to the end of its body when the
+//     call reads the body, with the convention's bucket boundaries. The
+//     redirects an attempt follows are part of it: a request answered
+//     with a redirect has no value of its own, and the chain's time is
+//     the attempt's. Its server.address and server.port are those of the
+//     request that the attempt ended with (a redirect's, if it led to
+//     one), as the spans have them (see below); for a value and a span per
+//     request, redirects included, wrap the transport with
+//     otelhttp.NewTransport as well (see Traces); network.protocol.version is the response's
 //     ("1.1", "2"), when the hooks saw one: a [*fetch.StatusError] comes
 //     to them in its place.
 //   - fetch.calls counts calls as they end. fetch.status_class is the class
@@ -74,7 +78,8 @@
 // error.type, on the attempt histogram, the retries and the spans, follows
 // the semantic conventions: the status code ("404", "503") for a response
 // of status 400 or more, and otherwise one of these kinds, which
-// fetch.outcome uses too: attempt_timeout, deadline, canceled,
+// fetch.outcome uses too: closed (the Fetcher was shut down while the
+// call waited: [fetch.ErrClosed]), attempt_timeout, deadline, canceled,
 // connection_refused, connection_reset, dns, tls, timeout, body_too_large,
 // header_too_large, too_many_redirects, blocked_address,
 // limiter_unavailable, circuit_open (a [*fetch.CircuitOpenError]),
@@ -93,8 +98,17 @@
 // suits a client of a few APIs, not a crawler of thousands of sites: for
 // those, [WithoutHostAttribute] drops server.address and server.port from
 // every metric (spans keep them), and fetch.host.rate is then not reported.
-// The other attributes take a bounded set of values.
+// The other attributes take a bounded set of values. The SDK caps each
+// metric at 2,000 series by default (sdkmetric.WithCardinalityLimit): past
+// that, and for good under cumulative temporality, what a new host records
+// goes to one series marked otel.metric.overflow, without its attributes.
+// To keep hosts on fetch.calls alone, drop server.address and server.port
+// from the other metrics with an SDK View (sdkmetric.NewView with an
+// attribute filter) instead of WithoutHostAttribute.
 //
+// A [fetch.Crawler]'s robots.txt requests are calls like any other: they
+// are in fetch.calls (a robots.txt that is not there as a 4xx), and have
+// spans.//
 // # Traces
 //
 // Each call is a span of kind [trace.SpanKindClient], named after the
@@ -161,7 +175,16 @@
 // Hooks may not change requests, so they inject no trace context into the
 // requests' headers. To propagate it, give the Fetcher [Propagate] too: it
 // wraps the transport the Fetcher builds and injects the call's span
-// context into every attempt and redirect. With [fetch.WithClient], send
+// context into every attempt and redirect. Propagate(nil) uses the global
+// propagator, which sends nothing until [otel.SetTextMapPropagator] has
+// set one; Propagate(propagation.TraceContext{}) sends W3C traceparent
+// whatever the globals hold. The header's parent is the call's span (the
+// attempt spans are made once the attempt has ended). With
+// otelhttp.NewTransport given to [fetch.WithTransportWrapper], each
+// request sent, redirects included, gets a client span of its own under
+// the call's and its own traceparent; http.client.request.duration is then
+// recorded by both, under their own instrumentation scopes, so count
+// requests with one scope's. With [fetch.WithClient], send
 // through a transport that injects it, such as otelhttp.NewTransport; its
 // spans become children of the call's span.
 package otelfetch

@@ -19,7 +19,8 @@ import (
 // MeterProvider keeps f reachable. Observing several Fetchers with one
 // Instrumentation adds up their in-flight and waiting counts, while their
 // rates for a host they share overwrite each other: give each Fetcher its
-// own Instrumentation, with [WithAttributes], to tell them apart.
+// own Instrumentation, with [WithAttributes], to tell them apart. Observing
+// one Fetcher twice counts it twice.
 func (in *Instrumentation) Observe(f *fetch.Fetcher) (unregister func() error, err error) {
 	if f == nil {
 		return nil, errors.New("otelfetch: Observe of a nil Fetcher")
