@@ -273,7 +273,7 @@ func (t *throttle) absorbs(sent time.Time) bool {
 	if t.cuts > 0 && !sent.After(t.epoch) || !t.cutsFrom.IsZero() && !sent.After(t.cutsFrom) {
 		return true
 	}
-	return !t.last.IsZero() && t.last.After(t.prevEpoch) && time.Since(t.last) <= t.idleAfter()
+	return !t.last.IsZero() && t.last.After(t.prevEpoch) && time.Since(t.last) <= idleGap
 }
 
 // idleAfter returns the longest gap between successes that still counts as
