@@ -646,7 +646,13 @@ func (r *crawl) run(yield func(*Page) bool) {
 // context ended, or because it was refused, unsent, as the context's
 // deadline comes first: its frontier is not told it is done, so that a
 // shared frontier gives it to another process when the crawl closes it.
+// A frontier in memory, which no other process shares, is told: the crawl
+// then ends once nothing else is queued or being fetched, not at the
+// deadline.
 func (r *crawl) unfinished(p *Page) bool {
+	if _, mem := r.queue.(*memoryFrontier); mem {
+		return false
+	}
 	if !errors.Is(p.Err, context.Canceled) && !errors.Is(p.Err, context.DeadlineExceeded) {
 		return false
 	}

@@ -282,9 +282,12 @@ func TestCrawlDelayPastDeadline(t *testing.T) {
 				t.Errorf("%s yielded after %v; want it failed at once", p.URL, d)
 			}
 			pages[p.URL] = p
-			// (The crawl itself ends at the deadline: a page refused,
-			// unsent, as the deadline comes first is left to the
-			// frontier, undone; see Page and Frontier.)
+		}
+		// The crawl ends with its last page: its frontier, in memory, is
+		// told the refused pages are done, as no other process could
+		// take them (a shared one is not: see crawl.unfinished).
+		if d := time.Since(start); d != 0 {
+			t.Errorf("the crawl ended after %v; want at once", d)
 		}
 		for _, u := range []string{"http://a.test/a", "http://a.test/b"} {
 			p := pages[u]

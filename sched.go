@@ -726,6 +726,12 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 		if paced != nil && why != granted && why != mustWait {
 			paced.CancelAt(c.now())
 		}
+		if (why == hostLater || why == globalLater) && q.jobs.front().req != nil && pastDeadline(q.jobs.front().req.Context(), due) {
+			// Its turn (the host's pause ending, or a token) comes after
+			// its deadline: it goes to the gates to fail at once, as a
+			// Get does, not at the deadline.
+			why = mustWait
+		}
 		switch why {
 		case granted:
 			return s.dispatch(q, true), true, true
