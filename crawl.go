@@ -89,8 +89,9 @@ const DefaultCrawlAgent = "fetch (+https://github.com/c989c033/fetch)"
 // hundred bytes for a typical file (about 700 bytes a host, all told, in a
 // crawl of 5,000 hosts), more for a long one (a file is read up to 500 KiB).
 //
-// A Crawler is safe for concurrent use; each [Crawler.Run] is a crawl of
-// its own, with its own frontier unless [CrawlFrontier] gives one.
+// Make one with [NewCrawler]: the zero Crawler is not usable. A Crawler is
+// safe for concurrent use; each [Crawler.Run] is a crawl of its own, with
+// its own frontier unless [CrawlFrontier] gives one.
 type Crawler struct {
 	f   *Fetcher
 	cfg crawlConfig

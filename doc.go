@@ -27,11 +27,14 @@
 //
 // [Fetcher.Do] is [http.Client.Do] with the gates and retries: the caller
 // reads and closes the body, which holds the request's slot until then.
-// [Fetcher.Get] and [GetJSON] read the body for you, capped in size.
-// [Fetcher.GetAll] and [Fetcher.DoAll] return one [Result] per input in
-// input order (like asyncio.gather); [Fetcher.Stream] and
-// [Fetcher.StreamRequests] yield results as they complete, with memory
-// bounded by the concurrency, not by the number of inputs. A [Crawler]
+// [Fetcher.Get], [Fetcher.Fetch] and [GetJSON] read the body for you,
+// capped in size. [Fetcher.GetAll] and [Fetcher.DoAll] return one [Result]
+// per input in input order (like asyncio.gather), and their FailFast forms
+// stop at the first failure; [Fetcher.Stream], [Fetcher.StreamRequests]
+// and [StreamFunc] (inputs of any type) yield results as they complete,
+// with memory bounded by the concurrency, not by the number of inputs.
+// [Handle] and [HandleURLs] stream too, but hand each response to a
+// function that reads its body as a stream, never buffered whole. A [Crawler]
 // fetches pages and the links found on them, deduplicated, honouring
 // robots.txt. A [TaskGroup] runs related work that should fail together.
 //

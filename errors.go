@@ -202,8 +202,9 @@ func (e *RetryAfterError) Unwrap() []error {
 
 // PanicError is a panic recovered from a task run by a [TaskGroup], a
 // [Hooks] callback, a [Handle] handler, the transport (a RoundTripper given
-// with [WithClient]), or a streaming call's input iterator; Stack is the
-// panicking goroutine's stack trace.
+// with [WithClient]), or a streaming call's input iterator or request
+// builder ([StreamFunc], [Handle]); Stack is the panicking goroutine's
+// stack trace.
 type PanicError struct {
 	Value any
 	Stack []byte

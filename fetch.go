@@ -16,10 +16,11 @@ import (
 // A Fetcher sends HTTP requests through a rate limiter, an in-flight cap and
 // a retry policy, globally and per host, over one shared [http.Client].
 //
-// A Fetcher is configured once, by [New], and is safe for concurrent use by
-// any number of goroutines; share one per process (or per upstream) rather
-// than making one per request, so that its limits and connection pool are
-// shared too.
+// A Fetcher is configured once, by [New]: the zero Fetcher, unlike the zero
+// [http.Client], is not usable, and its methods panic. A Fetcher is safe
+// for concurrent use by any number of goroutines; share one per process (or
+// per upstream) rather than making one per request, so that its limits and
+// connection pool are shared too.
 type Fetcher struct {
 	client          *http.Client
 	ownTransport    *http.Transport // the transport of the client New built (nil with WithClient): Shutdown closes its idle connections
@@ -92,6 +93,11 @@ func New(opts ...Option) (*Fetcher, error) {
 	f.gates.shut, f.shut = context.WithCancel(context.Background())
 	if f.client == nil {
 		f.client, f.ownTransport = newClient(c)
+		if f.client.Transport == nil {
+			// net/http would send through http.DefaultTransport, out of
+			// the SSRF guard's sight and without the header cap.
+			return nil, errors.New("fetch: WithTransportWrapper: wrap returned a nil RoundTripper")
+		}
 		f.headerCap = newHeaderCap(int64(c.maxHeader))
 	} else if c.guard {
 		return nil, errors.New("fetch: WithBlockPrivateAddresses needs the client New builds; it cannot be combined with WithClient")

@@ -142,11 +142,17 @@ func (r *cqRecorder) Add(e fetch.CrawlEntry) (bool, error) {
 func (r *cqRecorder) Seen(key string) bool { return r.inner.Seen(key) }
 
 func (r *cqRecorder) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
+	// A Next already under way when Close is called may still hand out
+	// the entry it took (Close only ends a Next that waits): only a Next
+	// called after Close must not.
+	r.mu.Lock()
+	closed := r.closes > 0
+	r.mu.Unlock()
 	e, ok, err := r.inner.Next(ctx)
 	if ok {
 		r.mu.Lock()
-		if r.closes > 0 {
-			r.errorf("Next handed out %s after Close", e.URL)
+		if closed {
+			r.errorf("Next called after Close handed out %s", e.URL)
 		}
 		r.out[e]++
 		r.nexts[e.URL]++

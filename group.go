@@ -27,7 +27,11 @@ import (
 //
 // Create one with [NewTaskGroup]. The zero TaskGroup is valid: it has no
 // limit, no context to cancel, and still collects every error. A TaskGroup
-// is safe for concurrent use, but must not be reused after Wait returns.
+// is safe for concurrent use, but must not be reused after Wait returns:
+// unlike asyncio's, whose create_task then raises, a group made by
+// NewTaskGroup skips a task given to Go after Wait without a word (its
+// context has ended), and TryGo returns false; the zero TaskGroup, which
+// has no context, runs it, for a later Wait to report.
 type TaskGroup struct {
 	eg     errgroup.Group
 	ctx    context.Context // nil in the zero TaskGroup
@@ -52,12 +56,16 @@ func NewTaskGroup(ctx context.Context) (*TaskGroup, context.Context) {
 }
 
 // SetLimit limits the number of tasks running at once to n; a negative n
-// means no limit. It must not be called while tasks are running.
+// means no limit, and a limit of zero makes every later Go block for ever
+// and every TryGo return false. It must not be called while tasks are
+// running: as [errgroup.Group.SetLimit], which it calls, it then panics if
+// a limit was set before, and otherwise leaves Wait blocked for ever.
 func (g *TaskGroup) SetLimit(n int) { g.eg.SetLimit(n) }
 
 // Go runs task in a new goroutine, first blocking until the group's limit
-// allows another task to run. If the group's context has ended by the time
-// the task would start, the task is skipped.
+// allows another task to run, even once the group's context has ended. If
+// the context has ended by the time the task would start, the task is
+// skipped.
 func (g *TaskGroup) Go(task func() error) {
 	g.eg.Go(func() error {
 		if g.ended() {

@@ -116,8 +116,8 @@ func WithConcurrency(n int) Option {
 // requests to a host that can take them overtake those waiting for a busy
 // one (default: [DefaultReadAhead] or 16 times the concurrency, whichever
 // is larger). They read that far only while workers are idle because no
-// queued request's host can take it; otherwise they keep a buffer of twice
-// the concurrency. A queued input costs its request's memory, not a
+// queued request's host can take it; otherwise they keep a buffer of up to
+// twice the concurrency. A queued input costs its request's memory, not a
 // goroutine. When the read-ahead is full of one host's requests, reading
 // pauses: a long run of one host's URLs at the front of the input limits
 // what can overtake it.
@@ -343,9 +343,11 @@ func WithMaxRedirects(n int) Option {
 //
 // The Fetcher sends through a copy of client made by New, so that later
 // changes to client are not seen. The copy's CheckRedirect first asks
-// client's own (net/http's default policy, at most 10 redirects, if it is
-// nil); if that lets the redirect through, the redirect then passes the
-// gates of the host it goes to, as every attempt does (see [Fetcher.Do]).
+// client's own (if it is nil, net/http's default policy, which stops after
+// 10 requests: 9 redirects, one fewer than the client New builds follows
+// by default); if that lets the redirect through, the redirect then passes
+// the gates of the host it goes to, as every attempt does (see
+// [Fetcher.Do]).
 // A CheckRedirect that returns [http.ErrUseLastResponse] hands back the
 // redirect response, which holds the slot of the host that sent it.
 func WithClient(client *http.Client) Option {

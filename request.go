@@ -210,8 +210,9 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // called once: a RoundTripper that records or changes each request as it
 // is sent, such as otelhttp.NewTransport, which injects trace context. Each
 // request passes through it once per attempt and once per redirect,
-// already past the Fetcher's gates. wrap must not return nil. New refuses
-// it together with [WithClient]: wrap that client's transport yourself.
+// already past the Fetcher's gates. wrap must not return nil: New fails if
+// it does. New refuses it together with [WithClient]: wrap that client's
+// transport yourself.
 func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option {
 	return func(c *config) error {
 		if wrap == nil {

@@ -53,7 +53,8 @@ type RetryPolicy struct {
 	// retry. Zero means the default, 4.
 	MaxAttempts int
 	// BaseDelay is the delay before the first retry, before jitter; it
-	// doubles with each further retry. Zero means the default, 100ms.
+	// doubles with each further retry. Zero means the default, 100ms (or
+	// MaxDelay, if that is set and less).
 	BaseDelay time.Duration
 	// MaxDelay caps every backoff delay. Zero means the default, 10s (or
 	// BaseDelay, if that is more).

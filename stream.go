@@ -40,7 +40,9 @@ func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string], opts ...Req
 // yields a Result carrying its error, so that every input still yields
 // exactly one Result; if the input is a string or a [fmt.Stringer], that
 // Result's URL is its text, redacted. newRequest runs as each input is
-// read, on the goroutine that reads in, ahead of the request being sent.
+// read, on the goroutine that reads in, ahead of the request being sent; a
+// panic in it ends the stream and is raised on the caller's goroutine as a
+// [*PanicError], as one in in is.
 func StreamFunc[T any](ctx context.Context, f *Fetcher, in iter.Seq[T],
 	newRequest func(context.Context, T) (*http.Request, error)) iter.Seq[Result] {
 	return stream(ctx, f, in, funcRequester(newRequest))
