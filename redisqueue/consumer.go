@@ -55,7 +55,9 @@ func (q *Queue) newConsumer() *consumer {
 // next returns the next entries to handle, now held, waiting for them. It
 // returns ok false when ctx ends, or, unless follow, when the group is
 // drained and busy reports that nothing local is left to write, or when
-// Redis refuses a read for good (see permanent), which it tells fail.
+// Redis refuses a read for good (see permanent), or when the consumer's
+// very first call, joining the group, gets no answer (ErrUnreachable):
+// both it tells fail. Once Redis has answered, it waits for Redis.
 func (c *consumer) next(ctx context.Context, follow bool, busy func() bool) (es []entry, ok bool) {
 	for ctx.Err() == nil {
 		if es := c.dueRetries(); len(es) > 0 {
@@ -83,8 +85,10 @@ func (c *consumer) next(ctx context.Context, follow bool, busy func() bool) (es 
 			if ctx.Err() != nil {
 				break
 			}
-			if permanent(err) {
-				c.fail(fmt.Errorf("redisqueue: reading %q as group %q: %w%s", c.q.stream, c.q.group, err, hint(err)))
+			// A Redis never reached (a wrong address, or one not up yet) is
+			// the caller's to know at once, not to wait on.
+			if permanent(err) || c.epochOf() == "" && !isReply(err) {
+				c.fail(c.q.callError(ctx, fmt.Sprintf("reading %q as group %q", c.q.stream, c.q.group), err))
 				return nil, false
 			}
 			c.failed(ctx, err)
@@ -542,6 +546,9 @@ func (c *consumer) trim(ctx context.Context) {
 func (c *consumer) leave(ctx context.Context, harmed string) {
 	q := c.q
 	ids := c.heldIDs()
+	if len(ids) == 0 && c.epochOf() == "" {
+		return // it never joined: nothing of it is in Redis
+	}
 	if i := slices.Index(ids, harmed); harmed != "" && i >= 0 {
 		ids = slices.Delete(ids, i, i+1)
 		if err := c.claim(ctx, []string{harmed}, q.cfg.visibility, true); err != nil {

@@ -25,12 +25,16 @@
 // a worker that died are taken over by another (XPENDING, XCLAIM) once the
 // timeout has passed since their last renewal, and fetched again. So the
 // only duplicates are entries a dead worker held (fetched, or yielded and
-// not yet acknowledged), and entries of a worker cut off from Redis for
-// longer than the visibility timeout.
+// not yet acknowledged), entries of a worker cut off from Redis for
+// longer than the visibility timeout, and those a worker held when it
+// stopped while Redis did not answer.
 //
 // A worker that stops (its Run returns, or the crawl closes its Frontier)
 // writes its last acknowledgements and releases the entries it still
-// holds, which other workers take at once.
+// holds, which other workers take at once. It waits no longer than
+// [FlushTimeout] for that: if Redis does not answer (down, or frozen), the
+// worker stops all the same, and what it held is taken over after the
+// visibility timeout, as a dead worker's is.
 //
 // An entry whose handling kills every worker that takes it (a poison
 // entry) is handed out at most [MaxDeliveries] times without an
@@ -61,8 +65,13 @@
 //
 // # When Redis is unavailable
 //
-// Workers stop taking new entries and retry with backoff (up to 2 s apart)
-// until Redis answers again, then go on; nothing is given up. The entries a
+// A worker whose very first call gets no answer from Redis (a wrong
+// address, a Redis not up yet) stops at once with an error matching
+// [ErrUnreachable] that names Redis's address and the cause: [Queue.Run]
+// yields it as its last Result, a crawl's Frontier returns it from Next.
+// Once Redis has answered, workers that lose it stop taking new entries
+// and retry with backoff (up to 2 s apart) until Redis answers again,
+// then go on; nothing is given up. The entries a
 // worker holds are still fetched and their results yielded; their
 // acknowledgements, and a crawl's new links, are kept in order in memory and
 // written once Redis is back. A fetch refused because the Fetcher's limiter

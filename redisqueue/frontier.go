@@ -29,9 +29,11 @@ import (
 // goroutine, in batches, retried while Redis is unavailable. Add waits
 // for its write, to report whether the link was new, so the crawl's
 // [fetch.CrawlMaxPages] counts the pages this process took in after
-// deduplication; but while Redis is unavailable nothing waits for it: Add
+// deduplication; but while Redis is unavailable (a write failed, or has
+// gone unanswered for a quarter of a second) nothing waits for it: Add
 // reports true for each link it keeps to write, Next waits (it does not
-// fail), and the pages already taken are fetched and yielded.
+// fail, once Redis has answered it), and the pages already taken are
+// fetched and yielded.
 //
 // The crawl ends, in every process, when nothing is left to deliver and
 // nothing is pending with any process. A process that starts after that
@@ -49,6 +51,7 @@ type Frontier struct {
 	buf    []entry                       // read from Redis, not yet returned by Next
 	ids    map[fetch.CrawlEntry][]string // returned by Next, not yet Done
 	reader sync.Mutex                    // held by a Next under way
+	left   *frontierRead                 // a read a Next left under way (see read); held by reader
 	once   sync.Once
 	known  map[string]struct{} // keys known to be in the set, up to knownMax
 	harmed string              // the entry whose page the crawl's loop body panicked on (see Failed)
@@ -130,10 +133,13 @@ func (fr *Frontier) Seen(key string) bool {
 
 // Next returns the next entry for this process to fetch, waiting while
 // none is free but some are pending with any process, and while Redis is
-// unavailable. It returns ok false when the crawl is over in every
-// process, when ctx ends or when the Frontier is closed. Its errors say
-// that Redis refuses the crawl's commands for good, or that the crawl's
-// consumer group vanished while it ran ([ErrGroupLost]): see [Queue.Run].
+// unavailable, once it has answered. It returns ok false when the crawl is
+// over in every process, or when ctx ends or the Frontier is closed: then
+// at once, even while a read from Redis is under way (see read). Its
+// errors say that Redis gave no answer to the Frontier's very first call
+// ([ErrUnreachable]), that Redis refuses the crawl's commands for good, or
+// that the crawl's consumer group vanished while it ran ([ErrGroupLost]):
+// see [Queue.Run].
 //
 // A malformed stream entry, and one set aside (see [MaxDeliveries]), is
 // returned with its Err set, which the crawl reports as a page with that
@@ -144,6 +150,9 @@ func (fr *Frontier) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(fr.life, cancel)()
+	if fr.life.Err() != nil {
+		cancel() // closed: AfterFunc's own goroutine may not have run yet
+	}
 	for ctx.Err() == nil {
 		fr.mu.Lock()
 		if len(fr.buf) > 0 {
@@ -158,18 +167,55 @@ func (fr *Frontier) Next(ctx context.Context) (fetch.CrawlEntry, bool, error) {
 			return ce, true, nil
 		}
 		fr.mu.Unlock()
-		es, ok := fr.wk.c.next(ctx, false, fr.wk.w.busy)
-		if !ok {
+		if !fr.read(ctx) {
 			break
 		}
-		fr.mu.Lock()
-		fr.buf = append(fr.buf, es...)
-		fr.mu.Unlock()
 	}
 	if err := cmp.Or(fr.wk.failure(), fr.wk.c.lostErr()); err != nil {
 		return fetch.CrawlEntry{}, false, err
 	}
 	return fetch.CrawlEntry{}, false, nil
+}
+
+// frontierRead is a read of entries into a Frontier's buf.
+type frontierRead struct {
+	done chan struct{} // closed when it has ended
+	more bool          // what consumer.next said, once done
+}
+
+// read reads entries into buf for Next, which holds fr.reader, and reports
+// whether Next may look again: false when the crawl is over in every
+// process, when Redis refuses it for good, or when ctx ends. It returns
+// when ctx ends even while a call to Redis is under way, which the Redis
+// client does not cut short (a Redis frozen): that read goes on in the
+// background, within the client's timeouts, and the entries it takes are
+// held, in buf; the next Next, and Close, wait for it first.
+func (fr *Frontier) read(ctx context.Context) bool {
+	if r := fr.left; r != nil {
+		select {
+		case <-r.done: // what it read, if anything, is in buf
+			fr.left = nil
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	r := &frontierRead{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		es, more := fr.wk.c.next(ctx, false, fr.wk.w.busy)
+		fr.mu.Lock()
+		fr.buf = append(fr.buf, es...)
+		fr.mu.Unlock()
+		r.more = more
+	}()
+	select {
+	case <-r.done:
+		return r.more
+	case <-ctx.Done():
+		fr.left = r
+		return false
+	}
 }
 
 // Done acknowledges e, which Next returned, once the writes made before
@@ -203,16 +249,25 @@ func (fr *Frontier) Failed(e fetch.CrawlEntry) {
 }
 
 // Close ends the Frontier: a Next waiting returns, the writes made so far
-// are applied (waiting up to [FlushTimeout] for Redis), and the entries
-// still held are released to the other processes at once.
+// are applied, and the entries still held are released to the other
+// processes at once. Close returns within [FlushTimeout], whatever Redis
+// does: what it could not write stays pending (see [FlushTimeout]).
 func (fr *Frontier) Close() {
 	fr.once.Do(func() {
 		fr.end()
-		fr.reader.Lock() // no Next reads any more
-		defer fr.reader.Unlock()
+		reading := make(chan struct{})
+		go func() { // closes reading once no Next reads any more
+			fr.reader.Lock()
+			left := fr.left
+			fr.reader.Unlock()
+			if left != nil {
+				<-left.done
+			}
+			close(reading)
+		}()
 		fr.mu.Lock()
 		harmed := fr.harmed
 		fr.mu.Unlock()
-		fr.wk.stop(context.Background(), harmed)
+		fr.wk.stop(context.Background(), reading, harmed)
 	})
 }

@@ -22,8 +22,9 @@ const (
 	DefaultMaxHeld = 256
 	// DefaultFlushTimeout bounds how long a worker that stops keeps trying
 	// to write its last acknowledgements, and to release what it held,
-	// while Redis does not answer.
-	DefaultFlushTimeout = 5 * time.Second
+	// while Redis does not answer: a Run whose context ends returns within
+	// it, whatever Redis does.
+	DefaultFlushTimeout = time.Second
 	// DefaultMaxDeliveries is how many times an entry is handed to a
 	// worker that neither acknowledges nor releases it (see
 	// [MaxDeliveries]).
@@ -145,9 +146,16 @@ func Logger(l *slog.Logger) Option {
 // FlushTimeout bounds how long a worker that stops (its Run ends, or the
 // crawl closes its Frontier) keeps trying to write its last
 // acknowledgements and links, and to release the entries it still holds,
-// while Redis does not answer (default [DefaultFlushTimeout]). What it
-// could not write is not lost: the entries stay pending and are delivered
-// again after the visibility timeout.
+// while Redis does not answer, down or frozen (default
+// [DefaultFlushTimeout]): [Queue.Run] and [Frontier.Close] return within
+// d, whatever Redis does. What the worker could not write is not lost:
+// the entries stay pending and are delivered again after the visibility
+// timeout, to another worker, which fetches again those whose results
+// were handed over but not acknowledged. A call to Redis under way when d
+// passes, which the Redis client does not cut short, ends in the
+// background within the client's own timeouts (its ReadTimeout; a
+// blocking read's, BLOCK plus 10 s), or when the client is closed. A
+// longer d lets a worker whose Redis comes back in time acknowledge more.
 func FlushTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -165,8 +173,9 @@ func FlushTimeout(d time.Duration) Option {
 // poison entry) stops at n deaths.
 //
 // A delivery counts when its worker dies holding the entry, is cut off
-// from Redis past the visibility timeout, or panics in the loop body on
-// its result (or page); not when the worker releases it unharmed (its Run
+// from Redis past the visibility timeout, stops while Redis does not
+// answer (see [FlushTimeout]), or panics in the loop body on its result
+// (or page); not when the worker releases it unharmed (its Run
 // ends, breaks out of the loop, or a crawl ends, while holding it). The
 // entries a worker held when it died are taken over as suspects, one at
 // a time by each worker, so that one which kills its worker again takes

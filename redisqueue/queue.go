@@ -33,6 +33,13 @@ var ErrGroupLost = errors.New("redisqueue: the consumer group vanished")
 // in the dead-letter stream, not fetched again.
 var ErrDeliveryLimit = errors.New("redisqueue: entry delivered too many times")
 
+// ErrUnreachable marks an error of a call that got no answer from Redis:
+// no connection (a wrong address, a Redis not up yet, or down), or none in
+// the client's timeouts. Its message names Redis's address and the cause.
+// [Queue.Run] ends with it when its very first call gets no answer (see
+// there); once Redis has answered, a worker waits it out instead.
+var ErrUnreachable = errors.New("redisqueue: no answer from Redis")
+
 // A Queue is a list of URLs in a Redis stream, read by a consumer group:
 // any number of processes add URLs with [Queue.Add] and fetch them with
 // [Queue.Run] (or crawl with [Queue.Frontier]), each URL delivered to one
@@ -55,6 +62,7 @@ type Queue struct {
 	dead   string
 	epoch  string // the hash of each group's token, written when it is made
 	group  string
+	addr   string // where Redis is, for messages; "" if not known
 	cfg    config
 	runs   atomic.Int64 // consumers made, for their names
 }
@@ -75,7 +83,7 @@ func New(rdb redis.UniversalClient, stream, group string, opts ...Option) (*Queu
 	if _, ok := rdb.(*redis.ClusterClient); ok && !hasHashTag(stream) {
 		return nil, fmt.Errorf("redisqueue: New: stream %q: on Redis Cluster the name needs a hash tag, as in %q, so that the stream and its keys %q, %q and %q share a slot", stream, "{"+stream+"}", stream+":seen", stream+":dead", stream+":epoch")
 	}
-	q := &Queue{rdb: rdb, stream: stream, seen: stream + ":seen", dead: stream + ":dead", epoch: stream + ":epoch", group: group, cfg: defaultConfig()}
+	q := &Queue{rdb: rdb, stream: stream, seen: stream + ":seen", dead: stream + ":dead", epoch: stream + ":epoch", group: group, addr: addrOf(rdb), cfg: defaultConfig()}
 	for _, opt := range opts {
 		if err := opt(&q.cfg); err != nil {
 			return nil, err
@@ -144,7 +152,7 @@ func (q *Queue) Add(ctx context.Context, urls iter.Seq[string]) (int, error) {
 		}
 		flags, err := applyScript.Run(ctx, q.rdb, []string{q.stream, q.seen}, args...).Text()
 		if err != nil {
-			return fmt.Errorf("redisqueue: adding to %q: %w%s", q.stream, err, hint(err))
+			return q.callError(ctx, fmt.Sprintf("adding to %q", q.stream), err)
 		}
 		added += strings.Count(flags, "1")
 		args = args[:1]
@@ -183,8 +191,10 @@ func (q *Queue) keyOf(raw string) string {
 // ensureGroup creates the stream and the group, reading from the start,
 // if they do not exist.
 func (q *Queue) ensureGroup(ctx context.Context) error {
-	_, err := q.joinGroup(ctx)
-	return err
+	if _, err := q.joinGroup(ctx); err != nil {
+		return q.callError(ctx, fmt.Sprintf("creating group %q of %q", q.group, q.stream), err)
+	}
+	return nil
 }
 
 // joinGroup creates the stream and the group, reading from the start, if
@@ -196,9 +206,39 @@ func (q *Queue) joinGroup(ctx context.Context) (string, error) {
 	token := strconv.FormatUint(rand.Uint64(), 36) + strconv.FormatUint(rand.Uint64(), 36)
 	epoch, err := groupScript.Run(ctx, q.rdb, []string{q.stream, q.epoch}, q.group, token).Text()
 	if err != nil {
-		return "", fmt.Errorf("redisqueue: creating group %q of %q: %w%s", q.group, q.stream, err, hint(err))
+		return "", err
 	}
 	return epoch, nil
+}
+
+// callError is the error of a call to Redis that failed with err while
+// doing what: an [ErrUnreachable] naming Redis's address if Redis did not
+// answer, else err (Redis's reply, ctx's end, the client closed) with a
+// hint (see hint).
+func (q *Queue) callError(ctx context.Context, what string, err error) error {
+	if isReply(err) || errors.Is(err, redis.ErrClosed) || ctx.Err() != nil {
+		return fmt.Errorf("redisqueue: %s: %w%s", what, err, hint(err))
+	}
+	at := ""
+	if q.addr != "" {
+		at = " at " + q.addr
+	}
+	return fmt.Errorf("%w%s, %s: %w", ErrUnreachable, at, what, err)
+}
+
+// addrOf is where rdb's Redis is, for messages: its address, or a
+// cluster's seed addresses; "" where the client does not say (a Sentinel
+// failover client, which asks Sentinel, or a client of another type).
+func addrOf(rdb redis.UniversalClient) string {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		if a := c.Options().Addr; a != "FailoverClient" {
+			return a
+		}
+	case *redis.ClusterClient:
+		return strings.Join(c.Options().Addrs, ",")
+	}
+	return ""
 }
 
 // permanent reports whether err is an answer of Redis that asking again
@@ -206,8 +246,12 @@ func (q *Queue) joinGroup(ctx context.Context) (string, error) {
 // the server does not have, such as XPENDING IDLE before Redis 6.2, a
 // permission or credentials it refuses, a database it does not have)
 // except those that say to wait (see waitCodes). An error that is not
-// Redis's answer (no connection, a timeout) is waited out too.
+// Redis's answer (no connection, a timeout) is waited out too, but for the
+// client's being closed, which nothing undoes.
 func permanent(err error) bool {
+	if errors.Is(err, redis.ErrClosed) {
+		return true // the client was closed: nothing will reopen it
+	}
 	var rerr redis.Error
 	if !errors.As(err, &rerr) || errors.Is(err, redis.Nil) {
 		return false
@@ -286,6 +330,13 @@ func hasHashTag(key string) bool {
 	return j > 0
 }
 
+// isReply reports whether err is Redis's own error reply, rather than no
+// answer at all.
+func isReply(err error) bool {
+	var reply redis.Error
+	return errors.As(err, &reply)
+}
+
 // isNoGroup reports whether err says the stream or group is missing, as
 // after a Redis restart that lost them.
 func isNoGroup(err error) bool {
@@ -308,12 +359,13 @@ type Stats struct {
 // changes nothing: a queue that does not exist (never added to, or
 // deleted) has no entries and is drained.
 func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	what := fmt.Sprintf("stats of %q", q.stream)
 	vals, err := statsScript.Run(ctx, q.rdb, []string{q.stream, q.seen, q.dead}, q.group).Int64Slice()
-	if err == nil && len(vals) != 5 {
-		err = fmt.Errorf("%d values, want 5", len(vals))
-	}
 	if err != nil {
-		return Stats{}, fmt.Errorf("redisqueue: stats of %q: %w", q.stream, err)
+		return Stats{}, q.callError(ctx, what, err)
+	}
+	if len(vals) != 5 {
+		return Stats{}, fmt.Errorf("redisqueue: %s: %d values, want 5", what, len(vals))
 	}
 	return Stats{Entries: vals[0], Pending: vals[1], Seen: vals[2], Drained: vals[3] == 1, Dead: vals[4]}, nil
 }
@@ -323,7 +375,7 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 // Do it only when no worker uses it.
 func (q *Queue) Delete(ctx context.Context) error {
 	if err := q.rdb.Del(ctx, q.stream, q.seen, q.dead, q.epoch).Err(); err != nil {
-		return fmt.Errorf("redisqueue: deleting %q: %w", q.stream, err)
+		return q.callError(ctx, fmt.Sprintf("deleting %q", q.stream), err)
 	}
 	return nil
 }

@@ -54,19 +54,30 @@ type Result struct {
 // [fetch.ErrLimiterUnavailable], as a Redis-backed limiter fails while its
 // Redis is down) is not yielded: the entry is fetched again after a pause.
 //
-// While Redis is unavailable the worker takes no new entries and retries
-// with backoff until it is back; the entries it holds are still fetched
-// and yielded, and their acknowledgements written once Redis is back.
+// Run's very first call to Redis, joining the group, must get an answer:
+// if it gets none (a wrong address, or a Redis not up yet, once the Redis
+// client's own retries and timeouts are spent), Run yields one Result
+// with no ID whose Err matches [ErrUnreachable], naming Redis's address
+// and the cause, and returns at once. To wait for a Redis that is still
+// starting, call Run again. A reply that says to wait (LOADING, while
+// Redis loads its data) is waited out, as below.
+//
+// Once Redis has answered, while it is unavailable the worker takes no
+// new entries and retries with backoff until it is back, reporting it to
+// the [Logger]; the entries it holds are still fetched and yielded, and
+// their acknowledgements written once Redis is back.
 //
 // Run returns when ctx ends, or, unless [Follow] is given, when the queue
 // is drained: no entry is left to deliver and none is pending with any
-// worker. Before it returns it writes its acknowledgements, waiting up to
-// [FlushTimeout] for Redis. If Redis refuses the queue's commands for good
-// (any error reply but those that say to wait, as LOADING, READONLY or
-// OOM do: the stream's key holds another type, the user lacks a
-// permission, the database does not exist, the server is older than Redis
-// 6.2, which lacks XPENDING IDLE), Run stops taking entries and, last,
-// yields a Result whose Err says so, with no ID. So does a Run whose
+// worker. Before it returns it writes its acknowledgements and releases
+// the entries it holds, but it waits no longer than [FlushTimeout] for
+// Redis, down or frozen: what it could not write stays pending, and is
+// delivered again after the visibility timeout. If Redis refuses the
+// queue's commands for good (any error reply but those that say to wait,
+// as LOADING, READONLY or OOM do: the stream's key holds another type, the
+// user lacks a permission, the database does not exist, the server is
+// older than Redis 6.2, which lacks XPENDING IDLE), Run stops taking
+// entries and, last, yields a Result whose Err says so, with no ID. So does a Run whose
 // consumer group vanished while it ran (Redis restarted without
 // persistence, or the stream was deleted): its last Result, with no ID,
 // has an Err matching [ErrGroupLost]. That holds too when another worker
@@ -113,10 +124,9 @@ func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 		harmed := "" // the entry being yielded: set while the loop body runs
 		defer func() {
 			cancel()
-			<-reading // started by StreamFunc at once; ends within a poll
 			// harmed is still set if the loop body panicked (or called
 			// runtime.Goexit): its delivery counts toward MaxDeliveries.
-			w.stop(ctx, harmed)
+			w.stop(ctx, reading, harmed)
 			if err := cmp.Or(w.failure(), w.c.lostErr()); err != nil && !broke && harmed == "" {
 				yield(Result{Result: fetch.Result{Err: err}})
 			}
@@ -233,13 +243,39 @@ func (q *Queue) startWorker(ctx context.Context, onFail func()) *worker {
 	return wk
 }
 
-// stop writes what is left, waiting for Redis up to FlushTimeout, then
-// releases the entries still held and leaves the group; the delivery of
-// harmed, if not "", counts (see consumer.leave). Nothing reads entries
-// any more.
-func (wk *worker) stop(ctx context.Context, harmed string) {
+// stop ends the worker once reading is closed (nothing reads entries any
+// more): it writes what is left, then releases the entries still held and
+// leaves the group; the delivery of harmed, if not "", counts (see
+// consumer.leave). It returns when that is done, or when FlushTimeout has
+// passed, whichever is first, so that a Redis that does not answer (down,
+// or frozen) holds no caller up: the entries still held are then left to
+// be taken over after the visibility timeout. A call to Redis under way
+// then, which the Redis client does not cut short when its context ends,
+// ends in the background within the client's timeouts, and the worker's
+// goroutines with it.
+func (wk *worker) stop(ctx context.Context, reading <-chan struct{}, harmed string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wk.q.cfg.flush)
 	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		wk.finish(ctx, reading, harmed)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		wk.q.cfg.logger.Warn("redisqueue: Redis did not answer in time to stop; the entries held will be taken over after the visibility timeout",
+			"consumer", wk.c.name, "held", len(wk.c.heldIDs()), "flush_timeout", wk.q.cfg.flush)
+	}
+}
+
+// finish is stop's work, which gives up on Redis when ctx ends.
+func (wk *worker) finish(ctx context.Context, reading <-chan struct{}, harmed string) {
+	defer wk.abandon()
+	select {
+	case <-reading:
+	case <-ctx.Done():
+	}
 	wk.w.stop()
 	select {
 	case <-wk.written:
@@ -249,6 +285,8 @@ func (wk *worker) stop(ctx context.Context, harmed string) {
 	}
 	wk.unrenew()
 	wk.renewing.Wait()
-	wk.c.leave(ctx, harmed)
-	wk.abandon()
+	<-reading // what it holds is known only once it reads no more
+	if ctx.Err() == nil {
+		wk.c.leave(ctx, harmed)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/c989c033/fetch/internal/ctxsleep"
 )
@@ -42,7 +43,8 @@ type writer struct {
 	mu      sync.Mutex
 	log     []op
 	shut    bool
-	failing bool  // the last write failed: Redis is unavailable
+	failing bool  // the last write failed, or took too long (see slowWrite): Redis is unavailable
+	writing bool  // a write is under way
 	err     error // why the writer gave up, if it did
 	wake    chan struct{}
 	done    chan struct{} // closed by stop
@@ -156,6 +158,23 @@ func (w *writer) shutLocked() {
 // writeBatch is how many operations one call to Redis applies.
 const writeBatch = 512
 
+// slowWrite is how long an add waits for a write under way before it
+// takes Redis to be unavailable (frozen, or cut off, which the Redis
+// client notices only after its read timeout), as after a failure: it and
+// the adds after it report true without waiting, until a write succeeds.
+const slowWrite = 250 * time.Millisecond
+
+// stopWaiting makes Redis unavailable to adds if a write is under way (see
+// slowWrite).
+func (w *writer) stopWaiting() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.writing {
+		w.failing = true
+		w.answer(-1, "", addResult{added: true})
+	}
+}
+
 // run writes the log until stop has been called and the log is empty, or
 // ctx ends, which abandons what is left, or Redis refuses a write for
 // good (see permanent), which it reports to fail.
@@ -168,10 +187,13 @@ func (w *writer) run(ctx context.Context) {
 	}()
 	q := w.q
 	failures := 0
+	slow := time.AfterFunc(slowWrite, w.stopWaiting)
+	slow.Stop()
 	for {
 		w.mu.Lock()
 		batch := w.log[:min(len(w.log), writeBatch)]
 		shut := w.shut
+		w.writing = len(batch) > 0
 		w.mu.Unlock()
 		if len(batch) == 0 {
 			if shut {
@@ -199,13 +221,18 @@ func (w *writer) run(ctx context.Context) {
 				acks = append(acks, o.arg)
 			}
 		}
+		slow.Reset(slowWrite)
 		flags, err := applyScript.Run(ctx, q.rdb, []string{q.stream, q.seen}, args...).Text()
+		slow.Stop()
+		w.mu.Lock()
+		w.writing = false
+		w.mu.Unlock()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			if permanent(err) {
-				err = fmt.Errorf("redisqueue: writing to %q: %w%s", q.stream, err, hint(err))
+				err = q.callError(ctx, fmt.Sprintf("writing to %q", q.stream), err)
 				w.mu.Lock()
 				w.err = err
 				w.mu.Unlock()

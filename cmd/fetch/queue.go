@@ -108,19 +108,16 @@ func (o options) openQueue(ctx context.Context, stderr io.Writer) (*redisqueue.Q
 		rdb.Close()
 		return nil, nil, fmt.Errorf("--queue %s: %w", redact(o.queue), err)
 	}
+	// The default FlushTimeout, 1 s, ends a worker's stop well within the
+	// time an interrupted run is given (see flushOnInterrupt).
 	q, err := redisqueue.New(rdb, o.stream, o.group, redisqueue.Logger(slog.New(slog.NewTextHandler(stderr, nil))),
-		redisqueue.FlushTimeout(queueFlush), redisqueue.Visibility(o.visibility))
+		redisqueue.Visibility(o.visibility))
 	if err != nil {
 		rdb.Close()
 		return nil, nil, err
 	}
 	return q, func() { rdb.Close() }, nil
 }
-
-// queueFlush bounds how long a worker that stops keeps writing its last
-// acknowledgements and releasing what it holds: within the time an
-// interrupted run is given to end (see flushOnInterrupt).
-const queueFlush = 2 * time.Second
 
 // add queues the URLs in list, one a line, and says how many were new:
 // the stream takes each URL once, however often it is added. A URL

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -108,6 +109,20 @@ func (s *Server) Restart() error {
 		return fmt.Errorf("redis-server on %s not ready after 10s", s.Addr)
 	}
 	return nil
+}
+
+// Freeze stops the server with SIGSTOP, as a hung host would: it keeps
+// its connections and port but answers nothing until Thaw.
+func (s *Server) Freeze() error { return s.signal(syscall.SIGSTOP) }
+
+// Thaw lets a frozen server (see Freeze) go on with SIGCONT.
+func (s *Server) Thaw() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	if s.cmd == nil {
+		return fmt.Errorf("redis-server on %s is not running", s.Addr)
+	}
+	return s.cmd.Process.Signal(sig)
 }
 
 // Stop kills the server, as a crash would, and waits for it to exit.
