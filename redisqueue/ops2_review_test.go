@@ -304,7 +304,8 @@ func TestOps2LoadingAtStartIsWaitedFor(t *testing.T) {
 }
 
 // cancelSoon calls cancel, which ends what, and fails t unless what
-// returns (closes done) within FlushTimeout, with a second's grace.
+// returns (closes done) within FlushTimeout, with three seconds' grace for
+// a loaded machine (before the fix: 10.9 s for a crawl, 15.4 s for Run).
 func cancelSoon(t *testing.T, cancel context.CancelFunc, done <-chan struct{}, what string) {
 	t.Helper()
 	cancelled := time.Now()
@@ -315,7 +316,7 @@ func cancelSoon(t *testing.T, cancel context.CancelFunc, done <-chan struct{}, w
 		t.Fatalf("%s still running 30s after its context was cancelled", what)
 	}
 	took := time.Since(cancelled)
-	if took > DefaultFlushTimeout+time.Second {
+	if took > DefaultFlushTimeout+3*time.Second {
 		t.Errorf("%s returned %v after its context was cancelled; want within FlushTimeout (%v)", what, took, DefaultFlushTimeout)
 	}
 	t.Logf("%s returned %v after its context was cancelled", what, took)
