@@ -22,6 +22,12 @@ var (
 	// not fetched.
 	ErrDisallowed = errors.New("fetch: disallowed by robots.txt")
 
+	// ErrRobotsUnavailable marks a URL disallowed only because its host's
+	// robots.txt could not be read (a 5xx, or no answer): RFC 9309 has
+	// the crawler take everything as disallowed for now, so a later crawl
+	// may find the URL allowed. Such an error matches [ErrDisallowed] too.
+	ErrRobotsUnavailable = errors.New("fetch: robots.txt unavailable")
+
 	// ErrCrawlFull marks a URL found when the crawl already holds as many
 	// URLs as [CrawlMaxURLs] allows. The URL is not fetched.
 	ErrCrawlFull = errors.New("fetch: crawl is full")

@@ -385,3 +385,49 @@ func TestCrawlDelayPastDeadlineOnARedirect(t *testing.T) {
 		}
 	})
 }
+
+// A page refused because its host's robots.txt could not be read (a 503)
+// matches ErrRobotsUnavailable as well as ErrDisallowed, so that a crawler
+// can queue it again later; one that robots.txt disallows matches only
+// ErrDisallowed.
+func TestCrawlRobotsUnavailableIsTyped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, err := fetch.New(fetch.WithClient(memhttp.Client(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.URL.Path != "/robots.txt":
+				w.Write([]byte("<html></html>"))
+			case r.Host == "down.test":
+				w.WriteHeader(http.StatusServiceUnavailable)
+			default:
+				w.Write([]byte("User-agent: *\nDisallow: /private\n"))
+			}
+		}))), fetch.WithRetry(fetch.RetryPolicy{MaxAttempts: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := fetch.NewCrawler(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]error{}
+		for p := range c.Run(t.Context(), "http://down.test/a", "http://up.test/private", "http://up.test/public") {
+			got[p.URL] = p.Err
+		}
+		for _, tc := range []struct {
+			url                     string
+			disallowed, unavailable bool
+		}{
+			{"http://down.test/a", true, true},
+			{"http://up.test/private", true, false},
+			{"http://up.test/public", false, false},
+		} {
+			err := got[tc.url]
+			if errors.Is(err, fetch.ErrDisallowed) != tc.disallowed || errors.Is(err, fetch.ErrRobotsUnavailable) != tc.unavailable {
+				t.Errorf("%s: %v; want ErrDisallowed %v, ErrRobotsUnavailable %v", tc.url, err, tc.disallowed, tc.unavailable)
+			}
+		}
+		if err := got["http://down.test/a"]; err != nil && !strings.Contains(err.Error(), "disallowed by robots.txt: robots.txt answered 503") {
+			t.Errorf("the refusal reads %q; want it to say robots.txt answered 503", err)
+		}
+	})
+}

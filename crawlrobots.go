@@ -262,7 +262,18 @@ func disallowed(rules *robots.Rules, u *url.URL) error {
 		return nil
 	}
 	if why := rules.Reason(); why != "" {
-		return fmt.Errorf("%w: %s", ErrDisallowed, why)
+		return robotsUnavailable(why)
 	}
 	return ErrDisallowed
+}
+
+// robotsUnavailable is the refusal of a URL whose host's robots.txt could
+// not be read, for the reason it holds: it matches both ErrDisallowed and
+// ErrRobotsUnavailable, and reads as ErrDisallowed with the reason.
+type robotsUnavailable string
+
+func (e robotsUnavailable) Error() string { return ErrDisallowed.Error() + ": " + string(e) }
+
+func (e robotsUnavailable) Is(target error) bool {
+	return target == ErrDisallowed || target == ErrRobotsUnavailable
 }
