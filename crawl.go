@@ -363,7 +363,9 @@ func (p *Page) base() *url.URL {
 // <a> and <area> element, in document order, resolved as a browser
 // resolves them: against the page's first <base href>, or else its final
 // URL, with tabs and newlines removed; those that are not http or https
-// URLs are left out.
+// URLs are left out, and so are those a browser could not follow either:
+// an href that does not parse as a URL (a space in the host, a bad port).
+// A link checker that reports such hrefs as broken reads them from Body.
 func (p *Page) Links() []string {
 	if !strings.Contains(strings.ToLower(p.Header.Get("Content-Type")), "html") && p.Header.Get("Content-Type") != "" {
 		return nil
