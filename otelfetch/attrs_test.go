@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"testing"
@@ -260,6 +261,27 @@ func TestAttemptServer(t *testing.T) {
 		}
 		if got := address + ":" + strconv.FormatInt(port, 10); got != tt.want {
 			t.Errorf("%s: server %s; want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+// The instrumentation scope carries the module's version as the program
+// was built with it, so that a dashboard can tell which version recorded a
+// series; none when the build does not say.
+func TestModuleVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"no build info", nil, ""},
+		{"a dependency", &debug.BuildInfo{Main: debug.Module{Path: "example.com/app"}, Deps: []*debug.Module{{Path: "github.com/c989c033/fetch", Version: "v0.3.0"}, {Path: ScopeName, Version: "v0.2.1"}}}, "v0.2.1"},
+		{"replaced", &debug.BuildInfo{Deps: []*debug.Module{{Path: ScopeName, Version: "v0.2.1", Replace: &debug.Module{Path: "example.com/fork", Version: "v0.2.2"}}}}, "v0.2.2"},
+		{"its own tree", &debug.BuildInfo{Main: debug.Module{Path: ScopeName, Version: "(devel)"}}, ""},
+		{"absent", &debug.BuildInfo{Main: debug.Module{Path: "example.com/app"}}, ""},
+	} {
+		if got := moduleVersion(tc.bi); got != tc.want {
+			t.Errorf("%s: %q; want %q", tc.name, got, tc.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package otelfetch
 import (
 	"errors"
 	"os"
+	"runtime/debug"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -14,6 +15,35 @@ import (
 // ScopeName is the instrumentation scope of the meter and tracer an
 // [Instrumentation] uses.
 const ScopeName = "github.com/c989c033/fetch/otelfetch"
+
+// version is the instrumentation scope's version: this module's, as the
+// program was built with it; "" if that is not known (a build from its own
+// source tree, or without module information).
+var version = func() string {
+	bi, _ := debug.ReadBuildInfo()
+	return moduleVersion(bi)
+}()
+
+// moduleVersion returns the version of this module in bi, "" if bi does not
+// say.
+func moduleVersion(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return ""
+	}
+	for _, m := range append([]*debug.Module{&bi.Main}, bi.Deps...) {
+		if m.Path != ScopeName {
+			continue
+		}
+		if m.Replace != nil {
+			m = m.Replace
+		}
+		if m.Version == "(devel)" {
+			return ""
+		}
+		return m.Version
+	}
+	return ""
+}
 
 // Instrumentation records what a [fetch.Fetcher] does as the metrics and
 // spans the package documentation lists. Make one with [New]; the zero
@@ -67,8 +97,8 @@ func New(opts ...Option) *Instrumentation {
 		tp = otel.GetTracerProvider()
 	}
 	in := &Instrumentation{
-		tracer: tp.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL)),
-		meter:  mp.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL)),
+		tracer: tp.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL), trace.WithInstrumentationVersion(version)),
+		meter:  mp.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL), metric.WithInstrumentationVersion(version)),
 		noHost: c.noHost,
 		attrs:  c.attrs,
 	}
