@@ -250,8 +250,9 @@ func (fr *Frontier) Failed(e fetch.CrawlEntry) {
 
 // Close ends the Frontier: a Next waiting returns, the writes made so far
 // are applied, and the entries still held are released to the other
-// processes at once. Close returns within [FlushTimeout], whatever Redis
-// does: what it could not write stays pending (see [FlushTimeout]).
+// processes at once. Close returns within [FlushTimeout] and a poll,
+// whatever Redis does: what it could not write stays pending (see
+// [FlushTimeout]).
 func (fr *Frontier) Close() {
 	fr.once.Do(func() {
 		fr.end()

@@ -23,7 +23,7 @@ const (
 	// DefaultFlushTimeout bounds how long a worker that stops keeps trying
 	// to write its last acknowledgements, and to release what it held,
 	// while Redis does not answer: a Run whose context ends returns within
-	// it, whatever Redis does.
+	// it and a poll (a quarter of a second at most), whatever Redis does.
 	DefaultFlushTimeout = time.Second
 	// DefaultMaxDeliveries is how many times an entry is handed to a
 	// worker that neither acknowledges nor releases it (see
@@ -148,7 +148,11 @@ func Logger(l *slog.Logger) Option {
 // acknowledgements and links, and to release the entries it still holds,
 // while Redis does not answer, down or frozen (default
 // [DefaultFlushTimeout]): [Queue.Run] and [Frontier.Close] return within
-// d, whatever Redis does. What the worker could not write is not lost:
+// d, and the poll of the read under way (a quarter of a second at most;
+// less with a short [Visibility]), whatever Redis does. That read, which
+// ends within its poll on a Redis that answers, is waited for however
+// short d is: only then is what the worker holds known, and released.
+// What the worker could not write is not lost:
 // the entries stay pending and are delivered again after the visibility
 // timeout, to another worker, which fetches again those whose results
 // were handed over but not acknowledged. A call to Redis under way when d

@@ -246,15 +246,17 @@ func (q *Queue) startWorker(ctx context.Context, onFail func()) *worker {
 // stop ends the worker once reading is closed (nothing reads entries any
 // more): it writes what is left, then releases the entries still held and
 // leaves the group; the delivery of harmed, if not "", counts (see
-// consumer.leave). It returns when that is done, or when FlushTimeout has
-// passed, whichever is first, so that a Redis that does not answer (down,
-// or frozen) holds no caller up: the entries still held are then left to
-// be taken over after the visibility timeout. A call to Redis under way
-// then, which the Redis client does not cut short when its context ends,
-// ends in the background within the client's timeouts, and the worker's
-// goroutines with it.
+// consumer.leave). It returns when that is done, or when FlushTimeout and
+// a poll have passed, whichever is first, so that a Redis that does not
+// answer (down, or frozen) holds no caller up: the entries still held are
+// then left to be taken over after the visibility timeout. The poll is
+// the read under way's: a blocking XREADGROUP, which the Redis client
+// does not cut short, ends within it on a Redis that answers, and the
+// release waits for it, however short FlushTimeout is. A call to Redis
+// under way when stop returns ends in the background within the client's
+// timeouts, and the worker's goroutines with it.
 func (wk *worker) stop(ctx context.Context, reading <-chan struct{}, harmed string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wk.q.cfg.flush)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wk.q.cfg.poll+wk.q.cfg.flush)
 	defer cancel()
 	stopped := make(chan struct{})
 	go func() {
