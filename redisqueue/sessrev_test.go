@@ -33,3 +33,20 @@ func TestSessrevBreakReleasesWithShortFlushTimeout(t *testing.T) {
 		t.Errorf("%d entries released; want 3", len(released))
 	}
 }
+
+// The slowWrite timer set for a write that has just ended may fire as the
+// next write begins: that write is not slow, and adds still wait for it.
+// (Before, any write under way when the timer fired made Redis
+// unavailable to adds, until a write succeeded.)
+func TestSessrevStaleSlowWriteTimer(t *testing.T) {
+	w := &writer{writing: true, began: time.Now()}
+	w.stopWaiting()
+	if w.failing {
+		t.Error("a write that has just begun was taken as slow")
+	}
+	w.began = time.Now().Add(-slowWrite)
+	w.stopWaiting()
+	if !w.failing {
+		t.Error("a write under way for slowWrite was not taken as slow")
+	}
+}

@@ -43,9 +43,10 @@ type writer struct {
 	mu      sync.Mutex
 	log     []op
 	shut    bool
-	failing bool  // the last write failed, or took too long (see slowWrite): Redis is unavailable
-	writing bool  // a write is under way
-	err     error // why the writer gave up, if it did
+	failing bool      // the last write failed, or took too long (see slowWrite): Redis is unavailable
+	writing bool      // a write is under way
+	began   time.Time // when it began
+	err     error     // why the writer gave up, if it did
 	wake    chan struct{}
 	done    chan struct{} // closed by stop
 }
@@ -164,12 +165,13 @@ const writeBatch = 512
 // the adds after it report true without waiting, until a write succeeds.
 const slowWrite = 250 * time.Millisecond
 
-// stopWaiting makes Redis unavailable to adds if a write is under way (see
-// slowWrite).
+// stopWaiting makes Redis unavailable to adds if a write has been under
+// way for slowWrite (see slowWrite). The timer set for a write that has
+// just ended may fire as the next one begins, which is not slow yet.
 func (w *writer) stopWaiting() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.writing {
+	if w.writing && time.Since(w.began) >= slowWrite {
 		w.failing = true
 		w.answer(-1, "", addResult{added: true})
 	}
@@ -194,6 +196,7 @@ func (w *writer) run(ctx context.Context) {
 		batch := w.log[:min(len(w.log), writeBatch)]
 		shut := w.shut
 		w.writing = len(batch) > 0
+		w.began = time.Now()
 		w.mu.Unlock()
 		if len(batch) == 0 {
 			if shut {
