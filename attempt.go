@@ -115,6 +115,7 @@ func closeQuietly(body io.Closer) {
 // A panic in the transport is the attempt's final error (see recoverSend).
 func (f *Fetcher) attempt(c *call, n int) (o *outcome) {
 	c.n = int32(n)
+	c.traceAttempt(n)
 	o = &c.last // named, so that it is what attempt returns after recoverSend
 	*o = outcome{cancel: noop}
 	r, actx, err := f.prepare(c, n, o)

@@ -229,11 +229,12 @@ func ownLimit(err error) bool {
 var ownLimits = []error{ErrTooManyRedirects, ErrOutOfScope, ErrAlreadySeen, ErrDisallowed, ErrBodyTooLarge, ErrHeaderTooLarge}
 
 // networkFailure reports whether err is the network's: a connection
-// refused, reset or cut short, a DNS or TLS failure, or anything else
-// net/http's transport reported (a *url.Error is a net.Error).
+// refused, reset or cut short (an HTTP/2 stream too, see h2Cut), a DNS or
+// TLS failure, or anything else net/http's transport reported (a
+// *url.Error is a net.Error).
 func networkFailure(err error) bool {
 	return errors.As(err, new(net.Error)) || errors.As(err, new(*net.OpError)) || cutShort(err) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || h2Cut(err) ||
 		errors.As(err, new(*tls.CertificateVerificationError)) || errors.As(err, new(tls.RecordHeaderError))
 }
 

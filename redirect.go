@@ -24,8 +24,9 @@ import (
 //
 // Only the goroutine running the call touches it (net/http calls
 // CheckRedirect on the goroutine that called Client.Do), until the call
-// hands its body back; from then on only the body does. The exception is
-// wrote, which net/http's connection goroutines add to.
+// hands its body back; from then on only the body does. The exceptions are
+// the write counts (wrote, alt), which net/http's connection goroutines add
+// to, and even, which they read.
 type call struct {
 	context.Context // the caller's (with trace added, if the caller's has a trace of its own)
 
@@ -36,19 +37,22 @@ type call struct {
 	req  *http.Request // the request sent: made with the call as its context (see newCall)
 	body slotBody      // the response body, when the caller reads it
 
-	caller   *http.Request         // the request the caller gave
-	watch    gateWatcher           // the scheduler whose worker runs the call, if any: told when it waits at the gates
-	attempts int                   // requests sent to origin so far, as Error.Attempts counts them
-	delay    time.Duration         // the last retry's delay, for the backoff's next
-	start    mono                  // when the call began; zero unless MaxElapsed or a hook needs it
-	waited   time.Duration         // how long the current attempt waited at the gates; zero unless timed
-	panicked error                 // the OnCall hook's panic, which fails the call
-	last     outcome               // the outcome of the current attempt (see Fetcher.attempt)
-	reports  []func(*outcome)      // tell the policies that let the attempt, or a hop of it, through what became of it
-	trace    httptrace.ClientTrace // the request's trace: counts its writes in wrote
+	caller   *http.Request          // the request the caller gave
+	watch    gateWatcher            // the scheduler whose worker runs the call, if any: told when it waits at the gates
+	attempts int                    // requests sent to origin so far, as Error.Attempts counts them
+	delay    time.Duration          // the last retry's delay, for the backoff's next
+	start    mono                   // when the call began; zero unless MaxElapsed or a hook needs it
+	waited   time.Duration          // how long the current attempt waited at the gates; zero unless timed
+	panicked error                  // the OnCall hook's panic, which fails the call
+	last     outcome                // the outcome of the current attempt (see Fetcher.attempt)
+	reports  []func(*outcome)       // tell the policies that let the attempt, or a hop of it, through what became of it
+	trace    httptrace.ClientTrace  // the trace of odd attempts' requests: counts their writes in wrote
+	alt      *altTrace              // the trace of even attempts' requests, made at the first retry
+	traced   *httptrace.ClientTrace // the caller's own trace, if any, which the call's traces run too
 
 	defaulted    uint64       // bit i: the Fetcher added its default header private[i] to req; bit 63: one of private[63:] (see applyDefaults)
-	wrote        atomic.Int32 // times net/http wrote a request of the current attempt on a connection
+	wrote        atomic.Int32 // times net/http wrote a request of an odd attempt on a connection
+	even         atomic.Bool  // the current attempt is an even one: its requests carry alt
 	first        int32        // wrote when the current attempt followed its first redirect
 	n            int32        // the current attempt, from 1
 	held         bool         // the call holds h's slot and a global slot
@@ -97,18 +101,58 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 		})
 	}
 	c.trace.WroteHeaders = c.wroteHeaders
-	if httptrace.ContextClientTrace(c.Context) != nil {
+	if c.traced = httptrace.ContextClientTrace(c.Context); c.traced != nil {
 		// The caller's hooks run too, after the call's.
 		c.Context = httptrace.WithClientTrace(c.Context, &c.trace)
 	}
 	return c
 }
 
-// Value returns the call itself for callKey, the call's trace for
-// net/http/httptrace's key, and otherwise what the caller's context holds.
+// An altTrace is the trace of a call's even attempts, counting their writes.
+type altTrace struct {
+	httptrace.ClientTrace
+	wrote atomic.Int32
+}
+
+func (t *altTrace) wroteHeaders() { t.wrote.Add(1) }
+
+// traceAttempt readies the call's count of the writes of attempt n. Odd
+// and even attempts carry traces of their own, each with its count: over
+// HTTP/2 net/http reports a write after it has sent it, on another
+// goroutine, so the report may come after the attempt has ended, and it
+// then adds to the count of the attempt it belongs to, not to the next
+// one's. The count is zeroed here, an attempt later (and a backoff after),
+// rather than when it is read.
+func (c *call) traceAttempt(n int) {
+	even := n%2 == 0
+	if even && c.alt == nil {
+		c.alt = new(altTrace)
+		c.alt.WroteHeaders = c.alt.wroteHeaders
+		if c.traced != nil {
+			// Composes it with the caller's trace, as newCall composes c.trace.
+			httptrace.WithClientTrace(httptrace.WithClientTrace(context.Background(), c.traced), &c.alt.ClientTrace)
+		}
+	}
+	c.even.Store(even)
+	c.writes().Store(0)
+}
+
+// writes returns the count of the writes of the current attempt.
+func (c *call) writes() *atomic.Int32 {
+	if c.even.Load() {
+		return &c.alt.wrote
+	}
+	return &c.wrote
+}
+
+// Value returns the call itself for callKey, the current attempt's trace
+// for net/http/httptrace's key, and otherwise what the caller's context holds.
 func (c *call) Value(key any) any {
 	switch key {
 	case traceKey:
+		if c.even.Load() {
+			return &c.alt.ClientTrace
+		}
 		return &c.trace
 	case callKey{}:
 		return c
@@ -138,21 +182,23 @@ func (k *keyProbe) Value(key any) any {
 	return nil
 }
 
-// wroteHeaders counts a request of the current attempt written on a
-// connection. net/http calls it on the connection's goroutine once it has
-// written the request's headers, so before the server can answer them, and
-// again each time it resends the request by itself on a new connection
-// after a kept-alive one died under it.
+// wroteHeaders counts a request of an odd attempt written on a connection.
+// net/http calls it on another goroutine than the call's once it has
+// written the request's headers (over HTTP/1 before it sends them, so
+// before the server can answer; over HTTP/2 after, so perhaps after the
+// answer has come: see traceAttempt), and again each time it resends the
+// request by itself: on a new connection after a kept-alive one died
+// under it, or after an HTTP/2 server refused the stream.
 func (c *call) wroteHeaders() { c.wrote.Add(1) }
 
 // sent returns how many times the attempt that has just ended sent the
-// request to the call's own host, and readies the count for the next
-// attempt: the times net/http wrote it before the attempt's first redirect
-// (the requests that follow a redirect are not counted), or 1 if it wrote
-// none (the attempt failed before it had a connection, or the client's
-// transport does not report writes to net/http/httptrace).
+// request to the call's own host: the times net/http wrote it before the
+// attempt's first redirect (the requests that follow a redirect are not
+// counted), or 1 if it wrote none (the attempt failed before it had a
+// connection, or the client's transport does not report writes to
+// net/http/httptrace).
 func (c *call) sent() int16 {
-	n := c.wrote.Swap(0)
+	n := c.writes().Load()
 	if c.hopped {
 		n, c.hopped = c.first, false
 	}
@@ -347,7 +393,7 @@ func (f *Fetcher) hop(req *http.Request) error {
 		prev.Body = http.NoBody // net/http closes it again
 	}
 	if !c.hopped {
-		c.hopped, c.first = true, c.wrote.Load()
+		c.hopped, c.first = true, c.writes().Load()
 	}
 	if sent := cmp.Or(c.last.sentAt, c.last.start); req.Response != nil {
 		var took time.Duration

@@ -27,7 +27,10 @@ type Result struct {
 	// Attempts is how many times the request was sent to URL's host: the
 	// times net/http wrote its headers on a connection there, so that a
 	// request net/http resent by itself on a new connection, after a
-	// kept-alive one died under it, counts twice, as the server counts it.
+	// kept-alive one died under it, counts twice, as the server counts it;
+	// so does an HTTP/2 stream the server refused (REFUSED_STREAM, as a
+	// server does to streams over its concurrency limit) and net/http sent
+	// again.
 	// An attempt that wrote nothing (a refused connection, a failed TLS
 	// handshake, a blocked address) counts once, as does every attempt on
 	// a transport that does not report its writes to net/http/httptrace;

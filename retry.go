@@ -253,7 +253,9 @@ func dateShaped(v string) bool {
 // transport errors that a fresh attempt may cure: connection refused or
 // reset, a connection closed before the response was complete (wherever it
 // was cut: in the status line, a header line, the body or a chunked body's
-// trailer), a timeout, and a temporary DNS failure. It does not retry other
+// trailer), their HTTP/2 equivalents (a stream the server reset with
+// REFUSED_STREAM, INTERNAL_ERROR or CANCEL, or a connection it closed after
+// a GOAWAY), a timeout, and a temporary DNS failure. It does not retry other
 // statuses, TLS certificate or handshake failures, a name that does not
 // resolve, too many redirects, a body over the size cap, a malformed
 // response that no cut could have produced, or anything it does not
@@ -290,7 +292,7 @@ func DefaultRetryable(resp *http.Response, err error) bool {
 		return !dnsErr.IsNotFound && (dnsErr.IsTimeout || dnsErr.IsTemporary)
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), cutShort(err):
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), cutShort(err), h2Cut(err):
 		return true
 	case errors.Is(err, ErrAttemptTimeout), errors.Is(err, context.DeadlineExceeded):
 		return true // an attempt's own timeout; the caller's deadline ends the loop first
