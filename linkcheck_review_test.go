@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -171,48 +172,15 @@ func lcBlackHole(t *testing.T, addr string) string {
 	return ln.Addr().String()
 }
 
-// lcResolver returns a resolver that asks a DNS server on 127.0.0.53:x
-// which answers every name with NXDOMAIN, as a resolver answers
-// nohost.invalid: the checker's lookups never leave the machine.
+// lcResolver returns a resolver that asks a DNS server on loopback which
+// knows no name, as a resolver answers nohost.invalid (see startFakeDNS):
+// the checker's lookups never leave the machine.
 func lcResolver(t *testing.T) *net.Resolver {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.53:0")
-	if err != nil {
-		t.Skipf("cannot listen on 127.0.0.53: %v", err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			var p dnsmessage.Parser
-			h, err := p.Start(buf[:n])
-			if err != nil {
-				continue
-			}
-			q, err := p.Question()
-			if err != nil {
-				continue
-			}
-			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, RecursionDesired: h.RecursionDesired,
-				RecursionAvailable: true, RCode: dnsmessage.RCodeNameError})
-			b.StartQuestions()
-			b.Question(q)
-			if msg, err := b.Finish(); err == nil {
-				pc.WriteTo(msg, from)
-			}
-		}
-	})
-	t.Cleanup(func() {
-		pc.Close()
-		wg.Wait()
-	})
+	addr := startFakeDNS(t, func(string, dnsmessage.Type) []netip.Addr { return nil })
 	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
+		return d.DialContext(ctx, "udp", addr)
 	}}
 }
 
