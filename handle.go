@@ -37,7 +37,10 @@ type Handled[In, Out any] struct {
 // at once, even if the attempt's time ran out meanwhile (unless it is the
 // context's error). A body over [WithMaxBodySize] makes its reads fail
 // with [ErrBodyTooLarge], and fails the input even if handle drops that
-// error. handle runs on many goroutines at once.
+// error. handle runs on many goroutines at once, and may run more than
+// once for one input, once per attempt: a side effect of it (a file
+// written) must bear being done again over a partial first try, or be
+// left to the loop body, which sees each input once.
 //
 // handle need not read the body to its end or close it. What it leaves is
 // read, so that the connection can be reused, if its Content-Length says
