@@ -72,6 +72,10 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.StringVarP(&o.method, "request", "X", "", "HTTP `METHOD` (default GET, or POST with -d)")
 	fs.VarP(o.header, "header", "H", "header for every request (repeatable)")
 	fs.StringVarP(&o.user, "user", "u", "", "basic auth `USER:PASSWORD` for every request, as curl -u (unless -H sets Authorization)")
+	fs.StringVar(&o.cacert, "cacert", "", "verify servers with the CA certificates (PEM) in `FILE`, in place of the system's, as curl --cacert")
+	fs.StringVarP(&o.cert, "cert", "E", "", "send the client certificate (PEM) in `FILE`, with its key from --key or from FILE")
+	fs.StringVar(&o.key, "key", "", "the private key (PEM) in `FILE` of --cert's certificate")
+	fs.BoolFuncP("insecure", "k", "do not verify servers' certificates, as curl -k (for testing only)", setBool(&o.insecure))
 	fs.VarP(dataFlag{&o.data, false}, "data", "d", "request body, as curl -d sends it (repeatable)")
 	fs.Var(dataFlag{&o.data, true}, "data-binary", "request body, as curl --data-binary sends it")
 	fs.BoolFunc("title", "report the <title> of HTML pages", setBool(&o.title))
@@ -184,6 +188,11 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	}
 	if _, set := o.header["User-Agent"]; !set {
 		opts = append(opts, fetch.WithHeader("User-Agent", userAgent()))
+	}
+	if cfg, err := o.tlsConfig(); err != nil {
+		return o, nil, nil, err
+	} else if cfg != nil {
+		opts = append(opts, fetch.WithTLSConfig(cfg))
 	}
 	switch {
 	case (o.input != "" || o.demo) && len(urls) > 0:

@@ -91,6 +91,8 @@ type options struct {
 	stream                           string         // and its stream
 	header                           headers
 	user                             string     // -u USER:PASSWORD
+	cacert, cert, key                string     // --cacert, --cert, --key
+	insecure                         bool       // -k
 	data                             []dataPart // -d and --data-binary, in order
 	body                             string     // what data makes
 	title, quiet, demo, help         bool
