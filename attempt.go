@@ -189,7 +189,7 @@ func (f *Fetcher) recoverSend(c *call, n int, o *outcome, r *http.Request) {
 // count counts attempt n of call c, whose outcome o says how many times
 // it was sent, as it ends: for the call (Error.Attempts) and in the stats.
 func (f *Fetcher) count(c *call, n int, o *outcome) {
-	c.attempts += int(o.sent)
+	c.attempts += int32(o.sent)
 	f.stats.attempts.Add(int64(o.sent))
 	if n > 1 {
 		f.stats.retries.Add(1)

@@ -111,7 +111,7 @@ func (b *retryBudget) allowRetry(c *call, o *outcome) error {
 	if err == nil {
 		err = c.f.statusError(o)
 	}
-	return &RetryBudgetError{Host: c.origin.name, Calls: calls, Retries: retries, Attempts: c.attempts, Err: err}
+	return &RetryBudgetError{Host: c.origin.name, Calls: calls, Retries: retries, Attempts: int(c.attempts), Err: err}
 }
 
 // call counts a call to the host.

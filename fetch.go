@@ -252,7 +252,7 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 		resp = o.resp
 	}
 	err := d.err
-	counted := f.stats.count(resp, err, c.attempts)
+	counted := f.stats.count(resp, err, int(c.attempts))
 	ended := true // the call gives up everything now, not when its body is closed
 	switch {
 	case err != nil:
@@ -265,7 +265,7 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 			closeUnsent(c.req) // no attempt: the transport, which closes it, never had it
 		}
 		c.restart()
-		err = f.fail(c.caller, c.attempts, err)
+		err = f.fail(c.caller, int(c.attempts), err)
 		if !c.reads {
 			resp = nil // Do: no response with an error (net/http's CheckRedirect case aside, as http.Client.Do documents)
 		}
@@ -293,7 +293,7 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 				closeBody(resp)
 				resp = nil
 			}
-			err = f.fail(c.caller, c.attempts, herr)
+			err = f.fail(c.caller, int(c.attempts), herr)
 		} else if e, ok := err.(*Error); ok {
 			e.Err = errors.Join(e.Err, herr)
 		}
@@ -301,5 +301,5 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 	if ended {
 		f.exit(c.origin)
 	}
-	return resp, c.attempts, err
+	return resp, int(c.attempts), err
 }

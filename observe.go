@@ -322,7 +322,7 @@ func (f *Fetcher) done(c *call, resp *http.Response, err error) error {
 	if f.hooks.OnDone == nil {
 		return nil
 	}
-	info := DoneInfo{Context: c.Context, Request: c.caller, Host: c.origin.name, Attempts: c.attempts, Err: err}
+	info := DoneInfo{Context: c.Context, Request: c.caller, Host: c.origin.name, Attempts: int(c.attempts), Err: err}
 	if resp != nil {
 		info.Status = resp.StatusCode
 	}

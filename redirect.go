@@ -37,24 +37,23 @@ type call struct {
 	req  *http.Request // the request sent: made with the call as its context (see newCall)
 	body slotBody      // the response body, when the caller reads it
 
-	caller   *http.Request          // the request the caller gave
-	watch    gateWatcher            // the scheduler whose worker runs the call, if any: told when it waits at the gates
-	attempts int                    // requests sent to origin so far, as Error.Attempts counts them
-	delay    time.Duration          // the last retry's delay, for the backoff's next
-	start    mono                   // when the call began; zero unless MaxElapsed or a hook needs it
-	waited   time.Duration          // how long the current attempt waited at the gates; zero unless timed
-	panicked error                  // the OnCall hook's panic, which fails the call
-	last     outcome                // the outcome of the current attempt (see Fetcher.attempt)
-	reports  []func(*outcome)       // tell the policies that let the attempt, or a hop of it, through what became of it
-	trace    httptrace.ClientTrace  // the trace of odd attempts' requests: counts their writes in wrote
-	alt      *altTrace              // the trace of even attempts' requests, made at the first retry
-	traced   *httptrace.ClientTrace // the caller's own trace, if any, which the call's traces run too
+	caller   *http.Request         // the request the caller gave
+	watch    gateWatcher           // the scheduler whose worker runs the call, if any: told when it waits at the gates
+	delay    time.Duration         // the last retry's delay, for the backoff's next
+	start    mono                  // when the call began; zero unless MaxElapsed or a hook needs it
+	waited   time.Duration         // how long the current attempt waited at the gates; zero unless timed
+	panicked error                 // the OnCall hook's panic, which fails the call
+	last     outcome               // the outcome of the current attempt (see Fetcher.attempt)
+	reports  []func(*outcome)      // tell the policies that let the attempt, or a hop of it, through what became of it
+	trace    httptrace.ClientTrace // the trace of odd attempts' requests: counts their writes in wrote
+	alt      *altTrace             // the trace of even attempts' requests, made at the first retry (or with the call, to hold the caller's trace)
 
 	defaulted    uint64       // bit i: the Fetcher added its default header private[i] to req; bit 63: one of private[63:] (see applyDefaults)
 	wrote        atomic.Int32 // times net/http wrote a request of an odd attempt on a connection
 	even         atomic.Bool  // the current attempt is an even one: its requests carry alt
 	first        int32        // wrote when the current attempt followed its first redirect
 	n            int32        // the current attempt, from 1
+	attempts     int32        // requests sent to origin so far, as Error.Attempts counts them (see TestCallFitsItsSizeClass)
 	held         bool         // the call holds h's slot and a global slot
 	hopped       bool         // the current attempt has followed a redirect
 	reads        bool         // the call reads the final response's body itself (consume)
@@ -101,8 +100,10 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 		})
 	}
 	c.trace.WroteHeaders = c.wroteHeaders
-	if c.traced = httptrace.ContextClientTrace(c.Context); c.traced != nil {
-		// The caller's hooks run too, after the call's.
+	if t := httptrace.ContextClientTrace(c.Context); t != nil {
+		// The caller's hooks run too, after the call's; alt keeps them
+		// for the even attempts' trace.
+		c.alt = &altTrace{caller: t}
 		c.Context = httptrace.WithClientTrace(c.Context, &c.trace)
 	}
 	return c
@@ -111,7 +112,8 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 // An altTrace is the trace of a call's even attempts, counting their writes.
 type altTrace struct {
 	httptrace.ClientTrace
-	wrote atomic.Int32
+	wrote  atomic.Int32
+	caller *httptrace.ClientTrace // the caller's own trace, if any, which it runs too
 }
 
 func (t *altTrace) wroteHeaders() { t.wrote.Add(1) }
@@ -125,12 +127,14 @@ func (t *altTrace) wroteHeaders() { t.wrote.Add(1) }
 // rather than when it is read.
 func (c *call) traceAttempt(n int) {
 	even := n%2 == 0
-	if even && c.alt == nil {
-		c.alt = new(altTrace)
+	if even && (c.alt == nil || c.alt.WroteHeaders == nil) {
+		if c.alt == nil {
+			c.alt = new(altTrace)
+		}
 		c.alt.WroteHeaders = c.alt.wroteHeaders
-		if c.traced != nil {
+		if c.alt.caller != nil {
 			// Composes it with the caller's trace, as newCall composes c.trace.
-			httptrace.WithClientTrace(httptrace.WithClientTrace(context.Background(), c.traced), &c.alt.ClientTrace)
+			httptrace.WithClientTrace(httptrace.WithClientTrace(context.Background(), c.alt.caller), &c.alt.ClientTrace)
 		}
 	}
 	c.even.Store(even)
