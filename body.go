@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync/atomic"
 )
 
 // slotBody is a response body that holds its call's in-flight slot, host
@@ -17,7 +16,6 @@ type slotBody struct {
 	c       *call
 	cancel  context.CancelFunc
 	attempt context.Context // under WithAttemptTimeout, the attempt's context
-	done    atomic.Bool
 }
 
 // Read reads the body. A read that fails as the attempt's own time runs
@@ -53,7 +51,7 @@ func (b writableBody) Write(p []byte) (int, error) { return b.w.Write(p) }
 // finish gives up what the body holds, once, whichever of EOF and Close
 // comes first.
 func (b *slotBody) finish() {
-	if b.done.CompareAndSwap(false, true) {
+	if b.c.flags.Or(bodyDone)&bodyDone == 0 {
 		b.cancel()
 		b.c.end()
 	}

@@ -26,7 +26,7 @@ import (
 // CheckRedirect on the goroutine that called Client.Do), until the call
 // hands its body back; from then on only the body does. The exceptions are
 // the write counts (wrote, alt), which net/http's connection goroutines add
-// to, and even, which they read.
+// to, and flags, which they read and the body sets.
 type call struct {
 	context.Context // the caller's (with trace added, if the caller's has a trace of its own)
 
@@ -48,17 +48,23 @@ type call struct {
 	trace    httptrace.ClientTrace // the trace of odd attempts' requests: counts their writes in wrote
 	alt      *altTrace             // the trace of even attempts' requests, made at the first retry (or with the call, to hold the caller's trace)
 
-	defaulted    uint64       // bit i: the Fetcher added its default header private[i] to req; bit 63: one of private[63:] (see applyDefaults)
-	wrote        atomic.Int32 // times net/http wrote a request of an odd attempt on a connection
-	even         atomic.Bool  // the current attempt is an even one: its requests carry alt
-	first        int32        // wrote when the current attempt followed its first redirect
-	n            int32        // the current attempt, from 1
-	attempts     int32        // requests sent to origin so far, as Error.Attempts counts them (see TestCallFitsItsSizeClass)
-	held         bool         // the call holds h's slot and a global slot
-	hopped       bool         // the current attempt has followed a redirect
-	reads        bool         // the call reads the final response's body itself (consume)
-	sharedHeader bool         // req's header map is the caller's: copy it before adding defaults
+	defaulted    uint64        // bit i: the Fetcher added its default header private[i] to req; bit 63: one of private[63:] (see applyDefaults)
+	wrote        atomic.Int32  // times net/http wrote a request of an odd attempt on a connection
+	flags        atomic.Uint32 // evenAttempt, bodyDone: one word, so that the call fits its size class (see TestCallFitsItsSizeClass)
+	first        int32         // wrote when the current attempt followed its first redirect
+	n            int32         // the current attempt, from 1
+	attempts     int32         // requests sent to origin so far, as Error.Attempts counts them (see TestCallFitsItsSizeClass)
+	held         bool          // the call holds h's slot and a global slot
+	hopped       bool          // the current attempt has followed a redirect
+	reads        bool          // the call reads the final response's body itself (consume)
+	sharedHeader bool          // req's header map is the caller's: copy it before adding defaults
 }
+
+// The call's flags.
+const (
+	evenAttempt uint32 = 1 << iota // the current attempt is an even one: its requests carry alt
+	bodyDone                       // the body has given up what the call held (see slotBody.finish)
+)
 
 type callKey struct{}
 
@@ -137,13 +143,17 @@ func (c *call) traceAttempt(n int) {
 			httptrace.WithClientTrace(httptrace.WithClientTrace(context.Background(), c.alt.caller), &c.alt.ClientTrace)
 		}
 	}
-	c.even.Store(even)
+	if even {
+		c.flags.Or(evenAttempt)
+	} else {
+		c.flags.And(^evenAttempt)
+	}
 	c.writes().Store(0)
 }
 
 // writes returns the count of the writes of the current attempt.
 func (c *call) writes() *atomic.Int32 {
-	if c.even.Load() {
+	if c.flags.Load()&evenAttempt != 0 {
 		return &c.alt.wrote
 	}
 	return &c.wrote
@@ -154,7 +164,7 @@ func (c *call) writes() *atomic.Int32 {
 func (c *call) Value(key any) any {
 	switch key {
 	case traceKey:
-		if c.even.Load() {
+		if c.flags.Load()&evenAttempt != 0 {
 			return &c.alt.ClientTrace
 		}
 		return &c.trace
