@@ -9,16 +9,11 @@ package fetch
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +24,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/c989c033/fetch/internal/testcert"
 
 	"go.uber.org/goleak"
 	"golang.org/x/net/http2"
@@ -98,24 +95,9 @@ func TestH2Negotiated(t *testing.T) {
 // TestH2MutualTLS: a client certificate given with WithTLSConfig is
 // presented to a server that requires one, over HTTP/2.
 func TestH2MutualTLS(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "client"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
+	client := testcert.NewClient(t, "client")
 	clientCAs := x509.NewCertPool()
-	clientCAs.AddCert(leaf)
+	clientCAs.AddCert(client.Leaf)
 
 	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.Proto+" "+r.TLS.PeerCertificates[0].Subject.CommonName)
@@ -127,8 +109,7 @@ func TestH2MutualTLS(t *testing.T) {
 	t.Cleanup(s.Close)
 	roots := s.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	f := h2Fetcher(t, roots, WithTLSConfig(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}}))
+	f := h2Fetcher(t, roots, WithTLSConfig(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{client.TLS}}))
 	if b, err := f.Get(t.Context(), s.URL); err != nil || string(b) != "HTTP/2.0 client" {
 		t.Errorf("with a certificate: got = %q, %v; want HTTP/2.0 client", b, err)
 	}

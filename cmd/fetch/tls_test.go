@@ -1,21 +1,17 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/c989c033/fetch/internal/testcert"
 )
 
 // writePEM writes blocks to a new file in dir and returns its path.
@@ -32,37 +28,6 @@ func writePEM(t *testing.T, dir, name string, blocks ...*pem.Block) string {
 	return path
 }
 
-// clientCert makes a self-signed client certificate and returns it and the
-// PEM blocks of it and its key.
-func clientCert(t *testing.T) (*x509.Certificate, *pem.Block, *pem.Block) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "fetch test client"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, &pem.Block{Type: "CERTIFICATE", Bytes: der}, &pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}
-}
-
 // --cacert, --cert/--key and -k do what curl's do: a server whose
 // certificate only --cacert's CA vouches for is fetched with it and refused
 // without it; -k skips the check; a server that requires a client
@@ -74,13 +39,14 @@ func TestTLSFlags(t *testing.T) {
 	defer srv.Close()
 	ca := writePEM(t, dir, "ca.pem", &pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 
-	cert, certPEM, keyPEM := clientCert(t)
+	client := testcert.NewClient(t, "fetch test client")
+	certPEM, keyPEM := client.CertPEM, client.KeyPEM
 	certFile := writePEM(t, dir, "client.pem", certPEM)
 	keyFile := writePEM(t, dir, "client.key", keyPEM)
 	both := writePEM(t, dir, "both.pem", certPEM, keyPEM)
 	mtls := httptest.NewUnstartedServer(ok)
 	mtls.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: x509.NewCertPool()}
-	mtls.TLS.ClientCAs.AddCert(cert)
+	mtls.TLS.ClientCAs.AddCert(client.Leaf)
 	mtls.StartTLS()
 	defer mtls.Close()
 	mtlsCA := writePEM(t, dir, "mtls-ca.pem", &pem.Block{Type: "CERTIFICATE", Bytes: mtls.Certificate().Raw})
@@ -119,7 +85,7 @@ func TestTLSFlagErrors(t *testing.T) {
 	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, certPEM, _ := clientCert(t)
+	certPEM := testcert.NewClient(t, "fetch test client").CertPEM
 	certOnly := writePEM(t, dir, "cert.pem", certPEM)
 	for _, tc := range []struct {
 		args []string
