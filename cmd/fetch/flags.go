@@ -42,6 +42,7 @@ type limits struct {
 	rps, hostRPS                              float64
 	timeout                                   time.Duration
 	maxBody                                   int64
+	stall                                     bool // -O: timeout bounds a stall, not the attempt
 }
 
 // newFlagSet defines the command's flags, writing what they set into o and l.
@@ -65,9 +66,9 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.Float64Var(&l.hostRPS, "host-rate", 0, "most requests per second to a host (0: no limit)")
 	fs.IntVar(&l.burst, "burst", 1, "burst for --rate and --host-rate")
 	fs.IntVar(&l.retries, "retries", 3, "retries after the first attempt")
-	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "time limit per attempt (0: none)")
+	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "time limit per attempt; with -O, per stall, as wget's (0: none)")
 	fs.DurationVar(&o.total, "total", 0, "time limit for the whole run (0: none)")
-	fs.Int64Var(&l.maxBody, "max-body", fetch.DefaultMaxBodySize, "largest body, in bytes")
+	fs.Int64Var(&l.maxBody, "max-body", fetch.DefaultMaxBodySize, "largest body, in bytes (with -O, none unless given)")
 	fs.IntVar(&l.redirects, "max-redirects", fetch.DefaultMaxRedirects, "most redirects followed")
 	fs.StringVarP(&o.method, "request", "X", "", "HTTP `METHOD` (default GET, or POST with -d)")
 	fs.VarP(o.header, "header", "H", "header for every request (repeatable)")
@@ -152,6 +153,14 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	if err := l.check(); err != nil {
 		return o, nil, nil, err
 	}
+	if o.outputDir != "" {
+		// Bodies go to disk, not memory: a download is as large, and takes
+		// as long, as it is, as with wget.
+		l.stall = true
+		if !fs.Changed("max-body") {
+			l.maxBody = math.MaxInt64
+		}
+	}
 	if fs.Changed("burst") && l.rps == 0 && l.hostRPS == 0 {
 		return o, nil, nil, fmt.Errorf("--burst %d: applies only with --rate or --host-rate", l.burst)
 	}
@@ -235,7 +244,10 @@ func (l limits) options() []fetch.Option {
 		fetch.WithMaxBodySize(l.maxBody),
 		fetch.WithMaxRedirects(l.redirects),
 	}
-	if l.timeout > 0 {
+	switch {
+	case l.timeout > 0 && l.stall:
+		opts = append(opts, fetch.WithTransportWrapper(stallTimeout(l.timeout)))
+	case l.timeout > 0:
 		opts = append(opts, fetch.WithAttemptTimeout(l.timeout))
 	}
 	if l.hostConc > 0 {

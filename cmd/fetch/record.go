@@ -47,6 +47,9 @@ func errorText(err error) string {
 	if !strings.HasPrefix(msg, "fetch: ") {
 		msg = "fetch: " + msg
 	}
+	if errors.Is(err, fetch.ErrBodyTooLarge) {
+		msg += " (--max-body)" // the cap is the flag's
+	}
 	return msg
 }
 
