@@ -153,6 +153,9 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	if err := l.check(); err != nil {
 		return o, nil, nil, err
 	}
+	if o.outputDir == "-" {
+		return o, nil, nil, errors.New("-O -: -O takes a directory to save bodies in; standard output carries the JSON lines")
+	}
 	if o.outputDir != "" {
 		// Bodies go to disk, not memory: a download is as large, and takes
 		// as long, as it is, as with wget.

@@ -206,3 +206,16 @@ func TestStallTimeoutCountsOnlyWaits(t *testing.T) {
 		}
 	})
 }
+
+// -O - is a usage error, as curl's -o - might make one expect the bodies on
+// standard output, where the JSON lines go; it made a directory named "-".
+func TestSaveToDashIsAUsageError(t *testing.T) {
+	t.Chdir(t.TempDir())
+	code, out, stderr := runCmd(t, "", "-O", "-", "http://127.0.0.1:1/")
+	if code != exitUsage || out != "" || !strings.Contains(stderr, "-O -: -O takes a directory") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want a usage error naming -O -", code, out, stderr)
+	}
+	if _, err := os.Stat("-"); err == nil {
+		t.Errorf(`a directory named "-" was made`)
+	}
+}
