@@ -234,6 +234,9 @@ func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) 
 			err = h.err // the attempt ended under the handler: its timeout, or the caller's end
 		}
 		o.err = f.attemptError(c, o.req.Context(), err)
+		if te, ok := o.err.(*attemptTimeoutError); ok {
+			te.body = true
+		}
 	}
 	return true
 }

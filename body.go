@@ -27,7 +27,7 @@ func (b *slotBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		b.finish()
 	case err != nil && b.attempt != nil && b.attempt.Err() != nil && b.c.Err() == nil:
-		err = &attemptTimeoutError{after: b.c.f.attemptTimeout, err: err}
+		err = &attemptTimeoutError{after: b.c.f.attemptTimeout, err: err, body: true}
 	}
 	return n, err
 }

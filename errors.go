@@ -236,9 +236,17 @@ func contextError(ctx context.Context) error {
 type attemptTimeoutError struct {
 	after time.Duration
 	err   error
+	body  bool // it ran out while the response body was being read
 }
 
-func (e *attemptTimeoutError) Error() string   { return "attempt timed out after " + e.after.String() }
+func (e *attemptTimeoutError) Error() string {
+	if e.body {
+		// Say so: a download still coming when the time ran out wants a
+		// longer timeout, a server that never answered does not.
+		return "attempt timed out after " + e.after.String() + " while reading the response body"
+	}
+	return "attempt timed out after " + e.after.String()
+}
 func (e *attemptTimeoutError) Unwrap() []error { return []error{ErrAttemptTimeout, e.err} }
 
 // deadlineError marks a limiter's refusal to wait past the context deadline

@@ -35,8 +35,11 @@ type Handled[In, Out any] struct {
 // attempt; wrap it with [RetryableError] to have it retried (an invalid
 // page a flaky server sometimes sends, say), otherwise it fails the input
 // at once, even if the attempt's time ran out meanwhile (unless it is the
-// context's error). A body over [WithMaxBodySize] makes its reads fail
-// with [ErrBodyTooLarge], and fails the input even if handle drops that
+// context's error). A body whose Content-Length is over [WithMaxBodySize]
+// fails the input with [ErrBodyTooLarge] without being handed to handle,
+// as [Fetcher.Get] refuses it; one that turns out longer than the cap
+// makes its reads fail with ErrBodyTooLarge once they reach it (they
+// return no byte past it), and fails the input even if handle drops that
 // error. handle runs on many goroutines at once, and may run more than
 // once for one input, once per attempt: a side effect of it (a file
 // written) must bear being done again over a partial first try, or be
@@ -127,6 +130,12 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 			}
 			return serr
 		}
+		if resp.ContentLength > f.maxBody && (resp.Request == nil || resp.Request.Method != http.MethodHead) {
+			// Known to be over the cap before a byte is read: refused as
+			// Get refuses it, without handing the handler (and its
+			// storage) the first f.maxBody bytes of it.
+			return &handlerError{fmt.Errorf("%w: Content-Length %d exceeds %d bytes", ErrBodyTooLarge, resp.ContentLength, f.maxBody)}
+		}
 		body := &cappedBody{r: resp.Body, left: f.maxBody, limit: f.maxBody}
 		resp.Body = body
 		v, err := handle(in, resp)
@@ -138,6 +147,11 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 				err = errTruncated
 			}
 			return fmt.Errorf("%w (reading the body: %w)", err, body.err)
+		case body.err != nil && err == body.err:
+			// The handler passed the failed read on as it came ("unexpected
+			// EOF"): say, as Get does, that it was the body's, and how far
+			// it got, so that a cut download reads as one.
+			return fmt.Errorf("reading the body: %w", &cutError{read: body.limit - body.left, length: resp.ContentLength, err: err})
 		case body.err != nil || markedRetryable(err):
 			return err // the body was cut short, or the handler asks for a retry
 		case err != nil:
@@ -187,6 +201,22 @@ type cappedBody struct {
 	err         error // the first read from the connection that failed: the body was cut short, or too slow
 }
 
+// A cutError is a body's read that failed after read bytes of it (of
+// length, if known).
+type cutError struct {
+	read, length int64
+	err          error
+}
+
+func (e *cutError) Error() string {
+	if e.length >= 0 {
+		return fmt.Sprintf("%v after %d of %d bytes", e.err, e.read, e.length)
+	}
+	return fmt.Sprintf("%v after %d bytes", e.err, e.read)
+}
+
+func (e *cutError) Unwrap() error { return e.err }
+
 // errTruncated stands for a handler's nil error about a body cut short.
 var errTruncated = errors.New("the handler returned no error")
 
@@ -229,7 +259,10 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 	}
 	b.left -= int64(n)
 	if b.left < 0 {
-		return n, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, b.limit)
+		// Hand over only the bytes within the cap: the one read past it
+		// only tells that the body is too large, and a handler copying
+		// to storage writes what a read returns before its error.
+		return n + int(b.left), fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, b.limit)
 	}
 	return n, err
 }

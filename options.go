@@ -284,9 +284,10 @@ func WithAttemptTimeout(d time.Duration) Option {
 }
 
 // WithMaxBodySize caps the bodies that the Fetcher reads for you (the batch,
-// streaming and convenience calls) at n bytes (default
-// [DefaultMaxBodySize]); a longer body is an [ErrBodyTooLarge] error.
-// [Fetcher.Do] leaves the body to the caller and does not cap it.
+// streaming and convenience calls), and those it hands a [Handle] handler,
+// at n bytes (default [DefaultMaxBodySize]); a longer body is an
+// [ErrBodyTooLarge] error. [Fetcher.Do] leaves the body to the caller and
+// does not cap it.
 func WithMaxBodySize(n int64) Option {
 	return func(c *config) error {
 		if n < 1 {
