@@ -109,6 +109,9 @@ func New(opts ...Option) (*Fetcher, error) {
 		client := *c.client // the caller's stays as it is
 		f.client = &client
 	}
+	if c.stallTimeout > 0 {
+		f.client.Transport = stallTimeout(f.client.Transport, c.stallTimeout)
+	}
 	f.client.CheckRedirect = f.redirectPolicy(f.client.CheckRedirect)
 	f.gates.hosts = newHostTable(c.hostLimiter, c.hostConcurrency, c.adaptive, c.policies())
 	f.timed = c.adaptive != nil || c.hooks.OnAttempt != nil || c.hooks.OnDone != nil

@@ -53,6 +53,7 @@ type config struct {
 	tls             *tls.Config     // nil: net/http's default
 	retry           RetryPolicy
 	attemptTimeout  time.Duration
+	stallTimeout    time.Duration
 	maxBody         int64
 	maxHeader       int64
 	maxRedirects    int

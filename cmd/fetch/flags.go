@@ -68,7 +68,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.IntVar(&l.retries, "retries", 3, "retries after the first attempt")
 	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "time limit per attempt; with -O, per stall, as wget's (0: none)")
 	fs.DurationVar(&o.total, "total", 0, "time limit for the whole run (0: none)")
-	fs.Int64Var(&l.maxBody, "max-body", fetch.DefaultMaxBodySize, "largest body, in bytes (with -O, none unless given)")
+	fs.Int64Var(&l.maxBody, "max-body", fetch.DefaultMaxBodySize, "largest body, in bytes (with -O and no --queue: none unless given)")
 	fs.IntVar(&l.redirects, "max-redirects", fetch.DefaultMaxRedirects, "most redirects followed")
 	fs.StringVarP(&o.method, "request", "X", "", "HTTP `METHOD` (default GET, or POST with -d)")
 	fs.VarP(o.header, "header", "H", "header for every request (repeatable)")
@@ -160,7 +160,7 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		// Bodies go to disk, not memory: a download is as large, and takes
 		// as long, as it is, as with wget.
 		l.stall = true
-		if !fs.Changed("max-body") {
+		if !fs.Changed("max-body") && o.queue == "" { // --queue reads each body into memory first
 			l.maxBody = math.MaxInt64
 		}
 	}
@@ -249,7 +249,7 @@ func (l limits) options() []fetch.Option {
 	}
 	switch {
 	case l.timeout > 0 && l.stall:
-		opts = append(opts, fetch.WithTransportWrapper(stallTimeout(l.timeout)))
+		opts = append(opts, fetch.WithStallTimeout(l.timeout))
 	case l.timeout > 0:
 		opts = append(opts, fetch.WithAttemptTimeout(l.timeout))
 	}

@@ -47,8 +47,11 @@ func errorText(err error) string {
 	if !strings.HasPrefix(msg, "fetch: ") {
 		msg = "fetch: " + msg
 	}
-	if errors.Is(err, fetch.ErrBodyTooLarge) {
+	switch {
+	case errors.Is(err, fetch.ErrBodyTooLarge):
 		msg += " (--max-body)" // the cap is the flag's
+	case errors.Is(err, fetch.ErrAttemptTimeout):
+		msg += " (--timeout)"
 	}
 	return msg
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,10 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
-
-	"github.com/c989c033/fetch"
 )
 
 // -O saves a body of any size, as wget does: the 10 MiB cap is for the
@@ -84,7 +78,7 @@ func TestSaveTimeoutIsAStallTimeout(t *testing.T) {
 	}
 	for _, u := range urls[1:] {
 		r := recs[u]
-		if r.ErrorKind != "timeout" || !strings.Contains(r.Error, "no data received for 400ms (--timeout)") {
+		if r.ErrorKind != "timeout" || !strings.Contains(r.Error, "attempt stalled") || !strings.Contains(r.Error, " 400ms") || !strings.HasSuffix(r.Error, " (--timeout)") {
 			t.Errorf("%s: record %+v; want an attempt timeout naming --timeout", u, r)
 		}
 	}
@@ -97,114 +91,6 @@ func TestSaveTimeoutIsAStallTimeout(t *testing.T) {
 	if r := records(t, out)[urls[0]]; code != exitSomeFailed || r.ErrorKind != "timeout" {
 		t.Errorf("without -O: exit %d, record %+v; want an attempt timeout", code, r)
 	}
-}
-
-// chunkTransport answers each request with a body whose reads take the
-// chunks sent on body, one a read, and end at its close; a read waiting for
-// a chunk, or the wait for the response if head is not closed, ends with
-// the request's context, as a real transport's does.
-type chunkTransport struct {
-	head <-chan struct{}
-	body <-chan string
-}
-
-func (t chunkTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	select {
-	case <-t.head:
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
-	}
-	return &http.Response{StatusCode: 200, Body: &chunkBody{ctx: ctx, chunks: t.body}, Request: req}, nil
-}
-
-type chunkBody struct {
-	ctx    context.Context
-	chunks <-chan string
-}
-
-func (b *chunkBody) Read(p []byte) (int, error) {
-	select {
-	case c, ok := <-b.chunks:
-		if !ok {
-			return 0, io.EOF
-		}
-		return copy(p, c), nil
-	case <-b.ctx.Done():
-		return 0, context.Cause(b.ctx)
-	}
-}
-
-func (b *chunkBody) Close() error { return nil }
-
-// The stall clock runs only while the response is awaited and while a read
-// waits: time the reader spends between reads does not count.
-func TestStallTimeoutCountsOnlyWaits(t *testing.T) {
-	const d = time.Second
-	open := make(chan struct{})
-	close(open)
-	get := func(rt http.RoundTripper) (*http.Response, error) {
-		req, _ := http.NewRequest("GET", "http://a.test/", nil)
-		return stallTimeout(d)(rt).RoundTrip(req)
-	}
-	synctest.Test(t, func(t *testing.T) {
-		body := make(chan string, 2)
-		body <- "a"
-		body <- "b"
-		close(body)
-		resp, err := get(chunkTransport{head: open, body: body})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		buf := make([]byte, 8)
-		resp.Body.Read(buf)
-		time.Sleep(10 * d) // a slow disk between reads
-		if n, err := resp.Body.Read(buf); n != 1 || err != nil {
-			t.Errorf("read after a pause between reads: %d, %v; want the next byte", n, err)
-		}
-	})
-	synctest.Test(t, func(t *testing.T) {
-		body := make(chan string)
-		go func() { // a byte every 0.9 s for 9 s
-			for range 10 {
-				time.Sleep(d * 9 / 10)
-				body <- "x"
-			}
-			close(body)
-		}()
-		resp, err := get(chunkTransport{head: open, body: body})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if got, err := io.ReadAll(resp.Body); len(got) != 10 || err != nil {
-			t.Errorf("trickle: read %q, %v; want all 10 bytes", got, err)
-		}
-	})
-	synctest.Test(t, func(t *testing.T) {
-		body := make(chan string, 1)
-		body <- "a"
-		resp, err := get(chunkTransport{head: open, body: body})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		buf := make([]byte, 8)
-		resp.Body.Read(buf)
-		start := time.Now()
-		_, err = resp.Body.Read(buf)
-		if !errors.Is(err, fetch.ErrAttemptTimeout) || time.Since(start) != d {
-			t.Errorf("stalled body: %v after %v; want an attempt timeout after %v", err, time.Since(start), d)
-		}
-	})
-	synctest.Test(t, func(t *testing.T) {
-		start := time.Now()
-		_, err := get(chunkTransport{head: make(chan struct{})})
-		if !errors.Is(err, fetch.ErrAttemptTimeout) || time.Since(start) != d {
-			t.Errorf("no response: %v after %v; want an attempt timeout after %v", err, time.Since(start), d)
-		}
-	})
 }
 
 // -O - is a usage error, as curl's -o - might make one expect the bodies on

@@ -1,4 +1,4 @@
-package main
+package fetch
 
 import (
 	"context"
@@ -7,20 +7,38 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/c989c033/fetch"
 )
 
-// stallTimeout returns a transport wrapper that fails a request whose
-// response does not begin within d, or whose body, while it is being read,
-// brings no byte for d: -O's --timeout, as wget's. A download that keeps
-// coming is never cut, however long it takes, and time spent between reads
-// (writing to a slow disk) does not count. The failure matches
-// [fetch.ErrAttemptTimeout], so that it is retried as an attempt timeout is.
-func stallTimeout(d time.Duration) func(http.RoundTripper) http.RoundTripper {
-	return func(next http.RoundTripper) http.RoundTripper {
-		return stallTransport{next: next, d: d}
+// WithStallTimeout fails an attempt whose response does not begin within d
+// of being sent, or whose body, while a read of it waits, brings no byte
+// for d, as wget's --timeout does. Unlike [WithAttemptTimeout], it never cuts
+// a response that keeps coming, however long it takes in all, and the time
+// the reader spends between reads (writing to a slow disk) does not count:
+// for large downloads, where a total would cut the slow ones and restart
+// them from their first byte. Waits at the gates (a redirect's host's slot
+// or token) do not count either: it applies to each request on the wire,
+// each attempt and each redirect hop. A stalled attempt is retried; its
+// error matches [ErrAttemptTimeout] and [context.DeadlineExceeded]. It
+// combines with WithAttemptTimeout, and works with [WithClient] (around
+// its transport, or [http.DefaultTransport] if it has none). By default
+// there is none.
+func WithStallTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("fetch: WithStallTimeout(%v): must be positive", d)
+		}
+		c.stallTimeout = d
+		return nil
 	}
+}
+
+// stallTimeout wraps next so that each request sent through it fails
+// once it stalls for d (see WithStallTimeout).
+func stallTimeout(next http.RoundTripper, d time.Duration) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return stallTransport{next: next, d: d}
 }
 
 type stallTransport struct {
@@ -52,6 +70,7 @@ type stallWatch struct {
 
 	mu    sync.Mutex
 	armed bool // waiting for the response or inside a read
+	body  bool // the response came: a stall is the body's
 	ended bool // stopped: the body was closed or the request failed
 }
 
@@ -59,7 +78,7 @@ func (w *stallWatch) fire() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.armed && !w.ended {
-		w.cancel(&stallError{after: w.d})
+		w.cancel(&stallError{after: w.d, body: w.body})
 	}
 }
 
@@ -77,7 +96,7 @@ func (w *stallWatch) arm() {
 func (w *stallWatch) pause() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.armed = false
+	w.armed, w.body = false, true
 	w.timer.Stop()
 }
 
@@ -107,11 +126,18 @@ func (b *stallBody) Close() error {
 	return err
 }
 
-// A stallError says that a response stalled.
-type stallError struct{ after time.Duration }
+// A stallError says that a response stalled: that its head (body false) or
+// the next bytes of its body did not come for after.
+type stallError struct {
+	after time.Duration
+	body  bool
+}
 
 func (e *stallError) Error() string {
-	return fmt.Sprintf("no data received for %v (--timeout)", e.after)
+	if e.body {
+		return "attempt stalled: no bytes of the response body for " + e.after.String()
+	}
+	return "attempt stalled: no response for " + e.after.String()
 }
 
 // Timeout reports true, as for a net.Error that timed out.
@@ -120,5 +146,4 @@ func (e *stallError) Timeout() bool { return true }
 // Temporary reports true, as net.Error asks.
 func (e *stallError) Temporary() bool { return true }
 
-// Is makes a stall match [fetch.ErrAttemptTimeout].
-func (e *stallError) Is(target error) bool { return target == fetch.ErrAttemptTimeout }
+func (e *stallError) Unwrap() []error { return []error{ErrAttemptTimeout, context.DeadlineExceeded} }
