@@ -201,6 +201,14 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	if _, set := o.header["User-Agent"]; !set {
 		opts = append(opts, fetch.WithHeader("User-Agent", userAgent()))
 	}
+	if _, set := o.header["Accept-Encoding"]; !set && o.outputDir != "" {
+		// Bodies are saved as sent, as wget and curl -O save them: net/http
+		// would otherwise ask for gzip and save a .tar.gz served with
+		// Content-Encoding: gzip as the .tar inside it. It decompresses
+		// nothing it did not ask for, so an -H Accept-Encoding is saved as
+		// sent too.
+		opts = append(opts, fetch.WithHeader("Accept-Encoding", "identity"))
+	}
 	if cfg, err := o.tlsConfig(); err != nil {
 		return o, nil, nil, err
 	} else if cfg != nil {

@@ -19,7 +19,7 @@ type record struct {
 	URL        string `json:"url"`
 	FinalURL   string `json:"final_url,omitempty"`
 	Status     int    `json:"status,omitempty"`
-	Bytes      int    `json:"bytes"`
+	Bytes      int64  `json:"bytes"`
 	Attempts   int    `json:"attempts"`
 	DurationMS int64  `json:"duration_ms"`
 	File       string `json:"file,omitempty"` // where -O saved the body

@@ -16,7 +16,7 @@ func (o options) record(r fetch.Result) record {
 		URL:        r.URL,
 		FinalURL:   r.FinalURL,
 		Status:     r.Status,
-		Bytes:      len(r.Body),
+		Bytes:      int64(len(r.Body)),
 		Attempts:   r.Attempts,
 		DurationMS: r.Duration.Milliseconds(),
 		ErrorKind:  errorKind(r.Err),

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,7 +44,7 @@ type saver struct {
 }
 
 func newSaver(dir string) (*saver, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o777); err != nil { // and the umask, as mkdir -p
 		return nil, fmt.Errorf("-O %s: %w", dir, err)
 	}
 	root, err := os.OpenRoot(dir)
@@ -89,18 +91,30 @@ func (s *saver) abandon() {
 // errAbandoned fails a write begun after [saver.abandon].
 var errAbandoned = errors.New("the run is ending")
 
-// openTemp creates the temporary file tmp, and notes it for abandon.
-func (s *saver) openTemp(tmp string) (*os.File, error) {
+// openTemp creates a temporary file for the body to be saved as name,
+// and notes it for abandon. Its name is new (O_EXCL, with a random part),
+// never one that another writer may hold open: another fetch saving the
+// same URL into the directory with the same process ID (in another
+// container, or on another machine), or anyone who can write there, who
+// could otherwise change the file after it is renamed into place.
+func (s *saver) openTemp(name string) (*os.File, string, error) {
 	s.tempMu.Lock()
 	defer s.tempMu.Unlock()
 	if s.abandoned {
-		return nil, errAbandoned
+		return nil, "", errAbandoned
 	}
-	file, err := s.open(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err == nil {
-		s.temps[tmp] = true
+	for try := 0; ; try++ {
+		tmp := fmt.Sprintf(".%s.%d.%08x.part", name, os.Getpid(), rand.Uint32()) // names never start with a dot
+		// 0o666 and the umask, as wget, curl and os.Create make a file.
+		file, err := s.open(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) && try < 10 {
+			continue
+		}
+		if err == nil {
+			s.temps[tmp] = true
+		}
+		return file, tmp, err
 	}
-	return file, err
 }
 
 // doneTemp notes that the temporary file tmp is renamed or removed.
@@ -193,7 +207,7 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 		}
 		return rec
 	}
-	rec.Bytes = int(h.Value.bytes)
+	rec.Bytes = h.Value.bytes
 	if h.Value.finalURL != fetched && h.Value.finalURL != rec.URL {
 		rec.FinalURL = h.Value.finalURL
 	}
@@ -232,8 +246,7 @@ func (s *saver) keep(r fetch.Result, rec *record) bool {
 // body cut short; an error writing names the file. The temporary file is
 // removed on every failure, and by abandon if the process exits first.
 func (s *saver) write(body io.Reader, name string) (int64, error) {
-	tmp := fmt.Sprintf(".%s.%d.part", name, os.Getpid()) // names never start with a dot
-	file, err := s.openTemp(tmp)
+	file, tmp, err := s.openTemp(name)
 	if err != nil {
 		s.noteFull(err)
 		return 0, fmt.Errorf("saving %s: %w", filepath.Join(s.dir, name), err)
@@ -300,8 +313,11 @@ func (s *saver) title(name string) string {
 }
 
 // noRoom reports whether err says the -O directory can take no more:
-// its disk or quota is full, or its file system is read-only. Every file
-// after would fail the same way.
+// its disk or quota is full, or it is read-only, its file system or to
+// this user (EACCES, which creating or renaming a file in it returns only
+// for want of permission on the directory). Every file after would fail
+// the same way.
 func noRoom(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS)
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS) ||
+		errors.Is(err, syscall.EACCES)
 }

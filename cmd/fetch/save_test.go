@@ -57,7 +57,7 @@ func TestSaveToDir(t *testing.T) {
 	} {
 		r := recs[u]
 		data, err := os.ReadFile(filepath.Join(dir, want.name))
-		if r.File != filepath.Join(dir, want.name) || err != nil || string(data) != want.body || r.Bytes != len(want.body) {
+		if r.File != filepath.Join(dir, want.name) || err != nil || string(data) != want.body || r.Bytes != int64(len(want.body)) {
 			t.Errorf("%s: record %+v, file %q (%v); want it saved in %s", u, r, data, err, want.name)
 		}
 	}

@@ -40,7 +40,8 @@ func TestSecurityReviewHeaderUsageErrorHidesCredential(t *testing.T) {
 
 // Threat: someone with write access to a shared -O directory plants a
 // symbolic link, pointing outside it, under the name of the temporary
-// file a save writes first (.NAME.PID.part: predictable). Expected: the
+// file a save writes first (.NAME.PID.part, as it was named before it took
+// a random part, opened O_EXCL). Expected: the
 // file outside is not written (os.Root refuses a link out of the
 // directory), and the body is not saved through it. This pins the
 // behaviour: it passes.
