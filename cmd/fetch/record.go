@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"syscall"
@@ -85,6 +86,8 @@ func errorKind(err error) string {
 		return "connection_refused"
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection_reset"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated" // curl's exit 18, a partial file
 	case errors.As(err, &dnsErr):
 		return "dns"
 	case errors.As(err, &cert), errors.As(err, &ca):

@@ -105,3 +105,20 @@ func TestSaveToDashIsAUsageError(t *testing.T) {
 		t.Errorf(`a directory named "-" was made`)
 	}
 }
+
+// A body cut short (the connection closed before its Content-Length) is a
+// failure of its own kind, truncated, whatever the status line said, so
+// that a script selecting status 200 can tell it from a success.
+func TestTruncatedBodyKind(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.Write([]byte("only part"))
+	}))
+	defer srv.Close()
+	for _, args := range [][]string{{}, {"-O", t.TempDir()}} {
+		code, out, _ := runCmd(t, "", append(args, "-q", "--retries", "0", srv.URL+"/a")...)
+		if r := records(t, out)[srv.URL+"/a"]; code != exitSomeFailed || r.ErrorKind != "truncated" {
+			t.Errorf("%v: exit %d, record %+v; want error_kind truncated", args, code, r)
+		}
+	}
+}
