@@ -130,13 +130,14 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 			}
 			return serr
 		}
-		if resp.ContentLength > f.maxBody && (resp.Request == nil || resp.Request.Method != http.MethodHead) {
+		limit := f.bodyCap(req)
+		if resp.ContentLength > limit && (resp.Request == nil || resp.Request.Method != http.MethodHead) {
 			// Known to be over the cap before a byte is read: refused as
 			// Get refuses it, without handing the handler (and its
-			// storage) the first f.maxBody bytes of it.
-			return &handlerError{fmt.Errorf("%w: Content-Length %d exceeds %d bytes", ErrBodyTooLarge, resp.ContentLength, f.maxBody)}
+			// storage) the first bytes of it, up to the cap.
+			return &handlerError{fmt.Errorf("%w: Content-Length %d exceeds %d bytes", ErrBodyTooLarge, resp.ContentLength, limit)}
 		}
-		body := &cappedBody{r: resp.Body, left: f.maxBody, limit: f.maxBody}
+		body := &cappedBody{r: resp.Body, left: limit, limit: limit}
 		resp.Body = body
 		v, err := handle(in, resp)
 		switch {

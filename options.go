@@ -288,7 +288,7 @@ func WithAttemptTimeout(d time.Duration) Option {
 // streaming and convenience calls), and those it hands a [Handle] handler,
 // at n bytes (default [DefaultMaxBodySize]); a longer body is an
 // [ErrBodyTooLarge] error. [Fetcher.Do] leaves the body to the caller and
-// does not cap it.
+// does not cap it. [MaxBodySize] sets one call's cap.
 func WithMaxBodySize(n int64) Option {
 	return func(c *config) error {
 		if n < 1 {

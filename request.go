@@ -2,15 +2,18 @@ package fetch
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // A RequestOption shapes the requests of one call that takes URLs ([Fetcher.Get],
@@ -78,6 +81,47 @@ func Body(contentType string, body []byte) RequestOption {
 		}
 		return nil
 	}
+}
+
+// MaxBodySize caps the bodies of the call's responses at n bytes, in place
+// of the Fetcher's [WithMaxBodySize], where the Fetcher reads them for you
+// and where [Handle] hands them to its handler; -1 lifts the cap. It lets
+// one call take large bodies (a download handed to a handler that streams
+// it to storage) without lifting the cap of every call, or building a
+// second Fetcher, which would not share the first one's per-host slots and
+// rates. [Handle]'s newRequest may apply it to the requests it builds:
+//
+//	fetch.MaxBodySize(-1)(req)
+func MaxBodySize(n int64) RequestOption {
+	return func(r *http.Request) error {
+		if n < 1 && n != -1 {
+			return fmt.Errorf("fetch: MaxBodySize(%d): must be at least 1, or -1 for no cap", n)
+		}
+		if n < 0 || n > math.MaxInt64-1 {
+			n = math.MaxInt64 - 1 // the readers look one byte past the cap
+		}
+		bodyCapsUsed.Store(true)
+		*r = *r.WithContext(context.WithValue(r.Context(), bodyCapKey{}, n))
+		return nil
+	}
+}
+
+// bodyCapKey is the context key of a request's [MaxBodySize].
+type bodyCapKey struct{}
+
+// bodyCapsUsed is set once any request has had a [MaxBodySize], so that
+// until then no request looks for one.
+var bodyCapsUsed atomic.Bool
+
+// bodyCap returns the cap on the body of the response to req: its
+// [MaxBodySize] if it has one, else the Fetcher's.
+func (f *Fetcher) bodyCap(req *http.Request) int64 {
+	if bodyCapsUsed.Load() {
+		if n, ok := req.Context().Value(bodyCapKey{}).(int64); ok {
+			return n
+		}
+	}
+	return f.maxBody
 }
 
 // checkHeader returns an error naming key and value unless they may be

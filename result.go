@@ -81,13 +81,13 @@ func (f *Fetcher) fetch(req *http.Request, text string, index int, r *Result, fr
 			// a read cut short by the caller ending the call fails it as
 			// the caller's cancellation or deadline, as a wait does.
 			var rerr error
-			r.Body, rerr = readPrefix(resp, f.maxBody)
+			r.Body, rerr = readPrefix(resp, f.bodyCap(req))
 			if rerr != nil && req.Context().Err() != nil {
 				return fmt.Errorf("reading the body of a %s: %w", resp.Status, rerr)
 			}
 			return newStatusError(resp, retryAfterOf(f, resp), r.Body, false)
 		}
-		body, err := readBody(resp, f.maxBody)
+		body, err := readBody(resp, f.bodyCap(req))
 		r.Body = body
 		return err
 	}
