@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -126,7 +127,14 @@ type breaker struct {
 	cb        *gobreaker.TwoStepCircuitBreaker[struct{}]
 	isFailure func(*http.Response, error) bool
 	probes    uint32
+	asked     atomic.Int64 // when a call last came to the breaker (Unix nanoseconds)
 }
+
+// breakerMemory is how long a breaker past its open spell, with no call
+// since, keeps the host from being forgotten: a host that was down when its
+// callers left it would otherwise stay half-open, waiting for a probe that
+// never comes, and be kept for ever.
+const breakerMemory = throttleMemory
 
 // errFailed and errExcluded are what the breaker is told of a failed
 // attempt, and of one that says nothing of the host.
@@ -158,20 +166,29 @@ func newBreaker(b *CircuitBreaker) *breaker {
 // breaker is open, or half-open with its probes out (admit, after the
 // gates, has the last word: probes let through while the call waited).
 func (b *breaker) precheck(c *call) error {
-	switch b.cb.State() {
-	case gobreaker.StateOpen:
+	b.asked.Store(time.Now().UnixNano())
+	if b.refusing() {
 		return b.refusal(c)
-	case gobreaker.StateHalfOpen:
-		if n := b.cb.Counts(); n.Requests >= n.TotalExclusions+b.probes {
-			return b.refusal(c)
-		}
 	}
 	return nil
+}
+
+// refusing reports whether precheck would refuse a call now.
+func (b *breaker) refusing() bool {
+	switch b.cb.State() {
+	case gobreaker.StateOpen:
+		return true
+	case gobreaker.StateHalfOpen:
+		n := b.cb.Counts()
+		return n.Requests >= n.TotalExclusions+b.probes
+	}
+	return false
 }
 
 // admit lets the attempt through unless the breaker is open, or half-open
 // with its probes out, and has the call report what became of it.
 func (b *breaker) admit(c *call) error {
+	b.asked.Store(time.Now().UnixNano())
 	done, err := b.cb.Allow()
 	if err != nil {
 		return b.refusal(c)
@@ -211,9 +228,19 @@ func (b *breaker) refusal(c *call) error {
 	return e
 }
 
-// forgettable reports whether the breaker is closed with nothing counted.
+// forgettable reports whether the breaker is closed with nothing counted,
+// or half-open (its open spell over) with no call for breakerMemory: a
+// host no longer called, whose breaker waits for a probe that will not
+// come. (A probe under way holds a reference to the host, so a sweep does
+// not ask.)
 func (b *breaker) forgettable() bool {
-	return b.cb.State() == gobreaker.StateClosed && b.cb.Counts() == (gobreaker.Counts{})
+	switch b.cb.State() {
+	case gobreaker.StateClosed:
+		return b.cb.Counts() == (gobreaker.Counts{})
+	case gobreaker.StateHalfOpen:
+		return time.Since(time.Unix(0, b.asked.Load())) > breakerMemory
+	}
+	return false
 }
 
 // stats names the breaker's state unless it is closed.

@@ -75,6 +75,17 @@ func (h *host) waitPause(ctx context.Context, closing <-chan struct{}) error {
 	return nil
 }
 
+// refusing reports whether one of h's policies would refuse a call to it
+// at once, before it waits at any gate: an open circuit breaker.
+func (h *host) refusing() bool {
+	for _, p := range h.policies {
+		if p.refusing() {
+			return true
+		}
+	}
+	return false
+}
+
 // idle reports whether h may be dropped: a fresh host in its place would
 // behave the same, or more cautiously. A pause, a token bucket that is not
 // full, and a policy that is not forgettable (a learned adaptive rate, a

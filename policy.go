@@ -6,7 +6,9 @@ package fetch
 // to the host runs through them all:
 //
 //   - precheck, before the attempt waits at any gate, may refuse it at
-//     once (a circuit breaker that is open);
+//     once (a circuit breaker that is open); refusing says, with no call
+//     at hand, whether it would, so that a scheduler lets such a call
+//     go to be refused without first taking the host's gates;
 //   - admit, once the attempt has passed the host's and the global gates
 //     and just before it is sent, may refuse it: the call then fails with
 //     that error and nothing is sent;
@@ -24,6 +26,7 @@ package fetch
 // it to newHostTable's chain.
 type policy interface {
 	precheck(c *call) error
+	refusing() bool
 	admit(c *call) error
 	observe(c *call, o *outcome)
 	allowRetry(c *call, o *outcome) error
@@ -35,6 +38,7 @@ type policy interface {
 type basePolicy struct{}
 
 func (basePolicy) precheck(*call) error             { return nil }
+func (basePolicy) refusing() bool                   { return false }
 func (basePolicy) admit(*call) error                { return nil }
 func (basePolicy) observe(*call, *outcome)          {}
 func (basePolicy) allowRetry(*call, *outcome) error { return nil }

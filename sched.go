@@ -690,6 +690,14 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 				return j, false, true
 			}
 		}
+		if q.h.refusing() {
+			// An open circuit breaker: the job is refused at once (the
+			// breaker's precheck), and takes no slot, token or turn it
+			// would not use. Should the breaker let it through after all
+			// (half-open meanwhile), it waits in the gates' own lines.
+			q.seats.leave(&s.f.gates, q.h)
+			return s.dispatch(q, false), false, true
+		}
 		if q.pace == nil && s.paceOf != nil {
 			q.pace = s.paceOf(q.name) // a Crawl-delay learnt since the queue was made (a redirect's robots.txt)
 		}
