@@ -320,6 +320,11 @@ func (f *Fetcher) admit(c *call) error {
 // pass waits at h's gates and the global ones, under ctx: the host's
 // pause, a rate token, then a slot.
 func (f *Fetcher) pass(ctx context.Context, h *host) error {
+	if ctx.Err() != nil {
+		// Ended before it came to the gates (a batch's request that
+		// waited in its host's queue): no gate is to blame.
+		return contextError(ctx)
+	}
 	f.stats.waiting.Add(1)
 	defer f.stats.waiting.Add(-1)
 	for {
