@@ -121,8 +121,9 @@ func TestSummaryDurations(t *testing.T) {
 	var b strings.Builder
 	var tl tally
 	tl.add(record{Error: "x", Attempts: 2, dur: 1234567 * time.Nanosecond})
-	tl.print(&b, 12*time.Millisecond+345*time.Microsecond)
-	for _, want := range []string{"fetched 1 in 12.3ms: 0 succeeded, 1 failed, 1 retried; 81 req/s", "p50 1.25ms"} {
+	tl.add(record{Attempts: 1, Bytes: 3_456_789, dur: 1234567 * time.Nanosecond})
+	tl.print(&b, 2*time.Second+345*time.Millisecond)
+	for _, want := range []string{"fetched 2 in 2.35s: 1 succeeded, 1 failed, 1 retried; 1 req/s, 3.5 MB (1.5 MB/s)\n", "p50 1.25ms"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary %q; want %q in it", b.String(), want)
 		}
@@ -302,5 +303,14 @@ func TestUserBasicAuthWithQueueHeader(t *testing.T) {
 	}
 	if len(got) != 1 || got[0] != "Bearer t" {
 		t.Errorf("--queue -u ann:x -H 'Authorization: Bearer t' sent Authorization %q; want only the -H one", got)
+	}
+}
+
+func TestSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 3456: "3.5 kB", 99_400: "99 kB",
+		999_499: "999 kB", 999_500: "1.0 MB", 12_345_678: "12 MB", 5 << 30: "5.4 GB", 3e15: "3000 TB"} {
+		if got := size(n); got != want {
+			t.Errorf("size(%d) = %q; want %q", n, got, want)
+		}
 	}
 }

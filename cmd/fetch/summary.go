@@ -40,12 +40,14 @@ func (l *latencies) quantile(q float64) time.Duration {
 // tally counts outcomes for the summary.
 type tally struct {
 	ok, failed, retried int64
+	bytes               int64 // of the bodies of the URLs that succeeded
 	lat                 latencies
 }
 
 func (t *tally) add(r record) {
 	if r.Error == "" {
 		t.ok++
+		t.bytes += r.Bytes
 	} else {
 		t.failed++
 	}
@@ -63,10 +65,33 @@ func (t *tally) print(w io.Writer, elapsed time.Duration) {
 	if elapsed > 0 {
 		perSecond = float64(total) / elapsed.Seconds()
 	}
-	fmt.Fprintf(w, "fetched %d in %v: %d succeeded, %d failed, %d retried; %.0f req/s\n",
-		total, human(elapsed), t.ok, t.failed, t.retried, perSecond)
+	fmt.Fprintf(w, "fetched %d in %v: %d succeeded, %d failed, %d retried; %.0f req/s, %s",
+		total, human(elapsed), t.ok, t.failed, t.retried, perSecond, size(t.bytes))
+	if elapsed > 0 && t.bytes > 0 {
+		fmt.Fprintf(w, " (%s/s)", size(int64(float64(t.bytes)/elapsed.Seconds())))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "latency p50 %v, p95 %v, p99 %v\n",
 		human(t.lat.quantile(0.5)), human(t.lat.quantile(0.95)), human(t.lat.quantile(0.99)))
+}
+
+// size gives a byte count as people read it: 512 B, 3.4 kB, 12 MB, 1.2 GB
+// (powers of 1000, as wget and curl show them).
+func size(n int64) string {
+	if n < 1000 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v := float64(n)
+	for _, unit := range []string{"kB", "MB", "GB", "TB"} {
+		v /= 1000
+		if v < 999.5 || unit == "TB" {
+			if v < 9.95 {
+				return fmt.Sprintf("%.1f %s", v, unit)
+			}
+			return fmt.Sprintf("%.0f %s", v, unit)
+		}
+	}
+	panic("unreachable")
 }
 
 // human rounds d to three significant digits, so that it reads 12.3ms,
