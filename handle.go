@@ -282,15 +282,19 @@ var jsonEnded = func() json.SyntaxError {
 }()
 
 // endReader reads r, noting whether it ended (io.EOF): a body read to its
-// end, not cut short.
+// end, not cut short; or else the first read that failed.
 type endReader struct {
 	r     io.Reader
 	ended bool
+	err   error // the first read error other than io.EOF
 }
 
 func (e *endReader) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
 	e.ended = e.ended || err == io.EOF
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
 	return n, err
 }
 
@@ -313,6 +317,11 @@ func decodeJSON[T any](_ struct{}, resp *http.Response) (T, error) {
 		return v, fmt.Errorf("decoding JSON: %w", &se)
 	} else if errors.Is(err, ErrBodyTooLarge) {
 		return v, err // the size cap, not the JSON: said as Get says it
+	} else if body.err != nil && err == body.err {
+		// The body was cut short or failed on the wire, not the JSON:
+		// passed on as read, so that it is said as the body's, with how
+		// far it got, as for any handler.
+		return v, err
 	} else if err != nil {
 		return v, fmt.Errorf("decoding JSON: %w", err)
 	}
