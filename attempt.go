@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/c989c033/fetch/internal/urlredact"
@@ -281,6 +282,21 @@ func (f *Fetcher) prepare(c *call, n int, o *outcome) (*http.Request, context.Co
 		// is given: each attempt sends a header of its own, so that they
 		// neither pile up over retries nor reach the caller's request.
 		r.Header = r.Header.Clone()
+	}
+	if f.token != nil && c.defaulted&f.authBit != 0 &&
+		(f.authBit != 1<<63 || slices.Equal(c.req.Header["Authorization"], []string{"Bearer"})) {
+		// WithBearerTokenFunc's token, asked for afresh for each attempt.
+		v, err := f.bearer(c)
+		if err != nil {
+			return nil, actx, err
+		}
+		if r == c.req {
+			r = r.WithContext(actx)
+		}
+		if f.client.Jar == nil {
+			r.Header = r.Header.Clone()
+		}
+		r.Header.Set("Authorization", v)
 	}
 	return r, actx, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,10 +34,12 @@ type Fetcher struct {
 	maxBody         int64
 	logger          *slog.Logger // nil: silent
 	hooks           Hooks
-	header          http.Header // added to every request that does not set the key itself
-	private         []string    // header's keys that may be credentials (see privateDefaults)
-	hostHeader      string      // sent as the Host of every request whose Host is its URL's; "": none
-	timed           bool        // somebody reads attempts' times: a hook, or the adaptive rate
+	header          http.Header                           // added to every request that does not set the key itself
+	private         []string                              // header's keys that may be credentials (see privateDefaults)
+	hostHeader      string                                // sent as the Host of every request whose Host is its URL's; "": none
+	token           func(context.Context) (string, error) // WithBearerTokenFunc's: the Authorization default's value, per attempt
+	authBit         uint64                                // Authorization's bit among the private defaults (see applyDefaults)
+	timed           bool                                  // somebody reads attempts' times: a hook, or the adaptive rate
 	stats           counters
 
 	// Shutdown: calls register in active; once closed is set, the call that
@@ -82,6 +85,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		hooks:           c.hooks,
 		header:          c.header,
 		hostHeader:      c.host,
+		token:           c.token,
 		drained:         make(chan struct{}),
 		closing:         make(chan struct{}),
 		hostConcurrency: c.hostConcurrency,
@@ -89,6 +93,9 @@ func New(opts ...Option) (*Fetcher, error) {
 		gates:           gates{rate: gateOf(c.limiter), slots: newSlots(c.concurrency)},
 	}
 	f.private = privateDefaults(c.header)
+	if i, ok := slices.BinarySearch(f.private, "Authorization"); ok {
+		f.authBit = 1 << min(i, 63)
+	}
 	f.gates.closing = f.closing
 	f.gates.shut, f.shut = context.WithCancel(context.Background())
 	if f.client == nil {

@@ -45,12 +45,13 @@ type config struct {
 	readAhead       int // 0: the default for the concurrency
 	limiter         Limiter
 	hostLimiter     func(host string) Limiter
-	adaptive        *AdaptiveRate   // nil: no adaptive throttling
-	budget          *RetryBudget    // nil: no retry budget
-	breaker         *CircuitBreaker // nil: no circuit breaker
-	header          http.Header     // default headers; nil: none
-	host            string          // the default Host (WithHeader("Host", ...)); "": the URL's
-	tls             *tls.Config     // nil: net/http's default
+	adaptive        *AdaptiveRate                         // nil: no adaptive throttling
+	budget          *RetryBudget                          // nil: no retry budget
+	breaker         *CircuitBreaker                       // nil: no circuit breaker
+	header          http.Header                           // default headers; nil: none
+	token           func(context.Context) (string, error) // WithBearerTokenFunc's; its header holds a placeholder
+	host            string                                // the default Host (WithHeader("Host", ...)); "": the URL's
+	tls             *tls.Config                           // nil: net/http's default
 	retry           RetryPolicy
 	attemptTimeout  time.Duration
 	stallTimeout    time.Duration

@@ -217,7 +217,60 @@ func setHeader(c *config, key, value string) error {
 		c.header = make(http.Header)
 	}
 	c.header.Set(key, value)
+	if key == "Authorization" {
+		c.token = nil
+	}
 	return nil
+}
+
+// WithBearerTokenFunc sends "Authorization: Bearer " and what token returns
+// with every request, as [WithBearerToken] does, asking token for it afresh
+// for each attempt, just before it is sent: for tokens that expire, such as
+// OAuth2 access tokens from a golang.org/x/oauth2 TokenSource (whose
+// ReuseTokenSource refreshes one only when it expires):
+//
+//	fetch.WithBearerTokenFunc(func(ctx context.Context) (string, error) {
+//		t, err := ts.Token()
+//		if err != nil {
+//			return "", err
+//		}
+//		return t.AccessToken, nil
+//	})
+//
+// Unlike a transport wrapper that sets the header (oauth2.Transport through
+// [WithTransportWrapper]), the token is held back from a redirect to
+// another domain, as [WithHeader]'s credentials are. token is given the
+// call's context, runs while the attempt holds its slots (it should be
+// quick: cache the token), and may run on many goroutines at once. An error
+// it returns, or a token that may not be sent in a header, fails the call
+// without sending the attempt, and is not retried. A request that sets its
+// own Authorization is sent as it is, without asking token. Of several auth
+// options, the last wins.
+func WithBearerTokenFunc(token func(ctx context.Context) (string, error)) Option {
+	return func(c *config) error {
+		if token == nil {
+			return errors.New("fetch: WithBearerTokenFunc(nil)")
+		}
+		setHeader(c, "Authorization", "Bearer") // the key's place among the defaults; prepare sets the value
+		c.token = token
+		return nil
+	}
+}
+
+// bearer returns the Authorization value of an attempt of call c, from
+// the Fetcher's token function.
+func (f *Fetcher) bearer(c *call) (string, error) {
+	tok, err := f.token(c)
+	if err != nil {
+		return "", fmt.Errorf("fetch: WithBearerTokenFunc: %w", err)
+	}
+	if tok == "" {
+		return "", errors.New("fetch: WithBearerTokenFunc: empty token")
+	}
+	if problem := valueProblem(tok); problem != "" {
+		return "", fmt.Errorf("fetch: WithBearerTokenFunc: the token (not shown) %s", problem)
+	}
+	return "Bearer " + tok, nil
 }
 
 // WithBasicAuth sends HTTP Basic credentials with every request, as
