@@ -23,7 +23,11 @@ type Result struct {
 	FinalURL string // the URL of the final response, after redirects; "" if none
 	Status   int    // final status code; 0 if no response
 	Header   http.Header
-	Body     []byte // the body, read in full (up to the size cap)
+	// Trailer holds the trailer fields that followed the body (a chunked
+	// response's, RFC 9110 §6.5), as [http.Response.Trailer] does once
+	// the body is read; nil if the response announced none.
+	Trailer http.Header
+	Body    []byte // the body, read in full (up to the size cap)
 	// Attempts is how many times the request was sent to URL's host: the
 	// times net/http wrote its headers on a connection there, so that a
 	// request net/http resent by itself on a new connection, after a
@@ -94,7 +98,7 @@ func (f *Fetcher) fetch(req *http.Request, text string, index int, r *Result, fr
 	resp, attempts, err := f.do(req, consume, from)
 	r.Attempts, r.Err = attempts, err
 	if resp != nil {
-		r.Status, r.Header, r.FinalURL, r.final = resp.StatusCode, resp.Header, r.URL, resp.Request.URL
+		r.Status, r.Header, r.Trailer, r.FinalURL, r.final = resp.StatusCode, resp.Header, resp.Trailer, r.URL, resp.Request.URL
 		if resp.Request.URL != req.URL { // redirected
 			r.FinalURL = resp.Request.URL.Redacted()
 		}

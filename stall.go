@@ -10,18 +10,20 @@ import (
 )
 
 // WithStallTimeout fails an attempt whose response does not begin within d
-// of being sent, or whose body, while a read of it waits, brings no byte
-// for d, as wget's --timeout does. Unlike [WithAttemptTimeout], it never cuts
-// a response that keeps coming, however long it takes in all, and the time
-// the reader spends between reads (writing to a slow disk) does not count:
-// for large downloads, where a total would cut the slow ones and restart
-// them from their first byte. Waits at the gates (a redirect's host's slot
-// or token) do not count either: it applies to each request on the wire,
-// each attempt and each redirect hop. A stalled attempt is retried; its
-// error matches [ErrAttemptTimeout] and [context.DeadlineExceeded]. It
-// combines with WithAttemptTimeout, and works with [WithClient] (around
-// its transport, or [http.DefaultTransport] if it has none). By default
-// there is none.
+// of being sent (a request body still being read for sending, an upload
+// that keeps going, restarts that clock), or whose body, while a read of
+// it waits, brings no byte for d, as wget's --timeout does. Unlike
+// [WithAttemptTimeout], it never cuts a response that keeps coming, however
+// long it takes in all, and the time the reader spends between reads
+// (writing to a slow disk) does not count: for large downloads, where a
+// total would cut the slow ones and restart them from their first byte.
+// Waits at the gates (a redirect's host's slot or token) do not count
+// either: it applies to each request on the wire, each attempt and each
+// redirect hop. The connection a 101 Switching Protocols hands over is not
+// watched. A stalled attempt is retried; its error matches
+// [ErrAttemptTimeout] and [context.DeadlineExceeded]. It combines with
+// WithAttemptTimeout, and works with [WithClient] (around its transport,
+// or [http.DefaultTransport] if it has none). By default there is none.
 func WithStallTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -50,14 +52,40 @@ func (t stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
 	w := &stallWatch{d: t.d, cancel: cancel, armed: true}
 	w.timer = time.AfterFunc(t.d, w.fire)
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	r := req.WithContext(ctx)
+	if r.Body != nil && r.Body != http.NoBody {
+		// An upload that keeps going is no stall: the clock for the
+		// response starts again at each read of the request body.
+		r.Body = &sendBody{ReadCloser: r.Body, w: w}
+	}
+	resp, err := t.next.RoundTrip(r)
 	if err != nil {
 		w.stop()
 		return nil, err
 	}
 	w.pause()
+	if rw, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		// The body of a 101 is the connection, which net/http hands the
+		// caller as an io.ReadWriteCloser: it stays writable, and its
+		// silences are the new protocol's, not a stall.
+		resp.Body = upgradedBody{ReadWriteCloser: rw, w: w}
+		return resp, nil
+	}
 	resp.Body = &stallBody{ReadCloser: resp.Body, w: w}
 	return resp, nil
+}
+
+// An upgradedBody is the connection a 101 Switching Protocols response
+// hands over, unwatched; closing it stops its request's watch.
+type upgradedBody struct {
+	io.ReadWriteCloser
+	w *stallWatch
+}
+
+func (b upgradedBody) Close() error {
+	err := b.ReadWriteCloser.Close()
+	b.w.stop()
+	return err
 }
 
 // A stallWatch cancels its request's context once it has been armed for d:
@@ -100,12 +128,37 @@ func (w *stallWatch) pause() {
 	w.timer.Stop()
 }
 
+// touch restarts the clock while the request waits for its response: a
+// read of the request body, which is still being sent.
+func (w *stallWatch) touch() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.armed && !w.body && !w.ended {
+		w.timer.Reset(w.d)
+	}
+}
+
 func (w *stallWatch) stop() {
 	w.mu.Lock()
 	w.ended, w.armed = true, false
 	w.mu.Unlock()
 	w.timer.Stop()
 	w.cancel(nil)
+}
+
+// A sendBody is a request body whose reads tell its watch that the
+// request is still being sent.
+type sendBody struct {
+	io.ReadCloser
+	w *stallWatch
+}
+
+func (b *sendBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.w.touch()
+	}
+	return n, err
 }
 
 type stallBody struct {
