@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/c989c033/fetch"
@@ -19,7 +20,7 @@ import (
 
 // pingTimeout bounds how long a run with --queue waits for Redis to answer
 // at the start: an address that does not answer is reported, not waited
-// on. Once the run has begun, Redis going away is waited out (see
+// on (a Redis that answers it is loading its data is waited for). Once the run has begun, Redis going away is waited out (see
 // [redisqueue.Queue.Run]).
 const pingTimeout = 5 * time.Second
 
@@ -102,9 +103,9 @@ func runQueue(ctx context.Context, o options, fetcherOpts []fetch.Option, std st
 // reports Redis going away mid-run, and coming back, on stderr.
 func (o options) openQueue(ctx context.Context, stderr io.Writer) (*redisqueue.Queue, func(), error) {
 	rdb := redis.NewClient(o.redis)
-	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
+	if err := pingReady(ctx, rdb, func(err error) {
+		fmt.Fprintf(stderr, "fetch: --queue %s: %v; waiting until it is ready\n", redact(o.queue), err)
+	}); err != nil {
 		rdb.Close()
 		return nil, nil, fmt.Errorf("--queue %s: %w", redact(o.queue), err)
 	}
@@ -117,6 +118,35 @@ func (o options) openQueue(ctx context.Context, stderr io.Writer) (*redisqueue.Q
 		return nil, nil, err
 	}
 	return q, func() { rdb.Close() }, nil
+}
+
+// loadingPoll is how often openQueue asks a Redis loading its data whether
+// it is ready.
+const loadingPoll = 250 * time.Millisecond
+
+// pingReady checks that rdb answers within pingTimeout. A Redis that
+// answers LOADING (loading its data after a restart) has answered: it is
+// asked again until it is ready or ctx ends, as the queue's workers wait
+// it out once running; waiting is told once, with the reply.
+func pingReady(ctx context.Context, rdb *redis.Client, waiting func(error)) error {
+	told := false
+	for {
+		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		err := rdb.Ping(pctx).Err()
+		cancel()
+		if err == nil || !strings.HasPrefix(err.Error(), "LOADING ") {
+			return err
+		}
+		if !told {
+			waiting(err)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(loadingPoll):
+		}
+	}
 }
 
 // add queues the URLs in list, one a line, and says how many were new:
