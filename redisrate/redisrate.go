@@ -73,6 +73,9 @@ type Limiter struct {
 	epoch     time.Time
 	tat       atomic.Int64 // the bucket's theoretical arrival time as last seen
 	downUntil atomic.Int64 // until when Redis is not asked
+	// downCause is the failure that set downUntil, so that the calls
+	// failed closed until then say what it was.
+	downCause atomic.Pointer[error]
 }
 
 // allower is the part of redis_rate.Limiter used here; tests replace it.
@@ -234,6 +237,7 @@ func (l *Limiter) atFront(ctx context.Context) (useFallback bool, err error) {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
+			l.downCause.Store(&err)
 			l.downUntil.Store(l.now() + int64(l.recheck))
 			return l.unavailable(err)
 		}
@@ -339,7 +343,11 @@ func (l *Limiter) unavailable(cause error) (useFallback bool, err error) {
 		return true, nil
 	}
 	if cause == nil {
-		return false, fmt.Errorf("redisrate %q: %w (a call failed less than %v ago)", l.key, fetch.ErrLimiterUnavailable, l.recheck)
+		last := errors.New("unknown failure")
+		if p := l.downCause.Load(); p != nil {
+			last = *p
+		}
+		return false, fmt.Errorf("redisrate %q: %w (a call failed less than %v ago: %v)", l.key, fetch.ErrLimiterUnavailable, l.recheck, last)
 	}
 	return false, fmt.Errorf("redisrate %q: %w: %w", l.key, fetch.ErrLimiterUnavailable, cause)
 }
