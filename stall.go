@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -50,7 +51,7 @@ type stallTransport struct {
 
 func (t stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
-	w := &stallWatch{d: t.d, cancel: cancel, armed: true}
+	w := &stallWatch{d: t.d, ctx: ctx, cancel: cancel, armed: true}
 	w.timer = time.AfterFunc(t.d, w.fire)
 	r := req.WithContext(ctx)
 	if r.Body != nil && r.Body != http.NoBody {
@@ -60,6 +61,7 @@ func (t stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := t.next.RoundTrip(r)
 	if err != nil {
+		err = w.explain(err)
 		w.stop()
 		return nil, err
 	}
@@ -93,6 +95,7 @@ func (b upgradedBody) Close() error {
 // body.
 type stallWatch struct {
 	d      time.Duration
+	ctx    context.Context // the request's, which a stall cancels
 	cancel context.CancelCauseFunc
 	timer  *time.Timer
 
@@ -108,6 +111,19 @@ func (w *stallWatch) fire() {
 	if w.armed && !w.ended {
 		w.cancel(&stallError{after: w.d, body: w.body})
 	}
+}
+
+// explain returns err, or the stall that caused it. net/http reports a
+// request whose context ended with the context's cause, the stall; a
+// transport that reports ctx.Err() instead (a test's fake RoundTripper)
+// would otherwise turn a stall into context.Canceled, neither retried nor
+// matching ErrAttemptTimeout.
+func (w *stallWatch) explain(err error) error {
+	var stall *stallError
+	if err != nil && errors.Is(err, context.Canceled) && !errors.As(err, &stall) && errors.As(context.Cause(w.ctx), &stall) {
+		return stall
+	}
+	return err
 }
 
 // arm starts the clock: a read begins.
@@ -170,6 +186,9 @@ func (b *stallBody) Read(p []byte) (int, error) {
 	b.w.arm()
 	n, err := b.ReadCloser.Read(p)
 	b.w.pause()
+	if err != nil && err != io.EOF {
+		err = b.w.explain(err)
+	}
 	return n, err
 }
 
