@@ -158,7 +158,7 @@ func valueProblem(value string) string {
 // Authorization and Proxy-Authorization, one credential each, where the
 // last option wins. A default header
 // that may be a credential, which is any but the content-negotiation ones
-// (User-Agent, Accept, Accept-Language, Accept-Charset, Cache-Control,
+// (User-Agent, Accept, Accept-Language, Accept-Charset, Accept-Encoding, Cache-Control,
 // Pragma, DNT, Upgrade-Insecure-Requests, Referer), is sent on a redirect
 // only where net/http sends Authorization: not to another domain (the
 // host name or a subdomain of it, ports aside) nor back after one, and,
@@ -370,7 +370,7 @@ func sameDomain(initial, dest *url.URL) bool {
 // credential (an API key, a tenant's token) and goes only to the host the
 // call was made to (see keepDefaults).
 var publicHeaders = map[string]bool{
-	"User-Agent": true, "Accept": true, "Accept-Language": true, "Accept-Charset": true,
+	"User-Agent": true, "Accept": true, "Accept-Language": true, "Accept-Charset": true, "Accept-Encoding": true,
 	"Cache-Control": true, "Pragma": true, "Dnt": true, "Upgrade-Insecure-Requests": true, "Referer": true,
 }
 

@@ -185,6 +185,16 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		return o, nil, nil, err
 	}
 	opts := l.options()
+	if o.outputDir != "" && !slices.ContainsFunc(o.header["Accept-Encoding"], func(v string) bool { return v != "" }) {
+		// Bodies are saved as sent, as wget and curl -O save them: net/http
+		// would otherwise ask for gzip and save a .tar.gz served with
+		// Content-Encoding: gzip as the .tar inside it. It decompresses
+		// nothing it did not ask for, so an -H Accept-Encoding is saved as
+		// sent too. An -H that sends none or an empty one asks for no
+		// encoding, but would leave net/http to ask for gzip.
+		delete(o.header, "Accept-Encoding")
+		opts = append(opts, fetch.WithHeader("Accept-Encoding", "identity"))
+	}
 	if o.queue != "" {
 		opts = append(opts, o.header.options()...)
 	}
@@ -200,14 +210,6 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	}
 	if _, set := o.header["User-Agent"]; !set {
 		opts = append(opts, fetch.WithHeader("User-Agent", userAgent()))
-	}
-	if _, set := o.header["Accept-Encoding"]; !set && o.outputDir != "" {
-		// Bodies are saved as sent, as wget and curl -O save them: net/http
-		// would otherwise ask for gzip and save a .tar.gz served with
-		// Content-Encoding: gzip as the .tar inside it. It decompresses
-		// nothing it did not ask for, so an -H Accept-Encoding is saved as
-		// sent too.
-		opts = append(opts, fetch.WithHeader("Accept-Encoding", "identity"))
 	}
 	if cfg, err := o.tlsConfig(); err != nil {
 		return o, nil, nil, err

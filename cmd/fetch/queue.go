@@ -84,6 +84,10 @@ func runQueue(ctx context.Context, o options, fetcherOpts []fetch.Option, std st
 	q, closeQueue, err := o.openQueue(ctx, std.err)
 	if err != nil {
 		complain(std.err, err)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) { // --total while connecting
+			complain(std.err, o.cutShort(ctx, 0, -1))
+			return exitSomeFailed
+		}
 		if ctx.Err() != nil {
 			return interrupted(ctx) // a signal while connecting, not a usage error
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -64,6 +65,7 @@ func errorKind(err error) string {
 		dnsErr *net.DNSError
 		cert   *tls.CertificateVerificationError
 		ca     x509.UnknownAuthorityError
+		urlErr *url.Error
 	)
 	switch {
 	case err == nil:
@@ -86,8 +88,10 @@ func errorKind(err error) string {
 		return "connection_refused"
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection_reset"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "truncated" // curl's exit 18, a partial file
+	case errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &urlErr):
+		// curl's exit 18, a partial file; not a response whose head was
+		// cut short, which net/http's client returns as a *url.Error
+		return "truncated"
 	case errors.As(err, &dnsErr):
 		return "dns"
 	case errors.As(err, &cert), errors.As(err, &ca):

@@ -76,7 +76,7 @@ func (t *tally) print(w io.Writer, elapsed time.Duration) {
 }
 
 // size gives a byte count as people read it: 512 B, 3.4 kB, 12 MB, 1.2 GB
-// (powers of 1000, as wget and curl show them).
+// (SI units, powers of 1000; wget and curl count in 1024s).
 func size(n int64) string {
 	if n < 1000 {
 		return fmt.Sprintf("%d B", n)
