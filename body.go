@@ -3,6 +3,7 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,7 +27,9 @@ func (b *slotBody) Read(p []byte) (int, error) {
 	switch {
 	case err == io.EOF:
 		b.finish()
-	case err != nil && b.attempt != nil && b.attempt.Err() != nil && b.c.Err() == nil:
+	case err != nil && b.attempt != nil && errors.Is(b.attempt.Err(), context.DeadlineExceeded) && b.c.Err() == nil:
+		// DeadlineExceeded: the attempt's time ran out, not a stall
+		// (WithStallTimeout cancels the request's context with its cause).
 		err = &attemptTimeoutError{after: b.c.f.attemptTimeout, err: err, body: true}
 	}
 	return n, err
@@ -106,12 +109,26 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	}
 	if resp.ContentLength >= 0 && !resp.Uncompressed {
 		// The length is known and within the cap: net/http ends the body
-		// there, so read exactly that much.
-		b := make([]byte, resp.ContentLength)
-		if _, err := io.ReadFull(resp.Body, b); err != nil {
+		// there, so read exactly that much. Up to DefaultMaxBodySize it
+		// is allocated at once; past it (a cap lifted with MaxBodySize or
+		// WithMaxBodySize) the buffer grows as the bytes come, so that a
+		// server's word alone sizes no allocation.
+		if resp.ContentLength <= DefaultMaxBodySize {
+			b := make([]byte, resp.ContentLength)
+			if _, err := io.ReadFull(resp.Body, b); err != nil {
+				return nil, fmt.Errorf("reading body: %w", err)
+			}
+			return b, nil
+		}
+		var buf bytes.Buffer
+		n, err := buf.ReadFrom(io.LimitReader(resp.Body, resp.ContentLength))
+		if err == nil && n < resp.ContentLength {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
 			return nil, fmt.Errorf("reading body: %w", err)
 		}
-		return b, nil
+		return buf.Bytes(), nil
 	}
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -100,7 +101,9 @@ func MaxBodySize(n int64) RequestOption {
 		if n < 0 || n > math.MaxInt64-1 {
 			n = math.MaxInt64 - 1 // the readers look one byte past the cap
 		}
-		bodyCapsUsed.Store(true)
+		if !bodyCapsUsed.Load() {
+			bodyCapsUsed.Store(true)
+		}
 		*r = *r.WithContext(context.WithValue(r.Context(), bodyCapKey{}, n))
 		return nil
 	}
@@ -242,8 +245,9 @@ func setHeader(c *config, key, value string) error {
 // another domain, as [WithHeader]'s credentials are. token is given the
 // call's context, runs while the attempt holds its slots (it should be
 // quick: cache the token), and may run on many goroutines at once. An error
-// it returns, or a token that may not be sent in a header, fails the call
-// without sending the attempt, and is not retried. A request that sets its
+// it returns (a panic in it, as a [*PanicError]), or a token that may not
+// be sent in a header, fails the call without sending the attempt, and is
+// not retried. A request that sets its
 // own Authorization is sent as it is, without asking token. Of several auth
 // options, the last wins.
 func WithBearerTokenFunc(token func(ctx context.Context) (string, error)) Option {
@@ -259,8 +263,15 @@ func WithBearerTokenFunc(token func(ctx context.Context) (string, error)) Option
 
 // bearer returns the Authorization value of an attempt of call c, from
 // the Fetcher's token function.
-func (f *Fetcher) bearer(c *call) (string, error) {
-	tok, err := f.token(c)
+func (f *Fetcher) bearer(c *call) (tok string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			// The caller's code, as a RoundTripper's: a panic in it fails
+			// the call, and gives back its slots.
+			err = fmt.Errorf("fetch: WithBearerTokenFunc: %w", &PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	tok, err = f.token(c)
 	if err != nil {
 		return "", fmt.Errorf("fetch: WithBearerTokenFunc: %w", err)
 	}

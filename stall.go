@@ -77,6 +77,14 @@ func (t stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// CloseIdleConnections passes the call on to the transport wrapped (a
+// WithTransportWrapper's, say), as http.Client does to its own.
+func (t stallTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // An upgradedBody is the connection a 101 Switching Protocols response
 // hands over, unwatched; closing it stops its request's watch.
 type upgradedBody struct {
