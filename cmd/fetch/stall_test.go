@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -132,38 +128,9 @@ func TestTruncatedBodyKind(t *testing.T) {
 // until it is ready or the run ends (here --total), as the queue's workers
 // wait it out once running; it exited at once with status 2.
 func TestQueueWaitsForRedisLoading(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var pings atomic.Int32
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if strings.EqualFold(strings.TrimSpace(line), "ping") {
-						pings.Add(1)
-					}
-					if strings.HasPrefix(line, "*") { // a command: one reply each
-						io.WriteString(c, "-LOADING Redis is loading the dataset in memory\r\n")
-					}
-				}
-			}()
-		}
-	}()
-	code, out, stderr := runCmd(t, "", "-q", "--total", "1s", "--queue", "redis://"+l.Addr().String()+"/urls")
-	if code == exitUsage || out != "" || strings.Count(stderr, "waiting until it is ready") != 1 || !strings.Contains(stderr, "LOADING") || pings.Load() == 0 {
-		t.Errorf("exit %d, stdout %q, stderr %q, %d pings; want it to wait for Redis (one line saying so) until --total ends it", code, out, stderr, pings.Load())
+	addr, arrived := loadingRedisArrived(t)
+	code, out, stderr := runCmd(t, "", "-q", "--total", "1s", "--queue", "redis://"+addr+"/urls")
+	if code != exitSomeFailed || out != "" || strings.Count(stderr, "waiting until it is ready") != 1 || !strings.Contains(stderr, "LOADING") || len(arrived) == 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q, %d commands; want it to wait for Redis (one line saying so) until --total ends it", code, out, stderr, len(arrived))
 	}
 }
