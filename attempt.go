@@ -284,7 +284,7 @@ func (f *Fetcher) prepare(c *call, n int, o *outcome) (*http.Request, context.Co
 		r.Header = r.Header.Clone()
 	}
 	if f.token != nil && c.defaulted&f.authBit != 0 &&
-		(f.authBit != 1<<63 || slices.Equal(c.req.Header["Authorization"], []string{"Bearer"})) {
+		(f.authBit != 1<<63 || slices.Equal(c.req.Header["Authorization"], []string{tokenPlaceholder})) {
 		// WithBearerTokenFunc's token, asked for afresh for each attempt.
 		v, err := f.bearer(c)
 		if err != nil {

@@ -107,31 +107,23 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", ErrBodyTooLarge, resp.ContentLength, limit)
 	}
-	if resp.ContentLength >= 0 && !resp.Uncompressed {
+	if resp.ContentLength >= 0 && resp.ContentLength <= DefaultMaxBodySize && !resp.Uncompressed {
 		// The length is known and within the cap: net/http ends the body
-		// there, so read exactly that much. Up to DefaultMaxBodySize it
-		// is allocated at once; past it (a cap lifted with MaxBodySize or
-		// WithMaxBodySize) the buffer grows as the bytes come, so that a
-		// server's word alone sizes no allocation.
-		if resp.ContentLength <= DefaultMaxBodySize {
-			b := make([]byte, resp.ContentLength)
-			if _, err := io.ReadFull(resp.Body, b); err != nil {
-				return nil, fmt.Errorf("reading body: %w", err)
-			}
-			return b, nil
-		}
-		var buf bytes.Buffer
-		n, err := buf.ReadFrom(io.LimitReader(resp.Body, resp.ContentLength))
-		if err == nil && n < resp.ContentLength {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
+		// there, so read exactly that much. Past DefaultMaxBodySize (a cap
+		// lifted with MaxBodySize or WithMaxBodySize) the buffer below
+		// grows as the bytes come, so that a server's word alone sizes no
+		// allocation.
+		b := make([]byte, resp.ContentLength)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
 			return nil, fmt.Errorf("reading body: %w", err)
 		}
-		return buf.Bytes(), nil
+		return b, nil
 	}
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	if err == nil && !resp.Uncompressed && n < resp.ContentLength {
+		err = io.ErrUnexpectedEOF // shorter than its length said
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading body: %w", err)
 	}

@@ -188,7 +188,6 @@ func (b *breaker) refusing() bool {
 // admit lets the attempt through unless the breaker is open, or half-open
 // with its probes out, and has the call report what became of it.
 func (b *breaker) admit(c *call) error {
-	b.asked.Store(time.Now().UnixNano())
 	done, err := b.cb.Allow()
 	if err != nil {
 		return b.refusal(c)

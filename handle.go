@@ -148,7 +148,7 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 				err = errTruncated
 			}
 			return fmt.Errorf("%w (reading the body: %w)", err, body.err)
-		case body.err != nil && err == body.err:
+		case body.err != nil && errors.Is(err, body.err):
 			// The handler passed the failed read on as it came ("unexpected
 			// EOF"): say, as Get does, that it was the body's, and how far
 			// it got, so that a cut download reads as one.
@@ -317,7 +317,7 @@ func decodeJSON[T any](_ struct{}, resp *http.Response) (T, error) {
 		return v, fmt.Errorf("decoding JSON: %w", &se)
 	} else if errors.Is(err, ErrBodyTooLarge) {
 		return v, err // the size cap, not the JSON: said as Get says it
-	} else if body.err != nil && err == body.err {
+	} else if body.err != nil && errors.Is(err, body.err) {
 		// The body was cut short or failed on the wire, not the JSON:
 		// passed on as read, so that it is said as the body's, with how
 		// far it got, as for any handler.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -32,17 +31,8 @@ func (a *arrivals) add() {
 // total.
 func (a *arrivals) maxIn(w time.Duration) (most, total int) {
 	a.mu.Lock()
-	at := slices.Clone(a.at)
-	a.mu.Unlock()
-	slices.SortFunc(at, func(x, y time.Time) int { return x.Compare(y) })
-	j := 0
-	for i := range at {
-		for at[i].Sub(at[j]) >= w {
-			j++
-		}
-		most = max(most, i-j+1)
-	}
-	return most, len(at)
+	defer a.mu.Unlock()
+	return mostWithin(a.at, w), len(a.at)
 }
 
 // opaque hides a *rate.Limiter behind the Limiter interface, as a

@@ -200,14 +200,11 @@ func WithHeader(key, value string) Option {
 // sets Authorization itself, in any spelling of the name, keeps its own.
 func WithBearerToken(token string) Option {
 	return func(c *config) error {
-		if token == "" {
-			return errors.New("fetch: WithBearerToken: empty token")
+		v, err := bearerValue("WithBearerToken", token)
+		if err != nil {
+			return err
 		}
-		if problem := valueProblem(token); problem != "" {
-			// A token read from a file often ends with a newline.
-			return fmt.Errorf("fetch: WithBearerToken: the token (not shown) %s", problem)
-		}
-		return setHeader(c, "Authorization", "Bearer "+token)
+		return setHeader(c, "Authorization", v)
 	}
 }
 
@@ -255,7 +252,7 @@ func WithBearerTokenFunc(token func(ctx context.Context) (string, error)) Option
 		if token == nil {
 			return errors.New("fetch: WithBearerTokenFunc(nil)")
 		}
-		setHeader(c, "Authorization", "Bearer") // the key's place among the defaults; prepare sets the value
+		setHeader(c, "Authorization", tokenPlaceholder)
 		c.token = token
 		return nil
 	}
@@ -275,13 +272,25 @@ func (f *Fetcher) bearer(c *call) (tok string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("fetch: WithBearerTokenFunc: %w", err)
 	}
-	if tok == "" {
-		return "", errors.New("fetch: WithBearerTokenFunc: empty token")
+	return bearerValue("WithBearerTokenFunc", tok)
+}
+
+// tokenPlaceholder is the value of WithBearerTokenFunc's default
+// Authorization header: it holds the key's place among the defaults, so
+// that the redirect rules apply to it, and prepare sets each attempt's.
+const tokenPlaceholder = "Bearer"
+
+// bearerValue returns the Authorization value for token, or an error
+// naming option that does not show the token.
+func bearerValue(option, token string) (string, error) {
+	if token == "" {
+		return "", fmt.Errorf("fetch: %s: empty token", option)
 	}
-	if problem := valueProblem(tok); problem != "" {
-		return "", fmt.Errorf("fetch: WithBearerTokenFunc: the token (not shown) %s", problem)
+	if problem := valueProblem(token); problem != "" {
+		// A token read from a file often ends with a newline.
+		return "", fmt.Errorf("fetch: %s: the token (not shown) %s", option, problem)
 	}
-	return "Bearer " + tok, nil
+	return "Bearer " + token, nil
 }
 
 // WithBasicAuth sends HTTP Basic credentials with every request, as
