@@ -86,7 +86,7 @@ func TestDefectHeldSlotsLeakWhenClosed(t *testing.T) {
 		c := count(ok)
 		f := newMem(t, c, WithConcurrency(2), WithHostConcurrency(1))
 		h := f.gates.hosts.get("a.test") // the scheduler's queue reference
-		if err := f.gates.acquire(context.Background(), h); err != nil {
+		if err := f.gates.take(context.Background(), h); err != nil {
 			t.Fatal(err)
 		}
 		if !f.enter() { // as the scheduler does once it holds the gates
@@ -118,7 +118,7 @@ func TestDefectHeldSlotsLeakWhenClosed(t *testing.T) {
 		// A held call refused by validation gives back its slots and its
 		// registration: Shutdown has returned, and an invalid request is
 		// still refused as such.
-		if err := f.gates.acquire(context.Background(), h); err != nil {
+		if err := f.gates.take(context.Background(), h); err != nil {
 			t.Fatal(err)
 		}
 		f.active.Add(1) // registered, as by the scheduler before Shutdown

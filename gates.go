@@ -25,40 +25,50 @@ type gates struct {
 	shut    context.Context
 }
 
-// wait waits out h's pause, takes a rate token for h (if any), then a
-// global one.
-func (g *gates) wait(ctx context.Context, h *host) error {
+// take waits out h's pause, then takes h's slot (if capped) and its
+// tokens (its rate's and its adaptive rate's), then a global slot and a
+// global token. Each slot is taken before the tokens it guards, as try
+// takes them, so that a token is spent only by an attempt that is sent at
+// once: callers queued behind held slots do not bank tokens and then go
+// together when the slots come free. Holding h's slot while waiting for
+// h's token keeps out only h's other requests, which need that token too;
+// the global slot is taken only once h's gates are passed. A slot held
+// while its token is awaited is not counted in flight (see
+// [slots.acquire]); once every gate is passed, the attempt holds both.
+func (g *gates) take(ctx context.Context, h *host) error {
 	if err := h.waitPause(ctx, g.closing); err != nil {
 		return err
 	}
-	if err := h.rate.wait(ctx, g, "host"); err != nil {
-		return err
-	}
-	if p := h.pace(); p != nil {
-		if err := (rateGate{bucket: p.lim}).wait(ctx, g, "host's adaptive"); err != nil {
-			return err
-		}
-	}
-	return g.rate.wait(ctx, g, "global")
-}
-
-// acquire takes an in-flight slot for h (if capped), then a global one.
-func (g *gates) acquire(ctx context.Context, h *host) error {
 	if h.slots != nil {
 		if err := h.slots.acquire(ctx, g.closing, "host"); err != nil {
 			return err
 		}
 	}
-	if err := g.slots.acquire(ctx, g.closing, "global"); err != nil {
+	err := h.rate.wait(ctx, g, "host")
+	if p := h.pace(); err == nil && p != nil {
+		err = (rateGate{bucket: p.lim}).wait(ctx, g, "host's adaptive")
+	}
+	if err == nil {
+		if err = g.slots.acquire(ctx, g.closing, "global"); err == nil {
+			if err = g.rate.wait(ctx, g, "global"); err != nil {
+				g.slots.releaseTicket()
+			}
+		}
+	}
+	if err != nil {
 		if h.slots != nil {
-			h.slots.release()
+			h.slots.releaseTicket()
 		}
 		return err
+	}
+	g.slots.send()
+	if h.slots != nil {
+		h.slots.send()
 	}
 	return nil
 }
 
-// release frees the slots acquire or try took. Each goes to the first in
+// release frees the slots take or try took. Each goes to the first in
 // its line, if anybody waits.
 func (g *gates) release(h *host) {
 	g.slots.release()
@@ -264,8 +274,9 @@ func takeToken(l *rate.Limiter, now time.Time) (*rate.Reservation, time.Time) {
 // holds them already (a scheduler passed them for its first attempt): a
 // retry's send check first (see withSendCheck: a crawl's Crawl-delay), its
 // policies' prechecks next (an open circuit breaker refuses at once), then
-// its pause, rate and slot, and the global ones; then the host's policies
-// admit it, so that a circuit breaker decides just before it is sent.
+// its pause, slot and rate, and the global ones (see [gates.take]); then
+// the host's policies admit it, so that a circuit breaker decides just
+// before it is sent.
 func (f *Fetcher) admit(c *call) error {
 	if c.panicked != nil {
 		return c.panicked
@@ -317,8 +328,8 @@ func (f *Fetcher) admit(c *call) error {
 	return nil
 }
 
-// pass waits at h's gates and the global ones, under ctx: the host's
-// pause, a rate token, then a slot.
+// pass waits at h's gates and the global ones, under ctx (see
+// [gates.take]).
 func (f *Fetcher) pass(ctx context.Context, h *host) error {
 	if ctx.Err() != nil {
 		// Ended before it came to the gates (a batch's request that
@@ -328,10 +339,7 @@ func (f *Fetcher) pass(ctx context.Context, h *host) error {
 	f.stats.waiting.Add(1)
 	defer f.stats.waiting.Add(-1)
 	for {
-		if err := f.gates.wait(ctx, h); err != nil {
-			return err
-		}
-		if err := f.gates.acquire(ctx, h); err != nil {
+		if err := f.gates.take(ctx, h); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil { // cancelled just as the slot came free

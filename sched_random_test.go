@@ -1114,12 +1114,15 @@ func rsRun(t *testing.T, sc *rsScenario) {
 		// r·(t1−t0) requests reached the server, per host and overall.
 		//
 		// A request that waits for its gates on a worker (a retry, a
-		// redirect, one behind a Limiter of the caller's own) takes its
-		// tokens before it waits for its slots, as documented, so that it
-		// may reach the server after a window has begun on a token taken
-		// before: at most one such request per worker. Only requests the
-		// scheduler dispatched, which take their slots and tokens at once
-		// and are sent at once, are held to the exact bound in every window;
+		// redirect, a call of another goroutine, one behind a Limiter of
+		// the caller's own) takes its host's token before it waits for a
+		// global slot, so as not to hold a slot another host could use;
+		// and a scheduler's seat given a token in line keeps it while it
+		// waits again for a slot it gave back meanwhile. Either may reach
+		// the server after a window has begun on a token taken before: at
+		// most one such request per worker. Requests the scheduler
+		// dispatched alone, which take their slots and tokens at once and
+		// are sent at once, are held to the exact bound in every window;
 		// from the start, the bound is exact whatever the path.
 		waited := sc.customHostLimiter
 		for _, a := range arrivals {
@@ -1150,7 +1153,7 @@ func rsRun(t *testing.T, sc *rsScenario) {
 					// Find the window, for the message.
 					for i := 0; i <= j; i++ {
 						if float64(j-i+1) > float64(rt.burst+slack)+float64(rt.r)*(a.at-as[i].at).Seconds()+1e-6 {
-							fail("%s rate %v burst %d (slack %d): %d requests in [%v, %v]", what, rt.r, rt.burst, slack, j-i+1, as[i].at, a.at)
+							fail("%s rate %v burst %d (slack %d): %d requests in [%v, %v]: %+v", what, rt.r, rt.burst, slack, j-i+1, as[i].at, a.at, as[max(i-3, 0):j+1])
 							return
 						}
 					}

@@ -42,11 +42,15 @@ type slotWaiter struct {
 }
 
 // acquire takes a slot, waiting its turn in line, or returns an error
-// naming what it waited for if ctx ends or closing is closed first.
+// naming what it waited for if ctx ends or closing is closed first. The
+// slot is held as a ticket's, for no attempt yet, so that inFlight does
+// not count it while its holder waits for a token: [slots.send] makes it
+// the attempt's, [slots.releaseTicket] gives it back.
 func (s *slots) acquire(ctx context.Context, closing <-chan struct{}, what string) error {
 	s.mu.Lock()
 	if s.taken < s.size && s.line.Len() == 0 {
 		s.taken++
+		s.ticket.Add(1)
 		s.mu.Unlock()
 		return nil
 	}
@@ -63,10 +67,13 @@ func (s *slots) acquire(ctx context.Context, closing <-chan struct{}, what strin
 		err = ErrClosed
 	}
 	if s.leave(w) {
-		s.release() // given as ctx ended: pass it on
+		s.releaseTicket() // given as ctx ended: pass it on
 	}
 	return fmt.Errorf("waiting for %s in-flight slot: %w", what, err)
 }
+
+// send makes a slot acquire took the attempt's, in flight.
+func (s *slots) send() { s.ticket.Add(-1) }
 
 // join takes a slot for w's owner if one is free and nobody waits, and
 // reports true; otherwise it puts w at the back of the line, where it is
@@ -120,6 +127,7 @@ func (s *slots) free() {
 		w := s.line.Remove(e).(*slotWaiter)
 		w.at = nil
 		if w.take == nil {
+			s.ticket.Add(1) // held for no attempt yet, as acquire says
 			w.given.Store(true)
 			close(w.turn)
 			return

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -112,14 +111,9 @@ func TestSharedReviewSlidingWindowFourPods(t *testing.T) {
 // A partner that stalls for a second and then answers at once: the callers
 // that took their shared tokens while every slot was held must not all be
 // sent together when the slots come free. The server must still see at
-// most rate x 1 s + burst in any 1 s window.
-//
-// Known defect, not fixed (see the core's ratelimit_review_test.go): some
-// 169 requests in a 1 s window. SHARED_REVIEW_KNOWN_DEFECTS=1 runs it.
+// most rate x 1 s + burst in any 1 s window. (Before the gates took the
+// slot ahead of the token, it saw some 169.)
 func TestSharedReviewStallDoesNotBunchTokens(t *testing.T) {
-	if os.Getenv("SHARED_REVIEW_KNOWN_DEFECTS") == "" {
-		t.Skip("known defect: shared tokens taken before slots bunch after a stall (SHARED_REVIEW_KNOWN_DEFECTS=1 to run)")
-	}
 	rs := startRedis(t)
 	hold := make(chan struct{})
 	srv := newArrivalServer(t, hold)
