@@ -148,10 +148,12 @@ func Logger(l *slog.Logger) Option {
 // acknowledgements and links, and to release the entries it still holds,
 // while Redis does not answer, down or frozen (default
 // [DefaultFlushTimeout]): [Queue.Run] and [Frontier.Close] return within
-// d, and the poll of the read under way (a quarter of a second at most;
-// less with a short [Visibility]), whatever Redis does. That read, which
-// ends within its poll on a Redis that answers, is waited for however
-// short d is: only then is what the worker holds known, and released.
+// d of the end of the read under way, whatever Redis does. That read,
+// which ends within its poll (a quarter of a second at most; less with a
+// short [Visibility]) on a Redis that answers, or a tenth of a second after
+// (Redis ends a blocking read on its own timer), is waited for however
+// short d is, and for its poll, 200 ms and d at most: only once it has
+// ended is what the worker holds known, and released.
 // What the worker could not write is not lost:
 // the entries stay pending and are delivered again after the visibility
 // timeout, to another worker, which fetches again those whose results

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/c989c033/fetch"
 	"github.com/c989c033/fetch/internal/urlredact"
@@ -243,39 +244,59 @@ func (q *Queue) startWorker(ctx context.Context, onFail func()) *worker {
 	return wk
 }
 
+// blockSlack is how long after its poll a blocking read may end on a Redis
+// that answers: Redis ends a BLOCK on its own timer, which ticks hz times a
+// second (10 by default), so a read blocked for a poll answers up to 100 ms
+// after it, more on a loaded server.
+const blockSlack = 200 * time.Millisecond
+
 // stop ends the worker once reading is closed (nothing reads entries any
 // more): it writes what is left, then releases the entries still held and
 // leaves the group; the delivery of harmed, if not "", counts (see
-// consumer.leave). It returns when that is done, or when FlushTimeout and
-// a poll have passed, whichever is first, so that a Redis that does not
-// answer (down, or frozen) holds no caller up: the entries still held are
-// then left to be taken over after the visibility timeout. The poll is
-// the read under way's: a blocking XREADGROUP, which the Redis client
-// does not cut short, ends within it on a Redis that answers, and the
+// consumer.leave). It waits for the read under way, a poll, blockSlack
+// and FlushTimeout at most, then gives Redis FlushTimeout from the read's
+// end (or what is left of the first wait, if more) to take the writes and
+// the release, and returns when that is done or that time is up, so that a
+// Redis that does not answer (down, or frozen) holds no caller up: the
+// entries still held are then left to be taken over after the visibility
+// timeout. The read is a blocking XREADGROUP, which the Redis client does
+// not cut short; it ends within its poll and blockSlack on a Redis that
+// answers, and the
 // release waits for it, however short FlushTimeout is. A call to Redis
 // under way when stop returns ends in the background within the client's
 // timeouts, and the worker's goroutines with it.
 func (wk *worker) stop(ctx context.Context, reading <-chan struct{}, harmed string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wk.q.cfg.poll+wk.q.cfg.flush)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	flush := wk.q.cfg.flush
+	end := time.Now().Add(wk.q.cfg.poll + blockSlack + flush)
+	giveUp := time.AfterFunc(time.Until(end), cancel)
+	defer giveUp.Stop()
+	read := func() { // the read under way has ended: FlushTimeout from now
+		if time.Until(end) < flush && giveUp.Stop() {
+			giveUp.Reset(flush)
+		}
+	}
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		wk.finish(ctx, reading, harmed)
+		wk.finish(ctx, reading, harmed, read)
 	}()
 	select {
 	case <-stopped:
 	case <-ctx.Done():
 		wk.q.cfg.logger.Warn("redisqueue: Redis did not answer in time to stop; the entries held will be taken over after the visibility timeout",
-			"consumer", wk.c.name, "held", len(wk.c.heldIDs()), "flush_timeout", wk.q.cfg.flush)
+			"consumer", wk.c.name, "held", len(wk.c.heldIDs()), "flush_timeout", flush)
 	}
 }
 
-// finish is stop's work, which gives up on Redis when ctx ends.
-func (wk *worker) finish(ctx context.Context, reading <-chan struct{}, harmed string) {
+// finish is stop's work, which gives up on Redis when ctx ends. It calls
+// read once reading is closed.
+func (wk *worker) finish(ctx context.Context, reading <-chan struct{}, harmed string, read func()) {
 	defer wk.abandon()
 	select {
 	case <-reading:
+		read()
 	case <-ctx.Done():
 	}
 	wk.w.stop()
