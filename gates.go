@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -36,34 +37,84 @@ type gates struct {
 // while its token is awaited is not counted in flight (see
 // [slots.acquire]); once every gate is passed, the attempt holds both.
 func (g *gates) take(ctx context.Context, h *host) error {
-	if err := h.waitPause(ctx, g.closing); err != nil {
-		return err
-	}
-	if h.slots != nil {
+	// What is held is given back on every way out but success.
+	var hostHeld, globalHeld, passed bool
+	defer func() {
+		if passed {
+			return
+		}
+		if globalHeld {
+			g.slots.releaseTicket()
+		}
+		if hostHeld {
+			h.slots.releaseTicket()
+		}
+	}()
+	for {
+		if err := h.waitPause(ctx, g.closing); err != nil {
+			return err
+		}
+		if err := g.tooLate(ctx, h); err != nil {
+			return err
+		}
+		if h.slots == nil {
+			break
+		}
 		if err := h.slots.acquire(ctx, g.closing, "host"); err != nil {
 			return err
 		}
-	}
-	err := h.rate.wait(ctx, g, "host")
-	if p := h.pace(); err == nil && p != nil {
-		err = (rateGate{bucket: p.lim}).wait(ctx, g, "host's adaptive")
-	}
-	if err == nil {
-		if err = g.slots.acquire(ctx, g.closing, "global"); err == nil {
-			if err = g.rate.wait(ctx, g, "global"); err != nil {
-				g.slots.releaseTicket()
-			}
+		if !h.paused() {
+			hostHeld = true
+			break
 		}
+		// Paused by a Retry-After while it waited for the slot: wait the
+		// pause out without holding the slot, or taking tokens.
+		h.slots.releaseTicket()
 	}
-	if err != nil {
-		if h.slots != nil {
-			h.slots.releaseTicket()
-		}
+	if err := h.rate.wait(ctx, g, "host"); err != nil {
 		return err
 	}
+	if p := h.pace(); p != nil {
+		if err := (rateGate{bucket: p.lim}).wait(ctx, g, "host's adaptive"); err != nil {
+			return err
+		}
+	}
+	if err := g.slots.acquire(ctx, g.closing, "global"); err != nil {
+		return err
+	}
+	globalHeld = true
+	if err := g.rate.wait(ctx, g, "global"); err != nil {
+		return err
+	}
+	passed = true
 	g.slots.send()
 	if h.slots != nil {
 		h.slots.send()
+	}
+	return nil
+}
+
+// tooLate refuses at once, as the token's own wait would, a call with a
+// deadline whose host, adaptive or global token is due after it, before
+// the call waits for a slot only to be refused then (a Get's fail-fast,
+// which took the tokens before the slots).
+func (g *gates) tooLate(ctx context.Context, h *host) error {
+	if _, ok := ctx.Deadline(); !ok {
+		return nil
+	}
+	var adaptive *rate.Limiter
+	if p := h.pace(); p != nil {
+		adaptive = p.lim
+	}
+	now := time.Now()
+	for i, l := range [3]*rate.Limiter{h.rate.bucket, adaptive, g.rate.bucket} {
+		if l == nil {
+			continue
+		}
+		if due, ok := tokenDue(l, now); ok && pastDeadline(ctx, due) {
+			what := [3]string{"host", "host's adaptive", "global"}[i]
+			return fmt.Errorf("waiting for %s rate token: %w", what, waitTooLong(due.Sub(now)))
+		}
 	}
 	return nil
 }
@@ -112,7 +163,7 @@ const (
 // positive limit and burst (see waitOnly); a host or global gate that is
 // some other [Limiter], or a bucket without a token that is not such,
 // makes try refuse with mustWait, and the attempt must wait for its gates
-// with wait and acquire.
+// with take.
 func (g *gates) try(h *host, hs *hostSeats, gs *globalSeats, c *clock) (refusal, time.Time) {
 	if until := h.pausedUntil.Load(); until != 0 && until > c.now().UnixNano() {
 		return hostLater, time.Unix(0, until)

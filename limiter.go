@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	"golang.org/x/time/rate"
 )
@@ -11,7 +12,8 @@ import (
 // retries included. Wait blocks until one attempt may proceed or ctx is
 // done, and must return an error matching ctx.Err() when it gives up
 // because of ctx. Any other error fails the call without sending it; a
-// limiter that cannot decide should wrap [ErrLimiterUnavailable].
+// limiter that cannot decide should wrap [ErrLimiterUnavailable]; a panic
+// in Wait fails the call with a [*PanicError].
 // Implementations must be safe for concurrent use. [*rate.Limiter]
 // satisfies Limiter: the Fetcher takes a token that is already there with
 // its Allow, and otherwise lines up the calls that must wait so that only
@@ -84,9 +86,21 @@ func waitLimiter(ctx, shut context.Context, l Limiter) error {
 	defer cancel(nil)
 	stop := context.AfterFunc(shut, func() { cancel(ErrClosed) })
 	defer stop()
-	err := l.Wait(wctx)
+	err := limiterWait(wctx, l)
 	if err != nil && ctx.Err() == nil && context.Cause(wctx) == ErrClosed {
 		return ErrClosed
 	}
 	return err
+}
+
+// limiterWait is l.Wait(ctx), a panic in it made a [*PanicError]: the
+// caller's code, as a RoundTripper's or a hook's, whose panic fails the
+// call and gives back what the call holds.
+func limiterWait(ctx context.Context, l Limiter) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("fetch: Limiter.Wait: %w", &PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	return l.Wait(ctx)
 }

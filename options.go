@@ -100,9 +100,12 @@ func PerSecond(n float64) rate.Limit { return rate.Limit(n) }
 func PerMinute(n float64) rate.Limit { return rate.Limit(n / 60) }
 
 // WithConcurrency caps the number of requests in flight at n (default
-// [DefaultConcurrency]), at most [MaxConcurrency]. A request is in flight
-// from the moment it takes its slot until its response body is closed or
-// read to EOF. The streaming and batch calls run n workers.
+// [DefaultConcurrency]), at most [MaxConcurrency]. A request holds its
+// slot from the moment it takes it, before its rate token (so that
+// requests queued behind held slots do not bank tokens), until its
+// response body is closed or read to EOF; it is in flight, as
+// [Stats.InFlight] counts it, once it has its token too. The streaming and
+// batch calls run n workers.
 func WithConcurrency(n int) Option {
 	return func(c *config) error {
 		if n < 1 || n > MaxConcurrency {
