@@ -3,6 +3,8 @@ package fetch
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"runtime/debug"
 	"time"
 )
 
@@ -84,9 +86,45 @@ func (f *Fetcher) retryable(c *call, o *outcome, n int) bool {
 	}
 	req := c.req
 	resp, err := o.answer()
-	return n < p.MaxAttempts && c.Err() == nil &&
-		(p.RetryNonIdempotent || idempotent(req)) && replayable(req) &&
-		(markedRetryable(err) || p.Retryable(resp, err))
+	if n >= p.MaxAttempts || c.Err() != nil || !p.RetryNonIdempotent && !idempotent(req) ||
+		!(markedRetryable(err) || f.classify(o, resp, err)) {
+		return false
+	}
+	if !replayable(req) {
+		if o.err != nil && !o.judged {
+			// Say why a failure that would have been retried was not: a
+			// body net/http cannot rewind (a reader other than a
+			// bytes.Reader, bytes.Buffer or strings.Reader, without GetBody).
+			o.err = &unrewindableError{err: o.err}
+		}
+		return false
+	}
+	return true
+}
+
+// unrewindableError is the error of an attempt that would have been
+// retried but for its request's body, which has no GetBody to send it
+// again. It unwraps to the attempt's error.
+type unrewindableError struct{ err error }
+
+func (e *unrewindableError) Error() string {
+	return "not retried, as the request body cannot be rewound (no GetBody): " + e.err.Error()
+}
+
+func (e *unrewindableError) Unwrap() error { return e.err }
+
+// classify asks the policy's Retryable about outcome o, the caller's code:
+// a panic in it fails the call with a *PanicError (o's final error, which
+// says nothing of the host), as a hook's does, so that the call still
+// gives back its slot.
+func (f *Fetcher) classify(o *outcome, resp *http.Response, err error) (retry bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			o.err = fmt.Errorf("RetryPolicy.Retryable: %w", &PanicError{Value: v, Stack: debug.Stack()})
+			o.judged, o.overload, retry = true, false, false
+		}
+	}()
+	return f.retry.Retryable(resp, err)
 }
 
 // backoffPastDeadline is the error of a call that is not retried because
