@@ -268,7 +268,7 @@ func (f *Fetcher) prepare(c *call, n int, o *outcome) (*http.Request, context.Co
 	}
 	r := c.req
 	if n > 1 && r.Body != nil && r.Body != http.NoBody {
-		body, err := r.GetBody()
+		body, err := getBody(r)
 		if err != nil {
 			return nil, actx, fmt.Errorf("rewinding request body: %w", err)
 		}
@@ -299,6 +299,18 @@ func (f *Fetcher) prepare(c *call, n int, o *outcome) (*http.Request, context.Co
 		r.Header.Set("Authorization", v)
 	}
 	return r, actx, nil
+}
+
+// getBody is r.GetBody(), the caller's code: a panic in it is returned as
+// a *PanicError, which fails the call before the attempt is sent, and the
+// call gives back what it holds.
+func getBody(r *http.Request) (body io.ReadCloser, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("GetBody: %w", &PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	return r.GetBody()
 }
 
 // attemptError says why an attempt under actx, derived from the caller's

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 )
 
 // slotBody is a response body that holds its call's in-flight slot, host
@@ -81,10 +82,18 @@ func closeBody(resp *http.Response) {
 // closeUnsent closes the body of req, if any, a request that never
 // reaches the transport: as [http.Client.Do] promises, a request's body is
 // closed whatever becomes of the request, sent or not.
-func closeUnsent(req *http.Request) {
+// A panic in the body's Close (the caller's code) is returned as a
+// *PanicError, for the call to fail with.
+func closeUnsent(req *http.Request) (err error) {
 	if req != nil && req.Body != nil {
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("closing the request body: %w", &PanicError{Value: v, Stack: debug.Stack()})
+			}
+		}()
 		req.Body.Close()
 	}
+	return nil
 }
 
 // readPrefix reads and closes resp's body, returning what it read of its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -193,7 +194,7 @@ func (b *breaker) admit(c *call) error {
 		return b.refusal(c)
 	}
 	at := c.h.name // the call's own host, or a redirect's (see Fetcher.hop)
-	c.reports = append(c.reports, func(o *outcome) {
+	c.reports = append(c.reports, func(o *outcome) (perr error) {
 		resp, err := o.answer()
 		switch {
 		case err != nil && (c.Err() != nil || errors.Is(err, context.Canceled)):
@@ -202,15 +203,36 @@ func (b *breaker) admit(c *call) error {
 			done(errExcluded) // the caller's handler failed or panicked: not the host's doing
 		case o.h.name != at:
 			done(nil) // the host answered with a redirect; the other host's answer is not its doing
-		case b.isFailure(resp, err):
-			done(errFailed)
-		case resp != nil && o.overload:
-			done(errExcluded) // a 429 or the like: not a failure, nor a sign the host is well
 		default:
-			done(nil)
+			failed, perr := b.classify(resp, err)
+			switch {
+			case perr != nil:
+				done(errExcluded) // the caller's classifier panicked: not the host's doing
+				return perr
+			case failed:
+				done(errFailed)
+			case resp != nil && o.overload:
+				done(errExcluded) // a 429 or the like: not a failure, nor a sign the host is well
+			default:
+				done(nil)
+			}
 		}
+		return nil
 	})
 	return nil
+}
+
+// classify asks IsFailure about an outcome, the caller's code: a panic in
+// it is returned as a *PanicError, which fails the call (as a panic in
+// RetryPolicy.Retryable does), the breaker having been told, so that a
+// half-open breaker does not wait for ever for its probe's outcome.
+func (b *breaker) classify(resp *http.Response, err error) (failed bool, perr error) {
+	defer func() {
+		if v := recover(); v != nil {
+			perr = fmt.Errorf("CircuitBreaker.IsFailure: %w", &PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	return b.isFailure(resp, err), nil
 }
 
 // refusal is the error for call c, refused on its way to its current

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -514,17 +515,40 @@ func (r *crawl) enqueue(u *url.URL, depth int, referrer string) {
 		// not keep a new one out while the queue says so.
 		r.pagesTurn <- struct{}{}
 		if r.pages < limit {
-			if added, err = r.queue.Add(e); added {
+			if added, err = r.addEntry(e); added {
 				r.pages++
 			}
 		}
 		<-r.pagesTurn
 	} else {
-		_, err = r.queue.Add(e)
+		_, err = r.addEntry(e)
 	}
 	if err != nil {
 		r.reject(e.URL, depth, referrer, err)
 	}
+}
+
+// addEntry is r.queue.Add(e). A panic in it (a Frontier of the caller's)
+// is its error, a *PanicError: e is not queued, and its page says so.
+func (r *crawl) addEntry(e CrawlEntry) (added bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			added, err = false, fmt.Errorf("fetch: Frontier.Add: %w", &PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	return r.queue.Add(e)
+}
+
+// next is r.queue.Next(r.ctx), run on the crawl's reader goroutine. A
+// panic in it (a Frontier of the caller's) is its error, a *PanicError,
+// which ends the crawl as a failing frontier's error does.
+func (r *crawl) next() (e CrawlEntry, ok bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			e, ok, err = CrawlEntry{}, false, fmt.Errorf("Frontier.Next: %w", &PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	return r.queue.Next(r.ctx)
 }
 
 // reject yields a page for rawURL that says why it is not fetched.
@@ -571,12 +595,12 @@ func (r *crawl) run(yield func(*Page) bool) {
 		defer s.release()
 		defer r.end() // nothing Follow adds from now on would be read
 		for {
-			e, ok, err := r.queue.Next(r.ctx)
+			e, ok, err := r.next()
 			if err == nil && !ok && r.ctx.Err() == nil {
 				// A Follow may have added links since Next looked: look
 				// again, with Follow held off, before the crawl ends.
 				r.endMu.Lock()
-				if e, ok, err = r.queue.Next(r.ctx); err == nil && !ok {
+				if e, ok, err = r.next(); err == nil && !ok {
 					r.ended.Store(true)
 				}
 				r.endMu.Unlock()
@@ -627,14 +651,18 @@ func (r *crawl) run(yield func(*Page) bool) {
 		r.ended.Store(true)
 		s.stop()
 		r.cancel() // the requests in flight end now, not when they are done
+		// Even if the frontier's Failed or Close panics (the panic goes
+		// on to the caller), the crawl's goroutines are waited for.
+		defer func() {
+			for range results {
+			}
+			pool.Wait()
+			reader.Wait()
+		}()
 		if fq, ok := r.queue.(interface{ Failed(CrawlEntry) }); ok && yielding != nil && yielding.queued {
 			fq.Failed(yielding.entry) // the loop body panicked on it
 		}
 		r.queue.Close()
-		for range results {
-		}
-		pool.Wait()
-		reader.Wait()
 	}()
 	n := 0
 	for p := range results {

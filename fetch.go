@@ -231,7 +231,9 @@ func (f *Fetcher) begin(req *http.Request, from handOff) (*call, error) {
 		err = ErrClosed
 	}
 	if err != nil {
-		closeUnsent(req)
+		if perr := closeUnsent(req); perr != nil {
+			err = errors.Join(err, perr)
+		}
 		return nil, f.refuse(req, err)
 	}
 	h := held
@@ -271,8 +273,10 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 				err = errors.Join(err, perr)
 			}
 		}
-		if c.n == 0 {
-			closeUnsent(c.req) // no attempt: the transport, which closes it, never had it
+		if c.n == 0 { // no attempt: the transport, which closes it, never had it
+			if perr := closeUnsent(c.req); perr != nil {
+				err = errors.Join(err, perr)
+			}
 		}
 		c.restart()
 		err = f.fail(c.caller, int(c.attempts), err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -156,7 +157,18 @@ func (t *hostTable) get(name string) *host {
 		}
 		h = &host{name: name}
 		if t.newLimiter != nil {
-			h.rate = gateOf(t.newLimiter(name))
+			l, err := newHostLimiter(t.newLimiter, name)
+			if err != nil {
+				// The caller's factory panicked: the host is not kept (the
+				// next request asks again), and every attempt this one's
+				// callers make to it fails with the panic at its rate gate,
+				// giving back what it holds, as a Limiter's panic does.
+				h.rate = gateOf(failedLimiter{err})
+				h.refs.Add(1)
+				sh.mu.Unlock()
+				return h
+			}
+			h.rate = gateOf(l)
 		}
 		if t.slotsPerHost > 0 {
 			h.slots = newSlots(t.slotsPerHost)
@@ -177,6 +189,22 @@ func (t *hostTable) get(name string) *host {
 	sh.mu.Unlock()
 	return h
 }
+
+// newHostLimiter calls newLimiter, WithHostLimiter's factory, for host
+// name, returning a panic in it as a *PanicError.
+func newHostLimiter(newLimiter func(string) Limiter, name string) (l Limiter, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("fetch: WithHostLimiter: %w", &PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	return newLimiter(name), nil
+}
+
+// A failedLimiter refuses every wait with err.
+type failedLimiter struct{ err error }
+
+func (l failedLimiter) Wait(context.Context) error { return l.err }
 
 // put drops the reference get took. An idle host stays in the table, so
 // that the next request to it finds it, until a sweep forgets it. It needs

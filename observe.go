@@ -277,7 +277,9 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 		o.h.startRamp(end)
 	}
 	for i, report := range c.reports { // policies that let this attempt or its hops through
-		report(o)
+		if err := report(o); err != nil {
+			d = fail(err) // a classifier of the caller's panicked: the call fails with it, as for a hook
+		}
 		c.reports[i] = nil
 	}
 	c.reports = c.reports[:0]
@@ -302,10 +304,12 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 	}
 	req := c.req
 	if f.logger != nil {
-		f.logger.LogAttrs(req.Context(), slog.LevelDebug, "fetch: retrying",
+		if err := f.log(req.Context(), "fetch: retrying",
 			slog.String("method", method(req)), slog.String("url", req.URL.Redacted()),
 			slog.Int("attempt", int(c.n)), slog.Duration("delay", d.delay),
-			slog.Int("status", o.status()), slog.Any("error", o.err))
+			slog.Int("status", o.status()), slog.Any("error", o.err)); err != nil {
+			return fail(err)
+		}
 	}
 	if f.hooks.OnRetry != nil {
 		info := RetryInfo{Request: cmp.Or(o.req, req), Attempt: int(c.n), Delay: d.delay, Status: o.status(), Err: o.err}
@@ -371,11 +375,26 @@ func (f *Fetcher) fail(req *http.Request, attempts int, err error) error {
 		}
 	}
 	if f.logger != nil && req != nil {
-		f.logger.LogAttrs(req.Context(), slog.LevelDebug, "fetch: failed",
+		if perr := f.log(req.Context(), "fetch: failed",
 			slog.String("method", e.Method), slog.String("url", e.URL),
-			slog.Int("attempts", attempts), slog.Any("error", err))
+			slog.Int("attempts", attempts), slog.Any("error", err)); perr != nil {
+			e.Err = errors.Join(e.Err, perr)
+		}
 	}
 	return e
+}
+
+// log logs msg at debug level to the Fetcher's logger, returning a panic
+// in its handler (the caller's code) as a *PanicError, for the call to
+// fail with.
+func (f *Fetcher) log(ctx context.Context, msg string, attrs ...slog.Attr) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("fetch: logger: %w", &PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
+	f.logger.LogAttrs(ctx, slog.LevelDebug, msg, attrs...)
+	return nil
 }
 
 func method(req *http.Request) string {

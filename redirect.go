@@ -37,16 +37,16 @@ type call struct {
 	req  *http.Request // the request sent: made with the call as its context (see newCall)
 	body slotBody      // the response body, when the caller reads it
 
-	caller   *http.Request         // the request the caller gave
-	watch    gateWatcher           // the scheduler whose worker runs the call, if any: told when it waits at the gates
-	delay    time.Duration         // the last retry's delay, for the backoff's next
-	start    mono                  // when the call began; zero unless MaxElapsed or a hook needs it
-	waited   time.Duration         // how long the current attempt waited at the gates; zero unless timed
-	panicked error                 // the OnCall hook's panic, which fails the call
-	last     outcome               // the outcome of the current attempt (see Fetcher.attempt)
-	reports  []func(*outcome)      // tell the policies that let the attempt, or a hop of it, through what became of it
-	trace    httptrace.ClientTrace // the trace of odd attempts' requests: counts their writes in wrote
-	alt      *altTrace             // the trace of even attempts' requests, made at the first retry (or with the call, to hold the caller's trace)
+	caller   *http.Request          // the request the caller gave
+	watch    gateWatcher            // the scheduler whose worker runs the call, if any: told when it waits at the gates
+	delay    time.Duration          // the last retry's delay, for the backoff's next
+	start    mono                   // when the call began; zero unless MaxElapsed or a hook needs it
+	waited   time.Duration          // how long the current attempt waited at the gates; zero unless timed
+	panicked error                  // the OnCall hook's panic, which fails the call
+	last     outcome                // the outcome of the current attempt (see Fetcher.attempt)
+	reports  []func(*outcome) error // tell the policies that let the attempt, or a hop of it, through what became of it
+	trace    httptrace.ClientTrace  // the trace of odd attempts' requests: counts their writes in wrote
+	alt      *altTrace              // the trace of even attempts' requests, made at the first retry (or with the call, to hold the caller's trace)
 
 	defaulted    uint64        // bit i: the Fetcher added its default header private[i] to req; bit 63: one of private[63:] (see applyDefaults)
 	wrote        atomic.Int32  // times net/http wrote a request of an odd attempt on a connection

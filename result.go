@@ -3,6 +3,7 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,8 +62,11 @@ type Result struct {
 // first attempt.
 func fetchJob[T any](f *Fetcher, j *job[T], r *Result, from handOff) {
 	if j.err != nil {
-		closeUnsent(j.req)
-		*r = Result{Index: j.index, URL: j.text, Err: f.refuseJob(j.req, j.text, j.err)}
+		err := j.err
+		if perr := closeUnsent(j.req); perr != nil {
+			err = errors.Join(err, perr)
+		}
+		*r = Result{Index: j.index, URL: j.text, Err: f.refuseJob(j.req, j.text, err)}
 		return
 	}
 	f.fetch(j.req, j.text, j.index, r, from)
