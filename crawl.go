@@ -659,10 +659,10 @@ func (r *crawl) run(yield func(*Page) bool) {
 			pool.Wait()
 			reader.Wait()
 		}()
+		defer r.queue.Close() // after Failed, even if it panics; before the wait, which it may end
 		if fq, ok := r.queue.(interface{ Failed(CrawlEntry) }); ok && yielding != nil && yielding.queued {
 			fq.Failed(yielding.entry) // the loop body panicked on it
 		}
-		r.queue.Close()
 	}()
 	n := 0
 	for p := range results {
