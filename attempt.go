@@ -305,12 +305,10 @@ func (f *Fetcher) prepare(c *call, n int, o *outcome) (*http.Request, context.Co
 // a *PanicError, which fails the call before the attempt is sent, and the
 // call gives back what it holds.
 func getBody(r *http.Request) (body io.ReadCloser, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("GetBody: %w", &PanicError{Value: v, Stack: debug.Stack()})
-		}
-	}()
-	return r.GetBody()
+	if perr := recovering("GetBody", func() { body, err = r.GetBody() }); perr != nil {
+		return nil, perr
+	}
+	return body, err
 }
 
 // attemptError says why an attempt under actx, derived from the caller's

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
 )
 
 // slotBody is a response body that holds its call's in-flight slot, host
@@ -84,16 +83,11 @@ func closeBody(resp *http.Response) {
 // closed whatever becomes of the request, sent or not.
 // A panic in the body's Close (the caller's code) is returned as a
 // *PanicError, for the call to fail with.
-func closeUnsent(req *http.Request) (err error) {
-	if req != nil && req.Body != nil {
-		defer func() {
-			if v := recover(); v != nil {
-				err = fmt.Errorf("closing the request body: %w", &PanicError{Value: v, Stack: debug.Stack()})
-			}
-		}()
-		req.Body.Close()
+func closeUnsent(req *http.Request) error {
+	if req == nil || req.Body == nil {
+		return nil
 	}
-	return nil
+	return recovering("closing the request body", func() { req.Body.Close() })
 }
 
 // readPrefix reads and closes resp's body, returning what it read of its

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -227,12 +226,8 @@ func (b *breaker) admit(c *call) error {
 // RetryPolicy.Retryable does), the breaker having been told, so that a
 // half-open breaker does not wait for ever for its probe's outcome.
 func (b *breaker) classify(resp *http.Response, err error) (failed bool, perr error) {
-	defer func() {
-		if v := recover(); v != nil {
-			perr = fmt.Errorf("CircuitBreaker.IsFailure: %w", &PanicError{Value: v, Stack: debug.Stack()})
-		}
-	}()
-	return b.isFailure(resp, err), nil
+	perr = recovering("CircuitBreaker.IsFailure", func() { failed = b.isFailure(resp, err) })
+	return failed, perr
 }
 
 // refusal is the error for call c, refused on its way to its current

@@ -7,7 +7,6 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -531,24 +530,20 @@ func (r *crawl) enqueue(u *url.URL, depth int, referrer string) {
 // addEntry is r.queue.Add(e). A panic in it (a Frontier of the caller's)
 // is its error, a *PanicError: e is not queued, and its page says so.
 func (r *crawl) addEntry(e CrawlEntry) (added bool, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			added, err = false, fmt.Errorf("fetch: Frontier.Add: %w", &PanicError{Value: v, Stack: debug.Stack()})
-		}
-	}()
-	return r.queue.Add(e)
+	if perr := recovering("fetch: Frontier.Add", func() { added, err = r.queue.Add(e) }); perr != nil {
+		return false, perr
+	}
+	return added, err
 }
 
 // next is r.queue.Next(r.ctx), run on the crawl's reader goroutine. A
 // panic in it (a Frontier of the caller's) is its error, a *PanicError,
 // which ends the crawl as a failing frontier's error does.
 func (r *crawl) next() (e CrawlEntry, ok bool, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			e, ok, err = CrawlEntry{}, false, fmt.Errorf("Frontier.Next: %w", &PanicError{Value: v, Stack: debug.Stack()})
-		}
-	}()
-	return r.queue.Next(r.ctx)
+	if perr := recovering("Frontier.Next", func() { e, ok, err = r.queue.Next(r.ctx) }); perr != nil {
+		return CrawlEntry{}, false, perr
+	}
+	return e, ok, err
 }
 
 // reject yields a page for rawURL that says why it is not fetched.

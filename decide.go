@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"time"
 )
 
@@ -118,13 +117,11 @@ func (e *unrewindableError) Unwrap() error { return e.err }
 // says nothing of the host), as a hook's does, so that the call still
 // gives back its slot.
 func (f *Fetcher) classify(o *outcome, resp *http.Response, err error) (retry bool) {
-	defer func() {
-		if v := recover(); v != nil {
-			o.err = fmt.Errorf("RetryPolicy.Retryable: %w", &PanicError{Value: v, Stack: debug.Stack()})
-			o.judged, o.overload, retry = true, false, false
-		}
-	}()
-	return f.retry.Retryable(resp, err)
+	if perr := recovering("RetryPolicy.Retryable", func() { retry = f.retry.Retryable(resp, err) }); perr != nil {
+		o.err, o.judged, o.overload = perr, true, false
+		return false
+	}
+	return retry
 }
 
 // backoffPastDeadline is the error of a call that is not retried because

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -193,12 +192,8 @@ func (t *hostTable) get(name string) *host {
 // newHostLimiter calls newLimiter, WithHostLimiter's factory, for host
 // name, returning a panic in it as a *PanicError.
 func newHostLimiter(newLimiter func(string) Limiter, name string) (l Limiter, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("fetch: WithHostLimiter: %w", &PanicError{Value: v, Stack: debug.Stack()})
-		}
-	}()
-	return newLimiter(name), nil
+	err = recovering("fetch: WithHostLimiter", func() { l = newLimiter(name) })
+	return l, err
 }
 
 // A failedLimiter refuses every wait with err.

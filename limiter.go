@@ -3,7 +3,6 @@ package fetch
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 
 	"golang.org/x/time/rate"
 )
@@ -97,10 +96,8 @@ func waitLimiter(ctx, shut context.Context, l Limiter) error {
 // caller's code, as a RoundTripper's or a hook's, whose panic fails the
 // call and gives back what the call holds.
 func limiterWait(ctx context.Context, l Limiter) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("fetch: Limiter.Wait: %w", &PanicError{Value: v, Stack: debug.Stack()})
-		}
-	}()
-	return l.Wait(ctx)
+	if perr := recovering("fetch: Limiter.Wait", func() { err = l.Wait(ctx) }); perr != nil {
+		return perr
+	}
+	return err
 }

@@ -337,13 +337,20 @@ func (f *Fetcher) done(c *call, resp *http.Response, err error) error {
 }
 
 // runHook calls hook, returning a panic in it as a *PanicError.
-func runHook(hook func()) (err error) {
+func runHook(hook func()) error { return recovering("hook", hook) }
+
+// recovering calls f, which runs the caller's code (a hook, a Limiter, a
+// classifier, a Frontier, ...), returning a panic in it as a *PanicError
+// wrapped with what, the name of that code: the call it belongs to fails
+// with it and gives back what it holds, and no goroutine of the library's
+// ends the process.
+func recovering(what string, f func()) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("hook: %w", &PanicError{Value: v, Stack: debug.Stack()})
+			err = fmt.Errorf("%s: %w", what, &PanicError{Value: v, Stack: debug.Stack()})
 		}
 	}()
-	hook()
+	f()
 	return nil
 }
 
@@ -387,14 +394,8 @@ func (f *Fetcher) fail(req *http.Request, attempts int, err error) error {
 // log logs msg at debug level to the Fetcher's logger, returning a panic
 // in its handler (the caller's code) as a *PanicError, for the call to
 // fail with.
-func (f *Fetcher) log(ctx context.Context, msg string, attrs ...slog.Attr) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("fetch: logger: %w", &PanicError{Value: v, Stack: debug.Stack()})
-		}
-	}()
-	f.logger.LogAttrs(ctx, slog.LevelDebug, msg, attrs...)
-	return nil
+func (f *Fetcher) log(ctx context.Context, msg string, attrs ...slog.Attr) error {
+	return recovering("fetch: logger", func() { f.logger.LogAttrs(ctx, slog.LevelDebug, msg, attrs...) })
 }
 
 func method(req *http.Request) string {
