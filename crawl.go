@@ -393,7 +393,8 @@ func cmpOr(a, b string) string {
 // and the path's "." and ".." segments are removed: URLs that RFC 3986
 // §6.2.2 says are equivalent ("/%7Euser", "/%7euser" and "/a/../~user")
 // have one key. Query arguments keep their order, and "%2F" stays apart
-// from "/".
+// from "/"; an empty query is dropped ("/c?" is "/c"), as w3lib's
+// canonicalize_url (Scrapy's) drops it.
 func NormalizeURL(u *url.URL) string {
 	n := *u
 	n.Scheme = strings.ToLower(n.Scheme)
@@ -413,6 +414,7 @@ func NormalizeURL(u *url.URL) string {
 		}
 	}
 	n.RawQuery = normalizeEscapes(n.RawQuery)
+	n.ForceQuery = false
 	n.Fragment, n.RawFragment = "", ""
 	n.User = nil
 	return n.String()

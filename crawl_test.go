@@ -391,6 +391,8 @@ func TestNormalizeURL(t *testing.T) {
 		"http://x.test/?q=%7e&r=%2f&s=a+b": "http://x.test/?q=~&r=%2F&s=a+b",
 		"http://x.test/?b=2&a=1":           "http://x.test/?b=2&a=1",
 		"http://x.test/a?%zz":              "http://x.test/a?%zz",
+		"http://x.test/c?":                 "http://x.test/c", // an empty query, as w3lib drops it
+		"http://x.test/?":                  "http://x.test/",
 	} {
 		u, err := url.Parse(in)
 		if err != nil {

@@ -18,6 +18,7 @@ type Handled[In, Out any] struct {
 	Value    Out    // what the handler returned; the zero value if Err is set
 	Index    int    // the input's position
 	URL      string // the request URL, redacted
+	FinalURL string // the URL of the final response, after redirects, redacted; "" if none
 	Status   int    // the final status; 0 if no response
 	Attempts int    // as [Result.Attempts] counts them
 	Duration time.Duration
@@ -169,7 +170,10 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 	var resp *http.Response
 	resp, h.Attempts, h.Err = f.do(req, consume, from)
 	if resp != nil {
-		h.Status = resp.StatusCode
+		h.Status, h.FinalURL = resp.StatusCode, h.URL
+		if resp.Request.URL != req.URL { // redirected
+			h.FinalURL = resp.Request.URL.Redacted()
+		}
 	}
 	if h.Err != nil {
 		var zero Out

@@ -154,3 +154,23 @@ func TestHandleURLs(t *testing.T) {
 		}
 	})
 }
+
+// Handled.FinalURL is where the body came from after redirects, as
+// Result.FinalURL is; the request URL when there was none.
+func TestHandledFinalURL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/old" {
+				http.Redirect(w, r, "http://b.test/new", http.StatusMovedPermanently)
+			}
+		}))
+		defer f.Shutdown(context.Background())
+		want := map[string]string{"http://a.test/old": "http://b.test/new", "http://a.test/same": "http://a.test/same"}
+		for h := range HandleURLs(t.Context(), f, slices.Values([]string{"http://a.test/old", "http://a.test/same"}),
+			func(string, *http.Response) (struct{}, error) { return struct{}{}, nil }) {
+			if h.Err != nil || h.FinalURL != want[h.URL] {
+				t.Errorf("%s: FinalURL %q, err %v; want %q", h.URL, h.FinalURL, h.Err, want[h.URL])
+			}
+		}
+	})
+}
