@@ -117,8 +117,8 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 		// grows as the bytes come, so that a server's word alone sizes no
 		// allocation.
 		b := make([]byte, resp.ContentLength)
-		if _, err := io.ReadFull(resp.Body, b); err != nil {
-			return nil, fmt.Errorf("reading body: %w", err)
+		if n, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, fmt.Errorf("reading body: %w", &cutError{read: int64(n), length: resp.ContentLength, err: err})
 		}
 		return b, nil
 	}
@@ -128,7 +128,11 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 		err = io.ErrUnexpectedEOF // shorter than its length said
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading body: %w", err)
+		length := resp.ContentLength
+		if resp.Uncompressed {
+			length = -1 // n counts decompressed bytes
+		}
+		return nil, fmt.Errorf("reading body: %w", &cutError{read: n, length: length, err: err})
 	}
 	if n > limit {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, limit)

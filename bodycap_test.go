@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 )
 
 // MaxBodySize sets one call's body cap in place of the Fetcher's, for the
@@ -69,5 +71,31 @@ func TestMaxBodySizePerCall(t *testing.T) {
 	before := sent.Load()
 	if r := f.Fetch(ctx, big, MaxBodySize(0)); r.Err == nil || !strings.Contains(r.Err.Error(), "MaxBodySize(0)") || sent.Load() != before {
 		t.Errorf("MaxBodySize(0): %v, %d sent; want an error naming it, nothing sent", r.Err, sent.Load()-before)
+	}
+}
+
+// A body cut short on the wire says how far it got under Stream, Get and
+// Fetch too, as it does under Handle: "after 5 of 20 bytes" for a known
+// length, "after 5 bytes" for an unknown one.
+func TestBufferedBodyCutSaysHowFar(t *testing.T) {
+	for _, length := range []int64{20, -1, 100 << 20} { // the last past DefaultMaxBodySize: read as it comes
+		cut := roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Status: "200 OK", ContentLength: length, Request: req,
+				Body: io.NopCloser(io.MultiReader(strings.NewReader("hello"), iotest.ErrReader(io.ErrUnexpectedEOF)))}, nil
+		})
+		f, err := New(WithClient(&http.Client{Transport: cut}), WithRetry(RetryPolicy{MaxAttempts: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "after 5 bytes"
+		if length >= 0 {
+			want = fmt.Sprintf("after 5 of %d bytes", length)
+		}
+		for r := range f.Stream(t.Context(), slices.Values([]string{"http://a.test/"}), MaxBodySize(-1)) {
+			if !errors.Is(r.Err, io.ErrUnexpectedEOF) || !strings.Contains(r.Err.Error(), want) {
+				t.Errorf("Content-Length %d: %v; want unexpected EOF %s", length, r.Err, want)
+			}
+		}
+		f.Shutdown(context.Background())
 	}
 }
