@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/c989c033/fetch/internal/htmltitle"
 	"github.com/c989c033/fetch/internal/urlredact"
 )
 
@@ -367,7 +369,7 @@ func (p *Page) base() *url.URL {
 // an href that does not parse as a URL (a space in the host, a bad port).
 // A link checker that reports such hrefs as broken reads them from Body.
 func (p *Page) Links() []string {
-	if !strings.Contains(strings.ToLower(p.Header.Get("Content-Type")), "html") && p.Header.Get("Content-Type") != "" {
+	if !p.html() {
 		return nil
 	}
 	base := p.base()
@@ -375,6 +377,24 @@ func (p *Page) Links() []string {
 		return nil
 	}
 	return htmlLinks(base, p.Body)
+}
+
+// Title returns the text of the first <title> of p's body, if it is HTML,
+// with white space collapsed (a <title> inside an <svg> is not the page's);
+// "" if it has none.
+func (p *Page) Title() string {
+	if !p.html() {
+		return ""
+	}
+	t, _ := htmltitle.Find(bytes.NewReader(p.Body)) // an error: a tag past the tokenizer's 64 KiB buffer
+	return t
+}
+
+// html reports whether p's body is HTML, or may be: its Content-Type says
+// so, or there is none.
+func (p *Page) html() bool {
+	ct := p.Header.Get("Content-Type")
+	return ct == "" || strings.Contains(strings.ToLower(ct), "html")
 }
 
 func cmpOr(a, b string) string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -571,4 +573,38 @@ func TestCrawlReferer(t *testing.T) {
 			t.Errorf("%s: Referer %q (requested %v); want %q", k, got, ok, v)
 		}
 	}
+}
+
+// Page.Title is the first <title> of an HTML page, white space collapsed,
+// not one inside an <svg>; "" for a page without one or that is not HTML.
+func TestPageTitle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, err := fetch.New(fetch.WithClient(memhttp.Client(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/":
+				w.Header().Set("Content-Type", "text/html")
+				io.WriteString(w, "<html><head><svg><title>icon</title></svg><title>\n  Home\tpage </title></head><body><a href=/json>j</a><a href=/none>n</a></body></html>")
+			case "/json":
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"title":"<title>no</title>"}`)
+			case "/none":
+				w.Header().Set("Content-Type", "text/html")
+				io.WriteString(w, "<html><body><title>late</title></body></html>")
+			}
+		}))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Shutdown(context.Background())
+		cr, _ := fetch.NewCrawler(f, fetch.CrawlIgnoreRobots())
+		want := map[string]string{"http://a.test/": "Home page", "http://a.test/json": "", "http://a.test/none": ""}
+		got := map[string]string{}
+		for p := range cr.Run(t.Context(), "http://a.test/") {
+			got[p.URL] = p.Title()
+			p.Follow(p.Links()...)
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("titles %q; want %q", got, want)
+		}
+	})
 }

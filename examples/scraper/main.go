@@ -4,7 +4,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -20,7 +19,6 @@ import (
 	"time"
 
 	"github.com/c989c033/fetch"
-	"github.com/c989c033/fetch/internal/htmltitle"
 	"github.com/c989c033/fetch/internal/testsite"
 )
 
@@ -65,7 +63,7 @@ func main() {
 		}
 		pg := page{URL: p.FinalURL, Depth: p.Depth}
 		if p.Err == nil {
-			pg.Title, p.Err = htmltitle.Find(bytes.NewReader(p.Body))
+			pg.Title = p.Title()
 			p.Follow(p.Links()...)
 		}
 		if p.Err != nil {
