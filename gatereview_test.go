@@ -44,32 +44,11 @@ func TestGateReviewHostRateUnderGlobalCapDoesNotBunch(t *testing.T) {
 	for _, kind := range []string{"WithHostRate", "WithAdaptiveRate"} {
 		t.Run(kind, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var a arrivals
-				release := time.Now().Add(time.Second)
-				h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-					a.add()
-					time.Sleep(time.Until(release))
-				})
 				lim := WithHostRate(10, 2)
 				if kind == "WithAdaptiveRate" {
 					lim = WithAdaptiveRate(AdaptiveRate{Initial: 10, Floor: 10, Ceiling: 10})
 				}
-				f := newMem(t, h, lim, WithConcurrency(4), WithRetry(RetryPolicy{MaxAttempts: 1}))
-				defer f.Shutdown(context.Background())
-				ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-				defer cancel()
-				var wg sync.WaitGroup
-				for range 40 {
-					wg.Go(func() {
-						for ctx.Err() == nil {
-							if _, err := f.Get(ctx, "http://a.test/"); err != nil && ctx.Err() == nil {
-								return
-							}
-						}
-					})
-				}
-				wg.Wait()
-				most, total := a.maxIn(time.Second)
+				most, total := stallWindow(t, lim, WithConcurrency(4))
 				t.Logf("%s under WithConcurrency(4): %d requests, at most %d in a 1 s window", kind, total, most)
 				bound := 12
 				if kind == "WithAdaptiveRate" {

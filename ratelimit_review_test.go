@@ -101,12 +101,6 @@ func TestSharedReviewStallDoesNotBunchGlobalTokens(t *testing.T) {
 	for _, kind := range []string{"WithRate", "WithLimiter", "WithHostRate"} {
 		t.Run(kind, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var a arrivals
-				release := time.Now().Add(time.Second)
-				h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-					a.add()
-					time.Sleep(time.Until(release))
-				})
 				lim := []Option{WithRate(10, 2), WithConcurrency(4)}
 				switch kind {
 				case "WithLimiter":
@@ -114,28 +108,7 @@ func TestSharedReviewStallDoesNotBunchGlobalTokens(t *testing.T) {
 				case "WithHostRate":
 					lim = []Option{WithHostRate(10, 2), WithHostConcurrency(4)}
 				}
-				f, err := New(append(lim, WithClient(memhttp.Client(h)), WithRetry(RetryPolicy{MaxAttempts: 1}))...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer f.Shutdown(context.Background())
-				ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-				defer cancel()
-				var wg sync.WaitGroup
-				for range 40 {
-					wg.Go(func() {
-						for ctx.Err() == nil {
-							if _, err := f.Get(ctx, "http://a.test/"); err != nil && ctx.Err() == nil {
-								// The next token is past the deadline, refused
-								// at once (x/time/rate's refusal does not match
-								// context.DeadlineExceeded).
-								return
-							}
-						}
-					})
-				}
-				wg.Wait()
-				most, total := a.maxIn(time.Second)
+				most, total := stallWindow(t, lim...)
 				t.Logf("%s: %d requests, at most %d in a 1 s window", kind, total, most)
 				if most > 12 {
 					t.Errorf("server saw %d requests in 1 s; 10/s burst 2 allows 12", most)
@@ -143,6 +116,41 @@ func TestSharedReviewStallDoesNotBunchGlobalTokens(t *testing.T) {
 			})
 		})
 	}
+}
+
+// stallWindow runs 40 callers of Get to a.test for 3 s, on a Fetcher made
+// with opts, behind a server that holds every request until 1 s has
+// passed, then answers at once; it returns the most requests the server
+// saw in any 1 s window, and in all. It runs in a synctest bubble.
+func stallWindow(t *testing.T, opts ...Option) (most, total int) {
+	var a arrivals
+	release := time.Now().Add(time.Second)
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		a.add()
+		time.Sleep(time.Until(release))
+	})
+	f, err := New(append(opts, WithClient(memhttp.Client(h)), WithRetry(RetryPolicy{MaxAttempts: 1}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if _, err := f.Get(ctx, "http://a.test/"); err != nil && ctx.Err() == nil {
+					// The next token is past the deadline, refused at
+					// once (x/time/rate's refusal does not match
+					// context.DeadlineExceeded).
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return a.maxIn(time.Second)
 }
 
 // Rates of 0, negative and NaN are refused; Inf is no limit. A tiny rate
