@@ -60,6 +60,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.DurationVar(&o.visibility, "visibility", redisqueue.DefaultVisibility, "with --queue: how long a dead worker's entries wait to be taken over")
 	fs.StringVarP(&o.output, "output", "o", "", "write the JSON lines to `FILE`, not stdout")
 	fs.StringVarP(&o.outputDir, "output-dir", "O", "", "save each 2xx body to its own file in `DIR` (none for -X HEAD)")
+	fs.BoolFunc("no-clobber", "with -O: fetch no URL whose file is in DIR already, as wget -nc", setBool(&o.noClobber))
 	fs.IntVarP(&l.conc, "concurrency", "c", 32, "most requests in flight")
 	fs.IntVar(&l.hostConc, "host-concurrency", 0, "most requests in flight to one host (0: no cap)")
 	fs.Float64Var(&l.rps, "rate", 0, "most requests per second (0: no limit)")
@@ -155,6 +156,9 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	}
 	if o.outputDir == "-" {
 		return o, nil, nil, errors.New("-O -: -O takes a directory to save bodies in; standard output carries the JSON lines")
+	}
+	if o.noClobber && o.outputDir == "" {
+		return o, nil, nil, errors.New("--no-clobber: only with -O/--output-dir DIR, the directory whose files it keeps")
 	}
 	if o.outputDir != "" {
 		// Bodies go to disk, not memory: a download is as large, and takes
@@ -277,7 +281,8 @@ func (l limits) options() []fetch.Option {
 
 // checkDashes refuses a long flag given with one dash, as the flag package
 // of earlier versions took them, rather than let it be read as a run of
-// one-letter flags (-demo as -d emo).
+// one-letter flags (-demo as -d emo), and wget's -nc, naming the flag it is
+// here.
 func checkDashes(fs *pflag.FlagSet, argv []string) error {
 	for i := 0; i < len(argv); i++ {
 		a := argv[i]
@@ -291,6 +296,9 @@ func checkDashes(fs *pflag.FlagSet, argv []string) error {
 				i++ // its value may start with a dash
 			}
 			continue
+		}
+		if a == "-nc" && fs.Lookup("no-clobber") != nil {
+			return errors.New("-nc: wget's -nc is --no-clobber here")
 		}
 		if name, _, _ := strings.Cut(a[1:], "="); len(name) > 1 && fs.Lookup(name) != nil {
 			return fmt.Errorf("-%s: long flags take two dashes: --%s", name, name)

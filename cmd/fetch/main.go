@@ -96,6 +96,7 @@ type options struct {
 	data                             []dataPart // -d and --data-binary, in order
 	body                             string     // what data makes
 	title, quiet, demo, help         bool
+	noClobber                        bool // --no-clobber: fetch no input whose file is in -O's directory
 	version                          bool
 	total                            time.Duration
 	start                            time.Time // when the run began, if before fetchAll
@@ -252,7 +253,7 @@ func (o options) showProgress(std stdio) bool {
 func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[record], total int64, out io.Writer, outName string, std stdio, save *saver, stopRun context.CancelCauseFunc) int {
 	w := newOutput(out, o.queue != "", stopRun)
 	bar := newProgress(std.err, o.showProgress(std), total)
-	var t tally
+	t := tally{noClobber: o.noClobber}
 	start := o.start
 	if start.IsZero() {
 		start = time.Now()
@@ -291,7 +292,7 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 	if ctx.Err() != nil {
 		// Input is read only while the run lasts: say what it left, even
 		// with -q, as the exit status may be lost in a pipeline.
-		complain(std.err, o.cutShort(ctx, t.ok+t.failed, total))
+		complain(std.err, o.cutShort(ctx, t.results(), total))
 	}
 	switch {
 	case (werr != nil || fatal != nil) && ctx.Err() != context.Canceled:

@@ -24,7 +24,8 @@ type record struct {
 	Bytes      int64  `json:"bytes"`
 	Attempts   int    `json:"attempts"`
 	DurationMS int64  `json:"duration_ms"`
-	File       string `json:"file,omitempty"` // where -O saved the body
+	File       string `json:"file,omitempty"`    // where -O saved the body, or found it (skipped)
+	Skipped    string `json:"skipped,omitempty"` // why the input was not fetched: "exists" (--no-clobber)
 	Title      string `json:"title,omitempty"`
 	Error      string `json:"error,omitempty"`
 	ErrorKind  string `json:"error_kind,omitempty"`

@@ -124,10 +124,26 @@ func (s *saver) doneTemp(tmp string) {
 	delete(s.temps, tmp)
 }
 
-// named is one input of -O: its line, and the file name chosen for it.
+// named is one input of -O: its line, the file name chosen for it, and
+// whether it is skipped, not fetched, as --no-clobber found that file.
 type named struct {
 	line
-	name string
+	name    string
+	skipped bool
+}
+
+// errSkipped is newRequest's refusal of a skipped input: it is never sent.
+var errSkipped = errors.New("skipped: its file exists (--no-clobber)")
+
+// exists reports whether name is a regular file in the directory, as a
+// saved body is: --no-clobber fetches no input whose file it is. It looks
+// through the root without following a symbolic link, which a save would
+// replace, not follow; a directory, or a name it cannot look at, is not
+// one either, and is fetched, for the save to fail or succeed as without
+// --no-clobber. A temporary file is never name: it starts with a dot.
+func (s *saver) exists(name string) bool {
+	fi, err := s.root.Lstat(name)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // saved is what saving a body gives: the file it is in ("" for the
@@ -143,17 +159,28 @@ type saved struct {
 // all fetches every input and yields a record per input as each completes.
 // Each input's file name is chosen as it is read, on the goroutine that
 // reads the input (see [names]), so that which input gets which name
-// depends on input order alone. Breaking out of the loop behaves as it
+// depends on input order alone. With --no-clobber, an input whose file is
+// in the directory then (see [saver.exists]) is skipped: never sent, its
+// record says so. Its name stays taken, so that the inputs after it get
+// the names they got in the run that saved it, and a rerun of a list skips
+// exactly the files that run saved. Breaking out of the loop behaves as it
 // does for [fetch.Handle].
 func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Seq[line]) iter.Seq[record] {
 	inputs := func(yield func(named) bool) {
 		for l := range in {
-			if !yield(named{l, s.names.reserve(l)}) {
+			n := named{line: l, name: s.names.reserve(l)}
+			n.skipped = o.noClobber && n.name != "" && s.exists(n.name)
+			if !yield(n) {
 				return
 			}
 		}
 	}
-	newRequest := func(ctx context.Context, n named) (*http.Request, error) { return o.newRequest(ctx, n.line) }
+	newRequest := func(ctx context.Context, n named) (*http.Request, error) {
+		if n.skipped {
+			return nil, errSkipped // refused at once: no slot, no rate token
+		}
+		return o.newRequest(ctx, n.line)
+	}
 	save := func(n named, resp *http.Response) (saved, error) { return s.save(n, resp, o.maxBody) }
 	return func(yield func(record) bool) {
 		for h := range fetch.Handle(ctx, f, inputs, newRequest, save) {
@@ -192,6 +219,9 @@ func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error)
 // final_url is the URL the response came from if that is not the URL
 // fetched for the input (see [withScheme]): if it was redirected.
 func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
+	if h.Input.skipped {
+		return record{URL: asGiven(h.Input.url), File: filepath.Join(s.dir, h.Input.name), Skipped: "exists"}
+	}
 	rec := record{
 		URL:        asGiven(h.Input.url),
 		Status:     h.Status,

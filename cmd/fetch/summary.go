@@ -40,11 +40,20 @@ func (l *latencies) quantile(q float64) time.Duration {
 // tally counts outcomes for the summary.
 type tally struct {
 	ok, failed, retried int64
+	skipped             int64 // not fetched (--no-clobber), in neither ok nor failed
 	bytes               int64 // of the bodies of the URLs that succeeded
 	lat                 latencies
+	noClobber           bool // whether the summary says how many were skipped, 0 included
 }
 
+// results returns how many records were counted.
+func (t *tally) results() int64 { return t.ok + t.failed + t.skipped }
+
 func (t *tally) add(r record) {
+	if r.Skipped != "" { // never sent: no attempt, byte or latency
+		t.skipped++
+		return
+	}
 	if r.Error == "" {
 		t.ok++
 		t.bytes += r.Bytes
@@ -59,14 +68,20 @@ func (t *tally) add(r record) {
 	}
 }
 
+// print writes the summary. Its count and rate are of the inputs fetched:
+// those skipped are counted apart, with --no-clobber.
 func (t *tally) print(w io.Writer, elapsed time.Duration) {
 	total := t.ok + t.failed
 	perSecond := 0.0
 	if elapsed > 0 {
 		perSecond = float64(total) / elapsed.Seconds()
 	}
-	fmt.Fprintf(w, "fetched %d in %v: %d succeeded, %d failed, %d retried; %.0f req/s, %s",
-		total, human(elapsed), t.ok, t.failed, t.retried, perSecond, size(t.bytes))
+	fmt.Fprintf(w, "fetched %d in %v: %d succeeded, %d failed, %d retried",
+		total, human(elapsed), t.ok, t.failed, t.retried)
+	if t.noClobber {
+		fmt.Fprintf(w, ", %d skipped (--no-clobber)", t.skipped)
+	}
+	fmt.Fprintf(w, "; %.0f req/s, %s", perSecond, size(t.bytes))
 	if elapsed > 0 && t.bytes > 0 {
 		fmt.Fprintf(w, " (%s/s)", size(int64(float64(t.bytes)/elapsed.Seconds())))
 	}
