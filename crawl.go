@@ -278,7 +278,8 @@ func CrawlFrontier(fr Frontier) CrawlOption {
 }
 
 // NewCrawler returns a Crawler that fetches through f, configured by opts,
-// or an error naming the first option whose value is out of range. The
+// or an error naming the first option whose value is out of range (or
+// that is nil). The
 // crawl is as polite as f: its per-host cap and rate
 // ([WithHostConcurrency], [WithHostRate]) bound each host, with
 // robots.txt's Crawl-delay on top; f without them sends a host as many
@@ -288,7 +289,10 @@ func NewCrawler(f *Fetcher, opts ...CrawlOption) (*Crawler, error) {
 		return nil, errors.New("fetch: NewCrawler(nil Fetcher)")
 	}
 	c := crawlConfig{maxDepth: -1, key: NormalizeURL, agent: DefaultCrawlAgent, robots: true}
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("fetch: NewCrawler: option %d of %d is nil", i+1, len(opts))
+		}
 		if err := opt(&c); err != nil {
 			return nil, err
 		}

@@ -62,7 +62,7 @@ var clientAdvice = map[string]string{
 }
 
 // New returns a Fetcher configured by opts, or an error naming the first
-// option whose value is out of range.
+// option whose value is out of range (or that is nil).
 //
 // Unless [WithClient] supplies one, the Fetcher builds its own client on a
 // clone of [http.DefaultTransport], keeping as many idle connections per
@@ -71,7 +71,10 @@ var clientAdvice = map[string]string{
 // buffer, so that a response of a few KiB takes one read.
 func New(opts ...Option) (*Fetcher, error) {
 	c := defaultConfig()
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("fetch: New: option %d of %d is nil", i+1, len(opts))
+		}
 		if err := opt(&c); err != nil {
 			return nil, err
 		}

@@ -65,8 +65,11 @@ func (g *TaskGroup) SetLimit(n int) { g.eg.SetLimit(n) }
 // Go runs task in a new goroutine, first blocking until the group's limit
 // allows another task to run, even once the group's context has ended. If
 // the context has ended by the time the task would start, the task is
-// skipped.
+// skipped. A nil task panics.
 func (g *TaskGroup) Go(task func() error) {
+	if task == nil {
+		panic("fetch: TaskGroup.Go: nil task") // the caller's mistake, named at once
+	}
 	g.eg.Go(func() error {
 		if g.ended() {
 			g.mu.Lock()
@@ -89,6 +92,9 @@ func (g *TaskGroup) Go(task func() error) {
 // ended TryGo returns false for good, so a caller that retries TryGo until
 // it succeeds must also stop when the context is done.
 func (g *TaskGroup) TryGo(task func() error) bool {
+	if task == nil {
+		panic("fetch: TaskGroup.TryGo: nil task")
+	}
 	if g.ended() {
 		return false
 	}

@@ -59,6 +59,9 @@ type Handled[In, Out any] struct {
 func Handle[In, Out any](ctx context.Context, f *Fetcher, in iter.Seq[In],
 	newRequest func(context.Context, In) (*http.Request, error),
 	handle func(In, *http.Response) (Out, error)) iter.Seq[Handled[In, Out]] {
+	if handle == nil {
+		panic("fetch: Handle: nil handler") // see run
+	}
 	return run(ctx, f, in, funcRequester(newRequest), func() func(j *job[In], from handOff) Handled[In, Out] {
 		return func(j *job[In], from handOff) Handled[In, Out] {
 			h := handleOne(f, j.req, j.text, j.err, from, j.data, handle)
@@ -74,6 +77,9 @@ func Handle[In, Out any](ctx context.Context, f *Fetcher, in iter.Seq[In],
 // matches [ErrInvalidURL].
 func HandleURLs[Out any](ctx context.Context, f *Fetcher, urls iter.Seq[string],
 	handle func(url string, resp *http.Response) (Out, error), opts ...RequestOption) iter.Seq[Handled[string, Out]] {
+	if handle == nil {
+		panic("fetch: HandleURLs: nil handler") // see run
+	}
 	return run(ctx, f, urls, getURL(opts), func() func(j *job[string], from handOff) Handled[string, Out] {
 		return func(j *job[string], from handOff) Handled[string, Out] {
 			h := handleOne(f, j.req, j.text, j.err, from, j.data, handle)

@@ -36,7 +36,10 @@ func newURLRequest(ctx context.Context, rawURL string, opts []RequestOption) (*h
 	if err != nil {
 		return nil, urlredact.String(rawURL), err
 	}
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, urlredact.String(rawURL), fmt.Errorf("RequestOption %d of %d is nil", i+1, len(opts))
+		}
 		if err := opt(req); err != nil {
 			return nil, urlredact.String(rawURL), err
 		}
@@ -95,6 +98,9 @@ func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string,
 // with newRequest. The text of an input it fails on is the input itself if
 // it is a string or a fmt.Stringer.
 func funcRequester[T any](newRequest func(context.Context, T) (*http.Request, error)) requester[T] {
+	if newRequest == nil {
+		panic("fetch: nil newRequest func") // see run
+	}
 	return func(ctx context.Context, v T) (*http.Request, string, error) {
 		req, err := newRequest(ctx, v)
 		if err != nil {

@@ -131,14 +131,14 @@ func (f *Fetcher) bodyCap(req *http.Request) int64 {
 // sent as a header field.
 func checkHeader(key, value string) error {
 	if !token(key) {
-		return fmt.Errorf("fetch: header name %q: not a valid field name", key)
+		return fmt.Errorf("header name %q: not a valid field name", key)
 	}
 	if problem := valueProblem(value); problem != "" {
 		shown := fmt.Sprintf("%q", value)
 		if slices.ContainsFunc(sensitiveHeaders, func(k string) bool { return strings.EqualFold(k, key) }) {
 			shown = "(a credential, not shown)" // errors get logged
 		}
-		return fmt.Errorf("fetch: header %s: value %s %s", key, shown, problem)
+		return fmt.Errorf("header %s: value %s %s", key, shown, problem)
 	}
 	return nil
 }
@@ -173,7 +173,7 @@ func valueProblem(value string) string {
 func WithHeader(key, value string) Option {
 	return func(c *config) error {
 		if err := checkHeader(key, value); err != nil {
-			return fmt.Errorf("WithHeader: %w", err)
+			return fmt.Errorf("fetch: WithHeader: %w", err)
 		}
 		if isHost(key) {
 			c.host = value

@@ -218,6 +218,10 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, opts ...RequestOptio
 // is not JSON of T's shape it wraps the decoder's error (a
 // [*json.SyntaxError], a [*json.UnmarshalTypeError]), which is not retried.
 func GetJSON[T any](ctx context.Context, f *Fetcher, rawURL string, opts ...RequestOption) (T, error) {
+	if f == nil {
+		var zero T
+		return zero, errors.New("fetch: GetJSON(nil *Fetcher)")
+	}
 	req, text, err := newURLRequest(ctx, rawURL, opts)
 	h := handleOne(f, req, text, err, handOff{}, struct{}{}, decodeJSON[T])
 	return h.Value, h.Err

@@ -29,7 +29,9 @@ import (
 // response's context), and so is the context the requests were made with, but the
 // goroutine reading urls is not waited for. It ends when urls next yields,
 // which then returns false. Results are yielded on the caller's goroutine;
-// a panic in urls is raised there too, as a [*PanicError].
+// a panic in urls is raised there too, as a [*PanicError]. A nil urls is a
+// mistake that panics at once, as do a nil handler or newRequest given to
+// [Handle], [HandleURLs] or [StreamFunc].
 func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string], opts ...RequestOption) iter.Seq[Result] {
 	return stream(ctx, f, urls, getURL(opts))
 }
@@ -79,6 +81,14 @@ func stream[T any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 // which returns false.
 func run[T, R any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest requester[T],
 	newWorker func() func(j *job[T], from handOff) R) iter.Seq[R] {
+	// A nil argument is the caller's mistake, found at once: as ranging
+	// over a nil iterator would, but saying so.
+	switch {
+	case f == nil:
+		panic("fetch: nil *Fetcher")
+	case in == nil:
+		panic("fetch: nil input sequence (iter.Seq)")
+	}
 	workers := f.gates.slots.size
 	return func(yield func(R) bool) {
 		if ctx == nil {
