@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/internal/h2err"
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
@@ -105,7 +106,8 @@ func kind(err error) string {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection_refused"
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		h2err.Reset(err): // HTTP/2's word for it: a stream the server reset
 		return "connection_reset"
 	case isTLS(err):
 		return "tls"

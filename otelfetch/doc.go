@@ -80,7 +80,8 @@
 // of status 400 or more, and otherwise one of these kinds, which
 // fetch.outcome uses too: closed (the Fetcher was shut down while the
 // call waited: [fetch.ErrClosed]), attempt_timeout, deadline, canceled,
-// connection_refused, connection_reset, dns, tls, timeout, body_too_large,
+// connection_refused, connection_reset (over HTTP/2, a stream the server
+// reset too), dns, tls, timeout, body_too_large,
 // header_too_large, too_many_redirects, blocked_address,
 // limiter_unavailable, circuit_open (a [*fetch.CircuitOpenError]),
 // retry_budget (a [*fetch.RetryBudgetError]),

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/internal/h2err"
 	"github.com/c989c033/fetch/redisqueue"
 )
 
@@ -87,7 +88,7 @@ func errorKind(err error) string {
 		return "deadline"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection_refused"
-	case errors.Is(err, syscall.ECONNRESET):
+	case errors.Is(err, syscall.ECONNRESET), h2err.Reset(err): // HTTP/2: a stream reset
 		return "connection_reset"
 	case errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &urlErr):
 		// curl's exit 18, a partial file; not a response whose head was
