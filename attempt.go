@@ -133,7 +133,11 @@ func (f *Fetcher) attempt(c *call, n int) (o *outcome) {
 		o.start = monoNow()
 	}
 	defer f.recoverSend(c, n, o, r)
-	o.resp, o.err = f.client.Do(r)
+	client := f.client
+	if f.jarless != nil && c.flags.Load()&jarless != 0 {
+		client = f.jarless
+	}
+	o.resp, o.err = client.Do(r)
 	o.req, o.h, o.sent = r, c.h, c.sent()
 	if o.resp != nil && o.resp.Request == nil {
 		// A RoundTripper of the caller's need not say what it answered

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -39,12 +40,16 @@ const readBufferSize = 32 << 10
 // It caps response headers at c.maxHeader bytes and reports a head over the
 // cap as ErrHeaderTooLarge (see headerCap). With the guard on, it
 // checks every address it dials and refuses to send through a proxy (see
-// guardProxy).
+// guardProxy). It sends through c.proxy if set (see WithProxy), in place of
+// the environment's proxies, and keeps cookies in c.jar if set.
 func newClient(c config) (*http.Client, *http.Transport) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	perHost := c.concurrency
-	if c.hostConcurrency > 0 {
+	if c.hostConcurrency > 0 && !pooledByProxy(c) {
 		perHost = min(c.hostConcurrency, c.concurrency)
+	}
+	if c.proxy != nil {
+		t.Proxy = c.proxy // New refuses it with the guard, which would refuse every proxied request
 	}
 	if c.guard {
 		// A TLS dialer set on http.DefaultTransport by the program would
@@ -69,7 +74,19 @@ func newClient(c config) (*http.Client, *http.Transport) {
 	if c.wrapTransport != nil {
 		rt = c.wrapTransport(t)
 	}
-	return &http.Client{Transport: rt, CheckRedirect: checkRedirect(c.maxRedirects)}, t
+	return &http.Client{Transport: rt, CheckRedirect: checkRedirect(c.maxRedirects), Jar: c.jar}, t
+}
+
+// pooledByProxy reports whether http:// requests may go through a proxy
+// (WithProxy's, or HTTP_PROXY's as http.ProxyFromEnvironment reads it, the
+// guard aside, which refuses them): net/http then pools the connections of
+// every http:// target as one, the proxy's, so that a cap per target host
+// would cap them all together.
+func pooledByProxy(c config) bool {
+	if c.proxy != nil {
+		return true
+	}
+	return !c.guard && (os.Getenv("HTTP_PROXY") != "" || os.Getenv("http_proxy") != "")
 }
 
 // A headerCap recognises net/http's refusal of a response head longer

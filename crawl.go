@@ -86,7 +86,12 @@ const DefaultCrawlAgent = "fetch (+https://github.com/c989c033/fetch)"
 // the crawl's context's deadline comes back at once with an error naming
 // the Crawl-delay and matching [context.DeadlineExceeded]. A redirect is
 // checked against the robots.txt of the origin it leads to before it is
-// followed.
+// followed. A robots.txt request carries none of the Fetcher's
+// credentials: no Authorization or Cookie, no default header that may be
+// one (see [WithHeader]), and none of the cookies of the client's jar
+// ([WithCookieJar], or the Jar of [WithClient]'s client), which does not
+// store the cookies its response sets either. The pages are fetched with
+// the jar, as every other request of the Fetcher.
 //
 // # Memory
 //

@@ -102,7 +102,8 @@ var credentialHeaders = [...]string{"Authorization", "Proxy-Authorization", "Www
 // other callers wait for the first. It reads at most robots.MaxSize bytes
 // of it, whatever the Fetcher's body cap, and sends none of the Fetcher's
 // credentials (see credentialHeaders), nor its default headers but the
-// public ones (see publicHeaders).
+// public ones (see publicHeaders), nor the cookies of its client's jar,
+// which does not store those the response sets either.
 func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 	e.once.Do(func() {
 		robotsURL := &url.URL{Scheme: e.scheme, Host: e.host, Path: "/robots.txt"} // escapes a zone's %
@@ -125,7 +126,7 @@ func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 			body, err = io.ReadAll(io.LimitReader(resp.Body, robots.MaxSize+1))
 			return err
 		}
-		resp, _, err := r.f.do(req, read, handOff{})
+		resp, _, err := r.f.do(req, read, handOff{jarless: true}) // nor the cookie jar's
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode

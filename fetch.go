@@ -25,6 +25,7 @@ import (
 type Fetcher struct {
 	client          *http.Client
 	ownTransport    *http.Transport // the transport of the client New built (nil with WithClient): Shutdown closes its idle connections
+	jarless         *http.Client    // client without its Jar, for the calls sent without the Fetcher's credentials (a crawl's robots.txt: see handOff); nil if client has none
 	hostConcurrency int             // 0: no per-host cap
 	headerCap       headerCap
 	readAhead       int // inputs the many-request calls queue ahead
@@ -59,6 +60,8 @@ var clientAdvice = map[string]string{
 	"WithMaxHeaderSize":    "set its transport's MaxResponseHeaderBytes",
 	"WithMaxRedirects":     "set the client's CheckRedirect",
 	"WithTransportWrapper": "wrap the client's Transport yourself",
+	"WithCookieJar":        "set the client's Jar",
+	"WithProxy":            "set its transport's Proxy",
 }
 
 // New returns a Fetcher configured by opts, or an error naming the first
@@ -102,6 +105,9 @@ func New(opts ...Option) (*Fetcher, error) {
 	f.gates.closing = f.closing
 	f.gates.shut, f.shut = context.WithCancel(context.Background())
 	if f.client == nil {
+		if c.guard && c.proxy != nil {
+			return nil, errors.New("fetch: WithProxy cannot be combined with WithBlockPrivateAddresses: the guard cannot check the address a proxy connects to, so it would refuse every request sent through the proxy")
+		}
 		f.client, f.ownTransport = newClient(c)
 		if f.client.Transport == nil {
 			// net/http would send through http.DefaultTransport, out of
@@ -123,6 +129,11 @@ func New(opts ...Option) (*Fetcher, error) {
 		f.client.Transport = stallTimeout(f.client.Transport, c.stallTimeout)
 	}
 	f.client.CheckRedirect = f.redirectPolicy(f.client.CheckRedirect)
+	if f.client.Jar != nil {
+		jarless := *f.client
+		jarless.Jar = nil
+		f.jarless = &jarless
+	}
 	f.gates.hosts = newHostTable(c.hostLimiter, c.hostConcurrency, c.adaptive, c.policies())
 	f.timed = c.adaptive != nil || c.hooks.OnAttempt != nil || c.hooks.OnDone != nil
 	return f, nil
@@ -249,6 +260,9 @@ func (f *Fetcher) begin(req *http.Request, from handOff) (*call, error) {
 	}
 	c := f.newCall(req, h, held != nil)
 	c.watch = from.watch
+	if from.jarless {
+		c.flags.Or(jarless)
+	}
 	return c, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -52,6 +53,8 @@ type config struct {
 	token           func(context.Context) (string, error) // WithBearerTokenFunc's; its header holds a placeholder
 	host            string                                // the default Host (WithHeader("Host", ...)); "": the URL's
 	tls             *tls.Config                           // nil: net/http's default
+	jar             http.CookieJar                        // WithCookieJar's; nil: no cookies kept
+	proxy           func(*http.Request) (*url.URL, error) // WithProxy's; nil: the environment's proxies
 	retry           RetryPolicy
 	attemptTimeout  time.Duration
 	stallTimeout    time.Duration
@@ -342,6 +345,96 @@ func WithMaxRedirects(n int) Option {
 	}
 }
 
+// WithCookieJar makes the client New builds keep cookies in jar, as an
+// [http.Client] with that Jar does: the cookies a response sets, redirect
+// responses and responses that are retried included, are stored in jar,
+// and every later request through the Fetcher (every attempt, every
+// redirect) is sent with the cookies jar returns for its URL. A login
+// followed by the requests that need its session cookie is the usual use;
+// jar is typically a [net/http/cookiejar.Jar], with a public suffix list
+// if the Fetcher may be sent to hosts you do not know. jar must be safe
+// for concurrent use, as cookiejar's is: the Fetcher sends many requests
+// at once.
+//
+// The jar's own rules (each cookie's domain, path, Secure and expiry)
+// decide which of its cookies a request carries, a redirect's included:
+// to another domain, the cookies the jar holds for that domain go, and a
+// Secure cookie never goes over http. Each attempt, a retry included,
+// sends the jar's cookies once, as they are when it is sent. A Cookie
+// header given with [WithHeader], or set by the request itself, is sent as
+// well, with the jar's cookies added after it; the default one keeps
+// WithHeader's rule for a credential (not sent on a redirect to another
+// domain), which the jar's cookies do not follow. A crawl's robots.txt
+// requests neither send the jar's cookies nor store those their responses
+// set (see [NewCrawler]).
+//
+// nil is an error. It configures the client New builds: [New] refuses it
+// together with [WithClient]; set that client's Jar instead.
+func WithCookieJar(jar http.CookieJar) Option {
+	return func(c *config) error {
+		if jar == nil {
+			return errors.New("fetch: WithCookieJar(nil)")
+		}
+		c.jar = jar
+		c.clientOptions = append(c.clientOptions, "WithCookieJar")
+		return nil
+	}
+}
+
+// WithProxy sends every request of the client New builds, every attempt
+// and every redirect, through the proxy that proxy returns for it, as
+// [http.Transport.Proxy] does: a nil URL sends the request direct, and an
+// error fails the attempt with that error. A proxy URL's scheme is http,
+// https, socks5 or socks5h; its user and password, if any, are sent to the
+// proxy as its credentials (Proxy-Authorization). By default the client
+// New builds uses the proxies the environment names (HTTP_PROXY,
+// HTTPS_PROXY and NO_PROXY, read as [http.ProxyFromEnvironment] reads
+// them), as [http.DefaultTransport] does. The usual forms:
+//
+//	fetch.WithProxy(http.ProxyURL(u)) // one proxy for every request
+//	fetch.WithProxy(func(r *http.Request) (*url.URL, error) {
+//		return proxies[rand.IntN(len(proxies))], nil // rotating proxies
+//	})
+//	fetch.WithProxy(func(*http.Request) (*url.URL, error) {
+//		return nil, nil // direct, whatever HTTP_PROXY and HTTPS_PROXY say
+//	})
+//
+// proxy is called by net/http for every request it sends, on many
+// goroutines at once: it must be safe for concurrent use.
+//
+// The Fetcher's per-host gates (rates, in-flight caps, Retry-After pauses,
+// adaptive rates, circuit breakers) stay keyed by each request's target
+// host, not by the proxy: the requests to many hosts through one proxy
+// are not limited as one host's, and a rotating proxy does not reset a
+// host's limits. [WithConcurrency] and [WithRate] bound what reaches the
+// proxy itself. Through an http or https proxy, net/http pools the
+// connections of every http:// target as the proxy's: the client New
+// builds then caps its connections per pool at the concurrency rather
+// than at [WithHostConcurrency]'s cap, which would otherwise cap all those
+// targets together.
+//
+// A proxy's password appears in no error or log line of the Fetcher's:
+// net/http names a proxy it could not reach by its address only, and the
+// guard's refusal (below) names it redacted. An error proxy itself returns
+// is reported as it is.
+//
+// nil is an error. It configures the client New builds: [New] refuses it
+// together with [WithClient] (set its transport's Proxy instead), and
+// together with [WithBlockPrivateAddresses], whose guard checks the
+// addresses the Fetcher dials: through a proxy that is only the proxy's,
+// and the guard cannot check the address the proxy connects to, so it
+// would refuse every request sent through it.
+func WithProxy(proxy func(*http.Request) (*url.URL, error)) Option {
+	return func(c *config) error {
+		if proxy == nil {
+			return errors.New("fetch: WithProxy(nil)")
+		}
+		c.proxy = proxy
+		c.clientOptions = append(c.clientOptions, "WithProxy")
+		return nil
+	}
+}
+
 // WithClient makes the Fetcher send through client, so that its transport
 // (tracing, auth, a test RoundTripper) is used as it is. The Fetcher never
 // modifies it and never closes its idle connections; its Timeout, if set,
@@ -392,7 +485,7 @@ func WithClient(client *http.Client) Option {
 // addresses, which net/http never proxies, go direct and are checked as
 // usual. To keep the guard, unset the proxy variables or list the hosts in
 // NO_PROXY; to go through a proxy, leave the guard off and have the proxy
-// enforce the policy.
+// enforce the policy. [New] refuses the guard together with [WithProxy].
 //
 // The guard judges the address connected to, nothing else: it does not
 // restrict ports, host names or what a public address does with the

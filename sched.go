@@ -115,10 +115,13 @@ type scheduler[P any] struct {
 // A handOff is what a scheduler's worker gives the call it runs a job as:
 // the host whose gates the scheduler passed for the job's first attempt
 // (nil if none), and the scheduler, to tell when the call waits at the
-// gates on the worker.
+// gates on the worker. jarless, set by a crawl for its robots.txt
+// requests, has the call sent without the client's cookie jar (see
+// Fetcher.jarless).
 type handOff struct {
-	held  *host
-	watch gateWatcher
+	held    *host
+	watch   gateWatcher
+	jarless bool
 }
 
 // A gateWatcher is told when a call run by one of its workers starts and

@@ -78,6 +78,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.StringVarP(&o.cert, "cert", "E", "", "send the client certificate (PEM) in `FILE`, with its key from --key or from FILE")
 	fs.StringVar(&o.key, "key", "", "the private key (PEM) in `FILE` of --cert's certificate")
 	fs.BoolFuncP("insecure", "k", "do not verify servers' certificates, as curl -k (for testing only)", setBool(&o.insecure))
+	fs.StringVarP(&o.proxy, "proxy", "x", "", "send every request through the proxy at `URL`, as curl -x (\"\": none, whatever HTTP_PROXY says)")
 	fs.VarP(dataFlag{&o.data, false}, "data", "d", "request body, as curl -d sends it (repeatable)")
 	fs.Var(dataFlag{&o.data, true}, "data-binary", "request body, as curl --data-binary sends it")
 	fs.BoolFunc("title", "report the <title> of HTML pages", setBool(&o.title))
@@ -113,6 +114,10 @@ URLs.
 ` + fs.FlagUsages() + `
 With -d and --data-binary, @FILE sends the content of FILE (-d without its
 newlines) and @- that of standard input; repeated values are joined with &.
+
+-x takes the proxy as curl does, [SCHEME://][USER:PASSWORD@]HOST[:PORT]:
+the scheme http if none is given (https, socks5 and socks5h too), the port
+1080 if none is given (443 for https).
 
 With --queue redis://HOST:PORT/STREAM, any number of fetch processes, on any
 machines, share the URLs in a Redis stream as workers of one consumer group,
@@ -214,6 +219,13 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	}
 	if _, set := o.header["User-Agent"]; !set {
 		opts = append(opts, fetch.WithHeader("User-Agent", userAgent()))
+	}
+	if fs.Changed("proxy") {
+		opt, err := proxyOption(o.proxy)
+		if err != nil {
+			return o, nil, nil, err
+		}
+		opts = append(opts, opt)
 	}
 	if cfg, err := o.tlsConfig(); err != nil {
 		return o, nil, nil, err

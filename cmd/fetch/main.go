@@ -93,6 +93,7 @@ type options struct {
 	user                             string     // -u USER:PASSWORD
 	cacert, cert, key                string     // --cacert, --cert, --key
 	insecure                         bool       // -k
+	proxy                            string     // -x URL
 	data                             []dataPart // -d and --data-binary, in order
 	body                             string     // what data makes
 	title, quiet, demo, help         bool
