@@ -284,8 +284,13 @@ func (f *Fetcher) prepare(c *call, n int, o *outcome) (*http.Request, context.Co
 	if f.client.Jar != nil {
 		// net/http adds the jar's cookies to the header of the request it
 		// is given: each attempt sends a header of its own, so that they
-		// neither pile up over retries nor reach the caller's request.
+		// neither pile up over retries nor reach the caller's request. A
+		// request without one gets one: net/http's Client adds the jar's
+		// cookies before it would make it, and panics on a nil map.
 		r.Header = r.Header.Clone()
+		if r.Header == nil {
+			r.Header = make(http.Header)
+		}
 	}
 	if f.token != nil && c.defaulted&f.authBit != 0 &&
 		(f.authBit != 1<<63 || slices.Equal(c.req.Header["Authorization"], []string{tokenPlaceholder})) {
