@@ -59,6 +59,12 @@ func parseProxy(value string) (*url.URL, error) {
 		return nil, fmt.Errorf("-x/--proxy %s: scheme %q not supported (http, https, socks5 or socks5h)", u.Redacted(), u.Scheme)
 	case u.Hostname() == "":
 		return nil, fmt.Errorf("-x/--proxy %s: no host", u.Redacted())
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery || u.Path != "" && u.Path != "/":
+		// A proxy has no path, query or fragment: most likely a password's
+		// /, ? or # cut the authority short (user:1234#x@host parses as
+		// host user, port 1234), so what follows it is not shown.
+		shown := (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
+		return nil, fmt.Errorf("-x/--proxy %s…: a proxy URL has no path, query or fragment (a / ? or # in a password must be percent-encoded: %%2F %%3F %%23)", shown)
 	case u.Port() == "" && u.Scheme == "https":
 		u.Host = net.JoinHostPort(u.Hostname(), "443")
 	case u.Port() == "":

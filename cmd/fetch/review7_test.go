@@ -23,6 +23,14 @@ func TestReview7ProxyPasswordHiddenWhenInvalid(t *testing.T) {
 			t.Errorf("-x %q: stderr %q; want the flag named, the password hidden", value, stderr)
 		}
 	}
+	// Cut short where it still parses: user:1234 reads as a host and port,
+	// the rest as a fragment or path; refused, nothing after the host shown.
+	for _, value := range []string{"user:1234#pa55@proxy", "http://user:1234/pa55@proxy:8080", "http://proxy:8080/path", "http://proxy:8080?q"} {
+		code, _, stderr := runCmd(t, "", "-q", "-x", value, "http://target.invalid/")
+		if code != exitUsage || strings.Contains(stderr, "pa55") || !strings.Contains(stderr, "no path, query or fragment") {
+			t.Errorf("-x %q: exit %d, stderr %q; want a usage error saying a proxy URL has no path, query or fragment, the rest hidden", value, code, stderr)
+		}
+	}
 	const want = "fetch: -x/--proxy http://user:xxxxx@proxy:8080: not a valid URL: a / ? or # in the password must be percent-encoded (%2F %3F %23)\n"
 	if _, _, stderr := runCmd(t, "", "-x", "http://user:hun#ter2@proxy:8080", "http://target.invalid/"); stderr != want {
 		t.Errorf("stderr %q; want %q", stderr, want)
