@@ -63,9 +63,17 @@ func GoAwayClosed(err error) bool {
 }
 
 // Reset reports whether err is HTTP/2's word for a connection reset: a
-// stream the server reset, with any code, or one cut short by a GOAWAY and
-// the connection's close.
+// stream the server reset (RST_STREAM received, with any code), or one cut
+// short by a GOAWAY and the connection's close. A stream error the client
+// raised itself (a malformed response) is not one.
 func Reset(err error) bool {
-	_, ok := ResetCode(err)
-	return ok || GoAwayClosed(err)
+	var se streamError
+	if errors.As(err, &se) {
+		return se.Cause != nil && se.Cause.Error() == fromPeer
+	}
+	return GoAwayClosed(err)
 }
+
+// fromPeer is the Cause net/http gives a stream error it received in an
+// RST_STREAM frame (its copy of x/net/http2's errFromPeer).
+const fromPeer = "received from peer"
