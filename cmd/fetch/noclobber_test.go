@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -308,5 +310,47 @@ func TestNoClobberUsage(t *testing.T) {
 	code, _, stderr := runCmd(t, "", "-O", dir, srv.URL+"/a")
 	if code != exitOK || strings.Contains(stderr, "skipped") || !strings.Contains(stderr, ": 1 succeeded, 0 failed, 0 retried; ") {
 		t.Errorf("without --no-clobber: exit %d, summary %q; want no word of skipping", code, stderr)
+	}
+}
+
+// With --title, a skipped file that is an HTML page gets its <title> in
+// its record, read from the file (sniffed as HTML, no Content-Type coming
+// with it); one that is not HTML gets none, whatever text it holds.
+func TestNoClobberTitle(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/page.html" {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<!doctype html><html><head><title>The Page</title></head><body>hi</body></html>")
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "plain text that mentions <title>Not One</title>")
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	args := []string{"-q", "--title", "-O", dir, srv.URL + "/page.html", srv.URL + "/note.txt"}
+	if code, _, stderr := runCmd(t, "", args...); code != exitOK {
+		t.Fatalf("first run: exit %d, %s", code, stderr)
+	}
+	code, out, stderr := runCmd(t, "", append(args, "--no-clobber")...)
+	if code != exitOK {
+		t.Fatalf("rerun: exit %d, %s", code, stderr)
+	}
+	titles := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec record
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if rec.Skipped != "exists" {
+			t.Errorf("%s not skipped: %s", rec.URL, line)
+		}
+		titles[rec.URL] = rec.Title
+	}
+	if got := titles[srv.URL+"/page.html"]; got != "The Page" {
+		t.Errorf("skipped HTML page's title %q; want %q", got, "The Page")
+	}
+	if got := titles[srv.URL+"/note.txt"]; got != "" {
+		t.Errorf("skipped text file's title %q; want none", got)
 	}
 }

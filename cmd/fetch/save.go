@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -220,7 +221,11 @@ func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error)
 // fetched for the input (see [withScheme]): if it was redirected.
 func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 	if h.Input.skipped {
-		return record{URL: asGiven(h.Input.url), File: filepath.Join(s.dir, h.Input.name), Skipped: "exists"}
+		rec := record{URL: asGiven(h.Input.url), File: filepath.Join(s.dir, h.Input.name), Skipped: "exists"}
+		if title {
+			rec.Title = s.skippedTitle(h.Input.name)
+		}
+		return rec
 	}
 	rec := record{
 		URL:        asGiven(h.Input.url),
@@ -339,6 +344,24 @@ func (s *saver) title(name string) string {
 	}
 	defer file.Close()
 	t, _ := htmltitle.Find(file)
+	return t
+}
+
+// skippedTitle returns the <title> of the file name that --no-clobber
+// found, if its content sniffs as HTML (http.DetectContentType, as no
+// Content-Type came with it this run), or "".
+func (s *saver) skippedTitle(name string) string {
+	file, err := s.root.Open(name)
+	if err != nil {
+		return ""
+	}
+	defer file.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(file, head)
+	if !strings.HasPrefix(http.DetectContentType(head[:n]), "text/html") {
+		return ""
+	}
+	t, _ := htmltitle.Find(io.MultiReader(bytes.NewReader(head[:n]), file))
 	return t
 }
 
