@@ -26,20 +26,35 @@ type gates struct {
 	shut    context.Context
 }
 
-// take waits out h's pause, then takes h's slot (if capped) and its
-// tokens (its rate's and its adaptive rate's), then a global slot and a
+// take waits out h's pause, then takes h's slot (if capped), then h's
+// tokens (its rate's and its adaptive rate's) and a global slot, then a
 // global token. Each slot is taken before the tokens it guards, as try
 // takes them, so that a token is spent only by an attempt that is sent at
 // once: callers queued behind held slots do not bank tokens and then go
 // together when the slots come free. Holding h's slot while waiting for
-// h's token keeps out only h's other requests, which need that token too;
-// the global slot is taken only once h's gates are passed. A slot held
-// while its token is awaited is not counted in flight (see
+// h's token keeps out only h's other requests, which need that token too.
+// A slot held while its token is awaited is not counted in flight (see
 // [slots.acquire]); once every gate is passed, the attempt holds both.
+//
+// A global slot is not held while h's tokens are awaited, so as not to
+// keep it from a request to another host: a call to a host with token
+// buckets waits for a global slot and takes h's tokens with it if they are
+// there then; if not, it gives the slot back and waits for them first.
+// Those who wait so take their turn at h's tokens one at a time, and the
+// call whose turn it is keeps it until it has passed the global gates too
+// (see host.turn), so at most one of h's tokens is held while global gates
+// are awaited. If that wait was so long that h's bucket has filled
+// meanwhile, the bucket no longer counts the token held, and the call
+// takes another: the host sees no more than its rate and burst. (A host
+// rate that is a [Limiter] of the caller's cannot be tried, or say how
+// full it is: its calls always take their turn, and may be one over.)
 func (g *gates) take(ctx context.Context, h *host) error {
 	// What is held is given back on every way out but success.
-	var hostHeld, globalHeld, passed bool
+	var hostHeld, turnHeld, globalHeld, passed bool
 	defer func() {
+		if turnHeld {
+			h.turn.releaseTicket()
+		}
 		if passed {
 			return
 		}
@@ -50,6 +65,7 @@ func (g *gates) take(ctx context.Context, h *host) error {
 			h.slots.releaseTicket()
 		}
 	}()
+	var adaptive *rate.Limiter
 	for {
 		if err := h.waitPause(ctx, g.closing); err != nil {
 			return err
@@ -57,34 +73,61 @@ func (g *gates) take(ctx context.Context, h *host) error {
 		if err := g.tooLate(ctx, h); err != nil {
 			return err
 		}
-		if h.slots == nil {
-			break
+		if h.slots != nil && !hostHeld {
+			if err := h.slots.acquire(ctx, g.closing, "host in-flight slot"); err != nil {
+				return err
+			}
+			hostHeld = true
 		}
-		if err := h.slots.acquire(ctx, g.closing, "host"); err != nil {
-			return err
+		adaptive = nil
+		if p := h.pace(); p != nil {
+			adaptive = p.lim
+		}
+		tokens := h.rate.bucket != nil || adaptive != nil
+		if h.rate.other == nil && tokens {
+			if err := g.slots.acquire(ctx, g.closing, "global in-flight slot"); err != nil {
+				return err
+			}
+			globalHeld = true
+			if !h.paused() && tokensNow(h.rate.bucket, adaptive) {
+				break
+			}
+			g.slots.releaseTicket()
+			globalHeld = false
+		}
+		if tokens || h.rate.other != nil {
+			if err := h.turn.acquire(ctx, g.closing, "host rate token"); err != nil {
+				return err
+			}
+			turnHeld = true
 		}
 		if !h.paused() {
-			hostHeld = true
+			if err := g.hostTokens(ctx, h, adaptive); err != nil {
+				return err
+			}
+			if err := g.slots.acquire(ctx, g.closing, "global in-flight slot"); err != nil {
+				return err
+			}
+			globalHeld = true
 			break
 		}
-		// Paused by a Retry-After while it waited for the slot: wait the
-		// pause out without holding the slot, or taking tokens.
-		h.slots.releaseTicket()
-	}
-	if err := h.rate.wait(ctx, g, "host"); err != nil {
-		return err
-	}
-	if p := h.pace(); p != nil {
-		if err := (rateGate{bucket: p.lim}).wait(ctx, g, "host's adaptive"); err != nil {
-			return err
+		// Paused by a Retry-After while it waited: wait the pause out
+		// without holding a slot or the turn, or taking tokens.
+		if turnHeld {
+			h.turn.releaseTicket()
+			turnHeld = false
+		}
+		if hostHeld {
+			h.slots.releaseTicket()
+			hostHeld = false
 		}
 	}
-	if err := g.slots.acquire(ctx, g.closing, "global"); err != nil {
-		return err
-	}
-	globalHeld = true
 	if err := g.rate.wait(ctx, g, "global"); err != nil {
 		return err
+	}
+	if turnHeld {
+		retake(h.rate.bucket)
+		retake(adaptive)
 	}
 	passed = true
 	g.slots.send()
@@ -92,6 +135,48 @@ func (g *gates) take(ctx context.Context, h *host) error {
 		h.slots.send()
 	}
 	return nil
+}
+
+// hostTokens waits for h's tokens: its rate's, then its adaptive rate's
+// or ramp's (adaptive).
+func (g *gates) hostTokens(ctx context.Context, h *host, adaptive *rate.Limiter) error {
+	if err := h.rate.wait(ctx, g, "host"); err != nil {
+		return err
+	}
+	if adaptive != nil {
+		return rateGate{bucket: adaptive}.wait(ctx, g, "host's adaptive")
+	}
+	return nil
+}
+
+// tokensNow takes a token from each of a and b that is not nil, and
+// reports true, if each holds one now; otherwise it takes none. A bucket
+// others wait in line for holds none (see tokenWaits).
+func tokensNow(a, b *rate.Limiter) bool {
+	now := time.Now()
+	var ra *rate.Reservation
+	if a != nil {
+		if ra, _ = takeToken(a, now); ra == nil {
+			return false
+		}
+	}
+	if b != nil {
+		if rb, _ := takeToken(b, now); rb == nil {
+			if ra != nil {
+				ra.CancelAt(now)
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// retake takes another token from l, if l is not nil and is full: it has
+// filled since its token was taken, so it no longer counts that token.
+func retake(l *rate.Limiter) {
+	if l != nil && l.Burst() > 0 && l.Tokens() >= float64(l.Burst()) {
+		l.Allow()
+	}
 }
 
 // tooLate refuses at once, as the token's own wait would, a call with a

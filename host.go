@@ -22,6 +22,11 @@ type host struct {
 	policies []policy                 // the host's chain: adaptive rate, retry budget, circuit breaker
 	refs     atomic.Int32             // requests holding h; raised from 0 only under its shard's lock
 
+	// turn lets one single call at a time take the host's tokens (see
+	// gates.take), so that callers waiting for a global slot do not each
+	// hold a token of the host's, to go together once slots come free.
+	turn slots
+
 	// pausedUntil (Unix nanoseconds) is when the host said, with
 	// Retry-After, that it will take requests again; until then no request
 	// to it is sent. One pause serves every request to the host, instead of
@@ -154,7 +159,7 @@ func (t *hostTable) get(name string) *host {
 		if len(sh.m) >= sh.sweepAt {
 			sh.sweep()
 		}
-		h = &host{name: name}
+		h = &host{name: name, turn: slots{size: 1}}
 		if t.newLimiter != nil {
 			l, err := newHostLimiter(t.newLimiter, name)
 			if err != nil {

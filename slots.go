@@ -42,7 +42,7 @@ type slotWaiter struct {
 }
 
 // acquire takes a slot, waiting its turn in line, or returns an error
-// naming what it waited for if ctx ends or closing is closed first. The
+// saying it waited for what if ctx ends or closing is closed first. The
 // slot is held as a ticket's, for no attempt yet, so that inFlight does
 // not count it while its holder waits for a token: [slots.send] makes it
 // the attempt's, [slots.releaseTicket] gives it back.
@@ -69,7 +69,7 @@ func (s *slots) acquire(ctx context.Context, closing <-chan struct{}, what strin
 	if s.leave(w) {
 		s.releaseTicket() // given as ctx ended: pass it on
 	}
-	return fmt.Errorf("waiting for %s in-flight slot: %w", what, err)
+	return fmt.Errorf("waiting for %s: %w", what, err)
 }
 
 // send makes a slot acquire took the attempt's, in flight.
