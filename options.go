@@ -171,8 +171,9 @@ func WithRate(r rate.Limit, burst int) Option {
 
 // WithHostRate limits attempts to each host to r per second with bursts of up
 // to burst, with one token bucket per host. Buckets of hosts that have gone
-// idle (bucket full, nothing in flight) are dropped, so the per-host state
-// stays bounded however many hosts pass through. WithHostRate and
+// idle (bucket full, nothing in flight) may be dropped as new hosts come (a
+// dropped bucket was full, as a new one is), so the per-host state stays
+// bounded however many hosts pass through. WithHostRate and
 // [WithHostLimiter] set the same gate: the last one given counts.
 func WithHostRate(r rate.Limit, burst int) Option {
 	return func(c *config) error {
@@ -250,8 +251,10 @@ func WithRetryBudget(b RetryBudget) Option {
 // WithHostLimiter sets the per-host rate gate: newLimiter is called with a
 // host the first time it is seen (and again after its state was dropped for
 // idleness), and the Limiter it returns gates every attempt to that host.
-// Limiters other than [*rate.Limiter] are dropped as soon as their host has
-// nothing in flight, so they should keep their state elsewhere. The last
+// A Limiter other than a [*rate.Limiter] may be dropped once its host has
+// nothing in flight, when new hosts come (the Fetcher forgets idle hosts to
+// stay small), and newLimiter asked again at the host's next request; so it
+// should keep its state elsewhere, as a shared Limiter does. The last
 // of WithHostLimiter and [WithHostRate] given counts.
 func WithHostLimiter(newLimiter func(host string) Limiter) Option {
 	return func(c *config) error {
