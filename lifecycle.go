@@ -5,7 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
+
+	"github.com/c989c033/fetch/internal/hostkey"
 )
 
 // Shutdown stops the Fetcher admitting new calls, which fail with
@@ -82,18 +83,8 @@ func (f *Fetcher) host(req *http.Request) *host {
 }
 
 // hostKey is the name a URL's host has in the Fetcher's per-host gates:
-// its host and port, lower-cased, without the scheme's default port, so
-// that HTTP://A.test:80/ and http://a.test/ share one host's limits.
-func hostKey(u *url.URL) string {
-	h := u.Host
-	if nonASCII(h) { // one host, however its name is written
-		if a := *u; asciiHost(&a) {
-			h = a.Host
-		}
-	}
-	if strings.HasSuffix(h, ":80") && strings.EqualFold(u.Scheme, "http") ||
-		strings.HasSuffix(h, ":443") && strings.EqualFold(u.Scheme, "https") {
-		h = h[:strings.LastIndexByte(h, ':')]
-	}
-	return strings.ToLower(h)
-}
+// its host and port, lower-cased, without the scheme's default port, an
+// empty port, a port's leading zeros or the name's trailing dot, so that
+// HTTP://A.test:80/, http://a.test:/ and http://a.test./ share one host's
+// limits (see [hostkey.Of]).
+func hostKey(u *url.URL) string { return hostkey.Of(u) }

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/c989c033/fetch/internal/hostkey"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
-	"golang.org/x/net/idna"
 )
 
 // htmlLinks returns the href of every <a> and <area> element of an HTML
@@ -160,25 +160,11 @@ func splitScheme(s string) (scheme, rest string, ok bool) {
 	return "", s, false
 }
 
-// linkIDNA maps a host as the URL Standard's domain-to-ASCII does.
-var linkIDNA = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false),
-	idna.CheckHyphens(false), idna.VerifyDNSLength(false), idna.BidiRule(), idna.CheckJoiners(true))
-
 // asciiHostname returns host, a URL's host name, lower-cased and, if it is
 // not ASCII, mapped by IDNA to its ASCII form ("bücher.test" becomes
 // "xn--bcher-kva.test"), as a browser sends it; ok is false for a name IDNA
 // refuses. An IPv6 address is only lower-cased.
-func asciiHostname(host string) (string, bool) {
-	h := strings.ToLower(host)
-	if strings.Contains(h, ":") || !nonASCII(h) {
-		return h, true
-	}
-	a, err := linkIDNA.ToASCII(h)
-	if err != nil || a == "" {
-		return "", false
-	}
-	return a, true
-}
+func asciiHostname(host string) (string, bool) { return hostkey.ASCIIName(host) }
 
 // asciiHost puts u's host name in its ASCII form, lower-cased, if it is
 // not ASCII (see asciiHostname), keeping the port; it reports false,

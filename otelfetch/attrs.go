@@ -15,6 +15,7 @@ import (
 
 	"github.com/c989c033/fetch"
 	"github.com/c989c033/fetch/internal/h2err"
+	"github.com/c989c033/fetch/internal/hostkey"
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
@@ -186,15 +187,8 @@ func hostOverride(hostField, urlHost string) bool {
 	return hostField != "" && !strings.EqualFold(hostField, urlHost)
 }
 
-// hostKey is the Fetcher's key for the host of u: host[:port], lower case,
-// the scheme's default port left out.
-func hostKey(u *url.URL) string {
-	h := u.Host
-	if p := u.Port(); p != "" && p == strconv.Itoa(defaultPort(u.Scheme)) {
-		h = h[:len(h)-len(p)-1]
-	}
-	return strings.ToLower(h)
-}
+// hostKey is the Fetcher's key for the host of u (see [hostkey.Of]).
+func hostKey(u *url.URL) string { return hostkey.Of(u) }
 
 // defaultMethods are the methods known by default: those of RFC 9110 and
 // RFC 5789, as the semantic conventions list them.
