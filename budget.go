@@ -18,7 +18,7 @@ import (
 // its allowance then starts again at Min, as a new host's does.
 type RetryBudget struct {
 	Ratio  float64       // default 0.2: one retry for every five calls
-	Min    int           // retries always allowed per Window; default 10
+	Min    int           // retries always allowed per Window; default 10 (zero means the default, so the least is 1)
 	Window time.Duration // default 10s
 }
 

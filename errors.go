@@ -172,8 +172,11 @@ func bodyText(body []byte) string {
 // RetryAfterError is returned when a server asked, through Retry-After or
 // its rate-limit headers (see [DefaultRetryable]), for a wait that would
 // outlast the caller's context deadline, or the retry policy's
-// MaxRetryAfter: the call fails at once, instead of sleeping into the
-// deadline or retrying before the server allows. It unwraps to the
+// MaxRetryAfter, where the call would otherwise have retried: the call
+// fails at once, instead of sleeping into the deadline or retrying before
+// the server allows. (A call that would not have retried, its attempts
+// spent or its method not one to retry, fails with the response's
+// [*StatusError], whose RetryAfter says what was asked.) It unwraps to the
 // [*StatusError] of the response that asked, and, when the deadline
 // refused the wait, matches [context.DeadlineExceeded].
 type RetryAfterError struct {

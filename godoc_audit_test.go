@@ -1618,3 +1618,33 @@ func TestGodocAuditBackoffAllocsAndCrawlHostsCase(t *testing.T) {
 		}
 	}
 }
+
+// RetryAfterError: "A call that would not have retried, its attempts spent
+// or its method not one to retry, fails with the response's *StatusError,
+// whose RetryAfter says what was asked."
+func TestGodocAuditRetryAfterBeyondMaxWithoutRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusTooManyRequests)
+		})
+		for name, f := range map[string]*Fetcher{
+			"MaxAttempts 1": newMem(t, h, WithRetry(RetryPolicy{MaxAttempts: 1})),
+			"POST":          newMem(t, h),
+		} {
+			var err error
+			if name == "POST" {
+				err = f.Fetch(context.Background(), "http://a.test/", Method(http.MethodPost)).Err
+			} else {
+				_, err = f.Get(context.Background(), "http://a.test/")
+			}
+			if _, ok := errors.AsType[*RetryAfterError](err); ok {
+				t.Errorf("%s: %v is a *RetryAfterError; want the *StatusError alone", name, err)
+			}
+			se, ok := errors.AsType[*StatusError](err)
+			if !ok || se.RetryAfter != time.Hour {
+				t.Errorf("%s: %v; want a *StatusError with RetryAfter 1h", name, err)
+			}
+		}
+	})
+}
