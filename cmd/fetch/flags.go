@@ -61,6 +61,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.StringVarP(&o.output, "output", "o", "", "write the JSON lines to `FILE`, not stdout")
 	fs.StringVarP(&o.outputDir, "output-dir", "O", "", "save each 2xx body to its own file in `DIR` (none for -X HEAD)")
 	fs.BoolFunc("no-clobber", "with -O: fetch no URL whose file is in DIR already, as wget -nc", setBool(&o.noClobber))
+	fs.BoolFunc("continue", "with -O: finish a URL's file in DIR from where it ends, as wget -c", setBool(&o.resume))
 	fs.IntVarP(&l.conc, "concurrency", "c", 32, "most requests in flight")
 	fs.IntVar(&l.hostConc, "host-concurrency", 0, "most requests in flight to one host (0: no cap)")
 	fs.Float64Var(&l.rps, "rate", 0, "most requests per second (0: no limit)")
@@ -165,6 +166,16 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	if o.noClobber && o.outputDir == "" {
 		return o, nil, nil, errors.New("--no-clobber: only with -O/--output-dir DIR, the directory whose files it keeps")
 	}
+	if o.resume {
+		switch {
+		case o.outputDir == "":
+			return o, nil, nil, errors.New("--continue: only with -O/--output-dir DIR, the directory whose files it finishes")
+		case o.noClobber:
+			return o, nil, nil, errors.New("--continue and --no-clobber: --no-clobber fetches no URL whose file exists, --continue finishes it: use one")
+		case o.header.has("Range"):
+			return o, nil, nil, errors.New("--continue and -H Range: --continue asks for the rest of each file itself")
+		}
+	}
 	if o.outputDir != "" {
 		// Bodies go to disk, not memory: a download is as large, and takes
 		// as long, as it is, as with wget.
@@ -187,6 +198,9 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		if len(o.data) > 0 {
 			o.method = http.MethodPost // as curl does
 		}
+	}
+	if o.resume && o.method != http.MethodGet {
+		return o, nil, nil, fmt.Errorf("--continue and -X %s: only a GET can take up a body where it stopped", o.method)
 	}
 	o.concurrency, o.maxBody = l.conc, l.maxBody
 	urls := fs.Args()
@@ -312,6 +326,14 @@ func checkDashes(fs *pflag.FlagSet, argv []string) error {
 		if a == "-nc" && fs.Lookup("no-clobber") != nil {
 			return errors.New("-nc: wget's -nc is --no-clobber here")
 		}
+		if a == "-c" && fs.Lookup("continue") != nil {
+			if i+1 == len(argv) {
+				return errors.New("-c: -c is --concurrency here, and needs a number; wget's -c is --continue")
+			}
+			if _, err := strconv.Atoi(argv[i+1]); err != nil {
+				return fmt.Errorf("-c %s: -c is --concurrency here, and takes a number; wget's -c is --continue", argv[i+1])
+			}
+		}
 		if name, _, _ := strings.Cut(a[1:], "="); len(name) > 1 && fs.Lookup(name) != nil {
 			return fmt.Errorf("-%s: long flags take two dashes: --%s", name, name)
 		}
@@ -375,6 +397,13 @@ func (h headers) apply(req *http.Request) {
 			req.Header[k] = []string{""}
 		}
 	}
+}
+
+// has reports whether -H set the header key (canonical), to a value or to
+// none.
+func (h headers) has(key string) bool {
+	_, ok := h[key]
+	return ok
 }
 
 func (h headers) String() string { return "" }

@@ -98,6 +98,7 @@ type options struct {
 	body                             string     // what data makes
 	title, quiet, demo, help         bool
 	noClobber                        bool // --no-clobber: fetch no input whose file is in -O's directory
+	resume                           bool // --continue: finish the partial files in -O's directory
 	version                          bool
 	total                            time.Duration
 	start                            time.Time // when the run began, if before fetchAll
@@ -254,7 +255,7 @@ func (o options) showProgress(std stdio) bool {
 func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[record], total int64, out io.Writer, outName string, std stdio, save *saver, stopRun context.CancelCauseFunc) int {
 	w := newOutput(out, o.queue != "", stopRun)
 	bar := newProgress(std.err, o.showProgress(std), total)
-	t := tally{noClobber: o.noClobber}
+	t := tally{noClobber: o.noClobber, resume: o.resume}
 	start := o.start
 	if start.IsZero() {
 		start = time.Now()

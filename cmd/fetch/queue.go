@@ -61,6 +61,8 @@ func (o *options) checkQueue(fs *pflag.FlagSet, urls []string) error {
 		return errors.New("--demo and --queue: use one")
 	case o.method != http.MethodGet || len(o.data) > 0:
 		return errors.New("-X, -d and --queue: --queue fetches with GET, without a body")
+	case o.resume:
+		return errors.New("--continue and --queue: --queue names files in the order bodies come, not by input order: use one")
 	case o.noClobber:
 		// --queue names each file once its body is in, in the order bodies
 		// come, on each worker: which file is whose is known only then.

@@ -26,12 +26,15 @@ type record struct {
 	Attempts   int    `json:"attempts"`
 	DurationMS int64  `json:"duration_ms"`
 	File       string `json:"file,omitempty"`    // where -O saved the body, or found it (skipped)
-	Skipped    string `json:"skipped,omitempty"` // why the input was not fetched: "exists" (--no-clobber)
-	Title      string `json:"title,omitempty"`
-	Error      string `json:"error,omitempty"`
-	ErrorKind  string `json:"error_kind,omitempty"`
-	ID         string `json:"id,omitempty"`        // the stream entry, with --queue
-	Reclaimed  bool   `json:"reclaimed,omitempty"` // taken over from a worker that may have fetched it too
+	Skipped    string `json:"skipped,omitempty"` // why no body was saved: "exists" (--no-clobber, not fetched), "complete" (--continue)
+	// ResumedFrom is where --continue took up the file: the bytes it held
+	// before the body saved (Bytes) was appended.
+	ResumedFrom int64  `json:"resumed_from,omitempty"`
+	Title       string `json:"title,omitempty"`
+	Error       string `json:"error,omitempty"`
+	ErrorKind   string `json:"error_kind,omitempty"`
+	ID          string `json:"id,omitempty"`        // the stream entry, with --queue
+	Reclaimed   bool   `json:"reclaimed,omitempty"` // taken over from a worker that may have fetched it too
 
 	dur   time.Duration // for the summary, which DurationMS would round
 	fatal error         // not a record: why the run cannot go on (said on stderr)

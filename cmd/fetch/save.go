@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -125,12 +126,14 @@ func (s *saver) doneTemp(tmp string) {
 	delete(s.temps, tmp)
 }
 
-// named is one input of -O: its line, the file name chosen for it, and
-// whether it is skipped, not fetched, as --no-clobber found that file.
+// named is one input of -O: its line, the file name chosen for it,
+// whether it is skipped, not fetched, as --no-clobber found that file, and
+// with --continue the size of the file it finishes.
 type named struct {
 	line
 	name    string
 	skipped bool
+	resume  int64 // --continue: the file holds this many bytes, and the rest is asked for
 }
 
 // errSkipped is newRequest's refusal of a skipped input: it is never sent.
@@ -147,14 +150,29 @@ func (s *saver) exists(name string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// size returns the size of name if it is a regular file in the directory,
+// as [saver.exists] finds one, or 0: --continue asks for the rest of a
+// file that is not empty, and fetches every other input whole.
+func (s *saver) size(name string) int64 {
+	fi, err := s.root.Lstat(name)
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0
+	}
+	return fi.Size()
+}
+
 // saved is what saving a body gives: the file it is in ("" for the
 // response to a HEAD, which has no body), its size, the URL it came from
-// after redirects, and whether it is HTML.
+// after redirects, and whether it is HTML. With --continue, complete says
+// that the file held the whole body already, and resumed from where the
+// body saved was appended.
 type saved struct {
 	file     string
 	bytes    int64
 	finalURL string
 	html     bool
+	complete bool
+	resumed  int64
 }
 
 // all fetches every input and yields a record per input as each completes.
@@ -164,13 +182,18 @@ type saved struct {
 // in the directory then (see [saver.exists]) is skipped: never sent, its
 // record says so. Its name stays taken, so that the inputs after it get
 // the names they got in the run that saved it, and a rerun of a list skips
-// exactly the files that run saved. Breaking out of the loop behaves as it
-// does for [fetch.Handle].
+// exactly the files that run saved. With --continue, an input whose file
+// is in the directory then, and not empty, is asked for the rest of its
+// body (see [saver.finish]). Breaking out of the loop behaves as it does
+// for [fetch.Handle].
 func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Seq[line]) iter.Seq[record] {
 	inputs := func(yield func(named) bool) {
 		for l := range in {
 			n := named{line: l, name: s.names.reserve(l)}
 			n.skipped = o.noClobber && n.name != "" && s.exists(n.name)
+			if o.resume && n.name != "" {
+				n.resume = s.size(n.name)
+			}
 			if !yield(n) {
 				return
 			}
@@ -180,7 +203,11 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 		if n.skipped {
 			return nil, errSkipped // refused at once: no slot, no rate token
 		}
-		return o.newRequest(ctx, n.line)
+		req, err := o.newRequest(ctx, n.line)
+		if err == nil && n.resume > 0 {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", n.resume))
+		}
+		return req, err
 	}
 	save := func(n named, resp *http.Response) (saved, error) { return s.save(n, resp, o.maxBody) }
 	return func(yield func(record) bool) {
@@ -205,6 +232,9 @@ func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error)
 	if resp.Request.Method == http.MethodHead {
 		return done, nil
 	}
+	if n.resume > 0 {
+		return s.finish(n, resp, maxBody, done)
+	}
 	if resp.ContentLength > maxBody {
 		return saved{}, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, maxBody)
 	}
@@ -214,6 +244,84 @@ func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error)
 	}
 	done.file, done.bytes = n.name, size
 	return done, nil
+}
+
+// finish serves --continue: n's file holds the first n.resume bytes of
+// the body, and its request asked for the rest (Range: bytes=N-), as
+// wget -c does. A 206 whose Content-Range starts there is appended to the
+// file, in place, as wget appends (so a body cut short leaves the file
+// longer, to be finished by the next run); each attempt first cuts the
+// file back to where it was, so a retry appends once. A 2xx that is not a
+// 206 sends the body whole: if its Content-Length is the file's size, the
+// file is complete, and is left as it is; otherwise the file is left as it
+// is and the input fails, as wget refuses to truncate it and curl -C to
+// resume, saying what to do. (The 416 that a server answers a file that is
+// complete already is turned into a record by [saver.record].)
+func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) (saved, error) {
+	path := filepath.Join(s.dir, n.name)
+	if resp.StatusCode != http.StatusPartialContent {
+		if resp.ContentLength == n.resume {
+			done.file, done.complete = n.name, true
+			return done, nil
+		}
+		return saved{}, fmt.Errorf("%w %s: the server sent the whole body (%s), not the rest from byte %d: remove the file to fetch it again",
+			errNoResume, path, resp.Status, n.resume)
+	}
+	if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != n.resume {
+		return saved{}, fmt.Errorf("%w %s: the server sent bytes %q, not the rest from byte %d",
+			errNoResume, path, resp.Header.Get("Content-Range"), n.resume)
+	}
+	if resp.ContentLength > maxBody {
+		return saved{}, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, maxBody)
+	}
+	file, err := s.open(n.name, os.O_WRONLY, 0)
+	if err == nil {
+		if err = file.Truncate(n.resume); err == nil {
+			_, err = file.Seek(n.resume, io.SeekStart)
+		}
+		if err != nil {
+			file.Close()
+		}
+	}
+	if err != nil {
+		s.noteFull(err)
+		return saved{}, fmt.Errorf("saving %s: %w", path, err)
+	}
+	r := &readErr{r: resp.Body}
+	size, err := io.Copy(file, r)
+	if err != nil && err != r.err {
+		err = fmt.Errorf("saving %s: %w", path, err)
+	}
+	if cerr := file.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("saving %s: %w", path, cerr)
+	}
+	if err != nil {
+		if err != r.err {
+			s.noteFull(err)
+		}
+		return saved{}, err
+	}
+	done.file, done.bytes, done.resumed = n.name, size, n.resume
+	return done, nil
+}
+
+// errNoResume is --continue's failure when the server does not send the
+// rest of a file.
+var errNoResume = errors.New("--continue cannot finish")
+
+// rangeStart returns the first byte position of a Content-Range of bytes
+// ("bytes 100-199/200").
+func rangeStart(cr string) (int64, bool) {
+	rest, ok := strings.CutPrefix(cr, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	first, _, ok := strings.Cut(strings.TrimSpace(rest), "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(first, 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // record turns the outcome of one input into its line of output. Its
@@ -235,6 +343,11 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 		dur:        h.Duration,
 	}
 	fetched := redact(withScheme(h.Input.url))
+	if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && h.Input.resume > 0 && se.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		// The file holds the whole body already, as wget takes a 416.
+		rec.File, rec.Skipped = filepath.Join(s.dir, h.Input.name), "complete"
+		return rec
+	}
 	if h.Err != nil {
 		rec.Error, rec.ErrorKind = errorText(h.Err), errorKind(h.Err)
 		if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && se.URL != fetched && se.URL != rec.URL {
@@ -250,6 +363,10 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 		return rec // a HEAD: no body, no file
 	}
 	rec.File = filepath.Join(s.dir, h.Value.file)
+	if h.Value.complete {
+		rec.Skipped = "complete"
+	}
+	rec.ResumedFrom = h.Value.resumed
 	if title && h.Value.html {
 		rec.Title = s.title(h.Value.file)
 	}

@@ -40,17 +40,17 @@ func (l *latencies) quantile(q float64) time.Duration {
 // tally counts outcomes for the summary.
 type tally struct {
 	ok, failed, retried int64
-	skipped             int64 // not fetched (--no-clobber), in neither ok nor failed
+	skipped             int64 // no body saved (--no-clobber, --continue), in neither ok nor failed
 	bytes               int64 // of the bodies of the URLs that succeeded
 	lat                 latencies
-	noClobber           bool // whether the summary says how many were skipped, 0 included
+	noClobber, resume   bool // whether the summary says how many were skipped, 0 included
 }
 
 // results returns how many records were counted.
 func (t *tally) results() int64 { return t.ok + t.failed + t.skipped }
 
 func (t *tally) add(r record) {
-	if r.Skipped != "" { // never sent: no attempt, byte or latency
+	if r.Skipped != "" { // not fetched, or complete already: no byte or latency
 		t.skipped++
 		return
 	}
@@ -69,7 +69,8 @@ func (t *tally) add(r record) {
 }
 
 // print writes the summary. Its count and rate are of the inputs fetched:
-// those skipped are counted apart, with --no-clobber.
+// those skipped are counted apart, with --no-clobber, and with --continue
+// those whose file was complete already.
 func (t *tally) print(w io.Writer, elapsed time.Duration) {
 	total := t.ok + t.failed
 	perSecond := 0.0
@@ -78,8 +79,11 @@ func (t *tally) print(w io.Writer, elapsed time.Duration) {
 	}
 	fmt.Fprintf(w, "fetched %d in %v: %d succeeded, %d failed, %d retried",
 		total, human(elapsed), t.ok, t.failed, t.retried)
-	if t.noClobber {
+	switch {
+	case t.noClobber:
 		fmt.Fprintf(w, ", %d skipped (--no-clobber)", t.skipped)
+	case t.resume:
+		fmt.Fprintf(w, ", %d complete already (--continue)", t.skipped)
 	}
 	fmt.Fprintf(w, "; %.0f req/s, %s", perSecond, size(t.bytes))
 	if elapsed > 0 && t.bytes > 0 {
