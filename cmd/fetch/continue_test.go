@@ -216,3 +216,69 @@ func TestContinueUsage(t *testing.T) {
 		}
 	}
 }
+
+// With --continue a body is written in its file itself, as wget writes it:
+// one cut short on every attempt leaves its file cut short, and the next
+// --continue run finishes it with the rest.
+func TestContinueFinishesWhatARunLeft(t *testing.T) {
+	srv := newContServer(t)
+	cut := true
+	srv.handle = func(w http.ResponseWriter, r *http.Request) {
+		srv.mu.Lock()
+		whole := !cut
+		srv.mu.Unlock()
+		if whole {
+			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(contBody))
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(contBody)))
+		w.Write(contBody[:4000])
+		w.(http.Flusher).Flush()
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}
+	dir := t.TempDir()
+	code, out, _ := runCmd(t, "", "-q", "--continue", "--retries", "1", "-O", dir, srv.URL+"/a")
+	if a := records(t, out)[srv.URL+"/a"]; code != exitSomeFailed || a.ErrorKind != "truncated" {
+		t.Fatalf("first run: exit %d, record %+v; want 1, truncated", code, a)
+	}
+	if got := ncRead(dir, srv.host+"_a"); got != string(contBody[:4000]) {
+		t.Fatalf("after the first run the file holds %d bytes; want the 4000 that came", len(got))
+	}
+	srv.mu.Lock()
+	srv.ranges, cut = map[string][]string{}, false
+	srv.mu.Unlock()
+	code, out, _ = runCmd(t, "", "-q", "--continue", "-O", dir, srv.URL+"/a")
+	a := records(t, out)[srv.URL+"/a"]
+	if code != exitOK || a.ResumedFrom != 4000 || a.Bytes != 6000 || fmt.Sprint(srv.rangesOf("/a")) != "[bytes=4000-]" {
+		t.Errorf("second run: exit %d, record %+v, Range %q; want 0, resumed_from 4000, bytes 6000", code, a, srv.rangesOf("/a"))
+	}
+	if got := ncRead(dir, srv.host+"_a"); got != string(contBody) {
+		t.Errorf("after the second run the file holds %d bytes; want the body", len(got))
+	}
+}
+
+// A symbolic link where --continue would write is replaced, never
+// followed, and is not taken for a file to finish.
+func TestContinueReplacesSymlink(t *testing.T) {
+	srv := newContServer(t)
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other")
+	os.WriteFile(other, []byte("keep"), 0o644)
+	if err := os.Symlink("other", filepath.Join(dir, srv.host+"_a")); err != nil {
+		t.Skip(err)
+	}
+	code, _, stderr := runCmd(t, "", "-q", "--continue", "-O", dir, srv.URL+"/a")
+	if code != exitOK {
+		t.Fatalf("exit %d, %q", code, stderr)
+	}
+	if got := ncRead(dir, "other"); got != "keep" {
+		t.Errorf("the link's target was written: %q", got)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, srv.host+"_a")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the link was not replaced by a file: %v %v", fi, err)
+	}
+	if got := srv.rangesOf("/a"); fmt.Sprint(got) != "[]" {
+		t.Errorf("Range %q; want none", got)
+	}
+}

@@ -133,6 +133,7 @@ type named struct {
 	line
 	name    string
 	skipped bool
+	inPlace bool  // --continue: the body is written in the file itself (see saver.finish)
 	resume  int64 // --continue: the file holds this many bytes, and the rest is asked for
 }
 
@@ -192,7 +193,7 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 			n := named{line: l, name: s.names.reserve(l)}
 			n.skipped = o.noClobber && n.name != "" && s.exists(n.name)
 			if o.resume && n.name != "" {
-				n.resume = s.size(n.name)
+				n.inPlace, n.resume = true, s.size(n.name)
 			}
 			if !yield(n) {
 				return
@@ -232,7 +233,7 @@ func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error)
 	if resp.Request.Method == http.MethodHead {
 		return done, nil
 	}
-	if n.resume > 0 {
+	if n.inPlace {
 		return s.finish(n, resp, maxBody, done)
 	}
 	if resp.ContentLength > maxBody {
@@ -246,35 +247,46 @@ func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error)
 	return done, nil
 }
 
-// finish serves --continue: n's file holds the first n.resume bytes of
-// the body, and its request asked for the rest (Range: bytes=N-), as
-// wget -c does. A 206 whose Content-Range starts there is appended to the
-// file, in place, as wget appends (so a body cut short leaves the file
-// longer, to be finished by the next run); each attempt first cuts the
-// file back to where it was, so a retry appends once. A 2xx that is not a
-// 206 sends the body whole: if its Content-Length is the file's size, the
-// file is complete, and is left as it is; otherwise the file is left as it
-// is and the input fails, as wget refuses to truncate it and curl -C to
-// resume, saying what to do. (The 416 that a server answers a file that is
-// complete already is turned into a record by [saver.record].)
+// finish saves a body for --continue, as wget -c does: in the file itself,
+// not in a temporary file renamed once it is complete, so that a body cut
+// short, by a failure or by the run's end, leaves the file cut short, for
+// the next run to finish. A symbolic link there is replaced, not followed.
+//
+// If n's file holds the first n.resume bytes of the body, its request
+// asked for the rest (Range: bytes=N-). A 206 whose Content-Range starts
+// there is appended; each attempt first cuts the file back to where it
+// was, so a retry appends once. A 2xx that is not a 206 sends the body
+// whole: if its Content-Length is the file's size, the file is complete,
+// and is left as it is; otherwise the file is left as it is and the input
+// fails, as wget refuses to truncate it and curl -C to resume, saying what
+// to do. (The 416 that a server answers a file that is complete already
+// is turned into a record by [saver.record].)
 func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) (saved, error) {
 	path := filepath.Join(s.dir, n.name)
-	if resp.StatusCode != http.StatusPartialContent {
+	switch {
+	case n.resume == 0:
+		// Nothing to finish: the body is written whole.
+	case resp.StatusCode != http.StatusPartialContent:
 		if resp.ContentLength == n.resume {
 			done.file, done.complete = n.name, true
 			return done, nil
 		}
 		return saved{}, fmt.Errorf("%w %s: the server sent the whole body (%s), not the rest from byte %d: remove the file to fetch it again",
 			errNoResume, path, resp.Status, n.resume)
-	}
-	if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != n.resume {
-		return saved{}, fmt.Errorf("%w %s: the server sent bytes %q, not the rest from byte %d",
-			errNoResume, path, resp.Header.Get("Content-Range"), n.resume)
+	default:
+		if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != n.resume {
+			return saved{}, fmt.Errorf("%w %s: the server sent bytes %q, not the rest from byte %d",
+				errNoResume, path, resp.Header.Get("Content-Range"), n.resume)
+		}
 	}
 	if resp.ContentLength > maxBody {
 		return saved{}, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, maxBody)
 	}
-	file, err := s.open(n.name, os.O_WRONLY, 0)
+	if fi, err := s.root.Lstat(n.name); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		s.root.Remove(n.name) // replaced, as a save without --continue replaces it
+	}
+	// 0o666 and the umask, as wget, curl and os.Create make a file.
+	file, err := s.open(n.name, os.O_WRONLY|os.O_CREATE, 0o666)
 	if err == nil {
 		if err = file.Truncate(n.resume); err == nil {
 			_, err = file.Seek(n.resume, io.SeekStart)
