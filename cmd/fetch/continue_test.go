@@ -282,3 +282,19 @@ func TestContinueReplacesSymlink(t *testing.T) {
 		t.Errorf("Range %q; want none", got)
 	}
 }
+
+// With --title, a file --continue finds complete (the server's 416) has
+// the title read from it, as --no-clobber's skipped files do.
+func TestContinueCompleteTitle(t *testing.T) {
+	srv := newContServer(t)
+	page := []byte("<!doctype html><html><head><title>Done  page</title></head><body>x</body></html>")
+	srv.handle = func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(page))
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, srv.host+"_a"), page, 0o644)
+	_, out, _ := runCmd(t, "", "-q", "--continue", "--title", "-O", dir, srv.URL+"/a")
+	if a := records(t, out)[srv.URL+"/a"]; a.Skipped != "complete" || a.Title != "Done page" {
+		t.Errorf("record %+v; want skipped complete, title %q", a, "Done page")
+	}
+}

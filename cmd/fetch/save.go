@@ -358,6 +358,9 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 	if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && h.Input.resume > 0 && se.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 		// The file holds the whole body already, as wget takes a 416.
 		rec.File, rec.Skipped = filepath.Join(s.dir, h.Input.name), "complete"
+		if title {
+			rec.Title = s.skippedTitle(h.Input.name)
+		}
 		return rec
 	}
 	if h.Err != nil {
