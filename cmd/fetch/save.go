@@ -263,26 +263,39 @@ func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error)
 // is turned into a record by [saver.record].)
 func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) (saved, error) {
 	path := filepath.Join(s.dir, n.name)
+	want, total := int64(-1), int64(-1) // the bytes a 206 says it sends, and of how many
 	switch {
+	case resp.StatusCode == http.StatusPartialContent:
+		// A 206 must be the rest asked for, from n.resume (from 0 when no
+		// Range was sent, as wget refuses a range it did not ask for), and
+		// a Content-Range that holds together: its end not before its start,
+		// nor past its total.
+		var first, last int64
+		var ok bool
+		first, last, total, ok = contentRange(resp.Header.Get("Content-Range"))
+		if !ok || first != n.resume || last < first || total >= 0 && last >= total {
+			return saved{}, fmt.Errorf("%w %s: the server sent bytes %q, not the rest from byte %d",
+				errNoResume, path, resp.Header.Get("Content-Range"), n.resume)
+		}
+		want = last - first + 1
 	case n.resume == 0:
 		// Nothing to finish: the body is written whole.
-	case resp.StatusCode != http.StatusPartialContent:
+	default:
 		if resp.ContentLength == n.resume {
 			done.file, done.complete = n.name, true
 			return done, nil
 		}
 		return saved{}, fmt.Errorf("%w %s: the server sent the whole body (%s), not the rest from byte %d: remove the file to fetch it again",
 			errNoResume, path, resp.Status, n.resume)
-	default:
-		if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != n.resume {
-			return saved{}, fmt.Errorf("%w %s: the server sent bytes %q, not the rest from byte %d",
-				errNoResume, path, resp.Header.Get("Content-Range"), n.resume)
-		}
 	}
-	if resp.ContentLength > maxBody {
-		return saved{}, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, maxBody)
+	// --max-body bounds the body, the bytes the file held included.
+	left := maxBody - n.resume
+	if resp.ContentLength > left {
+		return saved{}, fmt.Errorf("%w: Content-Length %d from byte %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, n.resume, maxBody)
 	}
-	if fi, err := s.root.Lstat(n.name); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+	fi, lerr := s.root.Lstat(n.name)
+	existed := lerr == nil && fi.Mode().IsRegular()
+	if lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		s.root.Remove(n.name) // replaced, as a save without --continue replaces it
 	}
 	// 0o666 and the umask, as wget, curl and os.Create make a file.
@@ -296,13 +309,32 @@ func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) 
 		}
 	}
 	if err != nil {
-		s.noteFull(err)
+		// A file there that this user may not write (EACCES) says nothing
+		// of the directory, unlike a file it may not create.
+		if !existed || !errors.Is(err, syscall.EACCES) {
+			s.noteFull(err)
+		}
 		return saved{}, fmt.Errorf("saving %s: %w", path, err)
 	}
 	r := &readErr{r: resp.Body}
-	size, err := io.Copy(file, r)
+	var body io.Reader = r
+	if limit := min(left, want); n.resume > 0 || want >= 0 {
+		body = io.LimitReader(r, limit+1) // limit < MaxInt64 here: one byte over it tells
+	}
+	size, err := io.Copy(file, body)
 	if err != nil && err != r.err {
 		err = fmt.Errorf("saving %s: %w", path, err)
+	}
+	if err == nil {
+		switch {
+		case size > left:
+			err = fmt.Errorf("%w: more than %d bytes from byte %d", fetch.ErrBodyTooLarge, maxBody, n.resume)
+		case want >= 0 && size != want:
+			err = fmt.Errorf("%w %s: the server sent %d bytes of %q, which says %d", errNoResume, path, size, resp.Header.Get("Content-Range"), want)
+		}
+		if err != nil {
+			file.Truncate(n.resume) // left as it was
+		}
 	}
 	if cerr := file.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("saving %s: %w", path, cerr)
@@ -313,6 +345,12 @@ func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) 
 		}
 		return saved{}, err
 	}
+	if total >= 0 && n.resume+size < total {
+		// A server may cap the bytes of a range: the part is kept, and the
+		// input fails, so that nothing reports the file whole.
+		return saved{}, fmt.Errorf("%w %s: the server sent bytes %d-%d of %d: the file holds %d; run again to finish it",
+			errNoResume, path, n.resume, n.resume+size-1, total, n.resume+size)
+	}
 	done.file, done.bytes, done.resumed = n.name, size, n.resume
 	return done, nil
 }
@@ -321,18 +359,39 @@ func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) 
 // rest of a file.
 var errNoResume = errors.New("--continue cannot finish")
 
-// rangeStart returns the first byte position of a Content-Range of bytes
-// ("bytes 100-199/200").
-func rangeStart(cr string) (int64, bool) {
-	rest, ok := strings.CutPrefix(cr, "bytes ")
+// contentRange parses a Content-Range of bytes ("bytes 100-199/200"):
+// its first and last byte positions, and its total, -1 for "*".
+func contentRange(cr string) (first, last, total int64, ok bool) {
+	unit, rest, ok := strings.Cut(strings.TrimSpace(cr), " ")
+	if !ok || !strings.EqualFold(unit, "bytes") {
+		return 0, 0, 0, false
+	}
+	span, size, ok := strings.Cut(strings.TrimSpace(rest), "/")
+	if !ok {
+		return 0, 0, 0, false
+	}
+	f, l, ok := strings.Cut(span, "-")
+	if !ok {
+		return 0, 0, 0, false
+	}
+	first, err1 := strconv.ParseInt(f, 10, 64)
+	last, err2 := strconv.ParseInt(l, 10, 64)
+	total = -1
+	var err3 error
+	if size != "*" {
+		total, err3 = strconv.ParseInt(size, 10, 64)
+	}
+	return first, last, total, err1 == nil && err2 == nil && err3 == nil && first >= 0 && total >= -1
+}
+
+// unsatisfiedTotal returns the total of a 416's Content-Range ("bytes
+// */200"), if it has one.
+func unsatisfiedTotal(cr string) (int64, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(cr), "bytes */")
 	if !ok {
 		return 0, false
 	}
-	first, _, ok := strings.Cut(strings.TrimSpace(rest), "-")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(first, 10, 64)
+	n, err := strconv.ParseInt(rest, 10, 64)
 	return n, err == nil && n >= 0
 }
 
@@ -356,8 +415,18 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 	}
 	fetched := redact(withScheme(h.Input.url))
 	if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && h.Input.resume > 0 && se.StatusCode == http.StatusRequestedRangeNotSatisfiable {
-		// The file holds the whole body already, as wget takes a 416.
-		rec.File, rec.Skipped = filepath.Join(s.dir, h.Input.name), "complete"
+		// The file holds the whole body already, as wget takes a 416,
+		// unless the 416 says the body is of another size than the file
+		// (*/LENGTH), as the 200 path refuses a Content-Length that is not
+		// the file's.
+		path := filepath.Join(s.dir, h.Input.name)
+		if total, ok := unsatisfiedTotal(se.Header.Get("Content-Range")); ok && total != h.Input.resume {
+			rec.Error = fmt.Sprintf("fetch: GET %s: %v %s: the file holds %d bytes, the body %d (%s): remove the file to fetch it again",
+				se.URL, errNoResume, path, h.Input.resume, total, se.Status)
+			rec.ErrorKind = "status"
+			return rec
+		}
+		rec.File, rec.Skipped = path, "complete"
 		if title {
 			rec.Title = s.skippedTitle(h.Input.name)
 		}
