@@ -199,7 +199,10 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 			o.method = http.MethodPost // as curl does
 		}
 	}
-	if o.resume && o.method != http.MethodGet {
+	switch {
+	case o.resume && len(o.data) > 0:
+		return o, nil, nil, errors.New("--continue and -d: only a GET without a body can take up a body where it stopped")
+	case o.resume && o.method != http.MethodGet:
 		return o, nil, nil, fmt.Errorf("--continue and -X %s: only a GET can take up a body where it stopped", o.method)
 	}
 	o.concurrency, o.maxBody = l.conc, l.maxBody
@@ -330,7 +333,7 @@ func checkDashes(fs *pflag.FlagSet, argv []string) error {
 			if i+1 == len(argv) {
 				return errors.New("-c: -c is --concurrency here, and needs a number; wget's -c is --continue")
 			}
-			if _, err := strconv.Atoi(argv[i+1]); err != nil {
+			if _, err := strconv.ParseInt(argv[i+1], 0, 0); err != nil { // as pflag reads an int
 				return fmt.Errorf("-c %s: -c is --concurrency here, and takes a number; wget's -c is --continue", argv[i+1])
 			}
 		}
