@@ -461,27 +461,6 @@ func TestGateReviewPausedHostSlotTakesNoGlobalToken(t *testing.T) {
 	})
 }
 
-// The same stall with a host rate that is a Limiter of the caller's, which
-// cannot say how full it is: the turn lets one caller at a time hold its
-// token while the global slots are held, so the host sees at most one
-// request over its rate and burst in any 1 s window (before host.turn, 17).
-func TestGateReviewHostLimiterUnderGlobalCapBanksOneToken(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		most, total := stallWindow(t, WithHostLimiter(func(string) Limiter {
-			return waitOnlyLimiter{rate.NewLimiter(10, 2)}
-		}), WithConcurrency(4))
-		t.Logf("a Limiter of the caller's under WithConcurrency(4): %d requests, at most %d in a 1 s window", total, most)
-		if most > 13 {
-			t.Errorf("server saw %d requests in 1 s; the host's rate allows 12, and one token held over the stall 13", most)
-		}
-	})
-}
-
-// waitOnlyLimiter hides its bucket behind the Limiter interface.
-type waitOnlyLimiter struct{ l *rate.Limiter }
-
-func (w waitOnlyLimiter) Wait(ctx context.Context) error { return w.l.Wait(ctx) }
-
 // While every global slot is busy, callers to a host with a rate that does
 // not bind (b.test) keep their share of the global line, as callers to a
 // host without one (a.test) do: they wait for a global slot holding no

@@ -37,17 +37,21 @@ type gates struct {
 // [slots.acquire]); once every gate is passed, the attempt holds both.
 //
 // A global slot is not held while h's tokens are awaited, so as not to
-// keep it from a request to another host: a call to a host with token
-// buckets waits for a global slot and takes h's tokens with it if they are
-// there then; if not, it gives the slot back and waits for them first.
-// Those who wait so take their turn at h's tokens one at a time, and the
-// call whose turn it is keeps it until it has passed the global gates too
-// (see host.turn), so at most one of h's tokens is held while global gates
-// are awaited. If that wait was so long that h's bucket has filled
-// meanwhile, the bucket no longer counts the token held, and the call
-// takes another: the host sees no more than its rate and burst. (A host
-// rate that is a [Limiter] of the caller's cannot be tried, or say how
-// full it is: its calls always take their turn, and may be one over.)
+// keep it from a request to another host. A call to a host whose rates
+// are token buckets waits in the global slots' line and, at its front,
+// takes h's tokens and the global one with the slot if they are all there
+// (if only the global one is missing, it waits for it, as every call does,
+// and then takes h's). If not, it gives the slot back, waits for its turn at h's tokens (h's
+// calls take them one at a time: see host.turn) and for the tokens, and
+// then waits for a global slot again at the front of the line, where it
+// was: so it waits for its tokens out of the line without losing its
+// place, and at most one of h's tokens is held while global gates are
+// awaited, for as long as the next slot takes to come free. If the bucket
+// has filled meanwhile, it no longer counts that token, and the call takes
+// another; the host sees at most one request over its rate and burst. A
+// host rate that is a [Limiter] of the caller's cannot be tried, and is
+// waited for before the global slot, as before: a stall of the global
+// slots can then bunch up its calls.
 func (g *gates) take(ctx context.Context, h *host) error {
 	// What is held is given back on every way out but success.
 	var hostHeld, turnHeld, globalHeld, passed bool
@@ -66,6 +70,8 @@ func (g *gates) take(ctx context.Context, h *host) error {
 		}
 	}()
 	var adaptive *rate.Limiter
+	globalToken := false // taken by tokensNow
+	banked := false      // h's tokens were taken before the global slot
 	for {
 		if err := h.waitPause(ctx, g.closing); err != nil {
 			return err
@@ -83,19 +89,35 @@ func (g *gates) take(ctx context.Context, h *host) error {
 		if p := h.pace(); p != nil {
 			adaptive = p.lim
 		}
-		tokens := h.rate.bucket != nil || adaptive != nil
-		if h.rate.other == nil && tokens {
+		buckets := h.rate.other == nil && (h.rate.bucket != nil || adaptive != nil)
+		wasFront := false // the call gave back a slot it had at the front of the global line
+		if buckets && g.rate.other == nil {
 			if err := g.slots.acquire(ctx, g.closing, "global in-flight slot"); err != nil {
 				return err
 			}
 			globalHeld = true
-			if !h.paused() && tokensNow(h.rate.bucket, adaptive) {
-				break
+			if !h.paused() {
+				if tokensNow(h.rate.bucket, adaptive, g.rate.bucket) {
+					globalToken = true
+					break
+				}
+				if g.rate.bucket != nil && dueNow(h.rate.bucket, adaptive) {
+					// Only the global token is missing: wait for it as
+					// any call does, then take h's with it. If h's went
+					// meanwhile, the global token is spent.
+					if err := g.rate.wait(ctx, g, "global"); err != nil {
+						return err
+					}
+					if tokensNow(h.rate.bucket, adaptive, nil) {
+						globalToken = true
+						break
+					}
+				}
 			}
 			g.slots.releaseTicket()
-			globalHeld = false
+			globalHeld, wasFront = false, true
 		}
-		if tokens || h.rate.other != nil {
+		if buckets {
 			if err := h.turn.acquire(ctx, g.closing, "host rate token"); err != nil {
 				return err
 			}
@@ -105,10 +127,20 @@ func (g *gates) take(ctx context.Context, h *host) error {
 			if err := g.hostTokens(ctx, h, adaptive); err != nil {
 				return err
 			}
-			if err := g.slots.acquire(ctx, g.closing, "global in-flight slot"); err != nil {
+			acquire := g.slots.acquire
+			if wasFront {
+				acquire = g.slots.acquireFront
+			}
+			if err := acquire(ctx, g.closing, "global in-flight slot"); err != nil {
 				return err
 			}
-			globalHeld = true
+			globalHeld, banked = true, buckets
+			if turnHeld {
+				// The global token is waited for in its own line, as
+				// every call waits for it: h's next caller may go on.
+				h.turn.releaseTicket()
+				turnHeld = false
+			}
 			break
 		}
 		// Paused by a Retry-After while it waited: wait the pause out
@@ -122,10 +154,12 @@ func (g *gates) take(ctx context.Context, h *host) error {
 			hostHeld = false
 		}
 	}
-	if err := g.rate.wait(ctx, g, "global"); err != nil {
-		return err
+	if !globalToken {
+		if err := g.rate.wait(ctx, g, "global"); err != nil {
+			return err
+		}
 	}
-	if turnHeld {
+	if banked {
 		retake(h.rate.bucket)
 		retake(adaptive)
 	}
@@ -149,21 +183,35 @@ func (g *gates) hostTokens(ctx context.Context, h *host, adaptive *rate.Limiter)
 	return nil
 }
 
-// tokensNow takes a token from each of a and b that is not nil, and
-// reports true, if each holds one now; otherwise it takes none. A bucket
-// others wait in line for holds none (see tokenWaits).
-func tokensNow(a, b *rate.Limiter) bool {
+// dueNow reports whether each of a and b that is not nil holds a token now.
+func dueNow(a, b *rate.Limiter) bool {
 	now := time.Now()
-	var ra *rate.Reservation
-	if a != nil {
-		if ra, _ = takeToken(a, now); ra == nil {
+	for _, l := range [2]*rate.Limiter{a, b} {
+		if l == nil {
+			continue
+		}
+		if due, ok := tokenDue(l, now); ok && due.After(now) {
 			return false
 		}
 	}
-	if b != nil {
-		if rb, _ := takeToken(b, now); rb == nil {
-			if ra != nil {
-				ra.CancelAt(now)
+	return true
+}
+
+// tokensNow takes a token from each of a, b and c that is not nil, and
+// reports true, if each holds one now; otherwise it takes none. A bucket
+// others wait in line for holds none (see tokenWaits).
+func tokensNow(a, b, c *rate.Limiter) bool {
+	now := time.Now()
+	var taken [3]*rate.Reservation
+	for i, l := range [3]*rate.Limiter{a, b, c} {
+		if l == nil {
+			continue
+		}
+		if taken[i], _ = takeToken(l, now); taken[i] == nil {
+			for j := i - 1; j >= 0; j-- {
+				if taken[j] != nil {
+					taken[j].CancelAt(now)
+				}
 			}
 			return false
 		}

@@ -47,6 +47,16 @@ type slotWaiter struct {
 // not count it while its holder waits for a token: [slots.send] makes it
 // the attempt's, [slots.releaseTicket] gives it back.
 func (s *slots) acquire(ctx context.Context, closing <-chan struct{}, what string) error {
+	return s.acquireAt(ctx, closing, what, false)
+}
+
+// acquireFront is acquire for a call that was at the front of the line
+// already, and stepped out of it (see gates.take): it waits at the front.
+func (s *slots) acquireFront(ctx context.Context, closing <-chan struct{}, what string) error {
+	return s.acquireAt(ctx, closing, what, true)
+}
+
+func (s *slots) acquireAt(ctx context.Context, closing <-chan struct{}, what string, front bool) error {
 	s.mu.Lock()
 	if s.taken < s.size && s.line.Len() == 0 {
 		s.taken++
@@ -55,7 +65,11 @@ func (s *slots) acquire(ctx context.Context, closing <-chan struct{}, what strin
 		return nil
 	}
 	w := &slotWaiter{turn: make(chan struct{})}
-	w.at = s.line.PushBack(w)
+	if front {
+		w.at = s.line.PushFront(w)
+	} else {
+		w.at = s.line.PushBack(w)
+	}
 	s.mu.Unlock()
 	var err error
 	select {
