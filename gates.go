@@ -39,25 +39,28 @@ type gates struct {
 // A global slot is not held while h's tokens are awaited, so as not to
 // keep it from a request to another host. A call to a host whose rates
 // are token buckets waits in the global slots' line and, at its front,
-// takes h's tokens and the global one with the slot if they are all there
-// (if only the global one is missing, it waits for it, as every call does,
-// and then takes h's). If not, it gives the slot back, waits for its turn at h's tokens (h's
-// calls take them one at a time: see host.turn) and for the tokens, and
-// then waits for a global slot again at the front of the line, where it
-// was: so it waits for its tokens out of the line without losing its
-// place, and at most one of h's tokens is held while global gates are
-// awaited, for as long as the next slot takes to come free. If the bucket
-// has filled meanwhile, it no longer counts that token, and the call takes
-// another; the host sees at most one request over its rate and burst. A
-// host rate that is a [Limiter] of the caller's cannot be tried, and is
-// waited for before the global slot, as before: a stall of the global
-// slots can then bunch up its calls.
+// takes h's tokens and the global one with the slot if they are all there.
+// If h's are there and the global one is not, it takes h's and waits for
+// the global one in its line, as every call does (with the global rate
+// contended too, a request may so reach h later than its token, closer to
+// the next than h's rate, as a scheduler's may). If h's are not there, it
+// gives the slot back, takes its turn at h's tokens (h's calls take them
+// one at a time: see host.turn), waits for them, and then waits for a
+// global slot again at the front of the line, where it was (behind those
+// who came back to it before): so it waits for its tokens out of the line
+// without losing its place, and while global slots are busy at most one
+// of h's tokens is held, for as long as the next slot takes to come free.
+// If h's bucket has filled meanwhile, it no longer counts that token, and
+// the call takes another: h sees at most one request over its rate and
+// burst. A host rate that is a [Limiter] of the caller's cannot be tried,
+// and is waited for before the global slot, as before: a stall of the
+// global slots can then bunch up its calls.
 func (g *gates) take(ctx context.Context, h *host) error {
 	// What is held is given back on every way out but success.
 	var hostHeld, turnHeld, globalHeld, passed bool
 	defer func() {
 		if turnHeld {
-			h.turn.releaseTicket()
+			h.releaseTurn()
 		}
 		if passed {
 			return
@@ -101,24 +104,20 @@ func (g *gates) take(ctx context.Context, h *host) error {
 					globalToken = true
 					break
 				}
-				if g.rate.bucket != nil && dueNow(h.rate.bucket, adaptive) {
-					// Only the global token is missing: wait for it as
-					// any call does, then take h's with it. If h's went
-					// meanwhile, the global token is spent.
-					if err := g.rate.wait(ctx, g, "global"); err != nil {
-						return err
-					}
-					if tokensNow(h.rate.bucket, adaptive, nil) {
-						globalToken = true
-						break
-					}
+				if g.rate.bucket != nil && tokensNow(h.rate.bucket, adaptive, nil) {
+					// Only the global token is missing: h's are taken,
+					// and the global one waited for in its line, as any
+					// call waits for it (see the note on two buckets).
+					banked = true
+					break
 				}
 			}
 			g.slots.releaseTicket()
 			globalHeld, wasFront = false, true
 		}
 		if buckets {
-			if err := h.turn.acquire(ctx, g.closing, "host rate token"); err != nil {
+			tooLate := func(ahead int) error { return turnTooLate(ctx, h, adaptive, ahead) }
+			if err := h.turn.acquireChecked(ctx, g.closing, "host rate token", tooLate); err != nil {
 				return err
 			}
 			turnHeld = true
@@ -126,6 +125,9 @@ func (g *gates) take(ctx context.Context, h *host) error {
 		if !h.paused() {
 			if err := g.hostTokens(ctx, h, adaptive); err != nil {
 				return err
+			}
+			if turnHeld {
+				h.turnHas.Store(true)
 			}
 			acquire := g.slots.acquire
 			if wasFront {
@@ -138,7 +140,7 @@ func (g *gates) take(ctx context.Context, h *host) error {
 			if turnHeld {
 				// The global token is waited for in its own line, as
 				// every call waits for it: h's next caller may go on.
-				h.turn.releaseTicket()
+				h.releaseTurn()
 				turnHeld = false
 			}
 			break
@@ -146,7 +148,7 @@ func (g *gates) take(ctx context.Context, h *host) error {
 		// Paused by a Retry-After while it waited: wait the pause out
 		// without holding a slot or the turn, or taking tokens.
 		if turnHeld {
-			h.turn.releaseTicket()
+			h.releaseTurn()
 			turnHeld = false
 		}
 		if hostHeld {
@@ -171,6 +173,37 @@ func (g *gates) take(ctx context.Context, h *host) error {
 	return nil
 }
 
+// turnTooLate refuses at once, as tooLate does, a call with a deadline
+// that must wait for its turn at h's tokens (see host.turn) behind ahead
+// others, if its token would come after the deadline: those ahead take one
+// token each of every bucket first. It is called under the turn's lock, as
+// the call joins the line, so that ahead is its place in it.
+func turnTooLate(ctx context.Context, h *host, adaptive *rate.Limiter, ahead int) error {
+	if _, ok := ctx.Deadline(); !ok {
+		return nil
+	}
+	now := time.Now()
+	for i, l := range [2]*rate.Limiter{h.rate.bucket, adaptive} {
+		if l == nil {
+			continue
+		}
+		due, ok := tokenDue(l, now)
+		if !ok {
+			continue
+		}
+		n := ahead
+		if !due.After(now) && !h.turnHas.Load() {
+			n++ // the turn's holder has yet to take the token that is there
+		}
+		due = due.Add(time.Duration(min(float64(n)/float64(l.Limit())*float64(time.Second), 1<<62)))
+		if pastDeadline(ctx, due) {
+			what := [2]string{"host", "host's adaptive"}[i]
+			return fmt.Errorf("waiting for %s rate token: %w", what, waitTooLong(due.Sub(now)))
+		}
+	}
+	return nil
+}
+
 // hostTokens waits for h's tokens: its rate's, then its adaptive rate's
 // or ramp's (adaptive).
 func (g *gates) hostTokens(ctx context.Context, h *host, adaptive *rate.Limiter) error {
@@ -181,20 +214,6 @@ func (g *gates) hostTokens(ctx context.Context, h *host, adaptive *rate.Limiter)
 		return rateGate{bucket: adaptive}.wait(ctx, g, "host's adaptive")
 	}
 	return nil
-}
-
-// dueNow reports whether each of a and b that is not nil holds a token now.
-func dueNow(a, b *rate.Limiter) bool {
-	now := time.Now()
-	for _, l := range [2]*rate.Limiter{a, b} {
-		if l == nil {
-			continue
-		}
-		if due, ok := tokenDue(l, now); ok && due.After(now) {
-			return false
-		}
-	}
-	return true
 }
 
 // tokensNow takes a token from each of a, b and c that is not nil, and

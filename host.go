@@ -22,10 +22,12 @@ type host struct {
 	policies []policy                 // the host's chain: adaptive rate, retry budget, circuit breaker
 	refs     atomic.Int32             // requests holding h; raised from 0 only under its shard's lock
 
-	// turn lets one single call at a time take the host's tokens (see
-	// gates.take), so that callers waiting for a global slot do not each
-	// hold a token of the host's, to go together once slots come free.
-	turn slots
+	// turn lets one single call at a time wait for the host's tokens out
+	// of the global slots' line (see gates.take), so that callers waiting
+	// for a global slot do not each hold a token of the host's, to go
+	// together once slots come free.
+	turn    slots
+	turnHas atomic.Bool // the turn's holder has taken h's tokens (see turnTooLate)
 
 	// pausedUntil (Unix nanoseconds) is when the host said, with
 	// Retry-After, that it will take requests again; until then no request
@@ -38,6 +40,12 @@ type host struct {
 	// carried, for the ramp after its next pause to start from. Counted
 	// only for a host without an adaptive rate, which has no ramp.
 	answers, answersFrom atomic.Int64
+}
+
+// releaseTurn gives up the turn at h's tokens (see gates.take).
+func (h *host) releaseTurn() {
+	h.turnHas.Store(false)
+	h.turn.releaseTicket()
 }
 
 // answered counts an answer of h's that was not overload.

@@ -39,6 +39,7 @@ type slotWaiter struct {
 	given    atomic.Bool   // the slot is the waiter's
 	declined atomic.Bool   // a ticket's owner declined its turn: it is out of line, with nothing
 	at       *list.Element // its place in the line; nil while not in one
+	front    bool          // waits at the front, having stepped out of it (see acquireFront)
 }
 
 // acquire takes a slot, waiting its turn in line, or returns an error
@@ -47,16 +48,25 @@ type slotWaiter struct {
 // not count it while its holder waits for a token: [slots.send] makes it
 // the attempt's, [slots.releaseTicket] gives it back.
 func (s *slots) acquire(ctx context.Context, closing <-chan struct{}, what string) error {
-	return s.acquireAt(ctx, closing, what, false)
+	return s.acquireAt(ctx, closing, what, false, nil)
+}
+
+// acquireChecked is acquire that, if the call must wait, first asks check,
+// with the number of those waiting ahead of it, whether it may: an error
+// from check is returned at once, and the call does not wait.
+func (s *slots) acquireChecked(ctx context.Context, closing <-chan struct{}, what string, check func(ahead int) error) error {
+	return s.acquireAt(ctx, closing, what, false, check)
 }
 
 // acquireFront is acquire for a call that was at the front of the line
-// already, and stepped out of it (see gates.take): it waits at the front.
+// already, and stepped out of it (see gates.take): it waits at the front,
+// behind those that came back to it before, first come, first served, so
+// that one that stepped out is not kept waiting by every later one.
 func (s *slots) acquireFront(ctx context.Context, closing <-chan struct{}, what string) error {
-	return s.acquireAt(ctx, closing, what, true)
+	return s.acquireAt(ctx, closing, what, true, nil)
 }
 
-func (s *slots) acquireAt(ctx context.Context, closing <-chan struct{}, what string, front bool) error {
+func (s *slots) acquireAt(ctx context.Context, closing <-chan struct{}, what string, front bool, check func(int) error) error {
 	s.mu.Lock()
 	if s.taken < s.size && s.line.Len() == 0 {
 		s.taken++
@@ -64,9 +74,23 @@ func (s *slots) acquireAt(ctx context.Context, closing <-chan struct{}, what str
 		s.mu.Unlock()
 		return nil
 	}
-	w := &slotWaiter{turn: make(chan struct{})}
+	if check != nil {
+		if err := check(s.line.Len()); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
+	w := &slotWaiter{turn: make(chan struct{}), front: front}
 	if front {
-		w.at = s.line.PushFront(w)
+		e := s.line.Front()
+		for e != nil && e.Value.(*slotWaiter).front {
+			e = e.Next()
+		}
+		if e != nil {
+			w.at = s.line.InsertBefore(w, e)
+		} else {
+			w.at = s.line.PushBack(w)
+		}
 	} else {
 		w.at = s.line.PushBack(w)
 	}
