@@ -254,8 +254,10 @@ func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error)
 //
 // If n's file holds the first n.resume bytes of the body, its request
 // asked for the rest (Range: bytes=N-). A 206 whose Content-Range starts
-// there is appended; each attempt first cuts the file back to where it
-// was, so a retry appends once. A 2xx that is not a 206 sends the body
+// there, and whose body is as long as it says, is appended; each attempt
+// first cuts the file back to where it was, so a retry appends once, and
+// one that fails leaves it so. A range that ends short of the body's total
+// is kept, and fails the input saying so. A 2xx that is not a 206 sends the body
 // whole: if its Content-Length is the file's size, the file is complete,
 // and is left as it is; otherwise the file is left as it is and the input
 // fails, as wget refuses to truncate it and curl -C to resume, saying what
@@ -318,8 +320,8 @@ func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) 
 	}
 	r := &readErr{r: resp.Body}
 	var body io.Reader = r
-	if limit := min(left, want); n.resume > 0 || want >= 0 {
-		body = io.LimitReader(r, limit+1) // limit < MaxInt64 here: one byte over it tells
+	if want >= 0 { // a 206, as every response that finishes a file is
+		body = io.LimitReader(r, min(left, want)+1) // one byte over tells; want < MaxInt64
 	}
 	size, err := io.Copy(file, body)
 	if err != nil && err != r.err {
