@@ -11,7 +11,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/c989c033/fetch/internal/memhttp"
 	"golang.org/x/time/rate"
 )
 
@@ -601,32 +600,9 @@ func TestGateTurnReviewMixedStress(t *testing.T) {
 }
 
 // stallMixed is stallWindow with a Stream of 200 requests to a.test
-// running beside the 40 single callers, and a global rate if grate > 0.
+// running beside the 40 single callers.
 func stallMixed(t *testing.T, opts ...Option) (most, total int) {
-	var a arrivals
-	release := time.Now().Add(time.Second)
-	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		a.add()
-		time.Sleep(time.Until(release))
-	})
-	f, err := New(append(opts, WithClient(memhttp.Client(h)), WithRetry(RetryPolicy{MaxAttempts: 1}))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Shutdown(context.Background())
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for range 40 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				if _, err := f.Get(ctx, "http://a.test/"); err != nil && ctx.Err() == nil {
-					return
-				}
-			}
-		})
-	}
-	wg.Go(func() {
+	return stallWindowBeside(t, func(ctx context.Context, f *Fetcher) {
 		seq := func(yield func(string) bool) {
 			for k := range 200 {
 				if !yield(fmt.Sprintf("http://a.test/s%d", k)) {
@@ -636,9 +612,7 @@ func stallMixed(t *testing.T, opts ...Option) (most, total int) {
 		}
 		for range f.Stream(ctx, seq) {
 		}
-	})
-	wg.Wait()
-	return a.maxIn(time.Second)
+	}, opts...)
 }
 
 // The stall of TestGateReviewHostRateUnderGlobalCapDoesNotBunch, with a

@@ -123,6 +123,12 @@ func TestSharedReviewStallDoesNotBunchGlobalTokens(t *testing.T) {
 // passed, then answers at once; it returns the most requests the server
 // saw in any 1 s window, and in all. It runs in a synctest bubble.
 func stallWindow(t *testing.T, opts ...Option) (most, total int) {
+	return stallWindowBeside(t, nil, opts...)
+}
+
+// stallWindowBeside is stallWindow with beside, if not nil, run on a
+// goroutine of its own with the Fetcher while the callers loop.
+func stallWindowBeside(t *testing.T, beside func(context.Context, *Fetcher), opts ...Option) (most, total int) {
 	var a arrivals
 	release := time.Now().Add(time.Second)
 	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
@@ -148,6 +154,9 @@ func stallWindow(t *testing.T, opts ...Option) (most, total int) {
 				}
 			}
 		})
+	}
+	if beside != nil {
+		wg.Go(func() { beside(ctx, f) })
 	}
 	wg.Wait()
 	return a.maxIn(time.Second)
