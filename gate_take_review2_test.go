@@ -425,3 +425,50 @@ func TestGateTake2PauseMidWait(t *testing.T) {
 		})
 	}
 }
+
+// The stall of TestGateReviewHostRateUnderGlobalCapDoesNotBunch reached
+// through a redirect: 40 callers loop on x.test, which redirects each
+// request to a.test (10/s burst 2; x.test has no rate), and a.test holds
+// every request until 1 s. A hop passes a.test's gates as a call does
+// (gates.take), so a.test sees at most one over its rate and burst in any
+// 1 s window.
+func TestGateTake2RedirectHopsUnderStallDoNotBunch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var a arrivals
+		release := time.Now().Add(time.Second)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Host == "x.test" {
+				http.Redirect(w, r, "http://a.test/", http.StatusFound)
+				return
+			}
+			a.add()
+			time.Sleep(time.Until(release))
+		})
+		f := newMem(t, h, WithConcurrency(4), WithRetry(RetryPolicy{MaxAttempts: 1}),
+			WithHostLimiter(func(host string) Limiter {
+				if host == "a.test" {
+					return rate.NewLimiter(10, 2)
+				}
+				return nil
+			}))
+		defer f.Shutdown(context.Background())
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					if _, err := f.Get(ctx, "http://x.test/"); err != nil && ctx.Err() == nil {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		most, total := a.maxIn(time.Second)
+		t.Logf("a.test through redirects: %d requests, at most %d in a 1 s window", total, most)
+		if most > 13 {
+			t.Errorf("a.test saw %d requests in 1 s; 10/s burst 2 allows 12, and one over 13", most)
+		}
+	})
+}
