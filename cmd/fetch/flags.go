@@ -211,6 +211,11 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		return o, nil, nil, err
 	}
 	opts := l.options()
+	if o.resume {
+		opts = append(opts, fetch.WithTransportWrapper(func(next http.RoundTripper) http.RoundTripper {
+			return resumeTransport{next}
+		}))
+	}
 	if o.outputDir != "" && !slices.ContainsFunc(o.header["Accept-Encoding"], func(v string) bool { return v != "" }) {
 		// Bodies are saved as sent, as wget and curl -O save them: net/http
 		// would otherwise ask for gzip and save a .tar.gz served with

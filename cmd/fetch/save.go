@@ -134,7 +134,8 @@ type named struct {
 	name    string
 	skipped bool
 	inPlace bool  // --continue: the body is written in the file itself (see saver.finish)
-	resume  int64 // --continue: the file holds this many bytes, and the rest is asked for
+	resume  int64 // --continue: the file held this many bytes when the run began
+	held    *held // --continue: the bytes it holds now, which each attempt asks for the rest of
 }
 
 // errSkipped is newRequest's refusal of a skipped input: it is never sent.
@@ -193,7 +194,8 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 			n := named{line: l, name: s.names.reserve(l)}
 			n.skipped = o.noClobber && n.name != "" && s.exists(n.name)
 			if o.resume && n.name != "" {
-				n.inPlace, n.resume = true, s.size(n.name)
+				n.inPlace, n.resume, n.held = true, s.size(n.name), new(held)
+				n.held.n.Store(n.resume)
 			}
 			if !yield(n) {
 				return
@@ -204,11 +206,10 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 		if n.skipped {
 			return nil, errSkipped // refused at once: no slot, no rate token
 		}
-		req, err := o.newRequest(ctx, n.line)
-		if err == nil && n.resume > 0 {
-			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", n.resume))
+		if n.held != nil {
+			ctx = withHeld(ctx, n.held) // for resumeTransport to ask for the rest
 		}
-		return req, err
+		return o.newRequest(ctx, n.line)
 	}
 	save := func(n named, resp *http.Response) (saved, error) { return s.save(n, resp, o.maxBody) }
 	return func(yield func(record) bool) {
@@ -252,48 +253,56 @@ func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error)
 // short, by a failure or by the run's end, leaves the file cut short, for
 // the next run to finish. A symbolic link there is replaced, not followed.
 //
-// If n's file holds the first n.resume bytes of the body, its request
-// asked for the rest (Range: bytes=N-). A 206 whose Content-Range starts
-// there, and whose body is as long as it says, is appended; each attempt
-// first cuts the file back to where it was, so a retry appends once, and
-// one that fails leaves it so. A range that ends short of the body's total
-// is kept, and fails the input saying so. A 2xx that is not a 206 sends the body
-// whole: if its Content-Length is the file's size, the file is complete,
-// and is left as it is; otherwise the file is left as it is and the input
-// fails, as wget refuses to truncate it and curl -C to resume, saying what
-// to do. (The 416 that a server answers a file that is complete already
-// is turned into a record by [saver.record].)
+// If n's file holds the first N bytes of the body (n.held), the attempt's
+// request asked for the rest (Range: bytes=N-, see [resumeTransport]). A
+// 206 whose Content-Range starts there, and whose body is as long as it
+// says, is appended. A body cut short leaves what came of it in the file,
+// for the next attempt, or the next run, to ask for the rest of; one that
+// fails otherwise (too long, or another length than its Content-Range
+// says) is cut off again. A range that ends short of the body's total is
+// kept, and fails the input saying so. A 2xx that is not a 206 sends the
+// body whole: if the file held nothing when the run began, the body is
+// written whole, over what an earlier attempt left; if its Content-Length
+// is the file's size, the file is complete, and is left as it is;
+// otherwise the file is left as it is and the input fails, as wget refuses
+// to truncate it and curl -C to resume, saying what to do. (The 416 that a
+// server answers a file that is complete already is turned into a record
+// by [saver.record].)
 func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) (saved, error) {
 	path := filepath.Join(s.dir, n.name)
+	from := n.held.n.Load()             // the file's size when the request was sent: the rest was asked for from there
 	want, total := int64(-1), int64(-1) // the bytes a 206 says it sends, and of how many
 	switch {
 	case resp.StatusCode == http.StatusPartialContent:
-		// A 206 must be the rest asked for, from n.resume (from 0 when no
-		// Range was sent, as wget refuses a range it did not ask for), and
-		// a Content-Range that holds together: its end not before its start,
-		// nor past its total.
+		// A 206 must be the rest asked for, from where the file ends (from
+		// 0 when no Range was sent, as wget refuses a range it did not ask
+		// for), and a Content-Range that holds together: its end not
+		// before its start, nor past its total.
 		var first, last int64
 		var ok bool
 		first, last, total, ok = contentRange(resp.Header.Get("Content-Range"))
-		if !ok || first != n.resume || last < first || total >= 0 && last >= total {
+		if !ok || first != from || last < first || total >= 0 && last >= total {
 			return saved{}, fmt.Errorf("%w %s: the server sent bytes %q, not the rest from byte %d",
-				errNoResume, path, resp.Header.Get("Content-Range"), n.resume)
+				errNoResume, path, resp.Header.Get("Content-Range"), from)
 		}
 		want = last - first + 1
 	case n.resume == 0:
-		// Nothing to finish: the body is written whole.
+		// Nothing to finish, or only what an earlier attempt of this run
+		// left: the body is written whole, as wget starts over.
+		from = 0
 	default:
-		if resp.ContentLength == n.resume {
-			done.file, done.complete = n.name, true
+		if resp.ContentLength == from {
+			done.file, done.complete = n.name, from == n.resume
+			done.bytes, done.resumed = from-n.resume, n.resume
 			return done, nil
 		}
 		return saved{}, fmt.Errorf("%w %s: the server sent the whole body (%s), not the rest from byte %d: remove the file to fetch it again",
-			errNoResume, path, resp.Status, n.resume)
+			errNoResume, path, resp.Status, from)
 	}
 	// --max-body bounds the body, the bytes the file held included.
-	left := maxBody - n.resume
+	left := maxBody - from
 	if resp.ContentLength > left {
-		return saved{}, fmt.Errorf("%w: Content-Length %d from byte %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, n.resume, maxBody)
+		return saved{}, fmt.Errorf("%w: Content-Length %d from byte %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, from, maxBody)
 	}
 	fi, lerr := s.root.Lstat(n.name)
 	existed := lerr == nil && fi.Mode().IsRegular()
@@ -303,8 +312,8 @@ func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) 
 	// 0o666 and the umask, as wget, curl and os.Create make a file.
 	file, err := s.open(n.name, os.O_WRONLY|os.O_CREATE, 0o666)
 	if err == nil {
-		if err = file.Truncate(n.resume); err == nil {
-			_, err = file.Seek(n.resume, io.SeekStart)
+		if err = file.Truncate(from); err == nil {
+			_, err = file.Seek(from, io.SeekStart)
 		}
 		if err != nil {
 			file.Close()
@@ -330,16 +339,21 @@ func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) 
 	if err == nil {
 		switch {
 		case size > left:
-			err = fmt.Errorf("%w: more than %d bytes from byte %d", fetch.ErrBodyTooLarge, maxBody, n.resume)
+			err = fmt.Errorf("%w: more than %d bytes from byte %d", fetch.ErrBodyTooLarge, maxBody, from)
 		case want >= 0 && size != want:
 			err = fmt.Errorf("%w %s: the server sent %d bytes of %q, which says %d", errNoResume, path, size, resp.Header.Get("Content-Range"), want)
 		}
 		if err != nil {
-			file.Truncate(n.resume) // left as it was
+			file.Truncate(from) // left as the attempt found it
 		}
 	}
 	if cerr := file.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("saving %s: %w", path, cerr)
+	}
+	if err == nil || err == r.err {
+		// What came is kept, of a body cut short too: a next attempt asks
+		// for the rest from where it stops (as wget does).
+		n.held.n.Store(from + size)
 	}
 	if err != nil {
 		if err != r.err {
@@ -347,13 +361,13 @@ func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) 
 		}
 		return saved{}, err
 	}
-	if total >= 0 && n.resume+size < total {
+	if total >= 0 && from+size < total {
 		// A server may cap the bytes of a range: the part is kept, and the
 		// input fails, so that nothing reports the file whole.
 		return saved{}, fmt.Errorf("%w %s: the server sent bytes %d-%d of %d: the file holds %d; run again to finish it",
-			errNoResume, path, n.resume, n.resume+size-1, total, n.resume+size)
+			errNoResume, path, from, from+size-1, total, from+size)
 	}
-	done.file, done.bytes, done.resumed = n.name, size, n.resume
+	done.file, done.bytes, done.resumed = n.name, from-n.resume+size, n.resume
 	return done, nil
 }
 
@@ -416,15 +430,15 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 		dur:        h.Duration,
 	}
 	fetched := redact(withScheme(h.Input.url))
-	if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && h.Input.resume > 0 && se.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+	if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && h.Input.held != nil && h.Input.held.n.Load() > 0 && se.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 		// The file holds the whole body already, as wget takes a 416,
 		// unless the 416 says the body is of another size than the file
 		// (*/LENGTH), as the 200 path refuses a Content-Length that is not
 		// the file's.
 		path := filepath.Join(s.dir, h.Input.name)
-		if total, ok := unsatisfiedTotal(se.Header.Get("Content-Range")); ok && total != h.Input.resume {
+		if total, ok := unsatisfiedTotal(se.Header.Get("Content-Range")); ok && total != h.Input.held.n.Load() {
 			rec.Error = fmt.Sprintf("fetch: GET %s: %v %s: the file holds %d bytes, the body %d (%s): remove the file to fetch it again",
-				se.URL, errNoResume, path, h.Input.resume, total, se.Status)
+				se.URL, errNoResume, path, h.Input.held.n.Load(), total, se.Status)
 			rec.ErrorKind = "status"
 			return rec
 		}
