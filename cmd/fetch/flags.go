@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/c989c033/fetch"
 	"github.com/c989c033/fetch/redisqueue"
@@ -67,7 +68,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.Float64Var(&l.rps, "rate", 0, "most requests per second (0: no limit)")
 	fs.Float64Var(&l.hostRPS, "host-rate", 0, "most requests per second to a host (0: no limit)")
 	fs.IntVar(&l.burst, "burst", 1, "burst for --rate and --host-rate")
-	fs.IntVar(&l.retries, "retries", 3, "retries after the first attempt")
+	fs.IntVar(&l.retries, "retries", 3, "retries after the first attempt (none for POST or PATCH, unless -H Idempotency-Key)")
 	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "time limit per attempt; with -O, per stall, as wget's (0: none)")
 	fs.DurationVar(&o.total, "total", 0, "time limit for the whole run (0: none)")
 	fs.Int64Var(&l.maxBody, "max-body", fetch.DefaultMaxBodySize, "largest body, in bytes (with -O and no --queue: none unless given)")
@@ -428,8 +429,10 @@ func (h headers) Set(v string) error {
 	}
 	k, val = strings.TrimSpace(k), strings.TrimSpace(val)
 	switch {
+	case k == "":
+		return errors.New("the header name is empty")
 	case !isToken(k):
-		return fmt.Errorf("%q is not a valid header name", k)
+		return badName(k)
 	case strings.ContainsFunc(val, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }):
 		// The value, which may be a credential, is not repeated.
 		return fmt.Errorf("header %s: the value holds a control character", k)
@@ -443,12 +446,28 @@ func (h headers) Set(v string) error {
 	return nil
 }
 
+// badName returns the error for k, a header name that is not a token. It
+// quotes k only up to the character that cannot be in a name: what follows
+// may be a credential ("Authorization Bearer key:secret", its colon
+// missing).
+func badName(k string) error {
+	i := strings.IndexFunc(k, notToken)
+	r, _ := utf8.DecodeRuneInString(k[i:])
+	if i == 0 {
+		return fmt.Errorf("a header name cannot start with %q", r)
+	}
+	return fmt.Errorf("header name %q is followed by %q, which a name cannot hold", k[:i], r)
+}
+
 // isToken reports whether s is an HTTP token, as a header name or a method
 // must be.
 func isToken(s string) bool {
-	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
-		return r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
-	})
+	return s != "" && !strings.ContainsFunc(s, notToken)
+}
+
+// notToken reports whether r cannot be in an HTTP token.
+func notToken(r rune) bool {
+	return r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
 }
 
 // dataPart is the value of one -d or --data-binary flag.

@@ -118,7 +118,8 @@ func fromReader(ctx context.Context, r io.Reader, name string, counted bool, clo
 // readData makes the request body from the -d and --data-binary values as
 // curl does: each value as given, or for @FILE the file's content (without
 // carriage returns and newlines for -d), or for @- standard input's, unless
-// standard input carries the URLs; joined with &.
+// standard input carries the URLs (as @- or as a FILE that is standard
+// input, such as /dev/stdin); joined with &.
 func readData(ctx context.Context, parts []dataPart, stdin io.Reader, stdinTaken bool) (string, error) {
 	var b strings.Builder
 	for i, p := range parts {
@@ -137,8 +138,8 @@ func readData(ctx context.Context, parts []dataPart, stdin io.Reader, stdinTaken
 		var data []byte
 		var err error
 		switch {
-		case name == "-" && stdinTaken:
-			return "", fmt.Errorf("%s @-: standard input carries the URLs: give them as arguments or with -i FILE", flag)
+		case stdinTaken && (name == "-" || isStdin(name, stdin)):
+			return "", fmt.Errorf("%s @%s: standard input carries the URLs: give them as arguments or with -i FILE", flag, name)
 		case name == "-":
 			data, err = readAll(ctx, stdin)
 		default:
@@ -153,6 +154,24 @@ func readData(ctx context.Context, parts []dataPart, stdin io.Reader, stdinTaken
 		b.Write(data)
 	}
 	return b.String(), nil
+}
+
+// isStdin reports whether the file name is stdin, the command's standard
+// input, under another name: /dev/stdin, /dev/fd/0, or the file or pipe
+// standard input comes from.
+func isStdin(name string, stdin io.Reader) bool {
+	fi, err := os.Stat(name)
+	return err == nil && sameFile(fi, stdin)
+}
+
+// sameFile reports whether fi is the file r reads, if r is one.
+func sameFile(fi os.FileInfo, r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok || fi == nil {
+		return false
+	}
+	rfi, err := f.Stat()
+	return err == nil && os.SameFile(fi, rfi)
 }
 
 // readAll reads r to its end, or until ctx is done: Ctrl-C ends a wait for

@@ -143,7 +143,9 @@ func run(argv []string, std stdio) int {
 		complain(std.err, err)
 		return exitUsage
 	}
-	if o.body, err = readData(ctx, o.data, std.in, in.stdin); err != nil {
+	// -i /dev/stdin reads standard input as - does.
+	stdinTaken := in.stdin || sameFile(in.file, std.in)
+	if o.body, err = readData(ctx, o.data, std.in, stdinTaken); err != nil {
 		complain(std.err, err)
 		if ctx.Err() == context.Canceled {
 			return interrupted(ctx)
