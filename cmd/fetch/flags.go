@@ -84,6 +84,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.VarP(dataFlag{&o.data, false}, "data", "d", "request body, as curl -d sends it (repeatable)")
 	fs.Var(dataFlag{&o.data, true}, "data-binary", "request body, as curl --data-binary sends it")
 	fs.BoolFunc("title", "report the <title> of HTML pages", setBool(&o.title))
+	fs.BoolFunc("body", `put each response's body in its record, error responses' too: "body" holds it as JSON if it is JSON, else as text if it is UTF-8, else "body_base64" does`, setBool(&o.bodies))
 	fs.BoolFuncP("quiet", "q", "no progress bar or summary", setBool(&o.quiet))
 	fs.BoolFunc("demo", "fetch 3,000 URLs from a local test server (--retries 6 unless given)", setBool(&o.demo))
 	fs.BoolFuncP("help", "h", "print this help and exit", setBool(&o.help))
@@ -163,6 +164,9 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	}
 	if o.outputDir == "-" {
 		return o, nil, nil, errors.New("-O -: -O takes a directory to save bodies in; standard output carries the JSON lines")
+	}
+	if o.bodies && o.outputDir != "" {
+		return o, nil, nil, errors.New("--body and -O: -O saves bodies in files, --body in the records: use one")
 	}
 	if o.noClobber && o.outputDir == "" {
 		return o, nil, nil, errors.New("--no-clobber: only with -O/--output-dir DIR, the directory whose files it keeps")

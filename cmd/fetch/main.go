@@ -97,6 +97,7 @@ type options struct {
 	data                             []dataPart // -d and --data-binary, in order
 	body                             string     // what data makes
 	title, quiet, demo, help         bool
+	bodies                           bool // --body: records carry the response bodies
 	noClobber                        bool // --no-clobber: fetch no input whose file is in -O's directory
 	resume                           bool // --continue: finish the partial files in -O's directory
 	version                          bool

@@ -35,6 +35,10 @@ type record struct {
 	ErrorKind   string `json:"error_kind,omitempty"`
 	ID          string `json:"id,omitempty"`        // the stream entry, with --queue
 	Reclaimed   bool   `json:"reclaimed,omitempty"` // taken over from a worker that may have fetched it too
+	// Body is the response's body, with --body: a JSON body as itself,
+	// UTF-8 text as a JSON string; BodyBase64 holds any other, in base64.
+	Body       rawJSON `json:"body,omitempty"`
+	BodyBase64 string  `json:"body_base64,omitempty"`
 
 	dur   time.Duration // for the summary, which DurationMS would round
 	fatal error         // not a record: why the run cannot go on (said on stderr)

@@ -2,9 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/c989c033/fetch"
 	"github.com/c989c033/fetch/internal/htmltitle"
@@ -31,7 +36,40 @@ func (o options) record(r fetch.Result) record {
 	if o.title && r.Err == nil && isHTML(r.Header) {
 		rec.Title, _ = htmltitle.Find(bytes.NewReader(r.Body))
 	}
+	if _, isStatus := errors.AsType[*fetch.StatusError](r.Err); o.bodies && len(r.Body) > 0 && (r.Err == nil || isStatus) {
+		rec.Body, rec.BodyBase64 = bodyField(r.Header, r.Body)
+	}
 	return rec
+}
+
+// bodyField returns body as --body puts it in a record: as itself if it
+// is JSON (its Content-Type says so, and it is valid UTF-8 JSON), so that
+// jq reads into it; else as a JSON string if it is UTF-8 text; otherwise
+// in base64, for body_base64.
+func bodyField(h http.Header, body []byte) (rawJSON, string) {
+	switch {
+	case !utf8.Valid(body):
+		return "", base64.StdEncoding.EncodeToString(body)
+	case isJSON(h) && json.Valid(body):
+		return rawJSON(body), "" // the encoder puts it on one line
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as the records are written
+	enc.Encode(string(body)) // cannot fail: a string
+	return rawJSON(strings.TrimSuffix(b.String(), "\n")), ""
+}
+
+// rawJSON is JSON text, put in a record as it is.
+type rawJSON string
+
+func (j rawJSON) MarshalJSON() ([]byte, error) { return []byte(j), nil }
+
+// isJSON reports whether h's Content-Type is JSON: application/json, or a
+// type with the +json suffix (application/problem+json).
+func isJSON(h http.Header) bool {
+	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 func isHTML(h http.Header) bool {
