@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,5 +117,38 @@ func TestContinueRetryOfNewFileWithoutRanges(t *testing.T) {
 	}
 	if got := ncRead(dir, srv.host+"_a"); got != string(contBody) {
 		t.Errorf("the file holds %d bytes, the body? %v; want the body", len(got), got == string(contBody))
+	}
+}
+
+// A retry of a --continue download sends If-Range with the ETag the
+// attempt before it was sent, so that a body changed since is not
+// spliced onto the part of another version: the server's whole new body
+// fails the input, the file left with what the run had appended.
+func TestContinueRetrySendsIfRange(t *testing.T) {
+	srv := newContServer(t)
+	var n atomic.Int64
+	var ifRange []string
+	srv.handle = func(w http.ResponseWriter, r *http.Request) {
+		srv.mu.Lock()
+		ifRange = append(ifRange, r.Header.Get("If-Range"))
+		srv.mu.Unlock()
+		if n.Add(1) == 1 {
+			servePart(w, r, `"v1"`, contBody, 1000)
+			return
+		}
+		servePart(w, r, `"v2"`, bytes.ToUpper(contBody), -1)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, srv.host+"_a"), contBody[:3000], 0o644)
+	code, out, _ := runCmd(t, "", "-q", "--continue", "-O", dir, srv.URL+"/a")
+	a := records(t, out)[srv.URL+"/a"]
+	if code != exitSomeFailed || a.Attempts != 2 || !strings.Contains(a.Error, "whole body") {
+		t.Errorf("exit %d, record %+v; want 1, 2 attempts, the whole body refused", code, a)
+	}
+	if got, want := fmt.Sprintf("%q", ifRange), `["" "\"v1\""]`; got != want {
+		t.Errorf("If-Range of each attempt: %s; want %s", got, want)
+	}
+	if got := ncRead(dir, srv.host+"_a"); got != string(contBody[:4000]) {
+		t.Errorf("the file holds %d bytes; want the 4000 of the first version", len(got))
 	}
 }

@@ -216,7 +216,7 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		return o, nil, nil, err
 	}
 	opts := l.options()
-	if o.resume {
+	if o.resumes() {
 		opts = append(opts, fetch.WithTransportWrapper(func(next http.RoundTripper) http.RoundTripper {
 			return resumeTransport{next}
 		}))

@@ -193,9 +193,12 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 		for l := range in {
 			n := named{line: l, name: s.names.reserve(l)}
 			n.skipped = o.noClobber && n.name != "" && s.exists(n.name)
-			if o.resume && n.name != "" {
+			switch {
+			case o.resume && n.name != "":
 				n.inPlace, n.resume, n.held = true, s.size(n.name), new(held)
 				n.held.n.Store(n.resume)
+			case o.resumes() && n.name != "" && !n.skipped:
+				n.held = new(held)
 			}
 			if !yield(n) {
 				return
@@ -213,7 +216,15 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 	}
 	save := func(n named, resp *http.Response) (saved, error) { return s.save(n, resp, o.maxBody) }
 	return func(yield func(record) bool) {
+		// Once Handle returns, no save is under way: what a save left
+		// behind, a part kept for an attempt that never came, goes.
+		defer s.removeTemps()
 		for h := range fetch.Handle(ctx, f, inputs, newRequest, save) {
+			if h.Input.held != nil && !h.Input.inPlace {
+				if tmp := h.Input.held.reset(); tmp != "" {
+					s.removeTemp(tmp) // a part whose input failed
+				}
+			}
 			if !yield(s.record(h, o.title)) || s.failure() != nil {
 				return
 			}
@@ -236,6 +247,19 @@ func (s *saver) save(n named, resp *http.Response, maxBody int64) (saved, error)
 	}
 	if n.inPlace {
 		return s.finish(n, resp, maxBody, done)
+	}
+	if cr := resp.Header.Get("Content-Range"); resp.StatusCode == http.StatusPartialContent && resp.Request.Header.Get("Range") == "" && !wholeRange(cr) {
+		// A part of the body that nobody asked for is not saved as the
+		// body (a range -H asked for is).
+		return saved{}, fmt.Errorf("saving %s: the server sent bytes %q, not the whole body, though no range was asked for", filepath.Join(s.dir, n.name), cr)
+	}
+	if n.held != nil {
+		size, err := s.writeResuming(n, resp, maxBody)
+		if err != nil {
+			return saved{}, err
+		}
+		done.file, done.bytes = n.name, size
+		return done, nil
 	}
 	if resp.ContentLength > maxBody {
 		return saved{}, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, maxBody)
@@ -304,6 +328,7 @@ func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) 
 	if resp.ContentLength > left {
 		return saved{}, fmt.Errorf("%w: Content-Length %d from byte %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, from, maxBody)
 	}
+	n.held.noteValidator(resp) // for a retry's If-Range
 	fi, lerr := s.root.Lstat(n.name)
 	existed := lerr == nil && fi.Mode().IsRegular()
 	if lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
@@ -400,6 +425,13 @@ func contentRange(cr string) (first, last, total int64, ok bool) {
 	return first, last, total, err1 == nil && err2 == nil && err3 == nil && first >= 0 && total >= -1
 }
 
+// wholeRange reports whether the Content-Range cr of a 206 spans the
+// whole body: bytes 0-(N-1)/N.
+func wholeRange(cr string) bool {
+	first, last, total, ok := contentRange(cr)
+	return ok && first == 0 && total > 0 && last == total-1
+}
+
 // unsatisfiedTotal returns the total of a 416's Content-Range ("bytes
 // */200"), if it has one.
 func unsatisfiedTotal(cr string) (int64, bool) {
@@ -430,7 +462,7 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 		dur:        h.Duration,
 	}
 	fetched := redact(withScheme(h.Input.url))
-	if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && h.Input.held != nil && h.Input.held.n.Load() > 0 && se.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+	if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && h.Input.inPlace && h.Input.held.n.Load() > 0 && se.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 		// The file holds the whole body already, as wget takes a 416,
 		// unless the 416 says the body is of another size than the file
 		// (*/LENGTH), as the 200 path refuses a Content-Length that is not
@@ -525,6 +557,125 @@ func (s *saver) write(body io.Reader, name string) (int64, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// writeResuming saves a GET's body as [saver.write] does, through a
+// temporary file renamed into place once the body is complete; but a body
+// cut short keeps what came of it in that file, for the next attempt to
+// ask for the rest of (see [held]), as wget takes up a download it
+// retries. A 206 that is that rest is appended to the part; a 206 that is
+// not drops the part, and fails the attempt, to be retried in whole; any
+// other 2xx is written whole, over any part (the server ignores ranges,
+// or the body changed since the part came: If-Range).
+func (s *saver) writeResuming(n named, resp *http.Response, maxBody int64) (int64, error) {
+	path := filepath.Join(s.dir, n.name)
+	p := n.held
+	tmp, from := p.part()
+	want, total := int64(-1), int64(-1) // the bytes a 206 that finishes the part says it sends, and of how many
+	if from > 0 {
+		cr := resp.Header.Get("Content-Range")
+		first, last, t, ok := contentRange(cr)
+		switch {
+		case resp.StatusCode == http.StatusPartialContent && ok && first == from && last >= first && (t < 0 || last < t):
+			want, total = last-first+1, t
+		case resp.StatusCode == http.StatusPartialContent:
+			s.removeTemp(p.reset())
+			return 0, fetch.RetryableError(fmt.Errorf("saving %s: the server sent bytes %q, not the rest from byte %d", path, cr, from))
+		default:
+			s.removeTemp(p.reset())
+			tmp, from = "", 0
+		}
+	}
+	p.noteValidator(resp)
+	left := maxBody - from // --max-body bounds the whole body, the part included
+	if resp.ContentLength > left {
+		s.removeTemp(p.reset())
+		return 0, fmt.Errorf("%w: Content-Length %d from byte %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, from, maxBody)
+	}
+	var file *os.File
+	var err error
+	if tmp != "" {
+		if file, err = s.open(tmp, os.O_WRONLY, 0); err == nil {
+			if err = file.Truncate(from); err == nil {
+				_, err = file.Seek(from, io.SeekStart)
+			}
+			if err != nil {
+				file.Close()
+			}
+		}
+		if err != nil {
+			s.removeTemp(p.reset())
+		}
+	} else {
+		file, tmp, err = s.openTemp(n.name)
+	}
+	if err != nil {
+		s.noteFull(err)
+		return 0, fmt.Errorf("saving %s: %w", path, err)
+	}
+	r := &readErr{r: resp.Body}
+	var body io.Reader = r
+	if want >= 0 {
+		body = io.LimitReader(r, min(left, want)+1) // one byte over tells; want < MaxInt64
+	}
+	size, err := io.Copy(file, body)
+	if err != nil && err != r.err {
+		err = fmt.Errorf("saving %s: %w", path, err)
+	}
+	if err == nil {
+		switch {
+		case size > left:
+			err = fmt.Errorf("%w: more than %d bytes from byte %d", fetch.ErrBodyTooLarge, maxBody, from)
+		case want >= 0 && size != want:
+			err = fmt.Errorf("saving %s: the server sent %d bytes of %q, which says %d", path, size, resp.Header.Get("Content-Range"), want)
+		}
+	}
+	if cerr := file.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("saving %s: %w", path, cerr)
+	}
+	switch {
+	case err != nil && err == r.err:
+		// Cut short: what came is kept, for the next attempt to ask for
+		// the rest of.
+		p.keep(tmp, from+size)
+		return 0, err
+	case err == nil && total >= 0 && from+size < total:
+		// A server may cap the bytes of a range: what came is kept, and
+		// the next attempt asks for the rest.
+		p.keep(tmp, from+size)
+		return 0, fetch.RetryableError(fmt.Errorf("saving %s: the server sent bytes %d-%d of %d", path, from, from+size-1, total))
+	case err == nil:
+		if err = s.root.Rename(tmp, n.name); err != nil {
+			err = fmt.Errorf("saving %s: %w", path, err)
+		}
+	}
+	p.reset()
+	if err != nil {
+		s.removeTemp(tmp)
+		s.noteFull(err)
+		return 0, err
+	}
+	s.doneTemp(tmp)
+	return from + size, nil
+}
+
+// removeTemp removes the temporary file tmp, if not "".
+func (s *saver) removeTemp(tmp string) {
+	if tmp != "" {
+		s.root.Remove(tmp)
+		s.doneTemp(tmp)
+	}
+}
+
+// removeTemps removes every temporary file left, once no save is under
+// way.
+func (s *saver) removeTemps() {
+	s.tempMu.Lock()
+	defer s.tempMu.Unlock()
+	for tmp := range s.temps {
+		s.root.Remove(tmp)
+		delete(s.temps, tmp)
+	}
 }
 
 // noteFull records err if it says the directory can take no more.
