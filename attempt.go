@@ -297,6 +297,12 @@ func (f *Fetcher) prepare(c *call, n int, o *outcome) (*http.Request, context.Co
 		// WithBearerTokenFunc's token, asked for afresh for each attempt.
 		v, err := f.bearer(c)
 		if err != nil {
+			// r is never sent: its body (the caller's on the first
+			// attempt, GetBody's on a retry) is closed here, as the
+			// transport would have closed it.
+			if perr := closeUnsent(r); perr != nil {
+				err = errors.Join(err, perr)
+			}
 			return nil, actx, err
 		}
 		if r == c.req {

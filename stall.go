@@ -56,8 +56,19 @@ func (t stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.WithContext(ctx)
 	if r.Body != nil && r.Body != http.NoBody {
 		// An upload that keeps going is no stall: the clock for the
-		// response starts again at each read of the request body.
+		// response starts again at each read of the request body, also
+		// of the body net/http sends again by itself, through GetBody,
+		// on a new connection after a kept-alive one died under it.
 		r.Body = &sendBody{ReadCloser: r.Body, w: w}
+		if getBody := r.GetBody; getBody != nil {
+			r.GetBody = func() (io.ReadCloser, error) {
+				body, err := getBody()
+				if err != nil || body == nil || body == http.NoBody {
+					return body, err
+				}
+				return &sendBody{ReadCloser: body, w: w}, nil
+			}
+		}
 	}
 	resp, err := t.next.RoundTrip(r)
 	if err != nil {
