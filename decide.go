@@ -2,7 +2,9 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 )
@@ -85,7 +87,7 @@ func (f *Fetcher) retryable(c *call, o *outcome, n int) bool {
 	}
 	req := c.req
 	resp, err := o.answer()
-	if n >= p.MaxAttempts || c.Err() != nil || !p.RetryNonIdempotent && !idempotent(req) ||
+	if n >= p.MaxAttempts || c.Err() != nil || !p.RetryNonIdempotent && !idempotent(req) && !neverSent(c, o) ||
 		!(markedRetryable(err) || f.classify(o, resp, err)) {
 		return false
 	}
@@ -99,6 +101,18 @@ func (f *Fetcher) retryable(c *call, o *outcome, n int) bool {
 		return false
 	}
 	return true
+}
+
+// neverSent reports whether attempt o failed before its request could
+// reach a server: on connecting to its host, or to the proxy in between,
+// before any redirect. Such a request may be sent again whatever its
+// method, as urllib3 retries a connection error.
+func neverSent(c *call, o *outcome) bool {
+	if o.err == nil || c.flags.Load()&redirected != 0 {
+		return false
+	}
+	oe, ok := errors.AsType[*net.OpError](o.err)
+	return ok && (oe.Op == "dial" || oe.Op == "proxyconnect")
 }
 
 // unrewindableError is the error of an attempt that would have been

@@ -50,7 +50,7 @@ type call struct {
 
 	defaulted    uint64        // bit i: the Fetcher added its default header private[i] to req; bit 63: one of private[63:] (see applyDefaults)
 	wrote        atomic.Int32  // times net/http wrote a request of an odd attempt on a connection
-	flags        atomic.Uint32 // evenAttempt, bodyDone, jarless: one word, so that the call fits its size class (see TestCallFitsItsSizeClass)
+	flags        atomic.Uint32 // evenAttempt, bodyDone, jarless, redirected: one word, so that the call fits its size class (see TestCallFitsItsSizeClass)
 	first        int32         // wrote when the current attempt followed its first redirect
 	n            int32         // the current attempt, from 1
 	attempts     int32         // requests sent to origin so far, as Error.Attempts counts them (see TestCallFitsItsSizeClass)
@@ -65,6 +65,7 @@ const (
 	evenAttempt uint32 = 1 << iota // the current attempt is an even one: its requests carry alt
 	bodyDone                       // the body has given up what the call held (see slotBody.finish)
 	jarless                        // the call neither sends nor stores the cookies of the client's jar (see Fetcher.jarless); set by begin
+	redirected                     // the current attempt followed a redirect: its request reached a server, which answered
 )
 
 type callKey struct{}
@@ -145,9 +146,10 @@ func (c *call) traceAttempt(n int) {
 		}
 	}
 	if even {
+		c.flags.And(^redirected)
 		c.flags.Or(evenAttempt)
 	} else {
-		c.flags.And(^evenAttempt)
+		c.flags.And(^(evenAttempt | redirected))
 	}
 	c.writes().Store(0)
 }

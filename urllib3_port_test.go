@@ -956,15 +956,14 @@ func TestPortU3RetryMethodNotAllowed(t *testing.T) {
 
 // From test_retry_default's connect counter and
 // test_connection_error_retries: urllib3 retries a connection error for
-// any method, since nothing was sent. fetch retries only what its method
-// allows ("A request is retried only when ... its method is idempotent"),
-// so a POST whose connection was refused is not retried; a GET is, until
-// attempts run out.
+// any method, since nothing was sent. So does fetch (RetryPolicy: "or its
+// attempt failed to connect"): a POST whose connection was refused is
+// retried as a GET is, until attempts run out.
 func TestPortU3ConnectErrorMethods(t *testing.T) {
 	for _, tc := range []struct {
 		method string
 		want   int
-	}{{"GET", 4}, {"POST", 1}} {
+	}{{"GET", 4}, {"POST", 4}} {
 		t.Run(tc.method, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tr := &portRefusing{next: memhttp.Transport{Handler: http.HandlerFunc(ok)}}

@@ -111,8 +111,8 @@ func TestAPICLIReviewRetriesPOSTOnlyWithIdempotencyKey(t *testing.T) {
 			t.Errorf("fetch %q: exit %d, record %+v, %d sent; want 1, 503, %d attempts", tc.args, code, r, sent, tc.attempts)
 		}
 	}
-	if !strings.Contains(usage(), "none for POST or PATCH, unless -H Idempotency-Key") {
-		t.Error("-h does not say that --retries retries no POST without Idempotency-Key")
+	if !strings.Contains(usage(), "for POST or PATCH, only of a failure to connect, unless -H Idempotency-Key") {
+		t.Error("-h does not say that --retries retries a POST without Idempotency-Key only when it could not connect")
 	}
 }
 

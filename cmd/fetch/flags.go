@@ -68,7 +68,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.Float64Var(&l.rps, "rate", 0, "most requests per second (0: no limit)")
 	fs.Float64Var(&l.hostRPS, "host-rate", 0, "most requests per second to a host (0: no limit)")
 	fs.IntVar(&l.burst, "burst", 1, "burst for --rate and --host-rate")
-	fs.IntVar(&l.retries, "retries", 3, "retries after the first attempt (none for POST or PATCH, unless -H Idempotency-Key)")
+	fs.IntVar(&l.retries, "retries", 3, "retries after the first attempt (for POST or PATCH, only of a failure to connect, unless -H Idempotency-Key)")
 	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "time limit per attempt; with -O, per stall, as wget's (0: none)")
 	fs.DurationVar(&o.total, "total", 0, "time limit for the whole run (0: none)")
 	fs.Int64Var(&l.maxBody, "max-body", fetch.DefaultMaxBodySize, "largest body, in bytes (with -O and no --queue: none unless given)")
