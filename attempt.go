@@ -34,7 +34,7 @@ type outcome struct {
 	read          bool // consume read the body (and closed it)
 	judged        bool // err is the call's final verdict on the response (its status, a handler's own error, a panic reading it), not a failure to get it
 	hopped        bool // it failed on a redirect it could not follow, which says nothing of h
-	unsent        bool // the request could not be made (its body could not be rewound): nothing was sent
+	unsent        bool // the request could not be made (its body could not be rewound, or WithBearerTokenFunc's token could not be had): nothing was sent
 	overload      bool // the host said it is overloaded (see overloaded)
 }
 

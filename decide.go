@@ -78,7 +78,7 @@ func (f *Fetcher) decide(c *call, o *outcome, n int) decision {
 func (f *Fetcher) retryable(c *call, o *outcome, n int) bool {
 	p := &f.retry
 	if o.judged {
-		return false // the response was judged final before its body was read
+		return false // the outcome is the call's final verdict (see outcome.judged)
 	}
 	if o.err != nil {
 		if _, final := hopFailed(o.err); final {

@@ -189,7 +189,7 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 //     attempt, under its timeout, and decide again if that fails;
 //  5. observe: the one place that tells stats, the logger, the hooks and
 //     the host's policies what became of the attempt;
-//  6. on retry: give back the slot, drain and close the body, wait out the
+//  6. on retry: drain and close the body, give back the slot, wait out the
 //     delay, and go round again.
 //
 // consume, if not nil, reads the final response's body inside the attempt

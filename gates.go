@@ -107,7 +107,7 @@ func (g *gates) take(ctx context.Context, h *host) error {
 				if g.rate.bucket != nil && tokensNow(h.rate.bucket, adaptive, nil) {
 					// Only the global token is missing: h's are taken,
 					// and the global one waited for in its line, as any
-					// call waits for it (see the note on two buckets).
+					// call waits for it (see take's note on the global rate contended too).
 					banked = true
 					break
 				}
@@ -290,7 +290,7 @@ const (
 	hostLater                   // the host is paused, or out of tokens, until a known time
 	globalInLine                // a seat waits in line at a global gate
 	globalLater                 // the global bucket is out of tokens until a known time
-	mustWait                    // a Limiter that can only be waited for gates the host
+	mustWait                    // a Limiter that can only be waited for (or a bucket no try can take from: see waitOnly) gates the host or all hosts
 )
 
 // try takes, without waiting, everything one attempt to h needs: h's slot
@@ -369,7 +369,11 @@ func (g *gates) tryTokens(h *host, hs *hostSeats, gs *globalSeats, c *clock) (wh
 			continue
 		}
 		st := seats[i]
-		if st.sit(); st.state == seated {
+		if st.sit(); st.state == seated && !waitOnly(l) {
+			// Given its token at its turn; a bucket the caller has made
+			// waitOnly since (a burst set to 0, which gives the turn no
+			// token: see tokenWaits.turn) sends the request to the gates'
+			// own refusal below.
 			continue
 		}
 		if st.state == inLine {

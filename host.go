@@ -216,7 +216,8 @@ func (l failedLimiter) Wait(context.Context) error { return l.err }
 
 // put drops the reference get took. An idle host stays in the table, so
 // that the next request to it finds it, until a sweep forgets it. It needs
-// no lock: only get, under the shard's lock, raises a host's count, so a
+// no lock: only get, under the shard's lock, raises a host's count from
+// zero (begin raises one that a scheduler's queue holds above zero), so a
 // sweep holding that lock and seeing no references sees it stay so.
 func (t *hostTable) put(h *host) {
 	h.refs.Add(-1)

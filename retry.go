@@ -424,10 +424,10 @@ func replayable(req *http.Request) bool {
 const farWait = 100 * 365 * 24 * time.Hour
 
 // retryAfter returns the wait a response asks for before the next request
-// to its host, clamped to limit: a 429's or 503's Retry-After; or, for a
-// 429 without one, or a 403 that says it is a rate limit (see
-// rateLimited), when the rate-limit headers say the quota resets (see
-// quotaReset). ok is false if it asks for none.
+// to its host, clamped to limit: a 429's or 503's Retry-After, or that of
+// a 403 that says it is a rate limit (see rateLimited); or, for such a 429
+// or 403 without a valid one, when the rate-limit headers say the quota
+// resets (see quotaReset). ok is false if it asks for none.
 func retryAfter(resp *http.Response, limit time.Duration) (d time.Duration, ok bool) {
 	if resp == nil {
 		return 0, false
@@ -535,7 +535,6 @@ func seconds(v string) (float64, bool) {
 	return f, err == nil && !math.IsInf(f, 0)
 }
 
-// sleep waits for d, or until ctx is done.
 // sleepOrClose waits for d, or until ctx is done or closing is closed (by
 // Shutdown), when it returns ErrClosed.
 func sleepOrClose(ctx context.Context, closing <-chan struct{}, d time.Duration) error {

@@ -94,8 +94,8 @@ type scheduler[P any] struct {
 	setAside bool
 
 	// paceOf, if set, returns the pace of host name's queue when it is
-	// made (see hostQueue.pace): a queue left empty is dropped, and its
-	// host's pace outlives it there.
+	// made, or when next finds it without one (see hostQueue.pace): a
+	// queue left empty is dropped, and its host's pace outlives it there.
 	paceOf func(name string) *rate.Limiter
 
 	wake  chan struct{} // cap 1: a parked worker should look again
@@ -151,9 +151,9 @@ type hostQueue[P any] struct {
 	state   queueState
 	due     time.Time // in timed: when to try again
 	index   int       // in timed: its place in the heap
-	// pace, set by unblock or, for a queue made again, by the scheduler's
-	// paceOf, is a token bucket of this call's own that every job to the
-	// host takes from (a crawl's Crawl-delay).
+	// pace, set by unblock or, for a queue made again or one still without
+	// it, by the scheduler's paceOf, is a token bucket of this call's own
+	// that every job to the host takes from (a crawl's Crawl-delay).
 	pace    *rate.Limiter
 	blocks  int // block calls not yet matched by unblock: no job is dispatched while any is
 	seats   hostSeats

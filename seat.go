@@ -15,7 +15,8 @@ package fetch
 // the seat is left, and a token given is spent.
 //
 // Seats are the scheduler's, and read and changed under its lock; only a
-// ticket's given or held flag is set by the gate.
+// ticket's given, declined or held flag, and its place in the gate's line
+// (under the gate's lock), are set by the gate.
 type hostSeats struct {
 	rate, adaptive tokenSeat // the host's rate, and its adaptive rate or ramp
 	slot           seat      // a slot of the host's
