@@ -118,11 +118,18 @@ func (f *Fetcher) attempt(c *call, n int) (o *outcome) {
 	c.n = int32(n)
 	c.traceAttempt(n)
 	o = &c.last // named, so that it is what attempt returns after recoverSend
+	var before outcome
+	if n > 1 {
+		before = *o // what is retried, for an error of prepare's to name
+	}
 	*o = outcome{cancel: noop}
 	r, actx, err := f.prepare(c, n, o)
 	if err != nil {
 		// Not an attempt: nothing is counted or learnt of the host, and
 		// the call fails with err (judged: final).
+		if n > 1 {
+			err = &unsentRetryError{err: err, before: f.outcomeError(&before)}
+		}
 		o.err, o.h, o.unsent, o.judged = err, c.h, true, true
 		return o
 	}
@@ -249,6 +256,35 @@ func (f *Fetcher) read(c *call, o *outcome, consume func(*http.Response) error) 
 	return true
 }
 
+// outcomeError returns the failure of outcome o, an attempt that was to be
+// retried: its error, or the *StatusError of its response.
+func (f *Fetcher) outcomeError(o *outcome) error {
+	if o.err != nil || o.resp == nil {
+		return o.err
+	}
+	return f.statusError(o)
+}
+
+// unsentRetryError is the error of a retry that could not be made (its
+// body could not be rewound, its bearer token could not be had): it says
+// what the attempt before it got, as a retry that a circuit breaker or a
+// retry budget refuses does, and unwraps to both.
+type unsentRetryError struct{ err, before error }
+
+func (e *unsentRetryError) Error() string {
+	if e.before == nil {
+		return e.err.Error()
+	}
+	return e.err.Error() + " (retrying after " + e.before.Error() + ")"
+}
+
+func (e *unsentRetryError) Unwrap() []error {
+	if e.before == nil {
+		return []error{e.err}
+	}
+	return []error{e.err, e.before}
+}
+
 // answer returns what the attempt's outcome says of its host, as the
 // classifiers take it, exactly one of them non-nil: the response, if it
 // came (a non-2xx status a call made into an error included), or else the
@@ -297,8 +333,9 @@ func (f *Fetcher) prepare(c *call, n int, o *outcome) (*http.Request, context.Co
 	}
 	if f.token != nil && c.defaulted&f.authBit != 0 &&
 		(f.authBit != 1<<63 || slices.Equal(c.req.Header["Authorization"], []string{tokenPlaceholder})) {
-		// WithBearerTokenFunc's token, asked for afresh for each attempt.
-		v, err := f.bearer(c)
+		// WithBearerTokenFunc's token, asked for afresh for each attempt,
+		// with the call's slots given back meanwhile.
+		v, err := f.bearerFree(c)
 		if err != nil {
 			// r is never sent: its body (the caller's on the first
 			// attempt, GetBody's on a retry) is closed here, as the

@@ -280,6 +280,29 @@ func (g *gates) release(h *host) {
 	}
 }
 
+// slotsBack takes again, for a call that gave them back for a moment,
+// its slot of h and a global one, in that order as take takes them, each
+// at the front of its line (see [slots.acquireFront]); the call keeps the
+// rate tokens it took before.
+func (g *gates) slotsBack(ctx context.Context, h *host) error {
+	if h.slots != nil {
+		if err := h.slots.acquireFront(ctx, g.closing, "host in-flight slot"); err != nil {
+			return err
+		}
+	}
+	if err := g.slots.acquireFront(ctx, g.closing, "global in-flight slot"); err != nil {
+		if h.slots != nil {
+			h.slots.releaseTicket()
+		}
+		return err
+	}
+	g.slots.send()
+	if h.slots != nil {
+		h.slots.send()
+	}
+	return nil
+}
+
 // A refusal says which gate refused an attempt that try could not let
 // through at once, and so when it is worth asking again.
 type refusal int

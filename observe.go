@@ -191,8 +191,8 @@ func (c *counters) bucket(resp *http.Response, err error, attempts int) *atomic.
 	switch {
 	case err == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299:
 		return &c.succeeded
-	case errors.Is(err, ErrCircuitOpen) || errors.As(err, new(*RetryBudgetError)):
-		return &c.refused // a policy refused the call, or its retry: whatever failed before
+	case errors.Is(err, ErrCircuitOpen) || errors.As(err, new(*RetryBudgetError)) || errors.As(err, new(*unsentRetryError)):
+		return &c.refused // a policy refused the call, or its retry, or the retry could not be made: whatever failed before
 	case err == nil || errors.As(err, new(*StatusError)):
 		return &c.status
 	case errors.As(err, new(*PanicError)):

@@ -240,11 +240,16 @@ func setHeader(c *config, key, value string) error {
 // Unlike a transport wrapper that sets the header (oauth2.Transport through
 // [WithTransportWrapper]), the token is held back from a redirect to
 // another domain, as [WithHeader]'s credentials are. token is given the
-// call's context, runs while the attempt holds its slots (it should be
-// quick: cache the token), and may run on many goroutines at once. An error
+// call's context, runs once the attempt has passed its gates, with its
+// in-flight slots given back meanwhile (so it may fetch the token through
+// the same Fetcher, from the API's own host too, without waiting for slots
+// its callers hold; the attempt then takes them again, at the front of
+// their lines, keeping the rate tokens it took), and may run on many
+// goroutines at once: cache the token. An error
 // it returns (a panic in it, as a [*PanicError]), or a token that may not
 // be sent in a header, fails the call without sending the attempt, and is
-// not retried. A request that sets its
+// not retried; at a retry, the error also names what the attempt before
+// got, and [Stats] counts the call as refused. A request that sets its
 // own Authorization is sent as it is, without asking token. Of several auth
 // options, the last wins.
 func WithBearerTokenFunc(token func(ctx context.Context) (string, error)) Option {
@@ -273,6 +278,33 @@ func (f *Fetcher) bearer(c *call) (tok string, err error) {
 		return "", fmt.Errorf("fetch: WithBearerTokenFunc: %w", err)
 	}
 	return bearerValue("WithBearerTokenFunc", tok)
+}
+
+// bearerFree is bearer with call c's in-flight slots given back while
+// the token function runs, and taken again after it, at the front of
+// their lines (the rate tokens the attempt took are kept): the function
+// may fetch the token through the same Fetcher, from the API's host or
+// from another once every slot is held by calls that need a token,
+// without waiting for slots that its own callers hold.
+func (f *Fetcher) bearerFree(c *call) (string, error) {
+	if !c.held {
+		return f.bearer(c)
+	}
+	f.gates.release(c.h)
+	c.held = false
+	tok, err := f.bearer(c)
+	if err != nil {
+		return "", err
+	}
+	if c.watch != nil {
+		c.watch.atGates(true)
+		defer c.watch.atGates(false)
+	}
+	if err := f.gates.slotsBack(c, c.h); err != nil {
+		return "", err
+	}
+	c.held = true
+	return tok, nil
 }
 
 // tokenPlaceholder is the value of WithBearerTokenFunc's default
