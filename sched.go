@@ -74,6 +74,7 @@ type scheduler[P any] struct {
 	// holding lists the queues whose seats may hold a host slot given at
 	// their turn, kept while a later gate refused: see dropHeld.
 	holding   []*hostQueue[P]
+	sweepHeld int         // the length at which hold sweeps holding
 	seatsLeft bool        // the seats were left for good: the call's jobs go without the gates
 	queued    int         // jobs queued, in host queues and direct
 	holds     int         // sources that may still add jobs; the call ends when none is left and nothing is queued
@@ -548,11 +549,30 @@ func (s *scheduler[P]) seated() {
 }
 
 // hold notes that q's seats may hold a slot. s.mu is held.
+//
+// A queue stays on the list after its seat has passed its slot on or left
+// it, until dropHeld; so that the list does not grow with every host whose
+// seat was ever given a slot, it is swept of those once it has doubled
+// since its last sweep, at amortised O(1) a call.
 func (s *scheduler[P]) hold(q *hostQueue[P]) {
-	if q.seats.slot.state == seated && !q.holding {
-		q.holding = true
-		s.holding = append(s.holding, q)
+	if q.seats.slot.state != seated || q.holding {
+		return
 	}
+	if len(s.holding) >= s.sweepHeld {
+		kept := s.holding[:0]
+		for _, r := range s.holding {
+			if r.seats.slot.state == unseated {
+				r.holding = false // holds nothing, and is in no line
+			} else {
+				kept = append(kept, r)
+			}
+		}
+		clear(s.holding[len(kept):])
+		s.holding = kept
+		s.sweepHeld = max(minSweep, 2*len(kept))
+	}
+	q.holding = true
+	s.holding = append(s.holding, q)
 }
 
 // atGates counts the workers that wait where the scheduler's seats may be
@@ -847,6 +867,12 @@ func (s *scheduler[P]) unblock(name string, pace *rate.Limiter) {
 		q.state = idle
 		if q.jobs.len() > 0 {
 			s.setReady(q)
+		} else if q.running == 0 {
+			// Made only to be blocked (its host's job went without it: see
+			// enqueue), or not queued yet: dropped, as finish drops a
+			// queue left empty, so that it pins no host's gates.
+			delete(s.queues, q.name)
+			s.f.gates.hosts.put(q.h)
 		}
 	}
 	s.mu.Unlock()
