@@ -46,6 +46,7 @@ import (
 type AdaptiveRate struct {
 	// Floor and Ceiling bound every host's rate, in requests per second.
 	// Floor must be positive; Ceiling must be finite and at least Floor.
+	// A NaN in any field is refused.
 	Floor, Ceiling rate.Limit
 	// Initial is the rate a host starts at; zero means Floor.
 	Initial rate.Limit
@@ -96,9 +97,9 @@ func (a AdaptiveRate) check() error {
 	switch {
 	case !(a.Floor > 0):
 		return fmt.Errorf("fetch: AdaptiveRate.Floor %v: must be positive", a.Floor)
-	case a.Ceiling == rate.Inf || !(a.Ceiling >= a.Floor):
+	case !(a.Ceiling < rate.Inf && a.Ceiling >= a.Floor):
 		return fmt.Errorf("fetch: AdaptiveRate.Ceiling %v: must be finite and at least Floor (%v)", a.Ceiling, a.Floor)
-	case a.Initial != 0 && (a.Initial < a.Floor || a.Initial > a.Ceiling):
+	case a.Initial != 0 && !(a.Initial >= a.Floor && a.Initial <= a.Ceiling):
 		return fmt.Errorf("fetch: AdaptiveRate.Initial %v: must lie between Floor (%v) and Ceiling (%v)", a.Initial, a.Floor, a.Ceiling)
 	}
 	return nil

@@ -28,6 +28,7 @@ type CircuitBreaker struct {
 	ConsecutiveFailures int
 	// FailureRatio, if positive, opens it too when, within one Interval,
 	// at least MinRequests attempts were made and this share of them failed.
+	// It must lie between 0 and 1 (NaN is refused).
 	FailureRatio float64
 	// MinRequests is the least number of attempts FailureRatio judges.
 	// Zero means the default, 20.
@@ -54,7 +55,7 @@ func (b CircuitBreaker) withDefaults() (CircuitBreaker, error) {
 	switch {
 	case b.ConsecutiveFailures < 0 || b.MinRequests < 0 || b.Probes < 0 || b.Interval < 0 || b.OpenFor < 0:
 		return b, fmt.Errorf("fetch: CircuitBreaker %+v: no field may be negative", b)
-	case b.FailureRatio < 0 || b.FailureRatio > 1:
+	case !(b.FailureRatio >= 0 && b.FailureRatio <= 1):
 		return b, fmt.Errorf("fetch: CircuitBreaker.FailureRatio %v: must lie between 0 and 1", b.FailureRatio)
 	case b.Probes > 1<<16 || b.ConsecutiveFailures > 1<<30 || b.MinRequests > 1<<30:
 		return b, fmt.Errorf("fetch: CircuitBreaker %+v: counts too large", b)

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -17,7 +18,7 @@ import (
 // forgotten, to keep per-host state small however many hosts pass through;
 // its allowance then starts again at Min, as a new host's does.
 type RetryBudget struct {
-	Ratio  float64       // default 0.2: one retry for every five calls
+	Ratio  float64       // default 0.2: one retry for every five calls; must be finite (not NaN or +Inf)
 	Min    int           // retries always allowed per Window; default 10 (zero means the default, so the least is 1)
 	Window time.Duration // default 10s
 }
@@ -31,7 +32,9 @@ func DefaultRetryBudget() RetryBudget {
 func (b RetryBudget) withDefaults() (RetryBudget, error) {
 	d := DefaultRetryBudget()
 	switch {
-	case b.Ratio < 0 || b.Min < 0 || b.Window < 0:
+	case !(b.Ratio >= 0 && b.Ratio <= math.MaxFloat64):
+		return b, fmt.Errorf("fetch: RetryBudget.Ratio %v: must be finite and not negative", b.Ratio)
+	case b.Min < 0 || b.Window < 0:
 		return b, fmt.Errorf("fetch: RetryBudget{Ratio: %v, Min: %d, Window: %v}: must not be negative", b.Ratio, b.Min, b.Window)
 	case b.Window != 0 && b.Window < windowBuckets*time.Millisecond:
 		return b, fmt.Errorf("fetch: RetryBudget.Window %v: must be at least %v", b.Window, windowBuckets*time.Millisecond)

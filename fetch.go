@@ -88,7 +88,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		attemptTimeout:  c.attemptTimeout,
 		maxBody:         c.maxBody,
 		logger:          c.logger,
-		hooks:           c.hooks,
+		hooks:           joinHooks(c.hooks),
 		header:          c.header,
 		hostHeader:      c.host,
 		token:           c.token,
@@ -135,7 +135,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		f.jarless = &jarless
 	}
 	f.gates.hosts = newHostTable(c.hostLimiter, c.hostConcurrency, c.adaptive, c.policies())
-	f.timed = c.adaptive != nil || c.hooks.OnAttempt != nil || c.hooks.OnDone != nil
+	f.timed = c.adaptive != nil || f.hooks.OnAttempt != nil || f.hooks.OnDone != nil
 	return f, nil
 }
 

@@ -74,13 +74,16 @@ func invalidURL(err error) error {
 
 // sendRequest is the requester of the calls given requests, DoAll and
 // StreamRequests: each request is sent with the call's context in place of
-// its own, and, if its body can be rewound (GetBody), with a body of its
-// own, so that a request given as several inputs sends its whole body each
-// time (the one it came with is closed). A nil request is left for do to
-// refuse.
+// its own (keeping the [MaxBodySize] applied to it), and, if its body can
+// be rewound (GetBody), with a body of its own, so that a request given as
+// several inputs sends its whole body each time (the one it came with is
+// closed). A nil request is left for do to refuse.
 func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string, error) {
 	if req == nil {
 		return nil, "", nil
+	}
+	if n, ok := ownBodyCap(req); ok {
+		ctx = context.WithValue(ctx, bodyCapKey{}, n)
 	}
 	c := preparedCall(ctx)
 	c.sharedHeader = true // the caller's request's header map

@@ -44,6 +44,68 @@ type Hooks struct {
 	OnDone func(DoneInfo)
 }
 
+// joinHooks returns hooks that run those of every set in sets in turn, as
+// [WithHooks] given more than once does. A single set is returned as it is.
+func joinHooks(sets []Hooks) Hooks {
+	switch len(sets) {
+	case 0:
+		return Hooks{}
+	case 1:
+		return sets[0]
+	}
+	var calls []func(context.Context, CallInfo) context.Context
+	var attempts []func(AttemptInfo)
+	var retries []func(RetryInfo)
+	var dones []func(DoneInfo)
+	for _, h := range sets {
+		if h.OnCall != nil {
+			calls = append(calls, h.OnCall)
+		}
+		attempts = appendHook(attempts, h.OnAttempt)
+		retries = appendHook(retries, h.OnRetry)
+		dones = appendHook(dones, h.OnDone)
+	}
+	h := Hooks{OnAttempt: joinHook(attempts), OnRetry: joinHook(retries), OnDone: joinHook(dones)}
+	switch len(calls) {
+	case 0:
+	case 1:
+		h.OnCall = calls[0]
+	default:
+		h.OnCall = func(ctx context.Context, info CallInfo) context.Context {
+			for _, on := range calls {
+				if next := on(ctx, info); next != nil {
+					ctx = next
+				}
+			}
+			return ctx
+		}
+	}
+	return h
+}
+
+func appendHook[T any](hooks []func(T), hook func(T)) []func(T) {
+	if hook == nil {
+		return hooks
+	}
+	return append(hooks, hook)
+}
+
+// joinHook returns a hook that runs each of hooks in turn; nil if there
+// are none.
+func joinHook[T any](hooks []func(T)) func(T) {
+	switch len(hooks) {
+	case 0:
+		return nil
+	case 1:
+		return hooks[0]
+	}
+	return func(info T) {
+		for _, hook := range hooks {
+			hook(info)
+		}
+	}
+}
+
 // CallInfo describes a call as it starts.
 type CallInfo struct {
 	Request *http.Request // the caller's request

@@ -64,7 +64,7 @@ type config struct {
 	clientOptions   []string // options given that configure the client New builds, by name
 	wrapTransport   func(http.RoundTripper) http.RoundTripper
 	logger          *slog.Logger
-	hooks           Hooks
+	hooks           []Hooks        // WithHooks's, in the order given
 	guard           bool           // refuse non-public addresses at dial time
 	allow           []netip.Prefix // exceptions to the guard
 
@@ -96,10 +96,12 @@ func defaultConfig() config {
 	}
 }
 
-// PerSecond returns a rate of n events per second, for [WithRate].
+// PerSecond returns a rate of n events per second, for [WithRate], which
+// refuses a NaN, zero or negative rate and takes +Inf as no limit.
 func PerSecond(n float64) rate.Limit { return rate.Limit(n) }
 
-// PerMinute returns a rate of n events per minute, for [WithRate].
+// PerMinute returns a rate of n events per minute, for [WithRate] (see
+// [PerSecond]).
 func PerMinute(n float64) rate.Limit { return rate.Limit(n / 60) }
 
 // WithConcurrency caps the number of requests in flight at n (default
@@ -154,15 +156,16 @@ func WithHostConcurrency(n int) Option {
 // WithRate limits attempts to r per second overall, with bursts of up to
 // burst, using a token bucket ([rate.Limiter]) that starts full. Every
 // attempt, retries included, takes a token. Use [PerMinute] for a
-// requests-per-minute quota; [rate.Inf] removes the limit. WithRate and
-// [WithLimiter] set the same gate: the last one given counts.
+// requests-per-minute quota; [rate.Inf] (or +Inf) removes the limit; a
+// rate that is NaN, zero or negative is refused. WithRate and [WithLimiter]
+// set the same gate: the last one given counts.
 func WithRate(r rate.Limit, burst int) Option {
 	return func(c *config) error {
 		if err := checkRate("WithRate", r, burst); err != nil {
 			return err
 		}
 		c.limiter = nil
-		if r != rate.Inf {
+		if r < rate.Inf {
 			c.limiter = rate.NewLimiter(r, burst)
 		}
 		return nil
@@ -173,23 +176,26 @@ func WithRate(r rate.Limit, burst int) Option {
 // to burst, with one token bucket per host. Buckets of hosts that have gone
 // idle (bucket full, nothing in flight) may be dropped as new hosts come (a
 // dropped bucket was full, as a new one is), so the per-host state stays
-// bounded however many hosts pass through. WithHostRate and
-// [WithHostLimiter] set the same gate: the last one given counts.
+// bounded however many hosts pass through. It takes the rates [WithRate]
+// takes. WithHostRate and [WithHostLimiter] set the same gate: the last
+// one given counts.
 func WithHostRate(r rate.Limit, burst int) Option {
 	return func(c *config) error {
 		if err := checkRate("WithHostRate", r, burst); err != nil {
 			return err
 		}
 		c.hostLimiter = nil
-		if r != rate.Inf {
+		if r < rate.Inf {
 			c.hostLimiter = func(string) Limiter { return rate.NewLimiter(r, burst) }
 		}
 		return nil
 	}
 }
 
+// checkRate refuses a rate WithRate or WithHostRate cannot pace with: NaN,
+// or not positive. A rate of rate.Inf or more (math.Inf(1)) is no limit.
 func checkRate(name string, r rate.Limit, burst int) error {
-	if r == rate.Inf {
+	if r >= rate.Inf {
 		return nil
 	}
 	if !(r > 0) {
@@ -523,9 +529,16 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithHooks installs callbacks run as each call starts, after every
 // attempt, before every retry, and as each call ends; see [Hooks].
+//
+// Given more than once (say, otelfetch's hooks and your own logging hooks),
+// every set runs, in the order given: at each event, the hook of the first
+// set, then the second's, and so on. Each OnCall is given the context the
+// one before it returned, and the last one's becomes the call's. A hook
+// that panics fails the call as it would alone; the hooks of the same event
+// after it do not run, those of later events do.
 func WithHooks(h Hooks) Option {
 	return func(c *config) error {
-		c.hooks = h
+		c.hooks = append(c.hooks, h)
 		return nil
 	}
 }

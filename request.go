@@ -119,12 +119,19 @@ var bodyCapsUsed atomic.Bool
 // bodyCap returns the cap on the body of the response to req: its
 // [MaxBodySize] if it has one, else the Fetcher's.
 func (f *Fetcher) bodyCap(req *http.Request) int64 {
-	if bodyCapsUsed.Load() {
-		if n, ok := req.Context().Value(bodyCapKey{}).(int64); ok {
-			return n
-		}
+	if n, ok := ownBodyCap(req); ok {
+		return n
 	}
 	return f.maxBody
+}
+
+// ownBodyCap returns the [MaxBodySize] applied to req, if any.
+func ownBodyCap(req *http.Request) (int64, bool) {
+	if !bodyCapsUsed.Load() {
+		return 0, false
+	}
+	n, ok := req.Context().Value(bodyCapKey{}).(int64)
+	return n, ok
 }
 
 // checkHeader returns an error naming key and value unless they may be

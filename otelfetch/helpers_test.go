@@ -192,15 +192,11 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// seeDone returns e's hooks with OnDone wrapped to keep the last DoneInfo,
-// and a function that returns it.
+// seeDone returns hooks that keep the last DoneInfo, to be given with
+// [fetch.WithHooks] beside e's (which run first), and a function that
+// returns it.
 func (e *env) seeDone() (fetch.Hooks, func() fetch.DoneInfo) {
-	h := e.inst.Hooks()
 	var last atomic.Pointer[fetch.DoneInfo]
-	onDone := h.OnDone
-	h.OnDone = func(d fetch.DoneInfo) {
-		last.Store(&d)
-		onDone(d)
-	}
+	h := fetch.Hooks{OnDone: func(d fetch.DoneInfo) { last.Store(&d) }}
 	return h, func() fetch.DoneInfo { return *last.Load() }
 }

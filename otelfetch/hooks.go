@@ -17,8 +17,8 @@ import (
 )
 
 // Hooks returns the hooks that record calls, attempts and retries, for
-// [fetch.WithHooks]. To run hooks of your own as well, call these from
-// yours.
+// [fetch.WithHooks]. To run hooks of your own as well, give them with
+// another WithHooks: every set given runs, in the order given.
 func (in *Instrumentation) Hooks() fetch.Hooks {
 	return fetch.Hooks{
 		OnCall:    in.onCall,

@@ -2027,12 +2027,7 @@ func TestPortOHMetricsExistenceOnRequestErrorCanceledAtGate(t *testing.T) {
 func TestPortOHMetricsExistenceOnRequestErrorCanceledInBackoff(t *testing.T) {
 	e, c := newOHEnv(t)
 	retried := make(chan struct{}, 1)
-	hooks := e.inst.Hooks()
-	onRetry := hooks.OnRetry
-	hooks.OnRetry = func(r fetch.RetryInfo) {
-		onRetry(r)
-		retried <- struct{}{}
-	}
+	hooks := fetch.Hooks{OnRetry: func(fetch.RetryInfo) { retried <- struct{}{} }} // after e's
 	f := e.fetcher(t, fetch.WithHooks(hooks),
 		fetch.WithRetry(fetch.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: time.Hour, Jitter: fetch.NoJitter}))
 	url, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
