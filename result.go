@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -217,12 +218,31 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, opts ...RequestOptio
 // whose Body holds the start of the API's error body, and for a body that
 // is not JSON of T's shape it wraps the decoder's error (a
 // [*json.SyntaxError], a [*json.UnmarshalTypeError]), which is not retried.
+//
+// It asks for JSON with "Accept: application/json" unless the call
+// ([Header]) or the Fetcher ([WithHeader]) sets Accept.
 func GetJSON[T any](ctx context.Context, f *Fetcher, rawURL string, opts ...RequestOption) (T, error) {
 	if f == nil {
 		var zero T
 		return zero, errors.New("fetch: GetJSON(nil *Fetcher)")
 	}
 	req, text, err := newURLRequest(ctx, rawURL, opts)
+	if err == nil && !holdsKey(req.Header, "Accept") && !holdsKey(f.header, "Accept") {
+		req.Header.Set("Accept", "application/json")
+	}
 	h := handleOne(f, req, text, err, handOff{}, struct{}{}, decodeJSON[T])
 	return h.Value, h.Err
+}
+
+// holdsKey reports whether h holds key under any spelling.
+func holdsKey(h http.Header, key string) bool {
+	if _, ok := h[key]; ok {
+		return true
+	}
+	for k := range h {
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
 }
