@@ -216,6 +216,9 @@ func WithLimiter(l Limiter) Option {
 		if l == nil {
 			return errors.New("fetch: WithLimiter(nil)")
 		}
+		if l, ok := l.(*rate.Limiter); ok && l == nil {
+			return errors.New("fetch: WithLimiter((*rate.Limiter)(nil)): use WithRate(rate.Inf, 0) for no limit")
+		}
 		c.limiter = l
 		return nil
 	}
@@ -257,11 +260,12 @@ func WithRetryBudget(b RetryBudget) Option {
 // WithHostLimiter sets the per-host rate gate: newLimiter is called with a
 // host the first time it is seen (and again after its state was dropped for
 // idleness), and the Limiter it returns gates every attempt to that host.
-// A Limiter other than a [*rate.Limiter] may be dropped once its host has
-// nothing in flight, when new hosts come (the Fetcher forgets idle hosts to
-// stay small), and newLimiter asked again at the host's next request; so it
-// should keep its state elsewhere, as a shared Limiter does. The last
-// of WithHostLimiter and [WithHostRate] given counts.
+// newLimiter may return nil (or a nil *rate.Limiter) for a host that needs
+// no rate gate. A Limiter other than a [*rate.Limiter] may be dropped once
+// its host has nothing in flight, when new hosts come (the Fetcher forgets
+// idle hosts to stay small), and newLimiter asked again at the host's next
+// request; so it should keep its state elsewhere, as a shared Limiter
+// does. The last of WithHostLimiter and [WithHostRate] given counts.
 func WithHostLimiter(newLimiter func(host string) Limiter) Option {
 	return func(c *config) error {
 		if newLimiter == nil {
