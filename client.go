@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -41,7 +42,8 @@ const readBufferSize = 32 << 10
 // cap as ErrHeaderTooLarge (see headerCap). With the guard on, it
 // checks every address it dials and refuses to send through a proxy (see
 // guardProxy). It sends through c.proxy if set (see WithProxy), in place of
-// the environment's proxies, and keeps cookies in c.jar if set.
+// the environment's proxies, with the default Proxy-Authorization, if any,
+// in the CONNECT of https requests, and keeps cookies in c.jar if set.
 func newClient(c config) (*http.Client, *http.Transport) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	perHost := c.concurrency
@@ -50,6 +52,15 @@ func newClient(c config) (*http.Client, *http.Transport) {
 	}
 	if c.proxy != nil {
 		t.Proxy = c.proxy // New refuses it with the guard, which would refuse every proxied request
+	}
+	if pa := c.header["Proxy-Authorization"]; pa != nil {
+		// The proxy's credential goes to the proxy: in the CONNECT of an
+		// https request, not inside the tunnel, to the origin (see
+		// keptFromOrigin). A proxy URL's user and password take its place.
+		if t.ProxyConnectHeader == nil { // else the clone's own
+			t.ProxyConnectHeader = make(http.Header)
+		}
+		t.ProxyConnectHeader["Proxy-Authorization"] = slices.Clone(pa)
 	}
 	if c.guard {
 		// A TLS dialer set on http.DefaultTransport by the program would

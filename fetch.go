@@ -62,6 +62,7 @@ var clientAdvice = map[string]string{
 	"WithTransportWrapper": "wrap the client's Transport yourself",
 	"WithCookieJar":        "set the client's Jar",
 	"WithProxy":            "set its transport's Proxy",
+	proxyAuthOption:        "set its transport's ProxyConnectHeader, or give the user and password in the proxy's URL",
 }
 
 // New returns a Fetcher configured by opts, or an error naming the first

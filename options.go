@@ -399,7 +399,8 @@ func WithCookieJar(jar http.CookieJar) Option {
 // [http.Transport.Proxy] does: a nil URL sends the request direct, and an
 // error fails the attempt with that error. A proxy URL's scheme is http,
 // https, socks5 or socks5h; its user and password, if any, are sent to the
-// proxy as its credentials (Proxy-Authorization). By default the client
+// proxy as its credentials (Proxy-Authorization), as is a
+// Proxy-Authorization given with [WithHeader] (see there). By default the client
 // New builds uses the proxies the environment names (HTTP_PROXY,
 // HTTPS_PROXY and NO_PROXY, read as [http.ProxyFromEnvironment] reads
 // them), as [http.DefaultTransport] does. The usual forms:

@@ -337,9 +337,7 @@ func keepEscapes(req *http.Request, via []*http.Request) {
 		// net/http chose the headers and Host to send for the host it
 		// resolved: to another one, send no credentials, and its own Host.
 		req.Host = ""
-		for _, k := range sensitiveHeaders {
-			req.Header.Del(k)
-		}
+		dropSensitive(req.Header)
 	}
 }
 
@@ -347,15 +345,28 @@ func keepEscapes(req *http.Request, via []*http.Request) {
 // the first request's host or its subdomains, and Proxy-Authorization.
 var sensitiveHeaders = []string{"Authorization", "Www-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization"}
 
+// dropSensitive removes the sensitiveHeaders from h under any spelling of
+// their names: Header.Del removes the canonical one only, and net/http
+// sends "authorization", which a map built by hand or copied from HTTP/2
+// may hold, as it is.
+func dropSensitive(h http.Header) {
+	for k := range h {
+		if slices.Contains(sensitiveHeaders, http.CanonicalHeaderKey(k)) {
+			delete(h, k)
+		}
+	}
+}
+
 // redirectFixes makes req, a redirect, what RFC 9110 asks where net/http
 // does otherwise:
 //   - a Location without a fragment inherits the one of the URL it came
 //     from (§10.2.2), so that the final URL has it (no fragment is sent);
 //   - the Referer net/http sets holds no fragment (§10.1.3);
 //   - after any hop over https, a request over http carries none of the
-//     sensitive headers: net/http forwards them to the same host whatever
-//     the scheme, which would send a bearer token or a session cookie in
-//     clear text (curl and Python's requests drop them too).
+//     sensitive headers, in any spelling of their names: net/http
+//     forwards them to the same host whatever the scheme, which would send
+//     a bearer token or a session cookie in clear text (curl and Python's
+//     requests drop them too).
 func redirectFixes(req *http.Request, via []*http.Request) {
 	if len(via) == 0 {
 		return
@@ -369,9 +380,7 @@ func redirectFixes(req *http.Request, via []*http.Request) {
 	if req.URL.Scheme != "http" || !slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" }) {
 		return
 	}
-	for _, k := range sensitiveHeaders {
-		req.Header.Del(k)
-	}
+	dropSensitive(req.Header)
 }
 
 // defaultCheckRedirect is net/http's default redirect policy, whose error

@@ -32,7 +32,9 @@ type RequestOption func(*http.Request) error
 // Fetcher's default ([WithHeader]) has the same key, Header replaces it: a
 // request that sets a key gets none of the defaults for it. A Host header sets the
 // request's Host, which net/http sends in place of the URL's host (it
-// ignores a Host field in a request's Header), as curl -H "Host: ..." does.
+// ignores a Host field in a request's Header), as curl -H "Host: ..." does;
+// Header("Host", the URL's host) sends the URL's host in place of a
+// default Host.
 func Header(key, value string) RequestOption {
 	return func(r *http.Request) error {
 		if err := checkHeader(key, value); err != nil {
@@ -40,12 +42,21 @@ func Header(key, value string) RequestOption {
 		}
 		if isHost(key) {
 			r.Host = value
+			if value == "" || r.URL != nil && value == r.URL.Host {
+				// Marked as set, since it is the Host that
+				// applyDefaults replaces with the default.
+				*r = *r.WithContext(context.WithValue(r.Context(), ownHostKey{}, true))
+			}
 			return nil
 		}
 		r.Header.Set(key, value)
 		return nil
 	}
 }
+
+// ownHostKey is the context key that marks a request whose Host, its
+// URL's, was set by [Header]: it gets no default Host.
+type ownHostKey struct{}
 
 // isHost reports whether header key is Host, in any case.
 func isHost(key string) bool { return strings.EqualFold(key, "Host") }
@@ -165,18 +176,29 @@ func valueProblem(value string) string {
 // WithHeader adds a header that every request the Fetcher sends carries,
 // unless the request sets key itself: a User-Agent, an API key. It may be
 // given more than once; values for one key accumulate, but for
-// Authorization and Proxy-Authorization, one credential each, where the
-// last option wins. A default header
-// that may be a credential, which is any but the content-negotiation ones
-// (User-Agent, Accept, Accept-Language, Accept-Charset, Accept-Encoding, Cache-Control,
-// Pragma, DNT, Upgrade-Insecure-Requests, Referer), is sent on a redirect
-// only where net/http sends Authorization: not to another domain (the
-// host name or a subdomain of it, ports aside) nor back after one, and,
-// unlike net/http, not from https to http. A header the request sets
-// itself follows net/http's rules: only Authorization, Cookie and the like
-// are held back. A Host header sets the
-// Host of every request whose own Host is its URL's (see [Header]); given
-// more than once, the last one counts.
+// Authorization and Proxy-Authorization, one credential each, and
+// User-Agent, of which net/http sends only the first, the last option
+// wins, and Cookie values are joined into one Cookie header with "; ", as
+// RFC 6265 asks (net/http's cookie jar would keep only the first).
+//
+// Proxy-Authorization is for the proxy ([WithProxy], or the environment's):
+// it goes with requests to http URLs, which the proxy reads, and, for
+// https URLs, in the CONNECT that opens the tunnel, never inside it to the
+// server (a proxy URL's user and password take its place there). [New]
+// refuses it together with [WithClient]: set that client's transport's
+// ProxyConnectHeader instead.
+//
+// A default header that may be a credential, which is any but the
+// content-negotiation ones (User-Agent, Accept, Accept-Language,
+// Accept-Charset, Accept-Encoding, Cache-Control, Pragma, DNT,
+// Upgrade-Insecure-Requests, Referer), is sent on a redirect only where
+// net/http sends Authorization: not to another domain (the host name or a
+// subdomain of it, ports aside) nor back after one, and, unlike net/http,
+// not from https to http. A header the request sets itself follows
+// net/http's rules: only Authorization, Cookie and the like, in any
+// spelling of their names, are held back. A Host header sets the Host of
+// every request whose own Host is its URL's (see [Header]); given more
+// than once, the last one counts.
 func WithHeader(key, value string) Option {
 	return func(c *config) error {
 		if err := checkHeader(key, value); err != nil {
@@ -186,8 +208,25 @@ func WithHeader(key, value string) Option {
 			c.host = value
 			return nil
 		}
-		if k := http.CanonicalHeaderKey(key); k == "Authorization" || k == "Proxy-Authorization" {
-			return setHeader(c, k, value) // one credential: the last option wins
+		switch k := http.CanonicalHeaderKey(key); k {
+		case "Proxy-Authorization":
+			// Sent in the CONNECT of an https request (see newClient),
+			// which a client given with WithClient does not do.
+			c.clientOptions = append(c.clientOptions, proxyAuthOption)
+			return setHeader(c, k, value)
+		case "Authorization", "User-Agent":
+			// One value: the last option wins (net/http sends only the
+			// first User-Agent).
+			return setHeader(c, k, value)
+		case "Cookie":
+			// One Cookie header (RFC 6265 §5.4): net/http's cookie jar
+			// adds its cookies to the first value and drops the others.
+			if old := c.header.Get(k); value == "" {
+				value = old
+			} else if old != "" {
+				value = old + "; " + value
+			}
+			return setHeader(c, k, value)
 		}
 		if c.header == nil {
 			c.header = make(http.Header)
@@ -196,6 +235,10 @@ func WithHeader(key, value string) Option {
 		return nil
 	}
 }
+
+// proxyAuthOption names WithHeader("Proxy-Authorization", ...) among the
+// options that configure the client New builds.
+const proxyAuthOption = `WithHeader("Proxy-Authorization", ...)`
 
 // WithBearerToken sends "Authorization: Bearer token" with every request,
 // as [WithHeader] does: to every host the Fetcher sends to (only a
@@ -381,12 +424,13 @@ func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option
 }
 
 // applyDefaults adds the Fetcher's default headers to r, which the call
-// owns, for each key r does not set itself, and its default Host unless
-// r's Host is set to other than its URL's host. It returns which of the
-// private defaults it added: bit i for f.private[i], bit 63 for any of
-// f.private[63:] (see keepDefaults).
+// owns, for each key r does not set itself (the default Proxy-Authorization
+// to http URLs only: see keptFromOrigin), and its default Host unless r's
+// Host is set to other than its URL's host, or set by [Header]. It
+// returns which of the private defaults it added: bit i for f.private[i],
+// bit 63 for any of f.private[63:] (see keepDefaults).
 func (f *Fetcher) applyDefaults(r *http.Request, shared bool) (added uint64) {
-	if f.hostHeader != "" && (r.Host == "" || r.URL != nil && r.Host == r.URL.Host) {
+	if f.hostHeader != "" && (r.Host == "" || r.URL != nil && r.Host == r.URL.Host) && r.Context().Value(ownHostKey{}) == nil {
 		r.Host = f.hostHeader
 	}
 	if len(f.header) == 0 {
@@ -399,7 +443,7 @@ func (f *Fetcher) applyDefaults(r *http.Request, shared bool) (added uint64) {
 		r.Header = make(http.Header, len(f.header))
 	}
 	for k, vs := range f.header {
-		if !hasKey(r.Header, k) {
+		if !hasKey(r.Header, k) && !keptFromOrigin(k, r.URL) {
 			r.Header[k] = slices.Clone(vs)
 			if i, private := slices.BinarySearch(f.private, k); private {
 				added |= 1 << min(i, 63)
@@ -452,8 +496,10 @@ func privateDefaults(header http.Header) []string {
 // call's first request (neither its host name nor a subdomain of it; ports
 // aside), or comes back after a hop to one (the way back was another
 // host's to name); and, as the Fetcher does for Authorization, over http
-// after a hop over https. A default header may be a credential, which the
-// caller gave for the hosts it sends to, not for those a redirect names.
+// after a hop over https. The default Proxy-Authorization goes, besides,
+// to no https URL (see keptFromOrigin). A default header may be a
+// credential, which the caller gave for the hosts it sends to, not for
+// those a redirect names.
 // A header the caller's request set itself is left to net/http's rule.
 //
 // A header the caller's CheckRedirect (see [WithClient]) put back, where
@@ -467,14 +513,24 @@ func (f *Fetcher) keepDefaults(req *http.Request, via []*http.Request, had uint6
 	first := via[0].URL
 	away := func(r *http.Request) bool { return !sameDomain(first, r.URL) }
 	downgrade := req.URL.Scheme == "http" && slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" })
-	if !downgrade && !away(req) && !slices.ContainsFunc(via, away) {
-		return
-	}
+	all := downgrade || away(req) || slices.ContainsFunc(via, away)
 	for i, k := range f.private {
+		if !all && !keptFromOrigin(k, req.URL) {
+			continue
+		}
 		if bit := uint64(1) << min(i, 63); c.defaulted&had&bit != 0 && (i < 63 || slices.Equal(req.Header[k], f.header[k])) {
 			req.Header.Del(k)
 		}
 	}
+}
+
+// keptFromOrigin reports whether default header k is not sent with a
+// request to u: the default Proxy-Authorization goes with a request to an
+// http URL, which a proxy reads, but not with one to an https URL, which
+// the origin server reads inside the proxy's tunnel (the client New builds
+// sends it in the CONNECT: see newClient).
+func keptFromOrigin(k string, u *url.URL) bool {
+	return k == "Proxy-Authorization" && u != nil && u.Scheme != "http"
 }
 
 // heldDefaults returns which of the private defaults req holds, a bit
