@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,9 +20,19 @@ import (
 type held struct {
 	n atomic.Int64
 
-	mu        sync.Mutex
-	tmp       string // plain -O: the temporary file holding the n bytes
-	validator string // If-Range: the first response's strong ETag, or its Last-Modified
+	mu  sync.Mutex
+	tmp string // plain -O: the temporary file holding the n bytes
+	// whole416, for a plain -O GET, has a 416 to the Range that asks for
+	// the rest of a part answered by asking for the whole body: the body
+	// is shorter than the part now, and nobody else asked for a range.
+	whole416 bool
+	// What the first response of the body the n bytes are of said of it:
+	// its strong ETag and its Last-Modified (the ETag, or else the
+	// Last-Modified, is If-Range's validator), and its length (-1 if
+	// unknown). noted says whether they are taken yet.
+	etag, modified string
+	size           int64
+	noted          bool
 }
 
 type heldKey struct{}
@@ -48,38 +59,103 @@ func (h *held) keep(tmp string, n int64) {
 	h.n.Store(n)
 }
 
-// reset forgets the part kept, and the validator, and returns the
-// temporary file that held the part ("" if none), for the caller to
-// remove: the next attempt asks for the whole body.
+// reset forgets the part kept, and what was noted of its body, and
+// returns the temporary file that held the part ("" if none), for the
+// caller to remove: the next attempt asks for the whole body.
 func (h *held) reset() (tmp string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	tmp, h.tmp, h.validator = h.tmp, "", ""
-	h.n.Store(0)
+	tmp, h.tmp = h.tmp, ""
+	h.forget()
 	return tmp
 }
 
-// noteValidator takes the validator of resp for If-Range, if it has one
-// and none was taken yet: an ETag that is not weak, or a Last-Modified.
-// With it, a retry asks for the rest of the body only if it has not
-// changed since, and is sent the whole of it if it has.
-func (h *held) noteValidator(resp *http.Response) {
+// forget has the next attempt ask for the whole body, as reset does, but
+// keeps the temporary file, for that attempt to write over. h.mu is held.
+func (h *held) forget() {
+	h.etag, h.modified, h.size, h.noted = "", "", 0, false
+	h.n.Store(0)
+}
+
+// note takes what resp, the first response of a body, says of it, unless
+// that is taken already: its ETag if not weak, its Last-Modified, and its
+// length (see [bodySize]). A retry asks for the rest of the body with
+// If-Range, the ETag or else the Last-Modified, so that it is sent the
+// whole of it if it has changed since; and a 206 that names another ETag,
+// Last-Modified or length is not of the same body (see [held.sameBody]).
+func (h *held) note(resp *http.Response) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.validator != "" {
+	if h.noted {
 		return
 	}
-	if etag := resp.Header.Get("ETag"); etag != "" && !strings.HasPrefix(etag, "W/") {
-		h.validator = etag
-	} else {
-		h.validator = resp.Header.Get("Last-Modified")
+	h.noted, h.etag, h.modified, h.size = true, strongETag(resp.Header), resp.Header.Get("Last-Modified"), bodySize(resp)
+}
+
+// knownSize returns the length of the body noted, -1 if none is.
+func (h *held) knownSize() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.noted {
+		return -1
 	}
+	return h.size
+}
+
+// validator returns the If-Range of the next request: the strong ETag
+// noted, or else the Last-Modified ("" if neither).
+func (h *held) validator() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.etag != "" {
+		return h.etag
+	}
+	return h.modified
+}
+
+// sameBody reports whether resp, a 206 that takes up the body where its
+// part stops, is of the body noted: a server that honours Range but not
+// If-Range (or given no validator to check) sends the rest of a body
+// changed since, and says so only by its ETag, Last-Modified or length.
+// What either does not say is taken as the same.
+func (h *held) sameBody(resp *http.Response) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.noted {
+		return true
+	}
+	differ := func(a, b string) bool { return a != "" && b != "" && a != b }
+	size := bodySize(resp)
+	return !differ(h.etag, strongETag(resp.Header)) && !differ(h.modified, resp.Header.Get("Last-Modified")) &&
+		!(h.size >= 0 && size >= 0 && h.size != size)
+}
+
+// strongETag returns the ETag in h, "" if none or weak.
+func strongETag(h http.Header) string {
+	if etag := h.Get("ETag"); !strings.HasPrefix(etag, "W/") {
+		return etag
+	}
+	return ""
+}
+
+// bodySize returns the length of the whole body resp is of, -1 if it does
+// not say: a 206's Content-Range total, another response's Content-Length.
+func bodySize(resp *http.Response) int64 {
+	if resp.StatusCode != http.StatusPartialContent {
+		return resp.ContentLength
+	}
+	if _, _, total, ok := contentRange(resp.Header.Get("Content-Range")); ok {
+		return total
+	}
+	return -1
 }
 
 // resumeTransport sends each request whose context carries a [held] with
 // Range: bytes=N-, N the bytes saved of its body when the request is sent
 // (none while nothing is), and with If-Range if the held has a validator:
 // an attempt and every redirect it follows ask for the rest of the body.
+// For a held whose whole416 is set, a 416 to that Range is not returned:
+// the held forgets its part, and the request is sent again without Range.
 type resumeTransport struct{ next http.RoundTripper }
 
 func (t resumeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -93,12 +169,19 @@ func (t resumeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	r := req.Clone(req.Context()) // a RoundTripper must not change req
 	r.Header.Set("Range", "bytes="+strconv.FormatInt(n, 10)+"-")
-	h.mu.Lock()
-	if h.validator != "" {
-		r.Header.Set("If-Range", h.validator)
+	if v := h.validator(); v != "" {
+		r.Header.Set("If-Range", v)
 	}
+	resp, err := t.next.RoundTrip(r)
+	if err != nil || resp.StatusCode != http.StatusRequestedRangeNotSatisfiable || !h.whole416 {
+		return resp, err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // for the connection's reuse
+	resp.Body.Close()
+	h.mu.Lock()
+	h.forget()
 	h.mu.Unlock()
-	return t.next.RoundTrip(r)
+	return t.next.RoundTrip(req)
 }
 
 // resumes reports whether a retry takes up a body cut short where it

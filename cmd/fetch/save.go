@@ -198,7 +198,7 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 				n.inPlace, n.resume, n.held = true, s.size(n.name), new(held)
 				n.held.n.Store(n.resume)
 			case o.resumes() && n.name != "" && !n.skipped:
-				n.held = new(held)
+				n.held = &held{whole416: true}
 			}
 			if !yield(n) {
 				return
@@ -309,11 +309,24 @@ func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) 
 			return saved{}, fmt.Errorf("%w %s: the server sent bytes %q, not the rest from byte %d",
 				errNoResume, path, resp.Header.Get("Content-Range"), from)
 		}
+		if !n.held.sameBody(resp) {
+			// The body changed since this run's first response, and the
+			// server sent the rest of the new one regardless of If-Range.
+			if n.resume == 0 { // the file holds only this run's bytes: fetched whole again
+				n.held.reset()
+				return saved{}, fetch.RetryableError(fmt.Errorf("saving %s: the server sent bytes %q of another body (ETag, Last-Modified or length) than the first %d bytes came from",
+					path, resp.Header.Get("Content-Range"), from))
+			}
+			return saved{}, fmt.Errorf("%w %s: the server sent bytes %q of another body (ETag, Last-Modified or length) than the bytes %d-%d this run saved came from: remove the file to fetch it again",
+				errNoResume, path, resp.Header.Get("Content-Range"), n.resume, from-1)
+		}
 		want = last - first + 1
 	case n.resume == 0:
 		// Nothing to finish, or only what an earlier attempt of this run
-		// left: the body is written whole, as wget starts over.
+		// left: the body is written whole, as wget starts over, and what
+		// was noted of the body that attempt had is forgotten.
 		from = 0
+		n.held.reset()
 	default:
 		if resp.ContentLength == from {
 			done.file, done.complete = n.name, from == n.resume
@@ -328,7 +341,7 @@ func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) 
 	if resp.ContentLength > left {
 		return saved{}, fmt.Errorf("%w: Content-Length %d from byte %d exceeds %d bytes", fetch.ErrBodyTooLarge, resp.ContentLength, from, maxBody)
 	}
-	n.held.noteValidator(resp) // for a retry's If-Range
+	n.held.note(resp) // for a retry's If-Range, and sameBody
 	fi, lerr := s.root.Lstat(n.name)
 	existed := lerr == nil && fi.Mode().IsRegular()
 	if lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
@@ -465,10 +478,16 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 	if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && h.Input.inPlace && h.Input.held.n.Load() > 0 && se.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 		// The file holds the whole body already, as wget takes a 416,
 		// unless the 416 says the body is of another size than the file
-		// (*/LENGTH), as the 200 path refuses a Content-Length that is not
-		// the file's.
+		// (*/LENGTH), or says none and an earlier response of this run
+		// did, as the 200 path refuses a Content-Length that is not the
+		// file's.
 		path := filepath.Join(s.dir, h.Input.name)
-		if total, ok := unsatisfiedTotal(se.Header.Get("Content-Range")); ok && total != h.Input.held.n.Load() {
+		total, ok := unsatisfiedTotal(se.Header.Get("Content-Range"))
+		if !ok {
+			total = h.Input.held.knownSize()
+			ok = total >= 0
+		}
+		if ok && total != h.Input.held.n.Load() {
 			rec.Error = fmt.Sprintf("fetch: GET %s: %v %s: the file holds %d bytes, the body %d (%s): remove the file to fetch it again",
 				se.URL, errNoResume, path, h.Input.held.n.Load(), total, se.Status)
 			rec.ErrorKind = "status"
@@ -564,9 +583,12 @@ func (s *saver) write(body io.Reader, name string) (int64, error) {
 // cut short keeps what came of it in that file, for the next attempt to
 // ask for the rest of (see [held]), as wget takes up a download it
 // retries. A 206 that is that rest is appended to the part; a 206 that is
-// not drops the part, and fails the attempt, to be retried in whole; any
-// other 2xx is written whole, over any part (the server ignores ranges,
-// or the body changed since the part came: If-Range).
+// not, or that names another ETag, Last-Modified or length than the first
+// response did (the body changed, and the server ignored If-Range), drops
+// the part, and fails the attempt, to be retried in whole; any other 2xx
+// is written whole, over any part (the server ignores ranges, or the body
+// changed since the part came: If-Range). A 206 that no range was asked
+// for must be as long as its Content-Range says.
 func (s *saver) writeResuming(n named, resp *http.Response, maxBody int64) (int64, error) {
 	path := filepath.Join(s.dir, n.name)
 	p := n.held
@@ -576,8 +598,11 @@ func (s *saver) writeResuming(n named, resp *http.Response, maxBody int64) (int6
 		cr := resp.Header.Get("Content-Range")
 		first, last, t, ok := contentRange(cr)
 		switch {
-		case resp.StatusCode == http.StatusPartialContent && ok && first == from && last >= first && (t < 0 || last < t):
+		case resp.StatusCode == http.StatusPartialContent && ok && first == from && last >= first && (t < 0 || last < t) && p.sameBody(resp):
 			want, total = last-first+1, t
+		case resp.StatusCode == http.StatusPartialContent && ok && first == from:
+			s.removeTemp(p.reset())
+			return 0, fetch.RetryableError(fmt.Errorf("saving %s: the server sent bytes %q of another body (ETag, Last-Modified or length) than the first %d bytes came from", path, cr, from))
 		case resp.StatusCode == http.StatusPartialContent:
 			s.removeTemp(p.reset())
 			return 0, fetch.RetryableError(fmt.Errorf("saving %s: the server sent bytes %q, not the rest from byte %d", path, cr, from))
@@ -585,8 +610,14 @@ func (s *saver) writeResuming(n named, resp *http.Response, maxBody int64) (int6
 			s.removeTemp(p.reset())
 			tmp, from = "", 0
 		}
+	} else if resp.StatusCode == http.StatusPartialContent {
+		// The whole body, though no range was asked for (see save): held
+		// to the length its Content-Range says.
+		if first, last, t, ok := contentRange(resp.Header.Get("Content-Range")); ok {
+			want, total = last-first+1, t
+		}
 	}
-	p.noteValidator(resp)
+	p.note(resp)
 	left := maxBody - from // --max-body bounds the whole body, the part included
 	if resp.ContentLength > left {
 		s.removeTemp(p.reset())
