@@ -31,6 +31,7 @@ type held struct {
 	// Last-Modified, is If-Range's validator), and its length (-1 if
 	// unknown). noted says whether they are taken yet.
 	etag, modified string
+	weak           bool // the ETag was weak: no If-Range at all (RFC 9110 §13.1.5)
 	size           int64
 	noted          bool
 }
@@ -73,7 +74,7 @@ func (h *held) reset() (tmp string) {
 // forget has the next attempt ask for the whole body, as reset does, but
 // keeps the temporary file, for that attempt to write over. h.mu is held.
 func (h *held) forget() {
-	h.etag, h.modified, h.size, h.noted = "", "", 0, false
+	h.etag, h.modified, h.weak, h.size, h.noted = "", "", false, 0, false
 	h.n.Store(0)
 }
 
@@ -90,6 +91,7 @@ func (h *held) note(resp *http.Response) {
 		return
 	}
 	h.noted, h.etag, h.modified, h.size = true, strongETag(resp.Header), resp.Header.Get("Last-Modified"), bodySize(resp)
+	h.weak = h.etag == "" && resp.Header.Get("ETag") != ""
 }
 
 // knownSize returns the length of the body noted, -1 if none is.
@@ -103,11 +105,13 @@ func (h *held) knownSize() int64 {
 }
 
 // validator returns the If-Range of the next request: the strong ETag
-// noted, or else the Last-Modified ("" if neither).
+// noted, or else the Last-Modified, unless the ETag was weak, which rules
+// out both (RFC 9110 §13.1.5: no date where there is an entity tag); ""
+// if none.
 func (h *held) validator() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.etag != "" {
+	if h.etag != "" || h.weak {
 		return h.etag
 	}
 	return h.modified
