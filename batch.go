@@ -45,9 +45,9 @@ func (f *Fetcher) GetAllFailFast(ctx context.Context, urls []string, opts ...Req
 
 // DoAll sends every request and returns one [Result] per request in input
 // order, as [Fetcher.GetAll] does. Each request is sent with ctx in place of
-// its own context (a [MaxBodySize] applied to it still counts). Bodies are
-// read in full and closed by the Fetcher; a request body must be
-// replayable (GetBody set) to be retried.
+// its own context (a [MaxBodySize] or a [Header] Host applied to it still
+// counts). Bodies are read in full and closed by the Fetcher; a request
+// body must be replayable (GetBody set) to be retried.
 func (f *Fetcher) DoAll(ctx context.Context, reqs []*http.Request) []Result {
 	results, _ := batch(ctx, f, reqs, false, sendRequest)
 	return results

@@ -1,11 +1,12 @@
 package fetch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
-	"slices"
 	"time"
 )
 
@@ -53,15 +54,6 @@ func newClient(c config) (*http.Client, *http.Transport) {
 	if c.proxy != nil {
 		t.Proxy = c.proxy // New refuses it with the guard, which would refuse every proxied request
 	}
-	if pa := c.header["Proxy-Authorization"]; pa != nil {
-		// The proxy's credential goes to the proxy: in the CONNECT of an
-		// https request, not inside the tunnel, to the origin (see
-		// keptFromOrigin). A proxy URL's user and password take its place.
-		if t.ProxyConnectHeader == nil { // else the clone's own
-			t.ProxyConnectHeader = make(http.Header)
-		}
-		t.ProxyConnectHeader["Proxy-Authorization"] = slices.Clone(pa)
-	}
 	if c.guard {
 		// A TLS dialer set on http.DefaultTransport by the program would
 		// dial https connections out of the guard's sight.
@@ -69,6 +61,21 @@ func newClient(c config) (*http.Client, *http.Transport) {
 		t.DialTLSContext, t.DialTLS = nil, nil
 		t.DialContext = guardedDialer(c.allow).DialContext
 		t.Proxy = guardProxy(t.Proxy)
+	}
+	var rt http.RoundTripper = t
+	if c.proxyAuth != "" {
+		pa := []string{c.proxyAuth}
+		// The proxy's credential goes to the proxy only: in the CONNECT
+		// of an https request, not inside the tunnel, to the origin; with
+		// an http request only if it goes through a proxy (see
+		// WithHeader). A proxy URL's user and password take its place.
+		if t.ProxyConnectHeader == nil { // else the clone's own
+			t.ProxyConnectHeader = make(http.Header)
+		}
+		t.ProxyConnectHeader["Proxy-Authorization"] = pa
+		if t.Proxy != nil {
+			rt = newProxyAuth(t, pa)
+		}
 	}
 	if c.wrapDial != nil {
 		t.DialContext = c.wrapDial(t.DialContext)
@@ -81,11 +88,64 @@ func newClient(c config) (*http.Client, *http.Transport) {
 	t.MaxConnsPerHost = perHost
 	t.MaxIdleConns = max(t.MaxIdleConns, c.concurrency)
 	t.MaxResponseHeaderBytes = c.maxHeader
-	var rt http.RoundTripper = t
 	if c.wrapTransport != nil {
-		rt = c.wrapTransport(t)
+		rt = c.wrapTransport(rt)
 	}
 	return &http.Client{Transport: rt, CheckRedirect: checkRedirect(c.maxRedirects), Jar: c.jar}, t
+}
+
+// A proxyAuth sends the default Proxy-Authorization with each request to
+// an http URL that goes through a proxy, which reads it; one that goes
+// straight to its server (the proxy function returns nil for it, as
+// NO_PROXY makes the environment's do) does not carry it there. It asks
+// the transport's proxy function once per request, as the transport
+// alone would, and hands the answer down to the transport in the
+// request's context, so that a rotating proxy function sends the request
+// where it was asked about. A request that sets its own
+// Proxy-Authorization is sent as it is.
+type proxyAuth struct {
+	t     *http.Transport
+	proxy func(*http.Request) (*url.URL, error) // t's own
+	auth  []string
+}
+
+// proxyChoiceKey is the context key under which proxyAuth hands down the
+// proxy chosen for a request (a *proxyChoice).
+type proxyChoiceKey struct{}
+
+type proxyChoice struct {
+	u   *url.URL
+	err error
+}
+
+// newProxyAuth returns a RoundTripper over t, which has a proxy function,
+// that sends auth as the Proxy-Authorization of the http requests that go
+// through a proxy. It makes t's proxy function take the answer handed down.
+func newProxyAuth(t *http.Transport, auth []string) *proxyAuth {
+	p := &proxyAuth{t: t, proxy: t.Proxy, auth: auth}
+	t.Proxy = func(req *http.Request) (*url.URL, error) {
+		if ch, ok := req.Context().Value(proxyChoiceKey{}).(*proxyChoice); ok {
+			return ch.u, ch.err
+		}
+		return p.proxy(req)
+	}
+	return p
+}
+
+func (p *proxyAuth) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL == nil || req.URL.Scheme != "http" || hasKey(req.Header, "Proxy-Authorization") {
+		return p.t.RoundTrip(req)
+	}
+	u, err := p.proxy(req)
+	r := req.WithContext(context.WithValue(req.Context(), proxyChoiceKey{}, &proxyChoice{u, err}))
+	if u != nil && err == nil {
+		r.Header = req.Header.Clone()
+		if r.Header == nil {
+			r.Header = make(http.Header, 1)
+		}
+		r.Header["Proxy-Authorization"] = p.auth
+	}
+	return p.t.RoundTrip(r)
 }
 
 // pooledByProxy reports whether http:// requests may go through a proxy

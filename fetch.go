@@ -33,14 +33,15 @@ type Fetcher struct {
 	retry           RetryPolicy
 	attemptTimeout  time.Duration
 	maxBody         int64
-	logger          *slog.Logger // nil: silent
-	hooks           Hooks
-	header          http.Header                           // added to every request that does not set the key itself
-	private         []string                              // header's keys that may be credentials (see privateDefaults)
-	hostHeader      string                                // sent as the Host of every request whose Host is its URL's; "": none
-	token           func(context.Context) (string, error) // WithBearerTokenFunc's: the Authorization default's value, per attempt
-	authBit         uint64                                // Authorization's bit among the private defaults (see applyDefaults)
-	timed           bool                                  // somebody reads attempts' times: a hook, or the adaptive rate
+	logger          *slog.Logger                                      // nil: silent
+	hooks           Hooks                                             // OnCall aside: see onCall
+	onCall          []func(context.Context, CallInfo) context.Context // every WithHooks's OnCall, in order
+	header          http.Header                                       // added to every request that does not set the key itself
+	private         []string                                          // header's keys that may be credentials (see privateDefaults)
+	hostHeader      string                                            // sent as the Host of every request whose Host is its URL's; "": none
+	token           func(context.Context) (string, error)             // WithBearerTokenFunc's: the Authorization default's value, per attempt
+	authBit         uint64                                            // Authorization's bit among the private defaults (see applyDefaults)
+	timed           bool                                              // somebody reads attempts' times: a hook, or the adaptive rate
 	stats           counters
 
 	// Shutdown: calls register in active; once closed is set, the call that
@@ -90,6 +91,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		maxBody:         c.maxBody,
 		logger:          c.logger,
 		hooks:           joinHooks(c.hooks),
+		onCall:          callHooks(c.hooks),
 		header:          c.header,
 		hostHeader:      c.host,
 		token:           c.token,

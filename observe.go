@@ -22,7 +22,9 @@ import (
 // Any of them may be nil. They run on the goroutine making the call, so they
 // must be quick and safe for concurrent use; they must not modify the
 // request or read the response body. A hook that panics fails that call with
-// a [*PanicError], and the call gives up everything it holds.
+// a [*PanicError], and the call gives up everything it holds; the hooks
+// that other [WithHooks] options gave still run, so that each set sees
+// both ends of every call it saw start.
 //
 // For every call, OnCall runs first, then OnAttempt after each attempt and
 // OnRetry before each wait to retry, and OnDone last. A call that fails
@@ -45,42 +47,40 @@ type Hooks struct {
 }
 
 // joinHooks returns hooks that run those of every set in sets in turn, as
-// [WithHooks] given more than once does. A single set is returned as it is.
+// [WithHooks] given more than once does: each set's hook runs even if one
+// before it panics (the call then fails with the last panic), so that a
+// set's OnDone runs for every call its OnCall saw. A single set is
+// returned as it is. OnCall is left out: the call runs each set's itself
+// (see callHooks).
 func joinHooks(sets []Hooks) Hooks {
 	switch len(sets) {
 	case 0:
 		return Hooks{}
 	case 1:
-		return sets[0]
+		return Hooks{OnAttempt: sets[0].OnAttempt, OnRetry: sets[0].OnRetry, OnDone: sets[0].OnDone}
 	}
-	var calls []func(context.Context, CallInfo) context.Context
 	var attempts []func(AttemptInfo)
 	var retries []func(RetryInfo)
 	var dones []func(DoneInfo)
 	for _, h := range sets {
-		if h.OnCall != nil {
-			calls = append(calls, h.OnCall)
-		}
 		attempts = appendHook(attempts, h.OnAttempt)
 		retries = appendHook(retries, h.OnRetry)
 		dones = appendHook(dones, h.OnDone)
 	}
-	h := Hooks{OnAttempt: joinHook(attempts), OnRetry: joinHook(retries), OnDone: joinHook(dones)}
-	switch len(calls) {
-	case 0:
-	case 1:
-		h.OnCall = calls[0]
-	default:
-		h.OnCall = func(ctx context.Context, info CallInfo) context.Context {
-			for _, on := range calls {
-				if next := on(ctx, info); next != nil {
-					ctx = next
-				}
-			}
-			return ctx
+	return Hooks{OnAttempt: joinHook(attempts), OnRetry: joinHook(retries), OnDone: joinHook(dones)}
+}
+
+// callHooks returns the OnCall hooks of sets, in order. The call runs
+// each under its own recover, giving it the context the one before
+// returned (see Fetcher.newCall).
+func callHooks(sets []Hooks) []func(context.Context, CallInfo) context.Context {
+	var calls []func(context.Context, CallInfo) context.Context
+	for _, h := range sets {
+		if h.OnCall != nil {
+			calls = append(calls, h.OnCall)
 		}
 	}
-	return h
+	return calls
 }
 
 func appendHook[T any](hooks []func(T), hook func(T)) []func(T) {
@@ -90,8 +90,9 @@ func appendHook[T any](hooks []func(T), hook func(T)) []func(T) {
 	return append(hooks, hook)
 }
 
-// joinHook returns a hook that runs each of hooks in turn; nil if there
-// are none.
+// joinHook returns a hook that runs each of hooks in turn, the ones after
+// a hook that panics included (the panic goes on once they have run, its
+// stack kept); nil if there are none.
 func joinHook[T any](hooks []func(T)) func(T) {
 	switch len(hooks) {
 	case 0:
@@ -99,11 +100,16 @@ func joinHook[T any](hooks []func(T)) func(T) {
 	case 1:
 		return hooks[0]
 	}
-	return func(info T) {
-		for _, hook := range hooks {
-			hook(info)
-		}
+	return func(info T) { runHooks(hooks, info) }
+}
+
+// runHooks runs hooks[0], then, deferred so that a panic in it does not
+// skip them, the others.
+func runHooks[T any](hooks []func(T), info T) {
+	if len(hooks) > 1 {
+		defer runHooks(hooks[1:], info)
 	}
+	hooks[0](info)
 }
 
 // CallInfo describes a call as it starts.

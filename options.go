@@ -62,6 +62,7 @@ type config struct {
 	maxHeader       int64
 	maxRedirects    int
 	clientOptions   []string // options given that configure the client New builds, by name
+	proxyAuth       string   // WithHeader's Proxy-Authorization, for proxies alone
 	wrapTransport   func(http.RoundTripper) http.RoundTripper
 	logger          *slog.Logger
 	hooks           []Hooks        // WithHooks's, in the order given
@@ -539,8 +540,10 @@ func WithLogger(l *slog.Logger) Option {
 // every set runs, in the order given: at each event, the hook of the first
 // set, then the second's, and so on. Each OnCall is given the context the
 // one before it returned, and the last one's becomes the call's. A hook
-// that panics fails the call as it would alone; the hooks of the same event
-// after it do not run, those of later events do.
+// that panics fails the call as it would alone; the other sets' hooks, of
+// that event and of later ones, still run (an OnCall after one that
+// panicked is given the context so far), so that a tracer's OnDone ends
+// the span its OnCall began.
 func WithHooks(h Hooks) Option {
 	return func(c *config) error {
 		c.hooks = append(c.hooks, h)

@@ -99,13 +99,18 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 	if f.retry.MaxElapsed > 0 || f.timed {
 		c.start = monoNow()
 	}
-	if f.hooks.OnCall != nil {
-		// A panic ends the call with it, before any gate (see Fetcher.admit).
-		c.panicked = runHook(func() {
-			if ctx := f.hooks.OnCall(c.Context, CallInfo{Request: req, Host: h.name}); ctx != nil {
+	for _, on := range f.onCall {
+		// Each set's, with the context the one before returned, even
+		// after one panics (its OnDone will run): a panic ends the call
+		// with it, before any gate (see Fetcher.admit).
+		err := runHook(func() {
+			if ctx := on(c.Context, CallInfo{Request: req, Host: h.name}); ctx != nil {
 				c.Context = ctx
 			}
 		})
+		if c.panicked == nil {
+			c.panicked = err
+		}
 	}
 	c.trace.WroteHeaders = c.wroteHeaders
 	if t := httptrace.ContextClientTrace(c.Context); t != nil {

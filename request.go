@@ -182,9 +182,10 @@ func valueProblem(value string) string {
 // RFC 6265 asks (net/http's cookie jar would keep only the first).
 //
 // Proxy-Authorization is for the proxy ([WithProxy], or the environment's):
-// it goes with requests to http URLs, which the proxy reads, and, for
-// https URLs, in the CONNECT that opens the tunnel, never inside it to the
-// server (a proxy URL's user and password take its place there). [New]
+// it goes with requests to http URLs that go through a proxy, which reads
+// them, and, for https URLs, in the CONNECT that opens the tunnel; never
+// to a server: not inside the tunnel, nor with a request that goes to its
+// server direct (a proxy URL's user and password take its place). [New]
 // refuses it together with [WithClient]: set that client's transport's
 // ProxyConnectHeader instead.
 //
@@ -210,10 +211,11 @@ func WithHeader(key, value string) Option {
 		}
 		switch k := http.CanonicalHeaderKey(key); k {
 		case "Proxy-Authorization":
-			// Sent in the CONNECT of an https request (see newClient),
-			// which a client given with WithClient does not do.
+			// The proxy's, which only the client New builds sends, to
+			// proxies alone (see newClient): no default of any request.
 			c.clientOptions = append(c.clientOptions, proxyAuthOption)
-			return setHeader(c, k, value)
+			c.proxyAuth = value
+			return nil
 		case "Authorization", "User-Agent":
 			// One value: the last option wins (net/http sends only the
 			// first User-Agent).
@@ -323,11 +325,32 @@ func (f *Fetcher) bearer(c *call) (tok string, err error) {
 			err = fmt.Errorf("fetch: WithBearerTokenFunc: %w", &PanicError{Value: v, Stack: debug.Stack()})
 		}
 	}()
-	tok, err = f.token(c)
+	tok, err = f.token(tokenContext{c})
 	if err != nil {
 		return "", fmt.Errorf("fetch: WithBearerTokenFunc: %w", err)
 	}
 	return bearerValue("WithBearerTokenFunc", tok)
+}
+
+// tokenContext is the context WithBearerTokenFunc's function is given:
+// the call's, but for the trace that counts the call's own requests as
+// net/http writes them, which it holds as the caller's trace (only the
+// caller's own, if any, is left). A token fetched under it, through the
+// same Fetcher or another client, is then not counted among the attempts
+// of the call that asked for it.
+type tokenContext struct{ *call }
+
+func (t tokenContext) Value(key any) any {
+	switch key {
+	case traceKey:
+		if t.alt != nil && t.alt.caller != nil {
+			return t.alt.caller
+		}
+		return nil
+	case callKey{}:
+		return nil
+	}
+	return t.call.Context.Value(key)
 }
 
 // bearerFree is bearer with call c's in-flight slots given back while
@@ -424,8 +447,7 @@ func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option
 }
 
 // applyDefaults adds the Fetcher's default headers to r, which the call
-// owns, for each key r does not set itself (the default Proxy-Authorization
-// to http URLs only: see keptFromOrigin), and its default Host unless r's
+// owns, for each key r does not set itself, and its default Host unless r's
 // Host is set to other than its URL's host, or set by [Header]. It
 // returns which of the private defaults it added: bit i for f.private[i],
 // bit 63 for any of f.private[63:] (see keepDefaults).
@@ -443,7 +465,7 @@ func (f *Fetcher) applyDefaults(r *http.Request, shared bool) (added uint64) {
 		r.Header = make(http.Header, len(f.header))
 	}
 	for k, vs := range f.header {
-		if !hasKey(r.Header, k) && !keptFromOrigin(k, r.URL) {
+		if !hasKey(r.Header, k) {
 			r.Header[k] = slices.Clone(vs)
 			if i, private := slices.BinarySearch(f.private, k); private {
 				added |= 1 << min(i, 63)
@@ -496,10 +518,8 @@ func privateDefaults(header http.Header) []string {
 // call's first request (neither its host name nor a subdomain of it; ports
 // aside), or comes back after a hop to one (the way back was another
 // host's to name); and, as the Fetcher does for Authorization, over http
-// after a hop over https. The default Proxy-Authorization goes, besides,
-// to no https URL (see keptFromOrigin). A default header may be a
-// credential, which the caller gave for the hosts it sends to, not for
-// those a redirect names.
+// after a hop over https. A default header may be a credential, which the
+// caller gave for the hosts it sends to, not for those a redirect names.
 // A header the caller's request set itself is left to net/http's rule.
 //
 // A header the caller's CheckRedirect (see [WithClient]) put back, where
@@ -513,24 +533,14 @@ func (f *Fetcher) keepDefaults(req *http.Request, via []*http.Request, had uint6
 	first := via[0].URL
 	away := func(r *http.Request) bool { return !sameDomain(first, r.URL) }
 	downgrade := req.URL.Scheme == "http" && slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" })
-	all := downgrade || away(req) || slices.ContainsFunc(via, away)
+	if !downgrade && !away(req) && !slices.ContainsFunc(via, away) {
+		return
+	}
 	for i, k := range f.private {
-		if !all && !keptFromOrigin(k, req.URL) {
-			continue
-		}
 		if bit := uint64(1) << min(i, 63); c.defaulted&had&bit != 0 && (i < 63 || slices.Equal(req.Header[k], f.header[k])) {
 			req.Header.Del(k)
 		}
 	}
-}
-
-// keptFromOrigin reports whether default header k is not sent with a
-// request to u: the default Proxy-Authorization goes with a request to an
-// http URL, which a proxy reads, but not with one to an https URL, which
-// the origin server reads inside the proxy's tunnel (the client New builds
-// sends it in the CONNECT: see newClient).
-func keptFromOrigin(k string, u *url.URL) bool {
-	return k == "Proxy-Authorization" && u != nil && u.Scheme != "http"
 }
 
 // heldDefaults returns which of the private defaults req holds, a bit

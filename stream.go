@@ -51,8 +51,8 @@ func StreamFunc[T any](ctx context.Context, f *Fetcher, in iter.Seq[T],
 }
 
 // StreamRequests is [Fetcher.Stream] for requests; each is sent with ctx in
-// place of its own context (a [MaxBodySize] applied to it still counts),
-// and its body is read and closed by the Fetcher.
+// place of its own context (a [MaxBodySize] or a [Header] Host applied to
+// it still counts), and its body is read and closed by the Fetcher.
 func (f *Fetcher) StreamRequests(ctx context.Context, reqs iter.Seq[*http.Request]) iter.Seq[Result] {
 	return stream(ctx, f, reqs, sendRequest)
 }
