@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -227,22 +226,9 @@ func GetJSON[T any](ctx context.Context, f *Fetcher, rawURL string, opts ...Requ
 		return zero, errors.New("fetch: GetJSON(nil *Fetcher)")
 	}
 	req, text, err := newURLRequest(ctx, rawURL, opts)
-	if err == nil && !holdsKey(req.Header, "Accept") && !holdsKey(f.header, "Accept") {
+	if err == nil && !hasKey(req.Header, "Accept") && !hasKey(f.header, "Accept") {
 		req.Header.Set("Accept", "application/json")
 	}
 	h := handleOne(f, req, text, err, handOff{}, struct{}{}, decodeJSON[T])
 	return h.Value, h.Err
-}
-
-// holdsKey reports whether h holds key under any spelling.
-func holdsKey(h http.Header, key string) bool {
-	if _, ok := h[key]; ok {
-		return true
-	}
-	for k := range h {
-		if strings.EqualFold(k, key) {
-			return true
-		}
-	}
-	return false
 }

@@ -59,7 +59,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.StringVar(&o.group, "group", "fetch", "consumer group `NAME` of --queue")
 	fs.StringVar(&o.enqueue, "enqueue", "", "add the URLs in `FILE` to the stream, and exit")
 	fs.DurationVar(&o.visibility, "visibility", redisqueue.DefaultVisibility, "with --queue: how long a dead worker's entries wait to be taken over")
-	fs.StringVarP(&o.output, "output", "o", "", "write the JSON lines to `FILE`, not stdout")
+	fs.StringVarP(&o.output, "output", "o", "", "write the JSON lines to `FILE` (- for standard output, as without -o)")
 	fs.StringVarP(&o.outputDir, "output-dir", "O", "", "save each 2xx body to its own file in `DIR` (none for -X HEAD)")
 	fs.BoolFunc("no-clobber", "with -O: fetch no URL whose file is in DIR already, as wget -nc", setBool(&o.noClobber))
 	fs.BoolFunc("continue", "with -O: finish a URL's file in DIR from where it ends, as wget -c", setBool(&o.resume))
@@ -162,6 +162,9 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	if err := l.check(); err != nil {
 		return o, nil, nil, err
 	}
+	if o.output == "-" { // as curl's -o - and wget's -O -, and as -i - is standard input
+		o.output = ""
+	}
 	if o.outputDir == "-" {
 		return o, nil, nil, errors.New("-O -: -O takes a directory to save bodies in; standard output carries the JSON lines")
 	}
@@ -231,9 +234,11 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		delete(o.header, "Accept-Encoding")
 		opts = append(opts, fetch.WithHeader("Accept-Encoding", "identity"))
 	}
-	if o.queue != "" {
-		opts = append(opts, o.header.options()...)
-	}
+	// The Fetcher's defaults, with or without --queue: a header that may be
+	// a credential is held back on a redirect to another domain, and from
+	// https to http, as -u's is; Proxy-Authorization goes to the proxy
+	// alone (see fetch.WithHeader).
+	opts = append(opts, o.header.options()...)
 	if fs.Changed("user") {
 		// The value is a secret: the error does not repeat it.
 		user, pass, ok := strings.Cut(o.user, ":")
@@ -260,6 +265,8 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		opts = append(opts, fetch.WithTLSConfig(cfg))
 	}
 	switch {
+	case o.demo && o.input != "":
+		return o, nil, nil, errors.New("--demo and -i: --demo fetches URLs of its own: use one")
 	case (o.input != "" || o.demo) && len(urls) > 0:
 		return o, nil, nil, fmt.Errorf("URLs given both as arguments (%d) and with -i or --demo: use one", len(urls))
 	case slices.Contains(urls, "-") && len(urls) > 1:
@@ -380,7 +387,8 @@ func takesValue(f *pflag.Flag) bool { return f != nil && f.NoOptDefVal == "" }
 type headers http.Header
 
 // options returns the Fetcher's options that send the headers with every
-// request, as --queue needs: its requests are made by the queue.
+// request: a header removed with "Name:" is left out (User-Agent made
+// empty, which net/http then leaves out too).
 func (h headers) options() []fetch.Option {
 	var opts []fetch.Option
 	for k, vs := range h {
@@ -392,24 +400,6 @@ func (h headers) options() []fetch.Option {
 		}
 	}
 	return opts
-}
-
-// apply sets the headers on req: Host as the request's host, and a header
-// removed with "Name:" left out (User-Agent made empty, which net/http
-// then leaves out too).
-func (h headers) apply(req *http.Request) {
-	for k, vs := range h {
-		switch {
-		case k == "Host":
-			if len(vs) > 0 {
-				req.Host = vs[len(vs)-1]
-			}
-		case len(vs) > 0:
-			req.Header[k] = slices.Clone(vs)
-		case k == "User-Agent":
-			req.Header[k] = []string{""}
-		}
-	}
 }
 
 // has reports whether -H set the header key (canonical), to a value or to

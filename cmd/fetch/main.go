@@ -265,8 +265,8 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 	}
 	finished := make(chan struct{})
 	defer close(finished)
-	go w.flushOnInterrupt(ctx, finished, save, func(done int64) {
-		complain(std.err, o.cutShort(ctx, done, total))
+	go w.flushOnInterrupt(ctx, finished, save, func(done, unsent int64) {
+		complain(std.err, o.cutShort(ctx, done, unsent, total))
 	})
 	var werr, fatal error
 	for rec := range recs {
@@ -297,7 +297,8 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 	if ctx.Err() != nil {
 		// Input is read only while the run lasts: say what it left, even
 		// with -q, as the exit status may be lost in a pipeline.
-		complain(std.err, o.cutShort(ctx, t.results(), total))
+		done, unsent := w.counts()
+		complain(std.err, o.cutShort(ctx, done, unsent, total))
 	}
 	switch {
 	case (werr != nil || fatal != nil) && ctx.Err() != context.Canceled:
@@ -311,9 +312,11 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 }
 
 // cutShort is the error of a run that ctx ended, --total's deadline or a
-// signal, after done results of total (-1 if not known): why it ended,
-// and what it left, so that a rerun knows the list was not done.
-func (o options) cutShort(ctx context.Context, done, total int64) error {
+// signal, after done results of total (-1 if not known), unsent of them
+// for inputs never sent: why it ended, and what it left, so that a rerun
+// knows the list was not done. The URLs not tried are those never read
+// and those read but never sent, whose records say "attempts": 0.
+func (o options) cutShort(ctx context.Context, done, unsent, total int64) error {
 	why := "interrupted"
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -321,14 +324,16 @@ func (o options) cutShort(ctx context.Context, done, total int64) error {
 	case interrupted(ctx) == exitTerminated:
 		why = "terminated"
 	}
-	msg := fmt.Sprintf("%s after %d results: ", why, done)
+	msg := fmt.Sprintf("%s after %d results", why, done)
 	switch {
 	case o.queue != "":
-		msg += "the entries not fetched stay in the queue"
+		msg += ": the entries not fetched stay in the queue"
 	case total >= 0:
-		msg += fmt.Sprintf("%d of the %d URLs not tried", max(total-done, 0), total)
+		msg += fmt.Sprintf(": %d of the %d URLs not tried", max(total-done, 0)+unsent, total)
+	case unsent > 0:
+		msg += fmt.Sprintf(", %d of them not tried: the rest of the input was not read", unsent)
 	default:
-		msg += "the rest of the input was not read"
+		msg += ": the rest of the input was not read"
 	}
 	return errors.New(msg)
 }
@@ -405,7 +410,6 @@ func (o options) newRequest(ctx context.Context, l line) (*http.Request, error) 
 	if err != nil {
 		return nil, parseError(l, err)
 	}
-	o.header.apply(req)
 	if _, set := o.header["Content-Type"]; len(o.data) > 0 && !set {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // as curl does
 	}
@@ -427,6 +431,7 @@ type output struct {
 	eager   bool
 	pending *time.Timer // flushes what was written since the last flush
 	written int64       // records written
+	unsent  int64       // of them, records of inputs never sent (see record.unsent)
 	err     error       // a flush's failure, for the next write to return
 	failed  func(error) // called with that failure: the run is to stop
 }
@@ -454,6 +459,9 @@ func (o *output) write(r record) error {
 		return err
 	}
 	o.written++
+	if r.unsent() {
+		o.unsent++
+	}
 	if o.eager {
 		return o.w.Flush()
 	}
@@ -474,6 +482,14 @@ func (o *output) flushPending() {
 	}
 }
 
+// counts returns how many records were written, and how many of them are
+// of inputs never sent.
+func (o *output) counts() (written, unsent int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.written, o.unsent
+}
+
 func (o *output) flush() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -490,8 +506,9 @@ func (o *output) flush() error {
 // flushOnInterrupt gives the stream a moment to wind down after ctx ends,
 // then, if it has not finished, removes save's temporary files (save may
 // be nil), flushes what was written, tells left how many records that
-// was, for it to say what the run left, and exits.
-func (o *output) flushOnInterrupt(ctx context.Context, finished <-chan struct{}, save *saver, left func(done int64)) {
+// was, and how many of them are of inputs never sent, for it to say what
+// the run left, and exits.
+func (o *output) flushOnInterrupt(ctx context.Context, finished <-chan struct{}, save *saver, left func(done, unsent int64)) {
 	select {
 	case <-finished:
 		return
@@ -504,10 +521,7 @@ func (o *output) flushOnInterrupt(ctx context.Context, finished <-chan struct{},
 	}
 	save.abandon()
 	o.flush()
-	o.mu.Lock()
-	done := o.written
-	o.mu.Unlock()
-	left(done)
+	left(o.counts())
 	if ctx.Err() == context.Canceled {
 		os.Exit(interrupted(ctx))
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,7 +69,31 @@ func (o *options) checkQueue(fs *pflag.FlagSet, urls []string) error {
 		// come, on each worker: which file is whose is known only then.
 		return errors.New("--no-clobber and --queue: --queue names files in the order bodies come, not by input order: use one")
 	}
+	if o.enqueue != "" {
+		return checkEnqueue(fs)
+	}
 	return nil
+}
+
+// enqueueFlags are the flags --enqueue takes: the queue's, and -q and
+// --total. --visibility, a worker's, is taken too, so that workers and
+// --enqueue can share a command line's queue flags.
+var enqueueFlags = []string{"queue", "enqueue", "group", "visibility", "quiet", "total"}
+
+// checkEnqueue refuses, with --enqueue, a flag that only a worker uses: it
+// would be ignored, and the command look as if it had fetched the list.
+func checkEnqueue(fs *pflag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *pflag.Flag) {
+		if err == nil && !slices.Contains(enqueueFlags, f.Name) {
+			name := "--" + f.Name
+			if f.Shorthand != "" {
+				name = "-" + f.Shorthand + "/" + name
+			}
+			err = fmt.Errorf("--enqueue and %s: --enqueue only adds URLs to the stream, and exits: give %s to the workers, run without --enqueue", name, name)
+		}
+	})
+	return err
 }
 
 // runQueue serves --queue: with --enqueue it adds a file's URLs to the
@@ -91,7 +116,7 @@ func runQueue(ctx context.Context, o options, fetcherOpts []fetch.Option, std st
 	if err != nil {
 		complain(std.err, err)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) { // --total while connecting
-			complain(std.err, o.cutShort(ctx, 0, -1))
+			complain(std.err, o.cutShort(ctx, 0, 0, -1))
 			return exitSomeFailed
 		}
 		if ctx.Err() != nil {

@@ -44,6 +44,12 @@ type record struct {
 	fatal error         // not a record: why the run cannot go on (said on stderr)
 }
 
+// unsent reports whether r is the record of an input never sent because
+// the run was cut short (--total, or a signal) before its turn came.
+func (r record) unsent() bool {
+	return r.Attempts == 0 && (r.ErrorKind == "deadline" || r.ErrorKind == "canceled")
+}
+
 // errorText returns err as a record's error: as the Fetcher words it,
 // but for an input refused before it became a request, which the Fetcher
 // words with an empty method and URL, by its cause alone, and for an input

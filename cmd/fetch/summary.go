@@ -46,9 +46,6 @@ type tally struct {
 	noClobber, resume   bool // whether the summary says how many were skipped, 0 included
 }
 
-// results returns how many records were counted.
-func (t *tally) results() int64 { return t.ok + t.failed + t.skipped }
-
 func (t *tally) add(r record) {
 	if r.Skipped != "" { // not fetched, or complete already: no byte or latency
 		t.skipped++
