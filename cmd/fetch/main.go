@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -140,7 +141,10 @@ func run(argv []string, std stdio) int {
 		return exitUsage
 	}
 	defer in.close()
-	if err := o.checkOutput(in.file); err != nil {
+	if err = o.checkOutput(in.file); err == nil {
+		err = o.checkPlaces()
+	}
+	if err != nil {
 		complain(std.err, err)
 		return exitUsage
 	}
@@ -229,6 +233,41 @@ func (o options) checkOutput(input os.FileInfo) error {
 	}
 	if fi, err := os.Stat(o.output); err == nil && os.SameFile(fi, input) {
 		return fmt.Errorf("-o %s: is the file the URLs are read from", o.output)
+	}
+	return nil
+}
+
+// checkPlaces refuses, before any URL is waited for, an -o or -O that
+// cannot be written to for a reason that is there already: -o in a
+// directory that does not exist, or naming a directory; -O naming a file
+// that is not a directory, or under one. Nothing is created: an input
+// with no URL leaves them as they were.
+func (o options) checkPlaces() error {
+	if o.output != "" {
+		if fi, err := os.Stat(o.output); err == nil && fi.IsDir() {
+			return fmt.Errorf("-o %s: is a directory", o.output)
+		} else if dir := filepath.Dir(o.output); err != nil {
+			if fi, err := os.Stat(dir); err != nil {
+				return fileError("-o", o.output, err)
+			} else if !fi.IsDir() {
+				return fmt.Errorf("-o %s: %s is not a directory", o.output, dir)
+			}
+		}
+	}
+	if o.outputDir != "" {
+		for dir := filepath.Clean(o.outputDir); ; dir = filepath.Dir(dir) {
+			if fi, err := os.Stat(dir); err == nil {
+				if !fi.IsDir() && dir == filepath.Clean(o.outputDir) {
+					return fmt.Errorf("-O %s: is not a directory", o.outputDir)
+				} else if !fi.IsDir() {
+					return fmt.Errorf("-O %s: %s is not a directory", o.outputDir, dir)
+				}
+				break // the rest is made by mkdir -p
+			}
+			if parent := filepath.Dir(dir); parent == dir {
+				break
+			}
+		}
 	}
 	return nil
 }

@@ -47,11 +47,11 @@ type saver struct {
 
 func newSaver(dir string) (*saver, error) {
 	if err := os.MkdirAll(dir, 0o777); err != nil { // and the umask, as mkdir -p
-		return nil, fmt.Errorf("-O %s: %w", dir, err)
+		return nil, fileError("-O", dir, err)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("-O %s: %w", dir, err)
+		return nil, fileError("-O", dir, err)
 	}
 	open := func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		return saveOpen(root, name, flag, perm)
