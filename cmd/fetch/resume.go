@@ -158,8 +158,9 @@ func bodySize(resp *http.Response) int64 {
 // Range: bytes=N-, N the bytes saved of its body when the request is sent
 // (none while nothing is), and with If-Range if the held has a validator:
 // an attempt and every redirect it follows ask for the rest of the body.
-// For a held whose whole416 is set, a 416 to that Range is not returned:
-// the held forgets its part, and the request is sent again without Range.
+// A 416 to that Range is returned with an empty body (see [dropBody]), or,
+// for a held whose whole416 is set, not returned: the held forgets its
+// part, and the request is sent again without Range.
 type resumeTransport struct{ next http.RoundTripper }
 
 func (t resumeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -177,15 +178,32 @@ func (t resumeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.Header.Set("If-Range", v)
 	}
 	resp, err := t.next.RoundTrip(r)
-	if err != nil || resp.StatusCode != http.StatusRequestedRangeNotSatisfiable || !h.whole416 {
+	if err != nil || resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
 		return resp, err
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // for the connection's reuse
-	resp.Body.Close()
+	dropBody(resp)
+	if !h.whole416 {
+		return resp, nil
+	}
 	h.mu.Lock()
 	h.forget()
 	h.mu.Unlock()
 	return t.next.RoundTrip(req)
+}
+
+// dropBody closes the body of resp, a 416 to the Range of a resumed
+// request, and gives resp an empty one: nothing reads it. A body whose
+// length is given, and small, is read first, so that its connection can
+// be reused; one with no length is not read at all, as wget reads none:
+// a server that keeps its connection open after such a body (an HTTP/1.1
+// response with neither Content-Length nor chunking) would have it read
+// until the stall timeout, or for ever.
+func dropBody(resp *http.Response) {
+	if resp.ContentLength >= 0 && resp.ContentLength <= 4<<10 {
+		io.Copy(io.Discard, resp.Body)
+	}
+	resp.Body.Close()
+	resp.Body = http.NoBody
 }
 
 // resumes reports whether a retry takes up a body cut short where it
