@@ -62,6 +62,7 @@ func newClient(c config) (*http.Client, *http.Transport) {
 		t.DialContext = guardedDialer(c.allow).DialContext
 		t.Proxy = guardProxy(t.Proxy)
 	}
+	t.OnProxyConnectResponse = proxyConnectRefused(t.OnProxyConnectResponse)
 	var rt http.RoundTripper = t
 	if c.proxyAuth != "" {
 		pa := []string{c.proxyAuth}
@@ -205,5 +206,22 @@ func checkRedirect(limit int) func(*http.Request, []*http.Request) error {
 			return fmt.Errorf("%w: stopped after %d", ErrTooManyRedirects, limit)
 		}
 		return nil
+	}
+}
+
+// proxyConnectRefused returns a Transport.OnProxyConnectResponse that
+// reports a proxy's refusal to open a tunnel as a [*ProxyConnectError],
+// after next (a program's own, set on http.DefaultTransport; may be nil).
+func proxyConnectRefused(next func(context.Context, *url.URL, *http.Request, *http.Response) error) func(context.Context, *url.URL, *http.Request, *http.Response) error {
+	return func(ctx context.Context, proxy *url.URL, req *http.Request, resp *http.Response) error {
+		if next != nil {
+			if err := next(ctx, proxy, req, resp); err != nil {
+				return err
+			}
+		}
+		if resp.StatusCode/100 == 2 {
+			return nil
+		}
+		return &ProxyConnectError{Proxy: proxy.Redacted(), StatusCode: resp.StatusCode, Status: resp.Status}
 	}
 }

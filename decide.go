@@ -105,11 +105,14 @@ func (f *Fetcher) retryable(c *call, o *outcome, n int) bool {
 
 // neverSent reports whether attempt o failed before its request could
 // reach a server: on connecting to its host, or to the proxy in between,
-// before any redirect. Such a request may be sent again whatever its
+// or at the proxy's refusal to open a tunnel, before any redirect. Such a request may be sent again whatever its
 // method, as urllib3 retries a connection error.
 func neverSent(c *call, o *outcome) bool {
 	if o.err == nil || c.flags.Load()&redirected != 0 {
 		return false
+	}
+	if _, ok := errors.AsType[*ProxyConnectError](o.err); ok {
+		return true
 	}
 	oe, ok := errors.AsType[*net.OpError](o.err)
 	return ok && (oe.Op == "dial" || oe.Op == "proxyconnect")

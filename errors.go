@@ -203,6 +203,25 @@ func (e *RetryAfterError) Unwrap() []error {
 	return []error{context.DeadlineExceeded, e.Err}
 }
 
+// ProxyConnectError is the error of an attempt to an https URL whose proxy
+// would not open the tunnel to it: its answer to CONNECT was not a 2xx.
+// Nothing reached the server, so the request may be sent again whatever
+// its method: [DefaultRetryable] retries the statuses it retries from a
+// server (a 502 or 503 from a rotating proxy's exit, say), not a 407, whose
+// credentials a retry would not change. The client New builds reports it;
+// one given with [WithClient] reports what its transport does (net/http
+// says only the status text).
+type ProxyConnectError struct {
+	Proxy      string // the proxy's URL, its password redacted
+	StatusCode int    // e.g. 502
+	Status     string // e.g. "502 Bad Gateway"
+}
+
+// Error names the proxy and its answer.
+func (e *ProxyConnectError) Error() string {
+	return "proxy " + e.Proxy + " refused to connect: " + e.Status
+}
+
 // PanicError is a panic recovered from a task run by a [TaskGroup], a
 // [Hooks] callback, a [Handle] handler, the transport (a RoundTripper given
 // with [WithClient]), or a streaming call's input iterator or request

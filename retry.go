@@ -256,7 +256,9 @@ func dateShaped(v string) bool {
 // was cut: in the status line, a header line, the body or a chunked body's
 // trailer), their HTTP/2 equivalents (a stream the server reset with
 // REFUSED_STREAM, INTERNAL_ERROR or CANCEL, or a connection it closed after
-// a GOAWAY), a timeout, and a temporary DNS failure. It does not retry other
+// a GOAWAY), a timeout, a temporary DNS failure, and a proxy's refusal to
+// open a tunnel ([*ProxyConnectError]) with one of the statuses above
+// (a 403 aside). It does not retry other
 // statuses, TLS certificate or handshake failures, a name that does not
 // resolve, too many redirects, a body over the size cap, a malformed
 // response that no cut could have produced, or anything it does not
@@ -281,6 +283,9 @@ func DefaultRetryable(resp *http.Response, err error) bool {
 		dnsErr     *net.DNSError
 		netErr     net.Error
 	)
+	if pe, ok := errors.AsType[*ProxyConnectError](err); ok {
+		return DefaultRetryable(&http.Response{StatusCode: pe.StatusCode, Header: http.Header{}}, nil)
+	}
 	switch {
 	case errors.Is(err, ErrTooManyRedirects), errors.Is(err, ErrBodyTooLarge), errors.Is(err, ErrInvalidURL),
 		errors.Is(err, ErrBlockedAddress),

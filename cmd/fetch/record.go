@@ -87,6 +87,8 @@ func errorKind(err error) string {
 		return ""
 	case errors.As(err, &se):
 		return "status"
+	case errors.As(err, new(*fetch.ProxyConnectError)):
+		return "proxy"
 	case errors.Is(err, fetch.ErrInvalidURL), errors.Is(err, errBadInput), errors.Is(err, redisqueue.ErrMalformed):
 		return "invalid_input"
 	case errors.Is(err, fetch.ErrBodyTooLarge):
