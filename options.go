@@ -211,7 +211,8 @@ func checkRate(name string, r rate.Limit, burst int) error {
 // WithLimiter sets the global rate gate to l, in place of the token bucket
 // [WithRate] makes; use it to share a limit between processes. l.Wait is
 // called once per attempt. The last of WithLimiter and WithRate given
-// counts.
+// counts. A nil l, or a nil [*rate.Limiter], is an error: for no limit,
+// use WithRate(rate.Inf, 0).
 func WithLimiter(l Limiter) Option {
 	return func(c *config) error {
 		if l == nil {

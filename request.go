@@ -62,8 +62,10 @@ type ownHostKey struct{}
 func isHost(key string) bool { return strings.EqualFold(key, "Host") }
 
 // Method sets the method of each request of the call, GET by default. A
-// method other than GET, HEAD, OPTIONS, PUT, DELETE or TRACE is not retried
-// (see [RetryPolicy]) unless the request carries an Idempotency-Key.
+// request whose method is other than GET, HEAD, OPTIONS, PUT, DELETE or
+// TRACE is retried only when its attempt failed to connect, so that
+// nothing was sent, unless it carries an Idempotency-Key (see
+// [RetryPolicy]).
 func Method(method string) RequestOption {
 	return func(r *http.Request) error {
 		if !token(method) { // a method is a token
@@ -101,7 +103,9 @@ func Body(contentType string, body []byte) RequestOption {
 // one call take large bodies (a download handed to a handler that streams
 // it to storage) without lifting the cap of every call, or building a
 // second Fetcher, which would not share the first one's per-host slots and
-// rates. [Handle]'s newRequest may apply it to the requests it builds:
+// rates. Applied to a request, it caps the body of that request's
+// response where [Fetcher.DoAll], [Fetcher.StreamRequests] and [Handle]
+// read it; so [Handle]'s newRequest may apply it to the requests it builds:
 //
 //	fetch.MaxBodySize(-1)(req)
 func MaxBodySize(n int64) RequestOption {
@@ -296,8 +300,10 @@ func setHeader(c *config, key, value string) error {
 // in-flight slots given back meanwhile (so it may fetch the token through
 // the same Fetcher, from the API's own host too, without waiting for slots
 // its callers hold; the attempt then takes them again, at the front of
-// their lines, keeping the rate tokens it took), and may run on many
-// goroutines at once: cache the token. An error
+// their lines, keeping the rate tokens it took; a request it sends
+// through the Fetcher is a call of its own, not counted among the
+// attempts of the call that asked), and may run on many goroutines at
+// once: cache the token. An error
 // it returns (a panic in it, as a [*PanicError]), or a token that may not
 // be sent in a header, fails the call without sending the attempt, and is
 // not retried; at a retry, the error also names what the attempt before

@@ -1,6 +1,8 @@
 // Postjson POSTs a JSON body with headers and decodes the JSON reply. A POST
-// is not idempotent, so it is retried only because it carries an
-// Idempotency-Key; its body is replayed identically on every attempt.
+// is not idempotent, so one the server answered with a 503 is retried only
+// because it carries an Idempotency-Key (one that could not connect would
+// be retried without it: it was never sent); its body is replayed
+// identically on every attempt.
 package main
 
 import (
