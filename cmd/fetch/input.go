@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"net"
 	"net/url"
@@ -51,6 +52,10 @@ func openInput(ctx context.Context, o options, urls []string, std stdio) (input,
 		return input{urls: args(demoURLs), total: int64(len(demoURLs)), close: srv.Close}, nil
 	case o.input != "" && o.input != "-":
 		file, err := os.Open(o.input)
+		if err != nil && errors.Is(err, fs.ErrNotExist) && strings.Contains(o.input, "://") {
+			// wget -i takes a URL to read the list from; fetch's takes a file.
+			return input{}, fmt.Errorf("-i %s: takes a file of URLs, not a URL (give URLs as arguments)", o.input)
+		}
 		if err != nil {
 			return input{}, fileError("-i", o.input, err)
 		}

@@ -33,16 +33,18 @@ func (o options) tlsConfig() (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--cert: %w", err)
 		}
-		keyPEM, keyFlag := certPEM, "--cert"
+		keyPEM := certPEM
 		if o.key != "" {
 			if keyPEM, err = os.ReadFile(o.key); err != nil {
 				return nil, fmt.Errorf("--key: %w", err)
 			}
-			keyFlag = "--key"
 		}
 		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil && o.key == "" {
+			return nil, fmt.Errorf("--cert %s: %w (give the key's file with --key)", o.cert, err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("--cert %s, its key from %s: %w", o.cert, keyFlag, err)
+			return nil, fmt.Errorf("--cert %s, its key from --key %s: %w", o.cert, o.key, err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}

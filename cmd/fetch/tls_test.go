@@ -94,7 +94,8 @@ func TestTLSFlagErrors(t *testing.T) {
 		{[]string{"--cacert", filepath.Join(dir, "missing.pem")}, "--cacert: open"},
 		{[]string{"--cacert", notPEM}, "--cacert " + notPEM + ": no PEM certificate in it"},
 		{[]string{"--key", notPEM}, "--key: applies only with --cert"},
-		{[]string{"--cert", certOnly}, "--cert " + certOnly + ", its key from --cert"},
+		{[]string{"--cert", certOnly}, "(give the key's file with --key)"},
+		{[]string{"--cert", certOnly, "--key", certOnly}, "--cert " + certOnly + ", its key from --key " + certOnly},
 		{[]string{"--cert", certOnly, "--key", filepath.Join(dir, "missing.key")}, "--key: open"},
 	} {
 		code, out, errOut := runCmd(t, "", append(tc.args, "https://a.test/")...)

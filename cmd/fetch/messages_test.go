@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/c989c033/fetch"
@@ -13,5 +14,14 @@ func TestErrorKindProxy(t *testing.T) {
 		Err: &fetch.ProxyConnectError{Proxy: "http://p.test:3128", StatusCode: 502, Status: "502 Bad Gateway"}}
 	if got := errorKind(err); got != "proxy" {
 		t.Errorf("errorKind(%v) = %q; want proxy", err, got)
+	}
+}
+
+// wget -i takes a URL to read the list from; fetch's -i takes a file, and
+// says so, rather than "no such file or directory".
+func TestInputFileNotAURL(t *testing.T) {
+	code, _, stderr := runCmd(t, "", "-i", "http://a.test/urls.txt")
+	if code != exitUsage || !strings.Contains(stderr, "takes a file of URLs, not a URL") {
+		t.Errorf("-i URL: exit %d, %q; want %d, saying -i takes a file", code, stderr, exitUsage)
 	}
 }
