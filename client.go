@@ -63,20 +63,21 @@ func newClient(c config) (*http.Client, *http.Transport) {
 		t.Proxy = guardProxy(t.Proxy)
 	}
 	t.OnProxyConnectResponse = proxyConnectRefused(t.OnProxyConnectResponse)
-	var rt http.RoundTripper = t
+	var auth []string
 	if c.proxyAuth != "" {
-		pa := []string{c.proxyAuth}
 		// The proxy's credential goes to the proxy only: in the CONNECT
 		// of an https request, not inside the tunnel, to the origin; with
 		// an http request only if it goes through a proxy (see
 		// WithHeader). A proxy URL's user and password take its place.
+		auth = []string{c.proxyAuth}
 		if t.ProxyConnectHeader == nil { // else the clone's own
 			t.ProxyConnectHeader = make(http.Header)
 		}
-		t.ProxyConnectHeader["Proxy-Authorization"] = pa
-		if t.Proxy != nil {
-			rt = newProxyAuth(t, pa)
-		}
+		t.ProxyConnectHeader["Proxy-Authorization"] = auth
+	}
+	var rt http.RoundTripper = t
+	if t.Proxy != nil && pooledByProxy(c) {
+		rt = newProxyRoute(t, auth)
 	}
 	if c.wrapDial != nil {
 		t.DialContext = c.wrapDial(t.DialContext)
@@ -95,22 +96,27 @@ func newClient(c config) (*http.Client, *http.Transport) {
 	return &http.Client{Transport: rt, CheckRedirect: checkRedirect(c.maxRedirects), Jar: c.jar}, t
 }
 
-// A proxyAuth sends the default Proxy-Authorization with each request to
-// an http URL that goes through a proxy, which reads it; one that goes
-// straight to its server (the proxy function returns nil for it, as
-// NO_PROXY makes the environment's do) does not carry it there. It asks
-// the transport's proxy function once per request, as the transport
-// alone would, and hands the answer down to the transport in the
-// request's context, so that a rotating proxy function sends the request
-// where it was asked about. A request that sets its own
-// Proxy-Authorization is sent as it is.
-type proxyAuth struct {
+// A proxyRoute sends the http requests that go through a proxy as the
+// proxy needs them, where net/http would not:
+//   - with auth, the default Proxy-Authorization, which only a proxy reads
+//     (one that goes straight to its server does not carry it there; a
+//     request that sets its own is sent as it is);
+//   - naming its URL's host in its request line, not its Host header's,
+//     as curl does: net/http writes the absolute URL a proxy is sent from
+//     the Host, so that a request for http://a.test/ with Host: b.test
+//     would have the proxy fetch it from b.test.
+//
+// It asks the transport's proxy function about a request only where one
+// of these may apply, once, as the transport alone would, and hands the
+// answer down to the transport in the request's context, so that a
+// rotating proxy function sends the request where it was asked about.
+type proxyRoute struct {
 	t     *http.Transport
 	proxy func(*http.Request) (*url.URL, error) // t's own
 	auth  []string
 }
 
-// proxyChoiceKey is the context key under which proxyAuth hands down the
+// proxyChoiceKey is the context key under which proxyRoute hands down the
 // proxy chosen for a request (a *proxyChoice).
 type proxyChoiceKey struct{}
 
@@ -119,11 +125,10 @@ type proxyChoice struct {
 	err error
 }
 
-// newProxyAuth returns a RoundTripper over t, which has a proxy function,
-// that sends auth as the Proxy-Authorization of the http requests that go
-// through a proxy. It makes t's proxy function take the answer handed down.
-func newProxyAuth(t *http.Transport, auth []string) *proxyAuth {
-	p := &proxyAuth{t: t, proxy: t.Proxy, auth: auth}
+// newProxyRoute returns a proxyRoute over t, which has a proxy function,
+// and makes that function take the answer the proxyRoute hands down.
+func newProxyRoute(t *http.Transport, auth []string) *proxyRoute {
+	p := &proxyRoute{t: t, proxy: t.Proxy, auth: auth}
 	t.Proxy = func(req *http.Request) (*url.URL, error) {
 		if ch, ok := req.Context().Value(proxyChoiceKey{}).(*proxyChoice); ok {
 			return ch.u, ch.err
@@ -133,18 +138,35 @@ func newProxyAuth(t *http.Transport, auth []string) *proxyAuth {
 	return p
 }
 
-func (p *proxyAuth) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL == nil || req.URL.Scheme != "http" || hasKey(req.Header, "Proxy-Authorization") {
+func (p *proxyRoute) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL == nil || req.URL.Scheme != "http" {
+		return p.t.RoundTrip(req)
+	}
+	otherHost := req.Host != "" && req.Host != req.URL.Host && req.URL.Opaque == ""
+	auth := p.auth != nil && !hasKey(req.Header, "Proxy-Authorization")
+	if !otherHost && !auth {
 		return p.t.RoundTrip(req)
 	}
 	u, err := p.proxy(req)
 	r := req.WithContext(context.WithValue(req.Context(), proxyChoiceKey{}, &proxyChoice{u, err}))
-	if u != nil && err == nil {
+	if u == nil || err != nil {
+		return p.t.RoundTrip(r)
+	}
+	if auth {
 		r.Header = req.Header.Clone()
 		if r.Header == nil {
 			r.Header = make(http.Header, 1)
 		}
 		r.Header["Proxy-Authorization"] = p.auth
+	}
+	if otherHost {
+		// An opaque "//host/path" is written as scheme:opaque?query.
+		to, path := *req.URL, req.URL.EscapedPath()
+		if path == "" {
+			path = "/"
+		}
+		to.Opaque = "//" + req.URL.Host + path
+		r.URL = &to
 	}
 	return p.t.RoundTrip(r)
 }

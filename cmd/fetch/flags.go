@@ -116,7 +116,8 @@ URLs.
 
 ` + fs.FlagUsages() + `
 With -d and --data-binary, @FILE sends the content of FILE (-d without its
-newlines) and @- that of standard input; repeated values are joined with &.
+carriage returns, newlines and NUL bytes, as curl -d) and @- that of
+standard input; repeated values are joined with &.
 
 -x takes the proxy as curl does, [SCHEME://][USER:PASSWORD@]HOST[:PORT]:
 the scheme http if none is given (https, socks5 and socks5h too), the port

@@ -122,7 +122,8 @@ func fromReader(ctx context.Context, r io.Reader, name string, counted bool, clo
 
 // readData makes the request body from the -d and --data-binary values as
 // curl does: each value as given, or for @FILE the file's content (without
-// carriage returns and newlines for -d), or for @- standard input's, unless
+// carriage returns, newlines and NUL bytes for -d), or for @- standard
+// input's, unless
 // standard input carries the URLs (as @- or as a FILE that is standard
 // input, such as /dev/stdin); joined with &.
 func readData(ctx context.Context, parts []dataPart, stdin io.Reader, stdinTaken bool) (string, error) {
@@ -154,7 +155,7 @@ func readData(ctx context.Context, parts []dataPart, stdin io.Reader, stdinTaken
 			return "", fmt.Errorf("%s @%s: %w", flag, name, err)
 		}
 		if !p.binary {
-			data = bytes.ReplaceAll(bytes.ReplaceAll(data, []byte("\r"), nil), []byte("\n"), nil)
+			data = slices.DeleteFunc(data, func(c byte) bool { return c == '\r' || c == '\n' || c == 0 })
 		}
 		b.Write(data)
 	}

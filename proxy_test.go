@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -111,5 +112,38 @@ func TestProxyConnectRefusal(t *testing.T) {
 			t.Errorf("refused %v: %d CONNECTs, %d POSTs; want %d and %d", tc.refuse, proxy.connects, posts, tc.connects, tc.sends)
 		}
 		mu.Unlock()
+	}
+}
+
+// A request to an http URL through a proxy names its URL in the request
+// line, whatever its Host (Header's, or WithHeader's): net/http wrote the
+// absolute URL from the Host, so that the proxy fetched it from the
+// Host's server, not the URL's; curl names the URL's host.
+func TestProxyRequestLineNamesURLHost(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		lines = append(lines, r.Method+" "+r.RequestURI)
+		mu.Unlock()
+	}))
+	t.Cleanup(proxy.Close)
+	pu, _ := url.Parse(proxy.URL)
+	for _, f := range []*Fetcher{
+		newFetcher(t, WithProxy(http.ProxyURL(pu)), WithHeader("Host", "b.test")),
+		newFetcher(t, WithProxy(http.ProxyURL(pu)), WithHeader("Host", "b.test"), WithHeader("Proxy-Authorization", "Basic eA==")),
+	} {
+		if _, err := f.Get(t.Context(), "http://a.test/x?q=1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Get(t.Context(), "http://a.test/y", Header("Host", "c.test")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"GET http://a.test/x?q=1", "GET http://a.test/y", "GET http://a.test/x?q=1", "GET http://a.test/y"}
+	if !slices.Equal(lines, want) {
+		t.Errorf("the proxy was asked for %q; want %q", lines, want)
 	}
 }
