@@ -365,36 +365,24 @@ func (s *saver) finish(n named, resp *http.Response, maxBody int64, done saved) 
 		}
 		return saved{}, fmt.Errorf("saving %s: %w", path, err)
 	}
-	r := &readErr{r: resp.Body}
-	var body io.Reader = r
-	if want >= 0 { // a 206, as every response that finishes a file is
-		body = io.LimitReader(r, min(left, want)+1) // one byte over tells; want < MaxInt64
-	}
-	size, err := io.Copy(file, body)
-	if err != nil && err != r.err {
-		err = fmt.Errorf("saving %s: %w", path, err)
-	}
-	if err == nil {
-		switch {
-		case size > left:
-			err = fmt.Errorf("%w: more than %d bytes from byte %d", fetch.ErrBodyTooLarge, maxBody, from)
-		case want >= 0 && size != want:
-			err = fmt.Errorf("%w %s: the server sent %d bytes of %q, which says %d", errNoResume, path, size, resp.Header.Get("Content-Range"), want)
+	// want >= 0 for a 206, as every response that finishes a file is.
+	size, cut, err := copyBody(file, resp, path, from, left, want, maxBody)
+	if err != nil && !cut {
+		if _, ok := errors.AsType[*rangeLengthError](err); ok {
+			err = fmt.Errorf("%w %s: %w", errNoResume, path, err)
 		}
-		if err != nil {
-			file.Truncate(from) // left as the attempt found it
-		}
+		file.Truncate(from) // left as the attempt found it
 	}
 	if cerr := file.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("saving %s: %w", path, cerr)
 	}
-	if err == nil || err == r.err {
+	if err == nil || cut {
 		// What came is kept, of a body cut short too: a next attempt asks
 		// for the rest from where it stops (as wget does).
 		n.held.n.Store(from + size)
 	}
 	if err != nil {
-		if err != r.err {
+		if !cut {
 			s.noteFull(err)
 		}
 		return saved{}, err
@@ -644,28 +632,15 @@ func (s *saver) writeResuming(n named, resp *http.Response, maxBody int64) (int6
 		s.noteFull(err)
 		return 0, fmt.Errorf("saving %s: %w", path, err)
 	}
-	r := &readErr{r: resp.Body}
-	var body io.Reader = r
-	if want >= 0 {
-		body = io.LimitReader(r, min(left, want)+1) // one byte over tells; want < MaxInt64
-	}
-	size, err := io.Copy(file, body)
-	if err != nil && err != r.err {
+	size, cut, err := copyBody(file, resp, path, from, left, want, maxBody)
+	if _, ok := errors.AsType[*rangeLengthError](err); ok {
 		err = fmt.Errorf("saving %s: %w", path, err)
-	}
-	if err == nil {
-		switch {
-		case size > left:
-			err = fmt.Errorf("%w: more than %d bytes from byte %d", fetch.ErrBodyTooLarge, maxBody, from)
-		case want >= 0 && size != want:
-			err = fmt.Errorf("saving %s: the server sent %d bytes of %q, which says %d", path, size, resp.Header.Get("Content-Range"), want)
-		}
 	}
 	if cerr := file.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("saving %s: %w", path, cerr)
 	}
 	switch {
-	case err != nil && err == r.err:
+	case cut:
 		// Cut short: what came is kept, for the next attempt to ask for
 		// the rest of.
 		p.keep(tmp, from+size)
@@ -722,6 +697,43 @@ func (s *saver) noteFull(err error) {
 }
 
 // readErr remembers the error its reader returned, other than io.EOF.
+// copyBody copies the body of resp to file, after the from bytes of it
+// that are there already: at most left bytes, and, if want >= 0 (a 206's
+// length), exactly want. It returns the bytes copied, and whether the body
+// was cut short, with the read's error as it is; a body over left is
+// fetch.ErrBodyTooLarge (maxBody is the cap to name), one of another
+// length than want a *rangeLengthError, and a failed write names path.
+func copyBody(file io.Writer, resp *http.Response, path string, from, left, want, maxBody int64) (size int64, cut bool, err error) {
+	r := &readErr{r: resp.Body}
+	var body io.Reader = r
+	if want >= 0 {
+		body = io.LimitReader(r, min(left, want)+1) // one byte over tells; want < MaxInt64
+	}
+	size, err = io.Copy(file, body)
+	switch {
+	case err != nil && err == r.err:
+		return size, true, err
+	case err != nil:
+		return size, false, fmt.Errorf("saving %s: %w", path, err)
+	case size > left:
+		return size, false, fmt.Errorf("%w: more than %d bytes from byte %d", fetch.ErrBodyTooLarge, maxBody, from)
+	case want >= 0 && size != want:
+		return size, false, &rangeLengthError{size: size, contentRange: resp.Header.Get("Content-Range"), want: want}
+	}
+	return size, false, nil
+}
+
+// A rangeLengthError is the error of a 206 whose body is not as long as
+// its Content-Range says.
+type rangeLengthError struct {
+	size, want   int64
+	contentRange string
+}
+
+func (e *rangeLengthError) Error() string {
+	return fmt.Sprintf("the server sent %d bytes of %q, which says %d", e.size, e.contentRange, e.want)
+}
+
 type readErr struct {
 	r   io.Reader
 	err error
