@@ -105,8 +105,9 @@ func (f *Fetcher) retryable(c *call, o *outcome, n int) bool {
 
 // neverSent reports whether attempt o failed before its request could
 // reach a server: on connecting to its host, or to the proxy in between,
-// or at the proxy's refusal to open a tunnel, before any redirect. Such a request may be sent again whatever its
-// method, as urllib3 retries a connection error.
+// or at the proxy's refusal to open a tunnel, before any redirect. Such a
+// request may be sent again whatever its method, as urllib3 retries a
+// connection error.
 func neverSent(c *call, o *outcome) bool {
 	if o.err == nil || c.flags.Load()&redirected != 0 {
 		return false

@@ -46,7 +46,8 @@ const (
 // method is idempotent (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) or it carries
 // an Idempotency-Key (or X-Idempotency-Key) header, or RetryNonIdempotent is
 // set, or its attempt failed to connect to its host (or to the proxy in
-// between) before any redirect, so that nothing was sent; its body, if any,
+// between, or the proxy would not open its tunnel: a [*ProxyConnectError])
+// before any redirect, so that nothing was sent; its body, if any,
 // can be replayed through [http.Request.GetBody]; the caller's context is
 // live; and Retryable says the outcome is worth retrying.
 type RetryPolicy struct {
