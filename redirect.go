@@ -291,8 +291,10 @@ func (c *call) sendCheck() func(*http.Request) error {
 
 // redirectPolicy returns the CheckRedirect of the Fetcher's client: policy
 // (net/http's default if nil) says whether req may be followed, and hop
-// then moves the call to req's host. Before that, req, made by net/http
-// from a Location, is checked as a first request is (see validateURL) and
+// then moves the call to req's host. Before policy, req gets back the
+// credentials net/http held back for a host named in another case (see
+// restoreSensitive). Before hop, req, made by net/http from a Location,
+// is checked as a first request is (see validateURL) and
 // requoted (see requote), and its URL and headers are made what RFC 9110
 // and a careful client ask (see redirectFixes).
 func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
@@ -300,6 +302,7 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 		policy = defaultCheckRedirect
 	}
 	return func(req *http.Request, via []*http.Request) error {
+		restoreSensitive(req, via, f.client.Jar != nil)
 		had := f.heldDefaults(req)
 		if err := policy(req, via); err != nil {
 			return err
@@ -359,6 +362,36 @@ func dropSensitive(h http.Header) {
 		if slices.Contains(sensitiveHeaders, http.CanonicalHeaderKey(k)) {
 			delete(h, k)
 		}
+	}
+}
+
+// restoreSensitive puts back on req, a redirect, the sensitive headers of
+// the first request in via that net/http held back only because it
+// compares host names case by case: when every hop so far, req's
+// included, went to the first request's host name or a subdomain of it,
+// compared as DNS compares names (EXAMPLE.COM is example.com), req gets
+// each of them it lacks. With a cookie jar Cookie is left as net/http made
+// it, since the first request then holds the jar's cookies for its own
+// URL, and net/http rewrites the caller's ones as redirects set cookies.
+func restoreSensitive(req *http.Request, via []*http.Request, jar bool) {
+	if len(via) == 0 {
+		return
+	}
+	first := via[0]
+	for _, r := range via[1:] {
+		if !sameDomain(first.URL, r.URL) {
+			return
+		}
+	}
+	if !sameDomain(first.URL, req.URL) {
+		return
+	}
+	for k, vs := range first.Header {
+		ck := http.CanonicalHeaderKey(k)
+		if !slices.Contains(sensitiveHeaders, ck) || jar && (ck == "Cookie" || ck == "Cookie2") || hasKey(req.Header, ck) {
+			continue
+		}
+		req.Header[k] = slices.Clone(vs)
 	}
 }
 

@@ -482,10 +482,15 @@ func (f *Fetcher) applyDefaults(r *http.Request, shared bool) (added uint64) {
 }
 
 // sameDomain reports whether dest's host is initial's, or a subdomain of
-// it, as net/http decides whether to send Authorization on a redirect.
+// it, as net/http decides whether to send Authorization on a redirect, but
+// comparing names as DNS does, without regard to case. A name IDNA refuses
+// is the same domain as itself only.
 func sameDomain(initial, dest *url.URL) bool {
-	parent, _ := asciiHostname(initial.Hostname())
-	sub, _ := asciiHostname(dest.Hostname())
+	parent, ok := asciiHostname(initial.Hostname())
+	sub, subOK := asciiHostname(dest.Hostname())
+	if !ok || !subOK {
+		return strings.EqualFold(initial.Hostname(), dest.Hostname())
+	}
 	if sub == parent {
 		return true
 	}
