@@ -145,9 +145,6 @@ func (f *Fetcher) attempt(c *call, n int) (o *outcome) {
 		client = f.jarless
 	}
 	o.resp, o.err = client.Do(r)
-	if c.hopped { // before sent, which resets it
-		c.flags.Or(redirected)
-	}
 	o.req, o.h, o.sent = r, c.h, c.sent()
 	if o.resp != nil && o.resp.Request == nil {
 		// A RoundTripper of the caller's need not say what it answered

@@ -96,8 +96,9 @@ func newClient(c config) (*http.Client, *http.Transport) {
 	return &http.Client{Transport: rt, CheckRedirect: checkRedirect(c.maxRedirects), Jar: c.jar}, t
 }
 
-// A proxyRoute sends the http requests that go through a proxy as the
-// proxy needs them, where net/http would not:
+// A proxyRoute sends the http requests that go through an HTTP proxy (not
+// a SOCKS one, which reads no HTTP) as the proxy needs them, where
+// net/http would not:
 //   - with auth, the default Proxy-Authorization, which only a proxy reads
 //     (one that goes straight to its server does not carry it there; a
 //     request that sets its own is sent as it is);
@@ -149,7 +150,9 @@ func (p *proxyRoute) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	u, err := p.proxy(req)
 	r := req.WithContext(context.WithValue(req.Context(), proxyChoiceKey{}, &proxyChoice{u, err}))
-	if u == nil || err != nil {
+	if u == nil || err != nil || u.Scheme != "http" && u.Scheme != "https" {
+		// Direct, or through a SOCKS proxy, which reads no HTTP: the
+		// request goes to its server as it is.
 		return p.t.RoundTrip(r)
 	}
 	if auth {
@@ -168,7 +171,15 @@ func (p *proxyRoute) RoundTrip(req *http.Request) (*http.Response, error) {
 		to.Opaque = "//" + req.URL.Host + path
 		r.URL = &to
 	}
-	return p.t.RoundTrip(r)
+	resp, err := p.t.RoundTrip(r)
+	if resp != nil {
+		// The caller's request, as the transport alone returns it: not
+		// the copy sent, whose opaque URL resolves a link such as
+		// "?page=2" to no host, and whose header holds the proxy's
+		// credential.
+		resp.Request = req
+	}
+	return resp, err
 }
 
 // pooledByProxy reports whether http:// requests may go through a proxy
@@ -241,7 +252,7 @@ func proxyConnectRefused(next func(context.Context, *url.URL, *http.Request, *ht
 				return err
 			}
 		}
-		if resp.StatusCode/100 == 2 {
+		if resp.StatusCode == http.StatusOK { // net/http opens the tunnel at no other status
 			return nil
 		}
 		return &ProxyConnectError{Proxy: proxy.Redacted(), StatusCode: resp.StatusCode, Status: resp.Status}

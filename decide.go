@@ -103,13 +103,13 @@ func (f *Fetcher) retryable(c *call, o *outcome, n int) bool {
 	return true
 }
 
-// neverSent reports whether attempt o failed before its request could
-// reach a server: on connecting to its host, or to the proxy in between,
-// or at the proxy's refusal to open a tunnel, before any redirect. Such a
-// request may be sent again whatever its method, as urllib3 retries a
-// connection error.
+// neverSent reports whether attempt o, the current attempt of c, failed
+// before its request could reach a server: on connecting to its host, or
+// to the proxy in between, or at the proxy's refusal to open a tunnel,
+// before any redirect. Such a request may be sent again whatever its
+// method, as urllib3 retries a connection error.
 func neverSent(c *call, o *outcome) bool {
-	if o.err == nil || c.flags.Load()&redirected != 0 {
+	if o.err == nil || c.hopped {
 		return false
 	}
 	if _, ok := errors.AsType[*ProxyConnectError](o.err); ok {

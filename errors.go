@@ -204,7 +204,8 @@ func (e *RetryAfterError) Unwrap() []error {
 }
 
 // ProxyConnectError is the error of an attempt to an https URL whose proxy
-// would not open the tunnel to it: its answer to CONNECT was not a 2xx.
+// would not open the tunnel to it: its answer to CONNECT was not 200 OK,
+// the one status at which net/http opens it.
 // Nothing reached the server, so the request may be sent again whatever
 // its method: [DefaultRetryable] retries the statuses it retries from a
 // server (a 502 or 503 from a rotating proxy's exit, say), not a 407, whose

@@ -50,12 +50,12 @@ type call struct {
 
 	defaulted    uint64        // bit i: the Fetcher added its default header private[i] to req; bit 63: one of private[63:] (see applyDefaults)
 	wrote        atomic.Int32  // times net/http wrote a request of an odd attempt on a connection
-	flags        atomic.Uint32 // evenAttempt, bodyDone, jarless, redirected: one word, so that the call fits its size class (see TestCallFitsItsSizeClass)
+	flags        atomic.Uint32 // evenAttempt, bodyDone, jarless: one word, so that the call fits its size class (see TestCallFitsItsSizeClass)
 	first        int32         // wrote when the current attempt followed its first redirect
 	n            int32         // the current attempt, from 1
 	attempts     int32         // requests sent to origin so far, as Error.Attempts counts them (see TestCallFitsItsSizeClass)
 	held         bool          // the call holds h's slot and a global slot
-	hopped       bool          // the current attempt has followed a redirect
+	hopped       bool          // the current attempt has followed a redirect: its request reached a server, which answered (see neverSent)
 	reads        bool          // the call reads the final response's body itself (consume)
 	sharedHeader bool          // req's header map is the caller's: copy it before adding defaults
 }
@@ -65,7 +65,6 @@ const (
 	evenAttempt uint32 = 1 << iota // the current attempt is an even one: its requests carry alt
 	bodyDone                       // the body has given up what the call held (see slotBody.finish)
 	jarless                        // the call neither sends nor stores the cookies of the client's jar (see Fetcher.jarless); set by begin
-	redirected                     // the current attempt followed a redirect: its request reached a server, which answered
 )
 
 type callKey struct{}
@@ -131,7 +130,8 @@ type altTrace struct {
 
 func (t *altTrace) wroteHeaders() { t.wrote.Add(1) }
 
-// traceAttempt readies the call's count of the writes of attempt n. Odd
+// traceAttempt readies the call's count of the writes of attempt n, and
+// clears its note that the attempt followed a redirect (hopped). Odd
 // and even attempts carry traces of their own, each with its count: over
 // HTTP/2 net/http reports a write after it has sent it, on another
 // goroutine, so the report may come after the attempt has ended, and it
@@ -151,12 +151,12 @@ func (c *call) traceAttempt(n int) {
 		}
 	}
 	if even {
-		c.flags.And(^redirected)
 		c.flags.Or(evenAttempt)
 	} else {
-		c.flags.And(^(evenAttempt | redirected))
+		c.flags.And(^evenAttempt)
 	}
 	c.writes().Store(0)
+	c.hopped = false
 }
 
 // writes returns the count of the writes of the current attempt.
@@ -222,7 +222,7 @@ func (c *call) wroteHeaders() { c.wrote.Add(1) }
 func (c *call) sent() int16 {
 	n := c.writes().Load()
 	if c.hopped {
-		n, c.hopped = c.first, false
+		n = c.first
 	}
 	return int16(min(max(1, n), math.MaxInt16))
 }

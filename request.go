@@ -186,8 +186,10 @@ func valueProblem(value string) string {
 // RFC 6265 asks (net/http's cookie jar would keep only the first).
 //
 // Proxy-Authorization is for the proxy ([WithProxy], or the environment's):
-// it goes with requests to http URLs that go through a proxy, which reads
-// them, and, for https URLs, in the CONNECT that opens the tunnel; never
+// it goes with requests to http URLs that go through an http or https
+// proxy, which reads them, and, for https URLs, in the CONNECT that opens
+// the tunnel (a SOCKS proxy reads neither: give its user and password in
+// its URL); never
 // to a server: not inside the tunnel, nor with a request that goes to its
 // server direct (a proxy URL's user and password take its place). [New]
 // refuses it together with [WithClient]: set that client's transport's
@@ -341,9 +343,11 @@ func (f *Fetcher) bearer(c *call) (tok string, err error) {
 // tokenContext is the context WithBearerTokenFunc's function is given:
 // the call's, but for the trace that counts the call's own requests as
 // net/http writes them, which it holds as the caller's trace (only the
-// caller's own, if any, is left). A token fetched under it, through the
-// same Fetcher or another client, is then not counted among the attempts
-// of the call that asked for it.
+// caller's own, if any, is left), and for the call itself and the
+// [MaxBodySize] and [Header] Host applied to its request. A token fetched
+// under it, through the same Fetcher or another client, is then not
+// counted among the attempts of the call that asked for it, nor capped or
+// addressed as that call's request is.
 type tokenContext struct{ *call }
 
 func (t tokenContext) Value(key any) any {
@@ -353,8 +357,8 @@ func (t tokenContext) Value(key any) any {
 			return t.alt.caller
 		}
 		return nil
-	case callKey{}:
-		return nil
+	case callKey{}, bodyCapKey{}, ownHostKey{}:
+		return nil // the asking request's own, not the token's
 	}
 	return t.call.Context.Value(key)
 }

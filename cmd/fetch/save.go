@@ -696,7 +696,6 @@ func (s *saver) noteFull(err error) {
 	}
 }
 
-// readErr remembers the error its reader returned, other than io.EOF.
 // copyBody copies the body of resp to file, after the from bytes of it
 // that are there already: at most left bytes, and, if want >= 0 (a 206's
 // length), exactly want. It returns the bytes copied, and whether the body
@@ -734,6 +733,7 @@ func (e *rangeLengthError) Error() string {
 	return fmt.Sprintf("the server sent %d bytes of %q, which says %d", e.size, e.contentRange, e.want)
 }
 
+// readErr remembers the error its reader returned, other than io.EOF.
 type readErr struct {
 	r   io.Reader
 	err error
