@@ -272,3 +272,29 @@ func TestWithHooksTwiceInOrder(t *testing.T) {
 		t.Errorf("with a.OnDone panicking, hooks ran\n%q\nwant\n%q", got, want)
 	}
 }
+
+// Of several sets' hooks of one event that panic, the call fails with the
+// last one's panic, for OnCall as for the others.
+func TestWithHooksPanicsLastWins(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+		for _, event := range []string{"OnCall", "OnDone"} {
+			set := func(v string) Hooks {
+				if event == "OnCall" {
+					return Hooks{OnCall: func(ctx context.Context, _ CallInfo) context.Context { panic(v) }}
+				}
+				return Hooks{OnDone: func(DoneInfo) { panic(v) }}
+			}
+			f, err := New(WithClient(memhttp.Client(ok)), WithHooks(set("first")), WithHooks(set("last")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.Get(t.Context(), "http://a.test/")
+			pe, isPanic := errors.AsType[*PanicError](err)
+			if !isPanic || pe.Value != "last" {
+				t.Errorf("%s: err %v; want the last set's panic", event, err)
+			}
+			f.Shutdown(context.Background())
+		}
+	})
+}

@@ -541,7 +541,8 @@ func WithLogger(l *slog.Logger) Option {
 // every set runs, in the order given: at each event, the hook of the first
 // set, then the second's, and so on. Each OnCall is given the context the
 // one before it returned, and the last one's becomes the call's. A hook
-// that panics fails the call as it would alone; the other sets' hooks, of
+// that panics fails the call as it would alone (of several of one event
+// that panic, with the last one's panic); the other sets' hooks, of
 // that event and of later ones, still run (an OnCall after one that
 // panicked is given the context so far), so that a tracer's OnDone ends
 // the span its OnCall began.

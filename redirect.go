@@ -101,13 +101,13 @@ func (f *Fetcher) newCall(req *http.Request, h *host, held bool) *call {
 	for _, on := range f.onCall {
 		// Each set's, with the context the one before returned, even
 		// after one panics (its OnDone will run): a panic ends the call
-		// with it, before any gate (see Fetcher.admit).
-		err := runHook(func() {
+		// with it, the last one as with the other hooks (see joinHook),
+		// before any gate (see Fetcher.admit).
+		if err := runHook(func() {
 			if ctx := on(c.Context, CallInfo{Request: req, Host: h.name}); ctx != nil {
 				c.Context = ctx
 			}
-		})
-		if c.panicked == nil {
+		}); err != nil {
 			c.panicked = err
 		}
 	}
