@@ -86,7 +86,7 @@ func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string,
 	if n, ok := ownBodyCap(req); ok {
 		ctx = context.WithValue(ctx, bodyCapKey{}, n)
 	}
-	if req.Context().Value(ownHostKey{}) != nil {
+	if ownHost(req) {
 		ctx = context.WithValue(ctx, ownHostKey{}, true)
 	}
 	c := preparedCall(ctx)

@@ -45,6 +45,9 @@ func Header(key, value string) RequestOption {
 			if value == "" || r.URL != nil && value == r.URL.Host {
 				// Marked as set, since it is the Host that
 				// applyDefaults replaces with the default.
+				if !ownHostsUsed.Load() {
+					ownHostsUsed.Store(true)
+				}
 				*r = *r.WithContext(context.WithValue(r.Context(), ownHostKey{}, true))
 			}
 			return nil
@@ -57,6 +60,15 @@ func Header(key, value string) RequestOption {
 // ownHostKey is the context key that marks a request whose Host, its
 // URL's, was set by [Header]: it gets no default Host.
 type ownHostKey struct{}
+
+// ownHostsUsed is set once any request has been so marked, so that until
+// then no request looks for the mark.
+var ownHostsUsed atomic.Bool
+
+// ownHost reports whether req is marked with ownHostKey.
+func ownHost(req *http.Request) bool {
+	return ownHostsUsed.Load() && req.Context().Value(ownHostKey{}) != nil
+}
 
 // isHost reports whether header key is Host, in any case.
 func isHost(key string) bool { return strings.EqualFold(key, "Host") }
@@ -462,7 +474,7 @@ func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option
 // returns which of the private defaults it added: bit i for f.private[i],
 // bit 63 for any of f.private[63:] (see keepDefaults).
 func (f *Fetcher) applyDefaults(r *http.Request, shared bool) (added uint64) {
-	if f.hostHeader != "" && (r.Host == "" || r.URL != nil && r.Host == r.URL.Host) && r.Context().Value(ownHostKey{}) == nil {
+	if f.hostHeader != "" && (r.Host == "" || r.URL != nil && r.Host == r.URL.Host) && !ownHost(r) {
 		r.Host = f.hostHeader
 	}
 	if len(f.header) == 0 {
