@@ -16,18 +16,7 @@ import (
 // http.ServeContent would, but sends only n bytes of it and then drops
 // the connection: a download cut short part way.
 func cutAfter(w http.ResponseWriter, r *http.Request, n int) {
-	from := int(rangeFrom(r))
-	if from > 0 {
-		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, len(contBody)-1, len(contBody)))
-	}
-	w.Header().Set("Content-Length", fmt.Sprint(len(contBody)-from))
-	if from > 0 {
-		w.WriteHeader(http.StatusPartialContent)
-	}
-	w.Write(contBody[from : from+n])
-	w.(http.Flusher).Flush()
-	conn, _, _ := w.(http.Hijacker).Hijack()
-	conn.Close()
+	cutBody(w, contBody, int(rangeFrom(r)), n, nil)
 }
 
 // rangeFrom returns N of r's Range: bytes=N-, or 0.

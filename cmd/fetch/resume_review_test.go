@@ -29,24 +29,6 @@ func attempts(srv *contServer, handle func(w http.ResponseWriter, r *http.Reques
 	srv.handle = func(w http.ResponseWriter, r *http.Request) { handle(w, r, n.Add(1)) }
 }
 
-// cutBody sends the head of a response whose body is body[from:] (a 206
-// saying so if from > 0), with the headers in h, then n bytes of that
-// body, and drops the connection.
-func cutBody(w http.ResponseWriter, body []byte, from, n int, h http.Header) {
-	for k, v := range h {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)-from))
-	if from > 0 {
-		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, len(body)-1, len(body)))
-		w.WriteHeader(http.StatusPartialContent)
-	}
-	w.Write(body[from : from+n])
-	w.(http.Flusher).Flush()
-	conn, _, _ := w.(http.Hijacker).Hijack()
-	conn.Close()
-}
-
 // checkSaved fails t unless dir holds exactly the files in want, with the
 // content given, and nothing else (no temporary file).
 func checkSaved(t *testing.T, dir string, want map[string][]byte) {

@@ -25,6 +25,24 @@ func dirNames(t *testing.T, dir string) []string {
 	return names
 }
 
+// cutBody sends the head of a response whose body is body[from:] (a 206
+// saying so if from > 0), with the headers in h, then n bytes of that
+// body, and drops the connection.
+func cutBody(w http.ResponseWriter, body []byte, from, n int, h http.Header) {
+	for k, v := range h {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)-from))
+	if from > 0 {
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, len(body)-1, len(body)))
+		w.WriteHeader(http.StatusPartialContent)
+	}
+	w.Write(body[from : from+n])
+	w.(http.Flusher).Flush()
+	conn, _, _ := w.(http.Hijacker).Hijack()
+	conn.Close()
+}
+
 // servePart serves contBody with ETag etag as http.ServeContent does
 // (206 for a Range, If-Range checked), cutting the connection after n
 // bytes of the body if n >= 0.
@@ -38,17 +56,7 @@ func servePart(w http.ResponseWriter, r *http.Request, etag string, body []byte,
 	if r.Header.Get("If-Range") != "" && r.Header.Get("If-Range") != etag {
 		from = 0
 	}
-	if from > 0 {
-		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, len(body)-1, len(body)))
-	}
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)-from))
-	if from > 0 {
-		w.WriteHeader(http.StatusPartialContent)
-	}
-	w.Write(body[from : from+n])
-	w.(http.Flusher).Flush()
-	conn, _, _ := w.(http.Hijacker).Hijack()
-	conn.Close()
+	cutBody(w, body, from, n, nil)
 }
 
 // With -O, a retry of a GET whose body was cut short asks for the rest
