@@ -113,6 +113,7 @@ func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 			return
 		}
 		req.Header.Set("User-Agent", r.cfg.agent)
+		FollowRedirects(true)(req) // RFC 9309 §2.3.1.2, whatever WithFollowRedirects says
 		for _, k := range slices.Concat(credentialHeaders[:], r.f.private) {
 			// Set, to nothing: the Fetcher's defaults are not added. The
 			// host may be one only a redirect led to, which is spared

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/c989c033/fetch/internal/urlredact"
 )
 
 // Sentinel errors. Match them with [errors.Is]; they are always wrapped with
@@ -115,10 +117,12 @@ type StatusError struct {
 	Body []byte
 }
 
-// Error returns the status, as in "status 503 Service Unavailable", and
-// the start of the body if it is text that says more than the status does,
-// as in `status 403 Forbidden: {"error":"quota exceeded"}`; the [*Error]
-// that wraps it names the request.
+// Error returns the status, as in "status 503 Service Unavailable", where
+// a redirect not followed pointed, as in `status 301 Moved Permanently to
+// "https://example.com/"` (see [WithFollowRedirects]), and the start of
+// the body if it is text that says more than the status does, as in
+// `status 403 Forbidden: {"error":"quota exceeded"}`; the [*Error] that
+// wraps it names the request.
 func (e *StatusError) Error() string {
 	s := "status " + e.Status
 	if e.Status == "" {
@@ -126,6 +130,9 @@ func (e *StatusError) Error() string {
 	}
 	if e.RetryAfter > 0 {
 		s += " (Retry-After " + e.RetryAfter.String() + ")"
+	}
+	if loc := e.Header.Get("Location"); loc != "" && e.StatusCode >= 300 && e.StatusCode <= 399 {
+		s += " to " + strconv.Quote(urlredact.String(loc))
 	}
 	if msg := bodyText(e.Body); msg != "" && msg != http.StatusText(e.StatusCode) {
 		s += ": " + msg

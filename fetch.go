@@ -42,6 +42,7 @@ type Fetcher struct {
 	token           func(context.Context) (string, error)             // WithBearerTokenFunc's: the Authorization default's value, per attempt
 	authBit         uint64                                            // Authorization's bit among the private defaults (see applyDefaults)
 	timed           bool                                              // somebody reads attempts' times: a hook, or the adaptive rate
+	stayPut         bool                                              // WithFollowRedirects(false): a redirect response is final unless the request's FollowRedirects says otherwise
 	stats           counters
 
 	// Shutdown: calls register in active; once closed is set, the call that
@@ -94,6 +95,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		onCall:          callHooks(c.hooks),
 		header:          c.header,
 		hostHeader:      c.host,
+		stayPut:         c.stayPut,
 		token:           c.token,
 		drained:         make(chan struct{}),
 		closing:         make(chan struct{}),

@@ -74,20 +74,16 @@ func invalidURL(err error) error {
 
 // sendRequest is the requester of the calls given requests, DoAll and
 // StreamRequests: each request is sent with the call's context in place of
-// its own (keeping the [MaxBodySize] applied to it, and a Host that
-// [Header] set to the URL's), and, if its body can
-// be rewound (GetBody), with a body of its own, so that a request given as
-// several inputs sends its whole body each time (the one it came with is
-// closed). A nil request is left for do to refuse.
+// its own (keeping the settings [RequestOption]s gave it, such as
+// [MaxBodySize]), and, if its body can be rewound (GetBody), with a body
+// of its own, so that a request given as several inputs sends its whole
+// body each time (the one it came with is closed). A nil request is left for do to refuse.
 func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string, error) {
 	if req == nil {
 		return nil, "", nil
 	}
-	if n, ok := ownBodyCap(req); ok {
-		ctx = context.WithValue(ctx, bodyCapKey{}, n)
-	}
-	if ownHost(req) {
-		ctx = context.WithValue(ctx, ownHostKey{}, true)
+	if o := ownOf(req.Context()); o != (own{}) {
+		ctx = context.WithValue(ctx, ownKey{}, o)
 	}
 	c := preparedCall(ctx)
 	c.sharedHeader = true // the caller's request's header map

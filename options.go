@@ -61,6 +61,7 @@ type config struct {
 	maxBody         int64
 	maxHeader       int64
 	maxRedirects    int
+	stayPut         bool     // WithFollowRedirects(false)
 	clientOptions   []string // options given that configure the client New builds, by name
 	proxyAuth       string   // WithHeader's Proxy-Authorization, for proxies alone
 	wrapTransport   func(http.RoundTripper) http.RoundTripper
@@ -345,7 +346,8 @@ func WithMaxHeaderSize(n int64) Option {
 
 // WithMaxRedirects sets how many redirects a request may follow (default
 // [DefaultMaxRedirects]; 0 follows none) before failing with
-// [ErrTooManyRedirects]. It configures the client New builds: [New]
+// [ErrTooManyRedirects]; to get a redirect response itself, see
+// [WithFollowRedirects]. It configures the client New builds: [New]
 // refuses it together with [WithClient], whose CheckRedirect is the
 // caller's. Either way, every redirect
 // followed passes the gates of the host it goes to (see [Fetcher.Do]).
@@ -356,6 +358,23 @@ func WithMaxRedirects(n int) Option {
 		}
 		c.maxRedirects = n
 		c.clientOptions = append(c.clientOptions, "WithMaxRedirects")
+		return nil
+	}
+}
+
+// WithFollowRedirects(false) makes a redirect response the final
+// response, as [http.ErrUseLastResponse] does in net/http, instead of
+// following its Location: [Fetcher.Do] returns the 3xx, and the calls that
+// read bodies for you fail the request with a [*StatusError] whose Header
+// holds the Location (and Result.Header too), as for any status other than
+// 2xx. A link checker or a crawler that schedules each redirect's target
+// as a URL of its own wants this. The default, and WithFollowRedirects(true),
+// follows redirects, up to [WithMaxRedirects]. A call may choose otherwise
+// for its own requests with [FollowRedirects]. It works with [WithClient]
+// too, before the client's own CheckRedirect is asked.
+func WithFollowRedirects(follow bool) Option {
+	return func(c *config) error {
+		c.stayPut = !follow
 		return nil
 	}
 }

@@ -302,6 +302,9 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 		policy = defaultCheckRedirect
 	}
 	return func(req *http.Request, via []*http.Request) error {
+		if !f.follows(req) {
+			return http.ErrUseLastResponse
+		}
 		restoreSensitive(req, via, f.client.Jar != nil)
 		had := f.heldDefaults(req)
 		if err := policy(req, via); err != nil {
@@ -318,6 +321,19 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 		f.keepDefaults(req, via, had)
 		return f.hop(req)
 	}
+}
+
+// follows reports whether req, a redirect net/http is about to follow,
+// is to be followed: as [FollowRedirects] says for the call's requests,
+// else as the Fetcher's [WithFollowRedirects] says.
+func (f *Fetcher) follows(req *http.Request) bool {
+	switch ownOf(req.Context()).follow {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	return !f.stayPut
 }
 
 // keepEscapes resolves req's Location again, as net/http did, where

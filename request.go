@@ -45,29 +45,13 @@ func Header(key, value string) RequestOption {
 			if value == "" || r.URL != nil && value == r.URL.Host {
 				// Marked as set, since it is the Host that
 				// applyDefaults replaces with the default.
-				if !ownHostsUsed.Load() {
-					ownHostsUsed.Store(true)
-				}
-				*r = *r.WithContext(context.WithValue(r.Context(), ownHostKey{}, true))
+				setOwn(r, func(o *own) { o.host = true })
 			}
 			return nil
 		}
 		r.Header.Set(key, value)
 		return nil
 	}
-}
-
-// ownHostKey is the context key that marks a request whose Host, its
-// URL's, was set by [Header]: it gets no default Host.
-type ownHostKey struct{}
-
-// ownHostsUsed is set once any request has been so marked, so that until
-// then no request looks for the mark.
-var ownHostsUsed atomic.Bool
-
-// ownHost reports whether req is marked with ownHostKey.
-func ownHost(req *http.Request) bool {
-	return ownHostsUsed.Load() && req.Context().Value(ownHostKey{}) != nil
 }
 
 // isHost reports whether header key is Host, in any case.
@@ -128,37 +112,73 @@ func MaxBodySize(n int64) RequestOption {
 		if n < 0 || n > math.MaxInt64-1 {
 			n = math.MaxInt64 - 1 // the readers look one byte past the cap
 		}
-		if !bodyCapsUsed.Load() {
-			bodyCapsUsed.Store(true)
-		}
-		*r = *r.WithContext(context.WithValue(r.Context(), bodyCapKey{}, n))
+		setOwn(r, func(o *own) { o.bodyCap = n })
 		return nil
 	}
 }
 
-// bodyCapKey is the context key of a request's [MaxBodySize].
-type bodyCapKey struct{}
+// FollowRedirects says whether the call's requests follow redirects, in
+// place of the Fetcher's [WithFollowRedirects]: FollowRedirects(false)
+// makes each redirect response the final one, as net/http's
+// [http.ErrUseLastResponse] does (see [WithFollowRedirects]), and
+// FollowRedirects(true) follows them on a Fetcher that does not, up to
+// its [WithMaxRedirects]. Applied to a request, it holds wherever the
+// request is sent: [Fetcher.Do], [Fetcher.DoAll],
+// [Fetcher.StreamRequests], and [Handle]'s newRequest.
+func FollowRedirects(follow bool) RequestOption {
+	return func(r *http.Request) error {
+		setOwn(r, func(o *own) {
+			o.follow = -1
+			if follow {
+				o.follow = 1
+			}
+		})
+		return nil
+	}
+}
 
-// bodyCapsUsed is set once any request has had a [MaxBodySize], so that
-// until then no request looks for one.
-var bodyCapsUsed atomic.Bool
+// own is what a call's [RequestOption]s set for its requests beyond their
+// method, header and body. It rides in the request's context, under ownKey,
+// so that it holds wherever the request is sent.
+type own struct {
+	bodyCap int64 // MaxBodySize's cap, past any byte a body may have; 0 for the Fetcher's
+	host    bool  // Header set Host to the URL's host: the request gets no default Host
+	follow  int8  // FollowRedirects: 1 follow, -1 do not, 0 as the Fetcher does
+}
+
+// ownKey is the context key of a request's [own] settings.
+type ownKey struct{}
+
+// ownUsed is set once any request has had settings of its own, so that
+// until then no request looks for them.
+var ownUsed atomic.Bool
+
+// setOwn changes the settings of r's own with set.
+func setOwn(r *http.Request, set func(*own)) {
+	o := ownOf(r.Context())
+	set(&o)
+	if !ownUsed.Load() {
+		ownUsed.Store(true)
+	}
+	*r = *r.WithContext(context.WithValue(r.Context(), ownKey{}, o))
+}
+
+// ownOf returns the settings of the request whose context is ctx.
+func ownOf(ctx context.Context) own {
+	if !ownUsed.Load() {
+		return own{}
+	}
+	o, _ := ctx.Value(ownKey{}).(own)
+	return o
+}
 
 // bodyCap returns the cap on the body of the response to req: its
 // [MaxBodySize] if it has one, else the Fetcher's.
 func (f *Fetcher) bodyCap(req *http.Request) int64 {
-	if n, ok := ownBodyCap(req); ok {
+	if n := ownOf(req.Context()).bodyCap; n != 0 {
 		return n
 	}
 	return f.maxBody
-}
-
-// ownBodyCap returns the [MaxBodySize] applied to req, if any.
-func ownBodyCap(req *http.Request) (int64, bool) {
-	if !bodyCapsUsed.Load() {
-		return 0, false
-	}
-	n, ok := req.Context().Value(bodyCapKey{}).(int64)
-	return n, ok
 }
 
 // checkHeader returns an error naming key and value unless they may be
@@ -356,10 +376,11 @@ func (f *Fetcher) bearer(c *call) (tok string, err error) {
 // the call's, but for the trace that counts the call's own requests as
 // net/http writes them, which it holds as the caller's trace (only the
 // caller's own, if any, is left), and for the call itself and the
-// [MaxBodySize] and [Header] Host applied to its request. A token fetched
-// under it, through the same Fetcher or another client, is then not
-// counted among the attempts of the call that asked for it, nor capped or
-// addressed as that call's request is.
+// settings [RequestOption]s gave its request ([MaxBodySize],
+// [FollowRedirects], a [Header] Host). A token fetched under it, through
+// the same Fetcher or another client, is then not counted among the
+// attempts of the call that asked for it, nor capped, addressed or
+// redirected as that call's request is.
 type tokenContext struct{ *call }
 
 func (t tokenContext) Value(key any) any {
@@ -369,7 +390,7 @@ func (t tokenContext) Value(key any) any {
 			return t.alt.caller
 		}
 		return nil
-	case callKey{}, bodyCapKey{}, ownHostKey{}:
+	case callKey{}, ownKey{}:
 		return nil // the asking request's own, not the token's
 	}
 	return t.call.Context.Value(key)
@@ -474,7 +495,7 @@ func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option
 // returns which of the private defaults it added: bit i for f.private[i],
 // bit 63 for any of f.private[63:] (see keepDefaults).
 func (f *Fetcher) applyDefaults(r *http.Request, shared bool) (added uint64) {
-	if f.hostHeader != "" && (r.Host == "" || r.URL != nil && r.Host == r.URL.Host) && !ownHost(r) {
+	if f.hostHeader != "" && (r.Host == "" || r.URL != nil && r.Host == r.URL.Host) && !ownOf(r.Context()).host {
 		r.Host = f.hostHeader
 	}
 	if len(f.header) == 0 {
