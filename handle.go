@@ -20,7 +20,10 @@ type Handled[In, Out any] struct {
 	URL      string // the request URL, redacted
 	FinalURL string // the URL of the final response, after redirects, redacted; "" if none
 	Status   int    // the final status; 0 if no response
-	Attempts int    // as [Result.Attempts] counts them
+	// Header is the final response's header (a redirect not followed
+	// holds its Location there); nil if no response.
+	Header   http.Header
+	Attempts int // as [Result.Attempts] counts them
 	Duration time.Duration
 	Err      error // nil, or an [*Error]: for a non-2xx status it wraps a [*StatusError]
 }
@@ -176,7 +179,7 @@ func handleOne[In, Out any](f *Fetcher, req *http.Request, text string, err erro
 	var resp *http.Response
 	resp, h.Attempts, h.Err = f.do(req, consume, from)
 	if resp != nil {
-		h.Status, h.FinalURL = resp.StatusCode, h.URL
+		h.Status, h.Header, h.FinalURL = resp.StatusCode, resp.Header, h.URL
 		if resp.Request.URL != req.URL { // redirected
 			h.FinalURL = resp.Request.URL.Redacted()
 		}

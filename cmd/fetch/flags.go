@@ -131,8 +131,8 @@ and exits; it takes --group, --visibility, -q and --total, and refuses the
 flags of a worker.
 
 Exit status: 0 if every URL succeeded, 1 if any failed, 2 for a usage error
-or an input with no URLs, 130 if interrupted (Ctrl-C), 143 if terminated
-(SIGTERM).
+or an input with no URLs, 130 if interrupted (Ctrl-C), 141 if standard
+output was closed by its reader (head -1), 143 if terminated (SIGTERM).
 `
 }
 
@@ -211,6 +211,10 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		}
 	}
 	switch {
+	case o.method == http.MethodHead && o.title:
+		return o, nil, nil, errors.New("-X HEAD and --title: a response to HEAD has no body, so no <title>")
+	case o.method == http.MethodHead && o.bodies:
+		return o, nil, nil, errors.New("-X HEAD and --body: a response to HEAD has no body to put in the record")
 	case o.resume && len(o.data) > 0:
 		return o, nil, nil, errors.New("--continue and -d: only a GET without a body can take up a body where it stopped")
 	case o.resume && o.method != http.MethodGet:

@@ -101,11 +101,11 @@ func TestHeadWithOutputDirSavesNoFile(t *testing.T) {
 	if code != exitOK || err != nil || string(before) != "/doc.txt" {
 		t.Fatalf("GET -O: exit %d, stderr %q, %s holds %q (%v); want the body", code, stderr, file, before, err)
 	}
-	code, out, stderr = runCmd(t, "", "-q", "--title", "-X", "HEAD", "-O", dir, u)
+	code, out, stderr = runCmd(t, "", "-q", "-X", "HEAD", "-O", dir, u)
 	r = records(t, out)[u]
 	after, err := os.ReadFile(file)
 	entries, _ = os.ReadDir(dir)
-	if code != exitOK || r.Status != 200 || r.File != "" || r.Title != "" || err != nil || string(after) != "/doc.txt" || len(entries) != 1 {
+	if code != exitOK || r.Status != 200 || r.File != "" || err != nil || string(after) != "/doc.txt" || len(entries) != 1 {
 		t.Errorf("-X HEAD -O after a GET: exit %d, stderr %q, record %+v, %s holds %q (%v), DIR holds %d files; want 0, a 200 with no file, the GET's body kept, one file",
 			code, stderr, r, filepath.Base(file), after, err, len(entries))
 	}

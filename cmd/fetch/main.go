@@ -16,7 +16,8 @@
 // Flags may come before or after the URLs. Blank lines and lines starting
 // with # are skipped. Exit status: 0 if every URL succeeded, 1 if any
 // failed, 2 for a usage error or an input with no URLs, 130 if interrupted
-// (SIGINT), 143 if terminated (SIGTERM). See fetch -h.
+// (SIGINT), 141 if standard output was closed by its reader, 143 if
+// terminated (SIGTERM). See fetch -h.
 package main
 
 import (
@@ -46,8 +47,9 @@ import (
 func main() {
 	redis.SetLogger(quietRedis{})
 	// A write to a closed stdout (fetch … | head -1) fails with EPIPE,
-	// rather than SIGPIPE killing the process: the run then stops as on any
-	// failure to write the records, and removes its temporary files.
+	// rather than SIGPIPE killing the process: the run then stops, removes
+	// its temporary files and exits 141, as SIGPIPE would have it, with no
+	// error line (see fetchAll).
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	os.Exit(run(os.Args[1:], stdio{
 		in: os.Stdin, out: os.Stdout, err: os.Stderr,
@@ -70,6 +72,7 @@ const (
 	exitSomeFailed  = 1
 	exitUsage       = 2   // a usage error, or an input with no URL
 	exitInterrupted = 130 // 128 + SIGINT
+	exitClosedOut   = 141 // 128 + SIGPIPE: the reader of the records went away
 	exitTerminated  = 143 // 128 + SIGTERM
 )
 
@@ -294,6 +297,11 @@ func (o options) showProgress(std stdio) bool {
 // cannot be written, it says so and stops: the records would be lost; a
 // write that fails in the background (a flush) calls stopRun, which must
 // end the context recs was made with. save is -O's saver, or nil.
+//
+// A write that fails with EPIPE, out being a pipe whose reader has gone
+// (fetch … | head -1), stops the run too, but with no error line (the
+// summary is still printed), and the status is exitClosedOut, as for a
+// filter that SIGPIPE kills: the reader chose to read no more.
 func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[record], total int64, out io.Writer, outName string, std stdio, save *saver, stopRun context.CancelCauseFunc) int {
 	w := newOutput(out, o.queue != "", stopRun)
 	bar := newProgress(std.err, o.showProgress(std), total)
@@ -324,7 +332,8 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 		werr = w.flush()
 	}
 	f.Shutdown(context.Background())
-	if werr != nil {
+	closed := errors.Is(werr, syscall.EPIPE)
+	if werr != nil && !closed {
 		complain(std.err, fmt.Errorf("writing the records to %s: %w", outName, werr))
 	}
 	if fatal != nil {
@@ -340,6 +349,8 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 		complain(std.err, o.cutShort(ctx, done, unsent, total))
 	}
 	switch {
+	case closed && fatal == nil && ctx.Err() != context.Canceled:
+		return exitClosedOut
 	case (werr != nil || fatal != nil) && ctx.Err() != context.Canceled:
 		return exitSomeFailed
 	case ctx.Err() == context.Canceled:

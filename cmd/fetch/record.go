@@ -22,6 +22,7 @@ type record struct {
 	URL        string `json:"url"`
 	FinalURL   string `json:"final_url,omitempty"`
 	Status     int    `json:"status,omitempty"`
+	Location   string `json:"location,omitempty"` // where a 3xx final response not followed (--max-redirects) pointed
 	Bytes      int64  `json:"bytes"`
 	Attempts   int    `json:"attempts"`
 	DurationMS int64  `json:"duration_ms"`

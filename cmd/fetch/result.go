@@ -30,6 +30,9 @@ func (o options) record(r fetch.Result) record {
 	if r.Err != nil {
 		rec.Error = errorText(r.Err)
 	}
+	if r.Status >= 300 && r.Status <= 399 {
+		rec.Location = location(r.FinalURL, r.Header)
+	}
 	if rec.FinalURL == rec.URL {
 		rec.FinalURL = ""
 	}
@@ -75,6 +78,25 @@ func isJSON(h http.Header) bool {
 func isHTML(h http.Header) bool {
 	ct := h.Get("Content-Type")
 	return strings.HasPrefix(ct, "text/html") || strings.HasPrefix(ct, "application/xhtml")
+}
+
+// location returns where h, the header of a response from base, redirects
+// to: its Location resolved against base, with any password hidden, as
+// curl's %{redirect_url} gives it; "" if it has none, or none that parses.
+func location(base string, h http.Header) string {
+	loc := h.Get("Location")
+	if loc == "" {
+		return ""
+	}
+	b, err := url.Parse(base)
+	if err != nil {
+		return ""
+	}
+	u, err := b.Parse(loc)
+	if err != nil {
+		return ""
+	}
+	return u.Redacted()
 }
 
 // redact returns rawURL with any password in it hidden, as the Fetcher

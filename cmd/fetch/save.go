@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -491,6 +492,9 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 		rec.Error, rec.ErrorKind = errorText(h.Err), errorKind(h.Err)
 		if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && se.URL != fetched && se.URL != rec.URL {
 			rec.FinalURL = se.URL
+		}
+		if h.Status >= 300 && h.Status <= 399 {
+			rec.Location = location(cmp.Or(h.FinalURL, fetched), h.Header)
 		}
 		return rec
 	}
