@@ -151,7 +151,7 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 			// only what is wrong with it.
 			return o, nil, nil, fmt.Errorf("-H: %s (see -h)", why)
 		}
-		return o, nil, nil, fmt.Errorf("%w (see -h)", err)
+		return o, nil, nil, fmt.Errorf("%w%s (see -h)", err, flagHint(err))
 	}
 	if o.help {
 		return o, nil, nil, errHelp

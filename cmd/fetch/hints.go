@@ -1,0 +1,50 @@
+package main
+
+import "regexp"
+
+// flagHints says, for flags of curl and wget that fetch does not take,
+// what fetch does instead, keyed by how pflag names an unknown flag: the
+// letter of a shorthand, or a long name with its dashes.
+var flagHints = map[string]string{
+	"L":             "curl's -L: fetch follows redirects already; --max-redirects sets how many",
+	"--location":    "curl's --location: fetch follows redirects already; --max-redirects sets how many",
+	"s":             "curl's -s: fetch's quiet is -q",
+	"--silent":      "curl's --silent: fetch's quiet is -q",
+	"S":             "curl's -S: fetch says every error, in the records and on stderr",
+	"--show-error":  "curl's --show-error: fetch says every error, in the records and on stderr",
+	"f":             "curl's -f: a status other than 2xx fails its URL already",
+	"--fail":        "curl's --fail: a status other than 2xx fails its URL already",
+	"I":             "curl's -I: use -X HEAD",
+	"--head":        "curl's --head: use -X HEAD",
+	"A":             `curl's -A: use -H "User-Agent: ..."`,
+	"--user-agent":  `curl's --user-agent: use -H "User-Agent: ..."`,
+	"b":             `curl's -b: use -H "Cookie: ..."`,
+	"--cookie":      `curl's --cookie: use -H "Cookie: ..."`,
+	"m":             "curl's -m: --timeout limits each attempt, --total the whole run",
+	"--max-time":    "curl's --max-time: --timeout limits each attempt, --total the whole run",
+	"--retry":       "curl's --retry: use --retries",
+	"--compressed":  "curl's --compressed: fetch asks for gzip and decompresses it already",
+	"t":             "wget's -t: use --retries, which counts the tries after the first",
+	"--tries":       "wget's --tries: use --retries, which counts the tries after the first",
+	"T":             "wget's -T: use --timeout",
+	"P":             "wget's -P: -O DIR saves the bodies in DIR",
+	"--output-file": "wget's --output-file: -o FILE writes the records to FILE",
+}
+
+// unknownFlag matches pflag's errors for a flag it does not know, as in
+// "unknown shorthand flag: 'L' in -sSL" and "unknown flag: --location".
+var unknownFlag = regexp.MustCompile(`^unknown (?:shorthand flag: '(.)' in \S+|flag: (--\S+))$`)
+
+// flagHint returns what fetch takes in place of the flag of curl or wget
+// that pflag's err says is unknown, as " (curl's -L: ...)"; "" for any
+// other error.
+func flagHint(err error) string {
+	m := unknownFlag.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	if hint, ok := flagHints[m[1]+m[2]]; ok {
+		return " (" + hint + ")"
+	}
+	return ""
+}
