@@ -221,14 +221,24 @@ func (g *gates) hostTokens(ctx context.Context, h *host, adaptive *rate.Limiter)
 // others wait in line for holds none (see tokenWaits).
 func tokensNow(a, b, c *rate.Limiter) bool {
 	now := time.Now()
-	var taken [3]*rate.Reservation
-	for i, l := range [3]*rate.Limiter{a, b, c} {
+	buckets := [3]*rate.Limiter{a, b, c}
+	last := lastBucket(buckets)
+	var taken [3]rate.Reservation
+	var took [3]bool
+	for i, l := range buckets {
 		if l == nil {
 			continue
 		}
-		if taken[i], _ = takeToken(l, now); taken[i] == nil {
+		if i == last {
+			// The last token needs no reservation to give back: it is
+			// taken only if it is there, and then nothing is given back.
+			took[i] = l.AllowN(now, 1)
+		} else {
+			took[i], _ = takeToken(l, now, &taken[i])
+		}
+		if !took[i] {
 			for j := i - 1; j >= 0; j-- {
-				if taken[j] != nil {
+				if took[j] {
 					taken[j].CancelAt(now)
 				}
 			}
@@ -385,8 +395,9 @@ func (g *gates) tryTokens(h *host, hs *hostSeats, gs *globalSeats, c *clock) (wh
 	}
 	buckets := [3]*rate.Limiter{h.rate.bucket, adaptive, g.rate.bucket}
 	seats := [3]*tokenSeat{&hs.rate, &hs.adaptive, &gs.rate}
-	var taken [3]*rate.Reservation
-	one := onlyBucket(buckets)
+	var taken [3]rate.Reservation
+	var took [3]bool
+	last := lastBucket(buckets)
 	for i, l := range buckets {
 		if l == nil {
 			continue
@@ -406,17 +417,17 @@ func (g *gates) tryTokens(h *host, hs *hostSeats, gs *globalSeats, c *clock) (wh
 			}
 			break
 		}
-		if l == one {
-			// One bucket: take its token with AllowN, which needs no
-			// reservation to give back.
-			var ok bool
-			if due, ok = tokenDue(l, c.now()); (!ok || !due.After(c.now())) && l.AllowN(c.now(), 1) {
+		if i == last {
+			// The last bucket: take its token with AllowN, which needs no
+			// reservation to give back, as no later bucket can refuse.
+			if l.AllowN(c.now(), 1) {
 				continue
 			}
-			if ok && !due.After(c.now()) {
+			var ok bool
+			if due, ok = tokenDue(l, c.now()); ok && !due.After(c.now()) {
 				due = c.now().Add(time.Millisecond) // lost a race for the token: look again soon
 			}
-		} else if taken[i], due = takeToken(l, c.now()); taken[i] != nil {
+		} else if took[i], due = takeToken(l, c.now(), &taken[i]); took[i] {
 			continue
 		}
 		switch {
@@ -437,7 +448,7 @@ func (g *gates) tryTokens(h *host, hs *hostSeats, gs *globalSeats, c *clock) (wh
 	}
 	if why != granted {
 		for i := len(taken) - 1; i >= 0; i-- {
-			if taken[i] != nil {
+			if took[i] {
 				taken[i].CancelAt(c.now())
 			}
 		}
@@ -445,19 +456,15 @@ func (g *gates) tryTokens(h *host, hs *hostSeats, gs *globalSeats, c *clock) (wh
 	return why, due
 }
 
-// onlyBucket returns the one bucket of buckets that is not nil, or nil if
-// none or several are.
-func onlyBucket(buckets [3]*rate.Limiter) *rate.Limiter {
-	var one *rate.Limiter
-	for _, l := range buckets {
-		if l != nil {
-			if one != nil {
-				return nil
-			}
-			one = l
+// lastBucket returns the index of the last bucket of buckets that is not
+// nil, or -1 if all are.
+func lastBucket(buckets [3]*rate.Limiter) int {
+	for i := len(buckets) - 1; i >= 0; i-- {
+		if buckets[i] != nil {
+			return i
 		}
 	}
-	return one
+	return -1
 }
 
 // waitOnly reports whether l, a bucket of the caller's, has a limit or
@@ -485,19 +492,21 @@ func (c *clock) now() time.Time {
 	return c.t
 }
 
-// takeToken takes a token from l if one is there at now, returning its
-// reservation; otherwise it takes nothing and returns when the next token
-// is due.
-func takeToken(l *rate.Limiter, now time.Time) (*rate.Reservation, time.Time) {
-	if due, ok := tokenDue(l, now); ok && due.After(now) {
-		return nil, due
+// takeToken takes a token from l if one is there at now, putting its
+// reservation in *r, and reports true; otherwise it takes nothing and
+// returns when the next token is due.
+func takeToken(l *rate.Limiter, now time.Time, r *rate.Reservation) (bool, time.Time) {
+	if l.TokensAt(now) < 1 {
+		if due, ok := tokenDue(l, now); ok && due.After(now) {
+			return false, due
+		}
 	}
-	r := l.ReserveN(now, 1)
+	*r = *l.ReserveN(now, 1)
 	if d := r.DelayFrom(now); !r.OK() || d > 0 {
 		r.CancelAt(now)
-		return nil, now.Add(d)
+		return false, now.Add(d)
 	}
-	return r, time.Time{}
+	return true, time.Time{}
 }
 
 // admit passes call c through its host's gates for an attempt, unless it

@@ -724,10 +724,11 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 		if q.pace == nil && s.paceOf != nil {
 			q.pace = s.paceOf(q.name) // a Crawl-delay learnt since the queue was made (a redirect's robots.txt)
 		}
-		var paced *rate.Reservation
+		var paced rate.Reservation
+		tookPace := false
 		if q.pace != nil {
 			var due time.Time
-			if paced, due = takeToken(q.pace, c.now()); paced == nil {
+			if tookPace, due = takeToken(q.pace, c.now(), &paced); !tookPace {
 				if front := q.jobs.front(); front.req != nil && pastDeadline(front.req.Context(), due) {
 					// Fail now, not at the deadline, as a Retry-After
 					// past it does.
@@ -744,7 +745,7 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 		// return while it holds them (see begin). If Shutdown has begun,
 		// it goes without them, to fail.
 		if !s.f.enter() {
-			if paced != nil {
+			if tookPace {
 				paced.CancelAt(c.now())
 			}
 			return s.dispatch(q, false), false, true
@@ -754,7 +755,7 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 			s.f.exit(nil)
 			s.hold(q)
 		}
-		if paced != nil && why != granted && why != mustWait {
+		if tookPace && why != granted && why != mustWait {
 			paced.CancelAt(c.now())
 		}
 		if (why == hostLater || why == globalLater) && q.jobs.front().req != nil && pastDeadline(q.jobs.front().req.Context(), due) {
