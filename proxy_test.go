@@ -47,12 +47,14 @@ func (p *tunnelProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	w.(http.Flusher).Flush()
-	conn, _, err := w.(http.Hijacker).Hijack()
+	conn, buf, err := w.(http.Hijacker).Hijack()
 	if err != nil {
 		up.Close()
 		return
 	}
-	go func() { io.Copy(up, conn); up.Close() }()
+	// From buf, which may hold the start of the TLS handshake the client
+	// sent as soon as it read the 200.
+	go func() { io.Copy(up, buf); up.Close() }()
 	io.Copy(conn, up)
 	conn.Close()
 }
