@@ -415,7 +415,11 @@ func restoreSensitive(req *http.Request, via []*http.Request, jar bool) {
 // does otherwise:
 //   - a Location without a fragment inherits the one of the URL it came
 //     from (§10.2.2), so that the final URL has it (no fragment is sent);
-//   - the Referer net/http sets holds no fragment (§10.1.3);
+//   - the Referer net/http sets holds no fragment (§10.1.3), and where
+//     it is net/http's own (the first request had none) it is what
+//     browsers send by default (see referer): the URL redirected from
+//     within its origin, that origin alone to another, so that a token in
+//     a query does not go to the host redirected to;
 //   - after any hop over https, a request over http carries none of the
 //     sensitive headers, in any spelling of their names: net/http
 //     forwards them to the same host whatever the scheme, which would send
@@ -428,7 +432,9 @@ func redirectFixes(req *http.Request, via []*http.Request) {
 	if prev := via[len(via)-1].URL; req.URL.Fragment == "" && prev.Fragment != "" {
 		req.URL.Fragment, req.URL.RawFragment = prev.Fragment, prev.RawFragment
 	}
-	if ref, _, cut := strings.Cut(req.Header.Get("Referer"), "#"); cut {
+	if ref := req.Header.Get("Referer"); ref != "" && via[0].Header.Get("Referer") == "" {
+		req.Header.Set("Referer", referer(ref, req.URL))
+	} else if ref, _, cut := strings.Cut(ref, "#"); cut {
 		req.Header.Set("Referer", ref)
 	}
 	if req.URL.Scheme != "http" || !slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" }) {
