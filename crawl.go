@@ -751,10 +751,13 @@ func (r *crawl) schedule(e CrawlEntry) bool {
 		return r.sched.push(job[crawlJob]{text: urlredact.String(e.URL), err: invalidURL(err), data: crawlJob{entry: e, queued: true}})
 	}
 	req.Header.Set("User-Agent", r.cfg.agent)
-	if ref := referer(e.Referrer, req.URL); ref != "" && r.f.header.Get("Referer") == "" {
-		req.Header.Set("Referer", ref)
-	}
 	check := &sendCheck{crawl: r, again: e.Redelivered}
+	if r.f.header.Get("Referer") == "" {
+		check.from = e.Referrer
+		if ref := referer(e.Referrer, req.URL); ref != "" {
+			req.Header.Set("Referer", ref)
+		}
+	}
 	if e.Key != "" {
 		check.keys = []string{e.Key}
 	}

@@ -167,6 +167,7 @@ type sendCheck struct {
 	*crawl
 	keys  []string // the keys the request has claimed: its own, and its redirects' targets
 	again bool     // the entry is redelivered: a redirect to a URL seen is followed
+	from  string   // the page the URL was found on, whose Referer the crawl sends (see referer); "" if it sends none of its own
 }
 
 // check refuses a redirect to a URL outside the crawl's scope, one that
@@ -188,6 +189,14 @@ func (c *sendCheck) check(req *http.Request) error {
 		robotsEntry, _ = c.robots.get(req.URL, false)
 		if err := disallowed(c.loadRobots(robotsEntry), req.URL); err != nil {
 			return err
+		}
+	}
+	if redirect && c.from != "" {
+		// The page's Referer, for where the request goes now.
+		if ref := referer(c.from, req.URL); ref != "" {
+			req.Header.Set("Referer", ref)
+		} else {
+			req.Header.Del("Referer")
 		}
 	}
 	if redirect {

@@ -54,3 +54,47 @@ func TestRedirectRefererOriginOnlyAcrossOrigins(t *testing.T) {
 		t.Errorf("the caller's Referer to another origin: %q; want %q", got, want)
 	}
 }
+
+// A crawl's link that redirects to another origin carries, there, the
+// Referer of the page it was found on as browsers send it to that origin:
+// the page's origin alone, not the whole URL it sent to the page's own
+// origin.
+func TestCrawlRedirectRefererForWhereItGoes(t *testing.T) {
+	var mu sync.Mutex
+	refs := map[string]string{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		refs[namesHost(r)+r.URL.Path] = r.Header.Get("Referer")
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html")
+		switch namesHost(r) + r.URL.Path {
+		case "a.test/page":
+			w.Write([]byte(`<a href="/go">go</a> <a href="/stay">stay</a>`))
+		case "a.test/go":
+			http.Redirect(w, r, "http://b.test/land", http.StatusFound)
+		case "a.test/stay":
+			http.Redirect(w, r, "/still", http.StatusFound)
+		}
+	})
+	c, err := NewCrawler(newMem(t, h), CrawlIgnoreRobots())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range c.Run(t.Context(), "http://a.test/page?sid=1") {
+		if p.Err != nil {
+			t.Errorf("%s: %v", p.URL, p.Err)
+		}
+		p.Follow(p.Links()...)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for path, want := range map[string]string{
+		"a.test/go":    "http://a.test/page?sid=1",
+		"b.test/land":  "http://a.test/",
+		"a.test/still": "http://a.test/page?sid=1",
+	} {
+		if got := refs[path]; got != want {
+			t.Errorf("Referer of %s: %q; want %q", path, got, want)
+		}
+	}
+}
