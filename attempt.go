@@ -145,6 +145,9 @@ func (f *Fetcher) attempt(c *call, n int) (o *outcome) {
 		client = f.jarless
 	}
 	o.resp, o.err = client.Do(r)
+	if o.resp != nil && o.resp.StatusCode/100 == 3 {
+		showLocation(o.resp)
+	}
 	o.req, o.h, o.sent = r, c.h, c.sent()
 	if o.resp != nil && o.resp.Request == nil {
 		// A RoundTripper of the caller's need not say what it answered

@@ -117,12 +117,12 @@ type StatusError struct {
 	Body []byte
 }
 
-// Error returns the status, as in "status 503 Service Unavailable", where
-// a redirect not followed pointed, as in `status 301 Moved Permanently to
-// "https://example.com/"` (see [WithFollowRedirects]), and the start of
-// the body if it is text that says more than the status does, as in
-// `status 403 Forbidden: {"error":"quota exceeded"}`; the [*Error] that
-// wraps it names the request.
+// Error returns the status, as in "status 503 Service Unavailable", and
+// where a redirect not followed pointed, as in `status 301 Moved
+// Permanently to "https://example.com/"` (see [WithFollowRedirects]), or
+// else the start of the body if it is text that says more than the status
+// does, as in `status 403 Forbidden: {"error":"quota exceeded"}`; the
+// [*Error] that wraps it names the request.
 func (e *StatusError) Error() string {
 	s := "status " + e.Status
 	if e.Status == "" {
@@ -132,7 +132,7 @@ func (e *StatusError) Error() string {
 		s += " (Retry-After " + e.RetryAfter.String() + ")"
 	}
 	if loc := e.Header.Get("Location"); loc != "" && e.StatusCode >= 300 && e.StatusCode <= 399 {
-		s += " to " + strconv.Quote(urlredact.String(loc))
+		return s + " to " + strconv.Quote(urlredact.String(loc)) // its body says no more
 	}
 	if msg := bodyText(e.Body); msg != "" && msg != http.StatusText(e.StatusCode) {
 		s += ": " + msg

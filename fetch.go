@@ -133,6 +133,7 @@ func New(opts ...Option) (*Fetcher, error) {
 	if c.stallTimeout > 0 {
 		f.client.Transport = stallTimeout(f.client.Transport, c.stallTimeout)
 	}
+	f.client.Transport = stayTransport{next: f.client.Transport, f: f}
 	f.client.CheckRedirect = f.redirectPolicy(f.client.CheckRedirect)
 	if f.client.Jar != nil {
 		jarless := *f.client
@@ -152,7 +153,9 @@ func New(opts ...Option) (*Fetcher, error) {
 // every attempt, and every wait between attempts. A request whose context
 // ends while it waits never reaches the network.
 //
-// Redirects are followed as net/http follows them, and each one passes the
+// Redirects are followed as net/http follows them, unless
+// [WithFollowRedirects] or [FollowRedirects] says not to (Do then returns
+// the 3xx), and each one passes the
 // gates of the host it goes to, as an attempt does: the call gives back the
 // slot it holds, then waits for that host's Retry-After pause, rate tokens
 // and slot, and the global ones. A redirect that cannot pass them before

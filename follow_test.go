@@ -58,8 +58,8 @@ func TestWithFollowRedirectsFalse(t *testing.T) {
 	if !ok || serr.StatusCode != http.StatusMovedPermanently || serr.Header.Get("Location") != "/new" {
 		t.Fatalf("Fetch: %v; want a StatusError for the 301, with its Location", r.Err)
 	}
-	if want := `status 301 Moved Permanently to "/new"`; !strings.HasPrefix(serr.Error(), want) {
-		t.Errorf("StatusError says %q; want it to start %q", serr.Error(), want)
+	if want := `status 301 Moved Permanently to "/new"`; serr.Error() != want {
+		t.Errorf("StatusError says %q; want %q", serr.Error(), want)
 	}
 	if r.Status != http.StatusMovedPermanently || r.Header.Get("Location") != "/new" || r.FinalURL != srv.URL+"/old" || r.Attempts != 1 {
 		t.Errorf("Result: status %d, Location %q, FinalURL %q, %d attempts; want the 301 from /old, sent once", r.Status, r.Header.Get("Location"), r.FinalURL, r.Attempts)
@@ -194,5 +194,43 @@ func TestWithFollowRedirectsFalseRobots(t *testing.T) {
 	}
 	if disallowed != 1 || fetched != 1 {
 		t.Errorf("%d disallowed, %d fetched; want 1 and 1, as the robots.txt redirected to says", disallowed, fetched)
+	}
+}
+
+// A call made under another call's context (a handler's, say) does not
+// take on that call's request settings: neither FollowRedirects nor
+// MaxBodySize.
+func TestRequestSettingsStayWithTheirCall(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/old":
+			http.Redirect(w, r, "/new", http.StatusMovedPermanently)
+		case "/new":
+			w.Write([]byte("new"))
+		case "/big":
+			w.Write([]byte(strings.Repeat("x", 100)))
+		}
+	}))
+	defer srv.Close()
+	f, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inner []Result
+	for h := range HandleURLs(t.Context(), f, slices.Values([]string{srv.URL + "/new"}), func(_ string, resp *http.Response) (int, error) {
+		ctx := resp.Request.Context()
+		inner = append(inner, f.Fetch(ctx, srv.URL+"/old"), f.Fetch(ctx, srv.URL+"/big"))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/old", nil)
+		inner = append(inner, f.DoAll(ctx, []*http.Request{req})...)
+		return resp.StatusCode, nil
+	}, FollowRedirects(false), MaxBodySize(3)) {
+		if h.Err != nil {
+			t.Fatalf("the outer call: %v", h.Err)
+		}
+	}
+	for i, want := range []string{"new", strings.Repeat("x", 100), "new"} {
+		if r := inner[i]; r.Err != nil || string(r.Body) != want {
+			t.Errorf("call %d under the handler's context: %q, %v; want %q, followed and not capped", i, r.Body, r.Err, want)
+		}
 	}
 }

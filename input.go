@@ -82,7 +82,7 @@ func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string,
 	if req == nil {
 		return nil, "", nil
 	}
-	if o := ownOf(req.Context()); o != (own{}) {
+	if o := ownOf(req); o != (own{}) {
 		ctx = context.WithValue(ctx, ownKey{}, o)
 	}
 	c := preparedCall(ctx)

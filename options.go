@@ -364,14 +364,17 @@ func WithMaxRedirects(n int) Option {
 
 // WithFollowRedirects(false) makes a redirect response the final
 // response, as [http.ErrUseLastResponse] does in net/http, instead of
-// following its Location: [Fetcher.Do] returns the 3xx, and the calls that
-// read bodies for you fail the request with a [*StatusError] whose Header
-// holds the Location (and Result.Header too), as for any status other than
-// 2xx. A link checker or a crawler that schedules each redirect's target
-// as a URL of its own wants this. The default, and WithFollowRedirects(true),
-// follows redirects, up to [WithMaxRedirects]. A call may choose otherwise
-// for its own requests with [FollowRedirects]. It works with [WithClient]
-// too, before the client's own CheckRedirect is asked.
+// following its Location: [Fetcher.Do] returns the 3xx, and the calls
+// that read bodies for you fail the request with a [*StatusError] whose
+// Header holds the Location (and Result.Header too), as for any status
+// other than 2xx. Unlike net/http, it hands back a Location that is not a
+// valid URL as it came, and does not ask a 307's or 308's request for its
+// body again (GetBody). A link checker or a crawler that schedules each
+// redirect's target as a URL of its own wants this. The default, and
+// WithFollowRedirects(true), follows redirects, up to [WithMaxRedirects].
+// A call may choose otherwise for its own requests with
+// [FollowRedirects]. It works with [WithClient] too, whose CheckRedirect
+// is then not asked.
 func WithFollowRedirects(follow bool) Option {
 	return func(c *config) error {
 		c.stayPut = !follow

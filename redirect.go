@@ -168,7 +168,8 @@ func (c *call) writes() *atomic.Int32 {
 }
 
 // Value returns the call itself for callKey, the current attempt's trace
-// for net/http/httptrace's key, and otherwise what the caller's context holds.
+// for net/http/httptrace's key, nothing for ownKey, and otherwise what the
+// caller's context holds.
 func (c *call) Value(key any) any {
 	switch key {
 	case traceKey:
@@ -178,6 +179,8 @@ func (c *call) Value(key any) any {
 		return &c.trace
 	case callKey{}:
 		return c
+	case ownKey{}:
+		return nil // the settings of the request c sends are ownOf(c.req)
 	}
 	return c.Context.Value(key)
 }
@@ -296,18 +299,22 @@ func (c *call) sendCheck() func(*http.Request) error {
 // restoreSensitive). Before hop, req, made by net/http from a Location,
 // is checked as a first request is (see validateURL) and
 // requoted (see requote), and its URL and headers are made what RFC 9110
-// and a careful client ask (see redirectFixes).
+// and a careful client ask (see redirectFixes). When policy returns
+// [http.ErrUseLastResponse], the body net/http made for req (from
+// GetBody) is closed, as the request is never sent.
 func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	if policy == nil {
 		policy = defaultCheckRedirect
 	}
 	return func(req *http.Request, via []*http.Request) error {
-		if !f.follows(req) {
-			return http.ErrUseLastResponse
-		}
 		restoreSensitive(req, via, f.client.Jar != nil)
 		had := f.heldDefaults(req)
 		if err := policy(req, via); err != nil {
+			if err == http.ErrUseLastResponse && req.Body != nil {
+				// Never sent: net/http asked GetBody for it, and hands
+				// the response back without closing it.
+				req.Body.Close()
+			}
 			return err
 		}
 		keepEscapes(req, via)
@@ -321,19 +328,6 @@ func (f *Fetcher) redirectPolicy(policy func(*http.Request, []*http.Request) err
 		f.keepDefaults(req, via, had)
 		return f.hop(req)
 	}
-}
-
-// follows reports whether req, a redirect net/http is about to follow,
-// is to be followed: as [FollowRedirects] says for the call's requests,
-// else as the Fetcher's [WithFollowRedirects] says.
-func (f *Fetcher) follows(req *http.Request) bool {
-	switch ownOf(req.Context()).follow {
-	case 1:
-		return true
-	case -1:
-		return false
-	}
-	return !f.stayPut
 }
 
 // keepEscapes resolves req's Location again, as net/http did, where

@@ -155,7 +155,7 @@ var ownUsed atomic.Bool
 
 // setOwn changes the settings of r's own with set.
 func setOwn(r *http.Request, set func(*own)) {
-	o := ownOf(r.Context())
+	o := ownOf(r)
 	set(&o)
 	if !ownUsed.Load() {
 		ownUsed.Store(true)
@@ -163,10 +163,17 @@ func setOwn(r *http.Request, set func(*own)) {
 	*r = *r.WithContext(context.WithValue(r.Context(), ownKey{}, o))
 }
 
-// ownOf returns the settings of the request whose context is ctx.
-func ownOf(ctx context.Context) own {
+// ownOf returns the settings RequestOptions gave r. A call's context
+// answers ownKey with nothing (see call.Value), so that a request made
+// under a call, in a handler say, does not take on its settings; the
+// settings of a request whose context is its own call are under the call.
+func ownOf(r *http.Request) own {
 	if !ownUsed.Load() {
 		return own{}
+	}
+	ctx := r.Context()
+	if c, ok := ctx.(*call); ok && (c.f == nil || c.req == r || c.caller == r) {
+		ctx = c.Context // a call made for r (see preparedCall), or sending it
 	}
 	o, _ := ctx.Value(ownKey{}).(own)
 	return o
@@ -175,7 +182,7 @@ func ownOf(ctx context.Context) own {
 // bodyCap returns the cap on the body of the response to req: its
 // [MaxBodySize] if it has one, else the Fetcher's.
 func (f *Fetcher) bodyCap(req *http.Request) int64 {
-	if n := ownOf(req.Context()).bodyCap; n != 0 {
+	if n := ownOf(req).bodyCap; n != 0 {
 		return n
 	}
 	return f.maxBody
@@ -495,7 +502,7 @@ func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option
 // returns which of the private defaults it added: bit i for f.private[i],
 // bit 63 for any of f.private[63:] (see keepDefaults).
 func (f *Fetcher) applyDefaults(r *http.Request, shared bool) (added uint64) {
-	if f.hostHeader != "" && (r.Host == "" || r.URL != nil && r.Host == r.URL.Host) && !ownOf(r.Context()).host {
+	if f.hostHeader != "" && (r.Host == "" || r.URL != nil && r.Host == r.URL.Host) && !ownOf(r).host {
 		r.Host = f.hostHeader
 	}
 	if len(f.header) == 0 {
