@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/c989c033/fetch/internal/htmltitle"
 	"github.com/c989c033/fetch/internal/urlredact"
@@ -111,14 +112,15 @@ type Crawler struct {
 }
 
 type crawlConfig struct {
-	maxDepth int // -1: no limit
-	maxPages int // 0: no limit
-	maxURLs  int // 0: no cap
-	key      func(*url.URL) string
-	agent    string
-	robots   bool
-	frontier Frontier              // nil: a new in-memory frontier per Run
-	scopes   []func(*url.URL) bool // a URL must be in every one
+	maxDepth   int // -1: no limit
+	maxPages   int // 0: no limit
+	maxURLs    int // 0: no cap
+	key        func(*url.URL) string
+	agent      string
+	robots     bool
+	refreshMax time.Duration         // the longest refresh among a page's links; -1: none
+	frontier   Frontier              // nil: a new in-memory frontier per Run
+	scopes     []func(*url.URL) bool // a URL must be in every one
 }
 
 // A CrawlOption configures a [Crawler].
@@ -192,10 +194,35 @@ func CrawlUserAgent(agent string) CrawlOption {
 }
 
 // CrawlIgnoreRobots makes the crawler fetch URLs whatever robots.txt says,
-// without fetching it.
+// without fetching it, and makes [Page.Links] return the links a page asks
+// crawlers not to follow too, as [Page.AllLinks] does: those with
+// rel="nofollow", and all of a page whose robots <meta> or X-Robots-Tag
+// header says nofollow.
 func CrawlIgnoreRobots() CrawlOption {
 	return func(c *crawlConfig) error {
 		c.robots = false
+		return nil
+	}
+}
+
+// CrawlMetaRefresh makes a page's refresh one of its links, as wget and
+// Scrapy follow it, if its delay is at most maxDelay: the URL of its
+// Refresh header, or of its first <meta http-equiv="refresh"> (see
+// [Page.Refresh]), comes in [Page.Links] where the <meta> stands in the
+// document (first, for the header). A crawl that follows the links then
+// takes it in as any other link found on the page, one level deeper:
+// deduplicated, in scope, allowed by robots.txt. A refresh that names no
+// URL, which reloads the page, is not a link, nor is one on a page whose
+// links are not followed (see [Page.Links]). Without this option a
+// refresh is not among the links; [Page.Refresh] reports it either way.
+// Scrapy's MetaRefreshMiddleware takes refreshes of less than 100
+// seconds.
+func CrawlMetaRefresh(maxDelay time.Duration) CrawlOption {
+	return func(c *crawlConfig) error {
+		if maxDelay < 0 {
+			return fmt.Errorf("fetch: CrawlMetaRefresh(%v): must not be negative", maxDelay)
+		}
+		c.refreshMax = maxDelay
 		return nil
 	}
 }
@@ -293,7 +320,7 @@ func NewCrawler(f *Fetcher, opts ...CrawlOption) (*Crawler, error) {
 	if f == nil {
 		return nil, errors.New("fetch: NewCrawler(nil Fetcher)")
 	}
-	c := crawlConfig{maxDepth: -1, key: NormalizeURL, agent: DefaultCrawlAgent, robots: true}
+	c := crawlConfig{maxDepth: -1, key: NormalizeURL, agent: DefaultCrawlAgent, robots: true, refreshMax: -1}
 	for i, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("fetch: NewCrawler: option %d of %d is nil", i+1, len(opts))
@@ -370,23 +397,26 @@ func (p *Page) base() *url.URL {
 	return u
 }
 
-// Links returns the links of p's body, if it is HTML: the href of every
-// <a> and <area> element, in document order, resolved as a browser
-// resolves them: against the page's first <base href>, or else its final
-// URL, with tabs and newlines removed; those that are not http or https
-// URLs are left out, and so are those a browser could not follow either:
-// an href that does not parse as a URL (a space in the host, a bad port).
-// A link checker that reports such hrefs as broken reads them from Body.
-func (p *Page) Links() []string {
-	if !p.html() {
-		return nil
-	}
-	base := p.base()
-	if base == nil {
-		return nil
-	}
-	return htmlLinks(base, p.Body)
-}
+// Links returns the links of p's body, if it is HTML, that it lets
+// crawlers follow: the href of every <a> and <area> element, in document
+// order, resolved as a browser resolves them: against the page's first
+// <base href>, or else its final URL, with tabs and newlines removed; those
+// that are not http or https URLs are left out, and so are those a browser
+// could not follow either: an href that does not parse as a URL (a space
+// in the host, a bad port). A link checker that reports such hrefs as
+// broken reads them from Body. With [CrawlMetaRefresh], the page's
+// refresh is among them.
+//
+// As wget does, Links leaves out the links the page asks crawlers not to
+// follow: an element whose rel has the token nofollow (in any case; rel's
+// tokens are separated by white space or commas; "ugc" and "sponsored",
+// which search engines take as hints, are followed), and every link of a
+// page with a <meta name="robots" content="nofollow"> (or "none"; or the
+// same named after the crawl's user agent's product token, such as <meta
+// name="mybot">), or whose X-Robots-Tag header says nofollow or none,
+// unprefixed or for that agent ("mybot: nofollow"). [CrawlIgnoreRobots]
+// turns this off; [Page.AllLinks] returns them all.
+func (p *Page) Links() []string { return p.links(p.obeysRobots()) }
 
 // Title returns the text of the first <title> of p's body, if it is HTML,
 // with white space collapsed (a <title> inside an <svg> is not the page's);

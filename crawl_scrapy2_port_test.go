@@ -6,7 +6,8 @@ package fetch_test
 //   - tests/test_downloadermiddleware_redirect.py, with the cases it inherits
 //     from tests/utils/bases/redirect.py and tests/utils/redirect.py
 //     (REDIRECT_SCHEME_CASES), and tests/test_downloadermiddleware_redirect_metarefresh.py
-//     for what fetch does with a meta refresh (nothing: it is not followed);
+//     for what fetch does with a meta refresh by default (nothing: it is not
+//     followed; see crawl_nofollow_test.go for CrawlMetaRefresh);
 //   - tests/test_downloadermiddleware_retry.py;
 //   - tests/test_downloadermiddleware_offsite.py, and
 //     tests/test_spidermiddleware_offsite.py as it was before commit
@@ -740,9 +741,10 @@ func TestPortScrapy2RefererHeader(t *testing.T) {
 
 // scrapy: tests/test_downloadermiddleware_redirect_metarefresh.py
 // test_meta_refresh — Scrapy's MetaRefreshMiddleware follows <meta
-// http-equiv="refresh">. fetch documents no such thing: a page with one is
-// a page, its refresh URL is neither fetched nor among Page.Links (the
-// href of <a> and <area> elements); the loop body may Follow it.
+// http-equiv="refresh">. fetch does so only with CrawlMetaRefresh: by
+// default a page with one is a page, its refresh URL is neither fetched
+// nor among Page.Links (the href of <a> and <area> elements); the loop
+// body may Follow it (Page.Refresh reports it).
 func TestPortScrapy2MetaRefresh(t *testing.T) {
 	log := &sc2Log{}
 	h := log.wrap(sc2NoRobots(func(w http.ResponseWriter, r *http.Request) {

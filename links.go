@@ -7,19 +7,40 @@ import (
 	"strings"
 
 	"github.com/c989c033/fetch/internal/hostkey"
+	"github.com/c989c033/fetch/internal/robots"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 )
 
-// htmlLinks returns the href of every <a> and <area> element of an HTML
-// body, in document order, leaving out those that are not http or https
-// URLs. They are resolved, as a browser resolves them, against the
-// document's base URL: the first <base href>, itself resolved against
-// base, wherever it stands in the document; or else base.
-func htmlLinks(base *url.URL, body []byte) []string {
-	var hrefs []string
+// An htmlPage is what an HTML body says about its links.
+type htmlPage struct {
+	links    []htmlLink   // of <a> and <area> elements, in document order
+	refresh  *pageRefresh // of its first <meta http-equiv="refresh"> that parses; nil if none
+	nofollow bool         // a <meta name="robots"> (or the agent's) says nofollow or none
+	noindex  bool         // one says noindex or none
+}
+
+// An htmlLink is the href of an <a> or <area> element, resolved.
+type htmlLink struct {
+	url      string
+	nofollow bool // its rel has the token nofollow
+}
+
+// scanHTML reads an HTML body for its links, its refresh and the rules of
+// its <meta name="robots"> elements, and of those named after agent's
+// product token. Links are resolved, as a browser resolves them, against
+// the document's base URL: the first <base href>, itself resolved against
+// base, wherever it stands in the document; or else base. Those that are
+// not http or https URLs are left out. A refresh is resolved against the
+// base URL in effect where its <meta> stands: a <base> after it does not
+// apply, as in a browser, which follows the refresh once the <meta> is
+// read.
+func scanHTML(base *url.URL, body []byte, agent string) htmlPage {
+	var page htmlPage
+	var hrefs []htmlLink
 	docBase := base
 	found := false
+	agent = robots.ProductToken(agent)
 	z := html.NewTokenizer(bytes.NewReader(body))
 	for {
 		tt := z.Next()
@@ -31,33 +52,107 @@ func htmlLinks(base *url.URL, body []byte) []string {
 		}
 		name, more := z.TagName()
 		tag := atom.Lookup(name)
-		if tag != atom.A && tag != atom.Area && tag != atom.Base {
+		if tag != atom.A && tag != atom.Area && tag != atom.Base && tag != atom.Meta {
 			continue
 		}
-		for more {
-			var key, val []byte
-			key, val, more = z.TagAttr()
-			if string(key) != "href" {
-				continue
+		attrs := tagAttrs(z, more)
+		switch {
+		case tag == atom.Meta:
+			page.meta(base, docBase, len(hrefs), attrs, agent)
+		case !attrs.hasHref:
+		case tag != atom.Base:
+			hrefs = append(hrefs, htmlLink{url: attrs.href, nofollow: hasToken(attrs.rel, "nofollow")})
+		case !found:
+			found = true
+			if u, ok := resolveLink(base, attrs.href); ok {
+				docBase = u
 			}
-			if tag != atom.Base {
-				hrefs = append(hrefs, string(val))
-			} else if !found {
-				found = true
-				if u, ok := resolveLink(base, string(val)); ok {
-					docBase = u
-				}
-			}
-			break
 		}
 	}
-	var links []string
-	for _, href := range hrefs {
-		if u, ok := resolveLink(docBase, href); ok {
-			links = append(links, u.String())
+	at := -1
+	if page.refresh != nil {
+		at = page.refresh.at
+	}
+	for i, l := range hrefs {
+		if u, ok := resolveLink(docBase, l.url); ok {
+			page.links = append(page.links, htmlLink{url: u.String(), nofollow: l.nofollow})
+		} else if i < at {
+			page.refresh.at-- // it stays after the links before it
 		}
 	}
-	return links
+	return page
+}
+
+// meta takes in a <meta> element with attrs, found after n links, in a
+// document at docURL whose base URL so far is docBase.
+func (page *htmlPage) meta(docURL, docBase *url.URL, n int, attrs tagAttrList, agent string) {
+	switch {
+	case strings.EqualFold(attrs.httpEquiv, "refresh"):
+		if page.refresh == nil {
+			if r, ok := resolveRefresh(docURL, docBase, attrs.content); ok {
+				r.at = n
+				page.refresh = &r
+			}
+		}
+	case strings.EqualFold(attrs.name, "robots") || agent != "" && strings.EqualFold(attrs.name, agent):
+		nofollow, noindex := robotsRules(attrs.content)
+		page.nofollow = page.nofollow || nofollow
+		page.noindex = page.noindex || noindex
+	}
+}
+
+// tagAttrList holds the attributes of an element that scanHTML reads, each
+// its first occurrence, as an HTML parser keeps it.
+type tagAttrList struct {
+	href, rel, name, httpEquiv, content string
+	hasHref                             bool
+}
+
+// tagAttrs reads the attributes of the tag z is at; more is what
+// z.TagName reported.
+func tagAttrs(z *html.Tokenizer, more bool) tagAttrList {
+	var a tagAttrList
+	var hasRel, hasName, hasEquiv, hasContent bool
+	for more {
+		var key, val []byte
+		key, val, more = z.TagAttr()
+		switch string(key) { // the tokenizer lower-cases names
+		case "href":
+			setFirst(&a.href, &a.hasHref, val)
+		case "rel":
+			setFirst(&a.rel, &hasRel, val)
+		case "name":
+			setFirst(&a.name, &hasName, val)
+		case "http-equiv":
+			setFirst(&a.httpEquiv, &hasEquiv, val)
+		case "content":
+			setFirst(&a.content, &hasContent, val)
+		}
+	}
+	return a
+}
+
+func setFirst(dst *string, set *bool, val []byte) {
+	if !*set {
+		*dst, *set = string(val), true
+	}
+}
+
+// hasToken reports whether list, a rel attribute's value, has token,
+// compared case-insensitively. Tokens are separated by ASCII white space,
+// as the HTML Standard says, and by commas, as Scrapy reads them:
+// rel="nofollow,noopener" is taken to say nofollow.
+func hasToken(list, token string) bool {
+	for t := range strings.FieldsFuncSeq(list, isTokenSep) {
+		if strings.EqualFold(t, token) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTokenSep(r rune) bool {
+	return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\f' || r == '\r'
 }
 
 // resolveLink resolves href, as written in a page, against base as a

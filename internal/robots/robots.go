@@ -87,7 +87,7 @@ func FromResponse(agent string, status int, body []byte, err error) *Rules {
 	case status == 0:
 		return &Rules{reason: "robots.txt unreachable: no response"}
 	case status >= 200 && status <= 299:
-		return parse(productToken(agent), truncate(body))
+		return parse(ProductToken(agent), truncate(body))
 	case status >= 300 && status <= 499:
 		return &Rules{}
 	default:
@@ -161,9 +161,9 @@ func truncate(body []byte) []byte {
 	return body[:bytes.LastIndexAny(body[:MaxSize], "\r\n")+1]
 }
 
-// productToken returns the leading run of the characters RFC 9309 allows in
+// ProductToken returns the leading run of the characters RFC 9309 allows in
 // a product token (letters, '-' and '_') of s, after blanks.
-func productToken(s string) string {
+func ProductToken(s string) string {
 	s = strings.TrimLeft(s, " \t")
 	end := strings.IndexFunc(s, func(c rune) bool {
 		return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_')
@@ -204,7 +204,7 @@ func parse(agent string, body []byte) *Rules {
 			}
 			if value == "*" {
 				isGlobal = true
-			} else if tok := productToken(value); tok != "" && strings.EqualFold(tok, agent) {
+			} else if tok := ProductToken(value); tok != "" && strings.EqualFold(tok, agent) {
 				isSpecific, sawSpecific = true, true
 			}
 		case "allow", "disallow", "crawl-delay":
