@@ -63,15 +63,16 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.StringVarP(&o.outputDir, "output-dir", "O", "", "save each 2xx body to its own file in `DIR` (none for -X HEAD)")
 	fs.BoolFunc("no-clobber", "with -O: fetch no URL whose file is in DIR already, as wget -nc", setBool(&o.noClobber))
 	fs.BoolFunc("continue", "with -O: finish a URL's file in DIR from where it ends, as wget -c", setBool(&o.resume))
+	defineCrawlFlags(fs, &o.crawl)
 	fs.IntVarP(&l.conc, "concurrency", "c", 32, "most requests in flight")
-	fs.IntVar(&l.hostConc, "host-concurrency", 0, "most requests in flight to one host (0: no cap)")
+	fs.IntVar(&l.hostConc, "host-concurrency", 0, "most requests in flight to one host (0: no cap; with -r, 2 unless given)")
 	fs.Float64Var(&l.rps, "rate", 0, "most requests per second (0: no limit)")
 	fs.Float64Var(&l.hostRPS, "host-rate", 0, "most requests per second to a host (0: no limit)")
 	fs.IntVar(&l.burst, "burst", 1, "burst for --rate and --host-rate")
 	fs.IntVar(&l.retries, "retries", 3, "retries after the first attempt (for POST or PATCH, only of a failure to connect, unless -H Idempotency-Key)")
 	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "time limit per attempt; with -O, per stall, as wget's (0: none)")
 	fs.DurationVar(&o.total, "total", 0, "time limit for the whole run (0: none)")
-	fs.Int64Var(&l.maxBody, "max-body", fetch.DefaultMaxBodySize, "largest body, in bytes (with -O and no --queue: none unless given)")
+	fs.Int64Var(&l.maxBody, "max-body", fetch.DefaultMaxBodySize, "largest body, in bytes (with -O, without --queue or -r: none unless given)")
 	fs.IntVar(&l.redirects, "max-redirects", fetch.DefaultMaxRedirects, "most redirects followed")
 	fs.StringVarP(&o.method, "request", "X", "", "HTTP `METHOD` (default GET, or POST with -d)")
 	fs.VarP(o.header, "header", "H", "header for every request (repeatable)")
@@ -104,6 +105,7 @@ func oldNames(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 func usage() string {
 	fs := newFlagSet(&options{header: headers{}}, &limits{})
 	return `usage: fetch [flags] [URL...]
+       fetch [flags] -r [-l N] [URL...]
        fetch [flags] --queue redis://HOST:PORT/STREAM [--group NAME]
        fetch --queue redis://HOST:PORT/STREAM --enqueue FILE
 
@@ -122,6 +124,15 @@ standard input; repeated values are joined with &.
 -x takes the proxy as curl does, [SCHEME://][USER:PASSWORD@]HOST[:PORT]:
 the scheme http if none is given (https, socks5 and socks5h too), the port
 1080 if none is given (443 for https).
+
+With -r, the URLs given are where a crawl starts: the links (<a href>,
+<area href>) of each HTML page fetched are fetched too, once each, down to
+-l levels of links, on the URLs' hosts and their subdomains unless
+--span-hosts. Each page's record says its depth and the referrer it was
+found on. The crawl reads robots.txt and keeps to it: a URL it disallows
+is not fetched, and its record says so, but it is not a failure. It
+sends a host 2 requests at a time unless --host-concurrency says
+otherwise; --host-rate spaces them.
 
 With --queue redis://HOST:PORT/STREAM, any number of fetch processes, on any
 machines, share the URLs in a Redis stream as workers of one consumer group,
@@ -191,7 +202,7 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		// Bodies go to disk, not memory: a download is as large, and takes
 		// as long, as it is, as with wget.
 		l.stall = true
-		if !fs.Changed("max-body") && o.queue == "" { // --queue reads each body into memory first
+		if !fs.Changed("max-body") && o.queue == "" && !o.crawl.on { // --queue and -r read each body into memory first
 			l.maxBody = math.MaxInt64
 		}
 	}
@@ -219,6 +230,12 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		return o, nil, nil, errors.New("--continue and -d: only a GET without a body can take up a body where it stopped")
 	case o.resume && o.method != http.MethodGet:
 		return o, nil, nil, fmt.Errorf("--continue and -X %s: only a GET can take up a body where it stopped", o.method)
+	}
+	if err := o.crawl.check(fs, &o); err != nil {
+		return o, nil, nil, err
+	}
+	if o.crawl.on && !fs.Changed("host-concurrency") {
+		l.hostConc = crawlHostConcurrency
 	}
 	o.concurrency, o.maxBody = l.conc, l.maxBody
 	urls := fs.Args()
@@ -353,6 +370,9 @@ func checkDashes(fs *pflag.FlagSet, argv []string) error {
 		if a == "-nc" && fs.Lookup("no-clobber") != nil {
 			return errors.New("-nc: wget's -nc is --no-clobber here")
 		}
+		if a == "-np" && fs.Lookup("no-parent") != nil {
+			return errors.New("-np: wget's -np is --no-parent here")
+		}
 		if a == "-c" && fs.Lookup("continue") != nil {
 			if i+1 == len(argv) {
 				return errors.New("-c: -c is --concurrency here, and needs a number; wget's -c is --continue")
@@ -430,6 +450,8 @@ func (h headers) Set(v string) error {
 	}
 	k, val = strings.TrimSpace(k), strings.TrimSpace(val)
 	switch {
+	case (strings.EqualFold(k, "http") || strings.EqualFold(k, "https")) && strings.HasPrefix(val, "//"):
+		return errors.New(`a URL, not "Name: value": -H is --header here; wget's -H is --span-hosts`)
 	case k == "":
 		return errors.New("the header name is empty")
 	case !isToken(k):

@@ -101,9 +101,10 @@ type options struct {
 	data                             []dataPart // -d and --data-binary, in order
 	body                             string     // what data makes
 	title, quiet, demo, help         bool
-	bodies                           bool // --body: records carry the response bodies
-	noClobber                        bool // --no-clobber: fetch no input whose file is in -O's directory
-	resume                           bool // --continue: finish the partial files in -O's directory
+	bodies                           bool       // --body: records carry the response bodies
+	noClobber                        bool       // --no-clobber: fetch no input whose file is in -O's directory
+	resume                           bool       // --continue: finish the partial files in -O's directory
+	crawl                            crawlFlags // -r and its flags
 	version                          bool
 	total                            time.Duration
 	start                            time.Time // when the run began, if before fetchAll
@@ -174,6 +175,11 @@ func run(argv []string, std stdio) int {
 		}
 	}
 	o.title = o.title || o.demo
+	if o.crawl.on {
+		return o.fetchTo(ctx, fetcherOpts, std, -1, func(ctx context.Context, f *fetch.Fetcher, save *saver) iter.Seq[record] {
+			return o.crawlRecords(ctx, f, save, in.urls)
+		})
+	}
 	return o.fetchTo(ctx, fetcherOpts, std, in.total, func(ctx context.Context, f *fetch.Fetcher, save *saver) iter.Seq[record] {
 		if save != nil {
 			return save.all(ctx, f, o, in.urls)
@@ -305,7 +311,7 @@ func (o options) showProgress(std stdio) bool {
 func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[record], total int64, out io.Writer, outName string, std stdio, save *saver, stopRun context.CancelCauseFunc) int {
 	w := newOutput(out, o.queue != "", stopRun)
 	bar := newProgress(std.err, o.showProgress(std), total)
-	t := tally{noClobber: o.noClobber, resume: o.resume}
+	t := tally{noClobber: o.noClobber, resume: o.resume, crawl: o.crawl.on}
 	start := o.start
 	if start.IsZero() {
 		start = time.Now()
@@ -378,6 +384,10 @@ func (o options) cutShort(ctx context.Context, done, unsent, total int64) error 
 	switch {
 	case o.queue != "":
 		msg += ": the entries not fetched stay in the queue"
+	case o.crawl.on && unsent > 0:
+		msg += fmt.Sprintf(", %d of them not tried: the rest of the crawl was not fetched", unsent)
+	case o.crawl.on:
+		msg += ": the rest of the crawl was not fetched"
 	case total >= 0:
 		msg += fmt.Sprintf(": %d of the %d URLs not tried", max(total-done, 0)+unsent, total)
 	case unsent > 0:

@@ -32,6 +32,8 @@ type record struct {
 	// before the body saved (Bytes) was appended.
 	ResumedFrom int64  `json:"resumed_from,omitempty"`
 	Title       string `json:"title,omitempty"`
+	Depth       int    `json:"depth,omitempty"`    // with -r: links from a URL given to this page (0, left out, for one given)
+	Referrer    string `json:"referrer,omitempty"` // with -r: the page it was found on, after its redirects ("" for a URL given)
 	Error       string `json:"error,omitempty"`
 	ErrorKind   string `json:"error_kind,omitempty"`
 	ID          string `json:"id,omitempty"`        // the stream entry, with --queue
@@ -88,6 +90,14 @@ func errorKind(err error) string {
 		return ""
 	case errors.As(err, &se):
 		return "status"
+	case errors.Is(err, fetch.ErrRobotsUnavailable):
+		return "robots_unavailable"
+	case errors.Is(err, fetch.ErrDisallowed):
+		return "disallowed"
+	case errors.Is(err, fetch.ErrOutOfScope):
+		return "out_of_scope"
+	case errors.Is(err, fetch.ErrAlreadySeen):
+		return "already_seen"
 	case errors.As(err, new(*fetch.ProxyConnectError)):
 		return "proxy"
 	case errors.Is(err, fetch.ErrInvalidURL), errors.Is(err, errBadInput), errors.Is(err, redisqueue.ErrMalformed):

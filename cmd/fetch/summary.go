@@ -41,14 +41,20 @@ func (l *latencies) quantile(q float64) time.Duration {
 type tally struct {
 	ok, failed, retried int64
 	skipped             int64 // no body saved (--no-clobber, --continue), in neither ok nor failed
+	refused             int64 // -r: not fetched, by the crawl's own rules (robots.txt, scope, seen before), in neither ok nor failed
 	bytes               int64 // of the bodies of the URLs that succeeded
 	lat                 latencies
 	noClobber, resume   bool // whether the summary says how many were skipped, 0 included
+	crawl               bool // -r: whether it says how many were refused, 0 included
 }
 
 func (t *tally) add(r record) {
 	if r.Skipped != "" { // not fetched, or complete already: no byte or latency
 		t.skipped++
+		return
+	}
+	if refused(r) {
+		t.refused++
 		return
 	}
 	if r.Error == "" {
@@ -63,6 +69,18 @@ func (t *tally) add(r record) {
 	if r.Attempts > 0 { // an input never sent has no latency
 		t.lat.add(r.dur)
 	}
+}
+
+// refused reports whether r is the record of a URL a crawl did not fetch
+// by its own rules, as asked: robots.txt disallows it, it redirects out of
+// the crawl's scope, or to a URL the crawl has seen. Such a URL has not
+// failed; one whose host's robots.txt could not be read has.
+func refused(r record) bool {
+	switch r.ErrorKind {
+	case "disallowed", "out_of_scope", "already_seen":
+		return true
+	}
+	return false
 }
 
 // print writes the summary. Its count and rate are of the inputs fetched:
@@ -81,6 +99,9 @@ func (t *tally) print(w io.Writer, elapsed time.Duration) {
 		fmt.Fprintf(w, ", %d skipped (--no-clobber)", t.skipped)
 	case t.resume:
 		fmt.Fprintf(w, ", %d complete already (--continue)", t.skipped)
+	}
+	if t.crawl {
+		fmt.Fprintf(w, ", %d not fetched (robots.txt, out of scope, seen before)", t.refused)
 	}
 	fmt.Fprintf(w, "; %.0f req/s, %s", perSecond, size(t.bytes))
 	if elapsed > 0 && t.bytes > 0 {
