@@ -85,6 +85,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.VarP(dataFlag{&o.data, false}, "data", "d", "request body, as curl -d sends it (repeatable)")
 	fs.Var(dataFlag{&o.data, true}, "data-binary", "request body, as curl --data-binary sends it")
 	fs.BoolFunc("title", "report the <title> of HTML pages", setBool(&o.title))
+	fs.BoolFunc("headers", `put each response's header in its record, as "headers": names in lower case, each with its list of values, as curl's %{header_json}`, setBool(&o.headers))
 	fs.BoolFunc("body", `put each response's body in its record, error responses' too: "body" holds it as JSON if it is JSON, else as text if it is UTF-8, else "body_base64" does`, setBool(&o.bodies))
 	fs.BoolFuncP("quiet", "q", "no progress bar or summary", setBool(&o.quiet))
 	fs.BoolFunc("demo", "fetch 3,000 URLs from a local test server (--retries 6 unless given)", setBool(&o.demo))

@@ -102,6 +102,7 @@ type options struct {
 	body                             string     // what data makes
 	title, quiet, demo, help         bool
 	bodies                           bool       // --body: records carry the response bodies
+	headers                          bool       // --headers: records carry the response headers
 	noClobber                        bool       // --no-clobber: fetch no input whose file is in -O's directory
 	resume                           bool       // --continue: finish the partial files in -O's directory
 	crawl                            crawlFlags // -r and its flags

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
@@ -42,6 +44,10 @@ type record struct {
 	// UTF-8 text as a JSON string; BodyBase64 holds any other, in base64.
 	Body       rawJSON `json:"body,omitempty"`
 	BodyBase64 string  `json:"body_base64,omitempty"`
+	// Headers is the final response's header, with --headers: a JSON
+	// object of names in lower case, each with its values in order, as
+	// curl's %{header_json}.
+	Headers rawJSON `json:"headers,omitempty"`
 
 	dur   time.Duration // for the summary, which DurationMS would round
 	fatal error         // not a record: why the run cannot go on (said on stderr)
@@ -126,4 +132,23 @@ func errorKind(err error) string {
 		return "tls"
 	}
 	return "other"
+}
+
+// headerJSON returns h as a record's headers: a JSON object of each name
+// in lower case, with its values in the order received, as curl's
+// %{header_json} has them (HTTP/2 sends names so); "" for no header.
+func headerJSON(h http.Header) rawJSON {
+	if len(h) == 0 {
+		return ""
+	}
+	out := make(map[string][]string, len(h))
+	for k, vs := range h {
+		k = strings.ToLower(k)
+		out[k] = append(out[k], vs...)
+	}
+	b, err := json.Marshal(out) // sorted by name
+	if err != nil {
+		return ""
+	}
+	return rawJSON(b)
 }

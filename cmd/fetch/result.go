@@ -33,6 +33,9 @@ func (o options) record(r fetch.Result) record {
 	if r.Status >= 300 && r.Status <= 399 {
 		rec.Location = location(r.FinalURL, r.Header)
 	}
+	if o.headers {
+		rec.Headers = headerJSON(r.Header)
+	}
 	if rec.FinalURL == rec.URL {
 		rec.FinalURL = ""
 	}

@@ -226,7 +226,7 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 					s.removeTemp(tmp) // a part whose input failed
 				}
 			}
-			if !yield(s.record(h, o.title)) || s.failure() != nil {
+			if !yield(s.record(h, o.title, o.headers)) || s.failure() != nil {
 				return
 			}
 		}
@@ -448,7 +448,7 @@ func unsatisfiedTotal(cr string) (int64, bool) {
 // record turns the outcome of one input into its line of output. Its
 // final_url is the URL the response came from if that is not the URL
 // fetched for the input (see [withScheme]): if it was redirected.
-func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
+func (s *saver) record(h fetch.Handled[named, saved], title, headers bool) record {
 	if h.Input.skipped {
 		rec := record{URL: asGiven(h.Input.url), File: filepath.Join(s.dir, h.Input.name), Skipped: "exists"}
 		if title {
@@ -462,6 +462,9 @@ func (s *saver) record(h fetch.Handled[named, saved], title bool) record {
 		Attempts:   h.Attempts,
 		DurationMS: h.Duration.Milliseconds(),
 		dur:        h.Duration,
+	}
+	if headers {
+		rec.Headers = headerJSON(h.Header)
 	}
 	fetched := redact(withScheme(h.Input.url))
 	if se, ok := errors.AsType[*fetch.StatusError](h.Err); ok && h.Input.inPlace && h.Input.held.n.Load() > 0 && se.StatusCode == http.StatusRequestedRangeNotSatisfiable {

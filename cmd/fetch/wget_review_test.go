@@ -768,7 +768,7 @@ func TestWgetReviewBytesOver4GiBInRecord(t *testing.T) {
 		Value:    saved{file: "mirror.example_dvd.iso", bytes: size, finalURL: u},
 		Status:   200,
 		Attempts: 1,
-	}, false)
+	}, false, false)
 	b, err := json.Marshal(rec)
 	if err != nil || !strings.Contains(string(b), `"bytes":5368709120,`) {
 		t.Errorf("record %s (%v); want \"bytes\":5368709120", b, err)
