@@ -351,7 +351,10 @@ type Page struct {
 // Follow adds links found on p to the crawl, one level deeper than p. Each
 // is resolved against p's final URL (after redirects), so relative links
 // work; those that are not http or https URLs are skipped, as are all of
-// them when p is at [CrawlMaxDepth].
+// them when p is at [CrawlMaxDepth]. A redirect the crawl follows itself
+// adds no depth; one a Fetcher with [WithFollowRedirects](false) hands
+// back, followed with p.Follow(p.Header.Get("Location")), is a link one
+// level deeper, like any other.
 //
 // The crawl counts p as in progress until the loop body that received it
 // returns, so links followed before then, from the loop body or from

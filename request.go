@@ -122,7 +122,8 @@ func MaxBodySize(n int64) RequestOption {
 // makes each redirect response the final one, as net/http's
 // [http.ErrUseLastResponse] does (see [WithFollowRedirects]), and
 // FollowRedirects(true) follows them on a Fetcher that does not, up to
-// its [WithMaxRedirects]. Applied to a request, it holds wherever the
+// its [WithMaxRedirects] (with [WithClient], as far as that client's
+// CheckRedirect lets it). Applied to a request, it holds wherever the
 // request is sent: [Fetcher.Do], [Fetcher.DoAll],
 // [Fetcher.StreamRequests], and [Handle]'s newRequest.
 func FollowRedirects(follow bool) RequestOption {

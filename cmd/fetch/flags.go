@@ -143,8 +143,8 @@ and exits; it takes --group, --visibility, -q and --total, and refuses the
 flags of a worker.
 
 Exit status: 0 if every URL succeeded, 1 if any failed, 2 for a usage error
-or an input with no URLs, 130 if interrupted (Ctrl-C), 141 if standard
-output was closed by its reader (head -1), 143 if terminated (SIGTERM).
+or an input with no URLs, 130 if interrupted (Ctrl-C), 141 if the reader
+of the records went away (head -1), 143 if terminated (SIGTERM).
 `
 }
 

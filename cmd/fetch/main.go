@@ -16,7 +16,7 @@
 // Flags may come before or after the URLs. Blank lines and lines starting
 // with # are skipped. Exit status: 0 if every URL succeeded, 1 if any
 // failed, 2 for a usage error or an input with no URLs, 130 if interrupted
-// (SIGINT), 141 if standard output was closed by its reader, 143 if
+// (SIGINT), 141 if the reader of the records went away, 143 if
 // terminated (SIGTERM). See fetch -h.
 package main
 
