@@ -280,3 +280,86 @@ func ExampleHandle() {
 	// Output:
 	// map[1:6 2:6 3:6]
 }
+
+// Sitemap lists the pages a site's sitemaps name, here those its
+// robots.txt points to, to seed a crawl of the whole site.
+func ExampleSitemap() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "User-agent: *\nDisallow: /private/\nSitemap: http://%s/sitemap.xml\n", r.Host)
+	})
+	mux.HandleFunc("/sitemap.xml", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <url><loc>http://%[1]s/a</loc><lastmod>2026-11-30</lastmod></url>
+  <url><loc>http://%[1]s/b</loc></url>
+</urlset>`, r.Host)
+	})
+	mux.HandleFunc("/{page}", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "page ", r.PathValue("page")) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	f, err := fetch.New(fetch.WithHostConcurrency(2))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Shutdown(context.Background())
+	var seeds []string
+	for u := range fetch.Sitemap(context.Background(), f, srv.URL+"/robots.txt") {
+		if u.Err != nil {
+			fmt.Println(u.Err)
+			continue
+		}
+		seeds = append(seeds, u.URL)
+		fmt.Println("listed:", u.URL[len(srv.URL):], u.LastMod.Format(time.DateOnly))
+	}
+	c, err := fetch.NewCrawler(f)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var pages []string
+	for p := range c.Run(context.Background(), seeds...) {
+		pages = append(pages, fmt.Sprint(p.URL[len(srv.URL):], " ", p.Status))
+	}
+	slices.Sort(pages)
+	fmt.Println("crawled:", pages)
+	// Output:
+	// listed: /a 2026-11-30
+	// listed: /b 0001-01-01
+	// crawled: [/a 200 /b 200]
+}
+
+// A link checker reports each redirect rather than following it: with
+// WithFollowRedirects(false) a 3xx is the final response, a StatusError
+// whose Header holds the Location.
+func ExampleWithFollowRedirects() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/new", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("/new", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "new") })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	f, err := fetch.New(fetch.WithFollowRedirects(false))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Shutdown(context.Background())
+	for r := range f.Stream(context.Background(), slices.Values([]string{srv.URL + "/old", srv.URL + "/new"})) {
+		var serr *fetch.StatusError
+		switch {
+		case r.Err == nil:
+			fmt.Println(r.URL[len(srv.URL):], "ok")
+		case errors.As(r.Err, &serr) && serr.StatusCode/100 == 3:
+			fmt.Println(r.URL[len(srv.URL):], "moved to", serr.Header.Get("Location"))
+		default:
+			fmt.Println(r.URL[len(srv.URL):], r.Err)
+		}
+	}
+	// Unordered output:
+	// /old moved to /new
+	// /new ok
+}
