@@ -77,7 +77,8 @@ func invalidURL(err error) error {
 // its own (keeping the settings [RequestOption]s gave it, such as
 // [MaxBodySize]), and, if its body can be rewound (GetBody), with a body
 // of its own, so that a request given as several inputs sends its whole
-// body each time (the one it came with is closed). A nil request is left for do to refuse.
+// body each time (the one it came with is closed). A nil request is left
+// for do to refuse.
 func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string, error) {
 	if req == nil {
 		return nil, "", nil
