@@ -172,14 +172,17 @@ func isXML(body []byte) bool {
 }
 
 // parseSitemapXML reads a <urlset>, or a <sitemapindex> (index true),
-// whatever their namespace: the <loc> and <lastmod> of each <url> or
-// <sitemap> element, in order. An entry without a <loc> is skipped.
+// whatever their namespace: the <loc> and <lastmod> children of each <url>
+// or <sitemap> element, in order (not an extension's, such as the
+// <image:loc> of an <image:image> in it). An entry without a <loc> is
+// skipped.
 func parseSitemapXML(body []byte, sitemap string) (urls []SitemapURL, index bool, err error) {
 	d := xml.NewDecoder(bytes.NewReader(body))
 	d.Strict = false // as browsers and crawlers read sitemaps: an unescaped & is common
 	d.CharsetReader = charset.NewReaderLabel
 	root := ""
 	var entry *SitemapURL
+	depth, entryDepth := 0, 0 // of the element open, and of entry's
 	field := ""
 	var text strings.Builder
 	for {
@@ -192,6 +195,7 @@ func parseSitemapXML(body []byte, sitemap string) (urls []SitemapURL, index bool
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			depth++
 			switch name := t.Name.Local; {
 			case root == "":
 				if name != "urlset" && name != "sitemapindex" {
@@ -200,7 +204,8 @@ func parseSitemapXML(body []byte, sitemap string) (urls []SitemapURL, index bool
 				root, index = name, name == "sitemapindex"
 			case entry == nil && (name == "url" && !index || name == "sitemap" && index):
 				entry = &SitemapURL{Sitemap: sitemap}
-			case entry != nil && (name == "loc" || name == "lastmod"):
+				entryDepth = depth
+			case entry != nil && depth == entryDepth+1 && (name == "loc" || name == "lastmod"):
 				field = name
 				text.Reset()
 			}
@@ -209,6 +214,7 @@ func parseSitemapXML(body []byte, sitemap string) (urls []SitemapURL, index bool
 				text.Write(t)
 			}
 		case xml.EndElement:
+			depth--
 			switch name := t.Name.Local; {
 			case field != "" && name == field:
 				v := strings.TrimSpace(text.String())
