@@ -224,7 +224,7 @@ func parseSitemapXML(body []byte, sitemap string) (urls []SitemapURL, index bool
 					entry.LastMod = parseLastMod(v)
 				}
 				field = ""
-			case entry != nil && (name == "url" || name == "sitemap"):
+			case entry != nil && depth == entryDepth-1:
 				if entry.URL != "" {
 					urls = append(urls, *entry)
 				}

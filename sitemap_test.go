@@ -163,3 +163,12 @@ func TestSitemapLoopBody(t *testing.T) {
 		t.Errorf("/page fetched %d times, /b.xml %d; want once and never", asked("/page"), asked("/b.xml"))
 	}
 }
+
+// An extension's element named as an entry (<ext:url> in a <url>) neither
+// ends the entry nor starts one.
+func TestSitemapNestedEntryName(t *testing.T) {
+	urls, index, err := parseSitemapXML([]byte(`<urlset xmlns:ext="x"><url><loc>http://a.test/x</loc><ext:url><loc>http://a.test/inner</loc></ext:url><lastmod>2024-01-02</lastmod></url></urlset>`), "s")
+	if err != nil || index || len(urls) != 1 || urls[0].URL != "http://a.test/x" || urls[0].LastMod.IsZero() {
+		t.Errorf("%+v, %v, %v; want the one page, with its lastmod", urls, index, err)
+	}
+}
