@@ -36,7 +36,9 @@
 // [Handle] and [HandleURLs] stream too, but hand each response to a
 // function that reads its body as a stream, never buffered whole. A [Crawler]
 // fetches pages and the links found on them, deduplicated, honouring
-// robots.txt. A [TaskGroup] runs related work that should fail together.
+// robots.txt and nofollow; [Sitemap] lists the pages a site's sitemaps
+// name, to seed one. A [TaskGroup] runs related work that should fail
+// together.
 //
 // # Many hosts
 //
