@@ -55,6 +55,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.SetNormalizeFunc(oldNames)
 
 	fs.StringVarP(&o.input, "input-file", "i", "", "read URLs from `FILE` (- for standard input)")
+	fs.StringVar(&o.sitemap, "sitemap", "", "fetch the URLs the sitemaps at `URL` list: a robots.txt's, a sitemap, a sitemap index or a text sitemap, gzipped or not")
 	fs.StringVar(&o.queue, "queue", "", "read URLs from the Redis stream at `URL` (below)")
 	fs.StringVar(&o.group, "group", "fetch", "consumer group `NAME` of --queue")
 	fs.StringVar(&o.enqueue, "enqueue", "", "add the URLs in `FILE` to the stream, and exit")
@@ -112,7 +113,8 @@ func usage() string {
 
 Fetches every URL, given as arguments, in a file (-i FILE) or on standard
 input (- or -i -, or when there are no URL arguments and standard input is
-not a terminal), one per line, and writes one JSON line per URL. A URL
+not a terminal), one per line, or listed by a site's sitemaps (--sitemap
+URL), and writes one JSON line per URL. A URL
 without a scheme is fetched over http, as curl and wget take it:
 example.com/a is http://example.com/a. Flags may come before or after the
 URLs.
@@ -290,6 +292,10 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 		opts = append(opts, fetch.WithTLSConfig(cfg))
 	}
 	switch {
+	case o.sitemap != "" && (o.input != "" || o.demo || len(urls) > 0 || o.queue != ""):
+		return o, nil, nil, errors.New("--sitemap and -i, --demo, --queue or URL arguments: --sitemap reads the URLs from the sitemaps: use one")
+	case o.sitemap != "" && !strings.HasPrefix(o.sitemap, "http://") && !strings.HasPrefix(o.sitemap, "https://"):
+		return o, nil, nil, fmt.Errorf("--sitemap %s: want an http or https URL", o.sitemap)
 	case o.demo && o.input != "":
 		return o, nil, nil, errors.New("--demo and -i: --demo fetches URLs of its own: use one")
 	case (o.input != "" || o.demo) && len(urls) > 0:

@@ -47,6 +47,9 @@ func (in input) noURLs() error {
 func openInput(ctx context.Context, o options, urls []string, std stdio) (input, error) {
 	counted := o.showProgress(std)
 	switch {
+	case o.sitemap != "":
+		// Read by sitemapLines, through the Fetcher, once there is one.
+		return input{total: -1, close: func() {}}, nil
 	case o.demo:
 		srv, demoURLs := startDemo()
 		return input{urls: args(demoURLs), total: int64(len(demoURLs)), close: srv.Close}, nil
@@ -426,3 +429,37 @@ func args(urls []string) iter.Seq[line] {
 		}
 	}
 }
+
+// sitemapLines yields the URLs the sitemaps at rawURL list (see
+// [fetch.Sitemap]), fetched through f: a line each, numbered in the order
+// listed; a sitemap that fails is a line whose error says so, so that its
+// record says why its URLs are missing.
+func sitemapLines(ctx context.Context, f *fetch.Fetcher, rawURL string) iter.Seq[line] {
+	return func(yield func(line) bool) {
+		n := 0
+		for u := range fetch.Sitemap(ctx, f, rawURL) {
+			n++
+			l := line{url: u.URL, n: n}
+			if u.Err != nil {
+				l = line{url: u.Sitemap, err: &sitemapFailure{u.Err}}
+			}
+			if !yield(l) || ctx.Err() != nil {
+				return
+			}
+		}
+	}
+}
+
+// sitemapFailure is the error of a sitemap --sitemap could not read, as
+// its record names it: "sitemap not read: status 404 Not Found".
+type sitemapFailure struct{ err error }
+
+func (e *sitemapFailure) Error() string {
+	err := e.err
+	if fe, ok := err.(*fetch.Error); ok && fe.Err != nil {
+		err = fe.Err // the record names the sitemap's URL
+	}
+	return "sitemap not read: " + strings.TrimPrefix(err.Error(), "fetch: ")
+}
+
+func (e *sitemapFailure) Unwrap() error { return e.err }

@@ -89,6 +89,7 @@ var errBadInput = errors.New("bad input")
 
 type options struct {
 	input, output, outputDir, method string
+	sitemap                          string         // --sitemap URL
 	queue, group, enqueue            string         // --queue, --group, --enqueue
 	visibility                       time.Duration  // --visibility
 	redis                            *redis.Options // where --queue is
@@ -176,16 +177,22 @@ func run(argv []string, std stdio) int {
 		}
 	}
 	o.title = o.title || o.demo
+	inputs := func(ctx context.Context, f *fetch.Fetcher) iter.Seq[line] {
+		if o.sitemap != "" {
+			return sitemapLines(ctx, f, o.sitemap)
+		}
+		return in.urls
+	}
 	if o.crawl.on {
 		return o.fetchTo(ctx, fetcherOpts, std, -1, func(ctx context.Context, f *fetch.Fetcher, save *saver) iter.Seq[record] {
-			return o.crawlRecords(ctx, f, save, in.urls)
+			return o.crawlRecords(ctx, f, save, inputs(ctx, f))
 		})
 	}
 	return o.fetchTo(ctx, fetcherOpts, std, in.total, func(ctx context.Context, f *fetch.Fetcher, save *saver) iter.Seq[record] {
 		if save != nil {
-			return save.all(ctx, f, o, in.urls)
+			return save.all(ctx, f, o, inputs(ctx, f))
 		}
-		return o.records(ctx, f, in.urls)
+		return o.records(ctx, f, inputs(ctx, f))
 	})
 }
 
@@ -456,6 +463,9 @@ func asGiven(s string) string {
 // fetched over http (see [withScheme]); one that cannot be fetched is
 // refused with a [badLine] error.
 func (o options) newRequest(ctx context.Context, l line) (*http.Request, error) {
+	if sf, ok := l.err.(*sitemapFailure); ok {
+		return nil, sf
+	}
 	if l.err != nil {
 		return nil, fmt.Errorf("%w: %w", errBadInput, l.err)
 	}

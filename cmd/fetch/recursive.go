@@ -260,7 +260,9 @@ func (o options) crawlRecords(ctx context.Context, f *fetch.Fetcher, save *saver
 		for l := range in {
 			target := withScheme(l.url)
 			err := checkURL(l, target)
-			if l.err != nil {
+			if sf, ok := l.err.(*sitemapFailure); ok {
+				err = fmt.Errorf("%s: %w", asGiven(l.url), sf)
+			} else if l.err != nil {
 				err = fmt.Errorf("%w: %w", errBadInput, l.err)
 			}
 			if err != nil {
