@@ -401,8 +401,9 @@ func (p *Page) base() *url.URL {
 }
 
 // Links returns the links of p's body, if it is HTML, that it lets
-// crawlers follow: the href of every <a> and <area> element, in document
-// order, resolved as a browser resolves them: against the page's first
+// crawlers follow: the href of every <a> and <area> element (those in a
+// <noscript>, <noframes> or <noembed> included), in document order,
+// resolved as a browser resolves them: against the page's first
 // <base href>, or else its final URL, with tabs and newlines removed; those
 // that are not http or https URLs are left out, and so are those a browser
 // could not follow either: an href that does not parse as a URL (a space

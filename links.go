@@ -52,6 +52,12 @@ func scanHTML(base *url.URL, body []byte, agent string) htmlPage {
 		}
 		name, more := z.TagName()
 		tag := atom.Lookup(name)
+		if fallback[tag] {
+			if z.Next() == html.TextToken {
+				hrefs = append(hrefs, fallbackLinks(z.Text())...)
+			}
+			continue
+		}
 		if tag != atom.A && tag != atom.Area && tag != atom.Base && tag != atom.Meta {
 			continue
 		}
@@ -81,6 +87,36 @@ func scanHTML(base *url.URL, body []byte, agent string) htmlPage {
 		}
 	}
 	return page
+}
+
+// fallback are the elements whose content, markup for a browser that runs
+// no scripts or shows no frames or plugins, the tokenizer reads as text.
+var fallback = map[atom.Atom]bool{atom.Noscript: true, atom.Noframes: true, atom.Noembed: true}
+
+// fallbackLinks returns the hrefs of the <a> and <area> elements of text,
+// the content of a fallback element: links there are links of the page,
+// as wget and search engines read them, for the browsers and crawlers
+// that run no scripts. Its <meta> and <base> elements, which a browser
+// that runs scripts never reads, are not taken in.
+func fallbackLinks(text []byte) []htmlLink {
+	var hrefs []htmlLink
+	z := html.NewTokenizer(bytes.NewReader(text))
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return hrefs
+		}
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			continue
+		}
+		name, more := z.TagName()
+		if tag := atom.Lookup(name); tag != atom.A && tag != atom.Area {
+			continue
+		}
+		if attrs := tagAttrs(z, more); attrs.hasHref {
+			hrefs = append(hrefs, htmlLink{url: attrs.href, nofollow: hasToken(attrs.rel, "nofollow")})
+		}
+	}
 }
 
 // meta takes in a <meta> element with attrs, found after n links, in a

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,14 +35,15 @@ type SitemapURL struct {
 // ErrBadSitemap marks a sitemap that was fetched but could not be read:
 // XML that is neither a <urlset> nor a <sitemapindex>, or does not parse,
 // a gzip stream that does not inflate, or more than [MaxSitemapSize]
-// bytes.
+// bytes (such an error matches [ErrBodyTooLarge] too if the body itself
+// was).
 var ErrBadSitemap = errors.New("fetch: bad sitemap")
 
 // MaxSitemapSize is the most a sitemap may hold, inflated if gzipped, as
 // the sitemaps.org protocol caps it: 50 MiB.
 const MaxSitemapSize = 50 << 20
 
-// maxInflated is MaxSitemapSize, as inflate applies it.
+// maxInflated is MaxSitemapSize, as Sitemap applies it.
 var maxInflated int64 = MaxSitemapSize
 
 // maxSitemapNesting is how deep sitemap indexes may nest under the
@@ -67,26 +70,35 @@ const maxSitemapNesting = 3
 // so that no response is held open while the loop body runs (it may
 // fetch from the same host); at most [MaxSitemapSize] of it. A sitemap
 // that fails yields one SitemapURL whose Err says why, and the others are
-// still read; each sitemap is read once, however often it is listed.
+// still read; each sitemap is read once, however often it is listed. Once
+// ctx ends, one SitemapURL whose Err is the fetch's error, matching
+// ctx.Err(), is the last.
 // The URLs are yielded as listed, not checked: a crawl's scope and
-// robots.txt decide which are fetched.
+// robots.txt decide which are fetched. A sitemap on another domain than
+// rawURL's, which a robots.txt or an index names, is fetched without the
+// Fetcher's credentials (its default Authorization, Cookie and other
+// headers that may be credentials), as a redirect there would be.
 func Sitemap(ctx context.Context, f *Fetcher, rawURL string) iter.Seq[SitemapURL] {
 	return func(yield func(SitemapURL) bool) {
 		r := sitemapReader{ctx: ctx, f: f, seen: map[string]bool{}, yield: yield}
+		r.origin, _ = url.Parse(rawURL)
 		r.read(rawURL, 0)
 	}
 }
 
 // sitemapReader reads the sitemaps one call to Sitemap reaches.
 type sitemapReader struct {
-	ctx   context.Context
-	f     *Fetcher
-	seen  map[string]bool // the sitemaps read, or being read
-	yield func(SitemapURL) bool
+	ctx    context.Context
+	f      *Fetcher
+	origin *url.URL        // the URL given to Sitemap
+	seen   map[string]bool // the sitemaps read, or being read
+	yield  func(SitemapURL) bool
 }
 
 // read yields the URLs of the sitemap at rawURL, nested levels of indexes
-// deep, and reports whether to go on.
+// deep, and reports whether to go on. A sitemap on another domain than the
+// URL given to Sitemap, which a robots.txt or an index named, is fetched
+// without the Fetcher's credentials (see Fetcher.withoutCredentials).
 func (r *sitemapReader) read(rawURL string, nested int) bool {
 	if r.seen[rawURL] {
 		return true
@@ -94,8 +106,18 @@ func (r *sitemapReader) read(rawURL string, nested int) bool {
 	r.seen[rawURL] = true
 	name := urlredact.String(rawURL)
 	fail := func(err error) bool { return r.yield(SitemapURL{Sitemap: name, Err: err}) }
-	res := r.f.Fetch(r.ctx, rawURL, MaxBodySize(MaxSitemapSize))
-	if res.Err != nil {
+	opts := []RequestOption{MaxBodySize(maxInflated)}
+	if u, err := url.Parse(rawURL); err == nil && r.origin != nil && !sameDomain(r.origin, u) {
+		opts = append(opts, r.f.withoutCredentials)
+	}
+	res := r.f.Fetch(r.ctx, rawURL, opts...)
+	switch {
+	case res.Err != nil && r.ctx.Err() != nil:
+		fail(res.Err)
+		return false
+	case errors.Is(res.Err, ErrBodyTooLarge):
+		return fail(fmt.Errorf("%w %s: %w", ErrBadSitemap, name, res.Err))
+	case res.Err != nil:
 		return fail(res.Err)
 	}
 	if res.FinalURL != "" {
@@ -164,25 +186,29 @@ func inflate(body []byte) ([]byte, error) {
 	return out, nil
 }
 
+// utf8BOM is the UTF-8 byte order mark.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // isXML reports whether body starts, after any byte order mark and white
 // space, with "<".
 func isXML(body []byte) bool {
-	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	body = bytes.TrimPrefix(body, utf8BOM)
 	return bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("<"))
 }
 
 // parseSitemapXML reads a <urlset>, or a <sitemapindex> (index true),
-// whatever their namespace: the <loc> and <lastmod> children of each <url>
-// or <sitemap> element, in order (not an extension's, such as the
-// <image:loc> of an <image:image> in it). An entry without a <loc> is
-// skipped.
+// whatever their namespace: the <loc> and <lastmod> of each <url> or
+// <sitemap> element, in order; those are its children in its own
+// namespace, not the elements of an extension inside it, such as an
+// <image:image>'s <image:loc>. An entry without a <loc> is skipped.
 func parseSitemapXML(body []byte, sitemap string) (urls []SitemapURL, index bool, err error) {
 	d := xml.NewDecoder(bytes.NewReader(body))
 	d.Strict = false // as browsers and crawlers read sitemaps: an unescaped & is common
 	d.CharsetReader = charset.NewReaderLabel
 	root := ""
 	var entry *SitemapURL
-	depth, entryDepth := 0, 0 // of the element open, and of entry's
+	var entryName xml.Name
+	depth, entryDepth := 0, 0
 	field := ""
 	var text strings.Builder
 	for {
@@ -204,8 +230,8 @@ func parseSitemapXML(body []byte, sitemap string) (urls []SitemapURL, index bool
 				root, index = name, name == "sitemapindex"
 			case entry == nil && (name == "url" && !index || name == "sitemap" && index):
 				entry = &SitemapURL{Sitemap: sitemap}
-				entryDepth = depth
-			case entry != nil && depth == entryDepth+1 && (name == "loc" || name == "lastmod"):
+				entryName, entryDepth = t.Name, depth
+			case entry != nil && depth == entryDepth+1 && t.Name.Space == entryName.Space && (name == "loc" || name == "lastmod"):
 				field = name
 				text.Reset()
 			}
@@ -215,8 +241,8 @@ func parseSitemapXML(body []byte, sitemap string) (urls []SitemapURL, index bool
 			}
 		case xml.EndElement:
 			depth--
-			switch name := t.Name.Local; {
-			case field != "" && name == field:
+			switch {
+			case field != "" && depth == entryDepth:
 				v := strings.TrimSpace(text.String())
 				if field == "loc" {
 					entry.URL = v
@@ -239,7 +265,9 @@ func parseSitemapXML(body []byte, sitemap string) (urls []SitemapURL, index bool
 }
 
 // lastModLayouts are the W3C Datetime forms a <lastmod> may take.
-var lastModLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02", "2006-01", "2006"}
+// Those without a time zone, which the protocol does not allow but sites
+// write, are taken as UTC.
+var lastModLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02", "2006-01", "2006", "2006-01-02T15:04:05", "2006-01-02T15:04"}
 
 // parseLastMod returns the time a <lastmod> gives, or the zero time.
 func parseLastMod(v string) time.Time {
@@ -256,7 +284,7 @@ func parseLastMod(v string) time.Time {
 // (an HTML page, say), rather than a URL to crawl.
 func parseSitemapText(body []byte, sitemap string) ([]SitemapURL, error) {
 	var urls []SitemapURL
-	s := bufio.NewScanner(bytes.NewReader(body))
+	s := bufio.NewScanner(bytes.NewReader(bytes.TrimPrefix(body, utf8BOM)))
 	s.Buffer(nil, MaxSitemapSize)
 	for n := 1; s.Scan(); n++ {
 		line := strings.TrimSpace(s.Text())
@@ -276,7 +304,7 @@ func parseSitemapText(body []byte, sitemap string) ([]SitemapURL, error) {
 // relative one is taken as a browser would).
 func robotsSitemaps(robotsURL *url.URL, body []byte) []string {
 	var out []string
-	s := bufio.NewScanner(bytes.NewReader(body))
+	s := bufio.NewScanner(bytes.NewReader(bytes.TrimPrefix(body, utf8BOM)))
 	for s.Scan() {
 		line, _, _ := strings.Cut(s.Text(), "#")
 		key, value, ok := strings.Cut(line, ":")
@@ -288,4 +316,17 @@ func robotsSitemaps(robotsURL *url.URL, body []byte) []string {
 		}
 	}
 	return out
+}
+
+// withoutCredentials is a RequestOption that keeps the Fetcher's default
+// headers that may be credentials (see privateDefaults), and its
+// Authorization and Cookie ones, off a request, as they are kept off a
+// crawl's robots.txt: for a URL another site named.
+func (f *Fetcher) withoutCredentials(r *http.Request) error {
+	for _, k := range slices.Concat(credentialHeaders[:], f.private) {
+		if !hasKey(r.Header, k) {
+			r.Header[k] = nil // set, to nothing: the default is not added
+		}
+	}
+	return nil
 }

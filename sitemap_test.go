@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -170,5 +171,65 @@ func TestSitemapNestedEntryName(t *testing.T) {
 	urls, index, err := parseSitemapXML([]byte(`<urlset xmlns:ext="x"><url><loc>http://a.test/x</loc><ext:url><loc>http://a.test/inner</loc></ext:url><lastmod>2024-01-02</lastmod></url></urlset>`), "s")
 	if err != nil || index || len(urls) != 1 || urls[0].URL != "http://a.test/x" || urls[0].LastMod.IsZero() {
 		t.Errorf("%+v, %v, %v; want the one page, with its lastmod", urls, index, err)
+	}
+}
+
+// A <lastmod> is read in any W3C Datetime form, and without a time zone
+// as UTC, as sites write it.
+func TestSitemapLastMod(t *testing.T) {
+	for v, want := range map[string]time.Time{
+		"2024-01-02":                time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC),
+		"2024-01-02T03:04:05.5Z":    time.Date(2024, 1, 2, 3, 4, 5, 5e8, time.UTC),
+		"2024-01-02T03:04+02:00":    time.Date(2024, 1, 2, 1, 4, 0, 0, time.UTC),
+		"2024-01-02T03:04:05":       time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
+		"2024-01-02T03:04":          time.Date(2024, 1, 2, 3, 4, 0, 0, time.UTC),
+		"2024":                      time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+		"last tuesday":              {},
+		"2024-01-02T03:04:05+02:00": time.Date(2024, 1, 2, 1, 4, 5, 0, time.UTC),
+	} {
+		if got := parseLastMod(v); !got.Equal(want) {
+			t.Errorf("parseLastMod(%q) = %v; want %v", v, got, want)
+		}
+	}
+}
+
+// A sitemap on another domain, named by the robots.txt given, is fetched
+// without the Fetcher's credentials; one on the domain given keeps them.
+func TestSitemapCredentialsStayOnTheSite(t *testing.T) {
+	var mu sync.Mutex
+	auth := map[string]string{}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth["other"+r.URL.Path] = r.Header.Get("Authorization") + "|" + r.Header.Get("X-Api-Key")
+		mu.Unlock()
+		io.WriteString(w, "http://other.test/page\n")
+	}))
+	defer other.Close()
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1) // another domain
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth[r.URL.Path] = r.Header.Get("Authorization") + "|" + r.Header.Get("X-Api-Key")
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/robots.txt":
+			fmt.Fprintf(w, "Sitemap: http://%s/own.txt\nSitemap: %s/theirs.txt\n", r.Host, otherURL)
+		default:
+			io.WriteString(w, "http://site.test/page\n")
+		}
+	}))
+	defer site.Close()
+	f := newFetcher(t, WithBearerToken("s3cret"), WithHeader("X-Api-Key", "k"))
+	for u := range Sitemap(t.Context(), f, site.URL+"/robots.txt") {
+		if u.Err != nil {
+			t.Fatal(u.Err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := "Bearer s3cret|k"; auth["/robots.txt"] != want || auth["/own.txt"] != want {
+		t.Errorf("the site's robots.txt and sitemap got %q and %q; want %q", auth["/robots.txt"], auth["/own.txt"], want)
+	}
+	if got := auth["other/theirs.txt"]; got != "|" {
+		t.Errorf("the other domain's sitemap got credentials %q; want none", got)
 	}
 }

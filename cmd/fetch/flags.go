@@ -129,11 +129,13 @@ the scheme http if none is given (https, socks5 and socks5h too), the port
 1080 if none is given (443 for https).
 
 With -r, the URLs given are where a crawl starts: the links (<a href>,
-<area href>) of each HTML page fetched are fetched too, once each, down to
--l levels of links, on the URLs' hosts and their subdomains unless
---span-hosts. Each page's record says its depth and the referrer it was
+<area href>, and a <meta http-equiv="refresh">'s URL) of each HTML page
+fetched are fetched too, once each, down to -l levels of links, on the
+URLs' hosts and their subdomains unless --span-hosts. Each page's record says its depth and the referrer it was
 found on. The crawl reads robots.txt and keeps to it: a URL it disallows
-is not fetched, and its record says so, but it is not a failure. It
+is not fetched, and its record says so, but it is not a failure. Nor does
+it follow a link marked rel="nofollow", nor any link of a page whose
+robots <meta> or X-Robots-Tag header says nofollow. It
 sends a host 2 requests at a time unless --host-concurrency says
 otherwise; --host-rate spaces them.
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -53,7 +54,7 @@ func defineCrawlFlags(fs *pflag.FlagSet, c *crawlFlags) {
 	fs.StringVar(&c.acceptRE, "accept-regex", "", "with -r: follow only links whose whole URL `RE` matches")
 	fs.StringVar(&c.rejectRE, "reject-regex", "", "with -r: follow no link whose whole URL `RE` matches")
 	fs.IntVar(&c.maxPages, "max-pages", 0, "with -r: fetch at most `N` pages, the URLs given included (0: no limit)")
-	fs.BoolFunc("ignore-robots", "with -r: fetch what robots.txt disallows too (only where the site's owner agrees)", setBool(&c.ignoreRobots))
+	fs.BoolFunc("ignore-robots", "with -r: fetch what robots.txt disallows, and follow nofollow links, too (only where the site's owner agrees)", setBool(&c.ignoreRobots))
 }
 
 // level is -l's value: the depth links are followed to, or 0 for no
@@ -167,9 +168,10 @@ type seed struct {
 }
 
 // options returns the crawl's options for seeds: its limits, and its
-// scope, which every URL given is in, whatever the regular expressions.
+// hosts. A page's refresh is one of its links, whatever its delay, as
+// wget follows it.
 func (c *crawlFlags) options(seeds []seed) []fetch.CrawlOption {
-	opts := []fetch.CrawlOption{fetch.CrawlUserAgent(c.agent)}
+	opts := []fetch.CrawlOption{fetch.CrawlUserAgent(c.agent), fetch.CrawlMetaRefresh(math.MaxInt64)}
 	if c.level > 0 {
 		opts = append(opts, fetch.CrawlMaxDepth(int(c.level)))
 	}
@@ -192,32 +194,32 @@ func (c *crawlFlags) options(seeds []seed) []fetch.CrawlOption {
 	if !c.spanHosts && len(hosts) > 0 {
 		opts = append(opts, fetch.CrawlHosts(hosts...))
 	}
-	if c.noParent || c.accept != nil || c.reject != nil {
-		opts = append(opts, fetch.CrawlScope(c.scope(seeds)))
-	}
 	return opts
 }
 
-// scope returns the scope of --no-parent and the regular expressions:
-// a URL given is in it; another URL is in it if it is under the
-// directory of a URL given on its host (with --no-parent, and if any was
-// given on its host), and if its whole URL matches --accept-regex and
-// not --reject-regex. It is safe for concurrent use.
-func (c *crawlFlags) scope(seeds []seed) func(*url.URL) bool {
-	given := make(map[string]bool, len(seeds))
-	for _, s := range seeds {
-		given[fetch.NormalizeURL(s.url)] = true
+// follows returns the links, absolute URLs, that --no-parent and the
+// regular expressions let the crawl follow: those under the directory of
+// a seed on their host (with --no-parent, and if a seed is on their
+// host), whose whole URL, without its fragment, matches --accept-regex
+// and not --reject-regex. They judge links, not the seeds, nor where a
+// URL redirects: a seed is fetched whatever they say, and so is where it
+// leads.
+func (c *crawlFlags) follows(seeds []seed, links []string) []string {
+	if !c.noParent && c.accept == nil && c.reject == nil {
+		return links
 	}
-	return func(u *url.URL) bool {
-		if given[fetch.NormalizeURL(u)] {
+	return slices.DeleteFunc(links, func(link string) bool {
+		u, err := url.Parse(link)
+		if err != nil {
+			return false // the crawl skips it
+		}
+		u.Fragment, u.RawFragment = "", ""
+		if c.noParent && !c.underSeed(seeds, u) {
 			return true
 		}
-		if c.noParent && !c.underSeed(seeds, u) {
-			return false
-		}
 		s := u.String()
-		return (c.accept == nil || c.accept.MatchString(s)) && (c.reject == nil || !c.reject.MatchString(s))
-	}
+		return c.accept != nil && !c.accept.MatchString(s) || c.reject != nil && c.reject.MatchString(s)
+	})
 }
 
 // underSeed reports whether u's path is under the directory of a seed on
@@ -236,6 +238,20 @@ func (c *crawlFlags) underSeed(seeds []seed, u *url.URL) bool {
 		}
 	}
 	return !onHost
+}
+
+// redirectedSeed returns where p was redirected to, if it is a seed's page
+// and was: its directory is a seed's for --no-parent, as the seed's own is.
+func redirectedSeed(p *fetch.Page) (seed, bool) {
+	if p.Depth != 0 || p.FinalURL == "" || p.FinalURL == p.URL {
+		return seed{}, false
+	}
+	u, err := url.Parse(p.FinalURL)
+	if err != nil {
+		return seed{}, false
+	}
+	host, ok := hostkey.ASCIIName(u.Hostname())
+	return seed{url: u, host: host}, ok
 }
 
 // dir returns the directory of the URL path p, up to its last slash:
@@ -297,7 +313,10 @@ func (o options) crawlRecords(ctx context.Context, f *fetch.Fetcher, save *saver
 				rec.URL = g
 			}
 			if p.Err == nil {
-				p.Follow(p.Links()...) // an error: the crawl has ended, and follows nothing more
+				if s, ok := redirectedSeed(p); ok {
+					seeds = append(seeds, s)
+				}
+				p.Follow(o.crawl.follows(seeds, p.Links())...) // an error: the crawl has ended, and follows nothing more
 				if save != nil && !save.keep(p.Result, &rec) && save.failure() != nil {
 					yield(rec) // the directory is full: the run stops
 					return
