@@ -210,6 +210,7 @@ func isTokenSep(r rune) bool {
 // or https URL with a host.
 func resolveLink(base *url.URL, href string) (*url.URL, bool) {
 	s, hasScheme := browserRef(cleanURL(href), base.Scheme)
+	s = quoteRef(s)
 	u, err := base.Parse(s)
 	if err != nil && !hasScheme {
 		u, err = base.Parse("./" + s) // ":a" or "1a:b": a path, not a scheme
@@ -272,6 +273,38 @@ func browserRef(s, baseScheme string) (string, bool) {
 		s, hasScheme = rest, false
 	}
 	return s, hasScheme
+}
+
+// quoteRef percent-encodes, in s, a URL reference, past its scheme and
+// authority, the bytes a browser encodes there and requote does (spaces
+// and other controls, bytes past ASCII, and "<>`{}; and "'" in the
+// query), so that net/url keeps
+// the rest as written: once a path holds a byte it must escape, net/url
+// escapes all of it its own way, "(" as "%28" where a browser sends "(",
+// and the link would be another URL than a browser's, with another key.
+func quoteRef(s string) string {
+	start := 0
+	if _, rest, ok := splitScheme(s); ok {
+		start = len(s) - len(rest)
+	}
+	if strings.HasPrefix(s[start:], "//") {
+		end := strings.IndexAny(s[start+2:], "/?#")
+		if end < 0 {
+			return s // an authority alone
+		}
+		start += 2 + end
+	}
+	rest := quoteInvalid(s[start:])
+	end := strings.IndexByte(rest, '#')
+	if end < 0 {
+		end = len(rest)
+	}
+	if q := strings.IndexByte(rest[:end], '?'); q >= 0 && strings.IndexByte(rest[q:end], '\'') >= 0 {
+		// The query of an http or https URL has its "'" encoded too (the
+		// URL Standard's special-query set).
+		rest = rest[:q] + strings.ReplaceAll(rest[q:end], "'", "%27") + rest[end:]
+	}
+	return s[:start] + rest
 }
 
 // splitScheme splits s at the colon after its scheme, if it begins with one
