@@ -304,9 +304,8 @@ func parseSitemapText(body []byte, sitemap string) ([]SitemapURL, error) {
 // relative one is taken as a browser would).
 func robotsSitemaps(robotsURL *url.URL, body []byte) []string {
 	var out []string
-	s := bufio.NewScanner(bytes.NewReader(bytes.TrimPrefix(body, utf8BOM)))
-	for s.Scan() {
-		line, _, _ := strings.Cut(s.Text(), "#")
+	for raw := range bytes.Lines(bytes.TrimPrefix(body, utf8BOM)) {
+		line, _, _ := strings.Cut(string(raw), "#")
 		key, value, ok := strings.Cut(line, ":")
 		if !ok || !strings.EqualFold(strings.TrimSpace(key), "sitemap") {
 			continue

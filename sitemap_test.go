@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -231,5 +232,15 @@ func TestSitemapCredentialsStayOnTheSite(t *testing.T) {
 	}
 	if got := auth["other/theirs.txt"]; got != "|" {
 		t.Errorf("the other domain's sitemap got credentials %q; want none", got)
+	}
+}
+
+// A robots.txt's Sitemap lines are read however long the lines before
+// them, and whatever their line ends.
+func TestRobotsSitemapsLongLines(t *testing.T) {
+	base, _ := url.Parse("http://a.test/robots.txt")
+	body := "# " + strings.Repeat("x", 100<<10) + "\r\nSitemap: /one.xml\r\nsitemap:http://b.test/two.xml"
+	if got := robotsSitemaps(base, []byte(body)); strings.Join(got, " ") != "http://a.test/one.xml http://b.test/two.xml" {
+		t.Errorf("robotsSitemaps = %q; want both sitemaps", got)
 	}
 }
