@@ -157,11 +157,11 @@ func New(opts ...Option) (*Fetcher, error) {
 // [WithFollowRedirects] or [FollowRedirects] says not to (Do then returns
 // the 3xx), and each one passes the gates of the host it goes to, as an
 // attempt does: the call gives back the slot it holds, then waits for that
-// host's Retry-After pause, rate tokens and slot, and the global ones. A redirect that cannot pass them before
-// req's context or the attempt's timeout ends fails the call with an error
-// that names it and matches [context.DeadlineExceeded] (and
-// [ErrAttemptTimeout] if the attempt's timeout ran out; the call may then
-// be retried). A Retry-After or an adaptive rate's signal applies to the
+// host's Retry-After pause, rate tokens and slot, and the global ones. A
+// redirect that cannot pass them before req's context or the attempt's
+// timeout ends fails the call with an error that names it and matches
+// [context.DeadlineExceeded] (and [ErrAttemptTimeout] if the attempt's
+// timeout ran out; the call may then be retried). A Retry-After or an adaptive rate's signal applies to the
 // host that answered; a retry starts again at req's URL.
 //
 // The caller must close the response body. Until it is closed or read to

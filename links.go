@@ -276,12 +276,13 @@ func browserRef(s, baseScheme string) (string, bool) {
 }
 
 // quoteRef percent-encodes, in s, a URL reference, past its scheme and
-// authority, the bytes a browser encodes there and requote does (spaces
-// and other controls, bytes past ASCII, and "<>`{}; and "'" in the
-// query), so that net/url keeps
-// the rest as written: once a path holds a byte it must escape, net/url
-// escapes all of it its own way, "(" as "%28" where a browser sends "(",
-// and the link would be another URL than a browser's, with another key.
+// authority, the bytes requote encodes (spaces and other controls, bytes
+// past ASCII, and "<>`{}), which a browser encodes too but for "`{}" in
+// a query or fragment, and "'" in the query, as a browser does, so that
+// net/url keeps the rest as written: once a path holds a byte it must
+// escape, net/url escapes all of it its own way, "(" as "%28" where a
+// browser sends "(", and the link would be another URL than a browser's,
+// with another key.
 func quoteRef(s string) string {
 	start := 0
 	if _, rest, ok := splitScheme(s); ok {

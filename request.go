@@ -154,12 +154,19 @@ type ownKey struct{}
 // until then no request looks for them.
 var ownUsed atomic.Bool
 
-// setOwn changes the settings of r's own with set.
+// setOwn changes the settings of r's own with set. A call made for r
+// (see preparedCall) stays r's context, with the settings under it: a
+// context wrapped around it would answer the caller's trace key with the
+// call's empty trace, and cost the call a copy of r.
 func setOwn(r *http.Request, set func(*own)) {
 	o := ownOf(r)
 	set(&o)
 	if !ownUsed.Load() {
 		ownUsed.Store(true)
+	}
+	if c, ok := r.Context().(*call); ok && c.f == nil {
+		c.Context = context.WithValue(c.Context, ownKey{}, o)
+		return
 	}
 	*r = *r.WithContext(context.WithValue(r.Context(), ownKey{}, o))
 }

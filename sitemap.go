@@ -77,7 +77,9 @@ const maxSitemapNesting = 3
 // robots.txt decide which are fetched. A sitemap on another domain than
 // rawURL's, which a robots.txt or an index names, is fetched without the
 // Fetcher's credentials (its default Authorization, Cookie and other
-// headers that may be credentials), as a redirect there would be.
+// headers that may be credentials), as a redirect there would be. A
+// sitemap's redirects are followed whatever [WithFollowRedirects] says,
+// up to [WithMaxRedirects], as a crawl's robots.txt's are.
 func Sitemap(ctx context.Context, f *Fetcher, rawURL string) iter.Seq[SitemapURL] {
 	return func(yield func(SitemapURL) bool) {
 		r := sitemapReader{ctx: ctx, f: f, seen: map[string]bool{}, yield: yield}
@@ -106,7 +108,7 @@ func (r *sitemapReader) read(rawURL string, nested int) bool {
 	r.seen[rawURL] = true
 	name := urlredact.String(rawURL)
 	fail := func(err error) bool { return r.yield(SitemapURL{Sitemap: name, Err: err}) }
-	opts := []RequestOption{MaxBodySize(maxInflated)}
+	opts := []RequestOption{MaxBodySize(maxInflated), FollowRedirects(true)}
 	if u, err := url.Parse(rawURL); err == nil && r.origin != nil && !sameDomain(r.origin, u) {
 		opts = append(opts, r.f.withoutCredentials)
 	}

@@ -1,10 +1,14 @@
 package main
 
-import "regexp"
+import (
+	"errors"
+
+	"github.com/spf13/pflag"
+)
 
 // flagHints says, for flags of curl and wget that fetch does not take,
-// what fetch does instead, keyed by how pflag names an unknown flag: the
-// letter of a shorthand, or a long name with its dashes.
+// what fetch does instead, keyed by the unknown flag: the letter of a
+// shorthand, or a long name with its dashes.
 var flagHints = map[string]string{
 	"L":                 "curl's -L: fetch follows redirects already; --max-redirects sets how many",
 	"--location":        "curl's --location: fetch follows redirects already; --max-redirects sets how many",
@@ -42,24 +46,24 @@ var flagHints = map[string]string{
 	"R":                 "wget's -R: use --reject-regex, which -r follows no link by",
 	"--domains":         "wget's --domains: with -r, --span-hosts --accept-regex keeps to the domains you name",
 	"D":                 "wget's -D: with -r, --span-hosts --accept-regex keeps to the domains you name",
-	"--page-requisites": "wget's --page-requisites: -r follows <a> and <area> links only",
+	"--page-requisites": "wget's --page-requisites: -r follows links (<a>, <area>, a refresh), not the images, styles and scripts a page needs",
 	"e":                 `curl's -e: use -H "Referer: ..."; wget's -e robots=off is --ignore-robots`,
 	"--wait":            "wget's --wait: --host-rate spaces the requests to each host",
 }
-
-// unknownFlag matches pflag's errors for a flag it does not know, as in
-// "unknown shorthand flag: 'L' in -sSL" and "unknown flag: --location".
-var unknownFlag = regexp.MustCompile(`^unknown (?:shorthand flag: '(.)' in \S+|flag: (--\S+))$`)
 
 // flagHint returns what fetch takes in place of the flag of curl or wget
 // that pflag's err says is unknown, as " (curl's -L: ...)"; "" for any
 // other error.
 func flagHint(err error) string {
-	m := unknownFlag.FindStringSubmatch(err.Error())
-	if m == nil {
+	ne, ok := errors.AsType[*pflag.NotExistError](err)
+	if !ok {
 		return ""
 	}
-	if hint, ok := flagHints[m[1]+m[2]]; ok {
+	key := ne.GetSpecifiedName()
+	if ne.GetSpecifiedShortnames() == "" { // a long name
+		key = "--" + key
+	}
+	if hint, ok := flagHints[key]; ok {
 		return " (" + hint + ")"
 	}
 	return ""

@@ -146,9 +146,12 @@ func headerJSON(h http.Header) rawJSON {
 		k = strings.ToLower(k)
 		out[k] = append(out[k], vs...)
 	}
-	b, err := json.Marshal(out) // sorted by name
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as the records are written: a Link's <URL> stays as it came
+	// The names come out sorted, as a map's keys do.
+	if err := enc.Encode(out); err != nil {
 		return ""
 	}
-	return rawJSON(b)
+	return rawJSON(strings.TrimSuffix(b.String(), "\n"))
 }

@@ -192,7 +192,10 @@ func (c *crawlFlags) options(seeds []seed) []fetch.CrawlOption {
 		}
 	}
 	if !c.spanHosts && len(hosts) > 0 {
-		opts = append(opts, fetch.CrawlHosts(hosts...))
+		// Each once: the crawl checks every link against each host, and
+		// a sitemap's seeds are many URLs on few hosts.
+		slices.Sort(hosts)
+		opts = append(opts, fetch.CrawlHosts(slices.Compact(hosts)...))
 	}
 	return opts
 }
