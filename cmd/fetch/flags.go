@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/internal/urlredact"
 	"github.com/c989c033/fetch/redisqueue"
 	"github.com/spf13/pflag"
 )
@@ -293,11 +295,16 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	} else if cfg != nil {
 		opts = append(opts, fetch.WithTLSConfig(cfg))
 	}
+	var sitemapURL *url.URL
+	if o.sitemap != "" {
+		o.sitemap = withScheme(o.sitemap) // as a URL given, example.com/robots.txt is over http
+		sitemapURL, _ = url.Parse(o.sitemap)
+	}
 	switch {
 	case o.sitemap != "" && (o.input != "" || o.demo || len(urls) > 0 || o.queue != ""):
 		return o, nil, nil, errors.New("--sitemap and -i, --demo, --queue or URL arguments: --sitemap reads the URLs from the sitemaps: use one")
-	case o.sitemap != "" && !strings.HasPrefix(o.sitemap, "http://") && !strings.HasPrefix(o.sitemap, "https://"):
-		return o, nil, nil, fmt.Errorf("--sitemap %s: want an http or https URL", o.sitemap)
+	case o.sitemap != "" && (sitemapURL == nil || sitemapURL.Scheme != "http" && sitemapURL.Scheme != "https" || sitemapURL.Host == ""):
+		return o, nil, nil, fmt.Errorf("--sitemap %s: want an http or https URL", urlredact.String(o.sitemap))
 	case o.demo && o.input != "":
 		return o, nil, nil, errors.New("--demo and -i: --demo fetches URLs of its own: use one")
 	case (o.input != "" || o.demo) && len(urls) > 0:

@@ -50,6 +50,15 @@ func TestSitemapInput(t *testing.T) {
 		t.Errorf("-O: /a's file holds %q (%v)", b, err)
 	}
 
+	// A URL without a scheme is over http, as any URL given; a scheme in
+	// capitals is a scheme.
+	bare := strings.TrimPrefix(srv.URL, "http://") + "/sitemap.xml"
+	for _, u := range []string{bare, "HTTP://" + bare} {
+		if _, out, stderr := runCmd(t, "", "-q", "--sitemap", u); len(records(t, out)) != 2 {
+			t.Errorf("--sitemap %s: %s %s; want the two URLs it lists", u, out, stderr)
+		}
+	}
+
 	// With -r, the sitemap's URLs are the seeds.
 	_, out, _ := runCmd(t, "", "-q", "-r", "--sitemap", srv.URL+"/sitemap.xml")
 	if r := records(t, out)[srv.URL+"/b"]; r.Status != 200 || r.Depth != 1 || r.Referrer != srv.URL+"/a" {
@@ -57,7 +66,7 @@ func TestSitemapInput(t *testing.T) {
 	}
 
 	for _, args := range [][]string{
-		{"--sitemap", "sitemap.xml"},
+		{"--sitemap", "ftp://example.com/sitemap.xml"},
 		{"--sitemap", srv.URL + "/robots.txt", srv.URL + "/a"},
 		{"--sitemap", srv.URL + "/robots.txt", "-i", "urls.txt"},
 		{"--sitemap", srv.URL + "/robots.txt", "--demo"},
