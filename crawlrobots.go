@@ -94,14 +94,23 @@ func (c *robotsCache) setDelay(key string, d time.Duration) {
 	l.Allow()
 }
 
-// credentialHeaders are the headers net/http does not send on to a
-// redirect's other host, which a robots.txt request is sent without.
-var credentialHeaders = [...]string{"Authorization", "Proxy-Authorization", "Www-Authenticate", "Cookie", "Cookie2"}
+// withoutCredentials is a RequestOption that keeps the Fetcher's default
+// headers that may be credentials (see privateDefaults), and those of
+// sensitiveHeaders, off a request: a crawl's robots.txt, or a sitemap
+// another site named.
+func (f *Fetcher) withoutCredentials(r *http.Request) error {
+	for _, k := range slices.Concat(sensitiveHeaders, f.private) {
+		if !hasKey(r.Header, k) {
+			r.Header[k] = nil // set, to nothing: the default is not added
+		}
+	}
+	return nil
+}
 
 // loadRobots fetches e's robots.txt through the Fetcher's gates, once;
 // other callers wait for the first. It reads at most robots.MaxSize bytes
 // of it, whatever the Fetcher's body cap, and sends none of the Fetcher's
-// credentials (see credentialHeaders), nor its default headers but the
+// credentials (see withoutCredentials), nor its default headers but the
 // public ones (see publicHeaders), nor the cookies of its client's jar,
 // which does not store those the response sets either.
 func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
@@ -114,13 +123,10 @@ func (r *crawl) loadRobots(e *robotsEntry) *robots.Rules {
 		}
 		req.Header.Set("User-Agent", r.cfg.agent)
 		FollowRedirects(true)(req) // RFC 9309 §2.3.1.2, whatever WithFollowRedirects says
-		for _, k := range slices.Concat(credentialHeaders[:], r.f.private) {
-			// Set, to nothing: the Fetcher's defaults are not added. The
-			// host may be one only a redirect led to, which is spared
-			// them, and robots.txt is public: no credential goes, nor any
-			// default header that may be one (see publicHeaders).
-			req.Header[k] = nil
-		}
+		// The host may be one only a redirect led to, which is spared
+		// them, and robots.txt is public: no credential goes, nor any
+		// default header that may be one (see publicHeaders).
+		r.f.withoutCredentials(req)
 		var body []byte
 		read := func(resp *http.Response) error {
 			defer resp.Body.Close()

@@ -115,3 +115,13 @@ func TestHeaderCapOption(t *testing.T) {
 		t.Errorf("New(WithMaxHeaderSize(0)) = %v, %v; want an error", f, err)
 	}
 }
+
+// PublicHeader names the default headers that follow redirects anywhere,
+// in any spelling; the others may be credentials.
+func TestPublicHeader(t *testing.T) {
+	for key, want := range map[string]bool{"User-Agent": true, "accept-language": true, "Referer": true, "Authorization": false, "X-Api-Key": false, "Cookie": false} {
+		if got := PublicHeader(key); got != want {
+			t.Errorf("PublicHeader(%q) = %v; want %v", key, got, want)
+		}
+	}
+}

@@ -562,6 +562,15 @@ var publicHeaders = map[string]bool{
 	"Cache-Control": true, "Pragma": true, "Dnt": true, "Upgrade-Insecure-Requests": true, "Referer": true,
 }
 
+// PublicHeader reports whether a default header named key ([WithHeader])
+// says nothing secret (content negotiation, caching, the client's name:
+// User-Agent, Accept, Referer and the like), and so follows a call's
+// redirects wherever they go. The Fetcher takes every other default header
+// for one that may be a credential, held back on a redirect to another
+// domain; a tool that hands the Fetcher headers of its users' can ask
+// this before sending them to many hosts.
+func PublicHeader(key string) bool { return publicHeaders[http.CanonicalHeaderKey(key)] }
+
 // privateDefaults returns the keys of header that are not publicHeaders,
 // sorted.
 func privateDefaults(header http.Header) []string {

@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -317,17 +315,4 @@ func robotsSitemaps(robotsURL *url.URL, body []byte) []string {
 		}
 	}
 	return out
-}
-
-// withoutCredentials is a RequestOption that keeps the Fetcher's default
-// headers that may be credentials (see privateDefaults), and its
-// Authorization and Cookie ones, off a request, as they are kept off a
-// crawl's robots.txt: for a URL another site named.
-func (f *Fetcher) withoutCredentials(r *http.Request) error {
-	for _, k := range slices.Concat(credentialHeaders[:], f.private) {
-		if !hasKey(r.Header, k) {
-			r.Header[k] = nil // set, to nothing: the default is not added
-		}
-	}
-	return nil
 }

@@ -128,15 +128,6 @@ func (c *crawlFlags) check(fs *pflag.FlagSet, o *options) error {
 	return nil
 }
 
-// publicHeaders are the headers that say nothing secret, as the Fetcher
-// counts them (see [fetch.WithHeader]): it sends every other one it is
-// given to every host a crawl reaches.
-var publicHeaders = []string{
-	"User-Agent", "Accept", "Accept-Language", "Accept-Charset", "Accept-Encoding",
-	"Cache-Control", "Pragma", "Dnt", "Upgrade-Insecure-Requests", "Referer",
-	"Proxy-Authorization", // to the proxy alone
-}
-
 // spanCredentials refuses, with --span-hosts, credentials that every
 // request carries: -u, and an -H that may be one. A crawl that may reach
 // any host would send them to each.
@@ -145,7 +136,7 @@ func spanCredentials(fs *pflag.FlagSet, header headers) error {
 		return errors.New("--span-hosts and -u: the credentials would go to every host the crawl reaches")
 	}
 	for _, k := range slices.Sorted(maps.Keys(header)) {
-		if len(header[k]) > 0 && !slices.Contains(publicHeaders, k) {
+		if len(header[k]) > 0 && !fetch.PublicHeader(k) && k != "Proxy-Authorization" { // that one goes to the proxy alone
 			return fmt.Errorf("--span-hosts and -H %s: a header that may be a credential would go to every host the crawl reaches", k)
 		}
 	}
