@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -198,7 +197,7 @@ func (c *crawlFlags) options(seeds []seed) []fetch.CrawlOption {
 // and not --reject-regex. They judge links, not the seeds, nor where a
 // URL redirects: a seed is fetched whatever they say, and so is where it
 // leads.
-func (c *crawlFlags) follows(seeds []seed, links []string) []string {
+func (c *crawlFlags) follows(dirs seedDirs, links []string) []string {
 	if !c.noParent && c.accept == nil && c.reject == nil {
 		return links
 	}
@@ -208,7 +207,7 @@ func (c *crawlFlags) follows(seeds []seed, links []string) []string {
 			return false // the crawl skips it
 		}
 		u.Fragment, u.RawFragment = "", ""
-		if c.noParent && !c.underSeed(seeds, u) {
+		if c.noParent && !dirs.under(u) {
 			return true
 		}
 		s := u.String()
@@ -216,22 +215,38 @@ func (c *crawlFlags) follows(seeds []seed, links []string) []string {
 	})
 }
 
-// underSeed reports whether u's path is under the directory of a seed on
-// u's host (/a/b/ for /a/b/c.html, or for /a/b/), as wget's -np has it,
-// or whether no seed is on u's host, where --no-parent does not apply.
-func (c *crawlFlags) underSeed(seeds []seed, u *url.URL) bool {
-	host := strings.ToLower(u.Hostname())
-	onHost := false
-	for _, s := range seeds {
-		if s.host != host {
-			continue
-		}
-		onHost = true
-		if strings.HasPrefix(cmp.Or(u.Path, "/"), dir(s.url.Path)) {
+// seedDirs are the directories of the seeds (/a/b/ for /a/b/c.html, or
+// for /a/b/), by host, as wget's -np has them.
+type seedDirs map[string]map[string]bool
+
+// add adds s's directory.
+func (d seedDirs) add(s seed) {
+	if s.host == "" {
+		return
+	}
+	if d[s.host] == nil {
+		d[s.host] = map[string]bool{}
+	}
+	d[s.host][dir(s.url.Path)] = true
+}
+
+// under reports whether u's path is under the directory of a seed on u's
+// host, or whether no seed is on u's host, where --no-parent does not
+// apply. It looks up each directory above the path: a crawl from a
+// sitemap has many seeds.
+func (d seedDirs) under(u *url.URL) bool {
+	dirs, ok := d[strings.ToLower(u.Hostname())]
+	if !ok {
+		return true
+	}
+	for p := dir(u.Path); ; p = dir(p[:len(p)-1]) {
+		if dirs[p] {
 			return true
 		}
+		if p == "/" {
+			return false
+		}
 	}
-	return !onHost
 }
 
 // redirectedSeed returns where p was redirected to, if it is a seed's page
@@ -265,6 +280,7 @@ func dir(p string) string {
 func (o options) crawlRecords(ctx context.Context, f *fetch.Fetcher, save *saver, in iter.Seq[line]) iter.Seq[record] {
 	return func(yield func(record) bool) {
 		var seeds []seed
+		dirs := seedDirs{}
 		var targets []string
 		given := make(map[string]string) // the URL a seed's page names → the input as given
 		for l := range in {
@@ -287,6 +303,7 @@ func (o options) crawlRecords(ctx context.Context, f *fetch.Fetcher, save *saver
 				host = ""
 			}
 			seeds, targets = append(seeds, seed{url: u, host: host}), append(targets, target)
+			dirs.add(seeds[len(seeds)-1])
 			given[redact(target)] = asGiven(l.url)
 			bare := *u
 			bare.Fragment, bare.RawFragment = "", ""
@@ -308,9 +325,9 @@ func (o options) crawlRecords(ctx context.Context, f *fetch.Fetcher, save *saver
 			}
 			if p.Err == nil {
 				if s, ok := redirectedSeed(p); ok {
-					seeds = append(seeds, s)
+					dirs.add(s)
 				}
-				p.Follow(o.crawl.follows(seeds, p.Links())...) // an error: the crawl has ended, and follows nothing more
+				p.Follow(o.crawl.follows(dirs, p.Links())...) // an error: the crawl has ended, and follows nothing more
 				if save != nil && !save.keep(p.Result, &rec) && save.failure() != nil {
 					yield(rec) // the directory is full: the run stops
 					return
