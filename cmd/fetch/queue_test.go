@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/c989c033/fetch/internal/redistest"
+	"go.uber.org/goleak"
 
 	"github.com/c989c033/fetch/redisqueue"
 	"github.com/redis/go-redis/v9"
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(asCommand) == "1" {
 		main()
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // redisAddr returns the address of a Redis for t: CI's (REDIS_ADDR), or a
