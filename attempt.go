@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -80,8 +81,9 @@ func (o *outcome) discardForRetry() (err error) {
 	if !o.read && o.resp != nil {
 		if c := o.resp.StatusCode; c < 200 || c > 299 {
 			defer recoverBody(o, &err) // before discard: a panic here leaves the body open
-			b, _ := io.ReadAll(io.LimitReader(o.resp.Body, MaxErrorBody))
-			o.errBody = &b
+			var b bytes.Buffer
+			readPromptly(&b, o.resp.Body, MaxErrorBody)
+			o.errBody = new(b.Bytes())
 		}
 	}
 	return o.discard()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // slotBody is a response body that holds its call's in-flight slot, host
@@ -64,12 +65,31 @@ func (b *slotBody) finish() {
 // connection can go back to the pool; past it, closing is cheaper.
 const maxDrain = 4 << 10
 
-// drainBody reads a little of a discarded response's body and closes it.
+// drainWait bounds how long reading a discarded body waits for bytes that
+// do not come at once.
+const drainWait = 10 * time.Millisecond
+
+// drainBody reads what is left of a discarded response's body, if that is
+// little and comes at once, so that its connection can go back to the
+// pool, and closes it. A body longer than maxDrain, or delimited by its
+// connection's close, is closed unread: its connection cannot be reused.
 func drainBody(resp *http.Response) {
-	if resp != nil {
-		io.CopyN(io.Discard, resp.Body, maxDrain)
-		resp.Body.Close()
+	if resp == nil {
+		return
 	}
+	if !resp.Close && resp.ContentLength <= maxDrain {
+		readPromptly(io.Discard, resp.Body, maxDrain)
+	}
+	resp.Body.Close()
+}
+
+// readPromptly copies up to n bytes of body to w, for as long as drainWait:
+// a body that stalls (its server holds the connection open without ending
+// it) is then closed, which ends the read.
+func readPromptly(w io.Writer, body io.ReadCloser, n int64) {
+	t := time.AfterFunc(drainWait, func() { body.Close() })
+	io.CopyN(w, body, n)
+	t.Stop()
 }
 
 func closeBody(resp *http.Response) {
