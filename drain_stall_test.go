@@ -50,6 +50,8 @@ func TestDiscardedBodyThatStallsIsNotWaitedFor(t *testing.T) {
 		{"close-delimited retried", "503 Service Unavailable", "Retry-After: 0\r\n", "busy"},
 		{"chunked retried", "503 Service Unavailable", "Retry-After: 0\r\nTransfer-Encoding: chunked\r\n", "4\r\nbusy\r\n"},
 		{"chunked long body retried", "503 Service Unavailable", "Retry-After: 0\r\nTransfer-Encoding: chunked\r\n", "2000\r\n" + string(make([]byte, 100))},
+		{"close-delimited redirect", "302 Found", "Location: /next\r\n", "moved"},
+		{"chunked redirect", "302 Found", "Location: /next\r\nTransfer-Encoding: chunked\r\n", "5\r\nmoved\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := stallingServer(t, tc.status, tc.head, tc.part)
