@@ -97,7 +97,10 @@ var ErrCircuitOpen = errors.New("fetch: circuit breaker open")
 
 // CircuitOpenError is a call that its host's circuit breaker refused: it
 // was open, or half-open with its probes already out. The attempt it
-// refused was not sent, and it is not retried. If the call had made
+// refused was not sent, and it is not retried. A retry due while the
+// breaker is open is refused at once, not when due: a failure that opens
+// the breaker ends its call at once, unless its retry comes after
+// OpenFor, as the breaker's probe. If the call had made
 // attempts before, whose failure may have opened the breaker, Err is the
 // last one's failure: its error, or a [*StatusError].
 type CircuitOpenError struct {
@@ -129,6 +132,7 @@ type breaker struct {
 	isFailure func(*http.Response, error) bool
 	probes    uint32
 	asked     atomic.Int64 // when a call last came to the breaker (Unix nanoseconds)
+	openUntil atomic.Int64 // when its last open spell ends (Unix nanoseconds)
 }
 
 // breakerMemory is how long a breaker past its open spell, with no call
@@ -145,22 +149,25 @@ var (
 )
 
 func newBreaker(b *CircuitBreaker) *breaker {
-	return &breaker{
-		isFailure: b.IsFailure,
-		probes:    uint32(b.Probes),
-		cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-			MaxRequests: uint32(b.Probes),
-			Interval:    b.Interval,
-			Timeout:     b.OpenFor,
-			ReadyToTrip: func(c gobreaker.Counts) bool {
-				counted := c.Requests - c.TotalExclusions // an excluded attempt counts neither way
-				return c.ConsecutiveFailures >= uint32(b.ConsecutiveFailures) ||
-					b.FailureRatio > 0 && counted >= uint32(b.MinRequests) &&
-						float64(c.TotalFailures) >= b.FailureRatio*float64(counted)
-			},
-			IsExcluded: func(err error) bool { return err == errExcluded },
-		}),
-	}
+	br := &breaker{isFailure: b.IsFailure, probes: uint32(b.Probes)}
+	br.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		MaxRequests: uint32(b.Probes),
+		Interval:    b.Interval,
+		Timeout:     b.OpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			counted := c.Requests - c.TotalExclusions // an excluded attempt counts neither way
+			return c.ConsecutiveFailures >= uint32(b.ConsecutiveFailures) ||
+				b.FailureRatio > 0 && counted >= uint32(b.MinRequests) &&
+					float64(c.TotalFailures) >= b.FailureRatio*float64(counted)
+		},
+		IsExcluded: func(err error) bool { return err == errExcluded },
+		OnStateChange: func(_ string, _, to gobreaker.State) {
+			if to == gobreaker.StateOpen {
+				br.openUntil.Store(time.Now().Add(b.OpenFor).UnixNano())
+			}
+		},
+	})
+	return br
 }
 
 // precheck refuses at once, before the call waits at any gate, while the
@@ -169,7 +176,7 @@ func newBreaker(b *CircuitBreaker) *breaker {
 func (b *breaker) precheck(c *call) error {
 	b.asked.Store(time.Now().UnixNano())
 	if b.refusing() {
-		return b.refusal(c)
+		return b.refusal(c, c.h)
 	}
 	return nil
 }
@@ -191,7 +198,7 @@ func (b *breaker) refusing() bool {
 func (b *breaker) admit(c *call) error {
 	done, err := b.cb.Allow()
 	if err != nil {
-		return b.refusal(c)
+		return b.refusal(c, c.h)
 	}
 	at := c.h.name // the call's own host, or a redirect's (see Fetcher.hop)
 	c.reports = append(c.reports, func(o *outcome) (perr error) {
@@ -222,6 +229,17 @@ func (b *breaker) admit(c *call) error {
 	return nil
 }
 
+// refusesRetry refuses a retry of call c due at at, while the breaker is
+// open and will still be open then: precheck would refuse it. A retry due
+// after the open spell is let through to be the breaker's probe, or
+// refused then.
+func (b *breaker) refusesRetry(c *call, at time.Time) error {
+	if b.cb.State() != gobreaker.StateOpen || !at.Before(time.Unix(0, b.openUntil.Load())) {
+		return nil
+	}
+	return b.refusal(c, c.origin)
+}
+
 // classify asks IsFailure about an outcome, the caller's code: a panic in
 // it is returned as a *PanicError, which fails the call (as a panic in
 // RetryPolicy.Retryable does), the breaker having been told, so that a
@@ -231,12 +249,12 @@ func (b *breaker) classify(resp *http.Response, err error) (failed bool, perr er
 	return failed, perr
 }
 
-// refusal is the error for call c, refused on its way to its current
-// host (its own, or a redirect's): on a retry, it carries the failure of
-// the call's previous attempt, which may be what opened it.
-func (b *breaker) refusal(c *call) error {
-	e := &CircuitOpenError{Host: c.h.name}
-	if c.n > 0 && c.h == c.origin {
+// refusal is the error for call c, refused on its way to host h (its own,
+// or a redirect's): on a retry, it carries the failure of the call's
+// previous attempt, which may be what opened it.
+func (b *breaker) refusal(c *call, h *host) error {
+	e := &CircuitOpenError{Host: h.name}
+	if c.n > 0 && h == c.origin {
 		o := &c.last
 		if e.Err = o.err; o.err == nil && o.resp != nil {
 			e.Err = c.f.statusError(o)

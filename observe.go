@@ -351,6 +351,15 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 		c.reports[i] = nil
 	}
 	c.reports = c.reports[:0]
+	if d.retry {
+		at := time.Now().Add(d.delay)
+		for _, p := range c.origin.policies { // the host the retry goes to
+			if err := p.refusesRetry(c, at); err != nil {
+				d = fail(err)
+				break
+			}
+		}
+	}
 	if f.hooks.OnAttempt != nil && !o.unsent {
 		info := AttemptInfo{Request: o.req, Host: o.h.name, Attempt: int(c.n), Response: o.resp, Status: o.status(),
 			Err: o.err, Start: o.start.time(), Duration: o.took, Waited: c.waited}

@@ -1,5 +1,7 @@
 package fetch
 
+import "time"
+
 // A policy is one of a host's rules beyond its rate and in-flight gates:
 // the adaptive rate, the retry budget, the circuit breaker. A host holds a
 // chain of them, one for each option that asks for one, and every request
@@ -15,6 +17,10 @@ package fetch
 //   - observe takes in the outcome of every attempt the host answered;
 //   - allowRetry, when an outcome of a call to the host is to be retried,
 //     may refuse the retry: the call then fails with that error;
+//   - refusesRetry, once every policy has taken in that outcome, says
+//     whether the retry would be refused when it is due: the call then
+//     fails at once with that error, rather than wait to be refused (a
+//     circuit breaker that the outcome opened);
 //   - forgettable says whether the host may be dropped from the table, as
 //     far as the policy is concerned: a fresh policy would do the same or be
 //     more cautious;
@@ -30,6 +36,7 @@ type policy interface {
 	admit(c *call) error
 	observe(c *call, o *outcome)
 	allowRetry(c *call, o *outcome) error
+	refusesRetry(c *call, at time.Time) error
 	forgettable() bool
 	stats(s *HostStats)
 }
@@ -37,10 +44,11 @@ type policy interface {
 // basePolicy is a policy that does nothing; real ones embed it.
 type basePolicy struct{}
 
-func (basePolicy) precheck(*call) error             { return nil }
-func (basePolicy) refusing() bool                   { return false }
-func (basePolicy) admit(*call) error                { return nil }
-func (basePolicy) observe(*call, *outcome)          {}
-func (basePolicy) allowRetry(*call, *outcome) error { return nil }
-func (basePolicy) forgettable() bool                { return true }
-func (basePolicy) stats(*HostStats)                 {}
+func (basePolicy) precheck(*call) error                { return nil }
+func (basePolicy) refusing() bool                      { return false }
+func (basePolicy) admit(*call) error                   { return nil }
+func (basePolicy) observe(*call, *outcome)             {}
+func (basePolicy) allowRetry(*call, *outcome) error    { return nil }
+func (basePolicy) refusesRetry(*call, time.Time) error { return nil }
+func (basePolicy) forgettable() bool                   { return true }
+func (basePolicy) stats(*HostStats)                    {}
