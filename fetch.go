@@ -195,7 +195,9 @@ func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
 //     final and the call reads bodies (consume), read it still inside the
 //     attempt, under its timeout, and decide again if that fails;
 //  5. observe: the one place that tells stats, the logger, the hooks and
-//     the host's policies what became of the attempt;
+//     the host's policies what became of the attempt; a retry a policy
+//     would now refuse when due (the breaker this attempt opened) fails
+//     here;
 //  6. on retry: drain and close the body, give back the slot, wait out the
 //     delay, and go round again.
 //
