@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/c989c033/fetch/internal/urlredact"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -95,20 +94,35 @@ func New(rdb redis.UniversalClient, stream, group string, opts ...Option) (*Queu
 // ParseURL splits a queue address, redis://[USER:PASSWORD@]HOST:PORT/STREAM
 // (or rediss:// for TLS), into the options of its Redis client and the
 // stream's name. The query may set the database (?db=2) and the other
-// parameters [redis.ParseURL] knows.
+// parameters [redis.ParseURL] knows. A "#", "?", "/" or "@" in the
+// password, and a "#" or "?" in the stream's name, must be
+// percent-encoded (%23, %3F, %2F, %40): an address with a "#" is refused,
+// and so is one whose path starts with a number and a "/", as Redis's
+// own URLs name a database (redis://HOST:PORT/2/urls), unless the "/" is
+// written %2F. Its errors do not show the password.
 func ParseURL(raw string) (opts *redis.Options, stream string, err error) {
 	const want = "want redis://HOST:PORT/STREAM"
+	shown := redactAddr(raw)
 	u, err := url.Parse(raw)
 	if err != nil {
+		if authorityCutShort(raw) {
+			// The password holds a character that ends the address's
+			// authority (#, / or ?), and net/url's message quotes it.
+			return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): not a URL; %s, with any #, /, ? or @ of the password percent-encoded (%%23, %%2F, %%3F, %%40)", shown, want)
+		}
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
-			err = uerr.Err // its message holds raw, password and all
+			err = uerr.Err // its message holds raw
 		}
-		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): %w; %s", urlredact.String(raw), err, want)
+		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): %w; %s", shown, err, want)
 	}
-	shown := u.Redacted()
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): scheme must be redis or rediss; %s", shown, want)
+	}
+	if strings.Contains(raw, "#") {
+		// A fragment is no part of the stream's name: "urls#2" would read
+		// the stream "urls", another address's.
+		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): a # in the stream's name or the password must be written %%23; %s", shown, want)
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
@@ -119,12 +133,58 @@ func ParseURL(raw string) (opts *redis.Options, stream string, err error) {
 	if stream == "" {
 		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): no stream name; %s", shown, want)
 	}
+	if db, rest, ok := strings.Cut(strings.TrimPrefix(u.EscapedPath(), "/"), "/"); ok && isDigits(db) {
+		// Redis's own URLs put the database there (redis://HOST:PORT/2):
+		// taken as part of the stream's name, it would be database 0's.
+		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): the stream would be %q, in database 0: for database %s, write redis://HOST:PORT/%s?db=%s (for a stream so named, write %s%%2F%s)", shown, stream, db, rest, db, db, rest)
+	}
 	u.Path, u.RawPath = "", ""
 	opts, err = redis.ParseURL(u.String())
 	if err != nil {
 		return nil, "", fmt.Errorf("redisqueue: ParseURL(%q): %w", shown, err)
 	}
 	return opts, stream, nil
+}
+
+// isDigits reports whether s is a number: digits, at least one.
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// authorityCutShort reports whether raw's authority, as net/url reads it
+// (up to the first "/", "?" or "#" after the "//"), holds no "@" while the
+// rest does: what net/url took for the host and port is the start of a
+// password holding one of those characters.
+func authorityCutShort(raw string) bool {
+	i := strings.Index(raw, "//")
+	if i < 0 {
+		return false
+	}
+	rest := raw[i+2:]
+	end := strings.IndexAny(rest, "/?#")
+	return end >= 0 && !strings.Contains(rest[:end], "@") && strings.Contains(rest[end:], "@")
+}
+
+// redactAddr is raw, a queue address, as its errors show it: with what
+// lies between its "//" and its last "@" hidden but for the user name, as
+// in redis://user:xxxxx@host:6379/urls. It looks for the last "@" of all,
+// not of the authority as parsed: a password holding a "#", "/" or "?" not
+// percent-encoded ends the authority where the user did not mean it to.
+func redactAddr(raw string) string {
+	i := strings.Index(raw, "//")
+	if i < 0 {
+		return raw
+	}
+	rest := raw[i+2:]
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return raw
+	}
+	user, _, ok := strings.Cut(rest[:at], ":")
+	if !ok {
+		return raw // a user name alone: nothing secret
+	}
+	return raw[:i+2] + user + ":xxxxx" + rest[at:]
 }
 
 // addBatch is how many URLs one call to Redis queues.

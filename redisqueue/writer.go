@@ -256,6 +256,9 @@ func (w *writer) run(ctx context.Context) {
 			ctxsleep.Sleep(ctx, backoff(failures)) // its error: ctx ended, which the loop checks
 			continue
 		}
+		if failures > 0 {
+			q.cfg.logger.Info("redisqueue: Redis is back; writes go on", "failures", failures)
+		}
 		failures = 0
 		w.mu.Lock()
 		w.failing = false
