@@ -145,9 +145,11 @@ func (o options) openQueue(ctx context.Context, stderr io.Writer) (*redisqueue.Q
 		return nil, nil, fmt.Errorf("--queue %s: %w", redact(o.queue), err)
 	}
 	// The default FlushTimeout, 1 s, ends a worker's stop well within the
-	// time an interrupted run is given (see flushOnInterrupt).
+	// time an interrupted run is given (see flushOnInterrupt). A worker
+	// holds twice as many entries as it sends at once, not the library's
+	// 256, so that workers share a short list too.
 	q, err := redisqueue.New(rdb, o.stream, o.group, redisqueue.Logger(slog.New(slog.NewTextHandler(stderr, nil))),
-		redisqueue.Visibility(o.visibility))
+		redisqueue.Visibility(o.visibility), redisqueue.MaxHeld(2*o.concurrency))
 	if err != nil {
 		rdb.Close()
 		return nil, nil, err
