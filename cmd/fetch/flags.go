@@ -90,6 +90,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.BoolFunc("title", "report the <title> of HTML pages", setBool(&o.title))
 	fs.BoolFunc("headers", `put each response's header in its record, as "headers": names in lower case, each with its list of values, as curl's %{header_json}`, setBool(&o.headers))
 	fs.BoolFunc("body", `put each response's body in its record, error responses' too: "body" holds it as JSON if it is JSON, else as text if it is UTF-8, else "body_base64" does`, setBool(&o.bodies))
+	fs.BoolFunc("timings", `put in each record, as "timings", when each phase of the request that got the response ended, in ms, as curl -w's time_* (below)`, setBool(&o.timings))
 	fs.BoolFuncP("quiet", "q", "no progress bar or summary", setBool(&o.quiet))
 	fs.BoolFunc("demo", "fetch 3,000 URLs from a local test server (--retries 6 unless given)", setBool(&o.demo))
 	fs.BoolFuncP("help", "h", "print this help and exit", setBool(&o.help))
@@ -125,6 +126,17 @@ URLs.
 With -d and --data-binary, @FILE sends the content of FILE (-d without its
 carriage returns, newlines and NUL bytes, as curl -d) and @- that of
 standard input; repeated values are joined with &.
+
+With --timings, a record's "timings" says when each phase of one request
+ended, in milliseconds from when it asked for a connection: the request
+that got the final response, the last attempt's, and after redirects the
+last one (curl -L's times run from the first; duration_ms spans the
+redirects and the retries). The phases are curl -w's: dns_ms
+(time_namelookup), connect_ms (time_connect), tls_ms (time_appconnect,
+for https), first_byte_ms (time_starttransfer) and total_ms (time_total:
+the body read, or saved with -O). A phase that did not happen is left
+out: dns_ms for an IP address, all three for a kept-alive connection,
+which says "reused": true. Not with -r or --queue.
 
 -x takes the proxy as curl does, [SCHEME://][USER:PASSWORD@]HOST[:PORT]:
 the scheme http if none is given (https, socks5 and socks5h too), the port
@@ -249,7 +261,16 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	if err := o.checkQueue(fs, urls); err != nil {
 		return o, nil, nil, err
 	}
+	switch {
+	case o.timings && o.crawl.on:
+		return o, nil, nil, errors.New("-r and --timings: a crawl makes its requests itself, and does not time them: use one")
+	case o.timings && o.queue != "":
+		return o, nil, nil, errors.New("--queue and --timings: --queue makes its requests itself, and does not time them: use one")
+	}
 	opts := l.options()
+	if o.timings {
+		opts = append(opts, fetch.WithHooks(fetch.Hooks{OnAttempt: endAttempt}))
+	}
 	if o.resumes() {
 		opts = append(opts, fetch.WithTransportWrapper(func(next http.RoundTripper) http.RoundTripper {
 			return resumeTransport{next}

@@ -213,6 +213,10 @@ type line struct {
 	url string // as written: see [withScheme] for the URL fetched
 	n   int    // its line number in a file or standard input; 0 for an argument
 	err error
+	// clock times its requests, with --timings: set as the line is
+	// handed to the Fetcher (see [options.records], [saver.all]); nil
+	// without.
+	clock *clock
 }
 
 // withScheme returns the URL fetched for s, an input URL as written: s

@@ -104,6 +104,7 @@ type options struct {
 	title, quiet, demo, help         bool
 	bodies                           bool       // --body: records carry the response bodies
 	headers                          bool       // --headers: records carry the response headers
+	timings                          bool       // --timings: records carry the final request's timings
 	noClobber                        bool       // --no-clobber: fetch no input whose file is in -O's directory
 	resume                           bool       // --continue: finish the partial files in -O's directory
 	crawl                            crawlFlags // -r and its flags
@@ -411,14 +412,18 @@ func (o options) cutShort(ctx context.Context, done, unsent, total int64) error 
 func (o options) records(ctx context.Context, f *fetch.Fetcher, in iter.Seq[line]) iter.Seq[record] {
 	return func(yield func(record) bool) {
 		// Each record names its input as given (a Result names the URL
-		// as parsed): kept from when it is read until its result comes.
+		// as parsed), and with --timings has its clock: kept from when it
+		// is read until its result comes.
 		var mu sync.Mutex
-		given := make(map[int]string)
+		given := make(map[int]line)
 		numbered := func(yield func(line) bool) {
 			n := 0
 			for l := range in {
+				if o.timings {
+					l.clock = new(clock)
+				}
 				mu.Lock()
-				given[n] = l.url
+				given[n] = l
 				mu.Unlock()
 				n++
 				if !yield(l) {
@@ -428,13 +433,14 @@ func (o options) records(ctx context.Context, f *fetch.Fetcher, in iter.Seq[line
 		}
 		for r := range fetch.StreamFunc(ctx, f, numbered, o.newRequest) {
 			mu.Lock()
-			u, ok := given[r.Index]
+			l, ok := given[r.Index]
 			delete(given, r.Index)
 			mu.Unlock()
 			rec := o.record(r)
-			if ok && u != "" {
-				rec.URL = asGiven(u)
+			if ok && l.url != "" {
+				rec.URL = asGiven(l.url)
 			}
+			rec.Timings = l.clock.times()
 			if !yield(rec) {
 				return
 			}
@@ -459,7 +465,8 @@ func asGiven(s string) string {
 }
 
 // newRequest builds the request for one input line, with the -H headers,
-// and the body if -d or --data-binary gave one. A URL without a scheme is
+// the body if -d or --data-binary gave one, and the line's clock, if it has
+// one, to time each request of its call. A URL without a scheme is
 // fetched over http (see [withScheme]); one that cannot be fetched is
 // refused with a [badLine] error.
 func (o options) newRequest(ctx context.Context, l line) (*http.Request, error) {
@@ -476,6 +483,9 @@ func (o options) newRequest(ctx context.Context, l line) (*http.Request, error) 
 	var body io.Reader
 	if len(o.data) > 0 {
 		body = strings.NewReader(o.body) // NewRequest sets GetBody: replayable
+	}
+	if l.clock != nil {
+		ctx = l.clock.context(ctx)
 	}
 	req, err := http.NewRequestWithContext(ctx, o.method, target, body)
 	if err != nil {

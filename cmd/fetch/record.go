@@ -28,8 +28,11 @@ type record struct {
 	Bytes      int64  `json:"bytes"`
 	Attempts   int    `json:"attempts"`
 	DurationMS int64  `json:"duration_ms"`
-	File       string `json:"file,omitempty"`    // where -O saved the body, or found it (skipped)
-	Skipped    string `json:"skipped,omitempty"` // why no body was saved: "exists" (--no-clobber, not fetched), "complete" (--continue)
+	// Timings are the phases of the request that got the final response,
+	// with --timings; nil if no request was sent.
+	Timings *timings `json:"timings,omitempty"`
+	File    string   `json:"file,omitempty"`    // where -O saved the body, or found it (skipped)
+	Skipped string   `json:"skipped,omitempty"` // why no body was saved: "exists" (--no-clobber, not fetched), "complete" (--continue)
 	// ResumedFrom is where --continue took up the file: the bytes it held
 	// before the body saved (Bytes) was appended.
 	ResumedFrom int64  `json:"resumed_from,omitempty"`

@@ -192,6 +192,9 @@ type saved struct {
 func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Seq[line]) iter.Seq[record] {
 	inputs := func(yield func(named) bool) {
 		for l := range in {
+			if o.timings {
+				l.clock = new(clock)
+			}
 			n := named{line: l, name: s.names.reserve(l)}
 			n.skipped = o.noClobber && n.name != "" && s.exists(n.name)
 			switch {
@@ -226,7 +229,9 @@ func (s *saver) all(ctx context.Context, f *fetch.Fetcher, o options, in iter.Se
 					s.removeTemp(tmp) // a part whose input failed
 				}
 			}
-			if !yield(s.record(h, o.title, o.headers)) || s.failure() != nil {
+			rec := s.record(h, o.title, o.headers)
+			rec.Timings = h.Input.clock.times()
+			if !yield(rec) || s.failure() != nil {
 				return
 			}
 		}
