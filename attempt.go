@@ -82,7 +82,7 @@ func (o *outcome) discardForRetry() (err error) {
 		if c := o.resp.StatusCode; c < 200 || c > 299 {
 			defer recoverBody(o, &err) // before discard: a panic here leaves the body open
 			var b bytes.Buffer
-			readPromptly(&b, o.resp.Body, MaxErrorBody)
+			readPromptly(&b, o.resp.Body, MaxErrorBody, discardWait)
 			o.errBody = new(b.Bytes())
 		}
 	}

@@ -65,29 +65,30 @@ func (b *slotBody) finish() {
 // connection can go back to the pool; past it, closing is cheaper.
 const maxDrain = 4 << 10
 
-// drainWait bounds how long reading a discarded body waits for bytes that
-// do not come at once.
-const drainWait = 10 * time.Millisecond
+// discardWait bounds how long reading a discarded body (a response
+// retried, or a redirect followed) waits for bytes that do not come: a
+// body whose server holds its connection open without ending it. A body
+// that comes at once never waits for it.
+const discardWait = 100 * time.Millisecond
 
-// drainBody reads what is left of a discarded response's body, if that is
-// little and comes at once, so that its connection can go back to the
-// pool, and closes it. A body longer than maxDrain, or delimited by its
-// connection's close, is closed unread: its connection cannot be reused.
+// drainBody reads a little of what is left of a discarded response's body,
+// while it comes, so that its connection can go back to the pool, and
+// closes it. A body delimited by its connection's close is closed unread:
+// its connection cannot be reused.
 func drainBody(resp *http.Response) {
 	if resp == nil {
 		return
 	}
-	if !resp.Close && resp.ContentLength <= maxDrain {
-		readPromptly(io.Discard, resp.Body, maxDrain)
+	if !resp.Close {
+		readPromptly(io.Discard, resp.Body, maxDrain, discardWait)
 	}
 	resp.Body.Close()
 }
 
-// readPromptly copies up to n bytes of body to w, for as long as drainWait:
-// a body that stalls (its server holds the connection open without ending
-// it) is then closed, which ends the read.
-func readPromptly(w io.Writer, body io.ReadCloser, n int64) {
-	t := time.AfterFunc(drainWait, func() { body.Close() })
+// readPromptly copies up to n bytes of body to w, for wait at most: a body
+// that stalls is then closed, which ends the read.
+func readPromptly(w io.Writer, body io.ReadCloser, n int64, wait time.Duration) {
+	t := time.AfterFunc(wait, func() { body.Close() })
 	io.CopyN(w, body, n)
 	t.Stop()
 }

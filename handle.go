@@ -234,18 +234,20 @@ func (e *cutError) Unwrap() error { return e.err }
 // errTruncated stands for a handler's nil error about a body cut short.
 var errTruncated = errors.New("the handler returned no error")
 
+// drainWait bounds how long drain waits for the rest of a 2xx body.
+const drainWait = 10 * time.Millisecond
+
 // drain reads what is left of a 2xx body the handler did not read to its
-// end, so that its connection can be reused, as drainBody does: only if its
-// length says that little is left, or is unknown (a stream that may go on
-// for ever: a feed, a long poll), and only while its bytes come at once. A
-// body with more left is closed, as net/http does, which closes its
-// connection.
+// end, so that its connection can be reused: only if its length says that
+// little is left, or is unknown (a stream that may go on for ever: a feed,
+// a long poll), and only while its bytes come at once. A body with more
+// left is closed, as net/http does, which closes its connection.
 func (b *cappedBody) drain(resp *http.Response) {
 	if b.eof || b.err != nil || b.left < 0 || resp.Close {
 		return
 	}
 	if left := resp.ContentLength - (b.limit - b.left); resp.ContentLength < 0 || left <= maxDrain {
-		readPromptly(io.Discard, b.r, maxDrain)
+		readPromptly(io.Discard, b.r, maxDrain, drainWait)
 	}
 }
 
