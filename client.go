@@ -90,8 +90,10 @@ func newClient(c config) (*http.Client, *http.Transport) {
 	t.MaxConnsPerHost = perHost
 	t.MaxIdleConns = max(t.MaxIdleConns, c.concurrency)
 	t.MaxResponseHeaderBytes = c.maxHeader
-	if c.wrapTransport != nil {
-		rt = c.wrapTransport(rt)
+	for _, wrap := range c.wrapTransport {
+		if rt = wrap(rt); rt == nil {
+			break // New refuses it
+		}
 	}
 	return &http.Client{Transport: rt, CheckRedirect: checkRedirect(c.maxRedirects), Jar: c.jar}, t
 }

@@ -61,10 +61,10 @@ type config struct {
 	maxBody         int64
 	maxHeader       int64
 	maxRedirects    int
-	stayPut         bool     // WithFollowRedirects(false)
-	clientOptions   []string // options given that configure the client New builds, by name
-	proxyAuth       string   // WithHeader's Proxy-Authorization, for proxies alone
-	wrapTransport   func(http.RoundTripper) http.RoundTripper
+	stayPut         bool                                        // WithFollowRedirects(false)
+	clientOptions   []string                                    // options given that configure the client New builds, by name
+	proxyAuth       string                                      // WithHeader's Proxy-Authorization, for proxies alone
+	wrapTransport   []func(http.RoundTripper) http.RoundTripper // in the order given
 	logger          *slog.Logger
 	hooks           []Hooks        // WithHooks's, in the order given
 	guard           bool           // refuse non-public addresses at dial time

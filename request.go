@@ -491,15 +491,19 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // is sent, such as otelhttp.NewTransport, which injects trace context. Each
 // request passes through it once per attempt and once per redirect,
 // already past the Fetcher's gates. wrap must not return nil: New fails if
-// it does. New refuses it together with [WithClient]: wrap that client's
+// it does. Given more than once, the wrappers stack, each wrapping the
+// transport the one before it returned: the last given sees each request
+// first. New refuses it together with [WithClient]: wrap that client's
 // transport yourself.
 func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option {
 	return func(c *config) error {
 		if wrap == nil {
 			return errors.New("fetch: WithTransportWrapper(nil)")
 		}
-		c.wrapTransport = wrap
-		c.clientOptions = append(c.clientOptions, "WithTransportWrapper")
+		if len(c.wrapTransport) == 0 {
+			c.clientOptions = append(c.clientOptions, "WithTransportWrapper")
+		}
+		c.wrapTransport = append(c.wrapTransport, wrap)
 		return nil
 	}
 }
