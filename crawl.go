@@ -487,8 +487,10 @@ func NormalizeURL(u *url.URL) string {
 // the order they complete (Page.Index counts them), on the caller's
 // goroutine. Seeds are deduplicated as links are: a seed whose key (see
 // [CrawlKey]) an earlier seed has, such as u+"#top" after u, is taken in
-// once, and yields no page of its own. Call [Page.Follow] from the loop
-// body to crawl the links you want. The crawl ends:
+// once, and yields no page of its own. Every seed is taken in before the
+// first page is fetched; [Crawler.RunSeq] reads them as the crawl goes.
+// Call [Page.Follow] from the loop body to crawl the links you want. The
+// crawl ends:
 //   - when no URL is queued or being fetched and the loop body has
 //     returned for every page;
 //   - when ctx ends: the pages being fetched, and those already scheduled
@@ -498,6 +500,12 @@ func NormalizeURL(u *url.URL) string {
 //     returns once they have ended (at once: they are cancelled, not
 //     waited to finish).
 func (c *Crawler) Run(ctx context.Context, seeds ...string) iter.Seq[*Page] {
+	return c.start(ctx, seeds, nil)
+}
+
+// start is Run and RunSeq: it takes in given, then crawls, reading seeds
+// (if not nil) on a goroutine of their own as it goes.
+func (c *Crawler) start(ctx context.Context, given []string, seeds iter.Seq[string]) iter.Seq[*Page] {
 	return func(yield func(*Page) bool) {
 		if ctx == nil {
 			yield(&Page{Result: Result{Err: errNilContext}})
@@ -507,8 +515,12 @@ func (c *Crawler) Run(ctx context.Context, seeds ...string) iter.Seq[*Page] {
 		defer cancel()
 		r := newCrawl(ctx, c)
 		r.cancel = cancel
-		for _, seed := range seeds {
+		for _, seed := range given {
 			r.add(seed, 0, "")
+		}
+		if seeds != nil {
+			r.feed.seeding.Store(true)
+			go r.readSeeds(seeds)
 		}
 		r.run(yield)
 	}
@@ -526,6 +538,8 @@ type crawl struct {
 	endMu     sync.RWMutex  // held by follow while it adds links, and taken to end the crawl
 	ended     atomic.Bool
 	robots    robotsCache
+	more      chan struct{} // cap 1: a URL was queued, or the seeds ended (see awaitSeeds)
+	feed      seedFeed      // RunSeq's seeds
 }
 
 // crawlJob is what a crawl keeps with each scheduled job.
@@ -540,7 +554,8 @@ func newCrawl(ctx context.Context, c *Crawler) *crawl {
 	if q == nil {
 		q = NewMemoryFrontier(c.cfg.maxURLs)
 	}
-	r := &crawl{Crawler: c, ctx: ctx, queue: q, pagesTurn: make(chan struct{}, 1)}
+	r := &crawl{Crawler: c, ctx: ctx, queue: q, pagesTurn: make(chan struct{}, 1), more: make(chan struct{}, 1)}
+	r.feed.room = make(chan struct{}, 1)
 	r.sched = newScheduler[crawlJob](ctx, c.f, 1)
 	r.sched.paceOf = r.robots.pace // a host's Crawl-delay outlives its queue
 	if c.cfg.robots {
@@ -549,8 +564,10 @@ func newCrawl(ctx context.Context, c *Crawler) *crawl {
 	return r
 }
 
-// add takes rawURL into the crawl at depth, found on referrer.
-func (r *crawl) add(rawURL string, depth int, referrer string) {
+// add takes rawURL into the crawl at depth, found on referrer, and
+// reports whether it will yield a page: it was queued, or refused with an
+// error.
+func (r *crawl) add(rawURL string, depth int, referrer string) bool {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		err = fmt.Errorf("%w: %q: must be an absolute http or https URL", ErrInvalidURL, urlredact.String(rawURL))
@@ -562,13 +579,14 @@ func (r *crawl) add(rawURL string, depth int, referrer string) {
 	}
 	if err != nil {
 		r.reject(rawURL, depth, referrer, err)
-		return
+		return true
 	}
-	r.enqueue(u, depth, referrer)
+	return r.enqueue(u, depth, referrer)
 }
 
-// enqueue hands u to the queue, unless a limit says otherwise.
-func (r *crawl) enqueue(u *url.URL, depth int, referrer string) {
+// enqueue hands u to the queue, unless a limit says otherwise, and reports
+// whether it will yield a page: it was queued, or refused with an error.
+func (r *crawl) enqueue(u *url.URL, depth int, referrer string) bool {
 	key := r.cfg.key(u)
 	u.Fragment, u.RawFragment = "", "" // never sent: a page is fetched without it
 	e := CrawlEntry{URL: u.String(), Key: key, Depth: depth, Referrer: referrer}
@@ -585,11 +603,19 @@ func (r *crawl) enqueue(u *url.URL, depth int, referrer string) {
 		}
 		<-r.pagesTurn
 	} else {
-		_, err = r.addEntry(e)
+		added, err = r.addEntry(e)
 	}
 	if err != nil {
 		r.reject(e.URL, depth, referrer, err)
+		return true
 	}
+	if added {
+		select { // a reader waiting for seeds looks again
+		case r.more <- struct{}{}:
+		default:
+		}
+	}
+	return added
 }
 
 // addEntry is r.queue.Add(e). A panic in it (a Frontier of the caller's)
@@ -656,6 +682,9 @@ func (r *crawl) run(yield func(*Page) bool) {
 		defer r.end() // nothing Follow adds from now on would be read
 		for {
 			e, ok, err := r.next()
+			if err == nil && !ok && r.awaitSeeds() {
+				continue
+			}
 			if err == nil && !ok && r.ctx.Err() == nil {
 				// A Follow may have added links since Next looked: look
 				// again, with Follow held off, before the crawl ends.
@@ -718,6 +747,9 @@ func (r *crawl) run(yield func(*Page) bool) {
 			}
 			pool.Wait()
 			reader.Wait()
+			if p := r.feed.panicked.Load(); p != nil {
+				panic(p) // the seeds' iterator's, as Stream raises its input's
+			}
 		}()
 		defer r.queue.Close() // after Failed, even if it panics; before the wait, which it may end
 		if fq, ok := r.queue.(interface{ Failed(CrawlEntry) }); ok && yielding != nil && yielding.queued {
@@ -726,6 +758,9 @@ func (r *crawl) run(yield func(*Page) bool) {
 	}()
 	n := 0
 	for p := range results {
+		if p.Depth == 0 {
+			r.feed.back()
+		}
 		p.Index, n = n, n+1
 		yielding = p
 		more := yield(p)

@@ -1,6 +1,7 @@
 package fetch_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -246,6 +248,49 @@ func ExampleCrawler() {
 	slices.Sort(pages)
 	fmt.Println(pages)
 	// Output: [/ (depth 0) /a (depth 1) /b (depth 1) /c (depth 2)]
+}
+
+// RunSeq reads the seeds as the crawl goes: here, one per line of a list,
+// as a pipe or a large file would give them. The crawl starts with the
+// first line; the links to /a, a seed, add nothing.
+func ExampleCrawler_RunSeq() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/robots.txt", http.NotFound)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<a href="/a">a</a>`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	f, err := fetch.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Shutdown(context.Background())
+	c, err := fetch.NewCrawler(f, fetch.CrawlMaxDepth(1))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	list := strings.NewReader(srv.URL + "/a\n" + srv.URL + "/b\n" + srv.URL + "/c\n")
+	seeds := func(yield func(string) bool) {
+		sc := bufio.NewScanner(list)
+		for sc.Scan() && yield(sc.Text()) {
+		}
+	}
+	var pages []string
+	for p := range c.RunSeq(context.Background(), seeds) {
+		if p.Err != nil {
+			fmt.Println(p.Err)
+			continue
+		}
+		pages = append(pages, fmt.Sprintf("%s (depth %d)", p.URL[len(srv.URL):], p.Depth))
+		p.Follow(p.Links()...)
+	}
+	slices.Sort(pages)
+	fmt.Println(pages)
+	// Output: [/a (depth 0) /b (depth 0) /c (depth 0)]
 }
 
 // Handle reads each body as a stream, inside the attempt, and keeps each

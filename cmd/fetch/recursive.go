@@ -157,10 +157,11 @@ type seed struct {
 	host string // ASCII, lower case; "" if IDNA refuses it (the crawl refuses the seed)
 }
 
-// options returns the crawl's options for seeds: its limits, and its
-// hosts. A page's refresh is one of its links, whatever its delay, as
-// wget follows it.
-func (c *crawlFlags) options(seeds []seed) []fetch.CrawlOption {
+// options returns the crawl's options: its limits, and, unless
+// --span-hosts, the hosts of the seeds read so far (see seedBook.inScope).
+// A page's refresh is one of its links, whatever its delay, as wget
+// follows it.
+func (c *crawlFlags) options(book *seedBook) []fetch.CrawlOption {
 	opts := []fetch.CrawlOption{fetch.CrawlUserAgent(c.agent), fetch.CrawlMetaRefresh(math.MaxInt64)}
 	if c.level > 0 {
 		opts = append(opts, fetch.CrawlMaxDepth(int(c.level)))
@@ -171,21 +172,8 @@ func (c *crawlFlags) options(seeds []seed) []fetch.CrawlOption {
 	if c.ignoreRobots {
 		opts = append(opts, fetch.CrawlIgnoreRobots())
 	}
-	var hosts []string
-	for _, s := range seeds {
-		if s.host != "" {
-			if strings.Contains(s.host, ":") {
-				hosts = append(hosts, "["+s.host+"]") // an IPv6 address, as CrawlHosts takes it
-			} else {
-				hosts = append(hosts, s.host)
-			}
-		}
-	}
-	if !c.spanHosts && len(hosts) > 0 {
-		// Each once: the crawl checks every link against each host, and
-		// a sitemap's seeds are many URLs on few hosts.
-		slices.Sort(hosts)
-		opts = append(opts, fetch.CrawlHosts(slices.Compact(hosts)...))
+	if !c.spanHosts {
+		opts = append(opts, fetch.CrawlScope(book.inScope))
 	}
 	return opts
 }
@@ -197,7 +185,7 @@ func (c *crawlFlags) options(seeds []seed) []fetch.CrawlOption {
 // and not --reject-regex. They judge links, not the seeds, nor where a
 // URL redirects: a seed is fetched whatever they say, and so is where it
 // leads.
-func (c *crawlFlags) follows(dirs seedDirs, links []string) []string {
+func (c *crawlFlags) follows(book *seedBook, links []string) []string {
 	if !c.noParent && c.accept == nil && c.reject == nil {
 		return links
 	}
@@ -207,46 +195,12 @@ func (c *crawlFlags) follows(dirs seedDirs, links []string) []string {
 			return false // the crawl skips it
 		}
 		u.Fragment, u.RawFragment = "", ""
-		if c.noParent && !dirs.under(u) {
+		if c.noParent && !book.under(u) {
 			return true
 		}
 		s := u.String()
 		return c.accept != nil && !c.accept.MatchString(s) || c.reject != nil && c.reject.MatchString(s)
 	})
-}
-
-// seedDirs are the directories of the seeds (/a/b/ for /a/b/c.html, or
-// for /a/b/), by host, as wget's -np has them.
-type seedDirs map[string]map[string]bool
-
-// add adds s's directory.
-func (d seedDirs) add(s seed) {
-	if s.host == "" {
-		return
-	}
-	if d[s.host] == nil {
-		d[s.host] = map[string]bool{}
-	}
-	d[s.host][dir(s.url.Path)] = true
-}
-
-// under reports whether u's path is under the directory of a seed on u's
-// host, or whether no seed is on u's host, where --no-parent does not
-// apply. It looks up each directory above the path: a crawl from a
-// sitemap has many seeds.
-func (d seedDirs) under(u *url.URL) bool {
-	dirs, ok := d[strings.ToLower(u.Hostname())]
-	if !ok {
-		return true
-	}
-	for p := dir(u.Path); ; p = dir(p[:len(p)-1]) {
-		if dirs[p] {
-			return true
-		}
-		if p == "/" {
-			return false
-		}
-	}
 }
 
 // redirectedSeed returns where p was redirected to, if it is a seed's page
@@ -272,62 +226,39 @@ func dir(p string) string {
 	return p[:strings.LastIndex(p, "/")+1]
 }
 
-// crawlRecords reads every input as a seed, then crawls from them,
-// following each HTML page's links, and yields a record per page as each
-// completes, with its depth and referrer. An input that is not a URL is
-// a record of its own, before the crawl begins. With -O, a 2xx body, read
-// in full, is saved once fetched, as with --queue.
+// crawlRecords crawls from the inputs, read as the crawl goes, following
+// each HTML page's links, and yields a record per page as each completes,
+// with its depth and referrer. An input that is not a URL is a record of
+// its own, as it is read. With -O, a 2xx body, read in full, is saved
+// once fetched, as with --queue.
+//
+// Links are judged by the seeds read so far: their hosts unless
+// --span-hosts, their directories with --no-parent.
 func (o options) crawlRecords(ctx context.Context, f *fetch.Fetcher, save *saver, in iter.Seq[line]) iter.Seq[record] {
 	return func(yield func(record) bool) {
-		var seeds []seed
-		dirs := seedDirs{}
-		var targets []string
-		given := make(map[string]string) // the URL a seed's page names → the input as given
-		for l := range in {
-			target := withScheme(l.url)
-			err := checkURL(l, target)
-			if sf, ok := l.err.(*sitemapFailure); ok {
-				err = fmt.Errorf("%s: %w", asGiven(l.url), sf)
-			} else if l.err != nil {
-				err = fmt.Errorf("%w: %w", errBadInput, l.err)
-			}
-			if err != nil {
-				if !yield(record{URL: asGiven(l.url), Error: errorText(err), ErrorKind: errorKind(err)}) {
-					return
-				}
-				continue
-			}
-			u, _ := url.Parse(target) // checkURL parsed it
-			host, ok := hostkey.ASCIIName(u.Hostname())
-			if !ok {
-				host = ""
-			}
-			seeds, targets = append(seeds, seed{url: u, host: host}), append(targets, target)
-			dirs.add(seeds[len(seeds)-1])
-			given[redact(target)] = asGiven(l.url)
-			bare := *u
-			bare.Fragment, bare.RawFragment = "", ""
-			given[bare.Redacted()] = asGiven(l.url)
-		}
-		if len(seeds) == 0 || ctx.Err() != nil {
-			return
-		}
-		c, err := fetch.NewCrawler(f, o.crawl.options(seeds)...)
+		book := newSeedBook()
+		c, err := fetch.NewCrawler(f, o.crawl.options(book)...)
 		if err != nil {
 			yield(record{fatal: err})
 			return
 		}
-		for p := range c.Run(ctx, targets...) {
+		for p := range c.RunSeq(ctx, book.seeds(in)) {
+			if rec, ok := book.badInput(p); ok {
+				if !yield(rec) {
+					return
+				}
+				continue
+			}
 			rec := o.record(p.Result)
 			rec.Depth, rec.Referrer = p.Depth, p.Referrer
-			if g, ok := given[p.URL]; ok && p.Depth == 0 {
+			if g, ok := book.given(p.URL); ok && p.Depth == 0 {
 				rec.URL = g
 			}
 			if p.Err == nil {
 				if s, ok := redirectedSeed(p); ok {
-					dirs.add(s)
+					book.addDir(s)
 				}
-				p.Follow(o.crawl.follows(dirs, p.Links())...) // an error: the crawl has ended, and follows nothing more
+				p.Follow(o.crawl.follows(book, p.Links())...) // an error: the crawl has ended, and follows nothing more
 				if save != nil && !save.keep(p.Result, &rec) && save.failure() != nil {
 					yield(rec) // the directory is full: the run stops
 					return
