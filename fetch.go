@@ -133,6 +133,10 @@ func New(opts ...Option) (*Fetcher, error) {
 	if c.stallTimeout > 0 {
 		f.client.Transport = stallTimeout(f.client.Transport, c.stallTimeout)
 	}
+	if c.bandwidth > 0 {
+		// Outside the stall watch: a wait for bandwidth is no stall.
+		f.client.Transport = capBandwidth(f.client.Transport, c.bandwidth)
+	}
 	f.client.Transport = stayTransport{next: f.client.Transport, f: f}
 	f.client.CheckRedirect = f.redirectPolicy(f.client.CheckRedirect)
 	if f.client.Jar != nil {

@@ -58,6 +58,7 @@ type config struct {
 	retry           RetryPolicy
 	attemptTimeout  time.Duration
 	stallTimeout    time.Duration
+	bandwidth       int64 // WithBandwidth's bytes per second; 0: no cap
 	maxBody         int64
 	maxHeader       int64
 	maxRedirects    int

@@ -45,7 +45,9 @@ type limits struct {
 	rps, hostRPS                              float64
 	timeout                                   time.Duration
 	maxBody                                   int64
-	stall                                     bool // -O: timeout bounds a stall, not the attempt
+	limitRate                                 string // --limit-rate as given
+	bandwidth                                 int64  // --limit-rate in bytes per second; 0: no cap
+	stall                                     bool   // -O or --limit-rate: timeout bounds a stall, not the attempt
 }
 
 // newFlagSet defines the command's flags, writing what they set into o and l.
@@ -72,8 +74,9 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.Float64Var(&l.rps, "rate", 0, "most requests per second (0: no limit)")
 	fs.Float64Var(&l.hostRPS, "host-rate", 0, "most requests per second to a host (0: no limit)")
 	fs.IntVar(&l.burst, "burst", 1, "burst for --rate and --host-rate")
+	fs.StringVar(&l.limitRate, "limit-rate", "", "most bytes per second of the bodies of all transfers together (curl's caps each one): `RATE` in bytes, or with k, m or g for KiB, MiB or GiB (0: no limit)")
 	fs.IntVar(&l.retries, "retries", 3, "retries after the first attempt (for POST or PATCH, only of a failure to connect, unless -H Idempotency-Key)")
-	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "time limit per attempt; with -O, per stall, as wget's (0: none)")
+	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "time limit per attempt; with -O or --limit-rate, per stall, as wget's (0: none)")
 	fs.DurationVar(&o.total, "total", 0, "time limit for the whole run (0: none)")
 	fs.Int64Var(&l.maxBody, "max-body", fetch.DefaultMaxBodySize, "largest body, in bytes (with -O, without --queue or -r: none unless given)")
 	fs.IntVar(&l.redirects, "max-redirects", fetch.DefaultMaxRedirects, "most redirects followed")
@@ -194,6 +197,18 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	}
 	if err := l.check(); err != nil {
 		return o, nil, nil, err
+	}
+	if fs.Changed("limit-rate") {
+		n, err := parseRate(l.limitRate)
+		if err != nil {
+			return o, nil, nil, fmt.Errorf("--limit-rate %q: %w", l.limitRate, err)
+		}
+		l.bandwidth = n
+		if n > 0 {
+			// A transfer takes as long as its share of the cap makes it:
+			// a time limit on the attempt would cut those the cap slows.
+			l.stall = true
+		}
 	}
 	if o.output == "-" { // as curl's -o - and wget's -O -, and as -i - is standard input
 		o.output = ""
@@ -383,7 +398,46 @@ func (l limits) options() []fetch.Option {
 	if l.hostRPS > 0 {
 		opts = append(opts, fetch.WithHostRate(fetch.PerSecond(l.hostRPS), l.burst))
 	}
+	if l.bandwidth > 0 {
+		opts = append(opts, fetch.WithBandwidth(l.bandwidth))
+	}
 	return opts
+}
+
+// parseRate reads a --limit-rate as curl and wget take it: a whole number
+// of bytes per second, or of KiB, MiB or GiB with a k, m or g after it
+// (either case).
+func parseRate(s string) (int64, error) {
+	num, shift := s, 0
+	if s != "" {
+		switch s[len(s)-1] {
+		case 'k', 'K':
+			shift = 10
+		case 'm', 'M':
+			shift = 20
+		case 'g', 'G':
+			shift = 30
+		}
+	}
+	if shift > 0 {
+		num = s[:len(s)-1]
+	}
+	if strings.HasPrefix(num, "-") && isDigits(num[1:]) {
+		return 0, errors.New("must not be negative (0: no limit)")
+	}
+	if !isDigits(num) {
+		return 0, errors.New("want a whole number of bytes per second, with k, m or g for KiB, MiB or GiB: 200k")
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("too large: at most %d bytes per second", int64(math.MaxInt64))
+	}
+	return n << shift, nil
+}
+
+// isDigits reports whether s is one or more ASCII digits.
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 // checkDashes refuses a long flag given with one dash, as the flag package
