@@ -120,10 +120,9 @@ func usage() string {
 Fetches every URL, given as arguments, in a file (-i FILE) or on standard
 input (- or -i -, or when there are no URL arguments and standard input is
 not a terminal), one per line, or listed by a site's sitemaps (--sitemap
-URL), and writes one JSON line per URL. A URL
-without a scheme is fetched over http, as curl and wget take it:
-example.com/a is http://example.com/a. Flags may come before or after the
-URLs.
+URL), and writes one JSON line per URL. A URL without a scheme is fetched
+over http, as curl and wget take it: example.com/a is http://example.com/a.
+Flags may come before or after the URLs.
 
 ` + fs.FlagUsages() + `
 With -d and --data-binary, @FILE sends the content of FILE (-d without its
@@ -148,13 +147,13 @@ the scheme http if none is given (https, socks5 and socks5h too), the port
 With -r, the URLs given are where a crawl starts: the links (<a href>,
 <area href>, and a <meta http-equiv="refresh">'s URL) of each HTML page
 fetched are fetched too, once each, down to -l levels of links, on the
-URLs' hosts and their subdomains unless --span-hosts. Each page's record says its depth and the referrer it was
-found on. The crawl reads robots.txt and keeps to it: a URL it disallows
-is not fetched, and its record says so, but it is not a failure. Nor does
-it follow a link marked rel="nofollow", nor any link of a page whose
-robots <meta> or X-Robots-Tag header says nofollow. It
-sends a host 2 requests at a time unless --host-concurrency says
-otherwise; --host-rate spaces them.
+URLs' hosts and their subdomains unless --span-hosts. Each page's record
+says its depth and the referrer it was found on. The crawl reads robots.txt
+and keeps to it: a URL it disallows is not fetched, and its record says so,
+but it is not a failure. Nor does it follow a link marked rel="nofollow",
+nor any link of a page whose robots <meta> or X-Robots-Tag header says
+nofollow. It sends a host 2 requests at a time unless --host-concurrency
+says otherwise; --host-rate spaces them.
 
 With --queue redis://HOST:PORT/STREAM, any number of fetch processes, on any
 machines, share the URLs in a Redis stream as workers of one consumer group,
