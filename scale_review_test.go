@@ -212,7 +212,9 @@ func TestScaleReviewPausedHosts(t *testing.T) {
 	g2, a2, c2 := pausedRun(t, 10000)
 	t.Logf("paused hosts 1000: %d goroutines, %.1f allocs/req, %.0f cpu-ns/req; 10000: %d goroutines, %.1f allocs/req, %.0f cpu-ns/req",
 		g1, a1, c1, g2, a2, c2)
-	if g2 > g1 || g2 > 8+4 {
+	// NumGoroutine counts the process's: one started or ended by an
+	// earlier test's cleanup may move a count by one or two.
+	if g2 > g1+2 || g2 > 8+4 {
 		t.Errorf("goroutines while hosts are paused: %d with 1000 hosts, %d with 10000; want concurrency plus a constant", g1, g2)
 	}
 	if a2 > 1.5*a1 {
