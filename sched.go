@@ -693,11 +693,16 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 	}
 	s.globalDue = time.Time{}
 	// A global slot held by the global seat is for this pass: if no host
-	// can use it now, it goes to whoever is next in line. (A global token
-	// is kept: it is spent.)
+	// can use it now, it goes to whoever is next in line. So is a global
+	// token given at its turn: sent at a later pass, after the tokens
+	// taken meanwhile, it would put the global rate over its limit on the
+	// wire; if no host can use it now, it is spent unused.
 	defer func() {
 		if s.global.slot.state == seated {
 			s.global.slot.leave(s.f.gates.slots)
+		}
+		if s.global.rate.state == seated {
+			s.global.rate.state = unseated
 		}
 	}()
 	for n := s.ready.len(); n > 0; n-- {

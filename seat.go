@@ -12,7 +12,9 @@ package fetch
 // goroutine: the gate calls its ticket's give, which wakes the scheduler.
 // What a seat is given at its turn it keeps until the attempt it is for
 // passes every gate (see [gates.try]); a slot goes back to its gate when
-// the seat is left, and a token given is spent.
+// the seat is left, and a token given is spent. The global seat's slot and
+// token are for the scheduler's pass that finds them given: one no host
+// can use then is given up (see scheduler.next).
 //
 // Seats are the scheduler's, and read and changed under its lock; only a
 // ticket's given, declined or held flag, and its place in the gate's line
