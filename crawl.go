@@ -83,7 +83,8 @@ const DefaultCrawlAgent = "fetch (+https://github.com/c989c033/fetch)"
 // allowed; a 5xx or no answer means nothing is, and the origin's URLs come
 // back with [ErrDisallowed] naming the reason. Its Crawl-delay spaces that
 // host's requests in this crawl, whatever their scheme (the longest of
-// the host's robots.txt files' delays): a URL whose turn would come after
+// the host's robots.txt files' delays, each wait varied at random if the
+// Fetcher has [WithHostRateJitter]): a URL whose turn would come after
 // the crawl's context's deadline comes back at once with an error naming
 // the Crawl-delay and matching [context.DeadlineExceeded]. A redirect is
 // checked against the robots.txt of the origin it leads to before it is
@@ -558,6 +559,10 @@ func newCrawl(ctx context.Context, c *Crawler) *crawl {
 	r.feed.room = make(chan struct{}, 1)
 	r.sched = newScheduler[crawlJob](ctx, c.f, 1)
 	r.sched.paceOf = r.robots.pace // a host's Crawl-delay outlives its queue
+	if j := c.f.gates.hosts.jitter; j > 0 {
+		r.robots.jitter = j
+		r.sched.repace = r.robots.jitterPace
+	}
 	if c.cfg.robots {
 		r.sched.check = r.vet
 	}

@@ -29,7 +29,9 @@ type robotsCache struct {
 	mu      sync.Mutex
 	entries map[string]*robotsEntry  // by scheme and hostKey
 	paces   map[string]*rate.Limiter // by hostKey: hosts with a Crawl-delay
+	bases   map[string]rate.Limit    // by hostKey: each pace's rate, before jitter
 	anyPace atomic.Bool              // paces is not empty: pace, asked on every dispatch, takes no lock until then
+	jitter  float64                  // WithHostRateJitter's, which varies the paces; 0: none
 }
 
 // A robotsEntry is one origin's robots.txt: loaded once, by whichever comes
@@ -80,18 +82,37 @@ func (c *robotsCache) pace(key string) *rate.Limiter {
 func (c *robotsCache) setDelay(key string, d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	l := c.paces[key]
+	l, every := c.paces[key], rate.Every(d)
 	if l == nil {
 		if c.paces == nil {
-			c.paces = make(map[string]*rate.Limiter)
+			c.paces, c.bases = make(map[string]*rate.Limiter), make(map[string]rate.Limit)
 		}
-		l = rate.NewLimiter(rate.Every(d), 1)
-		c.paces[key] = l
+		l = rate.NewLimiter(every, 1)
+		c.paces[key], c.bases[key] = l, every
 		c.anyPace.Store(true)
-	} else if every := rate.Every(d); every < l.Limit() {
+	} else if every < c.bases[key] {
 		l.SetLimit(every)
+		c.bases[key] = every
 	}
 	l.Allow()
+	if c.jitter > 0 {
+		rejitter(l, c.bases[key], c.jitter, time.Now())
+	}
+}
+
+// jitterPace varies the interval before host key's next Crawl-delay token,
+// once a request has taken one, if the paces are jittered (see
+// [WithHostRateJitter]).
+func (c *robotsCache) jitterPace(key string, now time.Time) {
+	if c.jitter == 0 {
+		return
+	}
+	c.mu.Lock()
+	l, base := c.paces[key], c.bases[key]
+	c.mu.Unlock()
+	if l != nil {
+		rejitter(l, base, c.jitter, now)
+	}
 }
 
 // withoutCredentials is a RequestOption that keeps the Fetcher's default
@@ -235,6 +256,7 @@ func (c *sendCheck) check(req *http.Request) error {
 			}
 			return err
 		}
+		c.robots.jitterPace(robotsEntry.key, time.Now())
 	}
 	return nil
 }

@@ -145,6 +145,10 @@ func New(opts ...Option) (*Fetcher, error) {
 		f.jarless = &jarless
 	}
 	f.gates.hosts = newHostTable(c.hostLimiter, c.hostConcurrency, c.adaptive, c.policies())
+	f.gates.hosts.jitter = c.hostJitter
+	if c.hostJitter > 0 {
+		f.gates.hosts.jitterRate = c.hostRate
+	}
 	f.timed = c.adaptive != nil || f.hooks.OnAttempt != nil || f.hooks.OnDone != nil
 	return f, nil
 }

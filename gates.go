@@ -52,7 +52,10 @@ type gates struct {
 // of h's tokens is held, for as long as the next slot takes to come free.
 // If h's bucket has filled meanwhile, it no longer counts that token, and
 // the call takes another: h sees at most one request over its rate and
-// burst. A host rate that is a [Limiter] of the caller's cannot be tried,
+// burst. Having taken h's rate token, the call varies the interval before
+// the next one, if h's rate is jittered (see [WithHostRateJitter]), while
+// it still has the turn, before the next call may reserve it. A host rate
+// that is a [Limiter] of the caller's cannot be tried,
 // and is waited for before the global slot, as before: a stall of the
 // global slots can then bunch up its calls.
 func (g *gates) take(ctx context.Context, h *host) error {
@@ -101,6 +104,7 @@ func (g *gates) take(ctx context.Context, h *host) error {
 			globalHeld = true
 			if !h.paused() {
 				if tokensNow(h.rate.bucket, adaptive, g.rate.bucket) {
+					g.jitter(h)
 					globalToken = true
 					break
 				}
@@ -108,6 +112,7 @@ func (g *gates) take(ctx context.Context, h *host) error {
 					// Only the global token is missing: h's are taken,
 					// and the global one waited for in its line, as any
 					// call waits for it (see take's note on the global rate contended too).
+					g.jitter(h)
 					banked = true
 					break
 				}
@@ -126,6 +131,7 @@ func (g *gates) take(ctx context.Context, h *host) error {
 			if err := g.hostTokens(ctx, h, adaptive); err != nil {
 				return err
 			}
+			g.jitter(h) // while the call has the turn: no other call of this Fetcher's has reserved h's next token
 			if turnHeld {
 				h.turnHas.Store(true)
 			}
@@ -202,6 +208,14 @@ func turnTooLate(ctx context.Context, h *host, adaptive *rate.Limiter, ahead int
 		}
 	}
 	return nil
+}
+
+// jitter varies the interval before h's next rate token, once the call
+// has taken one, if h's bucket is varied (see [WithHostRateJitter]).
+func (g *gates) jitter(h *host) {
+	if g.hosts.jitterRate > 0 {
+		g.hosts.rejitter(h, &clock{})
+	}
 }
 
 // hostTokens waits for h's tokens: its rate's, then its adaptive rate's
@@ -342,7 +356,9 @@ const (
 // when a later gate refuses: a slot, and a token, by cancelling its
 // reservation, so that such a refused try leaves every bucket as it found
 // it, and a token taken is sent at once. Once every gate lets the attempt
-// through, it holds the slots, and the seats are empty.
+// through, it holds the slots, and the seats are empty, and the interval
+// before h's next rate token is varied, if h's rate is jittered (see
+// [WithHostRateJitter]).
 //
 // Only [*rate.Limiter] buckets can be tried, and only while they have a
 // positive limit and burst (see waitOnly); a host or global gate that is
@@ -379,6 +395,9 @@ func (g *gates) try(h *host, hs *hostSeats, gs *globalSeats, c *clock) (refusal,
 			gs.slot.leave(g.slots)
 		}
 		return why, due
+	}
+	if g.hosts.jitterRate > 0 {
+		g.hosts.rejitter(h, c)
 	}
 	hs.passed(h)
 	gs.passed(g)

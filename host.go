@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // A host holds one host's gates. It is shared by every request to that host
@@ -132,6 +134,8 @@ type hostTable struct {
 	slotsPerHost int                       // 0: no per-host cap
 	policies     []func() policy           // makes each new host's chain, after its adaptive rate
 	adaptive     *AdaptiveRate             // nil: no adaptive throttling
+	jitter       float64                   // WithHostRateJitter's; 0: none
+	jitterRate   rate.Limit                // the rate of WithHostRate's buckets, which jitter varies; 0: the host buckets are not varied (none, or WithHostLimiter's)
 	shards       [hostShards]hostShard
 }
 
@@ -200,6 +204,16 @@ func (t *hostTable) get(name string) *host {
 	h.refs.Add(1)
 	sh.mu.Unlock()
 	return h
+}
+
+// rejitter varies the interval before h's next rate token, as of c's
+// time, once a request has taken one (see [WithHostRateJitter]). Its
+// callers call it only if the table's host buckets are varied
+// (jitterRate is set).
+func (t *hostTable) rejitter(h *host, c *clock) {
+	if l := h.rate.bucket; l != nil {
+		rejitter(l, t.jitterRate, t.jitter, c.now())
+	}
 }
 
 // newHostLimiter calls newLimiter, WithHostLimiter's factory, for host

@@ -46,6 +46,8 @@ type config struct {
 	readAhead       int // 0: the default for the concurrency
 	limiter         Limiter
 	hostLimiter     func(host string) Limiter
+	hostRate        rate.Limit                            // WithHostRate's finite rate, which hostLimiter's buckets pace at; 0: none, or WithHostLimiter's
+	hostJitter      float64                               // WithHostRateJitter's; 0: none
 	adaptive        *AdaptiveRate                         // nil: no adaptive throttling
 	budget          *RetryBudget                          // nil: no retry budget
 	breaker         *CircuitBreaker                       // nil: no circuit breaker
@@ -181,15 +183,17 @@ func WithRate(r rate.Limit, burst int) Option {
 // dropped bucket was full, as a new one is), so the per-host state stays
 // bounded however many hosts pass through. It takes the rates [WithRate]
 // takes. WithHostRate and [WithHostLimiter] set the same gate: the last
-// one given counts.
+// one given counts. [WithHostRateJitter] varies each wait at random
+// around the rate's interval.
 func WithHostRate(r rate.Limit, burst int) Option {
 	return func(c *config) error {
 		if err := checkRate("WithHostRate", r, burst); err != nil {
 			return err
 		}
-		c.hostLimiter = nil
+		c.hostLimiter, c.hostRate = nil, 0
 		if r < rate.Inf {
 			c.hostLimiter = func(string) Limiter { return rate.NewLimiter(r, burst) }
+			c.hostRate = r
 		}
 		return nil
 	}
@@ -270,12 +274,13 @@ func WithRetryBudget(b RetryBudget) Option {
 // idle hosts to stay small), and newLimiter asked again at the host's next
 // request; so it should keep its state elsewhere, as a shared Limiter
 // does. The last of WithHostLimiter and [WithHostRate] given counts.
+// [WithHostRateJitter] leaves its limiters as they are.
 func WithHostLimiter(newLimiter func(host string) Limiter) Option {
 	return func(c *config) error {
 		if newLimiter == nil {
 			return errors.New("fetch: WithHostLimiter(nil)")
 		}
-		c.hostLimiter = newLimiter
+		c.hostLimiter, c.hostRate = newLimiter, 0
 		return nil
 	}
 }

@@ -98,6 +98,10 @@ type scheduler[P any] struct {
 	// made, or when next finds it without one (see hostQueue.pace): a
 	// queue left empty is dropped, and its host's pace outlives it there.
 	paceOf func(name string) *rate.Limiter
+	// repace, if set, is told when a job to host name has taken a token
+	// from its queue's pace, at now, for the next token's time to be
+	// varied (see robotsCache.jitterPace).
+	repace func(name string, now time.Time)
 
 	wake  chan struct{} // cap 1: a parked worker should look again
 	space chan struct{} // cap 1: push may go on
@@ -762,6 +766,8 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 		}
 		if tookPace && why != granted && why != mustWait {
 			paced.CancelAt(c.now())
+		} else if tookPace && s.repace != nil {
+			s.repace(q.name, c.now()) // the job goes with its pace's token
 		}
 		if (why == hostLater || why == globalLater) && q.jobs.front().req != nil && pastDeadline(q.jobs.front().req.Context(), due) {
 			// Its turn (the host's pause ending, or a token) comes after

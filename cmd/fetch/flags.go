@@ -43,6 +43,7 @@ func userAgent() string { return "fetch/" + version() + " (+https://github.com/c
 type limits struct {
 	conc, hostConc, burst, retries, redirects int
 	rps, hostRPS                              float64
+	randomWait                                bool // --random-wait: vary --host-rate's and Crawl-delay's waits
 	timeout                                   time.Duration
 	maxBody                                   int64
 	limitRate                                 string // --limit-rate as given
@@ -75,6 +76,7 @@ func newFlagSet(o *options, l *limits) *pflag.FlagSet {
 	fs.Float64Var(&l.hostRPS, "host-rate", 0, "most requests per second to a host (0: no limit)")
 	fs.IntVar(&l.burst, "burst", 1, "burst for --rate and --host-rate")
 	fs.StringVar(&l.limitRate, "limit-rate", "", "most bytes per second of the bodies of all transfers together (curl's caps each one): `RATE` in bytes, or with k, m or g for KiB, MiB or GiB (0: no limit)")
+	fs.BoolFunc("random-wait", "vary each wait of --host-rate, and of -r's Crawl-delay, between 0.5 and 1.5 times, as wget --random-wait", setBool(&l.randomWait))
 	fs.IntVar(&l.retries, "retries", 3, "retries after the first attempt (for POST or PATCH, only of a failure to connect, unless -H Idempotency-Key)")
 	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "time limit per attempt; with -O or --limit-rate, per stall, as wget's (0: none)")
 	fs.DurationVar(&o.total, "total", 0, "time limit for the whole run (0: none)")
@@ -153,7 +155,8 @@ and keeps to it: a URL it disallows is not fetched, and its record says so,
 but it is not a failure. Nor does it follow a link marked rel="nofollow",
 nor any link of a page whose robots <meta> or X-Robots-Tag header says
 nofollow. It sends a host 2 requests at a time unless --host-concurrency
-says otherwise; --host-rate spaces them.
+says otherwise; --host-rate spaces them, and so does a robots.txt's
+Crawl-delay (--random-wait varies either's waits).
 
 With --queue redis://HOST:PORT/STREAM, any number of fetch processes, on any
 machines, share the URLs in a Redis stream as workers of one consumer group,
@@ -266,6 +269,9 @@ func parseFlags(argv []string) (options, []fetch.Option, []string, error) {
 	}
 	if err := o.crawl.check(fs, &o); err != nil {
 		return o, nil, nil, err
+	}
+	if l.randomWait && l.hostRPS == 0 && !o.crawl.on {
+		return o, nil, nil, errors.New("--random-wait: applies only with --host-rate, or with -r, whose Crawl-delay it varies")
 	}
 	if o.crawl.on && !fs.Changed("host-concurrency") {
 		l.hostConc = crawlHostConcurrency
@@ -399,6 +405,9 @@ func (l limits) options() []fetch.Option {
 	}
 	if l.bandwidth > 0 {
 		opts = append(opts, fetch.WithBandwidth(l.bandwidth))
+	}
+	if l.randomWait {
+		opts = append(opts, fetch.WithHostRateJitter(0.5)) // wget's range
 	}
 	return opts
 }

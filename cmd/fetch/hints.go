@@ -48,7 +48,7 @@ var flagHints = map[string]string{
 	"D":                 "wget's -D: with -r, --span-hosts --accept-regex keeps to the domains you name",
 	"--page-requisites": "wget's --page-requisites: -r follows links (<a>, <area>, a refresh), not the images, styles and scripts a page needs",
 	"e":                 `curl's -e: use -H "Referer: ..."; wget's -e robots=off is --ignore-robots`,
-	"--wait":            "wget's --wait: --host-rate spaces the requests to each host",
+	"--wait":            "wget's --wait N: --host-rate 1/N spaces the requests to each host (--wait 2 is --host-rate 0.5); --random-wait varies the waits",
 }
 
 // flagHint returns what fetch takes in place of the flag of curl or wget
