@@ -81,12 +81,23 @@ func (o *outcome) discardForRetry() (err error) {
 	if !o.read && o.resp != nil {
 		if c := o.resp.StatusCode; c < 200 || c > 299 {
 			defer recoverBody(o, &err) // before discard: a panic here leaves the body open
-			var b bytes.Buffer
-			readPromptly(&b, o.resp.Body, MaxErrorBody, discardWait)
-			o.errBody = new(b.Bytes())
+			o.keepErrBody()
 		}
 	}
 	return o.discard()
+}
+
+// keepErrBody reads the start of o's response body, unless the call read
+// it or it was kept already, for a StatusError made of the response once
+// it is closed. It waits for the body's bytes no longer than a discarded
+// body's drain does: a body that stalls is closed, and what came is kept.
+func (o *outcome) keepErrBody() {
+	if o.read || o.resp == nil || o.errBody != nil {
+		return
+	}
+	var b bytes.Buffer
+	readPromptly(&b, o.resp.Body, MaxErrorBody, discardWait)
+	o.errBody = new(b.Bytes())
 }
 
 // recoverBody, deferred, turns a panic in o's response body into *err, a

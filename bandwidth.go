@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/c989c033/fetch/internal/ctxsleep"
@@ -32,8 +33,9 @@ const maxBandwidthBurst = readBufferSize
 // before returning them. The wait ends with the request's context, and
 // counts towards [WithAttemptTimeout]: a read whose wait is cut short
 // returns the context's error (or fails the attempt as timed out) and none
-// of the bytes it waited for, which stay counted. [WithStallTimeout] does
-// not count the wait as a stall. The connection a 101 Switching Protocols
+// of the bytes it waited for, which stay counted. Closing the body ends a
+// read's wait too, which then returns [http.ErrBodyReadAfterClose].
+// [WithStallTimeout] does not count the wait as a stall. The connection a 101 Switching Protocols
 // hands over is not capped. It works with [WithClient]. 0, the default,
 // sets no cap; a negative bytesPerSecond is an error.
 func WithBandwidth(bytesPerSecond int64) Option {
@@ -67,7 +69,7 @@ func (t bandwidthTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		resp.StatusCode == http.StatusSwitchingProtocols {
 		return resp, err
 	}
-	resp.Body = &bandwidthBody{ReadCloser: resp.Body, ctx: req.Context(), lim: t.lim}
+	resp.Body = &bandwidthBody{ReadCloser: resp.Body, ctx: req.Context(), lim: t.lim, closed: make(chan struct{})}
 	return resp, nil
 }
 
@@ -81,10 +83,14 @@ func (t bandwidthTransport) CloseIdleConnections() {
 
 // A bandwidthBody is a response body read under a bandwidth cap: each read
 // takes at most lim's burst and pays for what it got before returning it.
+// Closing it ends a read waiting to pay, as closing a net/http body ends a
+// read waiting for bytes.
 type bandwidthBody struct {
 	io.ReadCloser
-	ctx context.Context // the request's: the attempt's, under WithAttemptTimeout
-	lim *rate.Limiter
+	ctx    context.Context // the request's: the attempt's, under WithAttemptTimeout
+	lim    *rate.Limiter
+	once   sync.Once
+	closed chan struct{} // closed by Close
 }
 
 func (b *bandwidthBody) Read(p []byte) (int, error) {
@@ -94,11 +100,17 @@ func (b *bandwidthBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
 		// The bytes have come over the network: they stay paid for even
-		// if the context ends before the wait does.
+		// if the context ends, or the body is closed, before the wait does.
 		now := time.Now()
-		if werr := ctxsleep.Sleep(b.ctx, b.lim.ReserveN(now, n).DelayFrom(now)); werr != nil {
+		d := b.lim.ReserveN(now, n).DelayFrom(now)
+		if werr := ctxsleep.SleepOr(b.ctx, b.closed, http.ErrBodyReadAfterClose, d); werr != nil {
 			return 0, werr
 		}
 	}
 	return n, err
+}
+
+func (b *bandwidthBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return b.ReadCloser.Close()
 }

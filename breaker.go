@@ -257,7 +257,13 @@ func (b *breaker) refusal(c *call, h *host) error {
 	if c.n > 0 && h == c.origin {
 		o := &c.last
 		if e.Err = o.err; o.err == nil && o.resp != nil {
-			e.Err = c.f.statusError(o)
+			// Refused at once, the body is still open: its start is read
+			// as a retry's discard reads it, without waiting on a stall.
+			if perr := recovering("reading the response body", o.keepErrBody); perr != nil {
+				e.Err = perr
+			} else {
+				e.Err = c.f.statusError(o)
+			}
 		}
 	}
 	return e

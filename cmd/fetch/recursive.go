@@ -229,7 +229,11 @@ func dir(p string) string {
 // crawlRecords crawls from the inputs, read as the crawl goes, following
 // each HTML page's links, and yields a record per page as each completes,
 // with its depth and referrer. An input that is not a URL is a record of
-// its own, as it is read. With -O, a 2xx body, read in full, is saved
+// its own, as it is read; the lines past --max-pages, which the crawl does
+// not take, are read once its pages are done (until the inputs end), and
+// the records of those that are not URLs come last. The URLs of --sitemap
+// past --max-pages are not read: its sitemaps not read yet are not
+// fetched. With -O, a 2xx body, read in full, is saved
 // once fetched, as with --queue.
 //
 // Links are judged by the seeds read so far: their hosts unless
@@ -242,6 +246,7 @@ func (o options) crawlRecords(ctx context.Context, f *fetch.Fetcher, save *saver
 			yield(record{fatal: err})
 			return
 		}
+		defer book.finish(false) // stopped: the inputs left are not read
 		for p := range c.RunSeq(ctx, book.seeds(in)) {
 			if rec, ok := book.badInput(p); ok {
 				if !yield(rec) {
@@ -264,6 +269,15 @@ func (o options) crawlRecords(ctx context.Context, f *fetch.Fetcher, save *saver
 					return
 				}
 			}
+			if !yield(rec) {
+				return
+			}
+		}
+		if ctx.Err() != nil || o.sitemap != "" {
+			return // the sitemaps not read yet are not fetched for their failures
+		}
+		book.finish(true) // the inputs past --max-pages that are not URLs have their records
+		for _, rec := range book.lateRecords(ctx) {
 			if !yield(rec) {
 				return
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"net/url"
@@ -30,21 +31,74 @@ type seedBook struct {
 	names map[string]string // the URL a seed's page names → the input as given
 	bad   map[string]record // a stand-in seed → its input's record
 	nBad  int
+	late  []record // the records of the inputs not URLs read once the crawl took no more seeds
+
+	rest    chan bool     // cap 1: once the crawl is over, whether to read the inputs it did not take
+	drained chan struct{} // closed once seeds has returned
 }
 
 func newSeedBook() *seedBook {
-	return &seedBook{hosts: map[string]bool{}, dirs: seedDirs{}, names: map[string]string{}, bad: map[string]record{}}
+	return &seedBook{hosts: map[string]bool{}, dirs: seedDirs{}, names: map[string]string{}, bad: map[string]record{},
+		rest: make(chan bool, 1), drained: make(chan struct{})}
 }
 
-// seeds yields the seed of each input as in yields it (see read).
+// seeds yields the seed of each input as in yields it (see read). Once the
+// crawl takes no more (--max-pages is reached), it waits for finish and,
+// if told to, reads the rest of in, keeping the records of the inputs that
+// are not URLs for lateRecords: every input that is not a URL has its
+// record, wherever it comes.
 func (b *seedBook) seeds(in iter.Seq[line]) iter.Seq[string] {
 	return func(yield func(string) bool) {
+		defer close(b.drained)
+		taking := true
 		for l := range in {
-			if !yield(b.read(l)) {
-				return
+			seed := b.read(l)
+			if taking && yield(seed) {
+				continue
 			}
+			if taking {
+				taking = false
+				if !<-b.rest {
+					return
+				}
+			}
+			b.unread(seed)
 		}
 	}
+}
+
+// finish says, once, whether seeds is to read the inputs the crawl did not
+// take: yes once the crawl has ended by itself, no if it was stopped.
+func (b *seedBook) finish(readRest bool) {
+	select {
+	case b.rest <- readRest:
+	default:
+	}
+}
+
+// unread keeps the record of the input seed stands in for, if it does, for
+// lateRecords: the crawl did not take seed.
+func (b *seedBook) unread(seed string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if rec, ok := b.bad[seed]; ok {
+		delete(b.bad, seed)
+		b.late = append(b.late, rec)
+	}
+}
+
+// lateRecords waits until seeds has read all of its inputs, or ctx ends,
+// and returns the records of those that are not URLs the crawl did not
+// take.
+func (b *seedBook) lateRecords(ctx context.Context) []record {
+	select {
+	case <-b.drained:
+	case <-ctx.Done():
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.late
 }
 
 // read notes l and returns the seed to crawl for it: its URL, or, for an
