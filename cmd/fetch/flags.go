@@ -412,9 +412,9 @@ func (l limits) options() []fetch.Option {
 	return opts
 }
 
-// parseRate reads a --limit-rate as curl and wget take it: a whole number
-// of bytes per second, or of KiB, MiB or GiB with a k, m or g after it
-// (either case).
+// parseRate reads a --limit-rate as wget takes it: a number of bytes per
+// second, or of KiB, MiB or GiB with a k, m or g after it (either case),
+// with a fraction if wanted (1.5m), rounded down to whole bytes.
 func parseRate(s string) (int64, error) {
 	num, shift := s, 0
 	if s != "" {
@@ -430,17 +430,28 @@ func parseRate(s string) (int64, error) {
 	if shift > 0 {
 		num = s[:len(s)-1]
 	}
-	if strings.HasPrefix(num, "-") && isDigits(num[1:]) {
+	whole, frac, dotted := strings.Cut(num, ".")
+	if strings.HasPrefix(whole, "-") && isDigits(whole[1:]) && (!dotted || isDigits(frac)) {
 		return 0, errors.New("must not be negative (0: no limit)")
 	}
-	if !isDigits(num) {
-		return 0, errors.New("want a whole number of bytes per second, with k, m or g for KiB, MiB or GiB: 200k")
+	if !isDigits(whole) || dotted && !isDigits(frac) {
+		return 0, errors.New("want a number of bytes per second, with k, m or g for KiB, MiB or GiB: 200k, 1.5m")
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n > math.MaxInt64>>shift {
+	if !dotted {
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || n > math.MaxInt64>>shift {
+			return 0, fmt.Errorf("too large: at most %d bytes per second", int64(math.MaxInt64))
+		}
+		return n << shift, nil
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if f *= float64(int64(1) << shift); err != nil || f >= math.MaxInt64 {
 		return 0, fmt.Errorf("too large: at most %d bytes per second", int64(math.MaxInt64))
 	}
-	return n << shift, nil
+	if n := int64(f); n > 0 || f == 0 {
+		return n, nil
+	}
+	return 0, errors.New("less than one byte per second (0: no limit)")
 }
 
 // isDigits reports whether s is one or more ASCII digits.

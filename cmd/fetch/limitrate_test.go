@@ -28,13 +28,18 @@ func TestParseRate(t *testing.T) {
 		{"007k", 7 << 10},
 		{"9223372036854775807", math.MaxInt64},
 		{"8589934591g", 8589934591 << 30},
+		{"1.5m", 3 << 19},
+		{"2.5k", 2560},
+		{"0.5k", 512},
+		{"1.0001", 1},
+		{"0.0", 0},
 	} {
 		if got, err := parseRate(tc.in); got != tc.want || err != nil {
 			t.Errorf("parseRate(%q) = %d, %v; want %d, nil", tc.in, got, err, tc.want)
 		}
 	}
 	for _, in := range []string{
-		"", "k", "-1", "-1k", "+1", "1.5m", "1e3", "0x10", "1_000", " 1", "1 ", "1 k",
+		"", "k", "-1", "-1k", "-1.5k", "+1", "0.25", ".5k", "1.k", "1..5k", "1.5.5k", "1e3", "9999999999.5g", "0x10", "1_000", " 1", "1 ", "1 k",
 		"1t", "1kb", "1KiB", "kk", "1kk", "１", "9223372036854775808", "8589934592g", "9007199254740992k",
 	} {
 		if got, err := parseRate(in); err == nil {
@@ -48,7 +53,7 @@ func TestLimitRateUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--limit-rate", "-1"},
 		{"--limit-rate=-5k"},
-		{"--limit-rate", "1.5m"},
+		{"--limit-rate", "1.5.5m"},
 		{"--limit-rate", "10t"},
 		{"--limit-rate", "99999999999g"},
 		{"--limit-rate", ""},
