@@ -219,17 +219,24 @@ func TestHostRateJitterOff(t *testing.T) {
 		{WithHostRate(1, 1), WithHostRateJitter(0)},
 		{WithHostRateJitter(0.5), WithHostRate(1, 1), WithHostRateJitter(0)},
 	} {
-		synctest.Test(t, func(t *testing.T) {
-			c := count(ok)
-			f := newMem(t, c, opts...)
-			for i := range 10 {
-				if _, err := f.Get(t.Context(), fmt.Sprintf("http://a.test/%d", i)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			checkExact(t, "a.test", gaps(c.times()), time.Second)
-		})
+		checkTenGetsExact(t, opts...)
 	}
+}
+
+// checkTenGetsExact makes ten Gets to a.test, one after the other, on a
+// Fetcher built with opts, and checks that they went a second apart.
+func checkTenGetsExact(t *testing.T, opts ...Option) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		c := count(ok)
+		f := newMem(t, c, opts...)
+		for i := range 10 {
+			if _, err := f.Get(t.Context(), fmt.Sprintf("http://a.test/%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkExact(t, "a.test", gaps(c.times()), time.Second)
+	})
 }
 
 // TestHostRateJitterLeavesOtherRates: the global rate, and a host
@@ -241,18 +248,7 @@ func TestHostRateJitterLeavesOtherRates(t *testing.T) {
 			return rate.NewLimiter(1, 1)
 		})},
 	} {
-		t.Run(name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := count(ok)
-				f := newMem(t, c, opts...)
-				for i := range 10 {
-					if _, err := f.Get(t.Context(), fmt.Sprintf("http://a.test/%d", i)); err != nil {
-						t.Fatal(err)
-					}
-				}
-				checkExact(t, "a.test", gaps(c.times()), time.Second)
-			})
-		})
+		t.Run(name, func(t *testing.T) { checkTenGetsExact(t, opts...) })
 	}
 }
 
