@@ -742,9 +742,9 @@ func (r *crawl) run(yield func(*Page) bool) {
 	}
 	var yielding *Page // set while the loop body runs
 	defer func() {
-		r.ended.Store(true)
 		s.stop()
 		r.cancel() // the requests in flight end now, not when they are done
+		r.end()    // after a Follow adding links from another goroutine: its Adds come before Close
 		// Even if the frontier's Failed or Close panics (the panic goes
 		// on to the caller), the crawl's goroutines are waited for.
 		defer func() {
