@@ -648,153 +648,206 @@ func (s *scheduler[P]) unseat() {
 	s.starved = s.starved[:0]
 }
 
-// next picks the job to run now, if any. s.mu is held.
+// next picks the job to run now, if any: ok false when none can go. A
+// job admitted holds its slots and tokens; one that is not goes to wait in
+// the gates' own lines, or to fail. s.mu is held.
 func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 	if s.direct.len() > 0 {
 		return s.direct.pop(), false, true
 	}
-	// Once the call's context has ended or the Fetcher is shut down, every
-	// job left will fail at once: let them all go without the gates.
-	closed := s.f.closed.Load()
-	s.sawClosed = s.sawClosed || closed
-	cancelled := s.cancelled.Load() || closed
-	if !cancelled && s.ctx.Err() != nil {
-		// Ended before the watch has run (it runs on a goroutine of its
-		// own): no job may take a token or a slot now.
-		s.cancelled.Store(true)
-		cancelled = true
-	}
+	cancelled := s.isCancelled()
 	for s.timed.Len() > 0 && (cancelled || !s.timed.top().due.After(c.now())) {
 		s.setReady(heap.Pop(&s.timed).(*hostQueue[P]))
 	}
 	if cancelled {
-		// The gates no longer count, nor does when the global bucket
-		// refills: a park must not wake for that time, which passes.
-		s.globalDue = time.Time{}
-		if !s.seatsLeft {
-			s.unseat()
-			s.seatsLeft = true
-		}
-		if s.ready.len() > 0 {
-			q := s.ready.pop()
-			j = s.dispatch(q, false)
-			if q.pace == nil || j.req == nil {
-				return j, false, true
-			}
-			if err := j.req.Context().Err(); err != nil {
-				if due, ok := tokenDue(q.pace, c.now()); ok && due.After(c.now()) {
-					// Its context ended while it waited for the pace.
-					j.err = fmt.Errorf("waiting for the host's Crawl-delay: %w", err)
-				}
-			}
-			return j, false, true
-		}
-		return j, false, false
+		j, ok = s.nextCancelled(c)
+		return j, false, ok
 	}
 	s.seated()
 	if s.globalBusy || !s.globalDue.IsZero() && s.globalDue.After(c.now()) {
 		return j, false, false
 	}
 	s.globalDue = time.Time{}
-	// A global slot held by the global seat is for this pass: if no host
-	// can use it now, it goes to whoever is next in line. So is a global
-	// token given at its turn: sent at a later pass, after the tokens
-	// taken meanwhile, it would put the global rate over its limit on the
-	// wire; if no host can use it now, it is spent unused.
-	defer func() {
-		if s.global.slot.state == seated {
-			s.global.slot.leave(s.f.gates.slots)
-		}
-		if s.global.rate.state == seated {
-			s.global.rate.state = unseated
-		}
-	}()
+	defer s.endPass()
 	for n := s.ready.len(); n > 0; n-- {
-		q := s.ready.pop()
-		if s.hostCap > 0 && q.running >= s.hostCap {
-			q.state = capped
-			continue
-		}
-		if s.check != nil { // before the pace: a job refused is not sent, and spends none of it
-			if err := s.check(q.jobs.front()); err != nil {
-				j = s.dispatch(q, false)
-				j.err = err
-				return j, false, true
-			}
-		}
-		if q.h.refusing() {
-			// An open circuit breaker: the job is refused at once (the
-			// breaker's precheck), and takes no slot, token or turn it
-			// would not use. Should the breaker let it through after all
-			// (half-open meanwhile), it waits in the gates' own lines.
-			q.seats.leave(&s.f.gates, q.h)
-			return s.dispatch(q, false), false, true
-		}
-		if q.pace == nil && s.paceOf != nil {
-			q.pace = s.paceOf(q.name) // a Crawl-delay learnt since the queue was made (a redirect's robots.txt)
-		}
-		var paced rate.Reservation
-		tookPace := false
-		if q.pace != nil {
-			var due time.Time
-			if tookPace, due = takeToken(q.pace, c.now(), &paced); !tookPace {
-				if front := q.jobs.front(); front.req != nil && pastDeadline(front.req.Context(), due) {
-					// Fail now, not at the deadline, as a Retry-After
-					// past it does.
-					j = s.dispatch(q, false)
-					j.err = paceTooLate(due.Sub(c.now()))
-					return j, false, true
-				}
-				s.setTimed(q, due)
-				continue
-			}
-		}
-		// The job's call is registered before it may take its slots, so
-		// that Shutdown, which waits for the calls registered, cannot
-		// return while it holds them (see begin). If Shutdown has begun,
-		// it goes without them, to fail.
-		if !s.f.enter() {
-			if tookPace {
-				paced.CancelAt(c.now())
-			}
-			return s.dispatch(q, false), false, true
-		}
-		why, due := s.f.gates.try(q.h, &q.seats, &s.global, c)
-		if why != granted {
-			s.f.exit(nil)
-			s.hold(q)
-		}
-		if tookPace && why != granted && why != mustWait {
-			paced.CancelAt(c.now())
-		} else if tookPace && s.repace != nil {
-			s.repace(q.name, c.now()) // the job goes with its pace's token
-		}
-		if (why == hostLater || why == globalLater) && q.jobs.front().req != nil && pastDeadline(q.jobs.front().req.Context(), due) {
-			// Its turn (the host's pause ending, or a token) comes after
-			// its deadline: it goes to the gates to fail at once, as a
-			// Get does, not at the deadline.
-			why = mustWait
-		}
-		switch why {
-		case granted:
-			return s.dispatch(q, true), true, true
-		case mustWait:
-			q.seats.leave(&s.f.gates, q.h) // the job waits in the gates' own lines
-			return s.dispatch(q, false), false, true
-		case hostInLine:
-			q.state = starved
-			s.starved = append(s.starved, q)
-			s.setAside = true
-		case hostLater:
-			s.setTimed(q, due)
-		case globalInLine, globalLater:
-			s.ready.pushFront(q)
-			q.state = ready
-			s.globalBusy, s.globalDue = why == globalInLine, due
+		switch j, admitted, v := s.try(s.ready.pop(), c); v {
+		case dispatched:
+			return j, admitted, true
+		case passOver:
 			return j, false, false
 		}
 	}
 	return j, false, false
+}
+
+// isCancelled reports whether every job left is to fail at once, and so
+// go without the gates: the call's context has ended or the Fetcher is
+// shut down. s.mu is held.
+func (s *scheduler[P]) isCancelled() bool {
+	closed := s.f.closed.Load()
+	s.sawClosed = s.sawClosed || closed
+	if s.cancelled.Load() || closed {
+		return true
+	}
+	if s.ctx.Err() != nil {
+		// Ended before the watch has run (it runs on a goroutine of its
+		// own): no job may take a token or a slot now.
+		s.cancelled.Store(true)
+		return true
+	}
+	return false
+}
+
+// nextCancelled is next once the call is cancelled: the next ready job
+// goes, without the gates, to fail. s.mu is held.
+func (s *scheduler[P]) nextCancelled(c *clock) (j job[P], ok bool) {
+	// The gates no longer count, nor does when the global bucket
+	// refills: a park must not wake for that time, which passes.
+	s.globalDue = time.Time{}
+	if !s.seatsLeft {
+		s.unseat()
+		s.seatsLeft = true
+	}
+	if s.ready.len() == 0 {
+		return j, false
+	}
+	q := s.ready.pop()
+	j = s.dispatch(q, false)
+	if q.pace == nil || j.req == nil {
+		return j, true
+	}
+	if err := j.req.Context().Err(); err != nil {
+		if due, ok := tokenDue(q.pace, c.now()); ok && due.After(c.now()) {
+			// Its context ended while it waited for the pace.
+			j.err = fmt.Errorf("waiting for the host's Crawl-delay: %w", err)
+		}
+	}
+	return j, true
+}
+
+// endPass ends a pass of next. A global slot held by the global seat is
+// for this pass: if no host could use it, it goes to whoever is next in
+// line. So is a global token given at its turn: sent at a later pass,
+// after the tokens taken meanwhile, it would put the global rate over its
+// limit on the wire; if no host could use it, it is spent unused. s.mu is
+// held.
+func (s *scheduler[P]) endPass() {
+	if s.global.slot.state == seated {
+		s.global.slot.leave(s.f.gates.slots)
+	}
+	if s.global.rate.state == seated {
+		s.global.rate.state = unseated
+	}
+}
+
+// A verdict is what try made of a host's queue.
+type verdict uint8
+
+const (
+	passOn     verdict = iota // the queue waits (see queueState): try the next host
+	dispatched                // its front job goes
+	passOver                  // the global gates are busy: no host can go now
+)
+
+// try tries to dispatch the front job of q, just taken from the ready
+// line, and puts q where it waits if it cannot go. s.mu is held.
+func (s *scheduler[P]) try(q *hostQueue[P], c *clock) (j job[P], admitted bool, v verdict) {
+	if s.hostCap > 0 && q.running >= s.hostCap {
+		q.state = capped
+		return j, false, passOn
+	}
+	if s.check != nil { // before the pace: a job refused is not sent, and spends none of it
+		if err := s.check(q.jobs.front()); err != nil {
+			j = s.dispatch(q, false)
+			j.err = err
+			return j, false, dispatched
+		}
+	}
+	if q.h.refusing() {
+		// An open circuit breaker: the job is refused at once (the
+		// breaker's precheck), and takes no slot, token or turn it
+		// would not use. Should the breaker let it through after all
+		// (half-open meanwhile), it waits in the gates' own lines.
+		q.seats.leave(&s.f.gates, q.h)
+		return s.dispatch(q, false), false, dispatched
+	}
+	var paced rate.Reservation
+	tookPace, due := s.takePace(q, c, &paced)
+	if q.pace != nil && !tookPace {
+		if front := q.jobs.front(); front.req != nil && pastDeadline(front.req.Context(), due) {
+			// Fail now, not at the deadline, as a Retry-After past it
+			// does.
+			j = s.dispatch(q, false)
+			j.err = paceTooLate(due.Sub(c.now()))
+			return j, false, dispatched
+		}
+		s.setTimed(q, due)
+		return j, false, passOn
+	}
+	// The job's call is registered before it may take its slots, so
+	// that Shutdown, which waits for the calls registered, cannot
+	// return while it holds them (see begin). If Shutdown has begun,
+	// it goes without them, to fail.
+	if !s.f.enter() {
+		if tookPace {
+			paced.CancelAt(c.now())
+		}
+		return s.dispatch(q, false), false, dispatched
+	}
+	why, due := s.f.gates.try(q.h, &q.seats, &s.global, c)
+	if why != granted {
+		s.f.exit(nil)
+		s.hold(q)
+	}
+	if tookPace && why != granted && why != mustWait {
+		paced.CancelAt(c.now())
+	} else if tookPace && s.repace != nil {
+		s.repace(q.name, c.now()) // the job goes with its pace's token
+	}
+	if (why == hostLater || why == globalLater) && q.jobs.front().req != nil && pastDeadline(q.jobs.front().req.Context(), due) {
+		// Its turn (the host's pause ending, or a token) comes after
+		// its deadline: it goes to the gates to fail at once, as a
+		// Get does, not at the deadline.
+		why = mustWait
+	}
+	return s.place(q, why, due)
+}
+
+// takePace takes a token of q's pace into paced, if q has a pace, and
+// reports whether it did, or else when the next one is due.
+func (s *scheduler[P]) takePace(q *hostQueue[P], c *clock, paced *rate.Reservation) (took bool, due time.Time) {
+	if q.pace == nil && s.paceOf != nil {
+		q.pace = s.paceOf(q.name) // a Crawl-delay learnt since the queue was made (a redirect's robots.txt)
+	}
+	if q.pace == nil {
+		return false, time.Time{}
+	}
+	return takeToken(q.pace, c.now(), paced)
+}
+
+// place acts on why, the gates' answer for q's front job, whose turn is
+// due then if it must come back: the job goes, admitted or to wait in the
+// gates' own lines, or q waits where why says. s.mu is held.
+func (s *scheduler[P]) place(q *hostQueue[P], why refusal, due time.Time) (j job[P], admitted bool, v verdict) {
+	switch why {
+	case granted:
+		return s.dispatch(q, true), true, dispatched
+	case mustWait:
+		q.seats.leave(&s.f.gates, q.h) // the job waits in the gates' own lines
+		return s.dispatch(q, false), false, dispatched
+	case hostInLine:
+		q.state = starved
+		s.starved = append(s.starved, q)
+		s.setAside = true
+	case hostLater:
+		s.setTimed(q, due)
+	case globalInLine, globalLater:
+		s.ready.pushFront(q)
+		q.state = ready
+		s.globalBusy, s.globalDue = why == globalInLine, due
+		return j, false, passOver
+	}
+	return j, false, passOn
 }
 
 // paceTooLate is the refusal of a job whose host's pace (a crawl's
