@@ -59,124 +59,188 @@ type gates struct {
 // and is waited for before the global slot, as before: a stall of the
 // global slots can then bunch up its calls.
 func (g *gates) take(ctx context.Context, h *host) error {
-	// What is held is given back on every way out but success.
-	var hostHeld, turnHeld, globalHeld, passed bool
-	defer func() {
-		if turnHeld {
-			h.releaseTurn()
-		}
-		if passed {
-			return
-		}
-		if globalHeld {
-			g.slots.releaseTicket()
-		}
-		if hostHeld {
-			h.slots.releaseTicket()
-		}
-	}()
-	var adaptive *rate.Limiter
-	globalToken := false // taken by tokensNow
-	banked := false      // h's tokens were taken before the global slot
+	e := entrant{g: g, h: h}
+	defer e.end() // what is held is given back on every way out but success
 	for {
-		if err := h.waitPause(ctx, g.closing); err != nil {
+		through, err := e.round(ctx)
+		if err != nil {
 			return err
 		}
-		if err := g.tooLate(ctx, h); err != nil {
-			return err
-		}
-		if h.slots != nil && !hostHeld {
-			if err := h.slots.acquire(ctx, g.closing, "host in-flight slot"); err != nil {
-				return err
-			}
-			hostHeld = true
-		}
-		adaptive = nil
-		if p := h.pace(); p != nil {
-			adaptive = p.lim
-		}
-		buckets := h.rate.other == nil && (h.rate.bucket != nil || adaptive != nil)
-		wasFront := false // the call gave back a slot it had at the front of the global line
-		if buckets && g.rate.other == nil {
-			if err := g.slots.acquire(ctx, g.closing, "global in-flight slot"); err != nil {
-				return err
-			}
-			globalHeld = true
-			if !h.paused() {
-				if tokensNow(h.rate.bucket, adaptive, g.rate.bucket) {
-					g.jitter(h)
-					globalToken = true
-					break
-				}
-				if g.rate.bucket != nil && tokensNow(h.rate.bucket, adaptive, nil) {
-					// Only the global token is missing: h's are taken,
-					// and the global one waited for in its line, as any
-					// call waits for it (see take's note on the global rate contended too).
-					g.jitter(h)
-					banked = true
-					break
-				}
-			}
-			g.slots.releaseTicket()
-			globalHeld, wasFront = false, true
-		}
-		if buckets {
-			tooLate := func(ahead int) error { return turnTooLate(ctx, h, adaptive, ahead) }
-			if err := h.turn.acquireChecked(ctx, g.closing, "host rate token", tooLate); err != nil {
-				return err
-			}
-			turnHeld = true
-		}
-		if !h.paused() {
-			if err := g.hostTokens(ctx, h, adaptive); err != nil {
-				return err
-			}
-			g.jitter(h) // while the call has the turn: no other call of this Fetcher's has reserved h's next token
-			if turnHeld {
-				h.turnHas.Store(true)
-			}
-			acquire := g.slots.acquire
-			if wasFront {
-				acquire = g.slots.acquireFront
-			}
-			if err := acquire(ctx, g.closing, "global in-flight slot"); err != nil {
-				return err
-			}
-			globalHeld, banked = true, buckets
-			if turnHeld {
-				// The global token is waited for in its own line, as
-				// every call waits for it: h's next caller may go on.
-				h.releaseTurn()
-				turnHeld = false
-			}
+		if through {
 			break
 		}
+	}
+	return e.pass(ctx)
+}
+
+// An entrant is a call on its way through the gates for h (see take): what
+// it holds so far, and what it has taken.
+type entrant struct {
+	g        *gates
+	h        *host
+	adaptive *rate.Limiter // h's adaptive rate, if it has one
+
+	hostHeld, turnHeld, globalHeld, passed bool
+
+	globalToken bool // the global token was taken with h's (see tokensNow)
+	banked      bool // h's tokens were taken before the global slot
+}
+
+// round is one way through take's loop: it waits out h's pause, takes a
+// slot of h's, then h's tokens and a global slot, at the front of the
+// global line if they are all there or else in h's turn. It reports
+// whether the call has them; false if h was paused meanwhile (by a
+// Retry-After), having then given back all it held, to go round again.
+func (e *entrant) round(ctx context.Context) (through bool, err error) {
+	g, h := e.g, e.h
+	if err := h.waitPause(ctx, g.closing); err != nil {
+		return false, err
+	}
+	if err := g.tooLate(ctx, h); err != nil {
+		return false, err
+	}
+	if h.slots != nil && !e.hostHeld {
+		if err := h.slots.acquire(ctx, g.closing, "host in-flight slot"); err != nil {
+			return false, err
+		}
+		e.hostHeld = true
+	}
+	e.adaptive = nil
+	if p := h.pace(); p != nil {
+		e.adaptive = p.lim
+	}
+	buckets := h.rate.other == nil && (h.rate.bucket != nil || e.adaptive != nil)
+	wasFront := false // the call gave back a slot it had at the front of the global line
+	if buckets && g.rate.other == nil {
+		if through, err := e.atFront(ctx); through || err != nil {
+			return through, err
+		}
+		wasFront = true
+	}
+	if buckets {
+		adaptive := e.adaptive
+		tooLate := func(ahead int) error { return turnTooLate(ctx, h, adaptive, ahead) }
+		if err := h.turn.acquireChecked(ctx, g.closing, "host rate token", tooLate); err != nil {
+			return false, err
+		}
+		e.turnHeld = true
+	}
+	if h.paused() {
 		// Paused by a Retry-After while it waited: wait the pause out
 		// without holding a slot or the turn, or taking tokens.
-		if turnHeld {
-			h.releaseTurn()
-			turnHeld = false
+		e.giveBackHost()
+		return false, nil
+	}
+	return true, e.inTurn(ctx, buckets, wasFront)
+}
+
+// atFront takes a global slot, at the front of the global line, and
+// with it h's tokens and the global one if they are all there, or h's
+// alone if only the global one is missing, and reports whether it did;
+// if not, it gives the slot back.
+func (e *entrant) atFront(ctx context.Context) (through bool, err error) {
+	g, h := e.g, e.h
+	if err := g.slots.acquire(ctx, g.closing, "global in-flight slot"); err != nil {
+		return false, err
+	}
+	e.globalHeld = true
+	if !h.paused() {
+		if tokensNow(h.rate.bucket, e.adaptive, g.rate.bucket) {
+			g.jitter(h)
+			e.globalToken = true
+			return true, nil
 		}
-		if hostHeld {
-			h.slots.releaseTicket()
-			hostHeld = false
+		if g.rate.bucket != nil && tokensNow(h.rate.bucket, e.adaptive, nil) {
+			// Only the global token is missing: h's are taken, and the
+			// global one waited for in its line, as any call waits for
+			// it (see take's note on the global rate contended too).
+			g.jitter(h)
+			e.banked = true
+			return true, nil
 		}
 	}
-	if !globalToken {
+	g.slots.releaseTicket()
+	e.globalHeld = false
+	return false, nil
+}
+
+// inTurn waits for h's tokens, holding h's turn if buckets says h's rates
+// are token buckets, then for a global slot, at the front of the global
+// line if wasFront.
+func (e *entrant) inTurn(ctx context.Context, buckets, wasFront bool) error {
+	g, h := e.g, e.h
+	if err := g.hostTokens(ctx, h, e.adaptive); err != nil {
+		return err
+	}
+	g.jitter(h) // while the call has the turn: no other call of this Fetcher's has reserved h's next token
+	if e.turnHeld {
+		h.turnHas.Store(true)
+	}
+	acquire := g.slots.acquire
+	if wasFront {
+		acquire = g.slots.acquireFront
+	}
+	if err := acquire(ctx, g.closing, "global in-flight slot"); err != nil {
+		return err
+	}
+	e.globalHeld, e.banked = true, buckets
+	if e.turnHeld {
+		// The global token is waited for in its own line, as every
+		// call waits for it: h's next caller may go on.
+		h.releaseTurn()
+		e.turnHeld = false
+	}
+	return nil
+}
+
+// pass takes the global token, unless taken already, and lets the call
+// through with its slots.
+func (e *entrant) pass(ctx context.Context) error {
+	g, h := e.g, e.h
+	if !e.globalToken {
 		if err := g.rate.wait(ctx, g, "global"); err != nil {
 			return err
 		}
 	}
-	if banked {
+	if e.banked {
 		retake(h.rate.bucket)
-		retake(adaptive)
+		retake(e.adaptive)
 	}
-	passed = true
+	e.passed = true
 	g.slots.send()
 	if h.slots != nil {
 		h.slots.send()
 	}
 	return nil
+}
+
+// giveBackHost gives back h's turn and h's slot, if held.
+func (e *entrant) giveBackHost() {
+	if e.turnHeld {
+		e.h.releaseTurn()
+		e.turnHeld = false
+	}
+	if e.hostHeld {
+		e.h.slots.releaseTicket()
+		e.hostHeld = false
+	}
+}
+
+// end gives back h's turn, if held, and, unless the call passed, the
+// slots it holds.
+func (e *entrant) end() {
+	if e.turnHeld {
+		e.h.releaseTurn()
+	}
+	if e.passed {
+		return
+	}
+	if e.globalHeld {
+		e.g.slots.releaseTicket()
+	}
+	if e.hostHeld {
+		e.h.slots.releaseTicket()
+	}
 }
 
 // turnTooLate refuses at once, as tooLate does, a call with a deadline
