@@ -21,6 +21,10 @@ type consumer struct {
 	q    *Queue
 	name string
 	fail func(error) // told of an error Redis will not get over
+	// existing makes the first join refuse a stream that does not exist
+	// (ErrNoStream), as Run does without Follow: a worker that would find
+	// it drained at once makes nothing, and says why.
+	existing bool
 
 	mu       sync.Mutex
 	held     map[string]struct{} // read and not yet acknowledged in Redis
@@ -56,8 +60,9 @@ func (q *Queue) newConsumer() *consumer {
 // returns ok false when ctx ends, or, unless follow, when the group is
 // drained and busy reports that nothing local is left to write, or when
 // Redis refuses a read for good (see permanent), or when the consumer's
-// very first call, joining the group, gets no answer (ErrUnreachable):
-// both it tells fail. Once Redis has answered, it waits for Redis.
+// very first call, joining the group, gets no answer (ErrUnreachable) or
+// finds no stream to join (ErrNoStream, if existing): all three it tells
+// fail. Once Redis has answered, it waits for Redis.
 func (c *consumer) next(ctx context.Context, follow bool, busy func() bool) (es []entry, ok bool) {
 	for ctx.Err() == nil {
 		if es := c.dueRetries(); len(es) > 0 {
@@ -84,6 +89,10 @@ func (c *consumer) next(ctx context.Context, follow bool, busy func() bool) (es 
 		if err != nil {
 			if ctx.Err() != nil {
 				break
+			}
+			if errors.Is(err, ErrNoStream) {
+				c.fail(err)
+				return nil, false
 			}
 			// A Redis never reached (a wrong address, or one not up yet) is
 			// the caller's to know at once, not to wait on.
@@ -153,7 +162,7 @@ func (c *consumer) waitFree(ctx context.Context) int {
 func (c *consumer) read(ctx context.Context, n int) ([]entry, error) {
 	q := c.q
 	if c.epochOf() == "" {
-		if err := c.rejoin(ctx); err != nil {
+		if err := c.rejoin(ctx, !c.existing); err != nil {
 			return nil, err
 		}
 	}
@@ -268,17 +277,18 @@ func (c *consumer) takeOver(ctx context.Context, cursor string, n int) ([]takenO
 func (c *consumer) readError(ctx context.Context, err error) error {
 	if isNoGroup(err) {
 		c.noteLost(err)
-		if gerr := c.rejoin(ctx); gerr != nil {
+		if gerr := c.rejoin(ctx, true); gerr != nil {
 			return gerr
 		}
 	}
 	return err
 }
 
-// rejoin makes the group if it does not exist and takes its token as
-// that of the group joined (see joinGroup).
-func (c *consumer) rejoin(ctx context.Context) error {
-	epoch, err := c.q.joinGroup(ctx)
+// rejoin makes the group if it does not exist, and the stream if
+// makeStream, and takes the group's token as that of the group joined (see
+// joinGroup).
+func (c *consumer) rejoin(ctx context.Context, makeStream bool) error {
+	epoch, err := c.q.joinGroup(ctx, makeStream)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,11 @@
 // one that is pending or not yet delivered to some group of the stream, so
 // the stream holds what is left to do ([KeepAcknowledged] keeps them).
 //
+// A worker without [Follow] returns once the queue is drained, at once on
+// a stream that exists with nothing left in it. A stream that does not
+// exist is another matter, most often a mistyped name: [Queue.Run] makes
+// nothing and ends with an error matching [ErrNoStream].
+//
 // # Deduplication
 //
 // Every URL added, by [Queue.Add] or by a crawl's links, is deduplicated

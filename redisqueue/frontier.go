@@ -80,7 +80,7 @@ func (fr *Frontier) remember(key string) {
 // does) to release what it holds.
 func (q *Queue) Frontier() *Frontier {
 	life, end := context.WithCancel(context.Background())
-	return &Frontier{wk: q.startWorker(life, end), life: life, end: end, ids: make(map[fetch.CrawlEntry][]string), known: make(map[string]struct{})}
+	return &Frontier{wk: q.startWorker(life, end, false), life: life, end: end, ids: make(map[fetch.CrawlEntry][]string), known: make(map[string]struct{})}
 }
 
 // Add queues e unless its key is already in the crawl's set, and reports

@@ -39,6 +39,12 @@ var ErrDeliveryLimit = errors.New("redisqueue: entry delivered too many times")
 // there); once Redis has answered, a worker waits it out instead.
 var ErrUnreachable = errors.New("redisqueue: no answer from Redis")
 
+// ErrNoStream says that [Queue.Run], without [Follow], was started on a
+// stream that does not exist: nothing was ever added to it (its name may
+// be mistyped), or it was deleted. Its message names the stream and
+// Redis's address. Run makes nothing then: not the stream, not the group.
+var ErrNoStream = errors.New("redisqueue: no such stream")
+
 // A Queue is a list of URLs in a Redis stream, read by a consumer group:
 // any number of processes add URLs with [Queue.Add] and fetch them with
 // [Queue.Run] (or crawl with [Queue.Frontier]), each URL delivered to one
@@ -68,7 +74,9 @@ type Queue struct {
 
 // New returns a Queue on the stream named stream, read by the consumer
 // group named group (created, reading from the stream's start, when first
-// needed), configured by opts. It makes no call to Redis. With a
+// needed; the stream too, but by a [Queue.Run] without [Follow], which
+// reports a stream that does not exist: see [ErrNoStream]), configured by
+// opts. It makes no call to Redis. With a
 // [*redis.ClusterClient], stream must hold a hash tag (see [Queue]).
 func New(rdb redis.UniversalClient, stream, group string, opts ...Option) (*Queue, error) {
 	switch {
@@ -251,24 +259,43 @@ func (q *Queue) keyOf(raw string) string {
 // ensureGroup creates the stream and the group, reading from the start,
 // if they do not exist.
 func (q *Queue) ensureGroup(ctx context.Context) error {
-	if _, err := q.joinGroup(ctx); err != nil {
+	if _, err := q.joinGroup(ctx, true); err != nil {
 		return q.callError(ctx, fmt.Sprintf("creating group %q of %q", q.group, q.stream), err)
 	}
 	return nil
 }
 
-// joinGroup creates the stream and the group, reading from the start, if
-// they do not exist, and returns the group's token: a random string
-// written when the group is made (see groupScript), so that a worker that
-// finds another token later knows that the group it read from was lost
-// and made again, by whichever worker saw it missing first.
-func (q *Queue) joinGroup(ctx context.Context) (string, error) {
+// joinGroup creates the group, reading from the start, if it does not
+// exist, and the stream too if makeStream (else a stream that does not
+// exist is an [ErrNoStream], and nothing is made), and returns the group's
+// token: a random string written when the group is made (see
+// groupScript), so that a worker that finds another token later knows that
+// the group it read from was lost and made again, by whichever worker saw
+// it missing first.
+func (q *Queue) joinGroup(ctx context.Context, makeStream bool) (string, error) {
 	token := strconv.FormatUint(rand.Uint64(), 36) + strconv.FormatUint(rand.Uint64(), 36)
-	epoch, err := groupScript.Run(ctx, q.rdb, []string{q.stream, q.epoch}, q.group, token).Text()
+	mk := "0"
+	if makeStream {
+		mk = "1"
+	}
+	epoch, err := groupScript.Run(ctx, q.rdb, []string{q.stream, q.epoch}, q.group, token, mk).Text()
+	if errors.Is(err, redis.Nil) {
+		return "", q.noStream()
+	}
 	if err != nil {
 		return "", err
 	}
 	return epoch, nil
+}
+
+// noStream is the error of a worker started on a stream that does not
+// exist: an [ErrNoStream] naming the stream and Redis's address.
+func (q *Queue) noStream() error {
+	at := ""
+	if q.addr != "" {
+		at = " at " + q.addr
+	}
+	return fmt.Errorf("%w: %q does not exist in Redis%s: nothing was ever added to it (is its name right?), or it was deleted", ErrNoStream, q.stream, at)
 }
 
 // callError is the error of a call to Redis that failed with err while

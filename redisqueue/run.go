@@ -70,7 +70,11 @@ type Result struct {
 //
 // Run returns when ctx ends, or, unless [Follow] is given, when the queue
 // is drained: no entry is left to deliver and none is pending with any
-// worker. Before it returns it writes its acknowledgements and releases
+// worker. Without Follow, a stream that does not exist (nothing was ever
+// added to it, or its name is mistyped) is not made: Run yields one Result
+// with no ID whose Err matches [ErrNoStream], naming the stream, and
+// returns, where an existing stream with nothing left ends Run with no
+// Result at all. With Follow, Run makes the stream and waits for entries. Before it returns it writes its acknowledgements and releases
 // the entries it holds, but it waits no longer than [FlushTimeout] for
 // Redis, down or frozen: what it could not write stays pending, and is
 // delivered again after the visibility timeout. If Redis refuses the
@@ -95,7 +99,7 @@ func (q *Queue) Run(ctx context.Context, f *fetch.Fetcher) iter.Seq[Result] {
 			return
 		}
 		ctx, cancel := context.WithCancel(ctx)
-		w := q.startWorker(ctx, cancel)
+		w := q.startWorker(ctx, cancel, !q.cfg.follow)
 		var (
 			mu      sync.Mutex
 			byIndex = make(map[int]entry) // what each input of the stream was
@@ -228,9 +232,11 @@ func (wk *worker) failure() error {
 // startWorker starts a consumer's renewals and its writer. The writer
 // outlives ctx, so that stop can still write the last acknowledgements.
 // onFail is called when Redis refuses the worker's reads or writes for
-// good; failure then says why.
-func (q *Queue) startWorker(ctx context.Context, onFail func()) *worker {
+// good; failure then says why. With existing, the worker refuses a stream
+// that does not exist when it first joins (see ErrNoStream).
+func (q *Queue) startWorker(ctx context.Context, onFail func(), existing bool) *worker {
 	wk := &worker{q: q, c: q.newConsumer(), written: make(chan struct{}), onFail: onFail}
+	wk.c.existing = existing
 	wk.c.fail = wk.fail
 	wk.w = newWriter(q, wk.c, wk.fail)
 	wctx, abandon := context.WithCancel(context.WithoutCancel(ctx))

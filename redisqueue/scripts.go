@@ -41,14 +41,17 @@ end
 return table.concat(added)
 `)
 
-// groupScript makes the stream and the group, reading from the start, if
-// they do not exist, and returns the group's token: the one in the hash
-// KEYS[2] under the group's name, or ARGV[2], written there when the group
-// is made now (or was made without one, by an older version). A group
-// made again after a loss (Redis restarted without persistence, the
-// stream deleted) so gets a token of its own, whichever worker makes it.
-// KEYS: the stream, the hash of tokens. ARGV[1]: the group.
+// groupScript makes the group, reading from the start, if it does not
+// exist, and the stream too if ARGV[3] is "1" (else it returns nil, making
+// nothing, if the stream does not exist), and returns the group's token:
+// the one in the hash KEYS[2] under the group's name, or ARGV[2], written
+// there when the group is made now (or was made without one, by an older
+// version). A group made again after a loss (Redis restarted without
+// persistence, the stream deleted) so gets a token of its own, whichever
+// worker makes it. KEYS: the stream, the hash of tokens. ARGV[1]: the
+// group.
 var groupScript = redis.NewScript(`
+if ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local made = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
 if type(made) == 'table' and made.err then
   if string.sub(made.err, 1, 9) ~= 'BUSYGROUP' then return made end

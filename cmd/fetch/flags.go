@@ -160,10 +160,12 @@ Crawl-delay (--random-wait varies either's waits).
 
 With --queue redis://HOST:PORT/STREAM, any number of fetch processes, on any
 machines, share the URLs in a Redis stream as workers of one consumer group,
-each fetching its part; each returns once all are done. --enqueue FILE (- for
-standard input) adds URLs to the stream, each once however often it is added,
-and exits; it takes --group, --visibility, -q and --total, and refuses the
-flags of a worker.
+each fetching its part; each returns once all are done, or at once, with exit
+status 2, if the stream does not exist. --enqueue FILE (- for standard input)
+adds URLs to the stream, each once however often it is added, and exits; a
+line that is not a URL is reported, with its line number, and not added. It
+takes --group, --visibility, -q and --total, and refuses the flags of a
+worker.
 
 Exit status: 0 if every URL succeeded, 1 if any failed, 2 for a usage error
 or an input with no URLs, 130 if interrupted (Ctrl-C), 141 if the reader

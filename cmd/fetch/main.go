@@ -40,6 +40,7 @@ import (
 
 	"github.com/c989c033/fetch"
 	"github.com/c989c033/fetch/internal/urlredact"
+	"github.com/c989c033/fetch/redisqueue"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
 )
@@ -354,7 +355,10 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 	if fatal != nil {
 		complain(std.err, fatal)
 	}
-	if !o.quiet {
+	// A --queue stream that does not exist is an input with no URL, as an
+	// empty -i FILE is: an error, not a run that fetched nothing.
+	noInput := errors.Is(fatal, redisqueue.ErrNoStream)
+	if !o.quiet && !noInput {
 		t.print(std.err, time.Since(start))
 	}
 	if ctx.Err() != nil {
@@ -364,6 +368,8 @@ func fetchAll(ctx context.Context, f *fetch.Fetcher, o options, recs iter.Seq[re
 		complain(std.err, o.cutShort(ctx, done, unsent, total))
 	}
 	switch {
+	case noInput && ctx.Err() == nil:
+		return exitUsage
 	case closed && fatal == nil && ctx.Err() != context.Canceled:
 		return exitClosedOut
 	case (werr != nil || fatal != nil) && ctx.Err() != context.Canceled:

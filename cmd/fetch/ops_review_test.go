@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -824,12 +825,16 @@ func TestOpsEnqueueSIGTERMWhileReadingStdin(t *testing.T) {
 
 // --- Exit statuses -----------------------------------------------------------
 
-// A worker started on a queue with nothing in it (never enqueued, or all
-// done) exits 0 at once with no record: workers do not wait for a list
-// queued later (there is no --follow), so the list is queued first.
+// A worker started on a queue with nothing in it (all done, or an empty
+// list enqueued) exits 0 at once with no record: workers do not wait for a
+// list queued later (there is no --follow), so the list is queued first.
+// (On a stream never enqueued to, it exits 2: TestQueueWorkerOnMissingStream.)
 func TestOpsWorkerOnEmptyQueueExitsAtOnce(t *testing.T) {
 	t.Parallel()
-	queue, _ := newQueue(t, redisAddr(t))
+	queue, q := newQueue(t, redisAddr(t))
+	if _, err := q.Add(t.Context(), slices.Values([]string(nil))); err != nil { // the stream, empty
+		t.Fatal(err)
+	}
 	start := time.Now()
 	w := opsStart(t, "worker", nil, "--queue", queue, "--group", "workers")
 	if code := w.wait(30 * time.Second); code != exitOK || w.stdout.String() != "" || !strings.Contains(w.stderr.String(), "fetched 0 in") {

@@ -187,10 +187,14 @@ func pingReady(ctx context.Context, rdb *redis.Client, waiting func(error)) erro
 }
 
 // add queues the URLs in list, one a line, and says how many were new:
-// the stream takes each URL once, however often it is added. A URL
-// without a scheme is queued with http:// before it (see [withScheme]). A
-// line that is not usable is reported, and the exit status is then 1. A
-// signal ends it even while it waits for a line of standard input.
+// the stream takes each URL once, however often it is added. Blank lines
+// and comments are skipped, as -i skips them. A URL without a scheme is
+// queued with http:// before it (see [withScheme]). A line that is not a
+// URL a worker could fetch (see [checkURL]), or is too long, is not queued
+// but reported at once, naming the file and the line (urls.txt:3: …), and
+// the rest is queued; the exit status is then 1, as for a run of -i FILE
+// with such a line. A signal ends it even while it waits for a line of
+// standard input.
 func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, std stdio) int {
 	name := o.enqueue
 	if name == "-" {
@@ -214,16 +218,17 @@ func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, s
 	read, bad := 0, 0
 	urls := func(yield func(string) bool) {
 		for l := range lines(ctx, list, name) {
-			if l.err != nil {
+			u := withScheme(l.url) // queued as it is to be fetched
+			err := l.err
+			if err == nil {
+				err = notQueued(name, l, checkURL(l, u))
+			}
+			if err != nil {
 				bad++
-				complain(std.err, fmt.Errorf("--enqueue: %w", l.err))
+				complain(std.err, fmt.Errorf("--enqueue: %w", err))
 				continue
 			}
 			read++
-			u := withScheme(l.url) // queued as it is to be fetched,
-			if checkURL(l, u) != nil {
-				u = l.url // or as written, for the worker to report
-			}
 			if !yield(u) {
 				return
 			}
@@ -242,12 +247,33 @@ func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, s
 		return exitSomeFailed
 	}
 	if !o.quiet {
-		fmt.Fprintf(std.err, "added %d of %d URLs to %s (%d seen before)\n", added, read, o.stream, read-added)
+		skipped := ""
+		switch {
+		case bad == 1:
+			skipped = "; 1 line not queued (above)"
+		case bad > 1:
+			skipped = fmt.Sprintf("; %d lines not queued (above)", bad)
+		}
+		fmt.Fprintf(std.err, "added %d of %d URLs to %s (%d seen before)%s\n", added, read, o.stream, read-added, skipped)
 	}
 	if bad > 0 {
 		return exitSomeFailed
 	}
 	return exitOK
+}
+
+// notQueued returns err, checkURL's error for line l of the list name (nil
+// if none), as --enqueue reports it: after name and the line's number, as
+// a compiler names a place: urls.txt:3: "ftp://x": invalid URL: scheme
+// must be http or https. It matches [fetch.ErrInvalidURL].
+func notQueued(name string, l line, err error) error {
+	bl, ok := errors.AsType[*badLine](err)
+	if !ok {
+		return err
+	}
+	at := *bl
+	at.n = 0 // named before it, with the file
+	return fmt.Errorf("%s:%d: %w", name, l.n, &at)
 }
 
 // queueRecords fetches URLs from the stream as one worker of the group
@@ -260,8 +286,9 @@ func (o options) queueRecords(ctx context.Context, q *redisqueue.Queue, f *fetch
 	return func(yield func(record) bool) {
 		for r := range q.Run(ctx, f) {
 			if r.ID == "" && r.Err != nil {
-				// Not an entry's result: Redis refuses the queue for good.
-				yield(record{fatal: r.Err})
+				// Not an entry's result: Redis refuses the queue for good,
+				// or the stream does not exist (a mistyped name?).
+				yield(record{fatal: o.queueError(r.Err)})
 				return
 			}
 			rec := o.record(r.Result)
@@ -276,4 +303,14 @@ func (o options) queueRecords(ctx context.Context, q *redisqueue.Queue, f *fetch
 			}
 		}
 	}
+}
+
+// queueError is err, the error that ended a worker's run, as the command
+// says it: a stream that does not exist with the --queue address, any
+// password hidden, and how a stream is filled.
+func (o options) queueError(err error) error {
+	if errors.Is(err, redisqueue.ErrNoStream) {
+		return fmt.Errorf("--queue %s: %w (add URLs to it with --enqueue FILE)", redact(o.queue), err)
+	}
+	return err
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -161,8 +162,9 @@ func TestQueueSharedByTwoWorkers(t *testing.T) {
 }
 
 // A worker reports every entry: a success, a failure, a line that is not a
-// URL and an entry that is not one of ours; it acknowledges them all and
-// exits 1, as a run with a failure does.
+// URL (which --enqueue refuses, but another client of the stream may add)
+// and an entry that is not one of ours; it acknowledges them all and exits
+// 1, as a run with a failure does.
 func TestQueueWorkerReportsEveryEntry(t *testing.T) {
 	addr := redisAddr(t)
 	queue, q := newQueue(t, addr)
@@ -173,9 +175,12 @@ func TestQueueWorkerReportsEveryEntry(t *testing.T) {
 	}))
 	defer srv.Close()
 	ok, missing := srv.URL+"/ok", srv.URL+"/missing"
-	code, _, stderr := runCmd(t, ok+"\n"+missing+"\nnot a url\n", "-q", "--queue", queue, "--group", "workers", "--enqueue", "-")
+	code, _, stderr := runCmd(t, ok+"\n"+missing+"\n", "-q", "--queue", queue, "--group", "workers", "--enqueue", "-")
 	if code != exitOK || stderr != "" {
 		t.Fatalf("--enqueue -q: exit %d, stderr %q; want 0 and nothing", code, stderr)
+	}
+	if _, err := q.Add(context.Background(), slices.Values([]string{"not a url"})); err != nil {
+		t.Fatal(err)
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()

@@ -111,6 +111,10 @@ func errorKind(err error) string {
 		return "proxy"
 	case errors.Is(err, fetch.ErrInvalidURL), errors.Is(err, errBadInput), errors.Is(err, redisqueue.ErrMalformed):
 		return "invalid_input"
+	case errors.Is(err, redisqueue.ErrDeliveryLimit):
+		// --queue: handed out too often, each time its worker died with
+		// it; set aside in the dead-letter stream, not fetched
+		return "delivery_limit"
 	case errors.Is(err, fetch.ErrBodyTooLarge):
 		return "body_too_large"
 	case errors.Is(err, fetch.ErrTooManyRedirects):
