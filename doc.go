@@ -79,6 +79,11 @@
 // its floor, pauses it as above; so does one that says the client's quota
 // is spent (no requests remaining) or asks for a wait past MaxRetryAfter.
 //
+// [WithHostPause](false) keeps a Retry-After, and a rate limit told by
+// headers, to the call that got it, for an API whose limits are per
+// credential or per endpoint: that call's retry waits as asked, and the
+// host is neither paused nor ramped.
+//
 // # Errors
 //
 // A failed request returns an [*Error] that names the request, counts its

@@ -43,6 +43,7 @@ type Fetcher struct {
 	authBit         uint64                                            // Authorization's bit among the private defaults (see applyDefaults)
 	timed           bool                                              // somebody reads attempts' times: a hook, or the adaptive rate
 	stayPut         bool                                              // WithFollowRedirects(false): a redirect response is final unless the request's FollowRedirects says otherwise
+	noHostPause     bool                                              // WithHostPause(false): a Retry-After is the call's alone
 	stats           counters
 
 	// Shutdown: calls register in active; once closed is set, the call that
@@ -96,6 +97,7 @@ func New(opts ...Option) (*Fetcher, error) {
 		header:          c.header,
 		hostHeader:      c.host,
 		stayPut:         c.stayPut,
+		noHostPause:     c.noHostPause,
 		token:           c.token,
 		drained:         make(chan struct{}),
 		closing:         make(chan struct{}),

@@ -197,7 +197,7 @@ type Stats struct {
 // Failures counts the calls that failed, by why.
 type Failures struct {
 	Status   int64 // the final response was not 2xx ([Fetcher.Do] returns it, and it is counted here too)
-	Timeout  int64 // an attempt's timeout, or the caller's deadline, ran out
+	Timeout  int64 // an attempt's timeout, or the caller's deadline, ran out, or would have before the request could be sent (a host's pause, or a token, due after it)
 	Canceled int64 // the caller cancelled
 	Network  int64 // the connection failed: refused, reset, cut short, DNS, TLS
 	Refused  int64 // refused before it was sent, or before a retry was: invalid input, Shutdown, the SSRF guard, an open circuit breaker, a spent retry budget, a limiter that failed closed
@@ -319,7 +319,8 @@ func (f *Fetcher) absorbable(o *outcome) bool {
 
 // observe is the one place that learns from attempt o of call c, which
 // decide has judged d: the host that answered and its policies (a
-// Retry-After pauses it, whether or not this call retries; the adaptive
+// Retry-After pauses it, whether or not this call retries, unless
+// [WithHostPause] says otherwise; the adaptive
 // rate and the circuit breaker take in the outcome), the hooks, the stats
 // and the logger. It returns d, or a failure if a hook panicked.
 func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
@@ -339,7 +340,7 @@ func (f *Fetcher) observe(c *call, o *outcome, d decision) decision {
 			o.h.answered() // for a ramp after a pause to start from (see startRamp)
 		}
 	}
-	if o.hasRetryAfter && o.retryAfter > 0 && !absorbed {
+	if o.hasRetryAfter && o.retryAfter > 0 && !absorbed && !f.noHostPause {
 		end := time.Now().Add(min(o.retryAfter, f.retry.MaxRetryAfter))
 		o.h.pause(end)
 		o.h.startRamp(end)

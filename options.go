@@ -65,6 +65,7 @@ type config struct {
 	maxHeader       int64
 	maxRedirects    int
 	stayPut         bool                                        // WithFollowRedirects(false)
+	noHostPause     bool                                        // WithHostPause(false)
 	clientOptions   []string                                    // options given that configure the client New builds, by name
 	proxyAuth       string                                      // WithHeader's Proxy-Authorization, for proxies alone
 	wrapTransport   []func(http.RoundTripper) http.RoundTripper // in the order given
@@ -281,6 +282,23 @@ func WithHostLimiter(newLimiter func(host string) Limiter) Option {
 			return errors.New("fetch: WithHostLimiter(nil)")
 		}
 		c.hostLimiter, c.hostRate = newLimiter, 0
+		return nil
+	}
+}
+
+// WithHostPause(false) keeps a Retry-After to the call that got it: that
+// call's retry still waits as the response asked (see [RetryPolicy]), but
+// the host is not paused, and no ramp paces it afterwards, so the other
+// calls to it go on. So does a rate limit told by headers (see
+// [DefaultRetryable]). It is for an API whose limits are per credential
+// or per endpoint, not per host: one tenant's 429 must not hold up the
+// others, nor a spent search quota every other endpoint. The default, and
+// WithHostPause(true), pauses every request to the host, as "Retry-After"
+// in the package documentation says: what a polite crawler wants.
+// [WithAdaptiveRate], if set, still takes in the overload.
+func WithHostPause(pause bool) Option {
+	return func(c *config) error {
+		c.noHostPause = !pause
 		return nil
 	}
 }
