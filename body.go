@@ -11,13 +11,14 @@ import (
 )
 
 // slotBody is a response body that holds its call's in-flight slot, host
-// references and attempt timeout until it is closed or read to EOF, as
-// net/http's cancelTimerBody holds a client timeout.
+// references and attempt timeout until it is closed or read to EOF, or
+// until its call's context ends (see watch), as net/http's
+// cancelTimerBody holds a client timeout.
 type slotBody struct {
-	rc      io.ReadCloser
-	c       *call
-	cancel  context.CancelFunc
-	attempt context.Context // under WithAttemptTimeout, the attempt's context
+	rc     io.ReadCloser
+	c      *call
+	cancel context.CancelFunc
+	stop   func() bool // stops watch's context.AfterFunc; nil if there is none
 }
 
 // Read reads the body. A read that fails as the attempt's own time runs
@@ -28,12 +29,20 @@ func (b *slotBody) Read(p []byte) (int, error) {
 	switch {
 	case err == io.EOF:
 		b.finish()
-	case err != nil && b.attempt != nil && errors.Is(b.attempt.Err(), context.DeadlineExceeded) && b.c.Err() == nil:
+	case err != nil && b.timedOut():
 		// DeadlineExceeded: the attempt's time ran out, not a stall
 		// (WithStallTimeout cancels the request's context with its cause).
 		err = &attemptTimeoutError{after: b.c.f.attemptTimeout, err: err, body: true}
 	}
 	return n, err
+}
+
+// timedOut reports whether the attempt's own time ([WithAttemptTimeout])
+// has run out, the caller's context still live. The request the call's
+// last attempt sent carries the attempt's context.
+func (b *slotBody) timedOut() bool {
+	c := b.c
+	return c.f.attemptTimeout > 0 && errors.Is(c.last.req.Context().Err(), context.DeadlineExceeded) && c.Err() == nil
 }
 
 func (b *slotBody) Close() error {
@@ -52,9 +61,31 @@ type writableBody struct {
 
 func (b writableBody) Write(p []byte) (int, error) { return b.w.Write(p) }
 
-// finish gives up what the body holds, once, whichever of EOF and Close
-// comes first.
+// watch makes the body give up what it holds once ctx, its call's
+// context, ends, as if it were closed: the attempt is over then (net/http
+// ends the body's connection, and a read of it fails), so a body the
+// caller never closes holds its slot no longer than its context lasts. A
+// context that can never end is not watched, and costs nothing. The body
+// stays open for the caller to close; closing it gives up nothing twice.
+func (b *slotBody) watch(ctx context.Context) {
+	if ctx.Done() != nil {
+		b.stop = context.AfterFunc(ctx, b.release)
+	}
+}
+
+// finish gives up what the body holds, once, whichever of EOF, Close and
+// the end of its call's context comes first, and stops watching that
+// context, so that a context that outlives the call keeps nothing of it.
 func (b *slotBody) finish() {
+	if b.stop != nil {
+		b.stop()
+	}
+	b.release()
+}
+
+// release gives up what the body holds, unless it was given up already.
+// It runs on the caller's goroutine (finish) or on the watch's.
+func (b *slotBody) release() {
 	if b.c.flags.Or(bodyDone)&bodyDone == 0 {
 		b.cancel()
 		b.c.end()

@@ -822,7 +822,7 @@ func (r *crawl) schedule(e CrawlEntry) bool {
 	}
 	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, e.URL, nil)
 	if err != nil {
-		return r.sched.push(job[crawlJob]{text: urlredact.String(e.URL), err: invalidURL(err), data: crawlJob{entry: e, queued: true}})
+		return r.sched.push(job[crawlJob]{text: urlredact.String(e.URL), err: invalidURL(e.URL, err), data: crawlJob{entry: e, queued: true}})
 	}
 	req.Header.Set("User-Agent", r.cfg.agent)
 	check := &sendCheck{crawl: r, again: e.Redelivered}

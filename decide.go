@@ -152,7 +152,7 @@ type backoffPastDeadline struct {
 }
 
 func (e *backoffPastDeadline) Error() string {
-	return fmt.Sprintf("not retried: the backoff of %v would pass the deadline in %v: %v", e.delay, e.remaining, e.err)
+	return fmt.Sprintf("not retried: the backoff of %v would pass the deadline in %v: %v", rounded(e.delay), rounded(e.remaining), e.err)
 }
 
 func (e *backoffPastDeadline) Unwrap() []error { return []error{context.DeadlineExceeded, e.err} }

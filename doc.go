@@ -26,7 +26,8 @@
 // # Calls
 //
 // [Fetcher.Do] is [http.Client.Do] with the gates and retries: the caller
-// reads and closes the body, which holds the request's slot until then.
+// reads and closes the body, which holds the request's slot until then, or
+// until the request's context ends.
 // [Fetcher.Get], [Fetcher.Fetch] and [GetJSON] read the body for you,
 // capped in size. [Fetcher.GetAll] and [Fetcher.DoAll] return one [Result]
 // per input in input order (like asyncio.gather), and their FailFast forms

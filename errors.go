@@ -129,7 +129,7 @@ func (e *StatusError) Error() string {
 		s = "status " + strconv.Itoa(e.StatusCode)
 	}
 	if e.RetryAfter > 0 {
-		s += " (Retry-After " + e.RetryAfter.String() + ")"
+		s += " (Retry-After " + rounded(e.RetryAfter).String() + ")"
 	}
 	if loc := e.Header.Get("Location"); loc != "" && e.StatusCode >= 300 && e.StatusCode <= 399 {
 		return s + " to " + strconv.Quote(urlredact.String(loc)) // its body says no more
@@ -176,6 +176,17 @@ func bodyText(body []byte) string {
 	return b.String()
 }
 
+// rounded rounds d, a wait read off the clock (a Retry-After date's, a
+// deadline's) or drawn at random (a jittered backoff), to the millisecond
+// for an error's text: "59.265s", not "59.26501441s". The values in typed
+// errors are not rounded. A wait under half a millisecond is shown whole.
+func rounded(d time.Duration) time.Duration {
+	if r := d.Round(time.Millisecond); r != 0 {
+		return r
+	}
+	return d
+}
+
 // RetryAfterError is returned when a server asked, through Retry-After or
 // its rate-limit headers (see [DefaultRetryable]), for a wait that would
 // outlast the caller's context deadline, or the retry policy's
@@ -196,9 +207,9 @@ type RetryAfterError struct {
 // Error says what wait was asked for, and what refused it.
 func (e *RetryAfterError) Error() string {
 	if e.Max > 0 {
-		return fmt.Sprintf("server asked to retry after %v, more than MaxRetryAfter %v: %v", e.RetryAfter, e.Max, e.Err)
+		return fmt.Sprintf("server asked to retry after %v, more than MaxRetryAfter %v: %v", rounded(e.RetryAfter), e.Max, e.Err)
 	}
-	return fmt.Sprintf("server asked to retry after %v, past the deadline in %v: %v", e.RetryAfter, e.Remaining, e.Err)
+	return fmt.Sprintf("server asked to retry after %v, past the deadline in %v: %v", rounded(e.RetryAfter), rounded(e.Remaining), e.Err)
 }
 
 // Unwrap returns the response's [*StatusError], and

@@ -176,9 +176,17 @@ func New(opts ...Option) (*Fetcher, error) {
 //
 // The caller must close the response body. Until it is closed or read to
 // EOF, the request keeps its in-flight slot, global and per host (of the
-// host that answered). The body of a 101 Switching Protocols response is
-// the connection, an [io.ReadWriteCloser] as net/http documents, and keeps
-// its slot, and any attempt timeout, until closed. As with [http.Client.Do], req's body, if any, is
+// host that answered), and Shutdown waits for it; but no longer than req's
+// context lasts. When that ends first the attempt is over (net/http then
+// ends the body's connection, and a read of it fails): the slot is given
+// back as if the body were closed, and closing it later gives back
+// nothing more. So a body left open holds its slot until req's context
+// ends, and for ever if that context never ends (an attempt timeout
+// running out ends the body's reads, not its hold): close it. The body of
+// a 101 Switching Protocols response is the connection, an
+// [io.ReadWriteCloser] as net/http documents, which outlives the
+// request's context as in net/http, and keeps its slot, and any attempt
+// timeout, until closed. As with [http.Client.Do], req's body, if any, is
 // closed whatever happens, even when the request is never sent; so is the
 // body of every request given to [Fetcher.DoAll] or
 // [Fetcher.StreamRequests], including those a cancellation or an early
@@ -245,7 +253,7 @@ func (f *Fetcher) do(req *http.Request, consume func(*http.Response) error, from
 		if err != nil {
 			// Say what was being retried: the caller's log of a call
 			// cancelled (or shut down) mid-backoff names the host's failure.
-			return f.finish(c, nil, fail(fmt.Errorf("waiting %v to retry after %s: %w", d.delay, o.failure(), err)))
+			return f.finish(c, nil, fail(fmt.Errorf("waiting %v to retry after %s: %w", rounded(d.delay), o.failure(), err)))
 		}
 	}
 }
@@ -324,10 +332,7 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 		c.restart()
 	default:
 		ended = false
-		c.body.rc, c.body.c, c.body.cancel, c.body.attempt = resp.Body, c, o.cancel, nil
-		if f.attemptTimeout > 0 && resp.Request != nil {
-			c.body.attempt = resp.Request.Context()
-		}
+		c.body.rc, c.body.c, c.body.cancel = resp.Body, c, o.cancel
 		if w, ok := c.body.rc.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
 			resp.Body = writableBody{&c.body, w} // the upgraded connection: writable, as net/http gives it
 		} else {
@@ -350,6 +355,11 @@ func (f *Fetcher) finish(c *call, o *outcome, d decision) (*http.Response, int, 
 	}
 	if ended {
 		f.exit(c.origin)
+	} else if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		// Once OnDone is done with the call: the watch may end it at once.
+		// An upgraded connection outlives the request's context, as in
+		// net/http, and keeps its slot until closed.
+		c.body.watch(c.Context)
 	}
 	return resp, int(c.attempts), err
 }

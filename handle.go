@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"mime"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -319,7 +321,7 @@ func decodeJSON[T any](_ struct{}, resp *http.Response) (T, error) {
 		// retried), though the Decoder says io.ErrUnexpectedEOF for both.
 		se := jsonEnded
 		se.Offset = dec.InputOffset()
-		return v, fmt.Errorf("decoding JSON: %w", &se)
+		return v, fmt.Errorf("decoding JSON: %w%s", &se, notJSON(resp.Header))
 	} else if errors.Is(err, ErrBodyTooLarge) {
 		return v, err // the size cap, not the JSON: said as Get says it
 	} else if body.err != nil && errors.Is(err, body.err) {
@@ -328,13 +330,34 @@ func decodeJSON[T any](_ struct{}, resp *http.Response) (T, error) {
 		// far it got, as for any handler.
 		return v, err
 	} else if err != nil {
-		return v, fmt.Errorf("decoding JSON: %w", err)
+		return v, fmt.Errorf("decoding JSON: %w%s", err, notJSON(resp.Header))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if err == nil {
 			err = errors.New("more than one JSON value")
 		}
-		return v, fmt.Errorf("decoding JSON: after the value: %w", err)
+		return v, fmt.Errorf("decoding JSON: after the value: %w%s", err, notJSON(resp.Header))
 	}
 	return v, nil
+}
+
+// notJSON returns, for the error of a body that failed to decode, what h's
+// Content-Type says if it is there and is not JSON, as in
+// " (Content-Type text/html)": an HTML error page, say, where JSON was
+// asked for. A JSON type is application/json, text/json, or one with the
+// +json suffix (application/problem+json). A Content-Type that is not a
+// media type is quoted whole.
+func notJSON(h http.Header) string {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	switch {
+	case mt == "" && err != nil:
+		return fmt.Sprintf(" (Content-Type %q)", ct)
+	case mt == "application/json", mt == "text/json", strings.HasSuffix(mt, "+json"):
+		return ""
+	}
+	return " (Content-Type " + mt + ")"
 }

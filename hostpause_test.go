@@ -48,8 +48,10 @@ func TestHostPauseOffKeepsRetryAfterToTheCall(t *testing.T) {
 				if got := time.Since(start); got < tc.other || tc.other == 0 && got != 0 {
 					t.Errorf("tenant B answered after %v; want %v or more (0: at once)", got, tc.other)
 				}
-				if got := <-doneA; got != 30*time.Second {
-					t.Errorf("tenant A answered after %v; want 30s, as its Retry-After asked", got)
+				// By default A's retry and B's request wait out the pause
+				// together, and the ramp after it may send B first.
+				if got := <-doneA; got < 30*time.Second || got > 31*time.Second || tc.other == 0 && got != 30*time.Second {
+					t.Errorf("tenant A answered after %v; want 30s, as its Retry-After asked (by default, up to 1s more)", got)
 				}
 			})
 		})

@@ -57,17 +57,25 @@ func newGet(ctx context.Context, rawURL string) (*http.Request, error) {
 	// The request carries its call from the start (see preparedCall).
 	req, err := http.NewRequestWithContext(preparedCall(ctx), http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, invalidURL(err)
+		return nil, invalidURL(rawURL, err)
 	}
 	requote(req.URL) // a space in the query would make no request line
 	return req, nil
 }
 
-// invalidURL is the error for a URL that does not parse, err being the
-// parser's: it matches ErrInvalidURL, and the URL it quotes is redacted.
-func invalidURL(err error) error {
+// invalidURL is the error for rawURL, which does not parse, err being
+// the parser's: it matches ErrInvalidURL, and the URL it quotes is all of
+// rawURL, redacted. (The parser's own quotes only what precedes a "#",
+// which may be the start of a password.) If a password's "/", "?" or "#"
+// cut the URL short, the parser's complaint, which quotes the start of
+// the password as a port, gives way to one that says to percent-encode
+// them.
+func invalidURL(rawURL string, err error) error {
 	if ue, ok := err.(*url.Error); ok {
-		ue.URL = urlredact.String(ue.URL)
+		ue.URL = urlredact.String(rawURL)
+		if urlredact.CutShort(rawURL) {
+			ue.Err = urlredact.ErrCutShort
+		}
 	}
 	return fmt.Errorf("%w: %w", ErrInvalidURL, err)
 }

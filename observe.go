@@ -184,7 +184,7 @@ type Stats struct {
 
 	Attempts int64 // attempts made, each counted as it ends, retries included, as [Error.Attempts] counts them
 	Retries  int64 // attempts that were retries: made after a call's first; a retry decided but never sent is not one
-	InFlight int64 // attempts on the wire now: each holds a slot until its body is closed or read to its end
+	InFlight int64 // attempts on the wire now: each holds a slot until its body is closed or read to its end, or its context ends
 
 	// Hosts lists, by name, the hosts that are paused by a Retry-After or
 	// paced by the ramp after one, throttled by [WithAdaptiveRate], or

@@ -165,6 +165,13 @@ func WithHostConcurrency(n int) Option {
 // requests-per-minute quota; [rate.Inf] (or +Inf) removes the limit; a
 // rate that is NaN, zero or negative is refused. WithRate and [WithLimiter]
 // set the same gate: the last one given counts.
+//
+// A bucket with a burst of 1 gives a token only as often as the Fetcher
+// comes back for the next: at thousands of tokens a second, when that
+// takes longer than the interval (a worker slow to wake on a busy
+// machine), the rate delivered falls short of r. A burst of a few
+// milliseconds' worth of tokens (r/200, say) absorbs that; the same holds
+// for [WithHostRate].
 func WithRate(r rate.Limit, burst int) Option {
 	return func(c *config) error {
 		if err := checkRate("WithRate", r, burst); err != nil {
@@ -334,14 +341,18 @@ func WithAttemptTimeout(d time.Duration) Option {
 // WithMaxBodySize caps the bodies that the Fetcher reads for you (the batch,
 // streaming and convenience calls), and those it hands a [Handle] handler,
 // at n bytes (default [DefaultMaxBodySize]); a longer body is an
-// [ErrBodyTooLarge] error. [Fetcher.Do] leaves the body to the caller and
-// does not cap it. [MaxBodySize] sets one call's cap.
+// [ErrBodyTooLarge] error; -1 lifts the cap, as it does for [MaxBodySize],
+// which sets one call's cap. [Fetcher.Do] leaves the body to the caller and
+// does not cap it. 0 and other negative values are refused.
 func WithMaxBodySize(n int64) Option {
 	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("fetch: WithMaxBodySize(%d): must be at least 1", n)
+		if n < 1 && n != -1 {
+			return fmt.Errorf("fetch: WithMaxBodySize(%d): must be at least 1, or -1 for no cap", n)
 		}
-		c.maxBody = min(n, math.MaxInt64-1) // the readers look one byte past the cap
+		if n < 0 || n > math.MaxInt64-1 {
+			n = math.MaxInt64 - 1 // the readers look one byte past the cap
+		}
+		c.maxBody = n
 		return nil
 	}
 }
@@ -514,7 +525,7 @@ func WithProxy(proxy func(*http.Request) (*url.URL, error)) Option {
 func WithClient(client *http.Client) Option {
 	return func(c *config) error {
 		if client == nil {
-			return errors.New("fetch: WithClient(nil)")
+			return errors.New("fetch: WithClient(nil): the client must not be nil (leave the option out for the client New builds)")
 		}
 		c.client = client
 		return nil

@@ -216,7 +216,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, opts ...RequestOptio
 // error is an [*Error]: for a non-2xx status it wraps a [*StatusError]
 // whose Body holds the start of the API's error body, and for a body that
 // is not JSON of T's shape it wraps the decoder's error (a
-// [*json.SyntaxError], a [*json.UnmarshalTypeError]), which is not retried.
+// [*json.SyntaxError], a [*json.UnmarshalTypeError]), which is not retried;
+// its text then names the response's Content-Type if that is not JSON, as
+// in "(Content-Type text/html)".
 //
 // It asks for JSON with "Accept: application/json" unless the call
 // ([Header]) or the Fetcher ([WithHeader]) sets Accept.

@@ -25,9 +25,16 @@ type SitemapURL struct {
 	LastMod time.Time // the page's <lastmod>; zero if none, or none that parses
 	Sitemap string    // the sitemap that lists it, redacted
 	// Err is nil, or why Sitemap gave no URLs (or no more): an [*Error]
-	// if it could not be fetched, [ErrBadSitemap] if it could not be read.
-	// URL is then "".
+	// if it could not be fetched, [ErrBadSitemap] if it could not be read,
+	// an error matching ctx.Err() if the context given to [Sitemap] ended
+	// first. URL is then "".
 	Err error
+	// Attempts and Duration are, with Err, those of the fetch of Sitemap,
+	// as [Result] counts them: how many times it was sent, retries
+	// included (0 if it never was), and how long the fetch took. They are
+	// 0 for a URL the sitemap lists.
+	Attempts int
+	Duration time.Duration
 }
 
 // ErrBadSitemap marks a sitemap that was fetched but could not be read:
@@ -68,9 +75,14 @@ const maxSitemapNesting = 3
 // so that no response is held open while the loop body runs (it may
 // fetch from the same host); at most [MaxSitemapSize] of it. A sitemap
 // that fails yields one SitemapURL whose Err says why, and the others are
-// still read; each sitemap is read once, however often it is listed. Once
-// ctx ends, one SitemapURL whose Err is the fetch's error, matching
-// ctx.Err(), is the last.
+// still read; each sitemap is read once, however often it is listed.
+//
+// Once ctx ends, no more URLs are yielded and no sitemap is fetched: if
+// any URL was left to yield or sitemap to read, one SitemapURL whose Err
+// matches ctx.Err() says so, and is the last (a fetch cut short yields its
+// [*Error]); if none was, the sequence ends as it would have. An entry
+// with such an error thus always means that URLs are missing.
+//
 // The URLs are yielded as listed, not checked: a crawl's scope and
 // robots.txt decide which are fetched. A sitemap on another domain than
 // rawURL's, which a robots.txt or an index names, is fetched without the
@@ -105,12 +117,18 @@ func (r *sitemapReader) read(rawURL string, nested int) bool {
 	}
 	r.seen[rawURL] = true
 	name := urlredact.String(rawURL)
-	fail := func(err error) bool { return r.yield(SitemapURL{Sitemap: name, Err: err}) }
+	if r.ctx.Err() != nil {
+		r.yield(SitemapURL{Sitemap: name, Err: sitemapCutShort(r.ctx, name)})
+		return false
+	}
 	opts := []RequestOption{MaxBodySize(maxInflated), FollowRedirects(true)}
 	if u, err := url.Parse(rawURL); err == nil && r.origin != nil && !sameDomain(r.origin, u) {
 		opts = append(opts, r.f.withoutCredentials)
 	}
 	res := r.f.Fetch(r.ctx, rawURL, opts...)
+	fail := func(err error) bool {
+		return r.yield(SitemapURL{Sitemap: name, Err: err, Attempts: res.Attempts, Duration: res.Duration})
+	}
 	switch {
 	case res.Err != nil && r.ctx.Err() != nil:
 		fail(res.Err)
@@ -150,6 +168,10 @@ func (r *sitemapReader) read(rawURL string, nested int) bool {
 		return fail(fmt.Errorf("%w %s: %w", ErrBadSitemap, name, err))
 	}
 	for _, u := range urls {
+		if r.ctx.Err() != nil {
+			fail(sitemapCutShort(r.ctx, name))
+			return false
+		}
 		if !r.yield(u) {
 			return false
 		}
@@ -163,6 +185,12 @@ func (r *sitemapReader) read(rawURL string, nested int) bool {
 		}
 	}
 	return true
+}
+
+// sitemapCutShort is the error of the sitemap named name, which Sitemap did not
+// read, or yielded part of, because ctx ended: it matches ctx.Err().
+func sitemapCutShort(ctx context.Context, name string) error {
+	return fmt.Errorf("fetch: sitemap %s cut short: %w", name, ctx.Err())
 }
 
 // inflate returns body, gunzipped if it is gzip (a .xml.gz served without

@@ -17,13 +17,16 @@ import (
 // line, so neither kind of waiter can starve the other.
 type slots struct {
 	size   int
+	bodies bool // an attempt holds its slot until its response body is done with: a wait that gives up says so (see waitError)
 	mu     sync.Mutex
 	taken  int          // slots held, by attempts in flight or by tickets given one
 	line   list.List    // of *slotWaiter
 	ticket atomic.Int64 // slots held by tickets, for no attempt yet (see seat)
 }
 
-func newSlots(n int) *slots { return &slots{size: n} }
+// newSlots returns n in-flight slots, each held by an attempt until its
+// response body is done with.
+func newSlots(n int) *slots { return &slots{size: n, bodies: true} }
 
 // A slotWaiter is a place in a slots' line. A call blocked in acquire waits
 // for its turn channel; a scheduler's ticket has take and wake instead.
@@ -107,7 +110,21 @@ func (s *slots) acquireAt(ctx context.Context, closing <-chan struct{}, what str
 	if s.leave(w) {
 		s.releaseTicket() // given as ctx ended: pass it on
 	}
-	return fmt.Errorf("waiting for %s: %w", what, err)
+	return s.waitError(what, err)
+}
+
+// waitError is the error of a wait for one of s's slots, for what, that
+// err ended. A wait for an in-flight slot that its context ended says how
+// many were taken, and that a response body left open keeps its slot: a
+// caller who forgot to close bodies sees why its host is full.
+func (s *slots) waitError(what string, err error) error {
+	if !s.bodies || err == ErrClosed {
+		return fmt.Errorf("waiting for %s: %w", what, err)
+	}
+	s.mu.Lock()
+	taken := s.taken
+	s.mu.Unlock()
+	return fmt.Errorf("waiting for %s (%d of %d taken; a response body keeps its slot until it is closed): %w", what, taken, s.size, err)
 }
 
 // send makes a slot acquire took the attempt's, in flight.

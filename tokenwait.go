@@ -256,5 +256,5 @@ func pastDeadline(ctx context.Context, t time.Time) bool {
 // waitTooLong is the refusal of a wait of d that would end after the
 // context's deadline.
 func waitTooLong(d time.Duration) error {
-	return deadlineError{fmt.Errorf("the token is due in %v, after the context's deadline", d)}
+	return deadlineError{fmt.Errorf("the token is due in %v, after the context's deadline", rounded(d))}
 }

@@ -16,9 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode"
 
 	"github.com/c989c033/fetch"
+	"github.com/c989c033/fetch/internal/urlredact"
 )
 
 // input is where the URLs come from.
@@ -299,8 +301,13 @@ func parseError(l line, err error) error {
 // http or https URL with a host and a port in range, as the Fetcher checks
 // (so that its refusal names the line). For a URL given without a scheme,
 // the host must also be an IP address or a host name, so that what is no
-// URL at all (-q, given after --) is not looked up as a host.
+// URL at all (-q, given after --) is not looked up as a host. A URL whose
+// password a "/", "?" or "#" cut short is refused as such, not with the
+// parser's error, which quotes the start of the password as a port.
 func checkURL(l line, target string) error {
+	if urlredact.CutShort(target) {
+		return &badLine{l, urlredact.ErrCutShort.Error()}
+	}
 	u, err := url.Parse(target)
 	if err != nil {
 		return parseError(l, err)
@@ -445,7 +452,7 @@ func sitemapLines(ctx context.Context, f *fetch.Fetcher, rawURL string) iter.Seq
 			n++
 			l := line{url: u.URL, n: n}
 			if u.Err != nil {
-				l = line{url: u.Sitemap, err: &sitemapFailure{u.Err}}
+				l = line{url: u.Sitemap, err: &sitemapFailure{err: u.Err, attempts: u.Attempts, took: u.Duration}}
 			}
 			if !yield(l) || ctx.Err() != nil {
 				return
@@ -455,8 +462,13 @@ func sitemapLines(ctx context.Context, f *fetch.Fetcher, rawURL string) iter.Seq
 }
 
 // sitemapFailure is the error of a sitemap --sitemap could not read, as
-// its record names it: "sitemap not read: status 404 Not Found".
-type sitemapFailure struct{ err error }
+// its record names it: "sitemap not read: status 404 Not Found", with the
+// attempts and duration of its fetch, for its record.
+type sitemapFailure struct {
+	err      error
+	attempts int
+	took     time.Duration
+}
 
 func (e *sitemapFailure) Error() string {
 	err := e.err
@@ -467,3 +479,9 @@ func (e *sitemapFailure) Error() string {
 }
 
 func (e *sitemapFailure) Unwrap() error { return e.err }
+
+// fill puts in rec, the sitemap's record, the attempts and duration of its
+// fetch.
+func (e *sitemapFailure) fill(rec *record) {
+	rec.Attempts, rec.DurationMS, rec.dur = e.attempts, e.took.Milliseconds(), e.took
+}

@@ -456,10 +456,12 @@ func (o options) records(ctx context.Context, f *fetch.Fetcher, in iter.Seq[line
 
 // asGiven is an input URL as a record names it: as given, so that records
 // can be joined back to the input, but with any password hidden, that of
-// a URL given without a scheme (user:password@host) included.
+// a URL given without a scheme (user:password@host) included, and that of
+// a URL whose password a "/", "?" or "#" cut short (see
+// [urlredact.CutShort]), even if the rest parses.
 func asGiven(s string) string {
 	target := withScheme(s)
-	if u, err := url.Parse(target); err == nil {
+	if u, err := url.Parse(target); err == nil && !urlredact.CutShort(target) {
 		if _, secret := u.User.Password(); !secret {
 			return s
 		}

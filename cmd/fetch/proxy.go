@@ -40,18 +40,12 @@ func parseProxy(value string) (*url.URL, error) {
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err // without the URL, which may hold a password
 		}
-		shown := urlredact.String(raw)
-		scheme, rest, _ := strings.Cut(raw, "://")
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if user, password, ok := strings.Cut(rest[:at], ":"); ok && strings.ContainsAny(password, "/?#") {
-				// The password's / ? or # ended the authority there: the
-				// parser, and urlredact, took the rest of it for a path,
-				// query or fragment, and would show it.
-				shown = scheme + "://" + user + ":xxxxx" + rest[at:]
-				err = errors.New("a / ? or # in the password must be percent-encoded (%2F %3F %23)")
-			}
+		if urlredact.CutShort(raw) {
+			// The password's / ? or # ended the authority there: the
+			// parser's error quotes the start of the password as a port.
+			err = urlredact.ErrCutShort
 		}
-		return nil, fmt.Errorf("-x/--proxy %s: not a valid URL: %v", shown, err)
+		return nil, fmt.Errorf("-x/--proxy %s: not a valid URL: %v", urlredact.String(raw), err)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	switch {

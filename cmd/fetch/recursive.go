@@ -240,7 +240,7 @@ func dir(p string) string {
 // --span-hosts, their directories with --no-parent.
 func (o options) crawlRecords(ctx context.Context, f *fetch.Fetcher, save *saver, in iter.Seq[line]) iter.Seq[record] {
 	return func(yield func(record) bool) {
-		book := newSeedBook()
+		book := newSeedBook(o.crawl.noParent)
 		c, err := fetch.NewCrawler(f, o.crawl.options(book)...)
 		if err != nil {
 			yield(record{fatal: err})

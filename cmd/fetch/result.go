@@ -30,6 +30,9 @@ func (o options) record(r fetch.Result) record {
 	if r.Err != nil {
 		rec.Error = errorText(r.Err)
 	}
+	if sf, ok := errors.AsType[*sitemapFailure](r.Err); ok {
+		sf.fill(&rec) // the input never sent: the sitemap was
+	}
 	if r.Status >= 300 && r.Status <= 399 {
 		rec.Location = location(r.FinalURL, r.Header)
 	}

@@ -20,15 +20,19 @@ import (
 const badSeed = "x-fetch-bad-input"
 
 // A seedBook keeps what -r knows of the seeds it has read: their hosts
-// (the crawl's scope, unless --span-hosts), their directories (for
-// --no-parent), the inputs as given, and the records of the inputs that
-// are not URLs. Seeds are read on the crawl's goroutine and pages handled
-// on the caller's: it is safe for concurrent use.
+// (the crawl's scope, unless --span-hosts), their directories (with
+// --no-parent only), the inputs as given that their pages do not name as
+// given (a URL without a scheme, with a fragment, or with a password), and
+// the records of the inputs that are not URLs. What it keeps grows with
+// the hosts and directories of the seeds, not with their number, for
+// seeds named as their pages name them (a sitemap's). Seeds are read on
+// the crawl's goroutine and pages handled on the caller's: it is safe for
+// concurrent use.
 type seedBook struct {
 	mu    sync.Mutex
 	hosts map[string]bool   // the seeds' host names, ASCII, lower case
-	dirs  seedDirs          // for --no-parent
-	names map[string]string // the URL a seed's page names → the input as given
+	dirs  seedDirs          // for --no-parent; nil without
+	names map[string]string // the URL a seed's page names → the input as given, where they differ
 	bad   map[string]record // a stand-in seed → its input's record
 	nBad  int
 	late  []record // the records of the inputs not URLs read once the crawl took no more seeds
@@ -37,9 +41,15 @@ type seedBook struct {
 	drained chan struct{} // closed once seeds has returned
 }
 
-func newSeedBook() *seedBook {
-	return &seedBook{hosts: map[string]bool{}, dirs: seedDirs{}, names: map[string]string{}, bad: map[string]record{},
+// newSeedBook returns an empty seedBook, which keeps the seeds'
+// directories if noParent (--no-parent) is set.
+func newSeedBook(noParent bool) *seedBook {
+	b := &seedBook{hosts: map[string]bool{}, names: map[string]string{}, bad: map[string]record{},
 		rest: make(chan bool, 1), drained: make(chan struct{})}
+	if noParent {
+		b.dirs = seedDirs{}
+	}
+	return b
 }
 
 // seeds yields the seed of each input as in yields it (see read). Once the
@@ -107,7 +117,8 @@ func (b *seedBook) lateRecords(ctx context.Context) []record {
 func (b *seedBook) read(l line) string {
 	target := withScheme(l.url)
 	err := checkURL(l, target)
-	if sf, ok := l.err.(*sitemapFailure); ok {
+	sf, isSitemap := l.err.(*sitemapFailure)
+	if isSitemap {
 		err = fmt.Errorf("%s: %w", asGiven(l.url), sf)
 	} else if l.err != nil {
 		err = fmt.Errorf("%w: %w", errBadInput, l.err)
@@ -117,7 +128,11 @@ func (b *seedBook) read(l line) string {
 	if err != nil {
 		b.nBad++
 		stand := badSeed + ":" + strconv.Itoa(b.nBad)
-		b.bad[stand] = record{URL: asGiven(l.url), Error: errorText(err), ErrorKind: errorKind(err)}
+		rec := record{URL: asGiven(l.url), Error: errorText(err), ErrorKind: errorKind(err)}
+		if isSitemap {
+			sf.fill(&rec)
+		}
+		b.bad[stand] = rec
 		return stand
 	}
 	u, _ := url.Parse(target) // checkURL parsed it
@@ -129,10 +144,16 @@ func (b *seedBook) read(l line) string {
 		b.hosts[host] = true
 	}
 	b.dirs.add(seed{url: u, host: host})
-	b.names[redact(target)] = asGiven(l.url)
 	bare := *u
 	bare.Fragment, bare.RawFragment = "", ""
-	b.names[bare.Redacted()] = asGiven(l.url)
+	given := asGiven(l.url)
+	for _, name := range []string{redact(target), bare.Redacted()} {
+		if name != given {
+			b.names[name] = given
+		} else {
+			delete(b.names, name) // the page's record names it as given: the seed read last wins, as ever
+		}
+	}
 	return target
 }
 
@@ -148,7 +169,8 @@ func (b *seedBook) badInput(p *fetch.Page) (record, bool) {
 	return rec, ok
 }
 
-// given returns the input as given of the seed whose page names pageURL.
+// given returns the input as given of the seed whose page names pageURL,
+// if it is not pageURL itself.
 func (b *seedBook) given(pageURL string) (string, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -192,9 +214,9 @@ func (b *seedBook) under(u *url.URL) bool {
 // for /a/b/), by host, as wget's -np has them.
 type seedDirs map[string]map[string]bool
 
-// add adds s's directory.
+// add adds s's directory; to a nil seedDirs (no --no-parent), nothing.
 func (d seedDirs) add(s seed) {
-	if s.host == "" {
+	if d == nil || s.host == "" {
 		return
 	}
 	if d[s.host] == nil {
