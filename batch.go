@@ -44,17 +44,32 @@ func (f *Fetcher) GetAllFailFast(ctx context.Context, urls []string, opts ...Req
 }
 
 // DoAll sends every request and returns one [Result] per request in input
-// order, as [Fetcher.GetAll] does. Each request is sent with ctx in place of
-// its own context (a [MaxBodySize] or a [Header] Host applied to it still
-// counts). Bodies are read in full and closed by the Fetcher; a request
-// body must be replayable (GetBody set) to be retried.
+// order, as [Fetcher.GetAll] does. Bodies are read in full and closed by
+// the Fetcher; a request body must be replayable (GetBody set) to be
+// retried.
+//
+// Each request is sent under its own context and ctx both, as
+// [Fetcher.Do] would send it under its own: it ends when either ends, with
+// the error of the one that ended it (a request's own deadline fails that
+// request alone, with [context.DeadlineExceeded], and the others go on),
+// and its values, which the [Hooks] and the transport see, are the
+// request's and ctx's, the request's winning where both hold a key (they
+// are the more specific: the request's span, its logger). A request whose
+// own context has ended before it is sent fails with its error, unsent,
+// taking no slot or token. A request made with [http.NewRequest] (whose
+// context is [context.Background]) or with ctx itself costs nothing more
+// than ctx alone; one whose context may end on its own sets up a watch of
+// both, released once its Result is made. A [MaxBodySize] or a [Header]
+// Host applied to a request counts.
 func (f *Fetcher) DoAll(ctx context.Context, reqs []*http.Request) []Result {
 	results, _ := batch(ctx, f, reqs, false, sendRequest)
 	return results
 }
 
 // DoAllFailFast is [Fetcher.DoAll] that stops at the first failure, as
-// [Fetcher.GetAllFailFast] does.
+// [Fetcher.GetAllFailFast] does: a request ended by its own context is a
+// failure too, and the first failure cancels the other requests, whatever
+// their own contexts.
 func (f *Fetcher) DoAllFailFast(ctx context.Context, reqs []*http.Request) ([]Result, error) {
 	return batch(ctx, f, reqs, true, sendRequest)
 }
@@ -84,10 +99,14 @@ func batch[T any](ctx context.Context, f *Fetcher, in []T, failFast bool, newReq
 	}
 	// Only fail-fast cancels, so only it needs a context of its own: every
 	// request's context would otherwise be registered with one more parent,
-	// at a cost per request, for a cancellation that never comes.
+	// at a cost per request, for a cancellation that never comes. It keeps
+	// the caller's ctx as its parent, so that a request made with that
+	// costs no merging (see withRequest).
 	var cancel context.CancelCauseFunc // set with failFast
 	if failFast {
-		ctx, cancel = context.WithCancelCause(ctx)
+		var inner context.Context
+		inner, cancel = context.WithCancelCause(ctx)
+		ctx = &callContext{Context: inner, parent: ctx}
 		defer cancel(nil)
 	}
 	var (

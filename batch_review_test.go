@@ -547,11 +547,11 @@ func (b *brBody) Close() error { b.closes.Add(1); return nil }
 
 type brKey struct{}
 
-// DoAll sends each request with the call's ctx in place of its own, as
-// documented: the request's own context neither cancels it (the gather
-// port covers that) nor lends it values, while the call's does both; and
-// the caller's request is left as it was.
-func TestBRDoAllContextReplaced(t *testing.T) {
+// DoAll sends each request under a context made of the call's ctx and
+// its own, as documented: the request's own values win over the call's,
+// its own deadline counts (request_context_test.go covers the ending);
+// and the caller's request is left as it was.
+func TestBRDoAllContextMerged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var seen sync.Map
 		f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -569,11 +569,11 @@ func TestBRDoAllContextReplaced(t *testing.T) {
 		if rs[0].Err != nil {
 			t.Fatal(rs[0].Err)
 		}
-		if v, _ := seen.Load("/own"); v != "call's" {
-			t.Errorf("the request carried the value %q; want the call's context's", v)
+		if v, _ := seen.Load("/own"); v != "request's" {
+			t.Errorf("the request carried the value %q; want its own context's", v)
 		}
-		if rs[0].Header.Get("X-Deadline") != "" {
-			t.Error("the request carried its own context's deadline; want the call's context only")
+		if rs[0].Header.Get("X-Deadline") == "" {
+			t.Error("the request did not carry its own context's deadline")
 		}
 		if req.Context() != own {
 			t.Error("DoAll changed the caller's request's context")

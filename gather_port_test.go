@@ -757,8 +757,9 @@ type gpKey struct{}
 // Peer: CoroutineGatherTests.test_constructor_use_running_loop (a gather
 // made inside a running loop runs its children on that loop). The batch
 // runs its requests under the caller's context: every request carries its
-// values. DoAll sends each request "with ctx in place of its own context"
-// (documented), so a value of the request's own context is not seen.
+// values. DoAll sends each request under its own context and ctx both,
+// the request's values winning where both hold a key (documented), so a
+// request whose own context holds the key sees its own value.
 func TestPortGatherConstructorUseRunningLoop(t *testing.T) {
 	for _, c := range gpCalls(t) {
 		t.Run(c.name, func(t *testing.T) {
@@ -773,7 +774,9 @@ func TestPortGatherConstructorUseRunningLoop(t *testing.T) {
 				ctx := context.WithValue(context.Background(), gpKey{}, "running")
 				urls := []string{"http://a.test/1", "http://b.test/2", "http://a.test/3"}
 				var err error
+				want := "running"
 				if strings.HasPrefix(c.name, "DoAll") {
+					want = "own"
 					own := context.WithValue(context.Background(), gpKey{}, "own")
 					reqs := gpRequests(t, urls)
 					for i := range reqs {
@@ -794,8 +797,8 @@ func TestPortGatherConstructorUseRunningLoop(t *testing.T) {
 					t.Fatalf("%d requests; want 3", len(seen))
 				}
 				for i, v := range seen {
-					if v != "running" {
-						t.Errorf("request %d saw %v; want the caller's context's value", i, v)
+					if v != want {
+						t.Errorf("request %d saw %v; want %v", i, v, want)
 					}
 				}
 			})

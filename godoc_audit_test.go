@@ -1212,25 +1212,32 @@ func TestGodocAuditLimiterPanic(t *testing.T) {
 }
 
 // DoAll: "a request body must be replayable (GetBody set) to be retried";
-// "Each request is sent with ctx in place of its own context".
+// "A request whose own context has already ended fails with its error,
+// unsent" (its body closed all the same).
 func TestGodocAuditDoAllBodies(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := count(failing(1, 503, nil))
 		f := newMem(t, c, WithRetry(RetryPolicy{BaseDelay: time.Millisecond}))
-		dead, cancel := context.WithCancel(context.Background())
-		cancel()
-		r1, _ := http.NewRequestWithContext(dead, "PUT", "http://a.test/1", io.NopCloser(strings.NewReader("x")))
+		r1, _ := http.NewRequest("PUT", "http://a.test/1", io.NopCloser(strings.NewReader("x")))
 		r1.GetBody = nil
 		rs := f.DoAll(t.Context(), []*http.Request{r1})
 		if rs[0].Status != 503 || rs[0].Attempts != 1 {
 			t.Errorf("unreplayable body: status %d after %d attempts (err %v); want 503 after 1", rs[0].Status, rs[0].Attempts, rs[0].Err)
 		}
-		r2, _ := http.NewRequestWithContext(dead, "PUT", "http://a.test/2", strings.NewReader("x"))
+		r2, _ := http.NewRequest("PUT", "http://a.test/2", strings.NewReader("x"))
 		c2 := count(failing(1, 503, nil))
 		f2 := newMem(t, c2, WithRetry(RetryPolicy{BaseDelay: time.Millisecond}))
 		rs = f2.DoAll(t.Context(), []*http.Request{r2})
 		if rs[0].Err != nil || rs[0].Attempts != 2 {
-			t.Errorf("replayable body, own context cancelled: err %v after %d attempts; want success after 2", rs[0].Err, rs[0].Attempts)
+			t.Errorf("replayable body: err %v after %d attempts; want success after 2", rs[0].Err, rs[0].Attempts)
+		}
+		dead, cancel := context.WithCancel(context.Background())
+		cancel()
+		b3 := &brBody{Reader: strings.NewReader("x")}
+		r3, _ := http.NewRequestWithContext(dead, "PUT", "http://a.test/3", b3)
+		rs = f2.DoAll(t.Context(), []*http.Request{r3})
+		if !errors.Is(rs[0].Err, context.Canceled) || rs[0].Attempts != 0 || b3.closes.Load() != 1 {
+			t.Errorf("own context cancelled: err %v after %d attempts, body closed %d times; want context.Canceled, unsent, closed once", rs[0].Err, rs[0].Attempts, b3.closes.Load())
 		}
 	})
 }

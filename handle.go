@@ -70,6 +70,7 @@ func Handle[In, Out any](ctx context.Context, f *Fetcher, in iter.Seq[In],
 	return run(ctx, f, in, funcRequester(newRequest), func() func(j *job[In], from handOff) Handled[In, Out] {
 		return func(j *job[In], from handOff) Handled[In, Out] {
 			h := handleOne(f, j.req, j.text, j.err, from, j.data, handle)
+			j.rc.release() // the handler is done with the response
 			h.Index = j.index
 			return h
 		}

@@ -15,18 +15,21 @@ import (
 // call's context. It also returns the text to report as the Result's URL:
 // the input as the caller gave it, if that holds no password, or "" to
 // report the request's own URL, redacted. An input it cannot make a request
-// of yields an error, and the input's text, redacted.
+// of yields an error, and the input's text, redacted. A request sent under
+// a context made of the call's and the request's own (see withRequest)
+// comes with that context, to be released once its result is delivered.
 //
 // Each batch and streaming call has one; the goroutine that reads the
 // call's inputs runs it on each as it reads it, so that a job is queued
 // for its host with its request ready.
-type requester[T any] func(ctx context.Context, in T) (req *http.Request, text string, err error)
+type requester[T any] func(ctx context.Context, in T) (req *http.Request, text string, rc *requestContext, err error)
 
 // getURL is the requester of the calls that take URLs: Get, GetAll and
 // Stream, with their requests shaped by opts.
 func getURL(opts []RequestOption) requester[string] {
-	return func(ctx context.Context, rawURL string) (*http.Request, string, error) {
-		return newURLRequest(ctx, rawURL, opts)
+	return func(ctx context.Context, rawURL string) (*http.Request, string, *requestContext, error) {
+		req, text, err := newURLRequest(ctx, rawURL, opts)
+		return req, text, nil, err
 	}
 }
 
@@ -81,18 +84,28 @@ func invalidURL(rawURL string, err error) error {
 }
 
 // sendRequest is the requester of the calls given requests, DoAll and
-// StreamRequests: each request is sent with the call's context in place of
-// its own (keeping the settings [RequestOption]s gave it, such as
-// [MaxBodySize]), and, if its body can be rewound (GetBody), with a body
-// of its own, so that a request given as several inputs sends its whole
-// body each time (the one it came with is closed). A nil request is left
-// for do to refuse.
-func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string, error) {
+// StreamRequests: each request is sent under a context that ends with the
+// call's or its own, and holds the values of both, its own first (see
+// withRequest); it keeps the settings [RequestOption]s gave it, such as
+// [MaxBodySize], and, if its body can be rewound (GetBody), it gets a
+// body of its own, so that a request given as several inputs sends its
+// whole body each time (the one it came with is closed). A request whose
+// own context has already ended fails with its error, unsent. A nil
+// request is left for do to refuse.
+func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string, *requestContext, error) {
 	if req == nil {
-		return nil, "", nil
+		return nil, "", nil, nil
+	}
+	ctx, rc, err := withRequest(ctx, req.Context())
+	if err != nil {
+		return req, "", nil, err
 	}
 	if o := ownOf(req); o != (own{}) {
-		ctx = context.WithValue(ctx, ownKey{}, o)
+		if v, _ := ctx.Value(ownKey{}).(own); v != o {
+			// Settings under a call that sends req (a response's
+			// request, given again), which the call's context hides.
+			ctx = context.WithValue(ctx, ownKey{}, o)
+		}
 	}
 	c := preparedCall(ctx)
 	c.sharedHeader = true // the caller's request's header map
@@ -103,17 +116,23 @@ func sendRequest(ctx context.Context, req *http.Request) (*http.Request, string,
 			r.Body = body
 		}
 	}
-	return r, "", nil
+	return r, "", rc, nil
 }
 
-// funcRequester is the requester of StreamFunc, which makes each request
-// with newRequest. The text of an input it fails on is the input itself if
-// it is a string or a fmt.Stringer.
+// funcRequester is the requester of StreamFunc and Handle, which make
+// each request with newRequest. A request made with the context newRequest
+// is given (or one made from it with values added) is sent as it is; one
+// made with another that may end on its own (a deadline for this input),
+// or never (made with [http.NewRequest]), is sent under a context that
+// ends with either and holds the values of both, as sendRequest's
+// requests are.
+// The text of an input it fails on is the input itself if it is a string
+// or a fmt.Stringer.
 func funcRequester[T any](newRequest func(context.Context, T) (*http.Request, error)) requester[T] {
 	if newRequest == nil {
 		panic("fetch: nil newRequest func") // see run
 	}
-	return func(ctx context.Context, v T) (*http.Request, string, error) {
+	return func(ctx context.Context, v T) (*http.Request, string, *requestContext, error) {
 		req, err := newRequest(ctx, v)
 		if err != nil {
 			var text string
@@ -123,8 +142,15 @@ func funcRequester[T any](newRequest func(context.Context, T) (*http.Request, er
 			case fmt.Stringer:
 				text = v.String()
 			}
-			return nil, urlredact.String(text), err
+			return nil, urlredact.String(text), nil, err
 		}
-		return req, "", nil
+		if req == nil || req.Context().Done() == ctx.Done() {
+			return req, "", nil, nil // made with ctx, or from it with values added: it ends with ctx
+		}
+		rctx, rc, err := withRequest(ctx, req.Context())
+		if err != nil {
+			return req, "", nil, err
+		}
+		return req.WithContext(rctx), "", rc, nil
 	}
 }

@@ -1168,10 +1168,10 @@ func TestPortGatherChildFailsAfterOuterCancelled(t *testing.T) {
 }
 
 // Peer: FutureGatherTests.test_one_cancellation (one child is cancelled on
-// its own: the gather ends with CancelledError for it). A child cannot be
-// cancelled on its own here: DoAll's doc says "Each request is sent with
-// ctx in place of its own context", so a request whose own context has
-// ended is still sent and succeeds. Documented, deliberate.
+// its own: the gather ends with CancelledError for it). A request given to
+// DoAll is sent under its own context too, so one whose own context has
+// ended fails with context.Canceled, unsent; the other is sent (DoAll), or
+// may be cancelled by that first failure (DoAllFailFast).
 func TestPortGatherOneCancellation(t *testing.T) {
 	for _, g := range prgGathers(t) {
 		if !strings.HasPrefix(g.name, "DoAll") {
@@ -1191,8 +1191,14 @@ func TestPortGatherOneCancellation(t *testing.T) {
 				} else {
 					rs = f.DoAll(context.Background(), reqs)
 				}
-				if err != nil || rs[0].Err != nil || rs[1].Err != nil || c.n.Load() != 2 {
-					t.Errorf("errs %v, %v, %v, %d sent; want both sent, no error", err, rs[0].Err, rs[1].Err, c.n.Load())
+				if !errors.Is(rs[1].Err, context.Canceled) || rs[1].Attempts != 0 {
+					t.Errorf("cancelled child: err %v after %d attempts; want context.Canceled, unsent", rs[1].Err, rs[1].Attempts)
+				}
+				if g.failFast && (err != rs[1].Err || c.n.Load() > 1) {
+					t.Errorf("fail-fast: err %v, %d sent; want the cancelled child's error, at most 1 sent", err, c.n.Load())
+				}
+				if !g.failFast && (rs[0].Err != nil || c.n.Load() != 1) {
+					t.Errorf("other child: err %v, %d sent; want success, 1 sent", rs[0].Err, c.n.Load())
 				}
 			})
 		})

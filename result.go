@@ -59,8 +59,10 @@ type Result struct {
 // attempt, and reports the outcome in *r, which it overwrites; a job whose
 // input could not be made into a request reports that instead. held, if not
 // nil, is the host whose gates the scheduler has already passed for the
-// first attempt.
+// first attempt. The job's request context, if made for it, is released
+// once the result is made.
 func fetchJob[T any](f *Fetcher, j *job[T], r *Result, from handOff) {
+	defer j.rc.release() // the body is read and closed: its context is done with
 	if j.err != nil {
 		err := j.err
 		if perr := closeUnsent(j.req); perr != nil {

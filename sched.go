@@ -144,6 +144,10 @@ type job[P any] struct {
 	err   error         // the input could not be made into a request, or check refused it
 	q     *hostQueue[P] // nil for a direct job
 	data  P             // what the caller keeps with the job
+	// rc, if not nil, is req's context, made of the call's and the
+	// request's own: released when the job's result is delivered, or
+	// when the job is dropped (see withRequest).
+	rc *requestContext
 }
 
 // A hostQueue holds one host's queued jobs and what the scheduler knows of
@@ -306,9 +310,13 @@ func (s *scheduler[P]) release() {
 // refuse from then on. Jobs still queued are dropped.
 func (s *scheduler[P]) stop() {
 	var unsent []*http.Request // closed once s.mu is released: a body's Close may block
+	var merged []*requestContext
 	defer func() {
 		for _, req := range unsent {
 			closeUnsent(req)
+		}
+		for _, rc := range merged {
+			rc.release()
 		}
 	}()
 	s.mu.Lock()
@@ -327,19 +335,27 @@ func (s *scheduler[P]) stop() {
 			s.f.gates.hosts.put(q.h)
 		}
 		for q.jobs.len() > 0 {
-			if req := q.jobs.pop().req; req != nil && req.Body != nil { // dropped: never sent
-				unsent = append(unsent, req)
-			}
+			unsent, merged = dropJob(q.jobs.pop(), unsent, merged) // never sent
 		}
 	}
 	for s.direct.len() > 0 {
-		if req := s.direct.pop().req; req != nil && req.Body != nil {
-			unsent = append(unsent, req)
-		}
+		unsent, merged = dropJob(s.direct.pop(), unsent, merged)
 	}
 	s.queues = nil
 	close(s.done)
 	s.end()
+}
+
+// dropJob adds what a job dropped unsent leaves to close and release: its
+// request, if it has a body, and its context, if it was made for it.
+func dropJob[P any](j job[P], unsent []*http.Request, merged []*requestContext) ([]*http.Request, []*requestContext) {
+	if j.req != nil && j.req.Body != nil {
+		unsent = append(unsent, j.req)
+	}
+	if j.rc != nil {
+		merged = append(merged, j.rc)
+	}
+	return unsent, merged
 }
 
 // isStopped reports whether stop has been called.
@@ -752,6 +768,12 @@ const (
 // try tries to dispatch the front job of q, just taken from the ready
 // line, and puts q where it waits if it cannot go. s.mu is held.
 func (s *scheduler[P]) try(q *hostQueue[P], c *clock) (j job[P], admitted bool, v verdict) {
+	if rc := q.jobs.front().rc; rc != nil && rc.Err() != nil {
+		// The request's own context ended while it was queued: it goes
+		// at once, to fail without passing the gates (see Fetcher.pass),
+		// holding nothing another request could use.
+		return s.dispatch(q, false), false, dispatched
+	}
 	if s.hostCap > 0 && q.running >= s.hostCap {
 		q.state = capped
 		return j, false, passOn

@@ -38,7 +38,10 @@ func (f *Fetcher) Stream(ctx context.Context, urls iter.Seq[string], opts ...Req
 
 // StreamFunc is [Fetcher.Stream] for inputs of any type: newRequest turns
 // each input into the request to send, with the context it is given (the
-// stream's, which breaking out of the loop cancels). An input it fails on
+// stream's, which breaking out of the loop cancels). A request made with
+// another context (one with a deadline of its own, or [http.NewRequest]'s)
+// is sent under both, as [Fetcher.StreamRequests] sends its requests:
+// breaking out of the loop still cancels it. An input it fails on
 // yields a Result carrying its error, so that every input still yields
 // exactly one Result; if the input is a string or a [fmt.Stringer], that
 // Result's URL is its text, redacted. newRequest runs as each input is
@@ -50,9 +53,12 @@ func StreamFunc[T any](ctx context.Context, f *Fetcher, in iter.Seq[T],
 	return stream(ctx, f, in, funcRequester(newRequest))
 }
 
-// StreamRequests is [Fetcher.Stream] for requests; each is sent with ctx in
-// place of its own context (a [MaxBodySize] or a [Header] Host applied to
-// it still counts), and its body is read and closed by the Fetcher.
+// StreamRequests is [Fetcher.Stream] for requests; each is sent under its
+// own context and ctx both, as [Fetcher.DoAll] sends its requests (a
+// request's own deadline ends it alone; its values win over ctx's; one
+// whose context has already ended fails at once, unsent), and its body is
+// read and closed by the Fetcher. Breaking out of the loop cancels the
+// requests under way whatever their own contexts.
 func (f *Fetcher) StreamRequests(ctx context.Context, reqs iter.Seq[*http.Request]) iter.Seq[Result] {
 	return stream(ctx, f, reqs, sendRequest)
 }
@@ -107,7 +113,11 @@ func run[T, R any](ctx context.Context, f *Fetcher, in iter.Seq[T], newRequest r
 			}
 			return
 		}
-		ctx, cancel := context.WithCancel(ctx)
+		// The stream's own context, cancelled on an early break; a
+		// request made with the caller's ctx costs no merging (see
+		// withRequest).
+		inner, cancel := context.WithCancel(ctx)
+		ctx := &callContext{Context: inner, parent: ctx}
 		s := newScheduler[T](ctx, f, 1)
 		var panicked atomic.Pointer[PanicError]
 		go func() {
@@ -175,8 +185,9 @@ func read[T any](ctx context.Context, s *scheduler[T], in iter.Seq[T], newReques
 			}
 			return
 		}
-		req, text, err := newRequest(ctx, v)
-		if !s.push(job[T]{index: i, req: req, text: text, err: err, data: v}) {
+		req, text, rc, err := newRequest(ctx, v)
+		if !s.push(job[T]{index: i, req: req, text: text, err: err, data: v, rc: rc}) {
+			rc.release()
 			closeUnsent(req) // the call has stopped: it will never be sent
 			return
 		}
