@@ -500,17 +500,18 @@ func (g *gates) tryTokens(h *host, hs *hostSeats, gs *globalSeats, c *clock) (wh
 			}
 			break
 		}
+		at := c.takeAt(l, i == 2)
 		if i == last {
 			// The last bucket: take its token with AllowN, which needs no
 			// reservation to give back, as no later bucket can refuse.
-			if l.AllowN(c.now(), 1) {
+			if allowAt(l, at, c.now()) {
 				continue
 			}
 			var ok bool
 			if due, ok = tokenDue(l, c.now()); ok && !due.After(c.now()) {
 				due = c.now().Add(time.Millisecond) // lost a race for the token: look again soon
 			}
-		} else if took[i], due = takeToken(l, c.now(), &taken[i]); took[i] {
+		} else if took[i], due = takeTokenAt(l, at, c.now(), &taken[i]); took[i] {
 			continue
 		}
 		switch {
@@ -566,13 +567,70 @@ func waitOnly(l *rate.Limiter) bool {
 
 // A clock reads the time once, when first asked, so that a scheduler's
 // tries read it only if a gate needs it.
-type clock struct{ t time.Time }
+//
+// It also tells when a token may be taken as of (see takeAt): hostDue and
+// globalDue, if not zero, are the times the host's tokens and the global
+// one were due at, which the scheduler's try comes to late only by the
+// time its alarm took to wake a parked worker (see scheduler.rang).
+type clock struct {
+	t                  time.Time
+	hostDue, globalDue time.Time
+}
 
 func (c *clock) now() time.Time {
 	if c.t.IsZero() {
 		c.t = time.Now()
 	}
 	return c.t
+}
+
+// maxLate bounds how far back takeAt dates a token: the latency of a
+// parked worker's wake-up, with room for a loaded machine.
+const maxLate = 2 * time.Millisecond
+
+// takeAt returns the time to take a token from l, the global bucket or
+// one of the host's, as of: now, or, if l has a burst of 1 and the
+// scheduler comes late to the time its token was due at, that time, at
+// most maxLate back.
+//
+// A bucket of burst 1 keeps no more than one token, so a token taken late
+// by the wake-up's latency loses that much of the rate, every time: at
+// 1,000 a second, a wake-up 300 µs late each time gives 770 a second.
+// Taken as of its due time, as [rate.Limiter.Wait]'s reservations are,
+// it loses nothing. That is sound while no token was taken from l since
+// due: the bucket then held its token from due on, untouched or touched
+// without a token leaving it. A token taken since leaves l empty as of
+// due, which then refuses, and try asks again as of now (see allowAt).
+// Buckets of larger bursts lose nothing to a late take, and are taken
+// from as of now.
+func (c *clock) takeAt(l *rate.Limiter, global bool) time.Time {
+	due := c.hostDue
+	if global {
+		due = c.globalDue
+	}
+	now := c.now()
+	if due.IsZero() || now.Sub(due) > maxLate || l.Burst() != 1 {
+		return now
+	}
+	return due
+}
+
+// takeTokenAt is takeToken as of at, a time no later than now, before
+// which no token may have been taken from l (see clock.takeAt): if l has
+// none as of at, it asks again as of now.
+func takeTokenAt(l *rate.Limiter, at, now time.Time, r *rate.Reservation) (bool, time.Time) {
+	if at.Before(now) {
+		if took, _ := takeToken(l, at, r); took {
+			return true, time.Time{}
+		}
+	}
+	return takeToken(l, now, r)
+}
+
+// allowAt takes a token from l, as of at if it has one then, else as of
+// now (see takeTokenAt), and reports whether it did.
+func allowAt(l *rate.Limiter, at, now time.Time) bool {
+	return at.Before(now) && l.AllowN(at, 1) || l.AllowN(now, 1)
 }
 
 // takeToken takes a token from l if one is there at now, putting its

@@ -166,12 +166,14 @@ func WithHostConcurrency(n int) Option {
 // rate that is NaN, zero or negative is refused. WithRate and [WithLimiter]
 // set the same gate: the last one given counts.
 //
-// A bucket with a burst of 1 gives a token only as often as the Fetcher
-// comes back for the next: at thousands of tokens a second, when that
-// takes longer than the interval (a worker slow to wake on a busy
-// machine), the rate delivered falls short of r. A burst of a few
-// milliseconds' worth of tokens (r/200, say) absorbs that; the same holds
-// for [WithHostRate].
+// A bucket with a burst of 1 holds one token at a time. The batch,
+// streaming and crawl calls take each token as of the time it was due,
+// even when the worker that takes it wakes late, so that r is delivered
+// in full at hundreds a second; but at thousands a second, where coming
+// back for the next token takes longer than the interval, the rate
+// delivered falls short of r (on a busy 2-core machine, about 1,500 a
+// second at r = 2,000 or 4,000). A burst of a few milliseconds' worth of
+// tokens (r/200, say) absorbs that; the same holds for [WithHostRate].
 func WithRate(r rate.Limit, burst int) Option {
 	return func(c *config) error {
 		if err := checkRate("WithRate", r, burst); err != nil {

@@ -115,6 +115,11 @@ type scheduler[P any] struct {
 	// zero while it is not set.
 	alarm   *time.Timer
 	alarmAt time.Time
+	// rang is the time the alarm last rang for while a worker was parked
+	// to answer it, until next has looked: a host, or the global gate,
+	// due by then is tried late only by the wake-up's latency, and takes
+	// its token as of its due time (see clock.takeAt).
+	rang time.Time
 }
 
 // A handOff is what a scheduler's worker gives the call it runs a job as:
@@ -160,6 +165,7 @@ type hostQueue[P any] struct {
 	state   queueState
 	due     time.Time // in timed: when to try again
 	index   int       // in timed: its place in the heap
+	late    time.Time // its due time, if the alarm rang for it (see scheduler.rang), until try looks
 	// pace, set by unblock or, for a queue made again or one still without
 	// it, by the scheduler's paceOf, is a token bucket of this call's own
 	// that every job to the host takes from (a crawl's Crawl-delay).
@@ -543,6 +549,9 @@ func (s *scheduler[P]) setAlarm(due time.Time) {
 // is kicked.
 func (s *scheduler[P]) ring() {
 	s.mu.Lock()
+	if s.parked > 0 {
+		s.rang = s.alarmAt
+	}
 	s.alarmAt = time.Time{}
 	s.mu.Unlock()
 	s.kick()
@@ -672,8 +681,14 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 		return s.direct.pop(), false, true
 	}
 	cancelled := s.isCancelled()
+	rang := s.rang
+	s.rang = time.Time{}
 	for s.timed.Len() > 0 && (cancelled || !s.timed.top().due.After(c.now())) {
-		s.setReady(heap.Pop(&s.timed).(*hostQueue[P]))
+		q := heap.Pop(&s.timed).(*hostQueue[P])
+		if !q.due.After(rang) {
+			q.late = q.due
+		}
+		s.setReady(q)
 	}
 	if cancelled {
 		j, ok = s.nextCancelled(c)
@@ -682,6 +697,9 @@ func (s *scheduler[P]) next(c *clock) (j job[P], admitted, ok bool) {
 	s.seated()
 	if s.globalBusy || !s.globalDue.IsZero() && s.globalDue.After(c.now()) {
 		return j, false, false
+	}
+	if !s.globalDue.IsZero() && !s.globalDue.After(rang) {
+		c.globalDue = s.globalDue
 	}
 	s.globalDue = time.Time{}
 	defer s.endPass()
@@ -768,6 +786,7 @@ const (
 // try tries to dispatch the front job of q, just taken from the ready
 // line, and puts q where it waits if it cannot go. s.mu is held.
 func (s *scheduler[P]) try(q *hostQueue[P], c *clock) (j job[P], admitted bool, v verdict) {
+	c.hostDue, q.late = q.late, time.Time{}
 	if rc := q.jobs.front().rc; rc != nil && rc.Err() != nil {
 		// The request's own context ended while it was queued: it goes
 		// at once, to fail without passing the gates (see Fetcher.pass),
@@ -844,7 +863,7 @@ func (s *scheduler[P]) takePace(q *hostQueue[P], c *clock, paced *rate.Reservati
 	if q.pace == nil {
 		return false, time.Time{}
 	}
-	return takeToken(q.pace, c.now(), paced)
+	return takeTokenAt(q.pace, c.takeAt(q.pace, false), c.now(), paced)
 }
 
 // place acts on why, the gates' answer for q's front job, whose turn is
