@@ -20,8 +20,9 @@ var concurrencies = []int{1, 8, 64, 256}
 
 type config struct {
 	n, rounds  int
-	turns      int // turns the variants take in each round, n/turns requests each
-	limiterFor int // seconds of the limiter accuracy check
+	turns      int     // turns the variants take in each round, n/turns requests each
+	limiterFor int     // seconds of the limiter accuracy check
+	rateFor    float64 // seconds a side of each cell of the rate section
 	micro      bool
 	quick      bool
 
@@ -81,6 +82,10 @@ func drive(cfg config, out string) error {
 	if err != nil {
 		return err
 	}
+	var rates strings.Builder
+	if err := writeSection(&rates, "rate", self, addr, cfg); err != nil {
+		return err
+	}
 	good, err := runGoodput(self, addr, cfg)
 	if err != nil {
 		return err
@@ -113,7 +118,7 @@ func drive(cfg config, out string) error {
 		}
 	}
 	var doc strings.Builder
-	report(&doc, cfg, samples, ratios, bodies.String(), toBase, toFrom, lim, good, pacing.String(), hosts, micro)
+	report(&doc, cfg, samples, ratios, bodies.String(), toBase, toFrom, lim, rates.String(), good, pacing.String(), hosts, micro)
 	text := doc.String()
 	if versus != "" {
 		text = replaceSection(text, versusHeading, versus)
@@ -267,6 +272,12 @@ var sections = map[string]func(self, addr string, cfg config) (heading, text str
 		var b strings.Builder
 		hostsSection(&b, cfg.hosts, res)
 		return hostsHeading, b.String(), err
+	},
+	"rate": func(_, addr string, cfg config) (string, string, error) {
+		rows, err := runRate(addr, cfg.rateFor)
+		var b strings.Builder
+		rateSection(&b, rows, cfg.rateFor)
+		return rateHeading, b.String(), err
 	},
 	"limiter": func(self, addr string, cfg config) (string, string, error) {
 		lim, err := runLimiter(self, addr, cfg.limiterFor)

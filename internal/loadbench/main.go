@@ -17,6 +17,8 @@
 //	                                                  the many-hosts section alone: one slow host among fast ones (about 2 minutes)
 //	go run ./internal/loadbench -only limiter -o BENCHMARKS.md
 //	                                                  the limiter section alone (10 seconds)
+//	go run ./internal/loadbench -only rate -o BENCHMARKS.md
+//	                                                  the rate a burst-1 and a burst-r/200 limit deliver, against rate.Limiter.Wait (about 1 minute)
 //	go run ./internal/loadbench -only micro -o BENCHMARKS.md
 //	                                                  the micro-benchmarks section alone (about 3 minutes)
 //
@@ -56,7 +58,7 @@ func main() {
 		cpuprof = flag.String("cpuprofile", "", "with -client: write a CPU profile of the measurement here")
 		memprof = flag.String("memprofile", "", "with -client: write an allocation profile of the measurement here")
 		turns   = flag.Bool("turns", false, "with -client: warm up, print a line, then measure once for each request count read from stdin, one JSON line each (how the driver runs a load variant)")
-		only    = flag.String("only", "", `"loopback", "bodies", "ablation", "goodput", "goodput2", "hosts", "limiter", "versus" (with -base) or "micro": run only that section's measurements, and replace the section in -o`)
+		only    = flag.String("only", "", `"loopback", "bodies", "ablation", "goodput", "goodput2", "hosts", "limiter", "rate", "versus" (with -base) or "micro": run only that section's measurements, and replace the section in -o`)
 		hostRds = flag.Int("hostrounds", 0, "rounds of the many-hosts section (default 3, or 1 under -quick)")
 		ablRds  = flag.Int("ablationrounds", 0, "rounds of the ablation (default 60, or 1 under -quick)")
 	)
@@ -90,9 +92,9 @@ func main() {
 			log.Fatal(err)
 		}
 	default:
-		cfg := config{n: *n, rounds: *rounds, turns: 5, limiterFor: 10, micro: *benches, goodN: goodN, goodRounds: 3, pacingN429: 300, pacingFailN: 1800, ablationRounds: cmp.Or(*ablRds, 60), hosts: hostsFull, hostsRounds: cmp.Or(*hostRds, 3), only: *only}
+		cfg := config{n: *n, rounds: *rounds, turns: 5, limiterFor: 10, rateFor: 2, micro: *benches, goodN: goodN, goodRounds: 3, pacingN429: 300, pacingFailN: 1800, ablationRounds: cmp.Or(*ablRds, 60), hosts: hostsFull, hostsRounds: cmp.Or(*hostRds, 3), only: *only}
 		if *quick {
-			cfg = config{n: 500, rounds: 1, turns: 5, limiterFor: 1, micro: false, quick: true, goodN: 400, goodRounds: 1, pacingN429: 80, pacingFailN: 200, ablationRounds: cmp.Or(*ablRds, 1), hosts: hostsQuick, hostsRounds: cmp.Or(*hostRds, 1), only: *only}
+			cfg = config{n: 500, rounds: 1, turns: 5, limiterFor: 1, rateFor: 0.25, micro: false, quick: true, goodN: 400, goodRounds: 1, pacingN429: 80, pacingFailN: 200, ablationRounds: cmp.Or(*ablRds, 1), hosts: hostsQuick, hostsRounds: cmp.Or(*hostRds, 1), only: *only}
 		}
 		if turns := cfg.only == "" || cfg.only == "loopback" || cfg.only == "bodies" || cfg.only == "ablation" || cfg.only == "versus"; turns && (cfg.n < cfg.turns || cfg.n%cfg.turns != 0) {
 			fmt.Fprintf(os.Stderr, "loadbench: -n %d: must be a positive multiple of the %d turns a round\n", cfg.n, cfg.turns)

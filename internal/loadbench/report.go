@@ -23,10 +23,10 @@ const (
 	versusHeading   = "## Head to head with another revision"
 )
 
-// report writes the whole of BENCHMARKS.md; bodies and pacing are those
-// sections' texts.
+// report writes the whole of BENCHMARKS.md; bodies, rates and pacing are
+// those sections' texts.
 func report(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][][3]float64, bodies string,
-	toBase, toFrom map[string][][2]float64, lim limiterResult,
+	toBase, toFrom map[string][][2]float64, lim limiterResult, rates string,
 	good map[goodRun][]goodSample, pacing string, hosts map[hostsCell][]hostsSample, micro string) {
 	cmd := "go run ./internal/loadbench -o BENCHMARKS.md"
 	if cfg.quick {
@@ -37,6 +37,7 @@ func report(w io.Writer, cfg config, samples map[key][]sample, ratios map[key][]
 	loadTables(w, cfg, samples, ratios)
 	io.WriteString(w, bodies)
 	limiterSection(w, lim)
+	io.WriteString(w, rates)
 	goodputSection(w, good, cfg.goodN)
 	io.WriteString(w, pacing)
 	ablationSection(w, cfg, toBase, toFrom)
@@ -61,6 +62,7 @@ func howToRun(w io.Writer) {
 | the goodput-after-Retry-After section alone, rewriting it in this file (about 4 minutes; each run stops at 60 s) | `+"`go run ./internal/loadbench -only goodput2 -o BENCHMARKS.md`"+` |
 | the many-hosts section alone, rewriting it in this file (about 2 minutes) | `+"`go run ./internal/loadbench -only hosts -o BENCHMARKS.md`"+` |
 | the limiter section alone, rewriting it in this file (10 seconds) | `+"`go run ./internal/loadbench -only limiter -o BENCHMARKS.md`"+` |
+| the rate-delivered section alone, rewriting it in this file (about 1 minute) | `+"`go run ./internal/loadbench -only rate -o BENCHMARKS.md`"+` |
 | this tree's Stream and GetAll head to head with revision REV's, rewriting that section in this file (about 8 minutes; a full run keeps the section as it was) | `+"`rm -rf /tmp/base && mkdir /tmp/base && git archive REV | tar -x -C /tmp/base && (cd /tmp/base && go build -o /tmp/loadbench-base ./internal/loadbench) && go run ./internal/loadbench -only versus -base /tmp/loadbench-base -baselabel REV -rounds 10 -o BENCHMARKS.md`"+` |
 | the micro-benchmarks section alone, rewriting it in this file (about 3 minutes) | `+"`go run ./internal/loadbench -only micro -o BENCHMARKS.md`"+` |
 | the micro-benchmarks, to the terminal | `+"`go test -run '^$' -bench . -benchmem -count 5 .`"+` |
