@@ -34,8 +34,8 @@ import (
 // call that reads bodies: the URL calls given it as an option, and the
 // request calls given a request it was applied to (as its doc shows for
 // Handle's newRequest). A request given to DoAll or StreamRequests is sent
-// "with ctx in place of its own context": its cap must not be dropped with
-// it, silently.
+// under a context made of the call's and its own: its cap must not be
+// dropped on the way, silently.
 func TestComboReviewMaxBodySizePerCallEverywhere(t *testing.T) {
 	big := `"` + strings.Repeat("x", 98) + `"` // 100 bytes of JSON
 	f := newMem(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

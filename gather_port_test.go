@@ -1346,8 +1346,8 @@ func TestPortGatherShieldGather(t *testing.T) {
 // Peer: BaseTaskTests.test_gather_shield (gather(shield(child1),
 // shield(child2)); cancelling the gather cancels the shields, not the
 // children). A batch has no per-input shield: DoAll sends each request
-// "with ctx in place of its own context" (documented), so requests made
-// with an uncancellable context of their own are still cancelled with the
+// under its own context and ctx both (documented), so requests made with
+// an uncancellable context of their own are still cancelled with the
 // batch's, and the children see their requests end. Deliberate difference.
 func TestPortGatherGatherShield(t *testing.T) {
 	for _, c := range gpCalls(t) {
