@@ -193,8 +193,10 @@ func pingReady(ctx context.Context, rdb *redis.Client, waiting func(error)) erro
 // URL a worker could fetch (see [checkURL]), or is too long, is not queued
 // but reported at once, naming the file and the line (urls.txt:3: …), and
 // the rest is queued; the exit status is then 1, as for a run of -i FILE
-// with such a line. A signal ends it even while it waits for a line of
-// standard input.
+// with such a line. A list without a URL to queue adds nothing, and does
+// not make the stream; with no bad line either, it is a usage error (exit
+// status 2, "no URLs in FILE"), as for -i. A signal ends it even while it
+// waits for a line of standard input.
 func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, std stdio) int {
 	name := o.enqueue
 	if name == "-" {
@@ -234,7 +236,24 @@ func (o options) add(ctx context.Context, q *redisqueue.Queue, list io.Reader, s
 			}
 		}
 	}
-	added, err := q.Add(ctx, urls)
+	// The first URL is read before Add, which makes the stream: a list
+	// with none makes nothing, so that a worker finds the stream missing,
+	// as for a mistyped name, rather than an empty one.
+	next, stop := iter.Pull(urls)
+	defer stop()
+	first, some := next()
+	var added int
+	var err error
+	switch {
+	case some:
+		added, err = q.Add(ctx, func(yield func(string) bool) {
+			for u, ok := first, true; ok && yield(u); u, ok = next() {
+			}
+		})
+	case ctx.Err() == nil && bad == 0:
+		complain(std.err, fmt.Errorf("--enqueue: %w", input{stdin: o.enqueue == "-", name: o.enqueue}.noURLs()))
+		return exitUsage
+	}
 	if err == nil {
 		err = ctx.Err() // a signal that ended the list before Add saw a URL
 	}
